@@ -1,0 +1,24 @@
+"""gunicorn settings for production: `gunicorn -c deploy/gunicorn.conf.py`.
+
+Run `grafeas-py db upgrade` once per release before starting instances; every instance is
+stateless and shares one PostgreSQL database (GRAFEAS_DATABASE_URL).
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "grafeas_py:create_app()"
+bind = os.environ.get("GRAFEAS_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("GRAFEAS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
+worker_class = "gthread"
+threads = int(os.environ.get("GRAFEAS_THREADS", 4))
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so that slow leaks cannot accumulate.
+max_requests = 10000
+max_requests_jitter = 1000
+accesslog = "-"
+errorlog = "-"
+# Trust X-Forwarded-* only from the local proxy unless told otherwise.
+forwarded_allow_ips = os.environ.get("GRAFEAS_FORWARDED_ALLOW_IPS", "127.0.0.1")

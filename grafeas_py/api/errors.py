@@ -1,0 +1,74 @@
+"""One error shape for everything: `{"error": {"code", "message", "status", "details"}}`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import ApiError, error_body
+from .http import respond
+
+log = logging.getLogger("grafeas_py")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
+
+
+def request_id() -> str:
+    """The caller's X-Request-Id when it is sane, else a fresh one."""
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _api_error(exc: ApiError):
+    return respond(exc.body(), exc.http_status)
+
+
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    message = _HTTP_MESSAGES.get(status) or exc.description or exc.name
+    if status == 405:
+        message = f"method {request.method} is not allowed on {request.path}"
+    messages = (getattr(exc, "data", None) or {}).get("messages")
+    if messages:  # a query parameter failed its schema (webargs)
+        message = "invalid request: " + _flatten(messages)
+    if status == 413:
+        limit = request.max_content_length
+        message = f"request body is larger than the limit of {limit} bytes"
+    response = respond(error_body(status, message), status)
+    if status == 405 and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _internal_error(exc: Exception):
+    rid = request_id()
+    log.exception("internal error handling %s %s (request id %s)", request.method, request.path, rid)
+    response = respond(error_body(500, f"internal error; quote request id {rid} when reporting it"), 500)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+def _flatten(messages: dict, prefix: str = "") -> str:
+    parts = []
+    for key, value in messages.items():
+        if key in ("query", "json", "headers") and isinstance(value, dict) and not prefix:
+            parts.append(_flatten(value))
+        elif isinstance(value, dict):
+            parts.append(_flatten(value, f"{prefix}{key}."))
+        else:
+            text = " ".join(value) if isinstance(value, list) else str(value)
+            parts.append(f"{prefix}{key}: {text}")
+    return "; ".join(parts)
+
+
+_HTTP_MESSAGES = {404: "no such resource or route; see /docs for the API"}
+
+
+def register(app: Flask) -> None:
+    """Install the handlers (after flask-smorest's, which they replace)."""
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal_error)

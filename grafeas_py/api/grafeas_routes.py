@@ -1,0 +1,173 @@
+"""The 13 Grafeas v1 RPCs, bound under `projects/{p}` and under `projects/{p}/locations/{l}`."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from ..errors import InvalidArgument
+from ..names import NoteRef, note_name, project_name
+from ..wire.grafeas_types import NOTE, OCCURRENCE
+from .http import decode, grafeas, json_body, path_id, respond, respond_list, respond_message
+from .openapi import body_doc
+from .paging import next_page_token, page_request
+from .schemas import CreateNoteQuery, ListQuery, NoteOccurrencesQuery, UpdateQuery
+
+
+def _project(project: str, location: str | None) -> str:
+    if location is not None:
+        path_id("location", location)
+    return path_id("project", project)
+
+
+def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
+    """One binding of the Grafeas service; the views take `project` and, if bound, `location`."""
+    blp = Blueprint(name, __name__, url_prefix=url_prefix, description=description)
+    blp.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
+
+    # ---- notes ---------------------------------------------------------------------------
+
+    @blp.route("/notes", methods=["POST"], endpoint="create_note")
+    @blp.arguments(CreateNoteQuery, location="query")
+    @blp.doc(requestBody=body_doc("Note"), summary="CreateNote")
+    @blp.response(200, "Note")
+    def create_note(args, project, location=None):
+        project = _project(project, location)
+        body = decode(NOTE, json_body(), "note")
+        return respond_message(NOTE, grafeas().service.create_note(project, args["noteId"], body))
+
+    @blp.route("/notes:batchCreate", methods=["POST"], endpoint="batch_create_notes")
+    @blp.doc(requestBody=body_doc("BatchCreateNotesRequest"), summary="BatchCreateNotes")
+    @blp.response(200, "BatchCreateNotesResponse")
+    def batch_create_notes(project, location=None):
+        project = _project(project, location)
+        body = json_body()
+        _only_keys(body, "notes", "parent")
+        notes = body.get("notes")
+        if not isinstance(notes, dict):
+            raise InvalidArgument('notes is required: an object mapping note ids to notes, {"notes": {"id": {...}}}')
+        decoded = {note_id: decode(NOTE, note, f"notes[{note_id!r}]") for note_id, note in notes.items()}
+        created = grafeas().service.batch_create_notes(project, decoded)
+        return respond_list("notes", NOTE, created)
+
+    @blp.route("/notes/<segment:note_id>", methods=["GET"], endpoint="get_note")
+    @blp.doc(summary="GetNote")
+    @blp.response(200, "Note")
+    def get_note(project, note_id, location=None):
+        project = _project(project, location)
+        return respond_message(NOTE, grafeas().service.get_note(project, path_id("note id", note_id)))
+
+    @blp.route("/notes", methods=["GET"], endpoint="list_notes")
+    @blp.arguments(ListQuery, location="query")
+    @blp.doc(summary="ListNotes")
+    @blp.response(200, "ListNotesResponse")
+    def list_notes(args, project, location=None):
+        project = _project(project, location)
+        collection = project_name(project) + "/notes"
+        result = grafeas().service.list_notes(project, page_request(collection, args))
+        return respond_list("notes", NOTE, result.items, next_page_token(collection, args, result))
+
+    @blp.route("/notes/<segment:note_id>", methods=["PATCH"], endpoint="update_note")
+    @blp.arguments(UpdateQuery, location="query")
+    @blp.doc(requestBody=body_doc("Note"), summary="UpdateNote")
+    @blp.response(200, "Note")
+    def update_note(args, project, note_id, location=None):
+        project = _project(project, location)
+        body = decode(NOTE, json_body(), "note")
+        updated = grafeas().service.update_note(project, path_id("note id", note_id), body, args["updateMask"])
+        return respond_message(NOTE, updated)
+
+    @blp.route("/notes/<segment:note_id>", methods=["DELETE"], endpoint="delete_note")
+    @blp.doc(summary="DeleteNote")
+    @blp.response(200, "Empty")
+    def delete_note(project, note_id, location=None):
+        project = _project(project, location)
+        grafeas().service.delete_note(project, path_id("note id", note_id))
+        return respond({})
+
+    @blp.route("/notes/<segment:note_id>/occurrences", methods=["GET"], endpoint="list_note_occurrences")
+    @blp.arguments(NoteOccurrencesQuery, location="query")
+    @blp.doc(summary="ListNoteOccurrences: the note's occurrences in every project")
+    @blp.response(200, "ListNoteOccurrencesResponse")
+    def list_note_occurrences(args, project, note_id, location=None):
+        note = NoteRef(_project(project, location), path_id("note id", note_id))
+        collection = note_name(*note) + "/occurrences"
+        result = grafeas().service.list_note_occurrences(note, page_request(collection, args))
+        return respond_list("occurrences", OCCURRENCE, result.items, next_page_token(collection, args, result))
+
+    # ---- occurrences ---------------------------------------------------------------------
+
+    @blp.route("/occurrences", methods=["POST"], endpoint="create_occurrence")
+    @blp.doc(requestBody=body_doc("Occurrence"), summary="CreateOccurrence")
+    @blp.response(200, "Occurrence")
+    def create_occurrence(project, location=None):
+        project = _project(project, location)
+        body = decode(OCCURRENCE, json_body(), "occurrence")
+        return respond_message(OCCURRENCE, grafeas().service.create_occurrence(project, body))
+
+    @blp.route("/occurrences:batchCreate", methods=["POST"], endpoint="batch_create_occurrences")
+    @blp.doc(requestBody=body_doc("BatchCreateOccurrencesRequest"), summary="BatchCreateOccurrences")
+    @blp.response(200, "BatchCreateOccurrencesResponse")
+    def batch_create_occurrences(project, location=None):
+        project = _project(project, location)
+        body = json_body()
+        _only_keys(body, "occurrences", "parent")
+        items = body.get("occurrences")
+        if not isinstance(items, list):
+            raise InvalidArgument('occurrences is required: a list of occurrences, {"occurrences": [{...}]}')
+        decoded = [decode(OCCURRENCE, item, f"occurrences[{i}]") for i, item in enumerate(items)]
+        created = grafeas().service.batch_create_occurrences(project, decoded)
+        return respond_list("occurrences", OCCURRENCE, created)
+
+    @blp.route("/occurrences/<segment:occurrence_id>", methods=["GET"], endpoint="get_occurrence")
+    @blp.doc(summary="GetOccurrence")
+    @blp.response(200, "Occurrence")
+    def get_occurrence(project, occurrence_id, location=None):
+        project = _project(project, location)
+        occurrence = grafeas().service.get_occurrence(project, path_id("occurrence id", occurrence_id))
+        return respond_message(OCCURRENCE, occurrence)
+
+    @blp.route("/occurrences", methods=["GET"], endpoint="list_occurrences")
+    @blp.arguments(ListQuery, location="query")
+    @blp.doc(summary="ListOccurrences")
+    @blp.response(200, "ListOccurrencesResponse")
+    def list_occurrences(args, project, location=None):
+        project = _project(project, location)
+        collection = project_name(project) + "/occurrences"
+        result = grafeas().service.list_occurrences(project, page_request(collection, args))
+        return respond_list("occurrences", OCCURRENCE, result.items, next_page_token(collection, args, result))
+
+    @blp.route("/occurrences/<segment:occurrence_id>", methods=["PATCH"], endpoint="update_occurrence")
+    @blp.arguments(UpdateQuery, location="query")
+    @blp.doc(requestBody=body_doc("Occurrence"), summary="UpdateOccurrence")
+    @blp.response(200, "Occurrence")
+    def update_occurrence(args, project, occurrence_id, location=None):
+        project = _project(project, location)
+        body = decode(OCCURRENCE, json_body(), "occurrence")
+        occurrence_id = path_id("occurrence id", occurrence_id)
+        updated = grafeas().service.update_occurrence(project, occurrence_id, body, args["updateMask"])
+        return respond_message(OCCURRENCE, updated)
+
+    @blp.route("/occurrences/<segment:occurrence_id>", methods=["DELETE"], endpoint="delete_occurrence")
+    @blp.doc(summary="DeleteOccurrence")
+    @blp.response(200, "Empty")
+    def delete_occurrence(project, occurrence_id, location=None):
+        project = _project(project, location)
+        grafeas().service.delete_occurrence(project, path_id("occurrence id", occurrence_id))
+        return respond({})
+
+    @blp.route("/occurrences/<segment:occurrence_id>/notes", methods=["GET"], endpoint="get_occurrence_note")
+    @blp.doc(summary="GetOccurrenceNote: the note an occurrence is attached to")
+    @blp.response(200, "Note")
+    def get_occurrence_note(project, occurrence_id, location=None):
+        project = _project(project, location)
+        note = grafeas().service.get_occurrence_note(project, path_id("occurrence id", occurrence_id))
+        return respond_message(NOTE, note)
+
+    return blp
+
+
+def _only_keys(body: dict, key: str, parent: str) -> None:
+    """A batch body holds its list (or map) and, optionally, the parent the path already gives."""
+    for extra in body:
+        if extra not in (key, parent):
+            raise InvalidArgument(f"unknown field {extra!r} in the request body; expected {key!r}")

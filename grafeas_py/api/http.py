@@ -1,0 +1,110 @@
+"""HTTP plumbing shared by the views: raw-path routing, JSON bodies and proto3 JSON responses."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote, urlsplit
+
+import orjson
+from flask import Response, current_app, request
+from werkzeug.routing import BaseConverter
+
+from ..errors import InvalidArgument
+from ..names import check_id
+from ..wire.codec import DecodeError
+from ..wire.grafeas_types import CODEC
+from ..wire.schema import Message
+
+
+def grafeas():
+    """The app's `Grafeas` service and page tokens (see `app.Extension`)."""
+    return current_app.extensions["grafeas"]
+
+
+class RawPathMiddleware:
+    """Route on the raw request path, so that an id's `%3A` is not mistaken for a `:verb`.
+
+    WSGI servers put the percent-decoded path in PATH_INFO; gunicorn and Werkzeug also keep the
+    raw one in RAW_URI/REQUEST_URI. The `segment` converter decodes each path variable after routing.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw:
+            if not raw.startswith("/"):  # absolute-form request target
+                raw = urlsplit(raw).path or "/"
+            path = raw.split("?", 1)[0]
+            script = environ.get("SCRIPT_NAME", "")
+            if script and path.startswith(script):
+                path = path[len(script) :]
+            environ["PATH_INFO"] = path
+        return self.app(environ, start_response)
+
+
+class SegmentConverter(BaseConverter):
+    """One path segment, percent-decoded after matching."""
+
+    regex = "[^/]+"
+
+    def to_python(self, value: str) -> str:
+        return unquote(value)
+
+    def to_url(self, value: str) -> str:
+        return quote(value, safe="")
+
+
+def path_id(what: str, value: str) -> str:
+    """A decoded path segment that must be a usable id (a `%2F` decodes to `/`, which no id holds)."""
+    return check_id(what, value)
+
+
+def json_body() -> dict:
+    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    return body
+
+
+def decode(msg: Message, value, path: str = "") -> dict:
+    """Decode client JSON into a canonical document; schema errors become 400s naming the field."""
+    try:
+        return CODEC.decode(msg, value, path)
+    except DecodeError as exc:
+        raise InvalidArgument(f"invalid {path or msg.short_name}: {exc}") from None
+
+
+def enums_as_numbers() -> bool:
+    """Google's clients ask for enum numbers with `$alt=json;enum-encoding=int`."""
+    alt = request.args.get("$alt")
+    return bool(alt) and "enum-encoding=int" in alt
+
+
+def respond(body: dict, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def respond_message(msg: Message, doc: dict) -> Response:
+    """One resource, with enums as names or numbers as the caller asked."""
+    if enums_as_numbers():
+        doc = CODEC.enums_to_numbers(msg, doc)
+    return respond(doc)
+
+
+def respond_list(key: str, msg: Message | None, docs: list[dict], next_token: str | None = None) -> Response:
+    """A list response in proto3 JSON: empty lists and an empty token are left out."""
+    body: dict = {}
+    if docs:
+        convert = msg is not None and enums_as_numbers()
+        body[key] = [CODEC.enums_to_numbers(msg, d) for d in docs] if convert else docs
+    if next_token:
+        body["nextPageToken"] = next_token
+    return respond(body)

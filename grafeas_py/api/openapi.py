@@ -1,0 +1,156 @@
+"""OpenAPI component schemas derived from the protobuf message tables, never written by hand."""
+
+from __future__ import annotations
+
+from ..wire.grafeas_types import NOTE, OCCURRENCE, REGISTRY
+from ..wire.schema import Field, Message
+
+_PACKAGE = "grafeas.v1."
+_OUTPUT_ONLY = {"name", "kind", "createTime", "updateTime"}
+_SCALARS = {
+    "string": {"type": "string"},
+    "bool": {"type": "boolean"},
+    "int32": {"type": "integer", "format": "int32"},
+    "uint32": {"type": "integer", "format": "int64", "minimum": 0},
+    "int64": {"type": "string", "format": "int64", "description": "int64, as a decimal string (a number is accepted)"},
+    "uint64": {"type": "string", "format": "uint64", "description": "uint64, as a decimal string"},
+    "float": {"type": "number", "format": "float"},
+    "double": {"type": "number", "format": "double"},
+    "bytes": {"type": "string", "format": "byte"},
+}
+_WELL_KNOWN = {
+    "timestamp": {"type": "string", "format": "date-time", "example": "2024-01-02T03:04:05Z"},
+    "duration": {"type": "string", "example": "1.5s"},
+    "any": {
+        "type": "object",
+        "required": ["@type"],
+        "properties": {"@type": {"type": "string"}},
+        "additionalProperties": True,
+    },
+    "struct": {"type": "object", "additionalProperties": True},
+    "value": {},
+    "list": {"type": "array", "items": {}},
+    "fieldmask": {"type": "string"},
+    "empty": {"type": "object"},
+}
+
+
+def component_name(msg: Message) -> str:
+    name = msg.full_name
+    return name[len(_PACKAGE) :] if name.startswith(_PACKAGE) else name
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def body_doc(name: str) -> dict:
+    """A requestBody object pointing at a component."""
+    return {"required": True, "content": {"application/json": {"schema": ref(name)}}}
+
+
+def _field_schema(f: Field) -> dict:
+    if f.map_value is not None:
+        return {"type": "object", "additionalProperties": _field_schema(f.map_value)}
+    if f.kind == "enum":
+        single = {"type": "string", "enum": list(f.enum.names.values())}
+    elif f.kind == "message":
+        wk = f.message.well_known
+        if wk is None:
+            single = ref(component_name(f.message))
+        elif wk in _WELL_KNOWN:
+            single = dict(_WELL_KNOWN[wk])
+        else:  # a wrapper type: its scalar
+            single = dict(_SCALARS[wk])
+    else:
+        single = dict(_SCALARS[f.kind])
+    if f.repeated:
+        return {"type": "array", "items": single}
+    return single
+
+
+def message_schema(msg: Message) -> dict:
+    """The JSON schema of one message: camelCase properties, one member per oneof at most."""
+    properties = {}
+    for f in msg.fields:
+        schema, extra = _field_schema(f), {}
+        if f.oneof:
+            extra["description"] = f"Member of the oneof `{f.oneof}`: set at most one."
+        if msg in (NOTE, OCCURRENCE) and f.json_name in _OUTPUT_ONLY:
+            extra["readOnly"] = True
+        if f.deprecated:
+            extra["deprecated"] = True
+        if extra:  # siblings of a $ref are ignored by OpenAPI 3.0 tools, so wrap it
+            schema = {"allOf": [schema], **extra} if "$ref" in schema else {**schema, **extra}
+        properties[f.json_name] = schema
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def register_components(spec) -> None:
+    """Add every Grafeas message, the request/response wrappers and the error body to the spec."""
+    for msg in sorted(REGISTRY.messages.values(), key=component_name):
+        if msg.well_known is None and not msg.full_name.endswith("Entry"):
+            spec.components.schema(component_name(msg), component=message_schema(msg))
+    lists = {
+        "ListNotesResponse": ("notes", "Note"),
+        "ListOccurrencesResponse": ("occurrences", "Occurrence"),
+        "ListNoteOccurrencesResponse": ("occurrences", "Occurrence"),
+        "ListProjectsResponse": ("projects", "Project"),
+    }
+    for name, (key, item) in lists.items():
+        spec.components.schema(
+            name,
+            component={
+                "type": "object",
+                "properties": {
+                    key: {"type": "array", "items": ref(item)},
+                    "nextPageToken": {"type": "string", "description": "Absent on the last page."},
+                },
+            },
+        )
+    spec.components.schema(
+        "BatchCreateNotesRequest",
+        component={
+            "type": "object",
+            "required": ["notes"],
+            "properties": {
+                "notes": {
+                    "type": "object",
+                    "description": "Note id to note; 1 to 1000 entries, all created or none.",
+                    "additionalProperties": ref("Note"),
+                }
+            },
+        },
+    )
+    spec.components.schema(
+        "BatchCreateOccurrencesRequest",
+        component={
+            "type": "object",
+            "required": ["occurrences"],
+            "properties": {
+                "occurrences": {
+                    "type": "array",
+                    "description": "1 to 1000 occurrences, all created or none.",
+                    "items": ref("Occurrence"),
+                    "minItems": 1,
+                    "maxItems": 1000,
+                }
+            },
+        },
+    )
+    for name, key, item in (
+        ("BatchCreateNotesResponse", "notes", "Note"),
+        ("BatchCreateOccurrencesResponse", "occurrences", "Occurrence"),
+    ):
+        spec.components.schema(
+            name, component={"type": "object", "properties": {key: {"type": "array", "items": ref(item)}}}
+        )
+    spec.components.schema(
+        "Project",
+        component={
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string", "example": "projects/my-project"}},
+        },
+    )
+    spec.components.schema("Empty", component={"type": "object"})

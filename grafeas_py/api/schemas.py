@@ -1,0 +1,65 @@
+"""Query-string schemas. Bodies are described from the protobuf messages (see `openapi`)."""
+
+from marshmallow import EXCLUDE, Schema, fields, pre_load
+
+
+class _Query(Schema):
+    """Query parameters by their JSON names or proto names; unknown ones (like `$alt`) are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @pre_load
+    def _accept_snake_case(self, data, **_):
+        out = {}
+        for key in data:
+            name = _camel(key) if "_" in key and _camel(key) in self.fields else key
+            out.setdefault(name, data[key])
+        return out
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+class ListQuery(_Query):
+    filter = fields.String(load_default="", metadata={"description": "Not supported yet: must be empty."})
+    pageSize = fields.Integer(load_default=0, metadata={"description": "Items per page: 20 when unset, at most 1000."})
+    pageToken = fields.String(load_default="", metadata={"description": "nextPageToken of the previous page."})
+    returnPartialSuccess = fields.Boolean(
+        load_default=False, metadata={"description": "Accepted for compatibility; every region is reachable."}
+    )
+
+
+class NoteOccurrencesQuery(_Query):
+    filter = ListQuery._declared_fields["filter"]
+    pageSize = ListQuery._declared_fields["pageSize"]
+    pageToken = ListQuery._declared_fields["pageToken"]
+
+
+class CreateNoteQuery(_Query):
+    noteId = fields.String(required=True, metadata={"description": "The new note's id: not empty, no '/'."})
+
+
+class UpdateQuery(_Query):
+    updateMask = fields.String(
+        load_default=None,
+        metadata={
+            "description": "Comma-separated field paths (camelCase or snake_case) to update; "
+            "`*` replaces the resource; when absent, the fields present in the body are updated."
+        },
+    )
+
+
+class _ErrorStatus(Schema):
+    code = fields.Integer(metadata={"description": "The HTTP status."})
+    message = fields.String()
+    status = fields.String(metadata={"description": "The gRPC status name.", "example": "NOT_FOUND"})
+    details = fields.List(fields.Dict())
+
+
+class ErrorSchema(Schema):
+    """The Google JSON error body every error uses."""
+
+    error = fields.Nested(_ErrorStatus)

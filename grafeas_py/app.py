@@ -1,0 +1,92 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from . import __version__, db
+from .api import errors, health, projects
+from .api.grafeas_routes import make_blueprint
+from .api.http import RawPathMiddleware, SegmentConverter
+from .api.openapi import register_components
+from .api.paging import PageTokens
+from .api.schemas import ErrorSchema
+from .config import Settings
+from .service import Grafeas
+from .storage import SqlStorage, Storage
+from .storage.engine import make_engine
+
+
+@dataclass
+class Extension:
+    """What views reach through `current_app.extensions["grafeas"]`."""
+
+    storage: Storage
+    service: Grafeas
+    tokens: PageTokens
+    schema_head: str
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI app: Grafeas v1 and Projects APIs, probes and docs, on one database."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="grafeas-py",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/docs",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/",
+        OPENAPI_SWAGGER_UI_URL="/docs/static/",  # served from the swagger-ui-bundle package: no CDN
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Grafeas v1 software supply-chain metadata: notes, occurrences and projects. "
+                "Bodies use the proto3 JSON mapping; errors use the Google JSON error shape."
+            },
+        },
+    )
+    app.url_map.converters["segment"] = SegmentConverter
+    app.url_map.strict_slashes = False
+    app.wsgi_app = RawPathMiddleware(app.wsgi_app)
+
+    storage = SqlStorage(make_engine(settings.database_url, pool_size=settings.pool_size))
+
+    def secret() -> str:
+        return settings.secret_key or storage.secret("page-token", lambda: secrets.token_urlsafe(32))
+
+    app.extensions["grafeas"] = Extension(storage, Grafeas(storage), PageTokens(secret), db.head())
+
+    api = _Api(app)
+    api.register_converter(SegmentConverter, lambda _converter: {"type": "string"})
+    register_components(api.spec)
+    api.register_blueprint(projects.blp)
+    api.register_blueprint(make_blueprint("grafeas", "/v1/projects/<segment:project>", "Grafeas v1"))
+    api.register_blueprint(
+        make_blueprint(
+            "grafeas_locations",
+            "/v1/projects/<segment:project>/locations/<segment:location>",
+            "Grafeas v1 under a location: the same resources; this server is a single region.",
+        )
+    )
+    app.register_blueprint(health.blp)
+    _serve_swagger_ui(app)
+    errors.register(app)
+    return app
+
+
+class _Api(Api):
+    ERROR_SCHEMA = ErrorSchema  # documents our error shape instead of flask-smorest's
+
+
+def _serve_swagger_ui(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    @app.get("/docs/static/<path:filename>")
+    def swagger_ui_static(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)

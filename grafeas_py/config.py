@@ -1,0 +1,35 @@
+"""Settings, read from the environment (GRAFEAS_*) with defaults for local use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///grafeas.db"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to start; `from_env` is the usual way to make one."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # Largest request body accepted; a batch of 1000 rich occurrences fits well within it.
+    max_body_bytes: int = 32 * 1024 * 1024
+    # Signs page tokens; when unset, a random key is made once and kept in the database.
+    secret_key: str | None = None
+    pool_size: int = 5
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("GRAFEAS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
+            secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
+            pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", cls.pool_size),
+        )

@@ -1,0 +1,39 @@
+"""Schema migrations through Alembic: upgrade, current revision, and drift check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+_HERE = Path(__file__).resolve().parent
+# Installed packages carry the migrations inside; a source checkout has them at the top level.
+MIGRATIONS = next(p for p in (_HERE / "migrations", _HERE.parent / "migrations") if (p / "env.py").exists())
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic config for our migrations against `database_url`."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def head() -> str:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def current(database_url: str) -> None:
+    command.current(alembic_config(database_url), verbose=False)
+
+
+def check(database_url: str) -> None:
+    """Raise if the models and the migrated schema differ (`alembic check`)."""
+    command.check(alembic_config(database_url))

@@ -1,0 +1,102 @@
+"""Update masks per AIP-134, applied to canonical documents."""
+
+from __future__ import annotations
+
+from .errors import InvalidArgument
+from .wire.schema import Message
+
+Path = tuple[str, ...]  # canonical (camelCase) field names from the resource root
+
+
+def parse_mask(mask: str, msg: Message) -> list[Path] | None:
+    """Comma-separated camelCase or snake_case paths -> canonical paths; None for `*` (replace all)."""
+    paths: list[Path] = []
+    for raw in mask.split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        if raw == "*":
+            return None
+        paths.append(_resolve(raw, msg))
+    if not paths:
+        raise InvalidArgument("updateMask names no fields")
+    return paths
+
+
+def _resolve(raw: str, msg: Message) -> Path:
+    """Check a dotted path against the schema; a path may not go through a list or map."""
+    resolved = []
+    current: Message | None = msg
+    for part in raw.split("."):
+        field = current.by_key.get(part) if current is not None else None
+        if field is None:
+            raise InvalidArgument(f"updateMask path {raw!r} names no field of {msg.short_name}")
+        resolved.append(field.json_name)
+        nested = field.message
+        if field.repeated or field.is_map or nested is None or nested.well_known:
+            current = None  # a leaf: nothing below it can be named
+        else:
+            current = nested
+    return tuple(resolved)
+
+
+def paths_in_body(body: dict, msg: Message) -> list[Path]:
+    """The leaf paths present in a partial body: what an update without a mask changes."""
+    paths: list[Path] = []
+
+    def walk(doc: dict, table: Message, prefix: Path) -> None:
+        for key, value in doc.items():
+            field = table.by_json[key]
+            nested = field.message
+            if isinstance(value, dict) and value and nested and not nested.well_known and not field.is_map:
+                walk(value, nested, prefix + (key,))
+            else:
+                paths.append(prefix + (key,))
+
+    walk(body, msg, ())
+    return paths
+
+
+def apply_mask(existing: dict, body: dict, paths: list[Path]) -> dict:
+    """A copy of `existing` where each path takes its value from `body`, or is cleared if absent there."""
+    result = _deep_copy(existing)
+    for path in paths:
+        source = _get(body, path)
+        if source is _MISSING:
+            _clear(result, path)
+        else:
+            _set(result, path, _deep_copy(source))
+    return result
+
+
+_MISSING = object()
+
+
+def _get(doc: dict, path: Path):
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return _MISSING
+        doc = doc[key]
+    return doc
+
+
+def _set(doc: dict, path: Path, value) -> None:
+    for key in path[:-1]:
+        doc = doc.setdefault(key, {})
+    doc[path[-1]] = value
+
+
+def _clear(doc: dict, path: Path) -> None:
+    for key in path[:-1]:
+        doc = doc.get(key)
+        if not isinstance(doc, dict):
+            return
+    doc.pop(path[-1], None)
+
+
+def _deep_copy(value):
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value

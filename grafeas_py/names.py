@@ -1,0 +1,59 @@
+"""Resource names, parsed and formatted in one place.
+
+Names are `projects/{p}`, `projects/{p}/notes/{n}` and `projects/{p}/occurrences/{o}`. The
+`projects/{p}/locations/{l}/...` forms address the same resources: this server is one region.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .errors import InvalidArgument
+
+
+class NoteRef(NamedTuple):
+    project: str
+    note_id: str
+
+    @property
+    def name(self) -> str:
+        return note_name(self.project, self.note_id)
+
+
+def project_name(project: str) -> str:
+    return f"projects/{project}"
+
+
+def note_name(project: str, note_id: str) -> str:
+    return f"projects/{project}/notes/{note_id}"
+
+
+def occurrence_name(project: str, occurrence_id: str) -> str:
+    return f"projects/{project}/occurrences/{occurrence_id}"
+
+
+def check_id(what: str, value: str) -> str:
+    """An id is one non-empty path segment."""
+    if not value:
+        raise InvalidArgument(f"{what} must not be empty")
+    if "/" in value:
+        raise InvalidArgument(f"{what} must not contain '/', got {value!r}")
+    return value
+
+
+def parse_project_name(name: str) -> str:
+    """`projects/{p}` -> p."""
+    parts = name.split("/")
+    if len(parts) != 2 or parts[0] != "projects" or not parts[1]:
+        raise InvalidArgument(f'project name must be in the form "projects/[PROJECT_ID]", got {name!r}')
+    return parts[1]
+
+
+def parse_note_name(name: str, field: str = "note name") -> NoteRef:
+    """`projects/{p}/notes/{n}` (or with `/locations/{l}`) -> NoteRef."""
+    parts = name.split("/")
+    if len(parts) == 6 and parts[2] == "locations" and parts[3]:
+        parts = parts[:2] + parts[4:]
+    if len(parts) != 4 or parts[0] != "projects" or parts[2] != "notes" or not parts[1] or not parts[3]:
+        raise InvalidArgument(f'{field} must be in the form "projects/[PROJECT_ID]/notes/[NOTE_ID]", got {name!r}')
+    return NoteRef(parts[1], parts[3])

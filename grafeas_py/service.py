@@ -1,0 +1,257 @@
+"""Domain logic of the Grafeas API: validation, server-kept fields and update semantics.
+
+Everything here takes and returns canonical documents (see `wire.codec`); HTTP stays in `api`,
+SQL in `storage`. Mutations pass through `Grafeas`, the one place to check a caller's
+permissions or record history when those arrive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from . import fieldmask
+from .errors import ApiError, InvalidArgument, NotFound
+from .names import NoteRef, check_id, note_name, occurrence_name, parse_note_name, parse_project_name, project_name
+from .storage import Page, PageRequest, Storage
+from .storage.base import NewOccurrence
+from .validation import validate_note, validate_occurrence
+from .wire.grafeas_types import KIND_BY_NOTE_TYPE, KIND_BY_OCCURRENCE_DETAILS, NOTE, OCCURRENCE
+from .wire.schema import Message
+from .wire.timestamps import from_datetime
+
+MAX_BATCH = 1000
+OUTPUT_ONLY = ("name", "kind", "createTime", "updateTime")
+MAX_ID_LENGTH = 255
+
+
+def _now() -> str:
+    return from_datetime(dt.datetime.now(dt.UTC))
+
+
+def _strip_output_only(body: dict) -> dict:
+    """Output-only fields in a request are ignored, as AIP-203 asks."""
+    return {k: v for k, v in body.items() if k not in OUTPUT_ONLY}
+
+
+def _kind(doc: dict, members: dict[str, str]) -> str | None:
+    """The kind named by the one oneof member present in `doc`."""
+    for key in doc:
+        kind = members.get(key)
+        if kind is not None:
+            return kind
+    return None
+
+
+def _checked_id(what: str, value: str) -> str:
+    check_id(what, value)
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(f"{what} must be at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _invalid(what: str, problems: list[str]) -> InvalidArgument:
+    return InvalidArgument(f"{what} is invalid: " + "; ".join(problems))
+
+
+class Grafeas:
+    """The Grafeas v1 and Projects operations over a `Storage`."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    # ---- projects --------------------------------------------------------------------------
+
+    def create_project(self, body: dict) -> dict:
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')
+        project_id = _checked_id("project id", parse_project_name(name))
+        return self.storage.create_project(project_id, {"name": project_name(project_id), "createTime": _now()})
+
+    def get_project(self, project_id: str) -> dict:
+        return self.storage.get_project(project_id)
+
+    def list_projects(self, page: PageRequest) -> Page:
+        return self.storage.list_projects(page)
+
+    def delete_project(self, project_id: str) -> None:
+        self.storage.delete_project(project_id)
+
+    # ---- notes -----------------------------------------------------------------------------
+
+    def create_note(self, project_id: str, note_id: str, body: dict) -> dict:
+        if not note_id:
+            raise InvalidArgument("noteId is required")
+        return self.batch_create_notes(project_id, {note_id: body}, single=True)[0]
+
+    def batch_create_notes(self, project_id: str, bodies: dict[str, dict], single: bool = False) -> list[dict]:
+        if not single and not 1 <= len(bodies) <= MAX_BATCH:
+            raise InvalidArgument(f"notes must hold 1 to {MAX_BATCH} entries, got {len(bodies)}")
+        now = _now()
+        docs: dict[str, dict] = {}
+        problems: list[str] = []
+        for note_id, body in bodies.items():
+            where = "noteId" if single else f"notes[{note_id!r}]"
+            try:
+                _checked_id(where, note_id)
+                docs[note_id] = self._new_note(project_id, note_id, body, now)
+            except InvalidArgument as exc:
+                problems.append(exc.message if single else f"{where}: {exc.message}")
+        if problems:
+            raise InvalidArgument(problems[0] if single else "no notes were created: " + "; ".join(problems))
+        return self.storage.create_notes(project_id, docs)
+
+    @staticmethod
+    def _new_note(project_id: str, note_id: str, body: dict, now: str) -> dict:
+        body = _strip_output_only(body)
+        problems = validate_note(body)
+        if problems:
+            raise _invalid("note", problems)
+        kind = _kind(body, KIND_BY_NOTE_TYPE)
+        return {"name": note_name(project_id, note_id), **body, "kind": kind, "createTime": now, "updateTime": now}
+
+    def get_note(self, project_id: str, note_id: str) -> dict:
+        return self.storage.get_note(project_id, note_id)
+
+    def list_notes(self, project_id: str, page: PageRequest) -> Page:
+        return self.storage.list_notes(project_id, page)
+
+    def update_note(self, project_id: str, note_id: str, body: dict, mask: str | None) -> dict:
+        existing, revision = self.storage.get_note_with_revision(project_id, note_id)
+        merged = _merge(existing, _strip_output_only(body), mask, NOTE)
+        problems = validate_note(merged)
+        kind = _kind(merged, KIND_BY_NOTE_TYPE)
+        if kind != existing["kind"] and not problems:
+            problems.append(f"the note's type is immutable: it is {existing['kind']}, the update makes it {kind}")
+        if problems:
+            raise _invalid("note", problems)
+        doc = {
+            "name": existing["name"],
+            **merged,
+            "kind": kind,
+            "createTime": existing["createTime"],
+            "updateTime": _now(),
+        }
+        return self.storage.update_note(project_id, note_id, doc, revision)
+
+    def delete_note(self, project_id: str, note_id: str) -> None:
+        self.storage.delete_note(project_id, note_id)
+
+    def list_note_occurrences(self, note: NoteRef, page: PageRequest) -> Page:
+        return self.storage.list_note_occurrences(note, page)
+
+    # ---- occurrences -----------------------------------------------------------------------
+
+    def create_occurrence(self, project_id: str, body: dict) -> dict:
+        return self._create_occurrences(project_id, [body], single=True)[0]
+
+    def batch_create_occurrences(self, project_id: str, bodies: list[dict]) -> list[dict]:
+        if not 1 <= len(bodies) <= MAX_BATCH:
+            raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(bodies)}")
+        return self._create_occurrences(project_id, bodies, single=False)
+
+    def _create_occurrences(self, project_id: str, bodies: list[dict], single: bool) -> list[dict]:
+        """Validate every item, check every note once, then write all or nothing."""
+        now = _now()
+        prepared: list[tuple[int, NewOccurrence]] = []
+        errors: list[tuple[int, ApiError]] = []
+        for index, body in enumerate(bodies):
+            try:
+                prepared.append((index, self._new_occurrence(project_id, body, now)))
+            except ApiError as exc:
+                errors.append((index, exc))
+        kinds = self.storage.note_kinds(occ.note for _, occ in prepared)
+        for index, occ in prepared:
+            note_kind = kinds.get(occ.note)
+            if note_kind is None:
+                errors.append((index, NotFound(f"note {occ.note.name!r} named by noteName does not exist")))
+            elif note_kind != occ.kind:
+                errors.append(
+                    (
+                        index,
+                        InvalidArgument(
+                            f"occurrence kind {occ.kind} does not match the kind {note_kind} of note {occ.note.name!r}"
+                        ),
+                    )
+                )
+        if errors:
+            raise _batch_error(errors, single)
+        return self.storage.create_occurrences(project_id, [occ for _, occ in prepared])
+
+    @staticmethod
+    def _new_occurrence(project_id: str, body: dict, now: str) -> NewOccurrence:
+        body = _strip_output_only(body)
+        problems = validate_occurrence(body)
+        if problems:
+            raise _invalid("occurrence", problems)
+        note = parse_note_name(body["noteName"], "noteName")
+        kind = _kind(body, KIND_BY_OCCURRENCE_DETAILS)
+        occurrence_id = str(uuid.uuid4())
+        data = {
+            "name": occurrence_name(project_id, occurrence_id),
+            **body,
+            "kind": kind,
+            "createTime": now,
+            "updateTime": now,
+        }
+        return NewOccurrence(occurrence_id, note, kind, body["resourceUri"], data)
+
+    def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
+        return self.storage.get_occurrence(project_id, occurrence_id)
+
+    def list_occurrences(self, project_id: str, page: PageRequest) -> Page:
+        return self.storage.list_occurrences(project_id, page)
+
+    def update_occurrence(self, project_id: str, occurrence_id: str, body: dict, mask: str | None) -> dict:
+        existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
+        merged = _merge(existing, _strip_output_only(body), mask, OCCURRENCE)
+        problems = validate_occurrence(merged)
+        for field in ("resourceUri", "noteName"):
+            if merged.get(field) != existing.get(field):
+                problems.append(f"{field} is immutable")
+        kind = _kind(merged, KIND_BY_OCCURRENCE_DETAILS)
+        if kind != existing["kind"] and not problems:
+            problems.append(f"the occurrence's details are immutable in kind: it is {existing['kind']}, not {kind}")
+        if problems:
+            raise _invalid("occurrence", problems)
+        doc = {
+            "name": existing["name"],
+            **merged,
+            "kind": kind,
+            "createTime": existing["createTime"],
+            "updateTime": _now(),
+        }
+        return self.storage.update_occurrence(project_id, occurrence_id, doc, revision)
+
+    def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
+        self.storage.delete_occurrence(project_id, occurrence_id)
+
+    def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict:
+        return self.storage.get_occurrence_note(project_id, occurrence_id)
+
+
+def _merge(existing: dict, body: dict, mask: str | None, msg: Message) -> dict:
+    """AIP-134: no mask updates the fields present in the body, `*` replaces everything."""
+    base = _strip_output_only(existing)
+    if mask is None:
+        paths = fieldmask.paths_in_body(body, msg)
+        if not paths:
+            raise InvalidArgument("the update changes nothing: the body sets no field and no updateMask was given")
+    else:
+        paths = fieldmask.parse_mask(mask, msg)
+        if paths is None:
+            return body
+    paths = [p for p in paths if p[0] not in OUTPUT_ONLY]
+    return fieldmask.apply_mask(base, body, paths)
+
+
+def _batch_error(errors: list[tuple[int, ApiError]], single: bool) -> ApiError:
+    """One error for a failed create: the item's own for a single create, all items' for a batch."""
+    errors.sort(key=lambda e: e[0])
+    if single:
+        return errors[0][1]
+    first = errors[0][1]
+    message = "no occurrences were created: " + "; ".join(f"occurrences[{i}]: {e.message}" for i, e in errors)
+    same = all(type(e) is type(first) for _, e in errors)
+    return type(first)(message) if same else InvalidArgument(message)

@@ -1,0 +1,116 @@
+"""The storage interface. Documents are canonical proto3-JSON dicts, complete with name and times."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..names import NoteRef
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Up to `size` items that come after the item with key `after` (0: from the start)."""
+
+    size: int
+    after: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    """Items in key order; `last` is the key of the last item, `more` whether any follow."""
+
+    items: list[dict]
+    last: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class NewOccurrence:
+    """An occurrence to write: its canonical document and the note it is attached to."""
+
+    occurrence_id: str
+    note: NoteRef
+    kind: str
+    resource_uri: str
+    data: dict
+
+
+class Storage(abc.ABC):
+    """What the API needs from a store; every method is one atomic operation."""
+
+    # Projects
+    @abc.abstractmethod
+    def create_project(self, project_id: str, data: dict) -> dict: ...
+
+    @abc.abstractmethod
+    def get_project(self, project_id: str) -> dict: ...
+
+    @abc.abstractmethod
+    def list_projects(self, page: PageRequest) -> Page: ...
+
+    @abc.abstractmethod
+    def delete_project(self, project_id: str) -> None: ...
+
+    # Notes
+    @abc.abstractmethod
+    def create_notes(self, project_id: str, notes: dict[str, dict]) -> list[dict]:
+        """Create every note (keyed by note id) or none; AlreadyExists names a taken id."""
+
+    @abc.abstractmethod
+    def get_note(self, project_id: str, note_id: str) -> dict: ...
+
+    @abc.abstractmethod
+    def list_notes(self, project_id: str, page: PageRequest) -> Page: ...
+
+    @abc.abstractmethod
+    def update_note(self, project_id: str, note_id: str, data: dict, revision: int) -> dict:
+        """Replace a note read at `revision`; Aborted if it changed since."""
+
+    @abc.abstractmethod
+    def delete_note(self, project_id: str, note_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def note_kinds(self, refs: Iterable[NoteRef]) -> dict[NoteRef, str]:
+        """The kind of each existing note among `refs`."""
+
+    # Occurrences
+    @abc.abstractmethod
+    def create_occurrences(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict]:
+        """Create every occurrence or none."""
+
+    @abc.abstractmethod
+    def get_occurrence(self, project_id: str, occurrence_id: str) -> dict: ...
+
+    @abc.abstractmethod
+    def get_occurrence_with_revision(self, project_id: str, occurrence_id: str) -> tuple[dict, int]: ...
+
+    @abc.abstractmethod
+    def get_note_with_revision(self, project_id: str, note_id: str) -> tuple[dict, int]: ...
+
+    @abc.abstractmethod
+    def list_occurrences(self, project_id: str, page: PageRequest) -> Page: ...
+
+    @abc.abstractmethod
+    def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
+        """Replace an occurrence read at `revision`; Aborted if it changed since."""
+
+    @abc.abstractmethod
+    def delete_occurrence(self, project_id: str, occurrence_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict: ...
+
+    @abc.abstractmethod
+    def list_note_occurrences(self, note: NoteRef, page: PageRequest) -> Page:
+        """Occurrences of a note in every project."""
+
+    # Operations
+    @abc.abstractmethod
+    def ping(self) -> str | None:
+        """The schema revision the database is at (None if never migrated); raises if unreachable."""
+
+    @abc.abstractmethod
+    def secret(self, name: str, make) -> str:
+        """A server-wide secret, made by `make()` on first use and then shared by every instance."""

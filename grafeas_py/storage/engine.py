@@ -1,0 +1,46 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import Engine, create_engine, event
+
+
+def _dumps(value) -> str:
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine with JSON through orjson and SQLite tuned for concurrent writers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads)
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
+    return create_engine(
+        url,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, and BEGIN IMMEDIATE for writes so writers queue instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event below issues BEGIN itself
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process in WAL mode
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,313 @@
+"""The storage interface over SQLAlchemy Core, for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, func, insert, select, text, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
+from ..names import NoteRef, note_name, occurrence_name, project_name
+from ..wire.timestamps import to_datetime
+from .base import NewOccurrence, Page, PageRequest, Storage
+from .tables import notes, occurrences, projects, server_secrets
+
+# Batches are written in chunks so that no statement exceeds a driver's parameter limit.
+_CHUNK = 500
+
+
+def _note_missing(project_id: str, note_id: str) -> NotFound:
+    return NotFound(f"note {note_name(project_id, note_id)!r} not found")
+
+
+def _occurrence_missing(project_id: str, occurrence_id: str) -> NotFound:
+    return NotFound(f"occurrence {occurrence_name(project_id, occurrence_id)!r} not found")
+
+
+class SqlStorage(Storage):
+    """Storage in one relational database; each method runs in its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _write(self):
+        """A write transaction (BEGIN IMMEDIATE on SQLite, so writers queue instead of failing)."""
+        return self.engine.connect().execution_options(write=True).begin()
+
+    def _read(self):
+        return self.engine.connect()
+
+    # ---- projects --------------------------------------------------------------------------
+
+    def create_project(self, project_id: str, data: dict) -> dict:
+        try:
+            with self._write() as tx:
+                tx.connection.execute(
+                    insert(projects).values(project_id=project_id, create_time=to_datetime(data["createTime"]))
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"project {project_name(project_id)!r} already exists") from None
+        return data
+
+    def get_project(self, project_id: str) -> dict:
+        with self._read() as conn:
+            row = conn.execute(select(projects.c.create_time).where(projects.c.project_id == project_id)).first()
+        if row is None:
+            raise NotFound(f"project {project_name(project_id)!r} not found")
+        return {"name": project_name(project_id)}
+
+    def list_projects(self, page: PageRequest) -> Page:
+        query = select(projects.c.pk, projects.c.project_id).where(projects.c.pk > page.after)
+        rows = self._page_rows(query.order_by(projects.c.pk), page)
+        return _page([{"name": project_name(r.project_id)} for r in rows], rows, page)
+
+    def delete_project(self, project_id: str) -> None:
+        with self._write() as tx:
+            conn = tx.connection
+            for table, what in ((notes, "notes"), (occurrences, "occurrences")):
+                if conn.execute(select(table.c.pk).where(table.c.project_id == project_id).limit(1)).first():
+                    raise FailedPrecondition(
+                        f"project {project_name(project_id)!r} still has {what}; delete them first"
+                    )
+            deleted = conn.execute(projects.delete().where(projects.c.project_id == project_id)).rowcount
+        if not deleted:
+            raise NotFound(f"project {project_name(project_id)!r} not found")
+
+    # ---- notes -----------------------------------------------------------------------------
+
+    def create_notes(self, project_id: str, new_notes: dict[str, dict]) -> list[dict]:
+        rows = []
+        for note_id, data in new_notes.items():
+            created = to_datetime(data["createTime"])
+            rows.append(
+                dict(
+                    project_id=project_id,
+                    note_id=note_id,
+                    kind=data["kind"],
+                    revision=1,
+                    create_time=created,
+                    update_time=created,
+                    data=data,
+                )
+            )
+        try:
+            with self._write() as tx:
+                conn = tx.connection
+                taken = self._existing_note_ids(conn, project_id, list(new_notes))
+                if taken:
+                    raise AlreadyExists(f"note {note_name(project_id, taken[0])!r} already exists")
+                for start in range(0, len(rows), _CHUNK):
+                    conn.execute(insert(notes), rows[start : start + _CHUNK])
+        except IntegrityError:  # another writer took an id between our check and our insert
+            raise AlreadyExists("one of the notes already exists; no notes were created") from None
+        return list(new_notes.values())
+
+    @staticmethod
+    def _existing_note_ids(conn, project_id: str, note_ids: list[str]) -> list[str]:
+        found = []
+        for start in range(0, len(note_ids), _CHUNK):
+            chunk = note_ids[start : start + _CHUNK]
+            query = select(notes.c.note_id).where(notes.c.project_id == project_id, notes.c.note_id.in_(chunk))
+            found.extend(conn.execute(query).scalars())
+        return sorted(found, key=note_ids.index)
+
+    def get_note(self, project_id: str, note_id: str) -> dict:
+        return self.get_note_with_revision(project_id, note_id)[0]
+
+    def get_note_with_revision(self, project_id: str, note_id: str) -> tuple[dict, int]:
+        with self._read() as conn:
+            row = conn.execute(
+                select(notes.c.data, notes.c.revision).where(
+                    notes.c.project_id == project_id, notes.c.note_id == note_id
+                )
+            ).first()
+        if row is None:
+            raise _note_missing(project_id, note_id)
+        return row.data, row.revision
+
+    def list_notes(self, project_id: str, page: PageRequest) -> Page:
+        query = select(notes.c.pk, notes.c.data).where(notes.c.project_id == project_id, notes.c.pk > page.after)
+        rows = self._page_rows(query.order_by(notes.c.pk), page)
+        return _page([r.data for r in rows], rows, page)
+
+    def update_note(self, project_id: str, note_id: str, data: dict, revision: int) -> dict:
+        where = (notes.c.project_id == project_id, notes.c.note_id == note_id)
+        values = dict(data=data, update_time=to_datetime(data["updateTime"]), revision=revision + 1)
+        self._update(notes, where, revision, values, lambda: _note_missing(project_id, note_id))
+        return data
+
+    def delete_note(self, project_id: str, note_id: str) -> None:
+        with self._write() as tx:
+            query = notes.delete().where(notes.c.project_id == project_id, notes.c.note_id == note_id)
+            deleted = tx.connection.execute(query).rowcount
+        if not deleted:
+            raise _note_missing(project_id, note_id)
+
+    def note_kinds(self, refs: Iterable[NoteRef]) -> dict[NoteRef, str]:
+        refs = list(dict.fromkeys(refs))
+        found: dict[NoteRef, str] = {}
+        with self._read() as conn:
+            for start in range(0, len(refs), _CHUNK):
+                chunk = refs[start : start + _CHUNK]
+                if len(chunk) == 1:  # the common single create: a plain equality uses the index best
+                    cond = (notes.c.project_id == chunk[0].project) & (notes.c.note_id == chunk[0].note_id)
+                else:
+                    cond = tuple_(notes.c.project_id, notes.c.note_id).in_([tuple(r) for r in chunk])
+                for row in conn.execute(select(notes.c.project_id, notes.c.note_id, notes.c.kind).where(cond)):
+                    found[NoteRef(row.project_id, row.note_id)] = row.kind
+        return found
+
+    # ---- occurrences -----------------------------------------------------------------------
+
+    def create_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
+        rows = []
+        for occ in new:
+            created = to_datetime(occ.data["createTime"])
+            rows.append(
+                dict(
+                    project_id=project_id,
+                    occurrence_id=occ.occurrence_id,
+                    note_project_id=occ.note.project,
+                    note_id=occ.note.note_id,
+                    kind=occ.kind,
+                    resource_uri=occ.resource_uri,
+                    revision=1,
+                    create_time=created,
+                    update_time=created,
+                    data=occ.data,
+                )
+            )
+        with self._write() as tx:
+            for start in range(0, len(rows), _CHUNK):
+                tx.connection.execute(insert(occurrences), rows[start : start + _CHUNK])
+        return [occ.data for occ in new]
+
+    def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
+        with self._read() as conn:
+            data = conn.execute(
+                select(occurrences.c.data).where(
+                    occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id
+                )
+            ).scalar()
+        if data is None:
+            raise _occurrence_missing(project_id, occurrence_id)
+        return data
+
+    def get_occurrence_with_revision(self, project_id: str, occurrence_id: str) -> tuple[dict, int]:
+        with self._read() as conn:
+            row = conn.execute(
+                select(occurrences.c.data, occurrences.c.revision).where(
+                    occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id
+                )
+            ).first()
+        if row is None:
+            raise _occurrence_missing(project_id, occurrence_id)
+        return row.data, row.revision
+
+    def list_occurrences(self, project_id: str, page: PageRequest) -> Page:
+        query = select(occurrences.c.pk, occurrences.c.data).where(
+            occurrences.c.project_id == project_id, occurrences.c.pk > page.after
+        )
+        rows = self._page_rows(query.order_by(occurrences.c.pk), page)
+        return _page([r.data for r in rows], rows, page)
+
+    def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
+        where = (occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id)
+        values = dict(data=data, update_time=to_datetime(data["updateTime"]), revision=revision + 1)
+        self._update(occurrences, where, revision, values, lambda: _occurrence_missing(project_id, occurrence_id))
+        return data
+
+    def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
+        with self._write() as tx:
+            query = occurrences.delete().where(
+                occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id
+            )
+            deleted = tx.connection.execute(query).rowcount
+        if not deleted:
+            raise _occurrence_missing(project_id, occurrence_id)
+
+    def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict:
+        query = (
+            select(occurrences.c.note_project_id, occurrences.c.note_id, notes.c.data)
+            .select_from(occurrences)
+            .outerjoin(
+                notes,
+                (notes.c.project_id == occurrences.c.note_project_id) & (notes.c.note_id == occurrences.c.note_id),
+            )
+            .where(occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise _occurrence_missing(project_id, occurrence_id)
+        if row.data is None:
+            raise _note_missing(row.note_project_id, row.note_id)
+        return row.data
+
+    def list_note_occurrences(self, note: NoteRef, page: PageRequest) -> Page:
+        with self._read() as conn:
+            exists = conn.execute(
+                select(notes.c.pk).where(notes.c.project_id == note.project, notes.c.note_id == note.note_id)
+            ).first()
+        if exists is None:
+            raise _note_missing(note.project, note.note_id)
+        query = select(occurrences.c.pk, occurrences.c.data).where(
+            occurrences.c.note_project_id == note.project,
+            occurrences.c.note_id == note.note_id,
+            occurrences.c.pk > page.after,
+        )
+        rows = self._page_rows(query.order_by(occurrences.c.pk), page)
+        return _page([r.data for r in rows], rows, page)
+
+    # ---- shared ----------------------------------------------------------------------------
+
+    def _page_rows(self, query, page: PageRequest) -> list:
+        with self._read() as conn:
+            return conn.execute(query.limit(page.size + 1)).all()
+
+    def _update(self, table, where, revision: int, values: dict, missing) -> None:
+        """Compare-and-set on `revision`, so two concurrent updates cannot silently overwrite each other."""
+        with self._write() as tx:
+            conn = tx.connection
+            changed = conn.execute(update(table).where(*where, table.c.revision == revision).values(**values)).rowcount
+            if changed:
+                return
+            exists = conn.execute(select(table.c.pk).where(*where)).first()
+        if exists is None:
+            raise missing()
+        raise Aborted("the resource was changed by another request while this update ran; retry it")
+
+    def secret(self, name: str, make) -> str:
+        """A server-wide secret, created on first use and shared by every instance."""
+        with self._read() as conn:
+            value = conn.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar()
+        if value is not None:
+            return value
+        try:
+            with self._write() as tx:
+                tx.connection.execute(insert(server_secrets).values(name=name, value=make()))
+        except IntegrityError:
+            pass  # another instance created it first; use theirs
+        with self._read() as conn:
+            return conn.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar_one()
+
+    def ping(self) -> str | None:
+        with self._read() as conn:  # raises when the database cannot be reached
+            try:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except DBAPIError:
+                return None  # reachable, but never migrated
+
+    def count(self, table_name: str) -> int:
+        """Rows in a table (for tests and operations)."""
+        table = {"notes": notes, "occurrences": occurrences, "projects": projects}[table_name]
+        with self._read() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def _page(items: list[dict], rows: list, page: PageRequest) -> Page:
+    more = len(rows) > page.size
+    if more:
+        items, rows = items[: page.size], rows[: page.size]
+    return Page(items=items, last=rows[-1].pk if rows else page.after, more=more)

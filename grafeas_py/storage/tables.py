@@ -1,0 +1,72 @@
+"""The database schema. Alembic migrations create it; this module only describes it."""
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+# Documents are JSON text on SQLite and JSONB on PostgreSQL (indexable for filters).
+Document = JSON().with_variant(JSONB(), "postgresql")
+Time = DateTime(timezone=True)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project_id", Text, nullable=False, unique=True),
+    Column("create_time", Time, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project_id", Text, nullable=False),
+    Column("note_id", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("create_time", Time, nullable=False),
+    Column("update_time", Time, nullable=False),
+    Column("data", Document, nullable=False),
+    Index(None, "project_id", "note_id", unique=True),
+    Index(None, "project_id", "pk"),
+    sqlite_autoincrement=True,
+)
+
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project_id", Text, nullable=False),
+    Column("occurrence_id", String(36), nullable=False),
+    Column("note_project_id", Text, nullable=False),
+    Column("note_id", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("resource_uri", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("create_time", Time, nullable=False),
+    Column("update_time", Time, nullable=False),
+    Column("data", Document, nullable=False),
+    Index(None, "project_id", "occurrence_id", unique=True),
+    Index(None, "project_id", "pk"),
+    Index(None, "note_project_id", "note_id", "pk"),
+    Index(None, "project_id", "resource_uri", "pk"),
+    sqlite_autoincrement=True,
+)
+
+# Server-wide secrets (the page-token signing key), shared by every instance on one database.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

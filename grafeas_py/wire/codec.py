@@ -1,0 +1,375 @@
+"""The proto3 JSON mapping over plain dicts, driven by the compiled message tables.
+
+`decode` takes what a client sent (camelCase or snake_case keys, enums as names or numbers, int64 as
+strings or numbers, timestamps with offsets, bytes as any base64) and returns the canonical form:
+lowerCamelCase keys, enum names, int64 as strings, UTC `Z` timestamps, standard base64, defaults
+omitted. That canonical form is what is stored and what is emitted; `encode` only rewrites enums
+to numbers for clients that ask for them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import struct
+
+from .schema import Field, Message
+from .timestamps import normalize_duration, normalize_timestamp
+
+
+class DecodeError(ValueError):
+    """Input that does not fit the schema; `path` says where, e.g. `vulnerability.packageIssue[0]`."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.reason = message
+
+
+_INT_RANGES = {
+    "int32": (-(2**31), 2**31 - 1),
+    "uint32": (0, 2**32 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1),
+}
+_FLOAT32_MAX = 3.4028234663852886e38
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_ANY_TYPE_PREFIX = "type.googleapis.com/"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _type_name(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _shortest_float32(value: float) -> float:
+    """Round to float32 and back to the shortest decimal that survives, as protobuf prints it."""
+    rounded = struct.unpack("<f", struct.pack("<f", value))[0]
+    for precision in range(6, 10):
+        shorter = float("%.*g" % (precision, rounded))
+        if struct.unpack("<f", struct.pack("<f", shorter))[0] == rounded:
+            return shorter
+    return rounded
+
+
+class Codec:
+    """Decodes client JSON into canonical dicts and encodes them back out."""
+
+    def __init__(self, messages: dict[str, Message]) -> None:
+        self.messages = messages  # for resolving google.protobuf.Any by type URL
+
+    # ---- decoding -------------------------------------------------------------------------
+
+    def decode(self, msg: Message, data, path: str = "") -> dict:
+        """Decode one message from parsed JSON into its canonical dict."""
+        if msg.well_known:
+            raise AssertionError("well-known types are decoded by decode_field")
+        if not isinstance(data, dict):
+            raise DecodeError(path, f"expected an object for {msg.short_name}, got {_type_name(data)}")
+        out: dict = {}
+        by_key = msg.by_key
+        oneof_seen: dict[str, str] | None = None
+        for key, value in data.items():
+            f = by_key.get(key)
+            if f is None:
+                raise DecodeError(path, f"unknown field {key!r} in {msg.full_name}")
+            jn = f.json_name
+            if key != jn and (jn in data or (key != f.name and f.name in data)):
+                raise DecodeError(_join(path, jn), "field given twice, under two spellings")
+            if f.oneof is not None and value is not None:
+                if oneof_seen is None:
+                    oneof_seen = {}
+                other = oneof_seen.get(f.oneof)
+                if other is not None:
+                    raise DecodeError(
+                        path, f"fields {other!r} and {jn!r} are both set; only one member of oneof {f.oneof!r} may be"
+                    )
+                oneof_seen[f.oneof] = jn
+            if value is None:
+                continue
+            converted = self._field(f, value, _join(path, jn))
+            if converted is not _OMIT:
+                out[jn] = converted
+        return out
+
+    def _field(self, f: Field, value, path: str):
+        if f.map_value is not None:
+            if not isinstance(value, dict):
+                raise DecodeError(path, f"expected an object (a map), got {_type_name(value)}")
+            result = {}
+            for k, v in value.items():
+                key = self._map_key(f.map_key, k, path)
+                if v is None:
+                    raise DecodeError(f"{path}[{k!r}]", "map values may not be null")
+                result[key] = self._single(f.map_value, v, f"{path}[{k!r}]")
+            return result if result else _OMIT
+        if f.repeated:
+            if not isinstance(value, list):
+                raise DecodeError(path, f"expected a list, got {_type_name(value)}")
+            items = []
+            for i, v in enumerate(value):
+                if v is None and not (f.message and f.message.well_known == "value"):
+                    raise DecodeError(f"{path}[{i}]", "list items may not be null")
+                items.append(self._single(f, v, f"{path}[{i}]"))
+            return items if items else _OMIT
+        converted = self._single(f, value, path)
+        # proto3: a scalar at its default is not present, unless a oneof gives it presence.
+        if f.oneof is None and f.kind != "message" and _is_default(f, converted):
+            return _OMIT
+        return converted
+
+    def _map_key(self, f: Field, key: str, path: str):
+        if f.kind == "string":
+            return key
+        if f.kind == "bool":
+            if key not in ("true", "false"):
+                raise DecodeError(path, f"map key {key!r} is not a boolean")
+            return key
+        return str(self._integer(f.kind, key, f"{path}[{key!r}]"))
+
+    def _single(self, f: Field, value, path: str):
+        kind = f.kind
+        if kind == "string":
+            if not isinstance(value, str):
+                raise DecodeError(path, f"expected a string, got {_type_name(value)}")
+            return value
+        if kind == "message":
+            msg = f.message
+            if msg.well_known:
+                return self._well_known(msg, value, path)
+            return self.decode(msg, value, path)
+        if kind == "enum":
+            return self._enum(f, value, path)
+        return self._scalar(kind, value, path)
+
+    def _enum(self, f: Field, value, path: str) -> str:
+        enum = f.enum
+        if isinstance(value, str):
+            number = enum.numbers.get(value)
+            if number is None:
+                if value.lstrip("-").isdigit():
+                    number = int(value)
+                else:
+                    allowed = ", ".join(sorted(enum.numbers, key=enum.numbers.get))
+                    raise DecodeError(path, f"{value!r} is not a {enum.full_name}; expected one of {allowed}")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            raise DecodeError(path, f"expected an enum name or number, got {_type_name(value)}")
+        name = enum.names.get(number)
+        if name is None:
+            raise DecodeError(path, f"{number} is not a valid {enum.full_name} number")
+        return name
+
+    def _scalar(self, kind: str, value, path: str):
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise DecodeError(path, f"expected true or false, got {_type_name(value)}")
+            return value
+        if kind in ("int32", "uint32"):
+            return self._integer(kind, value, path)
+        if kind in ("int64", "uint64"):
+            return str(self._integer(kind, value, path))
+        if kind in ("float", "double"):
+            return self._float(kind, value, path)
+        if kind == "bytes":
+            return self._bytes(value, path)
+        raise AssertionError(kind)
+
+    @staticmethod
+    def _integer(kind: str, value, path: str) -> int:
+        if isinstance(value, bool):
+            raise DecodeError(path, "expected an integer, got a boolean")
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, float):
+            if not value.is_integer():
+                raise DecodeError(path, f"expected an integer, got {value!r}")
+            number = int(value)
+        elif isinstance(value, str):
+            try:
+                number = int(value.strip()) if value == value.strip() else None
+            except ValueError:
+                number = None
+            if number is None:
+                try:
+                    as_float = float(value)
+                except ValueError:
+                    as_float = math.nan
+                if not as_float.is_integer():
+                    raise DecodeError(path, f"expected an integer, got {value!r}") from None
+                number = int(as_float)
+        else:
+            raise DecodeError(path, f"expected an integer, got {_type_name(value)}")
+        low, high = _INT_RANGES[kind]
+        if not low <= number <= high:
+            raise DecodeError(path, f"{number} is out of range for {kind}")
+        return number
+
+    @staticmethod
+    def _float(kind: str, value, path: str):
+        if isinstance(value, bool):
+            raise DecodeError(path, "expected a number, got a boolean")
+        if isinstance(value, str):
+            if value in _SPECIAL_FLOATS:
+                return value
+            try:
+                number = float(value)
+            except ValueError:
+                raise DecodeError(path, f"expected a number, got {value!r}") from None
+            if math.isnan(number) or math.isinf(number):
+                raise DecodeError(path, f"write {value!r} as 'NaN', 'Infinity' or '-Infinity'")
+        elif isinstance(value, (int, float)):
+            number = float(value)
+        else:
+            raise DecodeError(path, f"expected a number, got {_type_name(value)}")
+        if kind == "float":
+            if abs(number) > _FLOAT32_MAX:
+                raise DecodeError(path, f"{value!r} is out of range for a 32-bit float")
+            number = _shortest_float32(number)
+        return number
+
+    @staticmethod
+    def _bytes(value, path: str) -> str:
+        if not isinstance(value, str):
+            raise DecodeError(path, f"expected base64 text, got {_type_name(value)}")
+        text = value.replace("-", "+").replace("_", "/")
+        text += "=" * (-len(text) % 4)
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise DecodeError(path, "not valid base64") from None
+        return base64.b64encode(raw).decode("ascii")
+
+    def _well_known(self, msg: Message, value, path: str):
+        wk = msg.well_known
+        if wk == "timestamp":
+            if not isinstance(value, str):
+                raise DecodeError(path, f"expected an RFC 3339 timestamp string, got {_type_name(value)}")
+            try:
+                return normalize_timestamp(value)
+            except ValueError as exc:
+                raise DecodeError(path, str(exc)) from None
+        if wk == "duration":
+            if not isinstance(value, str):
+                raise DecodeError(path, f"expected a duration string such as '1.5s', got {_type_name(value)}")
+            try:
+                return normalize_duration(value)
+            except ValueError as exc:
+                raise DecodeError(path, str(exc)) from None
+        if wk == "any":
+            return self._any(value, path)
+        if wk == "struct":
+            if not isinstance(value, dict):
+                raise DecodeError(path, f"expected an object, got {_type_name(value)}")
+            return value
+        if wk == "list":
+            if not isinstance(value, list):
+                raise DecodeError(path, f"expected a list, got {_type_name(value)}")
+            return value
+        if wk == "value":
+            return value
+        if wk == "fieldmask":
+            if not isinstance(value, str):
+                raise DecodeError(path, f"expected comma-separated paths, got {_type_name(value)}")
+            return value
+        if wk == "empty":
+            if not isinstance(value, dict) or value:
+                raise DecodeError(path, "expected an empty object")
+            return {}
+        return self._scalar(wk, value, path)  # wrappers hold one scalar
+
+    def _any(self, value, path: str) -> dict:
+        if not isinstance(value, dict):
+            raise DecodeError(path, f"expected an object with '@type', got {_type_name(value)}")
+        if not value:
+            return {}  # an empty Any (no type, no value), as protobuf prints and parses it
+        type_url = value.get("@type")
+        if not isinstance(type_url, str) or "/" not in type_url:
+            raise DecodeError(path, "an Any needs '@type', e.g. 'type.googleapis.com/google.rpc.ErrorInfo'")
+        inner = self.messages.get(type_url.rsplit("/", 1)[1])
+        if inner is None:
+            return value  # a type this server does not know: kept verbatim, as opaque data
+        rest = {k: v for k, v in value.items() if k != "@type"}
+        if inner.well_known:
+            if set(rest) - {"value"}:
+                raise DecodeError(path, "an Any holding a well-known type carries it in 'value'")
+            if "value" not in rest:
+                return {"@type": type_url}
+            return {"@type": type_url, "value": self._well_known(inner, rest["value"], _join(path, "value"))}
+        return {"@type": type_url, **self.decode(inner, rest, path)}
+
+    # ---- encoding -------------------------------------------------------------------------
+
+    def enums_to_numbers(self, msg: Message, data: dict) -> dict:
+        """Copy a canonical dict with every enum name replaced by its number."""
+        out = {}
+        by_json = msg.by_json
+        for key, value in data.items():
+            f = by_json.get(key)
+            if f is None:
+                out[key] = value  # server-added or opaque content
+                continue
+            vf = f.map_value or f
+            if vf.kind == "enum":
+                numbers = vf.enum.numbers
+                if f.map_value is not None:
+                    out[key] = {k: numbers[v] for k, v in value.items()}
+                elif f.repeated:
+                    out[key] = [numbers[v] for v in value]
+                else:
+                    out[key] = numbers[value]
+            elif vf.kind == "message" and vf.message.well_known in (None, "any"):
+                out[key] = self._message_numbers(f, vf.message, value)
+            else:
+                out[key] = value
+        return out
+
+    def _message_numbers(self, f: Field, msg: Message, value):
+        convert = self._any_numbers if msg.well_known == "any" else lambda v: self.enums_to_numbers(msg, v)
+        if f.map_value is not None:
+            return {k: convert(v) for k, v in value.items()}
+        if f.repeated:
+            return [convert(v) for v in value]
+        return convert(value)
+
+    def _any_numbers(self, value: dict) -> dict:
+        inner = self.messages.get(value.get("@type", "").rsplit("/", 1)[-1])
+        if inner is None or inner.well_known:
+            return value
+        return self.enums_to_numbers(inner, value)
+
+
+def _is_default(f: Field, value) -> bool:
+    if f.kind == "enum":
+        return value == f.enum.names.get(0)
+    if f.kind == "bool":
+        return value is False
+    if f.kind in ("int64", "uint64"):
+        return value == "0"
+    if f.kind in ("string", "bytes"):
+        return value == ""
+    if f.kind in ("float", "double"):  # -0.0 is not the default: protobuf keeps and prints it
+        return value == 0 and math.copysign(1.0, value) > 0
+    return value == 0
+
+
+class _Omit:
+    """Marker for a value the canonical form leaves out (a proto3 default)."""
+
+
+_OMIT = _Omit()
