@@ -12,7 +12,7 @@ import uuid
 
 from . import fieldmask
 from .errors import ApiError, InvalidArgument, NotFound
-from .names import NoteRef, check_id, note_name, occurrence_name, parse_note_name, parse_project_name, project_name
+from .names import NoteRef, check_id, note_name, occurrence_name, parse_note_name, parse_project_name
 from .storage import Page, PageRequest, Storage
 from .storage.base import NewOccurrence
 from .validation import validate_note, validate_occurrence
@@ -67,7 +67,7 @@ class Grafeas:
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')
         project_id = _checked_id("project id", parse_project_name(name))
-        return self.storage.create_project(project_id, {"name": project_name(project_id), "createTime": _now()})
+        return self.storage.create_project(project_id, _now())
 
     def get_project(self, project_id: str) -> dict:
         return self.storage.get_project(project_id)

@@ -16,30 +16,43 @@ from grafeas_py import create_app, db
 from grafeas_py.config import Settings
 
 POSTGRES_URL = os.environ.get("GRAFEAS_TEST_DATABASE_URL", "")
+_schemas: list[str] = []
 
 
-def _postgres_schema_url(base: str, worker: str) -> str:
-    """A fresh schema per test run and xdist worker, so parallel runs never share tables."""
+def _admin_engine():
+    return create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+
+
+def _postgres_schema_url(base: str, worker: str) -> tuple[str, str]:
+    """A fresh schema per use, so parallel workers and repeated runs never share tables."""
     schema = f"t_{worker}_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = _admin_engine()
     with engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
+    _schemas.append(schema)
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{schema}", schema
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_schemas():
+    yield
+    if _schemas:
+        engine = _admin_engine()
+        with engine.begin() as conn:
+            for schema in _schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory, worker_id):
     """A database migrated to head by Alembic, as production is."""
     if POSTGRES_URL:
-        url, schema = _postgres_schema_url(POSTGRES_URL, worker_id)
+        url, _schema = _postgres_schema_url(POSTGRES_URL, worker_id)
         db.upgrade(url)
         yield url
-        engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'grafeas.db'}"
         db.upgrade(url)

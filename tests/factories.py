@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 DIGEST = "sha256:" + "ab" * 32
 IMAGE = f"https://gcr.io/acme/app@{DIGEST}"
 
@@ -91,4 +93,5 @@ OCCURRENCE_DETAILS: dict[str, dict] = {
 
 
 def occurrence_body(kind: str, note_name: str, resource_uri: str = IMAGE) -> dict:
-    return {"resourceUri": resource_uri, "noteName": note_name, **OCCURRENCE_DETAILS[kind]}
+    """A fresh (deep-copied) occurrence body, safe for a test to modify."""
+    return {"resourceUri": resource_uri, "noteName": note_name, **copy.deepcopy(OCCURRENCE_DETAILS[kind])}

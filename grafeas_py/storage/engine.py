@@ -6,21 +6,22 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 
 
-def _dumps(value) -> str:
+def dumps_json(value) -> str:
+    """JSON text through orjson, for documents."""
     return orjson.dumps(value).decode()
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """An engine with JSON through orjson and SQLite tuned for concurrent writers."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads)
+        engine = create_engine(url, json_serializer=dumps_json, json_deserializer=orjson.loads)
         _tune_sqlite(engine)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
     return create_engine(
         url,
-        json_serializer=_dumps,
+        json_serializer=dumps_json,
         json_deserializer=orjson.loads,
         pool_size=pool_size,
         pool_pre_ping=True,

@@ -9,12 +9,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from ..names import NoteRef, note_name, occurrence_name, project_name
-from ..wire.timestamps import to_datetime
+from ..wire.timestamps import to_micros
 from .base import NewOccurrence, Page, PageRequest, Storage
+from .engine import dumps_json
 from .tables import notes, occurrences, projects, server_secrets
 
 # Batches are written in chunks so that no statement exceeds a driver's parameter limit.
 _CHUNK = 500
+# From this many rows on, PostgreSQL batches go through COPY.
+_COPY_THRESHOLD = 50
 
 
 def _note_missing(project_id: str, note_id: str) -> NotFound:
@@ -40,15 +43,15 @@ class SqlStorage(Storage):
 
     # ---- projects --------------------------------------------------------------------------
 
-    def create_project(self, project_id: str, data: dict) -> dict:
+    def create_project(self, project_id: str, create_time: str) -> dict:
         try:
             with self._write() as tx:
                 tx.connection.execute(
-                    insert(projects).values(project_id=project_id, create_time=to_datetime(data["createTime"]))
+                    insert(projects).values(project_id=project_id, create_time=to_micros(create_time))
                 )
         except IntegrityError:
             raise AlreadyExists(f"project {project_name(project_id)!r} already exists") from None
-        return data
+        return {"name": project_name(project_id)}
 
     def get_project(self, project_id: str) -> dict:
         with self._read() as conn:
@@ -79,7 +82,7 @@ class SqlStorage(Storage):
     def create_notes(self, project_id: str, new_notes: dict[str, dict]) -> list[dict]:
         rows = []
         for note_id, data in new_notes.items():
-            created = to_datetime(data["createTime"])
+            created = to_micros(data["createTime"])
             rows.append(
                 dict(
                     project_id=project_id,
@@ -97,8 +100,7 @@ class SqlStorage(Storage):
                 taken = self._existing_note_ids(conn, project_id, list(new_notes))
                 if taken:
                     raise AlreadyExists(f"note {note_name(project_id, taken[0])!r} already exists")
-                for start in range(0, len(rows), _CHUNK):
-                    conn.execute(insert(notes), rows[start : start + _CHUNK])
+                _insert_many(conn, notes, rows)
         except IntegrityError:  # another writer took an id between our check and our insert
             raise AlreadyExists("one of the notes already exists; no notes were created") from None
         return list(new_notes.values())
@@ -133,7 +135,7 @@ class SqlStorage(Storage):
 
     def update_note(self, project_id: str, note_id: str, data: dict, revision: int) -> dict:
         where = (notes.c.project_id == project_id, notes.c.note_id == note_id)
-        values = dict(data=data, update_time=to_datetime(data["updateTime"]), revision=revision + 1)
+        values = dict(data=data, update_time=to_micros(data["updateTime"]), revision=revision + 1)
         self._update(notes, where, revision, values, lambda: _note_missing(project_id, note_id))
         return data
 
@@ -162,8 +164,11 @@ class SqlStorage(Storage):
 
     def create_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
         rows = []
+        micros: dict[str, int] = {}  # a batch shares one creation time: convert it once
         for occ in new:
-            created = to_datetime(occ.data["createTime"])
+            created = micros.get(occ.data["createTime"])
+            if created is None:
+                created = micros[occ.data["createTime"]] = to_micros(occ.data["createTime"])
             rows.append(
                 dict(
                     project_id=project_id,
@@ -179,8 +184,7 @@ class SqlStorage(Storage):
                 )
             )
         with self._write() as tx:
-            for start in range(0, len(rows), _CHUNK):
-                tx.connection.execute(insert(occurrences), rows[start : start + _CHUNK])
+            _insert_many(tx.connection, occurrences, rows)
         return [occ.data for occ in new]
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
@@ -214,7 +218,7 @@ class SqlStorage(Storage):
 
     def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
         where = (occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id)
-        values = dict(data=data, update_time=to_datetime(data["updateTime"]), revision=revision + 1)
+        values = dict(data=data, update_time=to_micros(data["updateTime"]), revision=revision + 1)
         self._update(occurrences, where, revision, values, lambda: _occurrence_missing(project_id, occurrence_id))
         return data
 
@@ -304,6 +308,20 @@ class SqlStorage(Storage):
         table = {"notes": notes, "occurrences": occurrences, "projects": projects}[table_name]
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def _insert_many(conn, table, rows: list[dict]) -> None:
+    """Insert rows in the open transaction: COPY on PostgreSQL (several times faster than
+    executemany for batches), executemany elsewhere."""
+    if conn.dialect.name != "postgresql" or len(rows) < _COPY_THRESHOLD:
+        for start in range(0, len(rows), _CHUNK):
+            conn.execute(insert(table), rows[start : start + _CHUNK])
+        return
+    columns = list(rows[0])
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([dumps_json(row[c]) if c == "data" else row[c] for c in columns])
 
 
 def _page(items: list[dict], rows: list, page: PageRequest) -> Page:

@@ -3,7 +3,7 @@
 import datetime as dt
 import re
 
-_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z")
+_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})\Z")
 _DURATION = re.compile(r"(-)?(\d+)(?:\.(\d{1,9}))?s\Z")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
@@ -30,17 +30,12 @@ def parse_timestamp(text: str) -> tuple[int, int]:
         raise ValueError(f"{text!r} is not an RFC 3339 timestamp such as 2024-01-02T03:04:05Z")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     frac, zone = m.group(7) or "", m.group(8)
-    if second == 60:  # RFC 3339 allows a leap second; protobuf smears it into the next one.
-        second = 59
-        frac, extra = "", 1
-    else:
-        extra = 0
     try:
         moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a valid date and time: {exc}") from None
-    seconds = (moment - _EPOCH) // dt.timedelta(seconds=1) + extra
-    if zone not in ("Z", "z"):
+    seconds = (moment - _EPOCH) // dt.timedelta(seconds=1)
+    if zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         hours, minutes = int(zone[1:3]), int(zone[4:6])
         if hours > 23 or minutes > 59:
@@ -69,10 +64,10 @@ def from_datetime(moment: dt.datetime) -> str:
     return format_timestamp(seconds, moment.microsecond * 1000)
 
 
-def to_datetime(text: str) -> dt.datetime:
-    """Parse a canonical timestamp into an aware datetime (microsecond precision)."""
+def to_micros(text: str) -> int:
+    """Microseconds since the Unix epoch: how times are kept in indexed columns."""
     seconds, nanos = parse_timestamp(text)
-    return _EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+    return seconds * 1_000_000 + nanos // 1000
 
 
 def normalize_duration(text: str) -> str:

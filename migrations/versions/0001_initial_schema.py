@@ -16,7 +16,7 @@ depends_on = None
 
 Serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Document = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
-Time = sa.DateTime(timezone=True)
+Time = sa.BigInteger()  # microseconds since the Unix epoch (UTC)
 
 
 def upgrade() -> None:

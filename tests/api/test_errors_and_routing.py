@@ -1,0 +1,139 @@
+"""The one error shape for every failure, and routing on the raw path."""
+
+import logging
+
+import pytest
+import requests
+
+from tests.factories import NOTE_BODIES
+
+
+def assert_error(r, status, grpc_status, fragment=""):
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert set(error) == {"code", "message", "status", "details"}
+    assert error["code"] == status
+    assert error["status"] == grpc_status
+    assert fragment in error["message"]
+    assert error["details"] == []
+
+
+def test_unknown_route_is_404(http):
+    assert_error(http.get("/v1/nowhere"), 404, "NOT_FOUND", "no such resource or route")
+    assert_error(http.get("/v1/projects/p/widgets"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_405(http):
+    r = http.put("/v1/projects/p/notes/n")
+    assert_error(r, 405, "UNIMPLEMENTED", "method PUT is not allowed")
+    assert "PATCH" in r.headers["Allow"]
+
+
+def test_malformed_json_is_400(http, project):
+    r = http.post(
+        f"/v1/projects/{project}/notes?noteId=n", data=b'{"build": ', headers={"Content-Type": "application/json"}
+    )
+    assert_error(r, 400, "INVALID_ARGUMENT", "request body is not valid JSON")
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'"note"', b"17"])
+def test_body_must_be_an_object(http, project, payload):
+    r = http.post(f"/v1/projects/{project}/notes?noteId=n", data=payload)
+    assert_error(r, 400, "INVALID_ARGUMENT", "request body must be a JSON object")
+
+
+def test_body_over_the_limit_is_413(http, project):
+    big = b'{"shortDescription": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    r = http.post(f"/v1/projects/{project}/notes?noteId=n", data=big)
+    assert_error(r, 413, "INVALID_ARGUMENT", "larger than the limit of 4194304 bytes")
+
+
+def test_internal_fault_is_500_with_request_id_and_no_trace(app, http, project, caplog, monkeypatch):
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.extensions["grafeas"].service, "get_note", explode)
+    with caplog.at_level(logging.ERROR, logger="grafeas_py"):
+        r = http.get(f"/v1/projects/{project}/notes/n", headers={"X-Request-Id": "req-123"})
+    assert_error(r, 500, "INTERNAL", "request id req-123")
+    assert "secret internals" not in r.text and "Traceback" not in r.text
+    assert r.headers["X-Request-Id"] == "req-123"
+    assert "req-123" in caplog.text and "secret internals" in caplog.text
+
+
+def test_unknown_query_parameters_are_ignored(http, project):
+    r = http.post(f"/v1/projects/{project}/notes?noteId=n&foo=bar&$alt=json", json=NOTE_BODIES["BUILD"])
+    assert r.status_code == 200
+
+
+def test_bad_page_size_type_is_400(http, project):
+    assert_error(http.get(f"/v1/projects/{project}/notes?pageSize=many"), 400, "INVALID_ARGUMENT", "pageSize")
+
+
+def test_filter_is_refused_not_ignored(http, project):
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": 'kind="BUILD"'})
+    assert_error(r, 501, "UNIMPLEMENTED", "filter is not supported yet")
+
+
+class TestRawPath:
+    def test_ids_with_space_and_colon_round_trip(self, http, project):
+        r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "odd id:x"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == f"projects/{project}/notes/odd id:x"
+        r = http.get(f"/v1/projects/{project}/notes/odd%20id%3Ax")
+        assert r.status_code == 200
+        assert r.json()["name"] == f"projects/{project}/notes/odd id:x"
+
+    def test_colon_id_does_not_clash_with_custom_verb(self, http, project):
+        r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "x:batchCreate"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200
+        assert http.get(f"/v1/projects/{project}/notes/x%3AbatchCreate").json()["name"].endswith("x:batchCreate")
+
+    def test_encoded_slash_is_not_a_path_separator(self, http, project):
+        r = http.get(f"/v1/projects/{project}/notes/a%2Fb")
+        assert_error(r, 400, "INVALID_ARGUMENT", "must not contain '/'")
+
+    def test_plus_in_a_path_is_a_plus(self, http, project):
+        r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "c++"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200
+        assert http.get(f"/v1/projects/{project}/notes/c++").json()["name"].endswith("/notes/c++")
+
+    def test_project_with_unicode(self, http):
+        r = http.post("/v1/projects/%C3%BCber/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200
+        assert r.json()["name"] == "projects/über/notes/n"
+
+
+def test_health_and_readiness(http):
+    assert http.get("/healthz").json() == {"status": "ok"}
+    ready = http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+def test_readiness_fails_on_an_unmigrated_database(tmp_path):
+    from werkzeug.test import Client
+
+    from grafeas_py import create_app
+    from grafeas_py.config import Settings
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    r = Client(app).get("/readyz")
+    assert r.status_code == 503
+    assert "run 'grafeas-py db upgrade'" in r.json["error"]["message"]
+
+
+def test_docs_are_served_without_a_cdn(http):
+    page = http.get("/docs/")
+    assert page.status_code == 200
+    assert "/docs/static/swagger-ui-bundle.js" in page.text
+    assert "//cdn" not in page.text and "unpkg" not in page.text
+    assert http.get("/docs/static/swagger-ui-bundle.js").status_code == 200
+    assert http.get("/docs/openapi.json").json()["info"]["title"] == "grafeas-py"
+
+
+def test_connection_keeps_working_after_errors(base_url):
+    with requests.Session() as s:
+        for _ in range(3):
+            assert s.get(f"{base_url}/v1/nowhere").status_code == 404
+        assert s.get(f"{base_url}/healthz").status_code == 200

@@ -1,0 +1,218 @@
+"""Occurrences over HTTP: kinds, note checks, immutability, batches and the note sub-collections."""
+
+import uuid
+
+import pytest
+
+from tests.factories import IMAGE, NOTE_BODIES, OCCURRENCE_DETAILS, occurrence_body
+
+OCCURRENCE_KINDS = sorted(OCCURRENCE_DETAILS)
+
+
+def make_note(http, project, kind, note_id=None):
+    note_id = note_id or f"n-{kind.lower()}"
+    r = http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=NOTE_BODIES[kind])
+    assert r.status_code == 200, r.text
+    return r.json()["name"]
+
+
+def create(http, project, body, status=200):
+    r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("kind", OCCURRENCE_KINDS)
+def test_every_occurrence_kind_round_trips(http, project, kind):
+    note = make_note(http, project, kind)
+    created = create(http, project, occurrence_body(kind, note))
+    occurrence_id = created["name"].rsplit("/", 1)[1]
+    assert created["name"] == f"projects/{project}/occurrences/{occurrence_id}"
+    assert uuid.UUID(occurrence_id).version == 4
+    assert created["kind"] == kind
+    assert created["noteName"] == note
+    assert created["resourceUri"] == IMAGE
+    for key, value in OCCURRENCE_DETAILS[kind].items():
+        assert created[key] == value
+    assert http.get(f"/v1/{created['name']}").json() == created
+
+
+def test_kind_is_derived_from_details_not_from_the_request(http, project):
+    note = make_note(http, project, "BUILD")
+    created = create(http, project, {**occurrence_body("BUILD", note), "kind": "VULNERABILITY"})
+    assert created["kind"] == "BUILD"
+
+
+def test_note_must_exist_and_error_names_it(http, project):
+    error = create(http, project, occurrence_body("BUILD", f"projects/{project}/notes/ghost"), status=404)["error"]
+    assert f"projects/{project}/notes/ghost" in error["message"]
+
+
+def test_note_kind_must_match(http, project):
+    note = make_note(http, project, "BUILD")
+    error = create(http, project, occurrence_body("VULNERABILITY", note), status=400)["error"]
+    assert "occurrence kind VULNERABILITY does not match the kind BUILD" in error["message"]
+
+
+def test_note_in_another_project_can_be_attached(http, project):
+    provider = f"{project}-provider"
+    note = make_note(http, provider, "VULNERABILITY", "CVE-2024-3094")
+    created = create(http, project, occurrence_body("VULNERABILITY", note))
+    assert created["noteName"] == f"projects/{provider}/notes/CVE-2024-3094"
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"noteName": "projects/p/notes/n", **OCCURRENCE_DETAILS["BUILD"]}, "resourceUri is required"),
+        ({"resourceUri": IMAGE, **OCCURRENCE_DETAILS["BUILD"]}, "noteName is required"),
+        ({"resourceUri": IMAGE, "noteName": "notes/n", **OCCURRENCE_DETAILS["BUILD"]}, "noteName must be in the form"),
+        ({"resourceUri": IMAGE, "noteName": "projects/p/notes/n"}, "details are required"),
+        ({"resourceUri": "x" * 2049, "noteName": "projects/p/notes/n", **OCCURRENCE_DETAILS["BUILD"]}, "2048"),
+        ({"resourceUri": IMAGE, "noteName": "projects/p/notes/n", "build": {}}, "build requires one of"),
+    ],
+)
+def test_invalid_occurrences_are_400(http, project, body, message):
+    error = create(http, project, body, status=400)["error"]
+    assert message in error["message"]
+    assert http.get(f"/v1/projects/{project}/occurrences").json() == {}
+
+
+def test_vulnerability_version_rules(http, project):
+    note = make_note(http, project, "VULNERABILITY")
+    body = occurrence_body("VULNERABILITY", note)
+    issue = body["vulnerability"]["packageIssue"][0]
+    issue["affectedVersion"] = {"kind": "NORMAL"}
+    del issue["fixedPackage"]
+    error = create(http, project, body, status=400)["error"]
+    assert "vulnerability.packageIssue[0].affectedVersion.name is required" in error["message"]
+    assert "vulnerability.packageIssue[0].fixedPackage is required" in error["message"]
+
+
+class TestUpdate:
+    def test_remediation_update_with_mask(self, http, project):
+        note = make_note(http, project, "VULNERABILITY")
+        created = create(http, project, occurrence_body("VULNERABILITY", note))
+        r = http.patch(f"/v1/{created['name']}", params={"updateMask": "remediation"}, json={"remediation": "upgrade"})
+        assert r.status_code == 200, r.text
+        updated = r.json()
+        assert updated["remediation"] == "upgrade"
+        assert updated["vulnerability"] == created["vulnerability"]
+        assert updated["createTime"] == created["createTime"]
+        assert updated["updateTime"] > created["updateTime"]
+
+    @pytest.mark.parametrize(
+        "mask, body, message",
+        [
+            ("resourceUri", {"resourceUri": "https://other"}, "resourceUri is immutable"),
+            ("noteName", {"noteName": "projects/x/notes/y"}, "noteName is immutable"),
+            (None, {"resourceUri": "https://other"}, "resourceUri is immutable"),
+            ("build", {"build": OCCURRENCE_DETAILS["BUILD"]["build"]}, "only one of"),
+            ("vulnerability.packageIssue", {"vulnerability": {}}, "packageIssue is required"),
+            ("*", {"remediation": "x"}, "resourceUri is immutable"),
+        ],
+    )
+    def test_bad_updates_are_400_and_change_nothing(self, http, project, mask, body, message):
+        note = make_note(http, project, "VULNERABILITY")
+        created = create(http, project, occurrence_body("VULNERABILITY", note))
+        params = {"updateMask": mask} if mask else {}
+        r = http.patch(f"/v1/{created['name']}", params=params, json=body)
+        assert r.status_code == 400, r.text
+        assert message in r.json()["error"]["message"]
+        assert http.get(f"/v1/{created['name']}").json() == created
+
+    def test_update_with_unchanged_immutable_fields_is_fine(self, http, project):
+        note = make_note(http, project, "BUILD")
+        created = create(http, project, occurrence_body("BUILD", note))
+        full = {k: v for k, v in created.items() if k not in ("name", "createTime", "updateTime")}
+        full["remediation"] = "none needed"
+        r = http.patch(f"/v1/{created['name']}", params={"updateMask": "*"}, json=full)
+        assert r.status_code == 200, r.text
+        assert r.json()["remediation"] == "none needed"
+
+
+class TestBatch:
+    def test_batch_creates_all(self, http, project):
+        note = make_note(http, project, "VULNERABILITY")
+        body = {"occurrences": [occurrence_body("VULNERABILITY", note, f"{IMAGE}{i}") for i in range(10)]}
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body)
+        assert r.status_code == 200, r.text
+        created = r.json()["occurrences"]
+        assert [o["resourceUri"] for o in created] == [f"{IMAGE}{i}" for i in range(10)]
+        assert len({o["name"] for o in created}) == 10
+
+    def test_batch_is_atomic_and_names_each_failed_item(self, http, project):
+        note = make_note(http, project, "VULNERABILITY")
+        items = [occurrence_body("VULNERABILITY", note) for _ in range(4)]
+        items[1]["vulnerability"]["packageIssue"] = []
+        items[3]["noteName"] = f"projects/{project}/notes/ghost"
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+        assert r.status_code == 400
+        message = r.json()["error"]["message"]
+        assert message.startswith("no occurrences were created: occurrences[1]: ")
+        assert f"occurrences[3]: note 'projects/{project}/notes/ghost'" in message
+        assert http.get(f"/v1/projects/{project}/occurrences").json() == {}
+
+    def test_batch_decode_error_names_the_item(self, http, project):
+        items = [{"resourceUri": IMAGE}, {"resourceUri": 5}]
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+        assert r.status_code == 400
+        assert "occurrences[1].resourceUri" in r.json()["error"]["message"]
+
+    @pytest.mark.parametrize("count", [0, 1001])
+    def test_batch_size_limits(self, http, project, count):
+        items = [{"resourceUri": IMAGE}] * count
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+        assert r.status_code == 400
+        assert "1 to 1000" in r.json()["error"]["message"]
+
+    def test_batch_of_1000(self, http, project):
+        note = make_note(http, project, "PACKAGE")
+        items = [occurrence_body("PACKAGE", note, f"{IMAGE}/{i}") for i in range(1000)]
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+        assert r.status_code == 200
+        assert len(r.json()["occurrences"]) == 1000
+
+
+class TestSubCollections:
+    def test_occurrence_note(self, http, project):
+        note = make_note(http, project, "BUILD")
+        created = create(http, project, occurrence_body("BUILD", note))
+        r = http.get(f"/v1/{created['name']}/notes")
+        assert r.status_code == 200
+        assert r.json() == http.get(f"/v1/{note}").json()
+
+    def test_occurrence_note_when_note_was_deleted(self, http, project):
+        note = make_note(http, project, "BUILD")
+        created = create(http, project, occurrence_body("BUILD", note))
+        http.delete(f"/v1/{note}")
+        r = http.get(f"/v1/{created['name']}/notes")
+        assert r.status_code == 404
+        assert note in r.json()["error"]["message"]
+
+    def test_note_occurrences_span_every_project(self, http, project):
+        note = make_note(http, project, "VULNERABILITY", "CVE-1")
+        mine = create(http, project, occurrence_body("VULNERABILITY", note))
+        theirs = create(http, f"{project}-tenant", occurrence_body("VULNERABILITY", note))
+        r = http.get(f"/v1/{note}/occurrences")
+        assert r.status_code == 200
+        assert [o["name"] for o in r.json()["occurrences"]] == [mine["name"], theirs["name"]]
+
+    def test_note_occurrences_of_missing_note_is_404(self, http, project):
+        assert http.get(f"/v1/projects/{project}/notes/none/occurrences").status_code == 404
+
+    def test_occurrence_is_scoped_to_its_project(self, http, project):
+        note = make_note(http, project, "BUILD")
+        created = create(http, project, occurrence_body("BUILD", note))
+        occurrence_id = created["name"].rsplit("/", 1)[1]
+        assert http.get(f"/v1/projects/other-{project}/occurrences/{occurrence_id}").status_code == 404
+        assert http.delete(f"/v1/projects/other-{project}/occurrences/{occurrence_id}").status_code == 404
+        assert http.get(f"/v1/{created['name']}").status_code == 200
+
+
+def test_delete_occurrence(http, project):
+    note = make_note(http, project, "BUILD")
+    created = create(http, project, occurrence_body("BUILD", note))
+    r = http.delete(f"/v1/{created['name']}")
+    assert (r.status_code, r.json()) == (200, {})
+    assert http.get(f"/v1/{created['name']}").status_code == 404

@@ -1,0 +1,110 @@
+"""Paging: sizes, signed tokens bound to their request, and keyset stability under writes."""
+
+import pytest
+
+from tests.factories import NOTE_BODIES, occurrence_body
+
+
+def make_notes(http, project, count):
+    body = {"notes": {f"n{i:03d}": NOTE_BODIES["BUILD"] for i in range(count)}}
+    assert http.post(f"/v1/projects/{project}/notes:batchCreate", json=body).status_code == 200
+
+
+def walk(http, path, page_size, **params):
+    names, token, pages = [], None, 0
+    while True:
+        query = {"pageSize": page_size, **params}
+        if token:
+            query["pageToken"] = token
+        body = http.get(path, params=query).json()
+        names += [item["name"] for item in body.get("notes", body.get("occurrences", []))]
+        pages += 1
+        token = body.get("nextPageToken")
+        if not token:
+            return names, pages
+
+
+def test_default_page_size_is_20(http, project):
+    make_notes(http, project, 25)
+    body = http.get(f"/v1/projects/{project}/notes").json()
+    assert len(body["notes"]) == 20
+    assert body["nextPageToken"]
+
+
+def test_walk_sees_everything_once_and_last_page_has_no_token(http, project):
+    make_notes(http, project, 10)
+    names, pages = walk(http, f"/v1/projects/{project}/notes", 3)
+    assert names == [f"projects/{project}/notes/n{i:03d}" for i in range(10)]
+    assert pages == 4
+
+
+def test_exact_multiple_has_no_empty_trailing_page(http, project):
+    make_notes(http, project, 6)
+    _, pages = walk(http, f"/v1/projects/{project}/notes", 3)
+    assert pages == 2
+
+
+def test_empty_collection_is_an_empty_object(http, project):
+    assert http.get(f"/v1/projects/{project}/notes").json() == {}
+
+
+@pytest.mark.parametrize("size, message", [(-1, "must not be negative"), (1001, "at most 1000")])
+def test_page_size_bounds(http, project, size, message):
+    r = http.get(f"/v1/projects/{project}/notes", params={"pageSize": size})
+    assert r.status_code == 400
+    assert message in r.json()["error"]["message"]
+
+
+def test_page_size_1000_is_allowed(http, project):
+    assert http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1000}).status_code == 200
+
+
+def test_snake_case_query_names(http, project):
+    make_notes(http, project, 3)
+    body = http.get(f"/v1/projects/{project}/notes", params={"page_size": 2}).json()
+    assert len(body["notes"]) == 2
+    second = http.get(f"/v1/projects/{project}/notes", params={"page_size": 2, "page_token": body["nextPageToken"]})
+    assert [n["name"] for n in second.json()["notes"]] == [f"projects/{project}/notes/n002"]
+
+
+def test_forged_or_altered_token_is_400(http, project):
+    make_notes(http, project, 3)
+    token = http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1}).json()["nextPageToken"]
+    for bad in ("garbage", token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token + "x"):
+        r = http.get(f"/v1/projects/{project}/notes", params={"pageToken": bad})
+        assert r.status_code == 400, bad
+        assert "pageToken is invalid" in r.json()["error"]["message"]
+
+
+def test_token_is_bound_to_its_parent(http, project):
+    make_notes(http, project, 3)
+    token = http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1}).json()["nextPageToken"]
+    r = http.get(f"/v1/projects/other-{project}/notes", params={"pageToken": token})
+    assert r.status_code == 400
+    assert "different list request" in r.json()["error"]["message"]
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"pageToken": token})
+    assert r.status_code == 400
+
+
+def test_paging_under_concurrent_inserts_and_deletes(http, project):
+    """Items that exist throughout are seen exactly once, whatever else changes meanwhile."""
+    note = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).json()
+    items = [occurrence_body("BUILD", note["name"], f"uri-{i}") for i in range(30)]
+    created = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items}).json()
+    names = [o["name"] for o in created["occurrences"]]
+    stable, doomed = set(names[::2]), names[1::2]
+    seen, token, step = [], None, 0
+    while True:
+        params = {"pageSize": 4, **({"pageToken": token} if token else {})}
+        body = http.get(f"/v1/projects/{project}/occurrences", params=params).json()
+        seen += [o["name"] for o in body.get("occurrences", [])]
+        # meanwhile: delete an odd item and add a new one
+        if step < len(doomed):
+            assert http.delete(f"/v1/{doomed[step]}").status_code == 200
+        http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("BUILD", note["name"], "new"))
+        step += 1
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    assert len(seen) == len(set(seen)), "an item was repeated"
+    assert stable <= set(seen), "an item that existed throughout was skipped"

@@ -1,0 +1,237 @@
+"""Core throughput and latency, as ratios against the ceilings in ../shared/bench measured in the same run.
+
+    python tests/benchmarks/bench_core.py [--db sqlite postgres] [--duration 10]
+
+(a) CreateOccurrence requests/s under gunicorn vs shared/bench/minimal_app.py under the same
+    gunicorn settings and database (goal: >= 0.7);
+(b) one BatchCreateOccurrences of 1000 over HTTP, rows/s, vs shared/bench/bulk_ceiling.py
+    (goal: >= 0.3);
+(c) GetOccurrence latency p50/p99 from one keep-alive connection.
+Needs `wrk` (apt-get install wrk) and gunicorn; PostgreSQL at GRAFEAS_BENCH_POSTGRES_URL
+(default postgresql://postgres@127.0.0.1:5432/test), where each run uses fresh schemas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+BIN = Path(sys.executable).parent
+POSTGRES_URL = os.environ.get("GRAFEAS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+NOTE = "projects/bench/notes/CVE-2024-0001"
+
+
+def occurrence_body() -> dict:
+    """shared/bench/occ.json, made valid for the upstream rules (a NORMAL fix names its package)."""
+    body = json.loads((SHARED_BENCH / "occ.json").read_text())
+    body["noteName"] = NOTE
+    issue = body["vulnerability"]["packageIssue"][0]
+    issue.setdefault("fixedCpeUri", issue["affectedCpeUri"])
+    issue.setdefault("fixedPackage", issue["affectedPackage"])
+    return body
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_database(kind: str, workdir: Path) -> tuple[str, str | None]:
+    """A new empty database: a SQLite file, or a PostgreSQL schema (URL, schema)."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / f'{uuid.uuid4().hex[:8]}.db'}", None
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", schema
+
+
+def drop_schemas(schemas: list[str]) -> None:
+    if not schemas:
+        return
+    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@contextmanager
+def gunicorn(app: str, port: int, env: dict, cwd: Path, workers: int, threads: int):
+    """gunicorn with the settings `grafeas-py serve` uses; yields once /healthz-like probing answers."""
+    cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-k", "gthread", "--threads", str(threads)]
+    cmd += ["-b", f"127.0.0.1:{port}", "--keep-alive", "5", app]
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stderr.read().decode()) from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def wrk(url: str, workdir: Path, duration: int, connections: int, script: bool, threads: int = 2) -> dict:
+    """Run wrk (POSTing occ.json from workdir when `script`) and parse requests/s and latencies."""
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", str(SHARED_BENCH / "post.lua")]
+    out = subprocess.run(cmd + [url], cwd=workdir, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = {p: _ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "99")}
+    return {
+        "rps": rps,
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "p50_ms": latency["50"],
+        "p99_ms": latency["99"],
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def bench_database(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
+    body = occurrence_body()
+    (workdir / "occ.json").write_text(json.dumps(body))
+    result: dict = {"database": kind}
+
+    # (a) the ceiling app, then ours, same gunicorn settings, each on a fresh database
+    ceiling_url, schema = fresh_database(kind, workdir)
+    schemas += [schema] if schema else []
+    ceiling_db = ceiling_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with gunicorn("minimal_app:app", free_port(), {"DB": ceiling_db}, SHARED_BENCH, args.workers, args.threads) as base:
+        ceiling = wrk(f"{base}/v1/projects/bench/occurrences", workdir, args.duration, args.connections, True)
+    url, schema = fresh_database(kind, workdir)
+    schemas += [schema] if schema else []
+    subprocess.run(
+        [str(BIN / "grafeas-py"), "db", "upgrade"], env={**os.environ, "GRAFEAS_DATABASE_URL": url}, check=True
+    )
+    env = {"GRAFEAS_DATABASE_URL": url}
+    with gunicorn("grafeas_py:create_app()", free_port(), env, ROOT, args.workers, args.threads) as base:
+        note = {
+            "vulnerability": {
+                "severity": "HIGH",
+                "details": [{"affectedCpeUri": "cpe:/o:x", "affectedPackage": "openssl"}],
+            }
+        }
+        r = requests.post(f"{base}/v1/projects/bench/notes", params={"noteId": "CVE-2024-0001"}, json=note)
+        r.raise_for_status()
+        requests.post(f"{base}/v1/projects/bench/occurrences", json=body).raise_for_status()
+        ours = wrk(f"{base}/v1/projects/bench/occurrences", workdir, args.duration, args.connections, True)
+        result["create"] = {
+            "ours_rps": ours["rps"],
+            "ceiling_rps": ceiling["rps"],
+            "ratio": ours["rps"] / ceiling["rps"],
+        }
+        result["create"]["non2xx"] = ours["non2xx"] + ceiling["non2xx"]
+
+        # (b) batches of 1000 over one keep-alive connection; the median of several
+        batch = {"occurrences": [dict(body, resourceUri=f"{body['resourceUri']}-{i}") for i in range(1000)]}
+        payload = json.dumps(batch)
+        with requests.Session() as session:
+            timings = []
+            for _ in range(args.batches):
+                start = time.perf_counter()
+                r = session.post(
+                    f"{base}/v1/projects/bench/occurrences:batchCreate",
+                    data=payload,
+                    headers={"Content-Type": "application/json"},
+                )
+                timings.append(time.perf_counter() - start)
+                r.raise_for_status()
+        ceiling_out = subprocess.run(
+            [sys.executable, str(SHARED_BENCH / "bulk_ceiling.py"), ceiling_db, "20000"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        ceiling_rows = float(re.search(r"= (\d+) rows/s", ceiling_out).group(1))
+        batch_rows = 1000 / statistics.median(timings)
+        result["batch"] = {
+            "ours_rows_per_s": batch_rows,
+            "median_ms": statistics.median(timings) * 1000,
+            "ceiling_rows_per_s": ceiling_rows,
+            "ratio": batch_rows / ceiling_rows,
+        }
+
+        # (c) GetOccurrence latency, one connection, one request at a time
+        name = requests.get(f"{base}/v1/projects/bench/occurrences", params={"pageSize": 1}).json()["occurrences"][0]
+        get = wrk(f"{base}/v1/{name['name']}", workdir, max(5, args.duration // 2), 1, False, threads=1)
+        result["get"] = {"p50_ms": get["p50_ms"], "p99_ms": get["p99_ms"], "rps_one_connection": get["rps"]}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per wrk run")
+    parser.add_argument("--workers", type=int, default=min(2 * (os.cpu_count() or 1) + 1, 8))
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=7)
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    schemas: list[str] = []
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for kind in args.db:
+                results.append(bench_database(kind, args, Path(tmp), schemas))
+        finally:
+            drop_schemas(schemas)
+    print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread); wrk -c{args.connections}")
+    for r in results:
+        c, b, g = r["create"], r["batch"], r["get"]
+        print(f"[{r['database']}]")
+        print(
+            f"  (a) CreateOccurrence {c['ours_rps']:.0f} req/s vs minimal_app {c['ceiling_rps']:.0f} req/s"
+            f" = {c['ratio']:.2f} (goal >= 0.70)"
+        )
+        print(
+            f"  (b) BatchCreate 1000: {b['ours_rows_per_s']:.0f} rows/s ({b['median_ms']:.0f} ms)"
+            f" vs bulk_ceiling {b['ceiling_rows_per_s']:.0f} rows/s = {b['ratio']:.2f} (goal >= 0.30)"
+        )
+        print(
+            f"  (c) GetOccurrence p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms ({g['rps_one_connection']:.0f} req/s)"
+        )
+        if c["non2xx"]:
+            print(f"  warning: {c['non2xx']} non-2xx responses during the create runs")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
