@@ -225,7 +225,8 @@ def main() -> None:
             f" vs bulk_ceiling {b['ceiling_rows_per_s']:.0f} rows/s = {b['ratio']:.2f} (goal >= 0.30)"
         )
         print(
-            f"  (c) GetOccurrence p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms ({g['rps_one_connection']:.0f} req/s)"
+            f"  (c) GetOccurrence p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms"
+            f" ({g['rps_one_connection']:.0f} req/s)"
         )
         if c["non2xx"]:
             print(f"  warning: {c['non2xx']} non-2xx responses during the create runs")
