@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, func, insert, select, text, tuple_, update
+from sqlalchemy import Engine, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
@@ -20,6 +20,18 @@ _CHUNK = 500
 _COPY_THRESHOLD = 50
 
 
+# Statements built once: the hot single-row lookups skip SQLAlchemy's per-call construction.
+_GET_OCCURRENCE = select(occurrences.c.data).where(
+    occurrences.c.project_id == bindparam("project_id"), occurrences.c.occurrence_id == bindparam("occurrence_id")
+)
+_GET_NOTE = select(notes.c.data).where(
+    notes.c.project_id == bindparam("project_id"), notes.c.note_id == bindparam("note_id")
+)
+_NOTE_KIND = select(notes.c.kind).where(
+    notes.c.project_id == bindparam("project_id"), notes.c.note_id == bindparam("note_id")
+)
+
+
 def _note_missing(project_id: str, note_id: str) -> NotFound:
     return NotFound(f"note {note_name(project_id, note_id)!r} not found")
 
@@ -33,13 +45,15 @@ class SqlStorage(Storage):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Reads run without BEGIN/ROLLBACK: one round trip less per request on PostgreSQL.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def _write(self):
         """A write transaction (BEGIN IMMEDIATE on SQLite, so writers queue instead of failing)."""
         return self.engine.connect().execution_options(write=True).begin()
 
     def _read(self):
-        return self.engine.connect()
+        return self._reader.connect()
 
     # ---- projects --------------------------------------------------------------------------
 
@@ -115,7 +129,11 @@ class SqlStorage(Storage):
         return sorted(found, key=note_ids.index)
 
     def get_note(self, project_id: str, note_id: str) -> dict:
-        return self.get_note_with_revision(project_id, note_id)[0]
+        with self._read() as conn:
+            data = conn.execute(_GET_NOTE, {"project_id": project_id, "note_id": note_id}).scalar()
+        if data is None:
+            raise _note_missing(project_id, note_id)
+        return data
 
     def get_note_with_revision(self, project_id: str, note_id: str) -> tuple[dict, int]:
         with self._read() as conn:
@@ -152,10 +170,13 @@ class SqlStorage(Storage):
         with self._read() as conn:
             for start in range(0, len(refs), _CHUNK):
                 chunk = refs[start : start + _CHUNK]
-                if len(chunk) == 1:  # the common single create: a plain equality uses the index best
-                    cond = (notes.c.project_id == chunk[0].project) & (notes.c.note_id == chunk[0].note_id)
-                else:
-                    cond = tuple_(notes.c.project_id, notes.c.note_id).in_([tuple(r) for r in chunk])
+                if len(chunk) == 1:  # the common single create: a prebuilt equality lookup
+                    project_id, note_id = chunk[0]
+                    kind = conn.execute(_NOTE_KIND, {"project_id": project_id, "note_id": note_id}).scalar()
+                    if kind is not None:
+                        found[chunk[0]] = kind
+                    continue
+                cond = tuple_(notes.c.project_id, notes.c.note_id).in_([tuple(r) for r in chunk])
                 for row in conn.execute(select(notes.c.project_id, notes.c.note_id, notes.c.kind).where(cond)):
                     found[NoteRef(row.project_id, row.note_id)] = row.kind
         return found
@@ -189,11 +210,7 @@ class SqlStorage(Storage):
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
         with self._read() as conn:
-            data = conn.execute(
-                select(occurrences.c.data).where(
-                    occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id
-                )
-            ).scalar()
+            data = conn.execute(_GET_OCCURRENCE, {"project_id": project_id, "occurrence_id": occurrence_id}).scalar()
         if data is None:
             raise _occurrence_missing(project_id, occurrence_id)
         return data
