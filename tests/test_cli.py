@@ -45,9 +45,9 @@ def test_serve_migrates_and_answers_under_gunicorn(tmp_path, worker_id):
         deadline = time.monotonic() + 30
         while True:
             try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still booting
                 pass
             assert proc.poll() is None, proc.stdout.read().decode()
             assert time.monotonic() < deadline, "server did not become ready"
