@@ -33,7 +33,9 @@ _INT_RANGES = {
     "int64": (-(2**63), 2**63 - 1),
     "uint64": (0, 2**64 - 1),
 }
-_FLOAT32_MAX = 3.4028234663852886e38
+# Halfway between the largest float32 and 2**128: anything below rounds to a finite float32
+# (protobuf prints the largest float32 as 3.4028235e+38, which is above the float32 itself).
+_FLOAT32_LIMIT = float.fromhex("0x1.ffffffp+127")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _ANY_TYPE_PREFIX = "type.googleapis.com/"
 
@@ -113,7 +115,7 @@ class Codec:
             result = {}
             for k, v in value.items():
                 key = self._map_key(f.map_key, k, path)
-                if v is None:
+                if v is None and not (f.map_value.message and f.map_value.message.well_known == "value"):
                     raise DecodeError(f"{path}[{k!r}]", "map values may not be null")
                 result[key] = self._single(f.map_value, v, f"{path}[{k!r}]")
             return result if result else _OMIT
@@ -201,8 +203,10 @@ class Codec:
                 raise DecodeError(path, f"expected an integer, got {value!r}")
             number = int(value)
         elif isinstance(value, str):
+            if not value or value[0].isspace() or value[-1].isspace():  # float() below would strip it
+                raise DecodeError(path, f"expected an integer, got {value!r}")
             try:
-                number = int(value.strip()) if value == value.strip() else None
+                number = int(value)
             except ValueError:
                 number = None
             if number is None:
@@ -238,7 +242,7 @@ class Codec:
         else:
             raise DecodeError(path, f"expected a number, got {_type_name(value)}")
         if kind == "float":
-            if abs(number) > _FLOAT32_MAX:
+            if abs(number) >= _FLOAT32_LIMIT:
                 raise DecodeError(path, f"{value!r} is out of range for a 32-bit float")
             number = _shortest_float32(number)
         return number
@@ -276,13 +280,13 @@ class Codec:
         if wk == "struct":
             if not isinstance(value, dict):
                 raise DecodeError(path, f"expected an object, got {_type_name(value)}")
-            return value
+            return _json_value(value, path)
         if wk == "list":
             if not isinstance(value, list):
                 raise DecodeError(path, f"expected a list, got {_type_name(value)}")
-            return value
+            return _json_value(value, path)
         if wk == "value":
-            return value
+            return _json_value(value, path)
         if wk == "fieldmask":
             if not isinstance(value, str):
                 raise DecodeError(path, f"expected comma-separated paths, got {_type_name(value)}")
@@ -299,7 +303,7 @@ class Codec:
         if not value:
             return {}  # an empty Any (no type, no value), as protobuf prints and parses it
         type_url = value.get("@type")
-        if not isinstance(type_url, str) or "/" not in type_url:
+        if not isinstance(type_url, str) or "/" not in type_url or type_url.endswith("/"):
             raise DecodeError(path, "an Any needs '@type', e.g. 'type.googleapis.com/google.rpc.ErrorInfo'")
         inner = self.messages.get(type_url.rsplit("/", 1)[1])
         if inner is None:
@@ -349,9 +353,28 @@ class Codec:
 
     def _any_numbers(self, value: dict) -> dict:
         inner = self.messages.get(value.get("@type", "").rsplit("/", 1)[-1])
+        if inner is not None and inner.well_known == "any" and isinstance(value.get("value"), dict):
+            return {**value, "value": self._any_numbers(value["value"])}  # an Any in an Any
         if inner is None or inner.well_known:
             return value
         return self.enums_to_numbers(inner, value)
+
+
+def _json_value(value, path: str):
+    """Free-form JSON (Struct, Value, ListValue) as protobuf holds it: every number is a double."""
+    if isinstance(value, dict):
+        return {k: _json_value(v, f"{path}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            as_double = float(value)
+        except OverflowError:
+            raise DecodeError(path, "number is too large for a double") from None
+        if not math.isfinite(as_double):
+            raise DecodeError(path, "NaN and Infinity cannot be held in a JSON value")
+        return value if as_double == value else as_double  # ints a double holds exactly stay ints
+    return value
 
 
 def _is_default(f: Field, value) -> bool:

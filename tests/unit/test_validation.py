@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import pytest  # noqa: E402
-
-from grafeas_py.validation import MAX_RESOURCE_URI_LENGTH, validate_note, validate_occurrence  # noqa: E402
-from grafeas_py.wire.grafeas_types import CODEC, NOTE, NOTE_TYPE_BY_KIND, OCCURRENCE, OCCURRENCE_DETAILS_BY_KIND  # noqa: E402
+from grafeas_py.validation import MAX_RESOURCE_URI_LENGTH, validate_note, validate_occurrence
+from grafeas_py.wire.grafeas_types import CODEC, NOTE, NOTE_TYPE_BY_KIND, OCCURRENCE, OCCURRENCE_DETAILS_BY_KIND
 
 CPE = "cpe:/o:debian:debian_linux:11"
 RESOURCE = "https://gcr.io/project/image@sha256:0123"

@@ -1,0 +1,558 @@
+"""The wire codec against protobuf's own json_format, on random Notes and Occurrences and on examples."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf import descriptor_pool, json_format, message_factory
+from grafeas.grafeas_v1 import types as grafeas_types
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grafeas_py.wire.codec import DecodeError
+from grafeas_py.wire.grafeas_types import (
+    CODEC,
+    NOTE,
+    NOTE_TYPE_BY_KIND,
+    OCCURRENCE,
+    OCCURRENCE_DETAILS_BY_KIND,
+    REGISTRY,
+)
+from tests.strategies import NOTE_KINDS, OCCURRENCE_KINDS, messages, note_messages, occurrence_messages
+
+NotePb = grafeas_types.Note.pb()
+OccurrencePb = grafeas_types.Occurrence.pb()
+
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Kinds the codec knows but the installed client does not (AI_SKILL_ANALYSIS) cannot be generated.
+assert set(NOTE_KINDS) <= set(NOTE_TYPE_BY_KIND) and set(OCCURRENCE_KINDS) <= set(OCCURRENCE_DETAILS_BY_KIND)
+
+
+def _same_message(a, b) -> bool:
+    """Equal, counting NaN as equal to itself and Any contents equal whatever their map order."""
+    return a == b or _normalized(a).SerializeToString(deterministic=True) == _normalized(b).SerializeToString(
+        deterministic=True
+    )
+
+
+def _normalized(m):
+    """A copy with every Any repacked deterministically (an Any compares its packed bytes)."""
+    m = type(m).FromString(m.SerializeToString())
+    _repack(m)
+    return m
+
+
+def _repack(m) -> None:
+    if m.DESCRIPTOR.full_name == "google.protobuf.Any":
+        if m.type_url:
+            cls = message_factory.GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(m.TypeName()))
+            inner = cls.FromString(m.value)
+            _repack(inner)
+            m.value = inner.SerializeToString(deterministic=True)
+        return
+    for fd, value in m.ListFields():
+        if fd.message_type is None:
+            continue
+        if fd.message_type.GetOptions().map_entry:
+            if fd.message_type.fields_by_name["value"].message_type is not None:
+                for v in value.values():
+                    _repack(v)
+        elif fd.is_repeated:
+            for v in value:
+                _repack(v)
+        else:
+            _repack(value)
+
+
+def _check_roundtrip(schema, cls, m, ints: bool, snake: bool) -> None:
+    sent = json_format.MessageToDict(m, use_integers_for_enums=ints, preserving_proto_field_name=snake)
+    canonical = CODEC.decode(schema, sent)
+    # a) the canonical form is exactly protobuf's default JSON form
+    assert canonical == json_format.MessageToDict(m)
+    # b) with enums as numbers, exactly protobuf's integer-enum form
+    assert CODEC.enums_to_numbers(schema, canonical) == json_format.MessageToDict(m, use_integers_for_enums=True)
+    # c) protobuf parses the canonical form back into the same message
+    try:
+        parsed = json_format.ParseDict(canonical, cls())
+    except json_format.ParseError as exc:
+        # protobuf prints the largest float32 as 3.4028235e+38 and then refuses that number as
+        # "too large" (it compares with the exact float32 maximum); given as a string it is accepted.
+        if not _has_float32_max(canonical):
+            raise
+        parsed = json_format.ParseDict(_float32_max_as_string(canonical), cls())
+        assert "Float value too" in str(exc)
+    assert _same_message(parsed, m), (parsed, m)
+
+
+_FLOAT32_MAX_PRINTED = (3.4028235e38, -3.4028235e38)
+
+
+def _has_float32_max(obj) -> bool:
+    if isinstance(obj, dict):
+        return any(_has_float32_max(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_float32_max(v) for v in obj)
+    return type(obj) is float and obj in _FLOAT32_MAX_PRINTED
+
+
+def _float32_max_as_string(obj):
+    if isinstance(obj, dict):
+        return {k: _float32_max_as_string(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_float32_max_as_string(v) for v in obj]
+    return repr(obj) if type(obj) is float and obj in _FLOAT32_MAX_PRINTED else obj
+
+
+# Hypothesis keys its example database by pytest node id, so each kind keeps its own failures.
+@pytest.mark.parametrize("kind", [None, *NOTE_KINDS])
+@PROPERTY
+@given(data=st.data(), ints=st.booleans(), snake=st.booleans())
+def test_note_roundtrip(kind, data, ints, snake):
+    m = data.draw(note_messages(kind), label="note")
+    if kind is not None:
+        assert m.WhichOneof("type") == kind.lower()
+    _check_roundtrip(NOTE, NotePb, m, ints, snake)
+
+
+@pytest.mark.parametrize("kind", [None, *OCCURRENCE_KINDS])
+@PROPERTY
+@given(data=st.data(), ints=st.booleans(), snake=st.booleans())
+def test_occurrence_roundtrip(kind, data, ints, snake):
+    m = data.draw(occurrence_messages(kind), label="occurrence")
+    if kind is not None:
+        assert m.WhichOneof("details") == kind.lower()
+    _check_roundtrip(OCCURRENCE, OccurrencePb, m, ints, snake)
+
+
+def _default_pool_types() -> list[str]:
+    """Every ordinary message type the codec has tables for that the installed client also defines."""
+    pool = descriptor_pool.Default()
+    names = []
+    for name, msg in sorted(REGISTRY.messages.items()):
+        try:
+            pool.FindMessageTypeByName(name)
+        except KeyError:  # AI_SKILL_ANALYSIS messages: declared by grafeas_py only
+            continue
+        if msg.well_known is None:
+            names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("full_name", _default_pool_types())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), ints=st.booleans(), snake=st.booleans())
+def test_every_message_type_roundtrip(full_name, data, ints, snake):
+    """Each message type on its own, so fields deep below Note and Occurrence get their share."""
+    desc = descriptor_pool.Default().FindMessageTypeByName(full_name)
+    m = data.draw(messages(desc, depth=2), label=full_name)
+    _check_roundtrip(REGISTRY.messages[full_name], message_factory.GetMessageClass(desc), m, ints, snake)
+
+
+# ---- examples ------------------------------------------------------------------------------------
+
+
+def _decode_error(schema, data) -> DecodeError:
+    with pytest.raises(DecodeError) as info:
+        CODEC.decode(schema, data)
+    return info.value
+
+
+def _parse_fails(cls, data) -> bool:
+    try:
+        json_format.ParseDict(data, cls())
+    except json_format.ParseError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("sent", "canonical"),
+    [
+        ("2024-01-02T03:04:05+02:00", "2024-01-02T01:04:05Z"),
+        ("2024-01-02T03:04:05-01:30", "2024-01-02T04:34:05Z"),
+        ("2024-01-01T00:30:00+01:00", "2023-12-31T23:30:00Z"),
+        ("2024-01-02T03:04:05.000Z", "2024-01-02T03:04:05Z"),
+        ("2024-01-02T03:04:05.1Z", "2024-01-02T03:04:05.100Z"),
+        ("2024-01-02T03:04:05.12Z", "2024-01-02T03:04:05.120Z"),
+        ("2024-01-02T03:04:05.1234Z", "2024-01-02T03:04:05.123400Z"),
+        ("2024-01-02T03:04:05.1234567Z", "2024-01-02T03:04:05.123456700Z"),
+        ("2024-01-02T03:04:05.000000001Z", "2024-01-02T03:04:05.000000001Z"),
+        ("2024-01-02T03:04:05.999999999+00:00", "2024-01-02T03:04:05.999999999Z"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+        ("9999-12-31T23:59:59.999999999Z", "9999-12-31T23:59:59.999999999Z"),
+        ("2024-02-29T12:00:00Z", "2024-02-29T12:00:00Z"),
+    ],
+)
+def test_timestamp_normalized(sent, canonical):
+    out = CODEC.decode(NOTE, {"createTime": sent})
+    assert out == {"createTime": canonical}
+    assert json_format.MessageToDict(json_format.ParseDict({"createTime": sent}, NotePb())) == out
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "2024-01-02 03:04:05Z",
+        "2024-01-02T03:04:05",
+        "2024-02-30T00:00:00Z",
+        "2024-01-02T03:04:05.1234567890Z",
+        "0000-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-00:01",
+        "",
+        "2024-01-02t03:04:05Z",  # lower-case t and z: RFC 3339 allows them, protobuf does not
+        "2024-01-02T03:04:05z",
+        "2016-12-31T23:59:60Z",  # a leap second: protobuf refuses it
+        "2024-01-02T03:04:05+0200",
+        "2024-01-02T03:04:05Z ",
+    ],
+)
+def test_timestamp_rejected(sent):
+    assert _decode_error(NOTE, {"updateTime": sent}).path == "updateTime"
+    assert _parse_fails(NotePb, {"updateTime": sent})
+
+
+def test_timestamp_not_a_string():
+    assert _decode_error(NOTE, {"createTime": 1700000000}).path == "createTime"
+
+
+@pytest.mark.parametrize(
+    "value", [9223372036854775807, "9223372036854775807", -9223372036854775808, "-12", 7, "7", 7.0]
+)
+def test_int64_as_number_or_string(value):
+    sent = {"build": {"intotoProvenance": {"recipe": {"definedInMaterial": value}}}}
+    out = CODEC.decode(OCCURRENCE, sent)
+    assert out == json_format.MessageToDict(json_format.ParseDict(sent, OccurrencePb()))
+    assert out["build"]["intotoProvenance"]["recipe"]["definedInMaterial"] == str(int(value))
+    assert CODEC.enums_to_numbers(OCCURRENCE, out) == out  # int64 stays a string
+
+
+@pytest.mark.parametrize(
+    "value", [9223372036854775808, "-9223372036854775809", "1.5", 1.5, "x", " 1", "1 ", "", True, [1], {}]
+)
+def test_int64_rejected(value):
+    sent = {"build": {"intotoProvenance": {"recipe": {"definedInMaterial": value}}}}
+    assert _decode_error(OCCURRENCE, sent).path == "build.intotoProvenance.recipe.definedInMaterial"
+    assert _parse_fails(OccurrencePb, sent)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(2147483647, 2147483647), ("-2147483648", -2147483648), (3.0, 3)])
+def test_int32_as_number_or_string(value, expected):
+    out = CODEC.decode(OCCURRENCE, {"image": {"distance": value}})
+    assert out == {"image": {"distance": expected}}
+    assert out == json_format.MessageToDict(json_format.ParseDict({"image": {"distance": value}}, OccurrencePb()))
+
+
+@pytest.mark.parametrize("value", [2147483648, "-2147483649", "1e10"])
+def test_int32_out_of_range(value):
+    assert _decode_error(OCCURRENCE, {"image": {"distance": value}}).path == "image.distance"
+    assert _parse_fails(OccurrencePb, {"image": {"distance": value}})
+
+
+@pytest.mark.parametrize("value", ["CRITICAL", 5])
+def test_enum_as_name_or_number(value):
+    out = CODEC.decode(OCCURRENCE, {"vulnerability": {"severity": value}})
+    assert out == {"vulnerability": {"severity": "CRITICAL"}}
+    assert CODEC.enums_to_numbers(OCCURRENCE, out) == {"vulnerability": {"severity": 5}}
+
+
+@pytest.mark.parametrize("value", ["SEVERITY_UNSPECIFIED", 0])
+def test_enum_default_omitted(value):
+    assert CODEC.decode(OCCURRENCE, {"vulnerability": {"severity": value}}) == {"vulnerability": {}}
+
+
+@pytest.mark.parametrize("value", ["critical", "NOPE", {}, [1]])
+def test_enum_rejected(value):
+    err = _decode_error(OCCURRENCE, {"vulnerability": {"severity": value}})
+    assert err.path == "vulnerability.severity"
+    assert _parse_fails(OccurrencePb, {"vulnerability": {"severity": value}})
+
+
+@pytest.mark.parametrize("value", [99, -1, True, 2.0, 2.5])
+def test_enum_stricter_than_protobuf(value):
+    # protobuf keeps unknown numbers of open enums and takes booleans and floats as numbers
+    # (2.5 becomes LOW); the codec refuses them on purpose.
+    assert _decode_error(OCCURRENCE, {"vulnerability": {"severity": value}}).path == "vulnerability.severity"
+    assert not _parse_fails(OccurrencePb, {"vulnerability": {"severity": value}})
+
+
+@pytest.mark.parametrize(
+    ("sent", "canonical"),
+    [
+        ("-_8", "+/8="),  # url-safe alphabet, no padding
+        ("-_8=", "+/8="),
+        ("+/8=", "+/8="),
+        ("AQ", "AQ=="),
+        ("AQI", "AQI="),
+        ("", None),
+    ],
+)
+def test_bytes_any_base64(sent, canonical):
+    out = CODEC.decode(OCCURRENCE, {"attestation": {"serializedPayload": sent}})
+    expected = {"attestation": {"serializedPayload": canonical}} if canonical else {"attestation": {}}
+    assert out == expected
+    assert json_format.MessageToDict(json_format.ParseDict(out, OccurrencePb())) == out
+
+
+@pytest.mark.parametrize("sent", ["A", "!!!!", 12])
+def test_bytes_rejected(sent):
+    assert (
+        _decode_error(OCCURRENCE, {"attestation": {"serializedPayload": sent}}).path == "attestation.serializedPayload"
+    )
+
+
+def test_unknown_field_named():
+    err = _decode_error(NOTE, {"vulnerability": {"cvssScore": 1, "bogusField": 2}})
+    assert "bogusField" in str(err)
+    assert err.path == "vulnerability"
+    assert _parse_fails(NotePb, {"vulnerability": {"cvssScore": 1, "bogusField": 2}})
+
+
+def test_two_oneof_members():
+    sent = {"vulnerability": {}, "build": {}}
+    err = _decode_error(NOTE, sent)
+    assert "vulnerability" in str(err) and "build" in str(err)
+    assert _parse_fails(NotePb, sent)
+    # also when spelled in snake_case, and in a nested oneof
+    assert _parse_fails(OccurrencePb, {"dsse_attestation": {}, "secret": {}})
+    _decode_error(OCCURRENCE, {"dsse_attestation": {}, "secret": {}})
+    nested = {"build": {"provenance": {"sourceProvenance": {"context": {"git": {}, "gerrit": {}}}}}}
+    _decode_error(OCCURRENCE, nested)
+    assert _parse_fails(OccurrencePb, nested)
+
+
+def test_one_oneof_member_and_a_null_one():
+    assert CODEC.decode(NOTE, {"vulnerability": {}, "build": None}) == {"vulnerability": {}}
+
+
+def test_wrong_type_path():
+    sent = {"vulnerability": {"packageIssue": [{"affectedCpeUri": "x"}, {"affectedVersion": {"kind": {"x": 1}}}]}}
+    err = _decode_error(OCCURRENCE, sent)
+    assert err.path == "vulnerability.packageIssue[1].affectedVersion.kind"
+    sent = {"vulnerability": {"packageIssue": [{"affectedVersion": {"kind": [1]}}]}}
+    assert _decode_error(OCCURRENCE, sent).path == "vulnerability.packageIssue[0].affectedVersion.kind"
+    assert _parse_fails(OccurrencePb, sent)
+    # snake_case input still reports the canonical camelCase path
+    sent = {"vulnerability": {"package_issue": [{"affected_version": {"kind": "NOT_A_KIND"}}]}}
+    assert _decode_error(OCCURRENCE, sent).path == "vulnerability.packageIssue[0].affectedVersion.kind"
+    # and into map values
+    sent = {"build": {"provenance": {"buildOptions": {"k": 1}}}}
+    assert _decode_error(OCCURRENCE, sent).path == "build.provenance.buildOptions['k']"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"shortDescription": 5},
+        {"relatedUrl": {"url": "x"}},
+        {"relatedUrl": [5]},
+        {"vulnerability": {"cvssScore": "high"}},
+        {"build": {"builderVersion": None, "signature": {"keyType": 1.5}}},
+        {"relatedNoteNames": "a"},
+    ],
+)
+def test_wrong_types_rejected(sent):
+    _decode_error(NOTE, sent)
+    assert _parse_fails(NotePb, sent)
+
+
+@pytest.mark.parametrize("key", ["_type", "type"])
+def test_intoto_type_alias(key):
+    sent = {"build": {"intotoStatement": {key: "https://in-toto.io/Statement/v0.1", "predicateType": "p"}}}
+    out = CODEC.decode(OCCURRENCE, sent)
+    assert out == {"build": {"intotoStatement": {"type": "https://in-toto.io/Statement/v0.1", "predicateType": "p"}}}
+    # what protobuf would print for the same message
+    statement = grafeas_types.InTotoStatement.pb()(type_="https://in-toto.io/Statement/v0.1", predicate_type="p")
+    m = OccurrencePb()
+    m.build.intoto_statement.CopyFrom(statement)
+    assert out == json_format.MessageToDict(m)
+
+
+def test_intoto_type_given_twice():
+    sent = {"build": {"intotoStatement": {"_type": "a", "type": "b"}}}
+    assert _decode_error(OCCURRENCE, sent).path == "build.intotoStatement.type"
+
+
+def test_nulls_are_unset():
+    sent = {
+        "name": None,
+        "createTime": None,
+        "relatedUrl": None,
+        "vulnerability": {"cvssScore": None, "severity": None, "details": None, "cvssV3": None},
+        "build": None,
+    }
+    assert CODEC.decode(NOTE, sent) == {"vulnerability": {}}
+    assert json_format.MessageToDict(json_format.ParseDict(sent, NotePb())) == {"vulnerability": {}}
+
+
+def test_free_form_json_as_protobuf_holds_it():
+    """Struct and Value: nulls are values there, and every number is a double."""
+    annotations = {"a": None, "b": [None, 1, True], "c": {"d": None}, "big": 2**63 - 1, "s": "x"}
+    sent = {"build": {"inTotoSlsaProvenanceV1": {"predicate": {"buildDefinition": {}}}}}
+    sent["build"]["inTotoSlsaProvenanceV1"]["predicate"]["buildDefinition"] = {
+        "externalParameters": annotations,
+        "resolvedDependencies": [{"annotations": annotations}],
+    }
+    out = CODEC.decode(OCCURRENCE, sent)
+    assert out == json_format.MessageToDict(json_format.ParseDict(sent, OccurrencePb()))
+    definition = out["build"]["inTotoSlsaProvenanceV1"]["predicate"]["buildDefinition"]
+    assert definition["externalParameters"]["big"] == 2.0**63 and definition["externalParameters"]["b"][1] == 1
+    for bad in (2**1024, float("nan"), float("inf")):
+        definition = {"externalParameters": {"x": [bad]}}
+        sent = {"build": {"inTotoSlsaProvenanceV1": {"predicate": {"buildDefinition": definition}}}}
+        err = _decode_error(OCCURRENCE, sent)
+        assert err.path == "build.inTotoSlsaProvenanceV1.predicate.buildDefinition.externalParameters['x'][0]"
+
+
+def test_null_list_item_rejected():
+    assert _decode_error(NOTE, {"relatedNoteNames": ["a", None]}).path == "relatedNoteNames[1]"
+    assert _parse_fails(NotePb, {"relatedNoteNames": ["a", None]})
+
+
+def test_defaults_omitted_but_oneof_and_negative_zero_kept():
+    assert CODEC.decode(NOTE, {"name": "", "vulnerability": {"cvssScore": 0}}) == {"vulnerability": {}}
+    assert CODEC.decode(NOTE, {"vulnerability": {"cvssScore": -0.0}}) == {"vulnerability": {"cvssScore": -0.0}}
+
+
+@pytest.mark.parametrize(
+    ("sent", "canonical"), [(0.1, 0.1), ("1e1", 10.0), (1, 1.0), ("NaN", "NaN"), ("-Infinity", "-Infinity")]
+)
+def test_float32(sent, canonical):
+    out = CODEC.decode(OCCURRENCE, {"vulnerability": {"cvssScore": sent}})
+    assert out == {"vulnerability": {"cvssScore": canonical}}
+    assert out == json_format.MessageToDict(json_format.ParseDict(out, OccurrencePb()))
+
+
+def test_float32_out_of_range():
+    assert _decode_error(OCCURRENCE, {"vulnerability": {"cvssScore": 1e39}}).path == "vulnerability.cvssScore"
+    assert _parse_fails(OccurrencePb, {"vulnerability": {"cvssScore": 1e39}})
+    # protobuf turns a string "1e39" into Infinity; the codec refuses it
+    assert _decode_error(OCCURRENCE, {"vulnerability": {"cvssScore": "1e39"}}).path == "vulnerability.cvssScore"
+
+
+def test_float32_max_as_protobuf_prints_it():
+    # protobuf prints the largest float32 as 3.4028235e+38 (above the exact maximum): that is accepted.
+    m = OccurrencePb()
+    m.vulnerability.cvss_score = float.fromhex("0x1.fffffep+127")
+    printed = json_format.MessageToDict(m)
+    assert printed == {"vulnerability": {"cvssScore": 3.4028235e38}}
+    assert CODEC.decode(OCCURRENCE, printed) == printed
+
+
+@pytest.mark.parametrize("sent", [[], True])
+def test_stricter_than_protobuf(sent):
+    # protobuf takes [] for a message and true for a float; the codec refuses both.
+    _decode_error(NOTE, {"vulnerability": sent})
+    _decode_error(NOTE, {"vulnerability": {"cvssScore": sent}})
+
+
+def test_any_unknown_type_kept_verbatim():
+    data = {"@type": "type.googleapis.com/example.Unknown", "x": [1, {"y": None}]}
+    assert CODEC.decode(OCCURRENCE, {"secret": {"data": data}}) == {"secret": {"data": data}}
+
+
+def test_any_known_types():
+    ts = {"@type": "type.googleapis.com/google.protobuf.Timestamp", "value": "2024-01-02T03:04:05+01:00"}
+    out = CODEC.decode(OCCURRENCE, {"secret": {"data": ts}})
+    assert out["secret"]["data"]["value"] == "2024-01-02T02:04:05Z"
+    version = {"@type": "type.googleapis.com/grafeas.v1.Version", "kind": 1, "epoch": 0, "name": "1"}
+    out = CODEC.decode(OCCURRENCE, {"secret": {"data": version}})
+    assert out["secret"]["data"] == {"@type": version["@type"], "name": "1", "kind": "NORMAL"}
+    assert CODEC.enums_to_numbers(OCCURRENCE, out)["secret"]["data"]["kind"] == 1
+    bad = {"@type": "type.googleapis.com/grafeas.v1.Version", "kind": "NOPE"}
+    assert _decode_error(OCCURRENCE, {"secret": {"data": bad}}).path == "secret.data.kind"
+    for malformed in ({"value": 1}, {"@type": "/"}, {"@type": "x/"}, {"@type": "x"}, {"@type": 1}):
+        assert _decode_error(OCCURRENCE, {"secret": {"data": malformed}}).path == "secret.data"
+    assert CODEC.decode(OCCURRENCE, {"secret": {"data": {}}}) == {"secret": {"data": {}}}
+    nested = {"@type": "type.googleapis.com/google.protobuf.Any", "value": version}
+    out = CODEC.decode(OCCURRENCE, {"secret": {"data": nested}})
+    assert out["secret"]["data"]["value"]["kind"] == "NORMAL"
+    assert CODEC.enums_to_numbers(OCCURRENCE, out)["secret"]["data"]["value"]["kind"] == 1
+
+
+# ---- differential: random JSON against protobuf's parser -----------------------------------------
+
+# One slot per kind of value, in an Occurrence (dotted JSON paths).
+SLOTS = [
+    "name",  # string
+    "kind",  # enum
+    "vulnerability.severity",  # enum, nested
+    "createTime",  # Timestamp
+    "vulnerability.cvssScore",  # float
+    "vulnerability.risk.epss.percentile",  # double
+    "vulnerability.fixAvailable",  # bool
+    "image.distance",  # int32
+    "build.intotoProvenance.recipe.definedInMaterial",  # int64
+    "attestation.serializedPayload",  # bytes
+    "deployment.resourceUri",  # repeated string
+    "build.provenance.buildOptions",  # map<string, string>
+    "build.intotoStatement.slsaProvenanceZeroTwo.buildConfig",  # Struct
+    "secret.data",  # Any
+    "discovery.analysisError",  # repeated google.rpc.Status
+    "vulnerability",  # a message
+    "vulnerability.packageIssue",  # repeated message
+]
+
+_INTERESTING_STRINGS = [
+    *["", "0", "1", "-1", "1.0", "1e3", "1.5", " 1", "1 ", "\t1", "0x10", "1_0", "5", "4294967296"],
+    *["NaN", "Infinity", "-Infinity", "nan", "inf", "true", "false", "null", "3.4028235e38", "1e39"],
+    *["9223372036854775807", "9223372036854775808", "-9223372036854775809"],
+    *["AQ", "AQ==", "-_8", "+/8=", "A", "CRITICAL", "NORMAL"],
+    *["2024-01-02T03:04:05Z", "2024-01-02T03:04:05.5+01:00", "2024-01-02T03:04:05", "0001-01-01T00:00:00Z"],
+    *["2024-01-02t03:04:05z", "2016-12-31T23:59:60Z", "type.googleapis.com/grafeas.v1.Version"],
+    *["type.googleapis.com/google.protobuf.Timestamp", "type.googleapis.com/google.protobuf.Struct"],
+]
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from([0, 1, -1, 5, 99, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, -(2**63), 2**64]),
+    st.integers(),
+    st.sampled_from([0.0, -0.0, 1.0, 2.5, 1e20, 3.4028235e38, 1e39, -1e39, 1e-50]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(_INTERESTING_STRINGS),
+    st.text(alphabet="0123456789+-.eE _/=AQaxZTz:", max_size=10),
+)
+_json_keys = st.sampled_from(["@type", "value", "kind", "name", "severity", "cvssScore", "packageIssue", "a", "k"])
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=2), st.dictionaries(_json_keys, inner, max_size=3)),
+    max_leaves=5,
+)
+
+
+def _nest(path: str, value) -> dict:
+    for key in reversed(path.split(".")):
+        value = {key: value}
+    return value
+
+
+def _has_unknown_any(obj) -> bool:
+    if isinstance(obj, dict):
+        type_url = obj.get("@type")
+        if isinstance(type_url, str) and type_url.rpartition("/")[2] not in REGISTRY.messages:
+            return True
+        return any(_has_unknown_any(v) for v in obj.values())
+    if isinstance(obj, list):
+        return any(_has_unknown_any(v) for v in obj)
+    return False
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(SLOTS), _json_values)
+def test_never_more_lenient_than_protobuf(slot, value):
+    """Whatever protobuf refuses, the codec refuses; whatever both take, they read the same."""
+    sent = _nest(slot, value)
+    try:
+        expected = json_format.MessageToDict(json_format.ParseDict(sent, OccurrencePb()))
+    except Exception:  # mostly ParseError; protobuf crashes outright on a few inputs ({"@type": null})
+        expected = None
+    try:
+        got = CODEC.decode(OCCURRENCE, sent)
+    except DecodeError:
+        return  # refusing is always allowed (the codec is stricter in places, on purpose)
+    if expected is None and _has_float32_max(sent):
+        return  # see _check_roundtrip: protobuf refuses the float32 maximum it prints itself
+    if expected is None and _has_unknown_any(got):
+        return  # an Any of a type the server does not know is kept verbatim, on purpose
+    assert expected is not None, f"protobuf refuses {sent!r} but the codec took it as {got!r}"
+    assert got == expected
