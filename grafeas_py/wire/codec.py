@@ -103,10 +103,67 @@ class Codec:
                 oneof_seen[f.oneof] = jn
             if value is None:
                 continue
-            converted = self._field(f, value, _join(path, jn))
+            fast = f.fast_decoder
+            if fast is None:
+                fast = f.fast_decoder = self._fast_decoder(f)
+            converted = fast(value, path)
             if converted is not _OMIT:
                 out[jn] = converted
         return out
+
+    def _fast_decoder(self, f: Field):
+        """A converter for one field that, for the common kinds, builds no path unless it fails."""
+        jn, has_presence = f.json_name, f.oneof is not None
+
+        def general(value, path):
+            return self._field(f, value, _join(path, jn))
+
+        if f.repeated or f.map_value is not None:
+            if f.kind == "message" and f.map_value is None and not f.message.well_known:
+                msg = f.message
+
+                def repeated_messages(value, path):
+                    if type(value) is not list:
+                        return general(value, path)
+                    if not value:
+                        return _OMIT
+                    here = _join(path, jn)
+                    decode = self.decode
+                    return [
+                        decode(msg, v, f"{here}[{i}]") if v is not None else general(value, path)
+                        for i, v in enumerate(value)
+                    ]
+
+                return repeated_messages
+            return general
+        if f.kind == "string":
+
+            def string(value, path):
+                if type(value) is str:
+                    return value if value or has_presence else _OMIT
+                return general(value, path)
+
+            return string
+        if f.kind == "message" and not f.message.well_known:
+            msg = f.message
+
+            def message(value, path):
+                return self.decode(msg, value, _join(path, jn))
+
+            return message
+        if f.kind == "enum":
+            canonical = {name: f.enum.names[number] for name, number in f.enum.numbers.items()}
+            canonical.update((number, name) for number, name in f.enum.names.items())
+            default = f.enum.names.get(0)
+
+            def enum(value, path):
+                name = canonical.get(value) if type(value) in (str, int) else None
+                if name is None:
+                    return general(value, path)
+                return _OMIT if name == default and not has_presence else name
+
+            return enum
+        return general
 
     def _field(self, f: Field, value, path: str):
         if f.map_value is not None:

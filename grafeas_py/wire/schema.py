@@ -75,6 +75,7 @@ class Field:
     map_key: Field | None = None
     map_value: Field | None = None
     deprecated: bool = False
+    fast_decoder: object = None  # set by Codec on first use
 
     @property
     def is_map(self) -> bool:
