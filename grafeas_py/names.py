@@ -33,11 +33,15 @@ def occurrence_name(project: str, occurrence_id: str) -> str:
 
 
 def check_id(what: str, value: str) -> str:
-    """An id is one non-empty path segment."""
+    """An id is one path segment that a URL can address: not empty, no '/', not '.' or '..'."""
     if not value:
         raise InvalidArgument(f"{what} must not be empty")
     if "/" in value:
         raise InvalidArgument(f"{what} must not contain '/', got {value!r}")
+    if value in (".", ".."):
+        raise InvalidArgument(f"{what} must not be '.' or '..': URLs cannot address it")
+    if "\x00" in value:
+        raise InvalidArgument(f"{what} must not contain the NUL character (U+0000)")
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -48,9 +49,12 @@ class SqlStorage(Storage):
         # Reads run without BEGIN/ROLLBACK: one round trip less per request on PostgreSQL.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
 
+    @contextmanager
     def _write(self):
-        """A write transaction (BEGIN IMMEDIATE on SQLite, so writers queue instead of failing)."""
-        return self.engine.connect().execution_options(write=True).begin()
+        """A connection in a write transaction (BEGIN IMMEDIATE on SQLite, so writers queue instead of
+        failing), committed on success, and returned to the pool whatever happens."""
+        with self.engine.connect() as conn, conn.execution_options(write=True).begin():
+            yield conn
 
     def _read(self):
         return self._reader.connect()
@@ -59,10 +63,8 @@ class SqlStorage(Storage):
 
     def create_project(self, project_id: str, create_time: str) -> dict:
         try:
-            with self._write() as tx:
-                tx.connection.execute(
-                    insert(projects).values(project_id=project_id, create_time=to_micros(create_time))
-                )
+            with self._write() as conn:
+                conn.execute(insert(projects).values(project_id=project_id, create_time=to_micros(create_time)))
         except IntegrityError:
             raise AlreadyExists(f"project {project_name(project_id)!r} already exists") from None
         return {"name": project_name(project_id)}
@@ -80,8 +82,7 @@ class SqlStorage(Storage):
         return _page([{"name": project_name(r.project_id)} for r in rows], rows, page)
 
     def delete_project(self, project_id: str) -> None:
-        with self._write() as tx:
-            conn = tx.connection
+        with self._write() as conn:
             for table, what in ((notes, "notes"), (occurrences, "occurrences")):
                 if conn.execute(select(table.c.pk).where(table.c.project_id == project_id).limit(1)).first():
                     raise FailedPrecondition(
@@ -109,8 +110,7 @@ class SqlStorage(Storage):
                 )
             )
         try:
-            with self._write() as tx:
-                conn = tx.connection
+            with self._write() as conn:
                 taken = self._existing_note_ids(conn, project_id, list(new_notes))
                 if taken:
                     raise AlreadyExists(f"note {note_name(project_id, taken[0])!r} already exists")
@@ -158,9 +158,9 @@ class SqlStorage(Storage):
         return data
 
     def delete_note(self, project_id: str, note_id: str) -> None:
-        with self._write() as tx:
+        with self._write() as conn:
             query = notes.delete().where(notes.c.project_id == project_id, notes.c.note_id == note_id)
-            deleted = tx.connection.execute(query).rowcount
+            deleted = conn.execute(query).rowcount
         if not deleted:
             raise _note_missing(project_id, note_id)
 
@@ -204,8 +204,8 @@ class SqlStorage(Storage):
                     data=occ.data,
                 )
             )
-        with self._write() as tx:
-            _insert_many(tx.connection, occurrences, rows)
+        with self._write() as conn:
+            _insert_many(conn, occurrences, rows)
         return [occ.data for occ in new]
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
@@ -240,11 +240,11 @@ class SqlStorage(Storage):
         return data
 
     def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
-        with self._write() as tx:
+        with self._write() as conn:
             query = occurrences.delete().where(
                 occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id
             )
-            deleted = tx.connection.execute(query).rowcount
+            deleted = conn.execute(query).rowcount
         if not deleted:
             raise _occurrence_missing(project_id, occurrence_id)
 
@@ -289,8 +289,7 @@ class SqlStorage(Storage):
 
     def _update(self, table, where, revision: int, values: dict, missing) -> None:
         """Compare-and-set on `revision`, so two concurrent updates cannot silently overwrite each other."""
-        with self._write() as tx:
-            conn = tx.connection
+        with self._write() as conn:
             changed = conn.execute(update(table).where(*where, table.c.revision == revision).values(**values)).rowcount
             if changed:
                 return
@@ -306,8 +305,8 @@ class SqlStorage(Storage):
         if value is not None:
             return value
         try:
-            with self._write() as tx:
-                tx.connection.execute(insert(server_secrets).values(name=name, value=make()))
+            with self._write() as conn:
+                conn.execute(insert(server_secrets).values(name=name, value=make()))
         except IntegrityError:
             pass  # another instance created it first; use theirs
         with self._read() as conn:

@@ -139,7 +139,7 @@ class Codec:
         if f.kind == "string":
 
             def string(value, path):
-                if type(value) is str:
+                if type(value) is str and "\x00" not in value:
                     return value if value or has_presence else _OMIT
                 return general(value, path)
 
@@ -193,7 +193,7 @@ class Codec:
 
     def _map_key(self, f: Field, key: str, path: str):
         if f.kind == "string":
-            return key
+            return _text(key, path)
         if f.kind == "bool":
             if key not in ("true", "false"):
                 raise DecodeError(path, f"map key {key!r} is not a boolean")
@@ -205,7 +205,7 @@ class Codec:
         if kind == "string":
             if not isinstance(value, str):
                 raise DecodeError(path, f"expected a string, got {_type_name(value)}")
-            return value
+            return _text(value, path)
         if kind == "message":
             msg = f.message
             if msg.well_known:
@@ -302,7 +302,9 @@ class Codec:
             if abs(number) >= _FLOAT32_LIMIT:
                 raise DecodeError(path, f"{value!r} is out of range for a 32-bit float")
             number = _shortest_float32(number)
-        return number
+        # -0.0 becomes 0.0, the default: PostgreSQL's JSONB has no negative zero, and a stored
+        # value must read back the same on every database.
+        return number if number != 0 else 0.0
 
     @staticmethod
     def _bytes(value, path: str) -> str:
@@ -364,7 +366,7 @@ class Codec:
             raise DecodeError(path, "an Any needs '@type', e.g. 'type.googleapis.com/google.rpc.ErrorInfo'")
         inner = self.messages.get(type_url.rsplit("/", 1)[1])
         if inner is None:
-            return value  # a type this server does not know: kept verbatim, as opaque data
+            return _json_value(value, path)  # a type this server does not know: kept as opaque JSON
         rest = {k: v for k, v in value.items() if k != "@type"}
         if inner.well_known:
             if set(rest) - {"value"}:
@@ -417,10 +419,19 @@ class Codec:
         return self.enums_to_numbers(inner, value)
 
 
+def _text(value: str, path: str) -> str:
+    """Text without U+0000, which PostgreSQL cannot store: refused on every database alike."""
+    if "\x00" in value:
+        raise DecodeError(path, "text may not contain the NUL character (U+0000)")
+    return value
+
+
 def _json_value(value, path: str):
     """Free-form JSON (Struct, Value, ListValue) as protobuf holds it: every number is a double."""
+    if isinstance(value, str):
+        return _text(value, path)
     if isinstance(value, dict):
-        return {k: _json_value(v, f"{path}[{k!r}]") for k, v in value.items()}
+        return {_text(k, path): _json_value(v, f"{path}[{k!r}]") for k, v in value.items()}
     if isinstance(value, list):
         return [_json_value(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -443,8 +454,6 @@ def _is_default(f: Field, value) -> bool:
         return value == "0"
     if f.kind in ("string", "bytes"):
         return value == ""
-    if f.kind in ("float", "double"):  # -0.0 is not the default: protobuf keeps and prints it
-        return value == 0 and math.copysign(1.0, value) > 0
     return value == 0
 
 
