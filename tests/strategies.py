@@ -45,10 +45,19 @@ def _integers(low: int, high: int) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(edges), st.integers(max(low, -1000), 1000), st.integers(low, high))
 
 
+_FLOAT32_MAX = float.fromhex("0x1.fffffep+127")
+
+
 def _floats(width: int) -> st.SearchStrategy[float]:
     # math.nan only: hypothesis' other NaN payloads would not survive a JSON round trip bit for bit.
     # No -0.0: the server stores it as 0.0 on purpose (PostgreSQL's JSONB has no negative zero).
-    finite = st.floats(width=width, allow_nan=False).map(lambda x: x if x != 0 else 0.0)
+    # Nor the float32 maximum: protobuf-python refuses to parse the text it prints for it (the codec's
+    # handling of it has its own example tests).
+    finite = (
+        st.floats(width=width, allow_nan=False)
+        .map(lambda x: x if x != 0 else 0.0)
+        .filter(lambda x: width != 32 or abs(x) != _FLOAT32_MAX)
+    )
     return st.one_of(finite, st.sampled_from([0.0, 0.1, 1.5, math.inf, -math.inf, math.nan]))
 
 
