@@ -119,20 +119,7 @@ class Grafeas:
 
     def update_note(self, project_id: str, note_id: str, body: dict, mask: str | None) -> dict:
         existing, revision = self.storage.get_note_with_revision(project_id, note_id)
-        merged = _merge(existing, _strip_output_only(body), mask, NOTE)
-        problems = validate_note(merged)
-        kind = _kind(merged, KIND_BY_NOTE_TYPE)
-        if kind != existing["kind"] and not problems:
-            problems.append(f"the note's type is immutable: it is {existing['kind']}, the update makes it {kind}")
-        if problems:
-            raise _invalid("note", problems)
-        doc = {
-            "name": existing["name"],
-            **merged,
-            "kind": kind,
-            "createTime": existing["createTime"],
-            "updateTime": _now(),
-        }
+        doc = _updated(existing, body, mask, NOTE, "note", validate_note, KIND_BY_NOTE_TYPE)
         return self.storage.update_note(project_id, note_id, doc, revision)
 
     def delete_note(self, project_id: str, note_id: str) -> None:
@@ -205,23 +192,16 @@ class Grafeas:
 
     def update_occurrence(self, project_id: str, occurrence_id: str, body: dict, mask: str | None) -> dict:
         existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
-        merged = _merge(existing, _strip_output_only(body), mask, OCCURRENCE)
-        problems = validate_occurrence(merged)
-        for field in ("resourceUri", "noteName"):
-            if merged.get(field) != existing.get(field):
-                problems.append(f"{field} is immutable")
-        kind = _kind(merged, KIND_BY_OCCURRENCE_DETAILS)
-        if kind != existing["kind"] and not problems:
-            problems.append(f"the occurrence's details are immutable in kind: it is {existing['kind']}, not {kind}")
-        if problems:
-            raise _invalid("occurrence", problems)
-        doc = {
-            "name": existing["name"],
-            **merged,
-            "kind": kind,
-            "createTime": existing["createTime"],
-            "updateTime": _now(),
-        }
+        doc = _updated(
+            existing,
+            body,
+            mask,
+            OCCURRENCE,
+            "occurrence",
+            validate_occurrence,
+            KIND_BY_OCCURRENCE_DETAILS,
+            immutable=("resourceUri", "noteName"),
+        )
         return self.storage.update_occurrence(project_id, occurrence_id, doc, revision)
 
     def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
@@ -229,6 +209,20 @@ class Grafeas:
 
     def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict:
         return self.storage.get_occurrence_note(project_id, occurrence_id)
+
+
+def _updated(existing, body, mask, msg, what, validate, members, immutable=()) -> dict:
+    """The document after an update: mask applied, validated, immutable fields and kind unchanged."""
+    merged = _merge(existing, _strip_output_only(body), mask, msg)
+    problems = validate(merged)
+    problems += [f"{field} is immutable" for field in immutable if merged.get(field) != existing.get(field)]
+    kind = _kind(merged, members)
+    if kind != existing["kind"] and not problems:
+        problems.append(f"the {what} type is immutable: it is {existing['kind']}, the update makes it {kind}")
+    if problems:
+        raise _invalid(what, problems)
+    server_kept = {"createTime": existing["createTime"], "updateTime": _now()}
+    return {"name": existing["name"], **merged, "kind": kind, **server_kept}
 
 
 def _merge(existing: dict, body: dict, mask: str | None, msg: Message) -> dict:

@@ -13,11 +13,12 @@ import string
 
 import pytest
 from google.api_core import exceptions
-from google.protobuf import descriptor_pool, json_format, message_factory, text_format
+from google.protobuf import json_format, text_format
 from grafeas.grafeas_v1 import types
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.client.compare import without
 from tests.factories import DIGEST, IMAGE, NOTE_BODIES
 from tests.strategies import NOTE_KINDS, OCCURRENCE_KINDS, note_messages, occurrence_messages
 
@@ -255,50 +256,16 @@ def test_fixers_cover_every_checked_kind():
 
 
 def _normalized(pb, drop) -> bytes:
-    """Deterministic bytes of a copy without `drop`, with every Any's payload re-serialized
-    deterministically (the order of a Struct's keys inside an Any carries no meaning), so that
-    NaN equals NaN and map order does not matter while -0.0 still differs from 0.0."""
-    copy = _stripped(pb, drop)
-    _normalize_any(copy)
-    return copy.SerializeToString(deterministic=True)
-
-
-def _normalize_any(pb) -> None:
-    if pb.DESCRIPTOR.full_name == "google.protobuf.Any":
-        if pb.type_url:
-            desc = descriptor_pool.Default().FindMessageTypeByName(pb.type_url.rsplit("/", 1)[1])
-            inner = message_factory.GetMessageClass(desc)()
-            inner.ParseFromString(pb.value)
-            _normalize_any(inner)
-            pb.value = inner.SerializeToString(deterministic=True)
-        return
-    for fd, value in pb.ListFields():
-        if fd.message_type is None:
-            continue
-        if fd.message_type.GetOptions().map_entry:
-            if fd.message_type.fields_by_name["value"].message_type is not None:
-                for item in value.values():
-                    _normalize_any(item)
-        elif fd.is_repeated:
-            for item in value:
-                _normalize_any(item)
-        else:
-            _normalize_any(value)
-
-
-def _stripped(pb, drop):
-    copy = type(pb)()
-    copy.CopyFrom(pb)
-    for field in drop:
-        copy.ClearField(field)
-    return copy
+    """Deterministic bytes of a copy without `drop`, Anys normalized, so that NaN equals NaN and map
+    order does not matter."""
+    return without(pb, drop).SerializeToString(deterministic=True)
 
 
 def assert_same(got, sent, drop=OUTPUT_ONLY) -> None:
     """`got` (a proto-plus message from the client) equals the raw message `sent`, but for `drop`."""
     got = type(got).pb(got)
     if _normalized(got, drop) != _normalized(sent, drop):
-        got, sent = _stripped(got, drop), _stripped(sent, drop)
+        got, sent = without(got, drop), without(sent, drop)
         assert text_format.MessageToString(got) == text_format.MessageToString(sent)
         pytest.fail(f"the messages differ but print the same:\n{got}")
 

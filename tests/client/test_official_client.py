@@ -16,9 +16,7 @@ from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.protobuf import (
     any_pb2,
-    descriptor_pool,
     field_mask_pb2,
-    message_factory,
     struct_pb2,
     text_format,
     timestamp_pb2,
@@ -30,6 +28,7 @@ from werkzeug.serving import make_server
 
 from grafeas_py import create_app
 from grafeas_py.config import Settings
+from tests.client.compare import without
 from tests.factories import DIGEST, IMAGE
 
 LOCATION = "us-central1"
@@ -56,38 +55,7 @@ def client(grafeas_client):
 
 def _without(message, fields):
     """A raw protobuf copy of a proto-plus message with the given fields cleared, Anys normalized."""
-    pb = type(message).pb(message)
-    copy = type(pb)()
-    copy.CopyFrom(pb)
-    for field in fields:
-        copy.ClearField(field)
-    _normalize_any(copy)
-    return copy
-
-
-def _normalize_any(pb) -> None:
-    """Re-serialize every Any's payload deterministically: a Struct's key order carries no meaning."""
-    if pb.DESCRIPTOR.full_name == "google.protobuf.Any":
-        if pb.type_url:
-            inner = message_factory.GetMessageClass(
-                descriptor_pool.Default().FindMessageTypeByName(pb.type_url.rsplit("/", 1)[1])
-            )()
-            inner.ParseFromString(pb.value)
-            _normalize_any(inner)
-            pb.value = inner.SerializeToString(deterministic=True)
-        return
-    for fd, value in pb.ListFields():
-        if fd.message_type is None:
-            continue
-        if fd.message_type.GetOptions().map_entry:
-            if fd.message_type.fields_by_name["value"].message_type is not None:
-                for item in value.values():
-                    _normalize_any(item)
-        elif fd.is_repeated:
-            for item in value:
-                _normalize_any(item)
-        else:
-            _normalize_any(value)
+    return without(type(message).pb(message), fields)
 
 
 def assert_same(got, sent) -> None:
