@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/",
         OPENAPI_SWAGGER_UI_URL="/docs/static/",  # served from the swagger-ui-bundle package: no CDN
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},  # no calls to the online spec validator
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Grafeas v1 software supply-chain metadata: notes, occurrences and projects. "
