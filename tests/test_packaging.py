@@ -9,11 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_wheel_carries_the_migrations_and_the_command(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
+    subprocess.run([*build, str(ROOT)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("grafeas_py-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
