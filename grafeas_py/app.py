@@ -18,7 +18,7 @@ from .api.schemas import ErrorSchema
 from .config import Settings
 from .service import Grafeas
 from .storage import SqlStorage, Storage
-from .storage.engine import make_engine
+from .storage.engine import make_engines
 
 
 @dataclass
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.wsgi_app = RawPathMiddleware(app.wsgi_app)
 
-    storage = SqlStorage(make_engine(settings.database_url, pool_size=settings.pool_size))
+    storage = SqlStorage(*make_engines(settings.database_url, pool_size=settings.pool_size))
 
     def secret() -> str:
         return settings.secret_key or storage.secret("page-token", lambda: secrets.token_urlsafe(32))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///grafeas.db"
 
@@ -23,7 +23,6 @@ class Settings:
     # Signs page tokens; when unset, a random key is made once and kept in the database.
     secret_key: str | None = None
     pool_size: int = 5
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:

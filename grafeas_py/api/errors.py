@@ -7,6 +7,8 @@ import re
 import uuid
 
 from flask import Flask, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ApiError, error_body
@@ -43,6 +45,21 @@ def _http_error(exc: HTTPException):
     return response
 
 
+def _database_error(exc: Exception):
+    """The database could not be reached or stayed busy: 503, which clients retry; anything else is ours."""
+    unreachable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or getattr(
+        exc, "connection_invalidated", False
+    )
+    if not unreachable:
+        return _internal_error(exc)
+    rid = request_id()
+    log.warning("database unavailable handling %s %s (request id %s): %s", request.method, request.path, rid, exc)
+    response = respond(error_body(503, f"the database is unavailable; retry later (request id {rid})"), 503)
+    response.headers["X-Request-Id"] = rid
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def _internal_error(exc: Exception):
     rid = request_id()
     log.exception("internal error handling %s %s (request id %s)", request.method, request.path, rid)
@@ -71,4 +88,6 @@ def register(app: Flask) -> None:
     """Install the handlers (after flask-smorest's, which they replace)."""
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(PoolTimeout, _database_error)
     app.register_error_handler(Exception, _internal_error)

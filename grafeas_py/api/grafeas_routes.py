@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from ..errors import InvalidArgument
-from ..names import NoteRef, note_name, project_name
+from ..names import NoteRef, check_id, note_name, project_name
 from ..wire.grafeas_types import NOTE, OCCURRENCE
-from .http import decode, grafeas, json_body, path_id, respond, respond_list, respond_message
+from .http import decode, grafeas, json_body, respond, respond_list, respond_message
 from .openapi import body_doc
 from .paging import next_page_token, page_request
 from .schemas import CreateNoteQuery, ListQuery, NoteOccurrencesQuery, UpdateQuery
@@ -15,8 +15,8 @@ from .schemas import CreateNoteQuery, ListQuery, NoteOccurrencesQuery, UpdateQue
 
 def _project(project: str, location: str | None) -> str:
     if location is not None:
-        path_id("location", location)
-    return path_id("project", project)
+        check_id("location", location)
+    return check_id("project", project)
 
 
 def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
@@ -54,7 +54,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "Note")
     def get_note(project, note_id, location=None):
         project = _project(project, location)
-        return respond_message(NOTE, grafeas().service.get_note(project, path_id("note id", note_id)))
+        return respond_message(NOTE, grafeas().service.get_note(project, check_id("note id", note_id)))
 
     @blp.route("/notes", methods=["GET"], endpoint="list_notes")
     @blp.arguments(ListQuery, location="query")
@@ -73,7 +73,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     def update_note(args, project, note_id, location=None):
         project = _project(project, location)
         body = decode(NOTE, json_body(), "note")
-        updated = grafeas().service.update_note(project, path_id("note id", note_id), body, args["updateMask"])
+        updated = grafeas().service.update_note(project, check_id("note id", note_id), body, args["updateMask"])
         return respond_message(NOTE, updated)
 
     @blp.route("/notes/<segment:note_id>", methods=["DELETE"], endpoint="delete_note")
@@ -81,7 +81,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "Empty")
     def delete_note(project, note_id, location=None):
         project = _project(project, location)
-        grafeas().service.delete_note(project, path_id("note id", note_id))
+        grafeas().service.delete_note(project, check_id("note id", note_id))
         return respond({})
 
     @blp.route("/notes/<segment:note_id>/occurrences", methods=["GET"], endpoint="list_note_occurrences")
@@ -89,7 +89,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.doc(summary="ListNoteOccurrences: the note's occurrences in every project")
     @blp.response(200, "ListNoteOccurrencesResponse")
     def list_note_occurrences(args, project, note_id, location=None):
-        note = NoteRef(_project(project, location), path_id("note id", note_id))
+        note = NoteRef(_project(project, location), check_id("note id", note_id))
         collection = note_name(*note) + "/occurrences"
         result = grafeas().service.list_note_occurrences(note, page_request(collection, args))
         return respond_list("occurrences", OCCURRENCE, result.items, next_page_token(collection, args, result))
@@ -123,7 +123,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "Occurrence")
     def get_occurrence(project, occurrence_id, location=None):
         project = _project(project, location)
-        occurrence = grafeas().service.get_occurrence(project, path_id("occurrence id", occurrence_id))
+        occurrence = grafeas().service.get_occurrence(project, check_id("occurrence id", occurrence_id))
         return respond_message(OCCURRENCE, occurrence)
 
     @blp.route("/occurrences", methods=["GET"], endpoint="list_occurrences")
@@ -143,7 +143,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     def update_occurrence(args, project, occurrence_id, location=None):
         project = _project(project, location)
         body = decode(OCCURRENCE, json_body(), "occurrence")
-        occurrence_id = path_id("occurrence id", occurrence_id)
+        occurrence_id = check_id("occurrence id", occurrence_id)
         updated = grafeas().service.update_occurrence(project, occurrence_id, body, args["updateMask"])
         return respond_message(OCCURRENCE, updated)
 
@@ -152,7 +152,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "Empty")
     def delete_occurrence(project, occurrence_id, location=None):
         project = _project(project, location)
-        grafeas().service.delete_occurrence(project, path_id("occurrence id", occurrence_id))
+        grafeas().service.delete_occurrence(project, check_id("occurrence id", occurrence_id))
         return respond({})
 
     @blp.route("/occurrences/<segment:occurrence_id>/notes", methods=["GET"], endpoint="get_occurrence_note")
@@ -160,7 +160,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "Note")
     def get_occurrence_note(project, occurrence_id, location=None):
         project = _project(project, location)
-        note = grafeas().service.get_occurrence_note(project, path_id("occurrence id", occurrence_id))
+        note = grafeas().service.get_occurrence_note(project, check_id("occurrence id", occurrence_id))
         return respond_message(NOTE, note)
 
     return blp

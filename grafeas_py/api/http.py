@@ -9,7 +9,6 @@ from flask import Response, current_app, request
 from werkzeug.routing import BaseConverter
 
 from ..errors import InvalidArgument
-from ..names import check_id
 from ..wire.codec import DecodeError
 from ..wire.grafeas_types import CODEC
 from ..wire.schema import Message
@@ -53,11 +52,6 @@ class SegmentConverter(BaseConverter):
 
     def to_url(self, value: str) -> str:
         return quote(value, safe="")
-
-
-def path_id(what: str, value: str) -> str:
-    """A decoded path segment that must be a usable id (a `%2F` decodes to `/`, which no id holds)."""
-    return check_id(what, value)
 
 
 def json_body() -> dict:

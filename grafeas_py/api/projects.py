@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from .http import grafeas, json_body, path_id, respond, respond_list
+from ..names import check_id
+from .http import grafeas, json_body, respond, respond_list
 from .openapi import body_doc
 from .paging import next_page_token, page_request
 from .schemas import ListQuery
@@ -26,7 +27,7 @@ def create_project():
 @blp.doc(summary="GetProject")
 @blp.response(200, "Project")
 def get_project(project):
-    return respond(grafeas().service.get_project(path_id("project", project)))
+    return respond(grafeas().service.get_project(check_id("project", project)))
 
 
 @blp.route("", methods=["GET"], endpoint="list_projects")
@@ -42,5 +43,5 @@ def list_projects(args):
 @blp.doc(summary="DeleteProject: only a project that holds no notes or occurrences")
 @blp.response(200, "Empty")
 def delete_project(project):
-    grafeas().service.delete_project(path_id("project", project))
+    grafeas().service.delete_project(check_id("project", project))
     return respond({})

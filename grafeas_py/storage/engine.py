@@ -11,21 +11,34 @@ def dumps_json(value) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine with JSON through orjson and SQLite tuned for concurrent writers."""
+def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> Engine:
+    """An engine with JSON through orjson, and SQLite tuned for concurrent writers.
+
+    There is no pre-ping (a round trip per checkout): a dropped connection fails one request with
+    503, which clients retry, and the pool reconnects.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, json_serializer=dumps_json, json_deserializer=orjson.loads)
         _tune_sqlite(engine)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return create_engine(
-        url,
-        json_serializer=dumps_json,
-        json_deserializer=orjson.loads,
-        pool_size=pool_size,
-        pool_pre_ping=True,
+        url, json_serializer=dumps_json, json_deserializer=orjson.loads, pool_size=pool_size, **options
     )
+
+
+def make_engines(url: str, *, pool_size: int = 5) -> tuple[Engine, Engine]:
+    """A (writer, reader) pair; the reader runs queries without BEGIN/ROLLBACK round trips.
+
+    PostgreSQL gets a second pool of autocommit connections, so that no connection switches mode
+    per request. SQLite shares one engine (an in-memory database exists once per engine).
+    """
+    writer = make_engine(url, pool_size=pool_size)
+    if url.startswith("sqlite"):
+        return writer, writer.execution_options(isolation_level="AUTOCOMMIT")
+    return writer, make_engine(url, pool_size=pool_size, autocommit=True)
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -61,6 +61,23 @@ def test_internal_fault_is_500_with_request_id_and_no_trace(app, http, project, 
     assert "req-123" in caplog.text and "secret internals" in caplog.text
 
 
+def test_unreachable_database_is_503_which_clients_retry():
+    from werkzeug.test import Client
+
+    from grafeas_py import create_app
+    from grafeas_py.config import Settings
+
+    app = create_app(Settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere", secret_key="k"))
+    client = Client(app)
+    r = client.get("/v1/projects/p/notes/n")
+    assert r.status_code == 503
+    assert r.json["error"]["status"] == "UNAVAILABLE"
+    assert "database is unavailable" in r.json["error"]["message"]
+    assert r.headers["Retry-After"] == "1"
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+
 def test_unknown_query_parameters_are_ignored(http, project):
     r = http.post(f"/v1/projects/{project}/notes?noteId=n&foo=bar&$alt=json", json=NOTE_BODIES["BUILD"])
     assert r.status_code == 200
