@@ -79,9 +79,10 @@ def drop_schemas(schemas: list[str]) -> None:
 
 @contextmanager
 def gunicorn(app: str, port: int, env: dict, cwd: Path, workers: int, threads: int):
-    """gunicorn with the settings `grafeas-py serve` uses; yields once /healthz-like probing answers."""
-    cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-k", "gthread", "--threads", str(threads)]
-    cmd += ["-b", f"127.0.0.1:{port}", "--keep-alive", "5", app]
+    """gunicorn with deploy/gunicorn.conf.py (as production runs it, for both apps alike); yields its
+    base URL once it answers."""
+    cmd = [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
+    cmd += ["-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", app]
     proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -173,6 +174,8 @@ def bench_batch(ceiling_db: str, base: str, body: dict, args) -> dict:
     payload = json.dumps(batch)
     pairs = []
     with requests.Session() as session:
+        for _ in range(2 * args.workers):  # warm up every worker: first requests compile statements
+            session.post(f"{base}/v1/projects/bench/occurrences:batchCreate", data=payload).raise_for_status()
         for _ in range(args.rounds):
             out = subprocess.run(
                 [sys.executable, str(SHARED_BENCH / "bulk_ceiling.py"), ceiling_db, "20000"],
