@@ -57,6 +57,7 @@ class SqlStorage(Storage):
             yield conn
 
     def _read(self):
+        """A connection in autocommit mode: for reads, and for writes of exactly one statement."""
         return self._reader.connect()
 
     # ---- projects --------------------------------------------------------------------------
@@ -204,8 +205,12 @@ class SqlStorage(Storage):
                     data=occ.data,
                 )
             )
-        with self._write() as conn:
-            _insert_many(conn, occurrences, rows)
+        if len(rows) == 1:  # one INSERT is atomic alone: no BEGIN/COMMIT round trips around it
+            with self._read() as conn:
+                conn.execute(insert(occurrences), rows[0])
+        else:
+            with self._write() as conn:
+                _insert_many(conn, occurrences, rows)
         return [occ.data for occ in new]
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
