@@ -34,14 +34,6 @@ class FailedPrecondition(ApiError):
     http_status, status = 400, "FAILED_PRECONDITION"
 
 
-class Unauthenticated(ApiError):
-    http_status, status = 401, "UNAUTHENTICATED"
-
-
-class PermissionDenied(ApiError):
-    http_status, status = 403, "PERMISSION_DENIED"
-
-
 class NotFound(ApiError):
     http_status, status = 404, "NOT_FOUND"
 
@@ -54,20 +46,8 @@ class Aborted(ApiError):
     http_status, status = 409, "ABORTED"
 
 
-class ResourceExhausted(ApiError):
-    http_status, status = 429, "RESOURCE_EXHAUSTED"
-
-
-class Internal(ApiError):
-    http_status, status = 500, "INTERNAL"
-
-
 class Unimplemented(ApiError):
     http_status, status = 501, "UNIMPLEMENTED"
-
-
-class Unavailable(ApiError):
-    http_status, status = 503, "UNAVAILABLE"
 
 
 # Status names for errors raised by the HTTP layer itself (routing, body limits).

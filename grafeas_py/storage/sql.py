@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import Engine, bindparam, insert, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
@@ -323,12 +323,6 @@ class SqlStorage(Storage):
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except DBAPIError:
                 return None  # reachable, but never migrated
-
-    def count(self, table_name: str) -> int:
-        """Rows in a table (for tests and operations)."""
-        table = {"notes": notes, "occurrences": occurrences, "projects": projects}[table_name]
-        with self._read() as conn:
-            return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def _insert_many(conn, table, rows: list[dict]) -> None:

@@ -37,7 +37,6 @@ _INT_RANGES = {
 # (protobuf prints the largest float32 as 3.4028235e+38, which is above the float32 itself).
 _FLOAT32_LIMIT = float.fromhex("0x1.ffffffp+127")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-_ANY_TYPE_PREFIX = "type.googleapis.com/"
 
 
 def _join(path: str, key: str) -> str:
