@@ -114,8 +114,8 @@ class Grafeas:
     def get_note(self, project_id: str, note_id: str) -> dict:
         return self.storage.get_note(project_id, note_id)
 
-    def list_notes(self, project_id: str, page: PageRequest) -> Page:
-        return self.storage.list_notes(project_id, page)
+    def list_notes(self, project_id: str, page: PageRequest, filter_=None) -> Page:
+        return self.storage.list_notes(project_id, page, filter_)
 
     def update_note(self, project_id: str, note_id: str, body: dict, mask: str | None) -> dict:
         existing, revision = self.storage.get_note_with_revision(project_id, note_id)
@@ -125,8 +125,8 @@ class Grafeas:
     def delete_note(self, project_id: str, note_id: str) -> None:
         self.storage.delete_note(project_id, note_id)
 
-    def list_note_occurrences(self, note: NoteRef, page: PageRequest) -> Page:
-        return self.storage.list_note_occurrences(note, page)
+    def list_note_occurrences(self, note: NoteRef, page: PageRequest, filter_=None) -> Page:
+        return self.storage.list_note_occurrences(note, page, filter_)
 
     # ---- occurrences -----------------------------------------------------------------------
 
@@ -187,8 +187,8 @@ class Grafeas:
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
         return self.storage.get_occurrence(project_id, occurrence_id)
 
-    def list_occurrences(self, project_id: str, page: PageRequest) -> Page:
-        return self.storage.list_occurrences(project_id, page)
+    def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page:
+        return self.storage.list_occurrences(project_id, page, filter_)
 
     def update_occurrence(self, project_id: str, occurrence_id: str, body: dict, mask: str | None) -> dict:
         existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)

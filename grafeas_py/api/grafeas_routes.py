@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from ..errors import InvalidArgument
+from ..filtering import parse
 from ..names import NoteRef, check_id, note_name, project_name
 from ..wire.grafeas_types import NOTE, OCCURRENCE
 from .http import decode, grafeas, json_body, respond, respond_list, respond_message
@@ -63,7 +64,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     def list_notes(args, project, location=None):
         project = _project(project, location)
         collection = project_name(project) + "/notes"
-        result = grafeas().service.list_notes(project, page_request(collection, args))
+        result = grafeas().service.list_notes(project, page_request(collection, args), parse(args["filter"]))
         return respond_list("notes", NOTE, result.items, next_page_token(collection, args, result))
 
     @blp.route("/notes/<segment:note_id>", methods=["PATCH"], endpoint="update_note")
@@ -91,7 +92,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     def list_note_occurrences(args, project, note_id, location=None):
         note = NoteRef(_project(project, location), check_id("note id", note_id))
         collection = note_name(*note) + "/occurrences"
-        result = grafeas().service.list_note_occurrences(note, page_request(collection, args))
+        result = grafeas().service.list_note_occurrences(note, page_request(collection, args), parse(args["filter"]))
         return respond_list("occurrences", OCCURRENCE, result.items, next_page_token(collection, args, result))
 
     # ---- occurrences ---------------------------------------------------------------------
@@ -133,7 +134,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     def list_occurrences(args, project, location=None):
         project = _project(project, location)
         collection = project_name(project) + "/occurrences"
-        result = grafeas().service.list_occurrences(project, page_request(collection, args))
+        result = grafeas().service.list_occurrences(project, page_request(collection, args), parse(args["filter"]))
         return respond_list("occurrences", OCCURRENCE, result.items, next_page_token(collection, args, result))
 
     @blp.route("/occurrences/<segment:occurrence_id>", methods=["PATCH"], endpoint="update_occurrence")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from ..errors import Unimplemented
 from ..names import check_id
 from .http import grafeas, json_body, respond, respond_list
 from .openapi import body_doc
@@ -35,6 +36,8 @@ def get_project(project):
 @blp.doc(summary="ListProjects")
 @blp.response(200, "ListProjectsResponse")
 def list_projects(args):
+    if args["filter"].strip():
+        raise Unimplemented("filter is not supported on ListProjects")
     result = grafeas().service.list_projects(page_request("projects", args))
     return respond_list("projects", None, result.items, next_page_token("projects", args, result))
 

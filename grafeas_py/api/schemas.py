@@ -24,7 +24,14 @@ def _camel(snake: str) -> str:
 
 
 class ListQuery(_Query):
-    filter = fields.String(load_default="", metadata={"description": "Not supported yet: must be empty."})
+    filter = fields.String(
+        load_default="",
+        metadata={
+            "description": 'AIP-160 filter, e.g. kind="VULNERABILITY" AND resourceUrl="https://..."; fields: '
+            "kind, resourceUrl (resourceUri), noteProjectId, noteId, noteName, createTime, updateTime; "
+            "functions has_prefix(field, text) and has_suffix(field, text)."
+        },
+    )
     pageSize = fields.Integer(load_default=0, metadata={"description": "Items per page: 20 when unset, at most 1000."})
     pageToken = fields.String(load_default="", metadata={"description": "nextPageToken of the previous page."})
     returnPartialSuccess = fields.Boolean(

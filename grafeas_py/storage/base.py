@@ -62,7 +62,8 @@ class Storage(abc.ABC):
     def get_note(self, project_id: str, note_id: str) -> dict: ...
 
     @abc.abstractmethod
-    def list_notes(self, project_id: str, page: PageRequest) -> Page: ...
+    def list_notes(self, project_id: str, page: PageRequest, filter_=None) -> Page:
+        """Notes in key order; `filter_` is a tree from `grafeas_py.filtering.parse`."""
 
     @abc.abstractmethod
     def update_note(self, project_id: str, note_id: str, data: dict, revision: int) -> dict:
@@ -90,7 +91,7 @@ class Storage(abc.ABC):
     def get_note_with_revision(self, project_id: str, note_id: str) -> tuple[dict, int]: ...
 
     @abc.abstractmethod
-    def list_occurrences(self, project_id: str, page: PageRequest) -> Page: ...
+    def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page: ...
 
     @abc.abstractmethod
     def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
@@ -103,7 +104,7 @@ class Storage(abc.ABC):
     def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict: ...
 
     @abc.abstractmethod
-    def list_note_occurrences(self, note: NoteRef, page: PageRequest) -> Page:
+    def list_note_occurrences(self, note: NoteRef, page: PageRequest, filter_=None) -> Page:
         """Occurrences of a note in every project."""
 
     # Operations

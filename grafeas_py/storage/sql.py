@@ -13,6 +13,7 @@ from ..names import NoteRef, note_name, occurrence_name, project_name
 from ..wire.timestamps import to_micros
 from .base import NewOccurrence, Page, PageRequest, Storage
 from .engine import dumps_json
+from .filter_sql import compile_filter
 from .tables import notes, occurrences, projects, server_secrets
 
 # Lookups by many keys go in chunks so that no statement exceeds a driver's parameter limit.
@@ -147,8 +148,10 @@ class SqlStorage(Storage):
             raise _note_missing(project_id, note_id)
         return row.data, row.revision
 
-    def list_notes(self, project_id: str, page: PageRequest) -> Page:
-        query = select(notes.c.pk, notes.c.data).where(notes.c.project_id == project_id, notes.c.pk > page.after)
+    def list_notes(self, project_id: str, page: PageRequest, filter_=None) -> Page:
+        query = select(notes.c.pk, notes.c.data).where(
+            notes.c.project_id == project_id, notes.c.pk > page.after, compile_filter(filter_, notes)
+        )
         rows = self._page_rows(query.order_by(notes.c.pk), page)
         return _page([r.data for r in rows], rows, page)
 
@@ -231,9 +234,9 @@ class SqlStorage(Storage):
             raise _occurrence_missing(project_id, occurrence_id)
         return row.data, row.revision
 
-    def list_occurrences(self, project_id: str, page: PageRequest) -> Page:
+    def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page:
         query = select(occurrences.c.pk, occurrences.c.data).where(
-            occurrences.c.project_id == project_id, occurrences.c.pk > page.after
+            occurrences.c.project_id == project_id, occurrences.c.pk > page.after, compile_filter(filter_, occurrences)
         )
         rows = self._page_rows(query.order_by(occurrences.c.pk), page)
         return _page([r.data for r in rows], rows, page)
@@ -271,7 +274,7 @@ class SqlStorage(Storage):
             raise _note_missing(row.note_project_id, row.note_id)
         return row.data
 
-    def list_note_occurrences(self, note: NoteRef, page: PageRequest) -> Page:
+    def list_note_occurrences(self, note: NoteRef, page: PageRequest, filter_=None) -> Page:
         with self._read() as conn:
             exists = conn.execute(
                 select(notes.c.pk).where(notes.c.project_id == note.project, notes.c.note_id == note.note_id)
@@ -282,6 +285,7 @@ class SqlStorage(Storage):
             occurrences.c.note_project_id == note.project,
             occurrences.c.note_id == note.note_id,
             occurrences.c.pk > page.after,
+            compile_filter(filter_, occurrences),
         )
         rows = self._page_rows(query.order_by(occurrences.c.pk), page)
         return _page([r.data for r in rows], rows, page)

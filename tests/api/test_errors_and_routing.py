@@ -87,9 +87,11 @@ def test_bad_page_size_type_is_400(http, project):
     assert_error(http.get(f"/v1/projects/{project}/notes?pageSize=many"), 400, "INVALID_ARGUMENT", "pageSize")
 
 
-def test_filter_is_refused_not_ignored(http, project):
-    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": 'kind="BUILD"'})
-    assert_error(r, 501, "UNIMPLEMENTED", "filter is not supported yet")
+def test_filters_not_supported_are_refused_not_ignored(http, project):
+    r = http.get("/v1/projects", params={"filter": 'name="projects/x"'})
+    assert_error(r, 501, "UNIMPLEMENTED", "filter is not supported on ListProjects")
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": 'vulnerability.effectiveSeverity="HIGH"'})
+    assert_error(r, 400, "INVALID_ARGUMENT", "field 'vulnerability.effectiveSeverity' is not supported yet")
 
 
 class TestRawPath:

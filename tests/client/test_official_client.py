@@ -781,3 +781,19 @@ def test_failed_write_returns_its_connection_to_the_pool(database_url, monkeypat
     finally:
         server.shutdown()
         engine.dispose()
+
+
+def test_list_occurrences_with_the_filter_google_documents(client, parent):
+    """kind="VULNERABILITY" AND resourceUrl="..." (cloud.google.com/artifact-analysis), through the client."""
+    vuln = create_note(client, parent, "CVE-2024-3094", vulnerability_note())
+    build = create_note(client, parent, "builder", build_note())
+    other = IMAGE.replace("acme", "other")
+    wanted = client.create_occurrence(parent=parent, occurrence=vulnerability_occurrence(vuln.name))
+    client.create_occurrence(parent=parent, occurrence=vulnerability_occurrence(vuln.name, other))
+    client.create_occurrence(parent=parent, occurrence=build_occurrence(build.name))
+    found = client.list_occurrences(parent=parent, filter=f'kind="VULNERABILITY" AND resourceUrl="{IMAGE}"')
+    assert [o.name for o in found] == [wanted.name]
+    note_occurrences = client.list_note_occurrences(name=vuln.name, filter=f'resourceUrl="{other}"')
+    assert [o.resource_uri for o in note_occurrences] == [other]
+    with pytest.raises(exceptions.BadRequest, match="syntax error"):
+        list(client.list_occurrences(parent=parent, filter='kind="VULNERABILITY" AND'))

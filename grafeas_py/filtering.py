@@ -1,0 +1,192 @@
+"""The list filter language (AIP-160, as Grafeas extends it), parsed into a small tree.
+
+`parse` turns filter text into nodes; `storage.filter_sql` compiles them into SQL with bound
+parameters. Precedence follows AIP-160: OR binds tighter than the implicit AND of a sequence of
+terms, which binds tighter than AND.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .errors import InvalidArgument
+
+_GRAMMAR = r"""
+start: expression?
+?expression: sequence (_AND sequence)*          -> all_of
+?sequence: factor factor*                        -> all_of
+?factor: term (_OR term)*                        -> any_of
+?term: _NOT simple                               -> negate
+     | MINUS simple                              -> negate
+     | simple
+?simple: restriction | "(" expression ")"
+?restriction: comparable (COMPARATOR arg)?
+?comparable: function | member
+function: NAME "(" [arg ("," arg)*] ")"
+member: NAME ("." NAME)*
+?arg: comparable | literal | "(" expression ")"
+literal: STRING | NUMBER | STAR
+
+_AND.2: "AND"
+_OR.2: "OR"
+_NOT.2: "NOT"
+MINUS: "-"
+STAR: "*"
+COMPARATOR: "<=" | ">=" | "!=" | "<" | ">" | "=" | ":"
+STRING: /"(?:[^"\\]|\\.)*"/ | /'(?:[^'\\]|\\.)*'/
+NUMBER.2: /-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+%ignore /\s+/
+"""
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field reference such as `kind` or `vulnerability.effectiveSeverity`."""
+
+    path: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A literal: text (quoted, or a bare word), a number, or `*`."""
+
+    value: str | float
+    quoted: bool = True
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: Field
+    op: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    node: object
+
+
+@dataclass(frozen=True)
+class And:
+    nodes: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    nodes: tuple
+
+
+class _ToTree(Transformer):
+    def start(self, children):
+        return children[0] if children else None
+
+    def all_of(self, children):
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def any_of(self, children):
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def negate(self, children):
+        return Not(children[-1])
+
+    def member(self, names):
+        return Field(tuple(str(n) for n in names))
+
+    def function(self, children):
+        return Call(str(children[0]), tuple(c for c in children[1:] if c is not None))
+
+    def literal(self, children):
+        token: Token = children[0]
+        if token.type == "STRING":
+            return Value(_unquote(str(token)))
+        if token.type == "NUMBER":
+            return Value(float(token), quoted=False)
+        return Value("*", quoted=False)
+
+    def restriction(self, children):
+        field, op, value = children
+        if not isinstance(field, Field):
+            raise InvalidArgument(f"filter: the left side of {op} must be a field, not {type(field).__name__.lower()}")
+        if isinstance(value, Field):  # a bare word: `kind = VULNERABILITY`
+            value = Value(value.name, quoted=False)
+        elif not isinstance(value, Value):
+            raise InvalidArgument(f"filter: the right side of {op} must be a value")
+        return Compare(field, str(op), value)
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    out, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            out.append(body[i + 1])
+            i += 2
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+def parse(text: str):
+    """The filter's tree, None for an empty filter; a 400 that says where and what was expected."""
+    if not text.strip():
+        return None
+    try:
+        tree = _PARSER.parse(text)
+    except UnexpectedInput as exc:
+        raise InvalidArgument(_syntax_error(text, exc)) from None
+    node = _ToTree().transform(tree)
+    if isinstance(node, Field):
+        raise InvalidArgument(f'filter: {node.name!r} alone is not a condition; compare it, e.g. {node.name}="value"')
+    return node
+
+
+def _syntax_error(text: str, exc: UnexpectedInput) -> str:
+    if isinstance(exc, UnexpectedEOF):
+        return f"filter: syntax error: the filter ends early; expected {_expected(exc.expected)}"
+    column = getattr(exc, "column", "?")
+    if isinstance(exc, UnexpectedCharacters):
+        return f"filter: syntax error at column {column}: unexpected character {text[exc.pos_in_stream]!r}"
+    if isinstance(exc, UnexpectedToken):
+        if exc.token.type == "$END":
+            return f"filter: syntax error: the filter ends early; expected {_expected(exc.expected)}"
+        found = repr(str(exc.token))
+        return f"filter: syntax error at column {column}: unexpected {found}; expected {_expected(exc.expected)}"
+    return f"filter: syntax error at column {column}"
+
+
+_TERMINALS = {
+    "_AND": "AND",
+    "_OR": "OR",
+    "_NOT": "NOT",
+    "MINUS": "-",
+    "STAR": "*",
+    "COMPARATOR": "a comparison (= != < <= > >= :)",
+    "STRING": "a quoted string",
+    "NUMBER": "a number",
+    "NAME": "a field name",
+    "LPAR": "(",
+    "RPAR": ")",
+    "COMMA": ",",
+    "DOT": ".",
+}
+
+
+def _expected(names) -> str:
+    words = sorted({_TERMINALS.get(n, n) for n in names if n != "$END"})
+    return ", ".join(words) if words else "nothing more"

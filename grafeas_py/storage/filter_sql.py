@@ -1,0 +1,142 @@
+"""Filter trees compiled into SQLAlchemy expressions over indexed columns, with bound parameters.
+
+Fields are the top-level keys Grafeas and Container Analysis clients filter on, in the spellings
+they use. Member access into the stored document (`vulnerability.effectiveSeverity`) is not
+compiled yet and is refused with a 400 that says so.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, not_, or_, true
+
+from ..errors import InvalidArgument
+from ..filtering import And, Call, Compare, Field, Not, Or, Value
+from ..names import parse_note_name
+from ..wire.grafeas_types import NOTE_KIND
+from ..wire.timestamps import to_micros
+from .tables import notes, occurrences
+
+# Kritis and the v1beta1 API name two kinds differently.
+_KIND_ALIASES = {"PACKAGE_VULNERABILITY": "VULNERABILITY", "ATTESTATION_AUTHORITY": "ATTESTATION"}
+_STRING_OPS = {"=", "!=", "<", "<=", ">", ">=", ":"}
+
+
+def _columns(table) -> dict:
+    """Filterable fields of a table, by every spelling clients use, as (kind of value, column)."""
+    fields = {
+        "kind": ("kind", table.c.kind),
+        "createTime": ("time", table.c.create_time),
+        "create_time": ("time", table.c.create_time),
+        "updateTime": ("time", table.c.update_time),
+        "update_time": ("time", table.c.update_time),
+    }
+    if table is occurrences:
+        for name in ("resourceUrl", "resourceUri", "resource_url", "resource_uri"):
+            fields[name] = ("text", table.c.resource_uri)
+        for name in ("noteProjectId", "note_project_id"):
+            fields[name] = ("text", table.c.note_project_id)
+        for name in ("noteId", "note_id"):
+            fields[name] = ("text", table.c.note_id)
+        for name in ("noteName", "note_name"):
+            fields[name] = ("note", None)
+    return fields
+
+
+_FIELDS = {notes: _columns(notes), occurrences: _columns(occurrences)}
+
+
+def compile_filter(node, table):
+    """A WHERE clause for `table` from a filter tree (None: no condition)."""
+    if node is None:
+        return true()
+    return _compile(node, table)
+
+
+def _compile(node, table):
+    if isinstance(node, And):
+        return and_(*(_compile(n, table) for n in node.nodes))
+    if isinstance(node, Or):
+        return or_(*(_compile(n, table) for n in node.nodes))
+    if isinstance(node, Not):
+        return not_(_compile(node.node, table))
+    if isinstance(node, Compare):
+        return _comparison(node, table)
+    if isinstance(node, Call):
+        return _call(node, table)
+    if isinstance(node, Field):
+        raise InvalidArgument(f'filter: {node.name!r} alone is not a condition; compare it, e.g. {node.name}="value"')
+    raise InvalidArgument("filter: a value alone is not a condition")
+
+
+def _field(field: Field, table):
+    known = _FIELDS[table]
+    found = known.get(field.name)
+    if found is not None:
+        return found
+    if len(field.path) > 1:
+        raise InvalidArgument(
+            f"filter: field {field.name!r} is not supported yet; filter on one of " + ", ".join(sorted(known))
+        )
+    raise InvalidArgument(f"filter: unknown field {field.name!r}; filterable fields are " + ", ".join(sorted(known)))
+
+
+def _text(value: Value, field: Field) -> str:
+    if isinstance(value.value, float):
+        raise InvalidArgument(f"filter: {field.name} takes text, not the number {value.value:g}; quote it")
+    return value.value
+
+
+def _comparison(node: Compare, table):
+    kind, column = _field(node.field, table)
+    op, value, name = node.op, node.value, node.field.name
+    if op == ":" and value.value == "*" and not value.quoted:
+        return true()  # every filterable field is always present
+    if kind == "time":
+        if op == ":":
+            raise InvalidArgument(f"filter: {name} is a time: compare it with = != < <= > >=")
+        if isinstance(value.value, float):
+            raise InvalidArgument(f"filter: {name} is a time; compare it with an RFC 3339 string, not a number")
+        try:
+            micros = to_micros(value.value)
+        except ValueError as exc:
+            raise InvalidArgument(f"filter: {name}: {exc}") from None
+        return _apply(column, op, micros)
+    text = _text(value, node.field)
+    if kind == "kind":
+        text = _KIND_ALIASES.get(text, text)
+        if text not in NOTE_KIND.numbers:
+            raise InvalidArgument(f"filter: {text!r} is not a kind; kinds are " + ", ".join(NOTE_KIND.numbers))
+    if kind == "note":
+        if op not in ("=", "!=", ":"):
+            raise InvalidArgument(f"filter: {name} can only be compared with = or !=")
+        note = parse_note_name(text, f"filter: {name}")
+        match = and_(occurrences.c.note_project_id == note.project, occurrences.c.note_id == note.note_id)
+        return not_(match) if op == "!=" else match
+    return _apply(column, "=" if op == ":" else op, text)
+
+
+def _apply(column, op: str, value):
+    return {
+        "=": lambda: column == value,
+        "!=": lambda: column != value,
+        "<": lambda: column < value,
+        "<=": lambda: column <= value,
+        ">": lambda: column > value,
+        ">=": lambda: column >= value,
+    }[op]()
+
+
+def _call(node: Call, table):
+    if node.function not in ("has_prefix", "has_suffix"):
+        raise InvalidArgument(f"filter: unknown function {node.function!r}; functions are has_prefix, has_suffix")
+    if len(node.args) != 2 or not isinstance(node.args[0], Field) or not isinstance(node.args[1], Value):
+        raise InvalidArgument(f'filter: {node.function} takes a field and a string: {node.function}(field, "text")')
+    field, value = node.args
+    kind, column = _field(field, table)
+    if kind != "text":
+        raise InvalidArgument(f"filter: {node.function} applies to text fields, not to {field.name}")
+    text = _text(value, field)
+    # autoescape: % and _ in the text match themselves, not any character
+    if node.function == "has_prefix":
+        return column.startswith(text, autoescape=True)
+    return column.endswith(text, autoescape=True)

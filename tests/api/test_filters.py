@@ -1,0 +1,141 @@
+"""Filters on the list RPCs: one table of (filter, expected items), run on SQLite and PostgreSQL."""
+
+import pytest
+
+from tests.factories import NOTE_BODIES, occurrence_body
+
+A = "https://gcr.io/acme/app@sha256:" + "a" * 64
+B = "https://gcr.io/acme/api@sha256:" + "b" * 64
+C = "https://quay.io/other/db@sha256:" + "c" * 64
+TRICKY = "https://gcr.io/acme/100%_done@sha256:" + "d" * 64
+
+# (label, kind, note id, resource): the occurrences each test project holds
+OCCURRENCES = [
+    ("vuln-a", "VULNERABILITY", "CVE-1", A),
+    ("vuln-b", "VULNERABILITY", "CVE-2", B),
+    ("build-a", "BUILD", "builder", A),
+    ("disc-c", "DISCOVERY", "scanner", C),
+    ("pkg-tricky", "PACKAGE", "openssl", TRICKY),
+]
+
+
+@pytest.fixture
+def seeded(http, project):
+    """A provider project with the notes, and `project` with one occurrence per row above."""
+    provider = f"{project}-provider"
+    notes = {note_id: NOTE_BODIES[kind] for _, kind, note_id, _ in OCCURRENCES}
+    assert http.post(f"/v1/projects/{provider}/notes:batchCreate", json={"notes": notes}).status_code == 200
+    names = {}
+    for label, kind, note_id, resource in OCCURRENCES:
+        body = occurrence_body(kind, f"projects/{provider}/notes/{note_id}", resource)
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+        assert r.status_code == 200, r.text
+        names[r.json()["name"]] = label
+    return provider, names
+
+
+def listed(http, path, filter_):
+    r = http.get(path, params={"filter": filter_, "pageSize": 1000})
+    assert r.status_code == 200, r.text
+    return r.json().get("occurrences", r.json().get("notes", []))
+
+
+CASES = [
+    ('kind="VULNERABILITY"', {"vuln-a", "vuln-b"}),
+    ("kind=VULNERABILITY", {"vuln-a", "vuln-b"}),
+    ("kind = 'BUILD'", {"build-a"}),
+    ('kind="PACKAGE_VULNERABILITY"', {"vuln-a", "vuln-b"}),  # Kritis's v1beta1 name
+    (f'resourceUrl="{A}"', {"vuln-a", "build-a"}),
+    (f'resource_uri="{A}"', {"vuln-a", "build-a"}),
+    (f'kind="VULNERABILITY" AND resourceUrl="{A}"', {"vuln-a"}),
+    (f'(kind="VULNERABILITY" AND resourceUrl="{A}")', {"vuln-a"}),
+    (f'kind="VULNERABILITY" resourceUrl="{A}"', {"vuln-a"}),  # a sequence is an implicit AND
+    ('kind="BUILD" OR kind="DISCOVERY"', {"build-a", "disc-c"}),
+    (f'resourceUrl="{A}" kind="BUILD" OR kind="DISCOVERY"', {"build-a"}),  # OR binds tighter
+    ('NOT kind="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
+    ('-kind="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
+    ('kind!="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
+    ('has_prefix(resourceUrl, "https://gcr.io/acme/")', {"vuln-a", "vuln-b", "build-a", "pkg-tricky"}),
+    ('has_prefix(resourceUrl, "https://gcr.io/acme/100%_")', {"pkg-tricky"}),  # % and _ are literal
+    ('has_prefix(resourceUrl, "https://gcr.io/acme/1%")', set()),
+    ('has_suffix(resourceUrl, "c" )', {"disc-c"}),
+    ('noteId="CVE-1"', {"vuln-a"}),
+    ('noteId="CVE-1" OR noteId="CVE-2"', {"vuln-a", "vuln-b"}),
+    ("kind:*", {"vuln-a", "vuln-b", "build-a", "disc-c", "pkg-tricky"}),
+    ('createTime > "2000-01-01T00:00:00Z"', {"vuln-a", "vuln-b", "build-a", "disc-c", "pkg-tricky"}),
+    ('createTime < "2000-01-01T00:00:00+02:00"', set()),
+    ('updateTime >= "2000-01-01T00:00:00Z" AND kind="BUILD"', {"build-a"}),
+    ('resourceUrl="nothing"', set()),
+]
+
+
+@pytest.mark.parametrize("filter_, expected", CASES, ids=[c[0] for c in CASES])
+def test_filter_table(http, project, seeded, filter_, expected):
+    _, names = seeded
+    got = {names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", filter_)}
+    assert got == expected
+
+
+def test_note_project_and_name(http, project, seeded):
+    provider, names = seeded
+    got = {names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", f'noteProjectId="{provider}"')}
+    assert len(got) == len(OCCURRENCES)
+    note = f"projects/{provider}/notes/CVE-2"
+    assert {names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", f'noteName="{note}"')} == {
+        "vuln-b"
+    }
+
+
+def test_filter_on_notes_and_note_occurrences(http, project, seeded):
+    provider, names = seeded
+    notes = listed(http, f"/v1/projects/{provider}/notes", 'kind="VULNERABILITY"')
+    assert {n["name"].rsplit("/", 1)[1] for n in notes} == {"CVE-1", "CVE-2"}
+    occ = listed(http, f"/v1/projects/{provider}/notes/CVE-1/occurrences", 'kind="VULNERABILITY"')
+    assert [names[o["name"]] for o in occ] == ["vuln-a"]
+    assert listed(http, f"/v1/projects/{provider}/notes/CVE-1/occurrences", f'resourceUrl="{B}"') == []
+
+
+def test_filtered_paging_keeps_the_filter(http, project, seeded):
+    path = f"/v1/projects/{project}/occurrences"
+    first = http.get(path, params={"filter": 'kind="VULNERABILITY"', "pageSize": 1}).json()
+    second = http.get(
+        path, params={"filter": 'kind="VULNERABILITY"', "pageSize": 1, "pageToken": first["nextPageToken"]}
+    )
+    assert second.status_code == 200
+    assert "nextPageToken" not in second.json()
+    other = http.get(path, params={"filter": 'kind="BUILD"', "pageToken": first["nextPageToken"]})
+    assert other.status_code == 400
+    assert "different list request" in other.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "filter_, message",
+    [
+        ('kind="VULNERABILITY" AND', "syntax error: the filter ends early; expected"),
+        ('kind == "X"', "syntax error at column 7: unexpected '='"),
+        ('(kind="BUILD"', "the filter ends early; expected )"),
+        ('kind="BUILD" #', "syntax error at column 14: unexpected character '#'"),
+        ('color="red"', "unknown field 'color'; filterable fields are"),
+        ('kind="FRUIT"', "'FRUIT' is not a kind"),
+        ("createTime > 5", "createTime is a time; compare it with an RFC 3339 string, not a number"),
+        ('createTime > "yesterday"', "not an RFC 3339 timestamp"),
+        ("resourceUrl = 5", "resourceUrl takes text, not the number 5"),
+        ('has_prefix(kind, "V")', "has_prefix applies to text fields"),
+        ('starts_with(resourceUrl, "x")', "unknown function 'starts_with'"),
+        ("has_prefix(resourceUrl)", "has_prefix takes a field and a string"),
+        ("kind", "'kind' alone is not a condition"),
+        ('noteName="CVE-1"', 'noteName must be in the form "projects/[PROJECT_ID]/notes/[NOTE_ID]"'),
+    ],
+)
+def test_bad_filters_are_400_saying_what_is_wrong(http, project, filter_, message):
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": filter_})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert message in r.json()["error"]["message"]
+
+
+def test_filter_text_never_reaches_sql_as_code(http, project, seeded):
+    evil = 'x" OR 1=1 --'
+    assert listed(http, f"/v1/projects/{project}/occurrences", f"resourceUrl='{evil}'") == []
+    assert listed(http, f"/v1/projects/{project}/occurrences", 'resourceUrl="a\'; DROP TABLE occurrences; --"') == []
+    assert len(listed(http, f"/v1/projects/{project}/occurrences", "")) == len(OCCURRENCES)
