@@ -16,7 +16,7 @@ from .names import NoteRef, check_id, note_name, occurrence_name, parse_note_nam
 from .storage import Page, PageRequest, Storage
 from .storage.base import NewOccurrence
 from .validation import validate_note, validate_occurrence
-from .wire.grafeas_types import KIND_BY_NOTE_TYPE, KIND_BY_OCCURRENCE_DETAILS, NOTE, OCCURRENCE
+from .wire.grafeas_types import KIND_BY_NOTE_TYPE, KIND_BY_OCCURRENCE_DETAILS, NOTE, OCCURRENCE, SEVERITY
 from .wire.schema import Message
 from .wire.timestamps import from_datetime
 
@@ -209,6 +209,23 @@ class Grafeas:
 
     def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict:
         return self.storage.get_occurrence_note(project_id, occurrence_id)
+
+    def vulnerability_summary(self, project_id: str, filter_=None) -> list[dict]:
+        """Container Analysis's summary: per resource and effective severity, and per resource in all
+        (severity SEVERITY_UNSPECIFIED), how many vulnerabilities there are and how many can be fixed."""
+        counts: dict[str, dict[str, list[int]]] = {}
+        for uri, severity, total, fixable in self.storage.vulnerability_summary(project_id, filter_):
+            per_severity = counts.setdefault(uri, {})
+            for key in {severity, "SEVERITY_UNSPECIFIED"}:  # the total, and the severity unless it is unknown
+                entry = per_severity.setdefault(key, [0, 0])
+                entry[0] += total
+                entry[1] += fixable
+        order = {name: number for number, name in SEVERITY.names.items()}
+        return [
+            {"resourceUri": uri, "severity": severity, "fixableCount": str(fixable), "totalCount": str(total)}
+            for uri in sorted(counts)
+            for severity, (total, fixable) in sorted(counts[uri].items(), key=lambda item: -order[item[0]])
+        ]
 
 
 def _updated(existing, body, mask, msg, what, validate, members, immutable=()) -> dict:

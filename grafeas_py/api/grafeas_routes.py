@@ -7,11 +7,11 @@ from flask_smorest import Blueprint
 from ..errors import InvalidArgument
 from ..filtering import parse
 from ..names import NoteRef, check_id, note_name, project_name
-from ..wire.grafeas_types import NOTE, OCCURRENCE
-from .http import decode, grafeas, json_body, respond, respond_list, respond_message
+from ..wire.grafeas_types import NOTE, OCCURRENCE, SEVERITY
+from .http import decode, enums_as_numbers, grafeas, json_body, respond, respond_list, respond_message
 from .openapi import body_doc
 from .paging import next_page_token, page_request
-from .schemas import CreateNoteQuery, ListQuery, NoteOccurrencesQuery, UpdateQuery
+from .schemas import CreateNoteQuery, ListQuery, NoteOccurrencesQuery, SummaryQuery, UpdateQuery
 
 
 def _project(project: str, location: str | None) -> str:
@@ -118,6 +118,17 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         decoded = [decode(OCCURRENCE, item, f"occurrences[{i}]") for i, item in enumerate(items)]
         created = grafeas().service.batch_create_occurrences(project, decoded)
         return respond_list("occurrences", OCCURRENCE, created)
+
+    @blp.route("/occurrences:vulnerabilitySummary", methods=["GET"], endpoint="vulnerability_summary")
+    @blp.arguments(SummaryQuery, location="query")
+    @blp.doc(summary="GetVulnerabilityOccurrencesSummary (Container Analysis): counts by resource and severity")
+    @blp.response(200, "VulnerabilityOccurrencesSummary")
+    def vulnerability_summary(args, project, location=None):
+        project = _project(project, location)
+        counts = grafeas().service.vulnerability_summary(project, parse(args["filter"]))
+        if enums_as_numbers():
+            counts = [{**c, "severity": SEVERITY.numbers[c["severity"]]} for c in counts]
+        return respond({"counts": counts} if counts else {})
 
     @blp.route("/occurrences/<segment:occurrence_id>", methods=["GET"], endpoint="get_occurrence")
     @blp.doc(summary="GetOccurrence")

@@ -154,3 +154,24 @@ def register_components(spec) -> None:
         },
     )
     spec.components.schema("Empty", component={"type": "object"})
+    severity = {"type": "string", "enum": list(REGISTRY.enums["grafeas.v1.Severity"].names.values())}
+    spec.components.schema(
+        "VulnerabilityOccurrencesSummary",
+        component={
+            "type": "object",
+            "properties": {
+                "counts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "resourceUri": {"type": "string"},
+                            "severity": {**severity, "description": "SEVERITY_UNSPECIFIED: all severities"},
+                            "fixableCount": {"type": "string", "format": "int64"},
+                            "totalCount": {"type": "string", "format": "int64"},
+                        },
+                    },
+                }
+            },
+        },
+    )

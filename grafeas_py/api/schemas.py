@@ -45,6 +45,10 @@ class NoteOccurrencesQuery(_Query):
     pageToken = ListQuery._declared_fields["pageToken"]
 
 
+class SummaryQuery(_Query):
+    filter = ListQuery._declared_fields["filter"]
+
+
 class CreateNoteQuery(_Query):
     noteId = fields.String(required=True, metadata={"description": "The new note's id: not empty, no '/'."})
 

@@ -107,6 +107,10 @@ class Storage(abc.ABC):
     def list_note_occurrences(self, note: NoteRef, page: PageRequest, filter_=None) -> Page:
         """Occurrences of a note in every project."""
 
+    @abc.abstractmethod
+    def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
+        """(resource URI, severity, total, fixable) counts of VULNERABILITY occurrences."""
+
     # Operations
     @abc.abstractmethod
     def ping(self) -> str | None:

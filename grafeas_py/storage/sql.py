@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, bindparam, insert, select, text, tuple_, update
+from sqlalchemy import Engine, bindparam, case, func, insert, select, text, true, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
@@ -289,6 +289,24 @@ class SqlStorage(Storage):
         )
         rows = self._page_rows(query.order_by(occurrences.c.pk), page)
         return _page([r.data for r in rows], rows, page)
+
+    def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
+        """(resource URI, severity, total, fixable) for the project's VULNERABILITY occurrences."""
+        vulnerability = occurrences.c.data["vulnerability"]
+        effective, severity = vulnerability["effectiveSeverity"].as_string(), vulnerability["severity"].as_string()
+        severity = func.coalesce(effective, severity, "SEVERITY_UNSPECIFIED").label("severity")
+        fixable = func.sum(case((vulnerability["fixAvailable"].as_boolean() == true(), 1), else_=0))
+        query = (
+            select(occurrences.c.resource_uri, severity, func.count(), fixable)
+            .where(
+                occurrences.c.project_id == project_id,
+                occurrences.c.kind == "VULNERABILITY",
+                compile_filter(filter_, occurrences),
+            )
+            .group_by(occurrences.c.resource_uri, severity)
+        )
+        with self._read() as conn:
+            return [(uri, sev, int(total), int(fix or 0)) for uri, sev, total, fix in conn.execute(query)]
 
     # ---- shared ----------------------------------------------------------------------------
 

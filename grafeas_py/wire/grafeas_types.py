@@ -73,6 +73,7 @@ REGISTRY = _build()
 NOTE: Message = REGISTRY.messages["grafeas.v1.Note"]
 OCCURRENCE: Message = REGISTRY.messages["grafeas.v1.Occurrence"]
 NOTE_KIND: Enum = REGISTRY.enums["grafeas.v1.NoteKind"]
+SEVERITY: Enum = REGISTRY.enums["grafeas.v1.Severity"]
 CODEC = Codec(REGISTRY.messages)
 
 # Every kind's oneof member, by kind name. VULNERABILITY_ASSESSMENT has a note type only.
