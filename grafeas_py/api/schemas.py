@@ -28,7 +28,8 @@ class ListQuery(_Query):
         load_default="",
         metadata={
             "description": 'AIP-160 filter, e.g. kind="VULNERABILITY" AND resourceUrl="https://..."; fields: '
-            "kind, resourceUrl (resourceUri), noteProjectId, noteId, noteName, createTime, updateTime; "
+            "kind, resourceUrl (resourceUri), noteProjectId, noteId, noteName, createTime, updateTime, "
+            "and any field of the resource by member access (vulnerability.effectiveSeverity); "
             "functions has_prefix(field, text) and has_suffix(field, text)."
         },
     )

@@ -1,8 +1,8 @@
-"""Filter trees compiled into SQLAlchemy expressions over indexed columns, with bound parameters.
+"""Filter trees compiled into SQLAlchemy expressions with bound parameters.
 
-Fields are the top-level keys Grafeas and Container Analysis clients filter on, in the spellings
-they use. Member access into the stored document (`vulnerability.effectiveSeverity`) is not
-compiled yet and is refused with a 400 that says so.
+The top-level keys clients filter on (in the spellings they use) map to indexed columns. Any
+other field is reached by member access into the stored JSON document, checked against the
+message schema; through a repeated field a restriction holds when it holds for any element.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from ..filtering import And, Call, Compare, Field, Not, Or, Value
 from ..names import parse_note_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
+from .member_sql import member_condition, member_path
 from .tables import notes, occurrences
 
 # Kritis and the v1beta1 API name two kinds differently.
 _KIND_ALIASES = {"PACKAGE_VULNERABILITY": "VULNERABILITY", "ATTESTATION_AUTHORITY": "ATTESTATION"}
-_STRING_OPS = {"=", "!=", "<", "<=", ">", ">=", ":"}
 
 
 def _columns(table) -> dict:
@@ -73,11 +73,14 @@ def _field(field: Field, table):
     found = known.get(field.name)
     if found is not None:
         return found
-    if len(field.path) > 1:
-        raise InvalidArgument(
-            f"filter: field {field.name!r} is not supported yet; filter on one of " + ", ".join(sorted(known))
-        )
-    raise InvalidArgument(f"filter: unknown field {field.name!r}; filterable fields are " + ", ".join(sorted(known)))
+    return ("member", member_path(field, table))
+
+
+def _comparison(node: Compare, table):
+    kind, column = _field(node.field, table)
+    if kind == "member":
+        return member_condition(column, node.op, node.value, table)
+    return _column_comparison(node, kind, column, table)
 
 
 def _text(value: Value, field: Field) -> str:
@@ -86,8 +89,7 @@ def _text(value: Value, field: Field) -> str:
     return value.value
 
 
-def _comparison(node: Compare, table):
-    kind, column = _field(node.field, table)
+def _column_comparison(node: Compare, kind: str, column, table):
     op, value, name = node.op, node.value, node.field.name
     if op == ":" and value.value == "*" and not value.quoted:
         return true()  # every filterable field is always present
@@ -133,6 +135,8 @@ def _call(node: Call, table):
         raise InvalidArgument(f'filter: {node.function} takes a field and a string: {node.function}(field, "text")')
     field, value = node.args
     kind, column = _field(field, table)
+    if kind == "member":
+        return member_condition(column, node.function, value, table)
     if kind != "text":
         raise InvalidArgument(f"filter: {node.function} applies to text fields, not to {field.name}")
     text = _text(value, field)

@@ -66,6 +66,25 @@ CASES = [
     ('createTime < "2000-01-01T00:00:00+02:00"', set()),
     ('updateTime >= "2000-01-01T00:00:00Z" AND kind="BUILD"', {"build-a"}),
     ('resourceUrl="nothing"', set()),
+    # member access into the document, with proto3 defaults for what it leaves out
+    ('vulnerability.effectiveSeverity="HIGH"', {"vuln-a", "vuln-b"}),
+    ("vulnerability.effective_severity=HIGH", {"vuln-a", "vuln-b"}),
+    ("vulnerability.effectiveSeverity=4", {"vuln-a", "vuln-b"}),
+    ('vulnerability.effectiveSeverity="SEVERITY_UNSPECIFIED" AND kind="BUILD"', {"build-a"}),
+    ('build.provenance.id="build-1"', {"build-a"}),
+    ('has_prefix(build.provenance.builderVersion, "gcb-")', {"build-a"}),
+    ('discovery.analysisStatus="FINISHED_SUCCESS"', {"disc-c"}),
+    ("vulnerability.packageIssue:*", {"vuln-a", "vuln-b"}),
+    ("build:*", {"build-a"}),
+    ("image.distance = 0", {"vuln-a", "vuln-b", "build-a", "disc-c", "pkg-tricky"}),
+    # through repeated fields: any element
+    ('vulnerability.packageIssue.affectedPackage="xz-utils"', {"vuln-a", "vuln-b"}),
+    ('vulnerability.packageIssue.affectedPackage:"xz-utils"', {"vuln-a", "vuln-b"}),
+    ('vulnerability.packageIssue.affectedPackage="openssl"', set()),
+    ('vulnerability.packageIssue.affectedPackage!="xz-utils"', {"build-a", "disc-c", "pkg-tricky"}),
+    ('vulnerability.packageIssue.affectedVersion.kind="NORMAL"', {"vuln-a", "vuln-b"}),
+    ('package.location.cpeUri="cpe:/o:debian:debian_linux:12"', {"pkg-tricky"}),
+    ('vulnerability.packageIssue.fixedVersion.name > "5.6.0" AND resourceUrl="' + A + '"', {"vuln-a"}),
 ]
 
 
@@ -115,7 +134,11 @@ def test_filtered_paging_keeps_the_filter(http, project, seeded):
         ('kind == "X"', "syntax error at column 7: unexpected '='"),
         ('(kind="BUILD"', "the filter ends early; expected )"),
         ('kind="BUILD" #', "syntax error at column 14: unexpected character '#'"),
-        ('color="red"', "unknown field 'color'; filterable fields are"),
+        ('color="red"', "unknown field 'color': Occurrence has no field 'color'"),
+        ('vulnerability.effectiveSeverity="SEVERE"', "'SEVERE' is not a grafeas.v1.Severity"),
+        ('vulnerability.cvssScore="high"', "vulnerability.cvssScore is a number, not 'high'"),
+        ("vulnerability.packageIssue.affectedPackage=5", "takes text, not the number 5"),
+        ('has_prefix(vulnerability.packageIssue.affectedPackage, "x")', "do not reach into repeated fields yet"),
         ('kind="FRUIT"', "'FRUIT' is not a kind"),
         ("createTime > 5", "createTime is a time; compare it with an RFC 3339 string, not a number"),
         ('createTime > "yesterday"', "not an RFC 3339 timestamp"),
