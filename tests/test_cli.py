@@ -10,6 +10,7 @@ import time
 
 import requests
 
+from grafeas_py import db
 from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.factories import NOTE_BODIES
 
@@ -71,7 +72,7 @@ def test_db_commands(tmp_path, worker_id):
     run = lambda *args: subprocess.run([GRAFEAS_PY, "db", *args], env=_env(url), capture_output=True, text=True)  # noqa: E731
     assert run("upgrade").returncode == 0
     current = run("current")
-    assert current.returncode == 0 and "0001 (head)" in current.stdout
+    assert current.returncode == 0 and f"{db.head()} (head)" in current.stdout
     check = run("check")
     assert check.returncode == 0, check.stderr
 

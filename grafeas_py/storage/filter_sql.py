@@ -31,6 +31,9 @@ def _columns(table) -> dict:
         "update_time": ("time", table.c.update_time),
     }
     if table is occurrences:
+        # Container Analysis's name for the package of a PACKAGE occurrence
+        for name in ("dependencyPackageName", "dependency_package_name"):
+            fields[name] = ("member", member_path(Field(("package", "name")), occurrences))
         for name in ("resourceUrl", "resourceUri", "resource_url", "resource_uri"):
             fields[name] = ("text", table.c.resource_uri)
         for name in ("noteProjectId", "note_project_id"):

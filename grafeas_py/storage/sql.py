@@ -235,10 +235,7 @@ class SqlStorage(Storage):
         return row.data, row.revision
 
     def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page:
-        query = select(occurrences.c.pk, occurrences.c.data).where(
-            occurrences.c.project_id == project_id, occurrences.c.pk > page.after, compile_filter(filter_, occurrences)
-        )
-        rows = self._page_rows(query.order_by(occurrences.c.pk), page)
+        rows = self._page_rows(occurrences_query(project_id, page, filter_), page)
         return _page([r.data for r in rows], rows, page)
 
     def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
@@ -281,13 +278,7 @@ class SqlStorage(Storage):
             ).first()
         if exists is None:
             raise _note_missing(note.project, note.note_id)
-        query = select(occurrences.c.pk, occurrences.c.data).where(
-            occurrences.c.note_project_id == note.project,
-            occurrences.c.note_id == note.note_id,
-            occurrences.c.pk > page.after,
-            compile_filter(filter_, occurrences),
-        )
-        rows = self._page_rows(query.order_by(occurrences.c.pk), page)
+        rows = self._page_rows(note_occurrences_query(note, page, filter_), page)
         return _page([r.data for r in rows], rows, page)
 
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
@@ -345,6 +336,26 @@ class SqlStorage(Storage):
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except DBAPIError:
                 return None  # reachable, but never migrated
+
+
+def occurrences_query(project_id: str, page: PageRequest, filter_=None):
+    """ListOccurrences: one project's occurrences after the page's key, in key order."""
+    where = (occurrences.c.project_id == project_id, occurrences.c.pk > page.after)
+    return (
+        select(occurrences.c.pk, occurrences.c.data)
+        .where(*where, compile_filter(filter_, occurrences))
+        .order_by(occurrences.c.pk)
+    )
+
+
+def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None):
+    """ListNoteOccurrences: a note's occurrences in every project, in key order."""
+    where = (occurrences.c.note_project_id == note.project, occurrences.c.note_id == note.note_id)
+    return (
+        select(occurrences.c.pk, occurrences.c.data)
+        .where(*where, occurrences.c.pk > page.after, compile_filter(filter_, occurrences))
+        .order_by(occurrences.c.pk)
+    )
 
 
 def _insert_many(conn, table, rows: list[dict]) -> None:

@@ -40,6 +40,7 @@ notes = Table(
     Column("data", Document, nullable=False),
     Index(None, "project_id", "note_id", unique=True),
     Index(None, "project_id", "pk"),
+    Index(None, "project_id", "kind", "pk"),
     sqlite_autoincrement=True,
 )
 
@@ -61,6 +62,8 @@ occurrences = Table(
     Index(None, "project_id", "pk"),
     Index(None, "note_project_id", "note_id", "pk"),
     Index(None, "project_id", "resource_uri", "pk"),
+    Index(None, "project_id", "kind", "pk"),
+    Index(None, "project_id", "create_time"),
     sqlite_autoincrement=True,
 )
 

@@ -60,6 +60,7 @@ CASES = [
     ('has_prefix(resourceUrl, "https://gcr.io/acme/1%")', set()),
     ('has_suffix(resourceUrl, "c" )', {"disc-c"}),
     ('noteId="CVE-1"', {"vuln-a"}),
+    ('dependencyPackageName="openssl"', {"pkg-tricky"}),  # Container Analysis's name for package.name
     ('noteId="CVE-1" OR noteId="CVE-2"', {"vuln-a", "vuln-b"}),
     ("kind:*", {"vuln-a", "vuln-b", "build-a", "disc-c", "pkg-tricky"}),
     ('createTime > "2000-01-01T00:00:00Z"', {"vuln-a", "vuln-b", "build-a", "disc-c", "pkg-tricky"}),
