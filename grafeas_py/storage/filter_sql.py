@@ -14,7 +14,7 @@ from ..filtering import And, Call, Compare, Field, Not, Or, Value
 from ..names import parse_note_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
-from .member_sql import member_condition, member_path
+from .member_sql import compare, member_condition, member_path
 from .tables import notes, occurrences
 
 # Kritis and the v1beta1 API name two kinds differently.
@@ -105,7 +105,7 @@ def _column_comparison(node: Compare, kind: str, column, table):
             micros = to_micros(value.value)
         except ValueError as exc:
             raise InvalidArgument(f"filter: {name}: {exc}") from None
-        return _apply(column, op, micros)
+        return compare(column, op, micros)
     text = _text(value, node.field)
     if kind == "kind":
         text = _KIND_ALIASES.get(text, text)
@@ -117,18 +117,7 @@ def _column_comparison(node: Compare, kind: str, column, table):
         note = parse_note_name(text, f"filter: {name}")
         match = and_(occurrences.c.note_project_id == note.project, occurrences.c.note_id == note.note_id)
         return not_(match) if op == "!=" else match
-    return _apply(column, "=" if op == ":" else op, text)
-
-
-def _apply(column, op: str, value):
-    return {
-        "=": lambda: column == value,
-        "!=": lambda: column != value,
-        "<": lambda: column < value,
-        "<=": lambda: column <= value,
-        ">": lambda: column > value,
-        ">=": lambda: column >= value,
-    }[op]()
+    return compare(column, "=" if op == ":" else op, text)
 
 
 def _call(node: Call, table):
@@ -143,7 +132,4 @@ def _call(node: Call, table):
     if kind != "text":
         raise InvalidArgument(f"filter: {node.function} applies to text fields, not to {field.name}")
     text = _text(value, field)
-    # autoescape: % and _ in the text match themselves, not any character
-    if node.function == "has_prefix":
-        return column.startswith(text, autoescape=True)
-    return column.endswith(text, autoescape=True)
+    return compare(column, "prefix" if node.function == "has_prefix" else "suffix", text)

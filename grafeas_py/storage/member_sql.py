@@ -71,7 +71,7 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
         op = "="
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
-        return _apply(expr, op, literal)
+        return compare(expr, op, literal)
     if op in ("prefix", "suffix"):
         raise InvalidArgument(f"filter: has_prefix and has_suffix do not reach into repeated fields yet ({path.name})")
     if op == "!=":  # no element equals it
@@ -139,7 +139,8 @@ def _scalar(data, run: tuple[str, ...], kind: str, leaf: SchemaField):
     return func.coalesce(expr, _default(kind, leaf))
 
 
-def _apply(expr, op: str, literal):
+def compare(expr, op: str, literal):
+    """`expr op literal` for a filter's comparison; prefix and suffix match % and _ literally."""
     if op == "prefix":
         return expr.startswith(literal, autoescape=True)
     if op == "suffix":
