@@ -236,3 +236,18 @@ class TestBatch:
         r = http.post(f"/v1/projects/{project}/notes:batchCreate", json=body)
         assert r.status_code == 400
         assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_an_update_from_a_stale_read_is_409_aborted_and_changes_nothing(app, http, project):
+    """Two updates racing: the one that read before the other wrote loses instead of overwriting."""
+    from grafeas_py.errors import Aborted
+
+    create(http, project, "raced", NOTE_BODIES["BUILD"])
+    storage = app.extensions["grafeas"].storage
+    stale, revision = storage.get_note_with_revision(project, "raced")
+    winner = http.patch(f"/v1/projects/{project}/notes/raced", json={"shortDescription": "first"})
+    assert winner.status_code == 200
+    with pytest.raises(Aborted, match="changed by another request") as lost:
+        storage.update_note(project, "raced", {**stale, "shortDescription": "second"}, revision)
+    assert (lost.value.http_status, lost.value.status) == (409, "ABORTED")
+    assert http.get(f"/v1/projects/{project}/notes/raced").json()["shortDescription"] == "first"
