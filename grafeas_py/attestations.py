@@ -1,0 +1,24 @@
+"""The attestation formats the gate reads and ingestion writes: in-toto statements in DSSE envelopes.
+
+A test-result attestation, as CI posts it and the gate checks it, is a DSSE_ATTESTATION occurrence
+whose `envelope.payloadType` is `IN_TOTO_PAYLOAD_TYPE` and whose payload is an in-toto Statement v1
+with `predicateType` `TEST_RESULT_PREDICATE_TYPE` (https://github.com/in-toto/attestation, spec
+predicates/test-result.md): `{"result": "PASSED" | "WARNED" | "FAILED", "configuration": [...],
+"url": ..., "passedTests": [...], "warnedTests": [...], "failedTests": [...]}`. Its subject names
+the artifact and carries its sha256 digest.
+"""
+
+from __future__ import annotations
+
+IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+TEST_RESULT_PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
+SIMPLE_SIGNING_PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+TEST_RESULTS = ("PASSED", "WARNED", "FAILED")
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: the bytes a DSSE signature is computed over."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)

@@ -1,0 +1,1 @@
+"""Ingestion: scanner, SBOM, provenance and test reports mapped onto Grafeas notes and occurrences."""
