@@ -8,6 +8,16 @@ from grafeas_py.storage.tables import metadata
 config = context.config
 
 
+def _for_dialect(dialect: str):
+    """Compare only the objects meant for this database (GIN indexes exist on PostgreSQL alone)."""
+
+    def include_object(obj, _name, type_, _reflected, _compare_to):
+        wanted = getattr(obj, "info", {}).get("dialect")
+        return type_ != "index" or wanted in (None, dialect)
+
+    return include_object
+
+
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, literal_binds=True)
     with context.begin_transaction():
@@ -22,6 +32,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=_for_dialect(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

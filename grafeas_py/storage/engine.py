@@ -52,6 +52,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process in WAL mode
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA case_sensitive_like=ON")  # has_prefix matches case as PostgreSQL's LIKE does
         cur.close()
 
     @event.listens_for(engine, "begin")

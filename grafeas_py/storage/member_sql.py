@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Numeric, bindparam, cast, func, not_
+from sqlalchemy import BigInteger, Integer, Numeric, bindparam, case, cast, func, not_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import Boolean
@@ -19,6 +20,7 @@ from ..errors import InvalidArgument
 from ..filtering import Field, Value
 from ..wire.grafeas_types import NOTE, OCCURRENCE
 from ..wire.schema import Field as SchemaField
+from ..wire.timestamps import to_micros
 from .tables import notes
 
 _NUMBERS = {"int32", "uint32", "float", "double"}
@@ -39,16 +41,23 @@ def member_path(field: Field, table) -> MemberPath:
     msg = NOTE if table is notes else OCCURRENCE
     runs, run, leaf = [], [], None
     current = msg
+    map_key = False
     for i, part in enumerate(field.path):
+        if map_key:  # `leaf` is already the map's value field; `part` is any key
+            if '"' in part or "\\" in part:
+                raise InvalidArgument(f"filter: {field.name!r}: map keys with quotes or backslashes cannot be searched")
+            run.append(part)
+            map_key = False
+            current = leaf.message if leaf.message is not None and not leaf.message.well_known else None
+            continue
         leaf = current.by_key.get(part) if current is not None else None
         if leaf is None:
             where = ".".join(field.path[:i]) or msg.short_name
             raise InvalidArgument(f"filter: unknown field {field.name!r}: {where} has no field {part!r}")
         run.append(leaf.json_name)
-        last = i == len(field.path) - 1
-        if leaf.is_map and not last:
-            raise InvalidArgument(f"filter: {field.name!r}: map fields cannot be searched yet")
-        if leaf.repeated and not leaf.is_map:
+        if leaf.is_map and i < len(field.path) - 1:  # the next segment is a key of the map
+            leaf, map_key = leaf.map_value, True
+        elif leaf.repeated and not leaf.is_map:
             runs.append(tuple(run))
             run = []
         current = leaf.message if leaf.message is not None and not leaf.message.well_known else None
@@ -66,17 +75,24 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
         if kind != "text":
             raise InvalidArgument(f"filter: {op} applies to text fields, not to {path.name}")
         op = "prefix" if op == "has_prefix" else "suffix"
+    if op == ":" and kind == "time":
+        raise InvalidArgument(f"filter: {path.name} is a time: compare it with = != < <= > >=")
     literal = _literal(path, kind, value)
     if op == ":":
         op = "="
+    if kind == "time":  # an unset time satisfies no comparison, and NOT of one holds for it
+        return func.coalesce(compare(_time_micros(table.c.data[path.runs[0]].as_string()), op, literal), False)
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
-        return compare(expr, op, literal)
-    if op in ("prefix", "suffix"):
-        raise InvalidArgument(f"filter: has_prefix and has_suffix do not reach into repeated fields yet ({path.name})")
-    if op == "!=":  # no element equals it
+        condition = compare(expr, op, literal)
+    elif op == "!=":  # no element equals it
         return not_(AnyElement(table.c.data, path.runs, kind, "=", literal))
-    return AnyElement(table.c.data, path.runs, kind, op, literal)
+    else:
+        condition = AnyElement(table.c.data, path.runs, kind, op, literal)
+    if op == "=" and kind in ("text", "number", "bool") and literal != _default(kind, leaf):
+        # A default value also matches documents that omit the field, which containment cannot express.
+        return Contains(table.c.data, _containing(path.runs, literal), condition)
+    return condition
 
 
 def _leaf_kind(path: MemberPath) -> str:
@@ -88,8 +104,11 @@ def _leaf_kind(path: MemberPath) -> str:
         return "number"
     if kind == "bool":
         return "bool"
-    if kind in ("int64", "uint64") and len(path.runs) == 1:
+    if kind in ("int64", "uint64"):
         return "int64"
+    timestamp = leaf.message is not None and leaf.message.well_known == "timestamp"
+    if kind == "message" and timestamp and len(path.runs) == 1:
+        return "time"
     raise InvalidArgument(f"filter: {path.name} cannot be compared yet; only its presence can: {path.name}:*")
 
 
@@ -109,6 +128,13 @@ def _literal(path: MemberPath, kind: str, value: Value):
                 )
             return enum.names[number]
         return raw
+    if kind == "time":
+        if isinstance(raw, float):
+            raise InvalidArgument(f"filter: {path.name} is a time; compare it with an RFC 3339 string, not a number")
+        try:
+            return to_micros(raw)
+        except ValueError as exc:
+            raise InvalidArgument(f"filter: {path.name}: {exc}") from None
     if kind == "bool":
         if raw not in ("true", "false"):
             raise InvalidArgument(f"filter: {path.name} is true or false, not {raw!r}")
@@ -139,6 +165,38 @@ def _scalar(data, run: tuple[str, ...], kind: str, leaf: SchemaField):
     return func.coalesce(expr, _default(kind, leaf))
 
 
+def _time_micros(text):
+    """A stored RFC 3339 `...Z` time as epoch microseconds, computed the same way on both databases."""
+    fraction = case(
+        (
+            func.substr(text, 20, 1) == ".",
+            cast(func.substr(func.substr(text, 21, func.length(text) - 21).concat("000000"), 1, 6), Integer),
+        ),
+        else_=0,
+    )
+    return EpochSeconds(func.substr(text, 1, 19)) * 1_000_000 + fraction
+
+
+class EpochSeconds(ColumnElement):
+    """Whole seconds since the epoch of a UTC `YYYY-MM-DDTHH:MM:SS` text."""
+
+    inherit_cache = False
+    type = BigInteger()
+
+    def __init__(self, text) -> None:
+        self.text = text
+
+
+@compiles(EpochSeconds, "sqlite")
+def _epoch_sqlite(element: EpochSeconds, compiler, **kw):
+    return f"CAST(strftime('%s', {compiler.process(element.text, **kw)}) AS INTEGER)"
+
+
+@compiles(EpochSeconds, "postgresql")
+def _epoch_postgresql(element: EpochSeconds, compiler, **kw):
+    return f"CAST(EXTRACT(EPOCH FROM CAST({compiler.process(element.text, **kw)} AS timestamp)) AS BIGINT)"
+
+
 def compare(expr, op: str, literal):
     """`expr op literal` for a filter's comparison; prefix and suffix match % and _ literally."""
     if op == "prefix":
@@ -160,6 +218,38 @@ def _present(path: MemberPath, table):
     if len(path.runs) == 1:
         return table.c.data[path.runs[0]].as_string().is_not(None)
     return AnyElement(table.c.data, path.runs, "present", "=", None)
+
+
+def _containing(runs: tuple[tuple[str, ...], ...], literal) -> dict:
+    """The smallest document containing `literal` at the path; arrays stand for repeated fields."""
+    node = literal
+    for i in range(len(runs) - 1, -1, -1):
+        if i < len(runs) - 1:
+            node = [node]  # containment of [x] in an array means: some element contains x
+        for name in reversed(runs[i]):
+            node = {name: node}
+    return node
+
+
+class Contains(ColumnElement):
+    """`data @> document` on PostgreSQL, where the GIN index answers it; `fallback` elsewhere."""
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, data, document: dict, fallback) -> None:
+        self.data, self.document, self.fallback = data, document, fallback
+
+
+@compiles(Contains)
+def _contains_default(element: Contains, compiler, **kw):
+    return compiler.process(element.fallback, **kw)
+
+
+@compiles(Contains, "postgresql")
+def _contains_postgresql(element: Contains, compiler, **kw):
+    document = compiler.process(bindparam(None, element.document, type_=JSONB, unique=True), **kw)
+    return f"{compiler.process(element.data, **kw)} @> {document}"
 
 
 class AnyElement(ColumnElement):
@@ -186,8 +276,7 @@ def _any_sqlite(element: AnyElement, compiler, **kw):
         leaf = f"e{len(walk)}.value"
         if last:
             leaf = f"json_extract({leaf}, {_param(compiler, _json_path(last), kw)})"
-        literal = int(element.literal) if element.kind == "bool" else element.literal  # SQLite's JSON booleans
-        sql = f"{leaf} {element.op} {_param(compiler, literal, kw)}"
+        sql = _leaf_test(leaf, element, compiler, kw)
     for depth in range(len(walk), 0, -1):
         parent = source if depth == 1 else f"e{depth - 1}.value"
         path = _param(compiler, _json_path(walk[depth - 1]), kw)
@@ -195,11 +284,30 @@ def _any_sqlite(element: AnyElement, compiler, **kw):
     return sql
 
 
+def _leaf_test(leaf: str, element: AnyElement, compiler, kw) -> str:
+    """SQL for `leaf op literal`, where `leaf` is SQL yielding one element's value as a JSON scalar."""
+    literal = element.literal
+    if element.op in ("prefix", "suffix"):
+        escaped = literal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = escaped + "%" if element.op == "prefix" else "%" + escaped
+        return f"{leaf} LIKE {_param(compiler, pattern, kw)} ESCAPE '\\'"
+    if element.kind == "int64":  # int64 is a JSON string in documents
+        leaf = f"CAST({leaf} AS NUMERIC)"
+    elif element.kind == "bool":
+        literal = int(literal)  # SQLite's JSON booleans read as 0 and 1
+    return f"{leaf} {element.op} {_param(compiler, literal, kw)}"
+
+
 @compiles(AnyElement, "postgresql")
 def _any_postgresql(element: AnyElement, compiler, **kw):
     source = compiler.process(element.data, **kw)
     *walk, last = element.runs
     path = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk) + _json_path(last)[1:]
+    if element.op in ("prefix", "suffix") or element.kind == "int64":
+        # jsonpath has no suffix test and no int64-as-string comparison: test each value in SQL
+        values = f"jsonb_path_query({source}, CAST({_param(compiler, path, kw)} AS jsonpath)) AS e(v)"
+        test = _leaf_test("(e.v #>> '{}')", element, compiler, kw)
+        return f"EXISTS (SELECT 1 FROM {values} WHERE {test})"
     if element.kind == "present":
         return f"jsonb_path_exists({source}, CAST({_param(compiler, path, kw)} AS jsonpath))"
     op = "==" if element.op == "=" else element.op

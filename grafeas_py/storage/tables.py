@@ -67,6 +67,17 @@ occurrences = Table(
     sqlite_autoincrement=True,
 )
 
+# PostgreSQL only: GIN indexes answer containment (`data @> ...`), which equality filters on any
+# document field compile to there. `info["dialect"]` tells Alembic's comparison to skip them elsewhere.
+for _table in (notes, occurrences):
+    Index(
+        f"ix_{_table.name}_data",
+        _table.c.data,
+        postgresql_using="gin",
+        postgresql_ops={"data": "jsonb_path_ops"},
+        info={"dialect": "postgresql"},
+    )
+
 # Server-wide secrets (the page-token signing key), shared by every instance on one database.
 server_secrets = Table(
     "server_secrets",
