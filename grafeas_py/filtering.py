@@ -7,6 +7,7 @@ terms, which binds tighter than AND.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -144,6 +145,11 @@ def _unquote(text: str) -> str:
 
 def parse(text: str):
     """The filter's tree, None for an empty filter; a 400 that says where and what was expected."""
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=1024)  # trees are immutable, and clients repeat their filters
+def _parse(text: str):
     if not text.strip():
         return None
     try:

@@ -1,7 +1,8 @@
 """The common filters are served by an index, on SQLite and on PostgreSQL (read from the plans).
 
 A database of its own is seeded with 3,000 occurrences in 10 projects over 30 artifacts, and
-3,000 more in one big project, and analyzed, so that the planners decide from real statistics rather than from empty tables.
+3,000 more in one big project, and analyzed, so that the planners decide from real statistics
+rather than from empty tables.
 """
 
 import pytest
@@ -79,12 +80,13 @@ def plan(engine, query) -> str:
         ('kind="DISCOVERY"', "ix_occurrences_project_id_"),  # by kind, or in key order: both indexes
         # for these the planners rightly differ (by time, or in key order): any project index serves
         ('createTime > "2100-01-01T00:00:00Z"', "ix_occurrences_project_id_"),
-        ("", "ix_occurrences_project_id_"),
+        # unfiltered, PostgreSQL may walk the primary key until a page is full (the LIMIT is in the plan)
+        ("", ("ix_occurrences_project_id_", "pk_occurrences")),
     ],
 )
 def test_list_occurrences_uses_an_index(storage, filter_, index):
     found = plan(storage, occurrences_query("p3", PAGE, parse(filter_)))
-    assert index in found, found
+    assert any(i in found for i in ([index] if isinstance(index, str) else index)), found
     assert "SCAN occurrences" not in found and "Seq Scan" not in found, found
 
 

@@ -28,7 +28,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     # ---- notes ---------------------------------------------------------------------------
 
     @blp.route("/notes", methods=["POST"], endpoint="create_note")
-    @blp.arguments(CreateNoteQuery, location="query")
+    @blp.arguments(CreateNoteQuery(), location="query")
     @blp.doc(requestBody=body_doc("Note"), summary="CreateNote")
     @blp.response(200, "Note")
     def create_note(args, project, location=None):
@@ -58,7 +58,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         return respond_message(NOTE, grafeas().service.get_note(project, check_id("note id", note_id)))
 
     @blp.route("/notes", methods=["GET"], endpoint="list_notes")
-    @blp.arguments(ListQuery, location="query")
+    @blp.arguments(ListQuery(), location="query")
     @blp.doc(summary="ListNotes")
     @blp.response(200, "ListNotesResponse")
     def list_notes(args, project, location=None):
@@ -68,7 +68,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         return respond_list("notes", NOTE, result.items, next_page_token(collection, args, result))
 
     @blp.route("/notes/<segment:note_id>", methods=["PATCH"], endpoint="update_note")
-    @blp.arguments(UpdateQuery, location="query")
+    @blp.arguments(UpdateQuery(), location="query")
     @blp.doc(requestBody=body_doc("Note"), summary="UpdateNote")
     @blp.response(200, "Note")
     def update_note(args, project, note_id, location=None):
@@ -86,7 +86,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         return respond({})
 
     @blp.route("/notes/<segment:note_id>/occurrences", methods=["GET"], endpoint="list_note_occurrences")
-    @blp.arguments(NoteOccurrencesQuery, location="query")
+    @blp.arguments(NoteOccurrencesQuery(), location="query")
     @blp.doc(summary="ListNoteOccurrences: the note's occurrences in every project")
     @blp.response(200, "ListNoteOccurrencesResponse")
     def list_note_occurrences(args, project, note_id, location=None):
@@ -120,7 +120,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         return respond_list("occurrences", OCCURRENCE, created)
 
     @blp.route("/occurrences:vulnerabilitySummary", methods=["GET"], endpoint="vulnerability_summary")
-    @blp.arguments(SummaryQuery, location="query")
+    @blp.arguments(SummaryQuery(), location="query")
     @blp.doc(summary="GetVulnerabilityOccurrencesSummary (Container Analysis): counts by resource and severity")
     @blp.response(200, "VulnerabilityOccurrencesSummary")
     def vulnerability_summary(args, project, location=None):
@@ -139,7 +139,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         return respond_message(OCCURRENCE, occurrence)
 
     @blp.route("/occurrences", methods=["GET"], endpoint="list_occurrences")
-    @blp.arguments(ListQuery, location="query")
+    @blp.arguments(ListQuery(), location="query")
     @blp.doc(summary="ListOccurrences")
     @blp.response(200, "ListOccurrencesResponse")
     def list_occurrences(args, project, location=None):
@@ -149,7 +149,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         return respond_list("occurrences", OCCURRENCE, result.items, next_page_token(collection, args, result))
 
     @blp.route("/occurrences/<segment:occurrence_id>", methods=["PATCH"], endpoint="update_occurrence")
-    @blp.arguments(UpdateQuery, location="query")
+    @blp.arguments(UpdateQuery(), location="query")
     @blp.doc(requestBody=body_doc("Occurrence"), summary="UpdateOccurrence")
     @blp.response(200, "Occurrence")
     def update_occurrence(args, project, occurrence_id, location=None):

@@ -32,7 +32,7 @@ def get_project(project):
 
 
 @blp.route("", methods=["GET"], endpoint="list_projects")
-@blp.arguments(ListQuery, location="query")
+@blp.arguments(ListQuery(), location="query")
 @blp.doc(summary="ListProjects")
 @blp.response(200, "ListProjectsResponse")
 def list_projects(args):

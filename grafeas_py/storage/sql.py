@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from contextlib import contextmanager
 
@@ -235,7 +236,9 @@ class SqlStorage(Storage):
         return row.data, row.revision
 
     def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page:
-        rows = self._page_rows(occurrences_query(project_id, page, filter_), page)
+        params = {"project_id": project_id, "after": page.after, "limit": page.size + 1}
+        with self._read() as conn:
+            rows = conn.execute(_occurrences_statement(filter_), params).all()
         return _page([r.data for r in rows], rows, page)
 
     def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
@@ -340,11 +343,18 @@ class SqlStorage(Storage):
 
 def occurrences_query(project_id: str, page: PageRequest, filter_=None):
     """ListOccurrences: one project's occurrences after the page's key, in key order."""
-    where = (occurrences.c.project_id == project_id, occurrences.c.pk > page.after)
+    return _occurrences_statement(filter_).params(project_id=project_id, after=page.after, limit=page.size + 1)
+
+
+@functools.lru_cache(maxsize=512)  # filter trees are immutable and repeat; statements are reusable
+def _occurrences_statement(filter_):
+    """ListOccurrences with the project, page key and limit left as parameters."""
+    where = (occurrences.c.project_id == bindparam("project_id"), occurrences.c.pk > bindparam("after"))
     return (
         select(occurrences.c.pk, occurrences.c.data)
         .where(*where, compile_filter(filter_, occurrences))
         .order_by(occurrences.c.pk)
+        .limit(bindparam("limit"))
     )
 
 
