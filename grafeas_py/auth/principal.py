@@ -36,6 +36,8 @@ class Principal:
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("a principal id must not be empty")
+        if self.id.startswith(GROUP_PREFIX):
+            raise ValueError(f"a principal id cannot be a group name, got {self.id!r}")
         if self.kind not in KINDS:
             raise ValueError(f"principal kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         bad = sorted(g for g in self.groups if not g.startswith(GROUP_PREFIX) or g == GROUP_PREFIX)
