@@ -69,6 +69,8 @@ def certificate_identity(cert: x509.Certificate) -> str:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         uris, dns_names = [], []
+    except ValueError as exc:  # a malformed or repeated extension
+        raise Unauthenticated(f"the client certificate's extensions cannot be read: {exc}") from None
     else:
         uris = san.get_values_for_type(x509.UniformResourceIdentifier)
         dns_names = san.get_values_for_type(x509.DNSName)
@@ -86,9 +88,10 @@ def certificate_identity(cert: x509.Certificate) -> str:
 
 
 def check_spiffe_id(uri: str) -> str:
-    """A SPIFFE ID as the principal id: `spiffe://<trust domain>/<path>`, nothing after the path."""
+    """A SPIFFE ID as the principal id: `spiffe://<trust domain>/<path>`; no port, user, query or fragment."""
     parts = urllib.parse.urlsplit(uri)
-    if parts.scheme.lower() != "spiffe" or not parts.netloc or parts.query or parts.fragment or "@" in parts.netloc:
+    malformed = parts.scheme.lower() != "spiffe" or not parts.netloc or parts.query or parts.fragment
+    if malformed or "@" in parts.netloc or ":" in parts.netloc:
         raise Unauthenticated(f"the client certificate's SPIFFE ID {uri!r} is malformed")
     return f"spiffe://{parts.netloc.lower()}{parts.path}"
 

@@ -244,9 +244,9 @@ class JwksCache:
             keys = parse_jwks(json.loads(self._read()))
         except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors, JSONDecodeError a ValueError
             if self._keys is None:
-                raise JwksUnavailable(
-                    f"cannot verify JWTs: the issuer's keys could not be read from {self.source}: {exc}"
-                ) from None
+                # Where the keys live and why reading failed is for the operator's log, not for callers.
+                log.error("cannot read the JWKS from %s: %s", self.source, exc)
+                raise JwksUnavailable("cannot verify JWTs now: the issuer's signing keys are unavailable") from None
             log.warning("keeping the JWKS read before: reading %s failed: %s", self.source, exc)
             self._next_load = now + self.min_refresh
             return

@@ -18,7 +18,7 @@ strings of the reference server's API layer; the rest extend the same `noun.verb
 | policies.evaluate | ask the gate for a decision (which records one) |
 | decisions.get / decisions.list | read recorded gate decisions |
 | history.get | read the audit trail |
-| admin.bindings | read and change the project's role bindings |
+| admin.bindings | read and change the project's role bindings (bindings on `*` need it on `*`) |
 | admin.tokens | mint and revoke API tokens (checked on `*`: tokens are server-wide identities) |
 """
 

@@ -208,3 +208,17 @@ def test_a_check_costs_microseconds():
         authz.check(principal, "occurrences.create", "p7")
     per_check = (time.perf_counter() - started) / n
     assert per_check < 50e-6, f"{per_check * 1e6:.1f} µs per check"
+
+
+def test_principal_rules():
+    assert Principal("token:ci", "token", frozenset({"group:ops"})).members == {"token:ci", "group:ops"}
+    assert group("ops") == group("group:ops") == "group:ops"
+    for bad in (
+        lambda: Principal("", "user"),
+        lambda: Principal("group:ops", "user"),  # a caller cannot pass for a group
+        lambda: Principal("user:a", "robot"),
+        lambda: Principal("user:a", "user", frozenset({"ops"})),
+        lambda: Principal("user:a", "user", frozenset({"group:"})),
+    ):
+        with pytest.raises(ValueError):
+            bad()
