@@ -30,6 +30,14 @@ class InvalidArgument(ApiError):
     http_status, status = 400, "INVALID_ARGUMENT"
 
 
+class Unauthenticated(ApiError):
+    http_status, status = 401, "UNAUTHENTICATED"
+
+
+class PermissionDenied(ApiError):
+    http_status, status = 403, "PERMISSION_DENIED"
+
+
 class FailedPrecondition(ApiError):
     http_status, status = 400, "FAILED_PRECONDITION"
 

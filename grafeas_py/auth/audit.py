@@ -1,0 +1,172 @@
+"""The audit trail: an append-only hash chain in which any edit, removal or reordering shows.
+
+Entry n stores the hash of entry n-1 (`prev_hash`; the first stores `GENESIS`) and its own hash over
+all its fields. Changing an entry breaks its own hash; removing or moving one breaks the sequence
+and the links. `verify_chain` reads the entries once, in order, and names the first that is wrong.
+
+The hash covers a canonical JSON encoding: sorted keys, no whitespace, UTF-8, no NaN or infinity.
+One value must always give the same bytes, or a verifier on another day, in another process or
+after a database round trip would compute a different hash for an unchanged entry. Floats are
+encoded as Python writes them (shortest round-trip form), so keep them out of `detail` if another
+language must verify the chain; strings are hashed as given, without Unicode normalization.
+
+Keyed or not: by default the hash is plain SHA-256, so anyone can verify the chain, but whoever can
+write to the table can also rewrite an entry *and every entry after it* consistently. Publish the
+latest hash somewhere that attacker cannot reach (a log line, another system) to catch that. With
+an HMAC key (HMAC-SHA256) nobody without the key can forge a consistent tail, but every verifier
+needs the key, and a lost or rotated key leaves old entries unverifiable. Neither form notices the
+newest entries being cut off: compare `VerifyResult.last_seq` with what you expect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..wire.timestamps import from_datetime
+
+GENESIS = "0" * 64
+
+Problem = Literal["altered", "removed", "reordered", "broken_link"]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audited action: who did what to which resource, linked to the entry before it."""
+
+    seq: int
+    time: str
+    principal: str
+    action: str
+    resource: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of `verify_chain`; when not `ok`, `seq`, `problem` and `message` name the first fault."""
+
+    ok: bool
+    checked: int  # entries read before the first fault, or all of them
+    last_seq: int  # seq of the last good entry (the start's seq when there is none)
+    last_hash: str
+    seq: int | None = None
+    problem: Problem | None = None
+    message: str = ""
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one byte string for a JSON value: sorted keys, no whitespace, UTF-8; NaN and infinity refused."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def entry_hash(
+    seq: int,
+    time: str,
+    principal: str,
+    action: str,
+    resource: str,
+    detail: dict[str, Any],
+    prev_hash: str,
+    key: bytes | None = None,
+) -> str:
+    """Hex SHA-256 (HMAC-SHA256 with `key`) of the canonical JSON of every field but the hash itself."""
+    fields = {
+        "seq": seq,
+        "time": time,
+        "principal": principal,
+        "action": action,
+        "resource": resource,
+        "detail": detail,
+        "prev_hash": prev_hash,
+    }
+    data = canonical_json(fields)
+    return hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
+
+
+def chain_next(
+    prev: AuditEntry | None,
+    principal: str,
+    action: str,
+    resource: str,
+    detail: dict[str, Any] | None = None,
+    time: str | None = None,
+    key: bytes | None = None,
+) -> AuditEntry:
+    """The entry that follows `prev` (None: the first entry, seq 1). Store it as returned.
+
+    `detail` is stored as its JSON round trip (tuples become lists, and so on), so the stored entry
+    hashes the same after the database gives it back."""
+    seq = prev.seq + 1 if prev else 1
+    prev_hash = prev.hash if prev else GENESIS
+    detail = json.loads(canonical_json(detail or {}))
+    time = time or from_datetime(dt.datetime.now(dt.UTC))
+    digest = entry_hash(seq, time, principal, action, resource, detail, prev_hash, key)
+    return AuditEntry(seq, time, principal, action, resource, detail, prev_hash, digest)
+
+
+def _rehash(entry: AuditEntry, key: bytes | None) -> str:
+    e = entry
+    return entry_hash(e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash, key)
+
+
+def verify_chain(
+    entries: Iterable[AuditEntry],
+    key: bytes | None = None,
+    start: tuple[int, str] = (0, GENESIS),
+) -> VerifyResult:
+    """Check entries read in seq order, holding only one entry at a time; name the first fault.
+
+    `start` is the (seq, hash) the first entry must follow: by default the beginning of the chain,
+    or an entry verified earlier, to check only what came after it. The faults, by `problem`:
+
+    - altered: the entry's hash does not match its fields (edited after it was written);
+    - removed: seq numbers skip; `seq` is the first one missing;
+    - reordered: an entry comes before one with a lower seq; `seq` is the first entry out of place;
+    - broken_link: seq numbers run on but `prev_hash` is not the previous entry's hash: an entry
+      was replaced with a freshly computed hash, or entries were dropped and the rest renumbered.
+    """
+    last_seq, last_hash = start
+    checked = 0
+    iterator = iter(entries)
+    for entry in iterator:
+        fault = _fault(entry, last_seq, last_hash, iterator, key)
+        if fault:
+            problem, seq, message = fault
+            return VerifyResult(False, checked, last_seq, last_hash, seq, problem, message)
+        last_seq, last_hash = entry.seq, entry.hash
+        checked += 1
+    return VerifyResult(True, checked, last_seq, last_hash)
+
+
+def _fault(
+    entry: AuditEntry, last_seq: int, last_hash: str, rest: Iterable[AuditEntry], key: bytes | None
+) -> tuple[Problem, int, str] | None:
+    """What is wrong with `entry` coming after (last_seq, last_hash); may read on through `rest`."""
+    expected = last_seq + 1
+    previous = f"entry {last_seq}" if last_seq else "the start of the chain"
+    if _rehash(entry, key) != entry.hash:
+        return "altered", entry.seq, f"entry {entry.seq} was altered: its hash does not match its content"
+    if entry.seq < expected:
+        return "reordered", entry.seq, f"entry {entry.seq} comes after {previous}: out of order"
+    if entry.seq > expected:
+        # Missing here: removed, unless it turns up later, which means entries were moved.
+        if any(expected <= later.seq < entry.seq for later in rest):
+            return "reordered", entry.seq, f"entry {entry.seq} comes before entry {expected}: out of order"
+        missing = str(expected) if entry.seq == expected + 1 else f"{expected} to {entry.seq - 1}"
+        return "removed", expected, f"entry {missing} was removed: entry {entry.seq} follows {previous}"
+    if entry.prev_hash != last_hash:
+        return (
+            "broken_link",
+            entry.seq,
+            f"entry {entry.seq} does not follow {previous}: its prev_hash is not the hash it should link to "
+            "(an entry was replaced and re-hashed, or entries were removed and the rest renumbered)",
+        )
+    return None

@@ -1,0 +1,178 @@
+"""Tests for the audit hash chain: building it, and finding the first edited, removed or moved entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tracemalloc
+
+import pytest
+
+from grafeas_py.auth.audit import GENESIS, AuditEntry, canonical_json, chain_next, entry_hash, verify_chain
+
+
+def build(n: int, key: bytes | None = None) -> list[AuditEntry]:
+    entries: list[AuditEntry] = []
+    prev = None
+    for i in range(1, n + 1):
+        prev = chain_next(
+            prev,
+            principal="user:alice@example.com",
+            action="occurrences.create",
+            resource=f"projects/p/occurrences/{i}",
+            detail={"note": "projects/vulnz/notes/CVE-1", "n": i},
+            time=f"2026-01-01T00:00:{i % 60:02d}Z",
+            key=key,
+        )
+        entries.append(prev)
+    return entries
+
+
+def edit(entry: AuditEntry, **changes) -> AuditEntry:
+    return dataclasses.replace(entry, **changes)
+
+
+def rehashed(entry: AuditEntry, key: bytes | None = None) -> AuditEntry:
+    """What an attacker with write access but no key can do: fix the entry's own hash."""
+    e = entry
+    return edit(e, hash=entry_hash(e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash, key))
+
+
+def test_chain_links_and_verifies():
+    entries = build(5)
+    assert entries[0].seq == 1 and entries[0].prev_hash == GENESIS
+    assert all(b.prev_hash == a.hash and b.seq == a.seq + 1 for a, b in zip(entries, entries[1:], strict=False))
+    result = verify_chain(entries)
+    assert result.ok and result.checked == 5 and result.last_seq == 5 and result.last_hash == entries[-1].hash
+    assert result.seq is None and result.problem is None
+
+
+def test_hash_is_sha256_of_canonical_json():
+    e = chain_next(None, "token:ci", "notes.create", "projects/p/notes/é", {"b": [1, 2], "a": None}, time="T")
+    expected = (
+        '{"action":"notes.create","detail":{"a":null,"b":[1,2]},"prev_hash":"' + GENESIS + '",'
+        '"principal":"token:ci","resource":"projects/p/notes/é","seq":1,"time":"T"}'
+    )
+    assert e.hash == hashlib.sha256(expected.encode("utf-8")).hexdigest()
+
+
+def test_detail_is_stored_as_its_json_round_trip():
+    e = chain_next(None, "token:ci", "a", "r", {"tuple": (1, 2), "nested": {"z": 1, "a": 2}})
+    assert e.detail == {"tuple": [1, 2], "nested": {"a": 2, "z": 1}}
+    back = edit(e, detail=json.loads(json.dumps(e.detail, indent=2)))  # what a database gives back
+    assert verify_chain([back]).ok
+
+
+def test_canonical_json_refuses_nan():
+    with pytest.raises(ValueError):
+        canonical_json({"x": float("nan")})
+
+
+def test_empty_chain_is_ok():
+    assert verify_chain([]) == verify_chain(iter(()))
+    assert verify_chain([]).ok and verify_chain([]).last_hash == GENESIS
+
+
+@pytest.mark.parametrize("field, value", [("detail", {"n": 99}), ("principal", "user:mallory"), ("time", "x")])
+def test_edited_entry_is_named(field, value):
+    entries = build(10)
+    entries[6] = edit(entries[6], **{field: value})
+    result = verify_chain(entries)
+    assert not result.ok and result.problem == "altered" and result.seq == 7
+    assert result.checked == 6 and result.last_seq == 6 and result.last_hash == entries[5].hash
+    assert "entry 7 was altered" in result.message
+
+
+def test_removed_entry_is_named():
+    entries = build(10)
+    del entries[3]
+    result = verify_chain(entries)
+    assert (result.ok, result.problem, result.seq, result.checked) == (False, "removed", 4, 3)
+    assert result.message == "entry 4 was removed: entry 5 follows entry 3"
+
+
+def test_several_removed_entries_and_the_first_entry():
+    entries = build(10)
+    del entries[4:7]
+    result = verify_chain(entries)
+    assert (result.problem, result.seq) == ("removed", 5)
+    assert "entry 5 to 7 was removed" in result.message
+    result = verify_chain(build(3)[1:])
+    assert (result.problem, result.seq, result.checked) == ("removed", 1, 0)
+    assert "follows the start of the chain" in result.message
+
+
+def test_swapped_entries_are_reordered_not_removed():
+    entries = build(10)
+    entries[4], entries[5] = entries[5], entries[4]
+    result = verify_chain(entries)
+    assert (result.problem, result.seq, result.checked) == ("reordered", 6, 4)
+    assert result.message == "entry 6 comes before entry 5: out of order"
+
+
+def test_entry_moved_to_the_end_is_reordered():
+    entries = build(10)
+    entries.append(entries.pop(2))
+    result = verify_chain(entries)
+    assert (result.problem, result.seq) == ("reordered", 4)
+
+
+def test_repeated_entry_is_reordered():
+    entries = build(5)
+    entries.insert(3, entries[1])
+    result = verify_chain(entries)
+    assert (result.problem, result.seq) == ("reordered", 2)
+    assert result.message == "entry 2 comes after entry 3: out of order"
+
+
+def test_replaced_and_rehashed_entry_breaks_the_next_link():
+    entries = build(10)
+    entries[4] = rehashed(edit(entries[4], detail={"n": "forged"}))
+    result = verify_chain(entries)
+    assert (result.problem, result.seq) == ("broken_link", 6)
+
+
+def test_removal_with_renumbering_breaks_the_link():
+    entries = build(6)
+    tail = [rehashed(edit(e, seq=e.seq - 1)) for e in entries[3:]]
+    result = verify_chain(entries[:2] + tail)
+    assert (result.problem, result.seq) == ("broken_link", 3)
+
+
+def test_verify_from_a_checkpoint():
+    entries = build(10)
+    result = verify_chain(entries[6:], start=(6, entries[5].hash))
+    assert result.ok and result.checked == 4 and result.last_seq == 10
+    assert verify_chain(entries[6:], start=(6, "f" * 64)).problem == "broken_link"
+
+
+def test_keyed_chain_needs_its_key():
+    key = b"k" * 32
+    entries = build(5, key=key)
+    assert verify_chain(entries, key=key).ok
+    assert verify_chain(entries).problem == "altered"
+    forged = list(entries)
+    forged[2] = rehashed(edit(entries[2], detail={}))  # without the key
+    result = verify_chain(forged, key=key)
+    assert (result.problem, result.seq) == ("altered", 3)
+
+
+def test_verify_streams_without_holding_entries():
+    """A generator of many entries is checked in one pass, in memory that does not grow with the count."""
+    count = 10_000
+
+    def generate():
+        prev = None
+        for _ in range(count):
+            prev = chain_next(prev, "token:ci", "a", "r", {}, time="2026-01-01T00:00:00Z")
+            yield prev
+
+    tracemalloc.start()
+    try:
+        result = verify_chain(generate())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.ok and result.checked == count and result.last_seq == count
+    assert peak < 200_000, f"peak {peak} bytes: entries are being kept"  # holding them would take megabytes
