@@ -1,6 +1,7 @@
 """Resource names, parsed and formatted in one place.
 
-Names are `projects/{p}`, `projects/{p}/notes/{n}` and `projects/{p}/occurrences/{o}`. The
+Names are `projects/{p}`, `projects/{p}/notes/{n}`, `projects/{p}/occurrences/{o}`, and the
+gate's `projects/{p}/policies/{id}` and `projects/{p}/decisions/{id}`. The
 `projects/{p}/locations/{l}/...` forms address the same resources: this server is one region.
 """
 
@@ -32,6 +33,14 @@ def occurrence_name(project: str, occurrence_id: str) -> str:
     return f"projects/{project}/occurrences/{occurrence_id}"
 
 
+def policy_name(project: str, policy_id: str) -> str:
+    return f"projects/{project}/policies/{policy_id}"
+
+
+def decision_name(project: str, decision_id: str) -> str:
+    return f"projects/{project}/decisions/{decision_id}"
+
+
 def check_id(what: str, value: str) -> str:
     """An id is one path segment that a URL can address: not empty, no '/', not '.' or '..'."""
     if not value:
@@ -61,3 +70,11 @@ def parse_note_name(name: str, field: str = "note name") -> NoteRef:
     if len(parts) != 4 or parts[0] != "projects" or parts[2] != "notes" or not parts[1] or not parts[3]:
         raise InvalidArgument(f'{field} must be in the form "projects/[PROJECT_ID]/notes/[NOTE_ID]", got {name!r}')
     return NoteRef(parts[1], parts[3])
+
+
+def parse_policy_name(name: str, field: str = "policy") -> tuple[str, str]:
+    """`projects/{p}/policies/{id}` -> (p, id)."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "projects" or parts[2] != "policies" or not parts[1] or not parts[3]:
+        raise InvalidArgument(f'{field} must be in the form "projects/[PROJECT_ID]/policies/[POLICY_ID]", got {name!r}')
+    return parts[1], parts[3]

@@ -26,6 +26,14 @@ class Page:
     more: bool
 
 
+def page_of(items: list[dict], rows: list, page: PageRequest) -> Page:
+    """The page among `rows` (fetched with one extra to tell whether more follow)."""
+    more = len(rows) > page.size
+    if more:
+        items, rows = items[: page.size], rows[: page.size]
+    return Page(items=items, last=rows[-1].pk if rows else page.after, more=more)
+
+
 @dataclass(frozen=True)
 class NewOccurrence:
     """An occurrence to write: its canonical document and the note it is attached to."""

@@ -11,11 +11,11 @@ from sqlalchemy import and_, not_, or_, true
 
 from ..errors import InvalidArgument
 from ..filtering import And, Call, Compare, Field, Not, Or, Value
-from ..names import parse_note_name
+from ..names import parse_note_name, parse_policy_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
 from .member_sql import compare, member_condition, member_path
-from .tables import notes, occurrences
+from .tables import decisions, notes, occurrences
 
 # Kritis and the v1beta1 API name two kinds differently.
 _KIND_ALIASES = {"PACKAGE_VULNERABILITY": "VULNERABILITY", "ATTESTATION_AUTHORITY": "ATTESTATION"}
@@ -45,7 +45,24 @@ def _columns(table) -> dict:
     return fields
 
 
-_FIELDS = {notes: _columns(notes), occurrences: _columns(occurrences)}
+def _decision_columns() -> dict:
+    """Filterable fields of gate decisions: all of them key columns (decisions have no schema here)."""
+    fields = {}
+    for name in ("resourceUri", "resourceUrl", "resource_uri", "resource_url"):
+        fields[name] = ("text", decisions.c.resource_uri)
+    for name in ("policyId", "policy_id"):
+        fields[name] = ("text", decisions.c.policy_id)
+    fields["policy"] = ("policy", None)
+    fields["decision"] = ("decision", decisions.c.decision)
+    for name in ("evaluateTime", "evaluate_time"):
+        fields[name] = ("time", decisions.c.evaluate_time)
+    for name in ("policyRevision", "policy_revision"):
+        fields[name] = ("number", decisions.c.policy_revision)
+    return fields
+
+
+_FIELDS = {notes: _columns(notes), occurrences: _columns(occurrences), decisions: _decision_columns()}
+DECISIONS = ("ALLOW", "DENY", "ALLOW_WITH_WARNINGS")
 
 
 def compile_filter(node, table):
@@ -76,6 +93,8 @@ def _field(field: Field, table):
     found = known.get(field.name)
     if found is not None:
         return found
+    if table is decisions:
+        raise InvalidArgument(f"filter: unknown field {field.name!r}; decisions filter on " + ", ".join(known))
     return ("member", member_path(field, table))
 
 
@@ -106,7 +125,19 @@ def _column_comparison(node: Compare, kind: str, column, table):
         except ValueError as exc:
             raise InvalidArgument(f"filter: {name}: {exc}") from None
         return compare(column, op, micros)
+    if kind == "number":
+        if op == ":" or not isinstance(value.value, float):
+            raise InvalidArgument(f"filter: {name} is a number: compare it with = != < <= > >= and a number")
+        return compare(column, op, value.value)
     text = _text(value, node.field)
+    if kind == "decision" and text not in DECISIONS:
+        raise InvalidArgument(f"filter: {text!r} is not a decision; decisions are " + ", ".join(DECISIONS))
+    if kind == "policy":
+        if op not in ("=", "!=", ":"):
+            raise InvalidArgument(f"filter: {name} can only be compared with = or !=")
+        project, policy_id = parse_policy_name(text, f"filter: {name}")
+        match = and_(decisions.c.project_id == project, decisions.c.policy_id == policy_id)
+        return not_(match) if op == "!=" else match
     if kind == "kind":
         text = _KIND_ALIASES.get(text, text)
         if text not in NOTE_KIND.numbers:

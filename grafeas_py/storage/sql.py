@@ -12,9 +12,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from ..names import NoteRef, note_name, occurrence_name, project_name
 from ..wire.timestamps import to_micros
-from .base import NewOccurrence, Page, PageRequest, Storage
+from .base import NewOccurrence, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
+from .sql_gate import GateStorage
 from .tables import notes, occurrences, projects, server_secrets
 
 # Lookups by many keys go in chunks so that no statement exceeds a driver's parameter limit.
@@ -43,7 +44,7 @@ def _occurrence_missing(project_id: str, occurrence_id: str) -> NotFound:
     return NotFound(f"occurrence {occurrence_name(project_id, occurrence_id)!r} not found")
 
 
-class SqlStorage(Storage):
+class SqlStorage(GateStorage, Storage):
     """Storage in one relational database; each method runs in its own transaction."""
 
     def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
@@ -82,7 +83,7 @@ class SqlStorage(Storage):
     def list_projects(self, page: PageRequest) -> Page:
         query = select(projects.c.pk, projects.c.project_id).where(projects.c.pk > page.after)
         rows = self._page_rows(query.order_by(projects.c.pk), page)
-        return _page([{"name": project_name(r.project_id)} for r in rows], rows, page)
+        return page_of([{"name": project_name(r.project_id)} for r in rows], rows, page)
 
     def delete_project(self, project_id: str) -> None:
         with self._write() as conn:
@@ -154,7 +155,7 @@ class SqlStorage(Storage):
             notes.c.project_id == project_id, notes.c.pk > page.after, compile_filter(filter_, notes)
         )
         rows = self._page_rows(query.order_by(notes.c.pk), page)
-        return _page([r.data for r in rows], rows, page)
+        return page_of([r.data for r in rows], rows, page)
 
     def update_note(self, project_id: str, note_id: str, data: dict, revision: int) -> dict:
         where = (notes.c.project_id == project_id, notes.c.note_id == note_id)
@@ -239,7 +240,7 @@ class SqlStorage(Storage):
         params = {"project_id": project_id, "after": page.after, "limit": page.size + 1}
         with self._read() as conn:
             rows = conn.execute(_occurrences_statement(filter_), params).all()
-        return _page([r.data for r in rows], rows, page)
+        return page_of([r.data for r in rows], rows, page)
 
     def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
         where = (occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id)
@@ -282,7 +283,7 @@ class SqlStorage(Storage):
         if exists is None:
             raise _note_missing(note.project, note.note_id)
         rows = self._page_rows(note_occurrences_query(note, page, filter_), page)
-        return _page([r.data for r in rows], rows, page)
+        return page_of([r.data for r in rows], rows, page)
 
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
         """(resource URI, severity, total, fixable) for the project's VULNERABILITY occurrences."""
@@ -386,10 +387,3 @@ def _insert_many(conn, table, rows: list[dict]) -> None:
         return
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # qmark
     conn.exec_driver_sql(statement, [tuple(row) for row in values])
-
-
-def _page(items: list[dict], rows: list, page: PageRequest) -> Page:
-    more = len(rows) > page.size
-    if more:
-        items, rows = items[: page.size], rows[: page.size]
-    return Page(items=items, last=rows[-1].pk if rows else page.after, more=more)

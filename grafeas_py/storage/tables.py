@@ -1,6 +1,6 @@
 """The database schema. Alembic migrations create it; this module only describes it."""
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(
@@ -64,6 +64,58 @@ occurrences = Table(
     Index(None, "project_id", "resource_uri", "pk"),
     Index(None, "project_id", "kind", "pk"),
     Index(None, "project_id", "create_time"),
+    sqlite_autoincrement=True,
+)
+
+# Deploy-gate policies: the current revision of each, and every revision ever made (a delete
+# leaves a tombstone revision), so a decision always names a revision that can still be read.
+policies = Table(
+    "policies",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project_id", Text, nullable=False),
+    Column("policy_id", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("create_time", Time, nullable=False),
+    Column("update_time", Time, nullable=False),
+    Column("data", Document, nullable=False),
+    Index(None, "project_id", "policy_id", unique=True),
+    Index(None, "project_id", "pk"),
+    sqlite_autoincrement=True,
+)
+
+policy_revisions = Table(
+    "policy_revisions",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project_id", Text, nullable=False),
+    Column("policy_id", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("create_time", Time, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("data", Document, nullable=False),
+    Index(None, "project_id", "policy_id", "revision", unique=True),
+    sqlite_autoincrement=True,
+)
+
+# Gate decisions, immutable once written: what was decided about which artifact, under which
+# policy revision, from which occurrences.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project_id", Text, nullable=False),
+    Column("decision_id", String(36), nullable=False),
+    Column("policy_id", Text, nullable=False),
+    Column("policy_revision", Integer, nullable=False),
+    Column("resource_uri", Text, nullable=False),
+    Column("decision", String(32), nullable=False),
+    Column("evaluate_time", Time, nullable=False),
+    Column("data", Document, nullable=False),
+    Index(None, "project_id", "decision_id", unique=True),
+    Index(None, "project_id", "pk"),
+    Index(None, "project_id", "resource_uri", "pk"),
+    Index(None, "project_id", "policy_id", "pk"),
     sqlite_autoincrement=True,
 )
 

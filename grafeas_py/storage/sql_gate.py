@@ -1,0 +1,227 @@
+"""Storage for the deploy gate: policies with immutable revisions, and decisions."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Aborted, AlreadyExists, NotFound
+from ..names import policy_name
+from ..wire.timestamps import to_micros
+from .base import page_of
+from .filter_sql import compile_filter
+from .tables import decisions, occurrences, policies, policy_revisions
+
+
+def _policy_missing(project_id: str, policy_id: str) -> NotFound:
+    return NotFound(f"policy {policy_name(project_id, policy_id)!r} not found")
+
+
+# The occurrences of one artifact, through the (project, resource URI, pk) index.
+_ARTIFACT_OCCURRENCES = (
+    select(occurrences.c.data)
+    .where(
+        occurrences.c.project_id.in_(bindparam("projects", expanding=True)),
+        occurrences.c.resource_uri == bindparam("resource_uri"),
+    )
+    .order_by(occurrences.c.pk)
+    .limit(bindparam("limit"))
+)
+_CURRENT_POLICY = select(policies.c.data, policies.c.revision).where(
+    policies.c.project_id == bindparam("project_id"), policies.c.policy_id == bindparam("policy_id")
+)
+
+
+class GateStorage:
+    """Mixed into SqlStorage: the gate's nouns and verbs over the same engines."""
+
+    # ---- policies --------------------------------------------------------------------------
+
+    def create_policy(self, project_id: str, policy_id: str, data: dict) -> dict:
+        """Store revision 1 (or the next after a deleted policy's last) of a new policy."""
+        try:
+            with self._write() as conn:
+                taken = conn.execute(
+                    select(policies.c.pk).where(policies.c.project_id == project_id, policies.c.policy_id == policy_id)
+                ).first()
+                if taken:
+                    raise AlreadyExists(f"policy {policy_name(project_id, policy_id)!r} already exists")
+                revision = self._next_revision(conn, project_id, policy_id)
+                data = {**data, "revision": revision}
+                now = to_micros(data["updateTime"])
+                conn.execute(
+                    insert(policies).values(
+                        project_id=project_id,
+                        policy_id=policy_id,
+                        revision=revision,
+                        create_time=now,
+                        update_time=now,
+                        data=data,
+                    )
+                )
+                self._add_revision(conn, project_id, policy_id, revision, now, data, deleted=False)
+        except IntegrityError:  # another writer created it between our check and our insert
+            raise AlreadyExists(f"policy {policy_name(project_id, policy_id)!r} already exists") from None
+        return data
+
+    def get_policy(self, project_id: str, policy_id: str) -> tuple[dict, int]:
+        """The current revision of a policy and its number."""
+        with self._read() as conn:
+            row = conn.execute(_CURRENT_POLICY, {"project_id": project_id, "policy_id": policy_id}).first()
+        if row is None:
+            raise _policy_missing(project_id, policy_id)
+        return row.data, row.revision
+
+    def list_policies(self, project_id: str, page):
+        query = select(policies.c.pk, policies.c.data).where(
+            policies.c.project_id == project_id, policies.c.pk > page.after
+        )
+        rows = self._page_rows(query.order_by(policies.c.pk), page)
+        return page_of([r.data for r in rows], rows, page)
+
+    def update_policy(self, project_id: str, policy_id: str, data: dict, revision: int) -> dict:
+        """Replace the policy read at `revision` with a new revision; Aborted if it changed since."""
+        new = revision + 1
+        data = {**data, "revision": new}
+        now = to_micros(data["updateTime"])
+        try:
+            with self._write() as conn:
+                changed = conn.execute(
+                    update(policies)
+                    .where(
+                        policies.c.project_id == project_id,
+                        policies.c.policy_id == policy_id,
+                        policies.c.revision == revision,
+                    )
+                    .values(revision=new, update_time=now, data=data)
+                ).rowcount
+                if not changed:
+                    exists = conn.execute(
+                        select(policies.c.pk).where(
+                            policies.c.project_id == project_id, policies.c.policy_id == policy_id
+                        )
+                    ).first()
+                    if exists is None:
+                        raise _policy_missing(project_id, policy_id)
+                    raise Aborted("the policy was changed by another request while this update ran; retry it")
+                self._add_revision(conn, project_id, policy_id, new, now, data, deleted=False)
+        except IntegrityError:
+            raise Aborted("the policy was changed by another request while this update ran; retry it") from None
+        return data
+
+    def delete_policy(self, project_id: str, policy_id: str, delete_time: str) -> None:
+        """Remove the policy, leaving a tombstone revision; earlier revisions stay readable."""
+        with self._write() as conn:
+            row = conn.execute(
+                select(policies.c.revision, policies.c.data).where(
+                    policies.c.project_id == project_id, policies.c.policy_id == policy_id
+                )
+            ).first()
+            if row is None:
+                raise _policy_missing(project_id, policy_id)
+            conn.execute(
+                policies.delete().where(policies.c.project_id == project_id, policies.c.policy_id == policy_id)
+            )
+            tombstone = {
+                "name": row.data["name"],
+                "revision": row.revision + 1,
+                "updateTime": delete_time,
+                "deleted": True,
+            }
+            now = to_micros(delete_time)
+            self._add_revision(conn, project_id, policy_id, row.revision + 1, now, tombstone, deleted=True)
+
+    def get_policy_revision(self, project_id: str, policy_id: str, revision: int) -> dict:
+        with self._read() as conn:
+            data = conn.execute(
+                select(policy_revisions.c.data).where(
+                    policy_revisions.c.project_id == project_id,
+                    policy_revisions.c.policy_id == policy_id,
+                    policy_revisions.c.revision == revision,
+                )
+            ).scalar()
+        if data is None:
+            raise NotFound(f"revision {revision} of policy {policy_name(project_id, policy_id)!r} not found")
+        return data
+
+    def list_policy_revisions(self, project_id: str, policy_id: str, page):
+        """Every revision of a policy, oldest first, including those of deleted incarnations."""
+        query = select(policy_revisions.c.pk, policy_revisions.c.data).where(
+            policy_revisions.c.project_id == project_id,
+            policy_revisions.c.policy_id == policy_id,
+            policy_revisions.c.pk > page.after,
+        )
+        rows = self._page_rows(query.order_by(policy_revisions.c.pk), page)
+        if not rows and not page.after:
+            raise _policy_missing(project_id, policy_id)
+        return page_of([r.data for r in rows], rows, page)
+
+    @staticmethod
+    def _next_revision(conn, project_id: str, policy_id: str) -> int:
+        last = conn.execute(
+            select(func.max(policy_revisions.c.revision)).where(
+                policy_revisions.c.project_id == project_id, policy_revisions.c.policy_id == policy_id
+            )
+        ).scalar()
+        return (last or 0) + 1
+
+    @staticmethod
+    def _add_revision(conn, project_id, policy_id, revision, now, data, deleted) -> None:
+        conn.execute(
+            insert(policy_revisions).values(
+                project_id=project_id,
+                policy_id=policy_id,
+                revision=revision,
+                create_time=now,
+                deleted=deleted,
+                data=data,
+            )
+        )
+
+    # ---- what the gate reads ---------------------------------------------------------------
+
+    def artifact_occurrences(self, project_ids: list[str], resource_uri: str, limit: int) -> list[dict]:
+        """Up to `limit` occurrences on one artifact, from the given projects, oldest first."""
+        with self._read() as conn:
+            params = {"projects": project_ids, "resource_uri": resource_uri, "limit": limit}
+            return list(conn.execute(_ARTIFACT_OCCURRENCES, params).scalars())
+
+    # ---- decisions -------------------------------------------------------------------------
+
+    def record_decision(self, project_id: str, decision_id: str, policy_id: str, data: dict) -> dict:
+        """Append a decision; decisions are never changed afterwards."""
+        with self._read() as conn:  # one statement: autocommit
+            conn.execute(
+                insert(decisions).values(
+                    project_id=project_id,
+                    decision_id=decision_id,
+                    policy_id=policy_id,
+                    policy_revision=data["policyRevision"],
+                    resource_uri=data["resourceUri"],
+                    decision=data["decision"],
+                    evaluate_time=to_micros(data["evaluateTime"]),
+                    data=data,
+                )
+            )
+        return data
+
+    def get_decision(self, project_id: str, decision_id: str) -> dict:
+        with self._read() as conn:
+            data = conn.execute(
+                select(decisions.c.data).where(
+                    decisions.c.project_id == project_id, decisions.c.decision_id == decision_id
+                )
+            ).scalar()
+        if data is None:
+            raise NotFound(f"decision 'projects/{project_id}/decisions/{decision_id}' not found")
+        return data
+
+    def list_decisions(self, project_id: str, page, filter_=None):
+        """A project's decisions, oldest first; `filter_` on resourceUri, policy, decision, evaluateTime."""
+        query = select(decisions.c.pk, decisions.c.data).where(
+            decisions.c.project_id == project_id,
+            decisions.c.pk > page.after,
+            compile_filter(filter_, decisions),
+        )
+        rows = self._page_rows(query.order_by(decisions.c.pk), page)
+        return page_of([r.data for r in rows], rows, page)
