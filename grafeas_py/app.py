@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -9,16 +10,21 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from . import __version__, db
-from .api import errors, health, projects
+from .admin import Admin
+from .api import admin, auth, errors, health, projects
 from .api.grafeas_routes import make_blueprint
 from .api.http import RawPathMiddleware, SegmentConverter
 from .api.openapi import register_components
 from .api.paging import PageTokens
 from .api.schemas import ErrorSchema
+from .auth.access import Access, LiveAuthorizer
+from .auth.authn import build_chain, open_access_warning
 from .config import Settings
 from .service import Grafeas
 from .storage import SqlStorage, Storage
 from .storage.engine import make_engines
+
+log = logging.getLogger("grafeas_py")
 
 
 @dataclass
@@ -27,6 +33,7 @@ class Extension:
 
     storage: Storage
     service: Grafeas
+    admin: Admin
     tokens: PageTokens
     schema_head: str
 
@@ -56,17 +63,33 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.wsgi_app = RawPathMiddleware(app.wsgi_app)
 
-    storage = SqlStorage(*make_engines(settings.database_url, pool_size=settings.pool_size))
+    storage = SqlStorage(
+        *make_engines(settings.database_url, pool_size=settings.pool_size), audit_key=settings.auth.audit_key
+    )
 
     def secret() -> str:
         return settings.secret_key or storage.secret("page-token", lambda: secrets.token_urlsafe(32))
 
-    app.extensions["grafeas"] = Extension(storage, Grafeas(storage), PageTokens(secret), db.head())
+    if settings.auth.is_open:
+        log.warning(open_access_warning())
+        access, bindings_changed = Access.open(), lambda: None
+    else:
+        bindings = LiveAuthorizer(storage.bindings_version, storage.list_bindings, ttl=settings.bindings_ttl)
+        access, bindings_changed = Access(bindings.current), bindings.invalidate
+        auth.install(app, build_chain(settings.auth, token_lookup=storage.get_token))
+    app.extensions["grafeas"] = Extension(
+        storage,
+        Grafeas(storage, access),
+        Admin(storage, access, bindings_changed),
+        PageTokens(secret),
+        db.head(),
+    )
 
     api = _Api(app)
     api.register_converter(SegmentConverter, lambda _converter: {"type": "string"})
     register_components(api.spec)
     api.register_blueprint(projects.blp)
+    api.register_blueprint(admin.blp)
     api.register_blueprint(make_blueprint("grafeas", "/v1/projects/<segment:project>", "Grafeas v1"))
     api.register_blueprint(
         make_blueprint(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .auth.settings import AuthSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///grafeas.db"
 
@@ -11,6 +13,11 @@ DEFAULT_DATABASE_URL = "sqlite:///grafeas.db"
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,10 @@ class Settings:
     # Signs page tokens; when unset, a random key is made once and kept in the database.
     secret_key: str | None = None
     pool_size: int = 5
+    # Who may call, and how they prove it (GRAFEAS_AUTH, GRAFEAS_OIDC_*, ...); open by default.
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    # How long a process trusts its copy of the role bindings before checking the table's version.
+    bindings_ttl: float = 1.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,4 +42,6 @@ class Settings:
             max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
             pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", cls.pool_size),
+            auth=AuthSettings.from_env(),
+            bindings_ttl=_env_float("GRAFEAS_BINDINGS_TTL", cls.bindings_ttl),
         )

@@ -100,3 +100,21 @@ def _deep_copy(value):
     if isinstance(value, list):
         return [_deep_copy(v) for v in value]
     return value
+
+
+def changed_paths(before: dict, after: dict) -> list[str]:
+    """Dotted paths of the leaves whose values differ between two documents (lists count as leaves)."""
+    paths: list[str] = []
+
+    def walk(old: dict, new: dict, prefix: str) -> None:
+        for key in sorted(old.keys() | new.keys()):
+            a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+            if a == b:
+                continue
+            if isinstance(a, dict) and isinstance(b, dict):
+                walk(a, b, f"{prefix}{key}.")
+            else:
+                paths.append(prefix + key)
+
+    walk(before, after, "")
+    return paths

@@ -1,8 +1,10 @@
 """Domain logic of the Grafeas API: validation, server-kept fields and update semantics.
 
 Everything here takes and returns canonical documents (see `wire.codec`); HTTP stays in `api`,
-SQL in `storage`. Mutations pass through `Grafeas`, the one place to check a caller's
-permissions or record history when those arrive.
+SQL in `storage`. Every operation passes through `Grafeas`, the one place where the caller's
+permissions are checked (`Access`, against the principal of `auth.context`), always before
+anything is read, so a caller without the permission learns nothing, not even whether a resource
+exists. Storage records history and the audit trail with each change.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import datetime as dt
 import uuid
 
 from . import fieldmask
+from .auth import roles
+from .auth.access import Access
 from .errors import ApiError, InvalidArgument, NotFound
-from .names import NoteRef, check_id, note_name, occurrence_name, parse_note_name, parse_project_name
+from .names import NoteRef, check_id, note_name, occurrence_name, parse_note_name, parse_project_name, project_name
 from .storage import Page, PageRequest, Storage
 from .storage.base import NewOccurrence
 from .validation import validate_note, validate_occurrence
@@ -55,10 +59,14 @@ def _invalid(what: str, problems: list[str]) -> InvalidArgument:
 
 
 class Grafeas:
-    """The Grafeas v1 and Projects operations over a `Storage`."""
+    """The Grafeas v1 and Projects operations over a `Storage`, for callers `access` allows."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, access: Access | None = None) -> None:
         self.storage = storage
+        self.access = access or Access.unrestricted()  # in-process callers (benchmarks, tools) are trusted
+
+    def _require(self, permission: str, project_id: str, resource: str | None = None) -> None:
+        self.access.require(permission, project_id, resource)
 
     # ---- projects --------------------------------------------------------------------------
 
@@ -67,15 +75,20 @@ class Grafeas:
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')
         project_id = _checked_id("project id", parse_project_name(name))
+        self._require(roles.PROJECTS_CREATE, project_id)
         return self.storage.create_project(project_id, _now())
 
     def get_project(self, project_id: str) -> dict:
+        self._require(roles.PROJECTS_GET, project_id)
         return self.storage.get_project(project_id)
 
     def list_projects(self, page: PageRequest) -> Page:
-        return self.storage.list_projects(page)
+        """The projects the caller may list (projects.list), and only those."""
+        scope = self.access.scope(roles.PROJECTS_LIST)
+        return self.storage.list_projects(page, None if scope.everything else scope.projects)
 
     def delete_project(self, project_id: str) -> None:
+        self._require(roles.PROJECTS_DELETE, project_id)
         self.storage.delete_project(project_id)
 
     # ---- notes -----------------------------------------------------------------------------
@@ -86,6 +99,7 @@ class Grafeas:
         return self.batch_create_notes(project_id, {note_id: body}, single=True)[0]
 
     def batch_create_notes(self, project_id: str, bodies: dict[str, dict], single: bool = False) -> list[dict]:
+        self._require(roles.NOTES_CREATE, project_id)
         if not single and not 1 <= len(bodies) <= MAX_BATCH:
             raise InvalidArgument(f"notes must hold 1 to {MAX_BATCH} entries, got {len(bodies)}")
         now = _now()
@@ -112,21 +126,32 @@ class Grafeas:
         return {"name": note_name(project_id, note_id), **body, "kind": kind, "createTime": now, "updateTime": now}
 
     def get_note(self, project_id: str, note_id: str) -> dict:
+        self._require(roles.NOTES_GET, project_id, note_name(project_id, note_id))
         return self.storage.get_note(project_id, note_id)
 
     def list_notes(self, project_id: str, page: PageRequest, filter_=None) -> Page:
+        self._require(roles.NOTES_LIST, project_id)
         return self.storage.list_notes(project_id, page, filter_)
 
     def update_note(self, project_id: str, note_id: str, body: dict, mask: str | None) -> dict:
+        self._require(roles.NOTES_UPDATE, project_id, note_name(project_id, note_id))
         existing, revision = self.storage.get_note_with_revision(project_id, note_id)
         doc = _updated(existing, body, mask, NOTE, "note", validate_note, KIND_BY_NOTE_TYPE)
-        return self.storage.update_note(project_id, note_id, doc, revision)
+        return self.storage.update_note(project_id, note_id, doc, revision, _changes(existing, doc))
 
     def delete_note(self, project_id: str, note_id: str) -> None:
+        self._require(roles.NOTES_DELETE, project_id, note_name(project_id, note_id))
         self.storage.delete_note(project_id, note_id)
 
     def list_note_occurrences(self, note: NoteRef, page: PageRequest, filter_=None) -> Page:
-        return self.storage.list_note_occurrences(note, page, filter_)
+        """The note's occurrences in the projects where the caller may also list occurrences.
+
+        Container Analysis shows a holder of notes.listOccurrences every occurrence of the note; here
+        a tenant's occurrences stay private to whom the tenant's own project grants occurrences.list,
+        so a provider does not learn what its customers run from the notes they attach to."""
+        self._require(roles.NOTES_LIST_OCCURRENCES, note.project, note.name)
+        scope = self.access.scope(roles.OCCURRENCES_LIST)
+        return self.storage.list_note_occurrences(note, page, filter_, None if scope.everything else scope.projects)
 
     # ---- occurrences -----------------------------------------------------------------------
 
@@ -140,6 +165,7 @@ class Grafeas:
 
     def _create_occurrences(self, project_id: str, bodies: list[dict], single: bool) -> list[dict]:
         """Validate every item, check every note once, then write all or nothing."""
+        self._require(roles.OCCURRENCES_CREATE, project_id)
         now = _now()
         prepared: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
@@ -148,6 +174,8 @@ class Grafeas:
                 prepared.append((index, self._new_occurrence(project_id, body, now)))
             except ApiError as exc:
                 errors.append((index, exc))
+        # Before the notes are looked up: whether a note exists is only told to who may attach to it.
+        self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, [occ.note for _, occ in prepared])
         kinds = self.storage.note_kinds(occ.note for _, occ in prepared)
         for index, occ in prepared:
             note_kind = kinds.get(occ.note)
@@ -185,13 +213,18 @@ class Grafeas:
         return NewOccurrence(occurrence_id, note, kind, body["resourceUri"], data)
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
+        self._require(roles.OCCURRENCES_GET, project_id, occurrence_name(project_id, occurrence_id))
         return self.storage.get_occurrence(project_id, occurrence_id)
 
     def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page:
+        self._require(roles.OCCURRENCES_LIST, project_id)
         return self.storage.list_occurrences(project_id, page, filter_)
 
     def update_occurrence(self, project_id: str, occurrence_id: str, body: dict, mask: str | None) -> dict:
+        self._require(roles.OCCURRENCES_UPDATE, project_id, occurrence_name(project_id, occurrence_id))
         existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
+        note = parse_note_name(existing["noteName"], "noteName")
+        self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, [note])
         doc = _updated(
             existing,
             body,
@@ -202,17 +235,25 @@ class Grafeas:
             KIND_BY_OCCURRENCE_DETAILS,
             immutable=("resourceUri", "noteName"),
         )
-        return self.storage.update_occurrence(project_id, occurrence_id, doc, revision)
+        changes = _changes(existing, doc)
+        return self.storage.update_occurrence(project_id, occurrence_id, doc, revision, changes)
 
     def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
-        self.storage.delete_occurrence(project_id, occurrence_id)
+        self._require(roles.OCCURRENCES_DELETE, project_id, occurrence_name(project_id, occurrence_id))
+        existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
+        note = parse_note_name(existing["noteName"], "noteName")
+        self.access.require_occurrence_write(roles.OCCURRENCES_DELETE, project_id, [note])
+        self.storage.delete_occurrence(project_id, occurrence_id, revision)  # only as it was checked
 
     def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict:
+        """As in Grafeas, who may read an occurrence may read the note it is attached to."""
+        self._require(roles.OCCURRENCES_GET, project_id, occurrence_name(project_id, occurrence_id))
         return self.storage.get_occurrence_note(project_id, occurrence_id)
 
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[dict]:
         """Container Analysis's summary: per resource and effective severity, and per resource in all
         (severity SEVERITY_UNSPECIFIED), how many vulnerabilities there are and how many can be fixed."""
+        self._require(roles.OCCURRENCES_LIST, project_id)
         counts: dict[str, dict[str, list[int]]] = {}
         for uri, severity, total, fixable in self.storage.vulnerability_summary(project_id, filter_):
             per_severity = counts.setdefault(uri, {})
@@ -226,6 +267,28 @@ class Grafeas:
             for uri in sorted(counts)
             for severity, (total, fixable) in sorted(counts[uri].items(), key=lambda item: -order[item[0]])
         ]
+
+    # ---- history -------------------------------------------------------------------------
+
+    def note_history(self, project_id: str, note_id: str, page: PageRequest) -> Page:
+        self._require(roles.HISTORY_GET, project_id, note_name(project_id, note_id))
+        return self.storage.list_revisions("note", project_id, note_id, page)
+
+    def occurrence_history(self, project_id: str, occurrence_id: str, page: PageRequest) -> Page:
+        self._require(roles.HISTORY_GET, project_id, occurrence_name(project_id, occurrence_id))
+        return self.storage.list_revisions("occurrence", project_id, occurrence_id, page)
+
+    def artifact_history(self, project_id: str, resource_uri: str, page: PageRequest) -> Page:
+        """The artifact's occurrence revisions and gate decisions in one project, by time."""
+        if not resource_uri:
+            raise InvalidArgument("resourceUri is required: the artifact whose history to list")
+        self._require(roles.HISTORY_GET, project_id, project_name(project_id))
+        return self.storage.artifact_history(project_id, resource_uri, page)
+
+
+def _changes(existing: dict, doc: dict) -> list[str]:
+    """The field paths an update changed; the server-kept update time is not the caller's change."""
+    return fieldmask.changed_paths(_strip_output_only(existing), _strip_output_only(doc))
 
 
 def _updated(existing, body, mask, msg, what, validate, members, immutable=()) -> dict:

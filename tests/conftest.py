@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -64,14 +65,30 @@ def app(database_url):
     return create_app(Settings(database_url=database_url, max_body_bytes=4 * 1024 * 1024))
 
 
-@pytest.fixture(scope="session")
-def base_url(app):
-    """The app on a real threaded HTTP server on a free loopback port."""
+@contextmanager
+def serve(app):
+    """`app` on a real threaded HTTP server on a free loopback port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def fresh_database_url(tmp_path, name: str) -> str:
+    """A new database migrated to head: a SQLite file in `tmp_path`, or a fresh PostgreSQL schema."""
+    url = _postgres_schema_url(POSTGRES_URL, name)[0] if POSTGRES_URL else f"sqlite:///{tmp_path / f'{name}.db'}"
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def base_url(app):
+    """The app on a real threaded HTTP server on a free loopback port."""
+    with serve(app) as url:
+        yield url
 
 
 class Http(requests.Session):

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from ..errors import ApiError, error_body
+from ..errors import ApiError, Unauthenticated, error_body
 from .http import respond
 
 log = logging.getLogger("grafeas_py")
@@ -25,7 +25,11 @@ def request_id() -> str:
 
 
 def _api_error(exc: ApiError):
-    return respond(exc.body(), exc.http_status)
+    response = respond(exc.body(), exc.http_status)
+    if isinstance(exc, Unauthenticated):  # RFC 6750: say which scheme would be accepted
+        bad = ', error="invalid_token"' if request.headers.get("Authorization") else ""
+        response.headers["WWW-Authenticate"] = f'Bearer realm="grafeas-py"{bad}'
+    return response
 
 
 def _http_error(exc: HTTPException):

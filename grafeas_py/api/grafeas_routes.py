@@ -1,4 +1,5 @@
-"""The 13 Grafeas v1 RPCs, bound under `projects/{p}` and under `projects/{p}/locations/{l}`."""
+"""The 13 Grafeas v1 RPCs, and the history of notes, occurrences and artifacts, bound under
+`projects/{p}` and under `projects/{p}/locations/{l}`."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from flask_smorest import Blueprint
 
 from ..errors import InvalidArgument
 from ..filtering import parse
-from ..names import NoteRef, check_id, note_name, project_name
+from ..names import NoteRef, check_id, note_name, occurrence_name, project_name
 from ..wire.grafeas_types import NOTE, OCCURRENCE, SEVERITY
 from .http import decode, enums_as_numbers, grafeas, json_body, respond, respond_list, respond_message
 from .openapi import body_doc
 from .paging import next_page_token, page_request
-from .schemas import CreateNoteQuery, ListQuery, NoteOccurrencesQuery, SummaryQuery, UpdateQuery
+from .schemas import (
+    ArtifactHistoryQuery,
+    CreateNoteQuery,
+    HistoryQuery,
+    ListQuery,
+    NoteOccurrencesQuery,
+    SummaryQuery,
+    UpdateQuery,
+)
 
 
 def _project(project: str, location: str | None) -> str:
@@ -174,6 +183,38 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         project = _project(project, location)
         note = grafeas().service.get_occurrence_note(project, check_id("occurrence id", occurrence_id))
         return respond_message(NOTE, note)
+
+    # ---- history (history.get) -----------------------------------------------------------
+
+    @blp.route("/notes/<segment:note_id>:history", methods=["GET"], endpoint="note_history")
+    @blp.arguments(HistoryQuery(), location="query")
+    @blp.doc(summary="NoteHistory: every revision of a note, oldest first, still readable after a delete")
+    @blp.response(200, "ListRevisionsResponse")
+    def note_history(args, project, note_id, location=None):
+        project, note_id = _project(project, location), check_id("note id", note_id)
+        collection = note_name(project, note_id) + ":history"
+        result = grafeas().service.note_history(project, note_id, page_request(collection, args))
+        return respond_list("revisions", None, result.items, next_page_token(collection, args, result))
+
+    @blp.route("/occurrences/<segment:occurrence_id>:history", methods=["GET"], endpoint="occurrence_history")
+    @blp.arguments(HistoryQuery(), location="query")
+    @blp.doc(summary="OccurrenceHistory: every revision of an occurrence, oldest first, still readable after a delete")
+    @blp.response(200, "ListRevisionsResponse")
+    def occurrence_history(args, project, occurrence_id, location=None):
+        project, occurrence_id = _project(project, location), check_id("occurrence id", occurrence_id)
+        collection = occurrence_name(project, occurrence_id) + ":history"
+        result = grafeas().service.occurrence_history(project, occurrence_id, page_request(collection, args))
+        return respond_list("revisions", None, result.items, next_page_token(collection, args, result))
+
+    @blp.route("/artifacts:history", methods=["GET"], endpoint="artifact_history")
+    @blp.arguments(ArtifactHistoryQuery(), location="query")
+    @blp.doc(summary="ArtifactHistory: one artifact's occurrence revisions and gate decisions in the project, by time")
+    @blp.response(200, "ArtifactHistoryResponse")
+    def artifact_history(args, project, location=None):
+        project, uri = _project(project, location), args["resourceUri"]
+        collection = f"{project_name(project)}/artifacts:history?resourceUri={uri}"
+        result = grafeas().service.artifact_history(project, uri, page_request(collection, args))
+        return respond_list("events", None, result.items, next_page_token(collection, args, result))
 
     return blp
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..auth.roles import ROLE_PERMISSIONS
 from ..wire.grafeas_types import NOTE, OCCURRENCE, REGISTRY
 from ..wire.schema import Field, Message
 
@@ -154,6 +155,7 @@ def register_components(spec) -> None:
         },
     )
     spec.components.schema("Empty", component={"type": "object"})
+    _register_access_components(spec)
     severity = {"type": "string", "enum": list(REGISTRY.enums["grafeas.v1.Severity"].names.values())}
     spec.components.schema(
         "VulnerabilityOccurrencesSummary",
@@ -175,3 +177,84 @@ def register_components(spec) -> None:
             },
         },
     )
+
+
+def _list_of(key: str, item: str, paged: bool = True) -> dict:
+    properties = {key: {"type": "array", "items": ref(item)}}
+    if paged:
+        properties["nextPageToken"] = {"type": "string", "description": "Absent on the last page."}
+    return {"type": "object", "properties": properties}
+
+
+def _register_access_components(spec) -> None:
+    """History, role bindings and API tokens."""
+    time = dict(_WELL_KNOWN["timestamp"])
+    spec.components.schema(
+        "Revision",
+        component={
+            "type": "object",
+            "description": "One revision of a resource. A tombstone (DELETE) carries no document.",
+            "properties": {
+                "name": {"type": "string", "example": "projects/p/occurrences/0d9f..."},
+                "revision": {"type": "integer", "description": "1, 2, ...; a re-created note continues the count."},
+                "action": {"type": "string", "enum": ["CREATE", "UPDATE", "DELETE"]},
+                "principal": {"type": "string", "description": "Who made it; absent for rows older than history."},
+                "updateTime": time,
+                "changedFields": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "UPDATE only: dotted paths of the fields whose values changed.",
+                },
+                "note": ref("Note"),
+                "occurrence": ref("Occurrence"),
+            },
+        },
+    )
+    spec.components.schema("ListRevisionsResponse", component=_list_of("revisions", "Revision"))
+    spec.components.schema(
+        "ArtifactEvent",
+        component={
+            "type": "object",
+            "description": "An occurrence revision or a gate decision about the artifact: one of the two.",
+            "properties": {
+                "time": time,
+                "occurrenceRevision": ref("Revision"),
+                "decision": {"type": "object", "additionalProperties": True},
+            },
+        },
+    )
+    spec.components.schema("ArtifactHistoryResponse", component=_list_of("events", "ArtifactEvent"))
+    spec.components.schema(
+        "Binding",
+        component={
+            "type": "object",
+            "required": ["project", "role", "member"],
+            "properties": {
+                "project": {"type": "string", "description": "A project id, or `*` for every project."},
+                "role": {"type": "string", "enum": sorted(ROLE_PERMISSIONS)},
+                "member": {"type": "string", "example": "token:ci", "description": "A principal id or group:<name>."},
+            },
+            "additionalProperties": False,
+        },
+    )
+    spec.components.schema("ListBindingsResponse", component=_list_of("bindings", "Binding", paged=False))
+    token = {
+        "name": {"type": "string", "description": "The caller authenticates as token:<name>."},
+        "tokenId": {"type": "string", "description": "16 hex digits; not a secret."},
+        "createTime": time,
+        "expireTime": time,
+        "revokeTime": time,
+    }
+    spec.components.schema("ApiToken", component={"type": "object", "properties": token})
+    spec.components.schema("ListApiTokensResponse", component=_list_of("tokens", "ApiToken", paged=False))
+    spec.components.schema(
+        "CreateApiTokenRequest",
+        component={
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": token["name"], "expireTime": time},
+            "additionalProperties": False,
+        },
+    )
+    secret = {"type": "string", "description": "Authorization: Bearer <token>. Shown only in this response."}
+    spec.components.schema("CreatedApiToken", component={"type": "object", "properties": {"token": secret, **token}})

@@ -42,7 +42,7 @@ class PageTokens:
             raise InvalidArgument("pageToken is invalid: use the nextPageToken of a previous response") from None
         if issued_for != collection or issued_filter != filter_:
             raise InvalidArgument("pageToken was issued for a different list request (its parent or filter differ)")
-        return PageRequest(size=size, after=int(after))
+        return PageRequest(size=size, after=tuple(after) if isinstance(after, list) else int(after))
 
     def next_token(self, collection: str, filter_: str, page: Page) -> str | None:
         """The token for the page after `page`, or None on the last page."""
@@ -54,9 +54,9 @@ class PageTokens:
 def page_request(collection: str, args: dict) -> PageRequest:
     """The storage page a list call asks for (its query already parsed by `schemas.ListQuery`)."""
     return current_app.extensions["grafeas"].tokens.request(
-        collection, args["filter"], args["pageSize"], args["pageToken"]
+        collection, args.get("filter", ""), args["pageSize"], args["pageToken"]
     )
 
 
 def next_page_token(collection: str, args: dict, page: Page) -> str | None:
-    return current_app.extensions["grafeas"].tokens.next_token(collection, args["filter"], page)
+    return current_app.extensions["grafeas"].tokens.next_token(collection, args.get("filter", ""), page)

@@ -75,3 +75,33 @@ class ErrorSchema(Schema):
     """The Google JSON error body every error uses."""
 
     error = fields.Nested(_ErrorStatus)
+
+
+class HistoryQuery(_Query):
+    pageSize = ListQuery._declared_fields["pageSize"]
+    pageToken = ListQuery._declared_fields["pageToken"]
+
+
+class ArtifactHistoryQuery(HistoryQuery):
+    resourceUri = fields.String(
+        required=True, metadata={"description": "The artifact, exactly as occurrences name it in resourceUri."}
+    )
+
+
+class BindingsQuery(_Query):
+    project = fields.String(
+        load_default=None,
+        metadata={"description": "Only the bindings on this project id (`*`: those on every project)."},
+    )
+
+
+class BindingQuery(_Query):
+    project = fields.String(required=True, metadata={"description": "A project id, or `*` for every project."})
+    role = fields.String(required=True)
+    member = fields.String(required=True, metadata={"description": "A principal id, or `group:<name>`."})
+
+
+class RevokeTokensQuery(_Query):
+    tokenId = fields.String(
+        load_default=None, metadata={"description": "Revoke only this token of the name (16 hex digits)."}
+    )

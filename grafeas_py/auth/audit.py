@@ -26,7 +26,7 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..wire.timestamps import from_datetime
 
@@ -46,6 +46,13 @@ class AuditEntry:
     resource: str
     detail: dict[str, Any]
     prev_hash: str
+    hash: str
+
+
+class ChainHead(NamedTuple):
+    """The newest entry, as far as appending the next one needs it."""
+
+    seq: int
     hash: str
 
 
@@ -92,7 +99,7 @@ def entry_hash(
 
 
 def chain_next(
-    prev: AuditEntry | None,
+    prev: AuditEntry | ChainHead | None,
     principal: str,
     action: str,
     resource: str,

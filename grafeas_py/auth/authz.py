@@ -129,13 +129,18 @@ class Authorizer:
         if refused:
             raise denied(NOTES_ATTACH_OCCURRENCE, refused)
 
+    def scope(self, principal: Principal, permission: str) -> ProjectScope:
+        """The projects where `principal` holds `permission`: every one (a `*` grant), or those named."""
+        check_permission_name(permission)
+        grants = self._grants(principal)
+        if permission in grants[ALL_PROJECTS]:
+            return ProjectScope(everything=True, projects=frozenset())
+        named = frozenset(p for p, perms in grants.items() if p != ALL_PROJECTS and permission in perms)
+        return ProjectScope(everything=False, projects=named)
+
     def list_visible_projects(self, principal: Principal) -> ProjectScope:
         """The projects ListProjects may show `principal`: those where it holds projects.list."""
-        grants = self._grants(principal)
-        if PROJECTS_LIST in grants[ALL_PROJECTS]:
-            return ProjectScope(everything=True, projects=frozenset())
-        named = frozenset(p for p, perms in grants.items() if p != ALL_PROJECTS and PROJECTS_LIST in perms)
-        return ProjectScope(everything=False, projects=named)
+        return self.scope(principal, PROJECTS_LIST)
 
 
 def denied(permission: str, resources: list[str]) -> PermissionDenied:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from ..auth.audit import AuditEntry
+from ..auth.authz import Binding
+from ..auth.tokens import TokenRecord
 from ..names import NoteRef
+
+# A page key: a row's pk, or a tuple where one number does not order the items (an artifact's timeline).
+Key = int | tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -14,7 +21,7 @@ class PageRequest:
     """Up to `size` items that come after the item with key `after` (0: from the start)."""
 
     size: int
-    after: int = 0
+    after: Key = 0
 
 
 @dataclass(frozen=True)
@@ -22,7 +29,7 @@ class Page:
     """Items in key order; `last` is the key of the last item, `more` whether any follow."""
 
     items: list[dict]
-    last: int
+    last: Key
     more: bool
 
 
@@ -46,7 +53,10 @@ class NewOccurrence:
 
 
 class Storage(abc.ABC):
-    """What the API needs from a store; every method is one atomic operation."""
+    """What the API needs from a store; every method is one atomic operation.
+
+    Each change also keeps the revision it replaces and appends an entry to the audit trail, in the
+    same transaction, recording the principal the request acts as (`auth.context`)."""
 
     # Projects
     @abc.abstractmethod
@@ -56,7 +66,8 @@ class Storage(abc.ABC):
     def get_project(self, project_id: str) -> dict: ...
 
     @abc.abstractmethod
-    def list_projects(self, page: PageRequest) -> Page: ...
+    def list_projects(self, page: PageRequest, only: Collection[str] | None = None) -> Page:
+        """Projects in key order; only those named in `only`, unless it is None."""
 
     @abc.abstractmethod
     def delete_project(self, project_id: str) -> None: ...
@@ -74,7 +85,9 @@ class Storage(abc.ABC):
         """Notes in key order; `filter_` is a tree from `grafeas_py.filtering.parse`."""
 
     @abc.abstractmethod
-    def update_note(self, project_id: str, note_id: str, data: dict, revision: int) -> dict:
+    def update_note(
+        self, project_id: str, note_id: str, data: dict, revision: int, changed_fields: Sequence[str] = ()
+    ) -> dict:
         """Replace a note read at `revision`; Aborted if it changed since."""
 
     @abc.abstractmethod
@@ -102,22 +115,67 @@ class Storage(abc.ABC):
     def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page: ...
 
     @abc.abstractmethod
-    def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
+    def update_occurrence(
+        self, project_id: str, occurrence_id: str, data: dict, revision: int, changed_fields: Sequence[str] = ()
+    ) -> dict:
         """Replace an occurrence read at `revision`; Aborted if it changed since."""
 
     @abc.abstractmethod
-    def delete_occurrence(self, project_id: str, occurrence_id: str) -> None: ...
+    def delete_occurrence(self, project_id: str, occurrence_id: str, revision: int | None = None) -> None:
+        """Delete an occurrence (only as read at `revision`, if given; Aborted if it changed since)."""
 
     @abc.abstractmethod
     def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict: ...
 
     @abc.abstractmethod
-    def list_note_occurrences(self, note: NoteRef, page: PageRequest, filter_=None) -> Page:
-        """Occurrences of a note in every project."""
+    def list_note_occurrences(
+        self, note: NoteRef, page: PageRequest, filter_=None, projects: Collection[str] | None = None
+    ) -> Page:
+        """Occurrences of a note in every project, or in those named in `projects` unless it is None."""
 
     @abc.abstractmethod
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
         """(resource URI, severity, total, fixable) counts of VULNERABILITY occurrences."""
+
+    # History
+    @abc.abstractmethod
+    def list_revisions(self, resource_type: str, project_id: str, resource_id: str, page: PageRequest) -> Page:
+        """Every revision of a note or occurrence (`resource_type`), oldest first, tombstones included."""
+
+    @abc.abstractmethod
+    def artifact_history(self, project_id: str, resource_uri: str, page: PageRequest) -> Page:
+        """One artifact's occurrence revisions and gate decisions in a project, by time."""
+
+    # Access control
+    @abc.abstractmethod
+    def create_token(self, record: TokenRecord) -> None: ...
+
+    @abc.abstractmethod
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    @abc.abstractmethod
+    def list_tokens(self) -> list[TokenRecord]: ...
+
+    @abc.abstractmethod
+    def revoke_tokens(self, name: str, token_id: str | None, when: dt.datetime) -> list[TokenRecord]:
+        """Revoke the unrevoked tokens of `name` (only `token_id`, if given); NotFound if there are none."""
+
+    @abc.abstractmethod
+    def create_binding(self, binding: Binding, create_time: str) -> None: ...
+
+    @abc.abstractmethod
+    def delete_binding(self, binding: Binding) -> None: ...
+
+    @abc.abstractmethod
+    def list_bindings(self, project: str | None = None) -> list[Binding]: ...
+
+    @abc.abstractmethod
+    def bindings_version(self) -> tuple[int, int]:
+        """A value that changes whenever a binding is added or removed."""
+
+    @abc.abstractmethod
+    def audit_entries(self) -> Iterator[AuditEntry]:
+        """The audit trail in seq order, streamed."""
 
     # Operations
     @abc.abstractmethod

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 
-from sqlalchemy import Engine, bindparam, case, func, insert, select, text, true, tuple_, update
+from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, text, true, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
@@ -15,7 +16,9 @@ from ..wire.timestamps import to_micros
 from .base import NewOccurrence, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
+from .sql_auth import AuthStorage, actor
 from .sql_gate import GateStorage
+from .sql_history import HistoryStorage
 from .tables import notes, occurrences, projects, server_secrets
 
 # Lookups by many keys go in chunks so that no statement exceeds a driver's parameter limit.
@@ -44,13 +47,17 @@ def _occurrence_missing(project_id: str, occurrence_id: str) -> NotFound:
     return NotFound(f"occurrence {occurrence_name(project_id, occurrence_id)!r} not found")
 
 
-class SqlStorage(GateStorage, Storage):
-    """Storage in one relational database; each method runs in its own transaction."""
+class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
+    """Storage in one relational database; each method runs in its own transaction.
 
-    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+    Every change also keeps the revision it replaces (see `sql_history`) and appends to the audit
+    trail (see `sql_auth`), in its own transaction, recording the acting principal (`auth.context`)."""
+
+    def __init__(self, engine: Engine, reader: Engine | None = None, audit_key: bytes | None = None) -> None:
         self.engine = engine
         # Reads may use an autocommit engine of their own (see `engine.make_engine`).
         self._reader = reader or engine
+        self.audit_key = audit_key  # keys the audit chain with HMAC-SHA256 when set
 
     @contextmanager
     def _write(self):
@@ -66,12 +73,22 @@ class SqlStorage(GateStorage, Storage):
     # ---- projects --------------------------------------------------------------------------
 
     def create_project(self, project_id: str, create_time: str) -> dict:
+        name = project_name(project_id)
         try:
             with self._write() as conn:
-                conn.execute(insert(projects).values(project_id=project_id, create_time=to_micros(create_time)))
+                revision = self._first_revisions(conn, "project", project_id, [project_id]).get(project_id, 1)
+                conn.execute(
+                    insert(projects).values(
+                        project_id=project_id,
+                        create_time=to_micros(create_time),
+                        revision=revision,
+                        updated_by=actor(),
+                    )
+                )
+                self._audit(conn, "projects.create", name, {"revision": revision})
         except IntegrityError:
-            raise AlreadyExists(f"project {project_name(project_id)!r} already exists") from None
-        return {"name": project_name(project_id)}
+            raise AlreadyExists(f"project {name!r} already exists") from None
+        return {"name": name}
 
     def get_project(self, project_id: str) -> dict:
         with self._read() as conn:
@@ -80,25 +97,34 @@ class SqlStorage(GateStorage, Storage):
             raise NotFound(f"project {project_name(project_id)!r} not found")
         return {"name": project_name(project_id)}
 
-    def list_projects(self, page: PageRequest) -> Page:
+    def list_projects(self, page: PageRequest, only: Collection[str] | None = None) -> Page:
         query = select(projects.c.pk, projects.c.project_id).where(projects.c.pk > page.after)
+        if only is not None:
+            query = query.where(projects.c.project_id.in_(sorted(only)))
         rows = self._page_rows(query.order_by(projects.c.pk), page)
         return page_of([{"name": project_name(r.project_id)} for r in rows], rows, page)
 
     def delete_project(self, project_id: str) -> None:
+        name = project_name(project_id)
         with self._write() as conn:
             for table, what in ((notes, "notes"), (occurrences, "occurrences")):
                 if conn.execute(select(table.c.pk).where(table.c.project_id == project_id).limit(1)).first():
-                    raise FailedPrecondition(
-                        f"project {project_name(project_id)!r} still has {what}; delete them first"
-                    )
-            deleted = conn.execute(projects.delete().where(projects.c.project_id == project_id)).rowcount
-        if not deleted:
-            raise NotFound(f"project {project_name(project_id)!r} not found")
+                    raise FailedPrecondition(f"project {name!r} still has {what}; delete them first")
+            row = conn.execute(
+                delete(projects)
+                .where(projects.c.project_id == project_id)
+                .returning(projects.c.revision, projects.c.updated_by, projects.c.create_time)
+            ).first()
+            if row is None:
+                raise NotFound(f"project {name!r} not found")
+            last = _ProjectRevision(row.revision, row.updated_by, row.create_time, None, {"name": name})
+            tombstone = self._bury(conn, "project", project_id, project_id, last)
+            self._audit(conn, "projects.delete", name, {"revision": tombstone})
 
     # ---- notes -----------------------------------------------------------------------------
 
     def create_notes(self, project_id: str, new_notes: dict[str, dict]) -> list[dict]:
+        author = actor()
         rows = []
         for note_id, data in new_notes.items():
             created = to_micros(data["createTime"])
@@ -111,14 +137,23 @@ class SqlStorage(GateStorage, Storage):
                     create_time=created,
                     update_time=created,
                     data=data,
+                    updated_by=author,
                 )
             )
         try:
             with self._write() as conn:
-                taken = self._existing_note_ids(conn, project_id, list(new_notes))
+                ids = list(new_notes)
+                taken = self._existing_note_ids(conn, project_id, ids)
                 if taken:
                     raise AlreadyExists(f"note {note_name(project_id, taken[0])!r} already exists")
+                recreated = self._first_revisions(conn, "note", project_id, ids)
+                for row in rows:
+                    row["revision"] = recreated.get(row["note_id"], 1)
                 _insert_many(conn, notes, rows)
+                if len(rows) == 1:
+                    self._audit(conn, "notes.create", note_name(project_id, ids[0]), {"revision": rows[0]["revision"]})
+                else:
+                    self._audit(conn, "notes.batchCreate", project_name(project_id), {"ids": ids})
         except IntegrityError:  # another writer took an id between our check and our insert
             raise AlreadyExists("one of the notes already exists; no notes were created") from None
         return list(new_notes.values())
@@ -157,18 +192,22 @@ class SqlStorage(GateStorage, Storage):
         rows = self._page_rows(query.order_by(notes.c.pk), page)
         return page_of([r.data for r in rows], rows, page)
 
-    def update_note(self, project_id: str, note_id: str, data: dict, revision: int) -> dict:
+    def update_note(
+        self, project_id: str, note_id: str, data: dict, revision: int, changed_fields: Sequence[str] = ()
+    ) -> dict:
         where = (notes.c.project_id == project_id, notes.c.note_id == note_id)
-        values = dict(data=data, update_time=to_micros(data["updateTime"]), revision=revision + 1)
-        self._update(notes, where, revision, values, lambda: _note_missing(project_id, note_id))
+        missing = lambda: _note_missing(project_id, note_id)  # noqa: E731
+        self._update("note", project_id, note_id, where, revision, data, changed_fields, missing)
         return data
 
     def delete_note(self, project_id: str, note_id: str) -> None:
         with self._write() as conn:
-            query = notes.delete().where(notes.c.project_id == project_id, notes.c.note_id == note_id)
-            deleted = conn.execute(query).rowcount
-        if not deleted:
-            raise _note_missing(project_id, note_id)
+            query = delete(notes).where(notes.c.project_id == project_id, notes.c.note_id == note_id)
+            row = conn.execute(query.returning(*_revision_of(notes))).first()
+            if row is None:
+                raise _note_missing(project_id, note_id)
+            tombstone = self._bury(conn, "note", project_id, note_id, row)
+            self._audit(conn, "notes.delete", note_name(project_id, note_id), {"revision": tombstone})
 
     def note_kinds(self, refs: Iterable[NoteRef]) -> dict[NoteRef, str]:
         refs = list(dict.fromkeys(refs))
@@ -190,6 +229,7 @@ class SqlStorage(GateStorage, Storage):
     # ---- occurrences -----------------------------------------------------------------------
 
     def create_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
+        author = actor()
         rows = []
         micros: dict[str, int] = {}  # a batch shares one creation time: convert it once
         for occ in new:
@@ -208,14 +248,16 @@ class SqlStorage(GateStorage, Storage):
                     create_time=created,
                     update_time=created,
                     data=occ.data,
+                    updated_by=author,
                 )
             )
-        if len(rows) == 1:  # one INSERT is atomic alone: no BEGIN/COMMIT round trips around it
-            with self._read() as conn:
-                conn.execute(insert(occurrences), rows[0])
-        else:
-            with self._write() as conn:
-                _insert_many(conn, occurrences, rows)
+        with self._write() as conn:
+            _insert_many(conn, occurrences, rows)
+            if len(new) == 1:
+                self._audit(conn, "occurrences.create", new[0].data["name"], {"revision": 1})
+            else:
+                ids = [occ.occurrence_id for occ in new]
+                self._audit(conn, "occurrences.batchCreate", project_name(project_id), {"ids": ids})
         return [occ.data for occ in new]
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
@@ -242,20 +284,26 @@ class SqlStorage(GateStorage, Storage):
             rows = conn.execute(_occurrences_statement(filter_), params).all()
         return page_of([r.data for r in rows], rows, page)
 
-    def update_occurrence(self, project_id: str, occurrence_id: str, data: dict, revision: int) -> dict:
+    def update_occurrence(
+        self, project_id: str, occurrence_id: str, data: dict, revision: int, changed_fields: Sequence[str] = ()
+    ) -> dict:
         where = (occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id)
-        values = dict(data=data, update_time=to_micros(data["updateTime"]), revision=revision + 1)
-        self._update(occurrences, where, revision, values, lambda: _occurrence_missing(project_id, occurrence_id))
+        missing = lambda: _occurrence_missing(project_id, occurrence_id)  # noqa: E731
+        self._update("occurrence", project_id, occurrence_id, where, revision, data, changed_fields, missing)
         return data
 
-    def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
+    def delete_occurrence(self, project_id: str, occurrence_id: str, revision: int | None = None) -> None:
+        where = [occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id]
         with self._write() as conn:
-            query = occurrences.delete().where(
-                occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id
-            )
-            deleted = conn.execute(query).rowcount
-        if not deleted:
-            raise _occurrence_missing(project_id, occurrence_id)
+            query = delete(occurrences).where(*where)
+            row = conn.execute(query.returning(*_revision_of(occurrences), occurrences.c.resource_uri)).first()
+            if row is None:
+                raise _occurrence_missing(project_id, occurrence_id)
+            if revision is not None and row.revision != revision:
+                raise _changed_meanwhile()  # rolls the delete back
+            tombstone = self._bury(conn, "occurrence", project_id, occurrence_id, row, row.resource_uri)
+            name = occurrence_name(project_id, occurrence_id)
+            self._audit(conn, "occurrences.delete", name, {"revision": tombstone})
 
     def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict:
         query = (
@@ -275,14 +323,19 @@ class SqlStorage(GateStorage, Storage):
             raise _note_missing(row.note_project_id, row.note_id)
         return row.data
 
-    def list_note_occurrences(self, note: NoteRef, page: PageRequest, filter_=None) -> Page:
+    def list_note_occurrences(
+        self, note: NoteRef, page: PageRequest, filter_=None, projects: Collection[str] | None = None
+    ) -> Page:
         with self._read() as conn:
             exists = conn.execute(
                 select(notes.c.pk).where(notes.c.project_id == note.project, notes.c.note_id == note.note_id)
             ).first()
         if exists is None:
             raise _note_missing(note.project, note.note_id)
-        rows = self._page_rows(note_occurrences_query(note, page, filter_), page)
+        query = note_occurrences_query(note, page, filter_)
+        if projects is not None:
+            query = query.where(occurrences.c.project_id.in_(sorted(projects)))
+        rows = self._page_rows(query, page)
         return page_of([r.data for r in rows], rows, page)
 
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
@@ -309,16 +362,28 @@ class SqlStorage(GateStorage, Storage):
         with self._read() as conn:
             return conn.execute(query.limit(page.size + 1)).all()
 
-    def _update(self, table, where, revision: int, values: dict, missing) -> None:
-        """Compare-and-set on `revision`, so two concurrent updates cannot silently overwrite each other."""
-        with self._write() as conn:
-            changed = conn.execute(update(table).where(*where, table.c.revision == revision).values(**values)).rowcount
-            if changed:
-                return
-            exists = conn.execute(select(table.c.pk).where(*where)).first()
-        if exists is None:
-            raise missing()
-        raise Aborted("the resource was changed by another request while this update ran; retry it")
+    def _update(self, resource_type, project_id, resource_id, where, revision, data, changed_fields, missing) -> None:
+        """Keep the revision read at `revision` and replace it, compare-and-set on `revision`, so two
+        concurrent updates cannot silently overwrite each other."""
+        table = notes if resource_type == "note" else occurrences
+        values = dict(
+            data=data,
+            update_time=to_micros(data["updateTime"]),
+            revision=revision + 1,
+            updated_by=actor(),
+            changed_fields=list(changed_fields),
+        )
+        try:
+            with self._write() as conn:
+                self._supersede(conn, resource_type, project_id, resource_id, revision)
+                query = update(table).where(*where, table.c.revision == revision).values(**values)
+                if not conn.execute(query).rowcount:
+                    exists = conn.execute(select(table.c.pk).where(*where)).first()
+                    raise missing() if exists is None else _changed_meanwhile()
+                detail = {"revision": revision + 1, "changedFields": values["changed_fields"]}
+                self._audit(conn, f"{resource_type}s.update", data["name"], detail)
+        except IntegrityError:  # a concurrent update kept the same revision first
+            raise _changed_meanwhile() from None
 
     def secret(self, name: str, make) -> str:
         """A server-wide secret, created on first use and shared by every instance."""
@@ -334,12 +399,36 @@ class SqlStorage(GateStorage, Storage):
         with self._read() as conn:
             return conn.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar_one()
 
+    def dispose(self) -> None:
+        """Close the pooled connections (commands that are done with the database)."""
+        self.engine.dispose()
+        self._reader.dispose()
+
     def ping(self) -> str | None:
         with self._read() as conn:  # raises when the database cannot be reached
             try:
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except DBAPIError:
                 return None  # reachable, but never migrated
+
+
+def _changed_meanwhile() -> Aborted:
+    return Aborted("the resource was changed by another request while this update ran; retry it")
+
+
+def _revision_of(table) -> tuple:
+    """The columns of a row's current revision, as history keeps them."""
+    return table.c.revision, table.c.updated_by, table.c.update_time, table.c.changed_fields, table.c.data
+
+
+class _ProjectRevision(NamedTuple):
+    """A project row in the shape history keeps (projects have no document or update time of their own)."""
+
+    revision: int
+    updated_by: str | None
+    update_time: int
+    changed_fields: None
+    data: dict
 
 
 def occurrences_query(project_id: str, page: PageRequest, filter_=None):

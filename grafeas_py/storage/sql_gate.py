@@ -1,4 +1,6 @@
-"""Storage for the deploy gate: policies with immutable revisions, and decisions."""
+"""Storage for the deploy gate: policies with immutable revisions, and decisions.
+
+Every change appends to the audit trail (`_audit`, from sql_auth) in its own transaction."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Aborted, AlreadyExists, NotFound
-from ..names import policy_name
+from ..names import decision_name, policy_name
 from ..wire.timestamps import to_micros
 from .base import page_of
 from .filter_sql import compile_filter
@@ -60,6 +62,7 @@ class GateStorage:
                     )
                 )
                 self._add_revision(conn, project_id, policy_id, revision, now, data, deleted=False)
+                self._audit(conn, "policies.create", policy_name(project_id, policy_id), {"revision": revision})
         except IntegrityError:  # another writer created it between our check and our insert
             raise AlreadyExists(f"policy {policy_name(project_id, policy_id)!r} already exists") from None
         return data
@@ -105,6 +108,7 @@ class GateStorage:
                         raise _policy_missing(project_id, policy_id)
                     raise Aborted("the policy was changed by another request while this update ran; retry it")
                 self._add_revision(conn, project_id, policy_id, new, now, data, deleted=False)
+                self._audit(conn, "policies.update", policy_name(project_id, policy_id), {"revision": new})
         except IntegrityError:
             raise Aborted("the policy was changed by another request while this update ran; retry it") from None
         return data
@@ -130,6 +134,7 @@ class GateStorage:
             }
             now = to_micros(delete_time)
             self._add_revision(conn, project_id, policy_id, row.revision + 1, now, tombstone, deleted=True)
+            self._audit(conn, "policies.delete", policy_name(project_id, policy_id), {"revision": row.revision + 1})
 
     def get_policy_revision(self, project_id: str, policy_id: str, revision: int) -> dict:
         with self._read() as conn:
@@ -190,7 +195,7 @@ class GateStorage:
 
     def record_decision(self, project_id: str, decision_id: str, policy_id: str, data: dict) -> dict:
         """Append a decision; decisions are never changed afterwards."""
-        with self._read() as conn:  # one statement: autocommit
+        with self._write() as conn:
             conn.execute(
                 insert(decisions).values(
                     project_id=project_id,
@@ -203,6 +208,13 @@ class GateStorage:
                     data=data,
                 )
             )
+            detail = {
+                "policy": policy_name(project_id, policy_id),
+                "policyRevision": data["policyRevision"],
+                "resourceUri": data["resourceUri"],
+                "decision": data["decision"],
+            }
+            self._audit(conn, "decisions.create", decision_name(project_id, decision_id), detail)
         return data
 
     def get_decision(self, project_id: str, decision_id: str) -> dict:

@@ -15,8 +15,18 @@ metadata = MetaData(
 Serial = BigInteger().with_variant(Integer(), "sqlite")
 # Documents are JSON text on SQLite and JSONB on PostgreSQL (indexable for filters).
 Document = JSON().with_variant(JSONB(), "postgresql")
+# Optional JSON: None is SQL NULL (by default SQLAlchemy would store the JSON text 'null').
+OptionalJson = JSON(none_as_null=True)
+OptionalDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # Times are microseconds since the Unix epoch (UTC): exact, zone-free and cheap to bind in bulk.
 Time = BigInteger()
+
+
+def _revision_columns() -> tuple[Column, ...]:
+    """Who made a resource's current revision and, for an update, which field paths it changed
+    (NULL for a create). NULL authors are rows written before history was kept."""
+    return Column("updated_by", Text), Column("changed_fields", OptionalJson)
+
 
 projects = Table(
     "projects",
@@ -24,6 +34,8 @@ projects = Table(
     Column("pk", Serial, primary_key=True, autoincrement=True),
     Column("project_id", Text, nullable=False, unique=True),
     Column("create_time", Time, nullable=False),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    Column("updated_by", Text),
     sqlite_autoincrement=True,
 )
 
@@ -38,6 +50,7 @@ notes = Table(
     Column("create_time", Time, nullable=False),
     Column("update_time", Time, nullable=False),
     Column("data", Document, nullable=False),
+    *_revision_columns(),
     Index(None, "project_id", "note_id", unique=True),
     Index(None, "project_id", "pk"),
     Index(None, "project_id", "kind", "pk"),
@@ -58,6 +71,7 @@ occurrences = Table(
     Column("create_time", Time, nullable=False),
     Column("update_time", Time, nullable=False),
     Column("data", Document, nullable=False),
+    *_revision_columns(),
     Index(None, "project_id", "occurrence_id", unique=True),
     Index(None, "project_id", "pk"),
     Index(None, "note_project_id", "note_id", "pk"),
@@ -136,4 +150,70 @@ server_secrets = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# API tokens: only the SHA-256 of each secret (see auth.tokens). A name may hold several tokens,
+# so one can be rotated without losing the bindings made to `token:<name>`.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("create_time", Time, nullable=False),
+    Column("expire_time", Time),
+    Column("revoke_time", Time),
+    Index(None, "name"),
+)
+
+# Who holds which role on which project (`*`: every project). Rows are only inserted and deleted,
+# never updated, so (count, max pk) changes with every change: the cheap version check of auth.live.
+role_bindings = Table(
+    "role_bindings",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project", Text, nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("member", Text, nullable=False),
+    Column("create_time", Time, nullable=False),
+    Index(None, "project", "role", "member", unique=True),
+    sqlite_autoincrement=True,
+)
+
+# Superseded revisions and tombstones of projects, notes and occurrences. A resource's current row
+# is its newest revision, so a create writes nothing here; an update copies the row it replaces and
+# a delete copies the last revision and adds a tombstone (deleted, no data). Revisions of a re-created
+# note or project continue the numbering. `resource_uri` (occurrences only) serves artifact timelines.
+history = Table(
+    "history",
+    metadata,
+    Column("pk", Serial, primary_key=True, autoincrement=True),
+    Column("project_id", Text, nullable=False),
+    Column("resource_type", String(16), nullable=False),  # project, note or occurrence
+    Column("resource_id", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("updated_by", Text),
+    Column("update_time", Time, nullable=False),
+    Column("changed_fields", OptionalJson),
+    Column("resource_uri", Text),
+    Column("data", OptionalDocument),
+    Index(None, "project_id", "resource_type", "resource_id", "revision", unique=True),
+    Index(None, "project_id", "resource_uri", "update_time"),
+    sqlite_autoincrement=True,
+)
+
+# The tamper-evident trail of every change (see auth.audit): `seq` is assigned by the chain, not the
+# database, and `detail` is the canonical JSON text that was hashed, so it reads back byte for byte.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", String(40), nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
 )

@@ -64,10 +64,22 @@ def from_datetime(moment: dt.datetime) -> str:
     return format_timestamp(seconds, moment.microsecond * 1000)
 
 
+def to_datetime(text: str) -> dt.datetime:
+    """An RFC 3339 timestamp as an aware UTC datetime (to the microsecond); ValueError if malformed."""
+    seconds, nanos = parse_timestamp(text)
+    return _EPOCH + dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+
+
 def to_micros(text: str) -> int:
     """Microseconds since the Unix epoch: how times are kept in indexed columns."""
     seconds, nanos = parse_timestamp(text)
     return seconds * 1_000_000 + nanos // 1000
+
+
+def from_micros(micros: int) -> str:
+    """The canonical timestamp of a time kept as epoch microseconds (see `to_micros`)."""
+    seconds, micro = divmod(micros, 1_000_000)
+    return format_timestamp(seconds, micro * 1000)
 
 
 def normalize_duration(text: str) -> str:

@@ -1,0 +1,195 @@
+"""Storage for access control and the audit trail: API tokens, role bindings, and the hash chain.
+
+Every mutation of the server appends one audit entry in its own transaction (`_audit`), so an
+entry exists exactly when its change does. Entries are chained, so appends must be serialized:
+SQLite's BEGIN IMMEDIATE (see `engine`) already runs one writer at a time; on PostgreSQL the
+appender takes a SHARE ROW EXCLUSIVE lock on audit_log, which excludes other appenders until it
+commits but never blocks readers, so verifying the chain runs alongside writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from ..auth.audit import AuditEntry, ChainHead, canonical_json, chain_next
+from ..auth.authz import Binding
+from ..auth.context import current_principal
+from ..auth.tokens import TokenRecord
+from ..errors import AlreadyExists, NotFound
+from ..names import project_name
+from ..wire.timestamps import from_datetime, to_micros
+from .tables import api_tokens, audit_log, role_bindings
+
+_AUDIT_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_LOCK_AUDIT = text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+_GET_TOKEN = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
+_BINDINGS_VERSION = select(func.count(), func.max(role_bindings.c.pk))
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _micros(moment: dt.datetime | None) -> int | None:
+    return None if moment is None else (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _moment(micros: int | None) -> dt.datetime | None:
+    return None if micros is None else _EPOCH + dt.timedelta(microseconds=micros)
+
+
+def _token(row) -> TokenRecord:
+    return TokenRecord(
+        row.token_id,
+        row.name,
+        row.secret_sha256,
+        created=_moment(row.create_time),
+        expires=_moment(row.expire_time),
+        revoked=_moment(row.revoke_time),
+    )
+
+
+def _binding_resource(project: str) -> str:
+    return project_name(project)  # `projects/*` for a binding on every project
+
+
+def actor() -> str:
+    """The principal id that storage records as the author of a change."""
+    return current_principal().id
+
+
+class AuthStorage:
+    """Mixed into SqlStorage: tokens, bindings and the audit trail, over the same engines."""
+
+    audit_key: bytes | None = None
+
+    # ---- the audit trail -------------------------------------------------------------------
+
+    def _audit(self, conn, action: str, resource: str, detail: dict | None = None) -> None:
+        """Append the entry for a change made in `conn`'s open transaction; it commits with the change."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK_AUDIT)  # held to the commit: the next appender reads this entry as the head
+        head = conn.execute(_AUDIT_HEAD).first()
+        prev = ChainHead(head.seq, head.hash) if head else None
+        entry = chain_next(prev, actor(), action, resource, detail, key=self.audit_key)
+        conn.execute(
+            insert(audit_log),
+            {
+                "seq": entry.seq,
+                "time": entry.time,
+                "principal": entry.principal,
+                "action": entry.action,
+                "resource": entry.resource,
+                "detail": canonical_json(entry.detail).decode(),
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+            },
+        )
+
+    def audit_entries(self, batch: int = 1000) -> Iterator[AuditEntry]:
+        """Every audit entry in seq order, streamed `batch` rows at a time."""
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(yield_per=batch).execute(select(audit_log).order_by(audit_log.c.seq))
+            for row in rows:
+                detail = json.loads(row.detail)
+                yield AuditEntry(
+                    row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash
+                )
+
+    # ---- API tokens ------------------------------------------------------------------------
+
+    def create_token(self, record: TokenRecord) -> None:
+        with self._write() as conn:
+            conn.execute(
+                insert(api_tokens).values(
+                    token_id=record.token_id,
+                    name=record.name,
+                    secret_sha256=record.secret_sha256,
+                    create_time=_micros(record.created),
+                    expire_time=_micros(record.expires),
+                )
+            )
+            detail = {
+                "tokenId": record.token_id,
+                "expireTime": from_datetime(record.expires) if record.expires else None,
+            }
+            self._audit(conn, "tokens.create", f"tokens/{record.name}", detail)
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        """The record of one token, read on every request that presents it, so revocation applies at once."""
+        with self._read() as conn:
+            row = conn.execute(_GET_TOKEN, {"token_id": token_id}).first()
+        return _token(row) if row else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._read() as conn:
+            rows = conn.execute(select(api_tokens).order_by(api_tokens.c.name, api_tokens.c.create_time)).all()
+        return [_token(r) for r in rows]
+
+    def revoke_tokens(self, name: str, token_id: str | None, when: dt.datetime) -> list[TokenRecord]:
+        """Revoke the name's unrevoked tokens (only `token_id`, if given); the records as they now are."""
+        where = [api_tokens.c.name == name, api_tokens.c.revoke_time.is_(None)]
+        if token_id is not None:
+            where.append(api_tokens.c.token_id == token_id)
+        with self._write() as conn:
+            ids = list(conn.execute(select(api_tokens.c.token_id).where(*where)).scalars())
+            if not ids:
+                what = f"token {token_id} of {name!r}" if token_id else f"tokens named {name!r}"
+                raise NotFound(f"no unrevoked {what}")
+            conn.execute(update(api_tokens).where(api_tokens.c.token_id.in_(ids)).values(revoke_time=_micros(when)))
+            self._audit(conn, "tokens.revoke", f"tokens/{name}", {"tokenIds": sorted(ids)})
+            rows = conn.execute(select(api_tokens).where(api_tokens.c.token_id.in_(ids))).all()
+        return [_token(r) for r in rows]
+
+    # ---- role bindings ---------------------------------------------------------------------
+
+    def create_binding(self, binding: Binding, create_time: str) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    insert(role_bindings).values(
+                        project=binding.project,
+                        role=binding.role,
+                        member=binding.member,
+                        create_time=to_micros(create_time),
+                    )
+                )
+                detail = {"role": binding.role, "member": binding.member}
+                self._audit(conn, "bindings.create", _binding_resource(binding.project), detail)
+        except IntegrityError:
+            raise AlreadyExists(
+                f"{binding.member} already holds {binding.role} on {_binding_resource(binding.project)}"
+            ) from None
+
+    def delete_binding(self, binding: Binding) -> None:
+        with self._write() as conn:
+            deleted = conn.execute(
+                delete(role_bindings).where(
+                    role_bindings.c.project == binding.project,
+                    role_bindings.c.role == binding.role,
+                    role_bindings.c.member == binding.member,
+                )
+            ).rowcount
+            if not deleted:
+                raise NotFound(
+                    f"{binding.member} holds no {binding.role} binding on {_binding_resource(binding.project)}"
+                )
+            detail = {"role": binding.role, "member": binding.member}
+            self._audit(conn, "bindings.delete", _binding_resource(binding.project), detail)
+
+    def list_bindings(self, project: str | None = None) -> list[Binding]:
+        """Every binding, or those on one project (`*` for those on every project)."""
+        query = select(role_bindings.c.project, role_bindings.c.role, role_bindings.c.member)
+        if project is not None:
+            query = query.where(role_bindings.c.project == project)
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(role_bindings.c.pk)).all()
+        return [Binding(r.project, r.role, r.member) for r in rows]
+
+    def bindings_version(self) -> tuple[int, int]:
+        """Changes whenever a binding is added or removed: rows are never updated and pks never reused."""
+        with self._read() as conn:
+            count, last = conn.execute(_BINDINGS_VERSION).one()
+        return count, last or 0

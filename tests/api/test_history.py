@@ -1,0 +1,206 @@
+"""Revision history of notes and occurrences, and an artifact's timeline, over real HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+from grafeas_py.wire.timestamps import from_datetime
+from tests.factories import NOTE_BODIES, occurrence_body
+
+URI = "https://gcr.io/acme/app@sha256:" + "e" * 64
+
+
+def note(http, project: str, note_id: str = "CVE-1", kind: str = "VULNERABILITY") -> str:
+    r = http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=NOTE_BODIES[kind])
+    assert r.status_code == 200, r.text
+    return r.json()["name"]
+
+
+def occurrence(http, project: str, note_name: str, uri: str = URI) -> dict:
+    r = http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("VULNERABILITY", note_name, uri))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def history(http, path: str, **params) -> dict:
+    r = http.get(path, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_an_occurrence_keeps_every_revision_and_a_tombstone(http, project):
+    created = occurrence(http, project, note(http, project))
+    name = created["name"]
+    r = http.patch(
+        f"/v1/{name}",
+        params={"updateMask": "vulnerability.effectiveSeverity"},
+        json={"vulnerability": {"effectiveSeverity": "LOW"}},
+    )
+    assert r.status_code == 200, r.text
+    updated = r.json()
+    assert http.delete(f"/v1/{name}").status_code == 200
+    assert http.get(f"/v1/{name}").status_code == 404
+
+    revisions = history(http, f"/v1/{name}:history")["revisions"]
+    assert [(r["revision"], r["action"]) for r in revisions] == [(1, "CREATE"), (2, "UPDATE"), (3, "DELETE")]
+    assert all(r["name"] == name and r["principal"] == "anonymous" for r in revisions)
+    assert revisions[0]["occurrence"] == created and revisions[0]["updateTime"] == created["createTime"]
+    assert "changedFields" not in revisions[0]
+    assert revisions[1]["occurrence"] == updated and revisions[1]["updateTime"] == updated["updateTime"]
+    assert revisions[1]["changedFields"] == ["vulnerability.effectiveSeverity"]
+    assert "occurrence" not in revisions[2] and revisions[2]["updateTime"] >= updated["updateTime"]
+
+
+def test_changed_fields_are_the_paths_whose_values_changed(http, project):
+    name = note(http, project)
+    http.patch(f"/v1/{name}", json={"shortDescription": "xz", "relatedUrl": [{"url": "https://x"}]})
+    http.patch(f"/v1/{name}", params={"updateMask": "shortDescription"}, json={"shortDescription": "xz"})
+    http.patch(f"/v1/{name}", params={"updateMask": "*"}, json={**NOTE_BODIES["VULNERABILITY"], "longDescription": "l"})
+    revisions = history(http, f"/v1/{name}:history")["revisions"]
+    assert [r.get("changedFields") for r in revisions] == [
+        None,
+        ["relatedUrl", "shortDescription"],
+        [],  # asked to set what it already held
+        ["longDescription", "relatedUrl", "shortDescription"],
+    ]
+
+
+def test_a_recreated_note_continues_the_revision_numbers(http, project):
+    name = note(http, project, "again", "BUILD")
+    assert http.delete(f"/v1/{name}").status_code == 200
+    note(http, project, "again", "BUILD")
+    revisions = history(http, f"/v1/{name}:history")["revisions"]
+    assert [(r["revision"], r["action"]) for r in revisions] == [(1, "CREATE"), (2, "DELETE"), (3, "CREATE")]
+    r = http.patch(f"/v1/{name}", json={"shortDescription": "third life"})
+    assert r.status_code == 200
+    assert history(http, f"/v1/{name}:history")["revisions"][-1]["revision"] == 4
+
+
+def test_history_is_paged_oldest_first_and_sees_revisions_added_while_paging(http, project):
+    name = occurrence(http, project, note(http, project))["name"]
+    for i in range(4):
+        http.patch(f"/v1/{name}", params={"updateMask": "remediation"}, json={"remediation": f"r{i}"})
+    first = history(http, f"/v1/{name}:history", pageSize=2)
+    assert [r["revision"] for r in first["revisions"]] == [1, 2]
+    http.patch(f"/v1/{name}", params={"updateMask": "remediation"}, json={"remediation": "late"})
+    seen, token = [r["revision"] for r in first["revisions"]], first["nextPageToken"]
+    while token:
+        page = history(http, f"/v1/{name}:history", pageSize=2, pageToken=token)
+        seen += [r["revision"] for r in page["revisions"]]
+        token = page.get("nextPageToken")
+    assert seen == [1, 2, 3, 4, 5, 6]
+    r = http.get(f"/v1/{name}:history", params={"pageToken": first["nextPageToken"].replace("a", "b", 1)})
+    assert r.status_code == 400
+
+
+def test_history_of_something_that_never_existed_is_404(http, project):
+    r = http.get(f"/v1/projects/{project}/occurrences/{uuid.uuid4()}:history")
+    assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
+    assert "has no history: it never existed" in r.json()["error"]["message"]
+
+
+def test_history_routes_win_over_gets_and_respect_encoded_colons(http, project):
+    """`/occurrences/{id}:history` is the history; an id holding an encoded `%3A` stays one id."""
+    created = occurrence(http, project, note(http, project))
+    occurrence_id = created["name"].rsplit("/", 1)[1]
+    base = f"/v1/projects/{project}"
+    assert http.get(f"{base}/occurrences/{occurrence_id}").json() == created
+    assert history(http, f"{base}/occurrences/{occurrence_id}:history")["revisions"][0]["occurrence"] == created
+    # GetOccurrence of the id "<id>:history", which does not exist, not the history of <id>
+    r = http.get(f"{base}/occurrences/{occurrence_id}%3Ahistory")
+    assert r.status_code == 404
+    assert r.json()["error"]["message"] == f"occurrence '{base[4:]}/occurrences/{occurrence_id}:history' not found"
+    r = http.get(f"{base}/occurrences/x%3Ay:history")  # the history of the id "x:y"
+    assert r.status_code == 404 and f"'{base[4:]}/occurrences/x:y' has no history" in r.text
+    # A note whose id ends in ":history" is reachable both ways.
+    tricky = note(http, project, "n:history", "BUILD")
+    assert http.get(f"{base}/notes/n%3Ahistory").json()["name"] == tricky
+    assert history(http, f"{base}/notes/n%3Ahistory:history")["revisions"][0]["name"] == tricky
+    r = http.get(f"{base}/notes/n:history")  # the history of note "n", which never existed
+    assert r.status_code == 404 and "has no history" in r.text
+
+
+def test_history_under_a_location(http, project):
+    name = note(http, project, "located", "BUILD")
+    revisions = history(http, f"/v1/projects/{project}/locations/us-central1/notes/located:history")["revisions"]
+    assert revisions[0]["name"] == name
+
+
+def test_an_artifact_timeline_has_every_kind_and_gate_decisions_in_time_order(app, http, project):
+    vuln = note(http, project)
+    build = note(http, project, "builder", "BUILD")
+    first = occurrence(http, project, vuln)
+    r = http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("BUILD", build, URI))
+    second = r.json()
+    occurrence(http, project, vuln, uri=URI + "-other")  # another artifact: not in this timeline
+    http.patch(f"/v1/{first['name']}", params={"updateMask": "remediation"}, json={"remediation": "upgrade"})
+    decision = record_decision(app, project)
+    assert http.delete(f"/v1/{second['name']}").status_code == 200
+
+    events = history(http, f"/v1/projects/{project}/artifacts:history", resourceUri=URI)["events"]
+    kinds = [
+        ("decision", e["decision"]["decision"])
+        if "decision" in e
+        else (e["occurrenceRevision"]["name"], e["occurrenceRevision"]["action"])
+        for e in events
+    ]
+    assert kinds == [
+        (first["name"], "CREATE"),
+        (second["name"], "CREATE"),
+        (first["name"], "UPDATE"),
+        ("decision", "ALLOW"),
+        (second["name"], "DELETE"),
+    ]
+    assert events[3]["decision"] == decision
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+    assert events[0]["occurrenceRevision"]["occurrence"]["vulnerability"]
+
+    pages, token = [], None
+    while True:
+        page = history(
+            http,
+            f"/v1/projects/{project}/artifacts:history",
+            resourceUri=URI,
+            pageSize=2,
+            **({"pageToken": token} if token else {}),
+        )
+        pages.append(len(page["events"]))
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    assert pages == [2, 2, 1]
+    r = http.get(
+        f"/v1/projects/{project}/artifacts:history", params={"resourceUri": URI + "-other", "pageToken": token or "x"}
+    )
+    assert r.status_code == 400
+
+
+def test_an_artifact_timeline_needs_a_resource_uri(http, project):
+    r = http.get(f"/v1/projects/{project}/artifacts:history")
+    assert r.status_code == 400 and "resourceUri" in r.json()["error"]["message"]
+
+
+def test_a_batch_create_is_revision_one_of_each(http, project):
+    name = note(http, project)
+    bodies = [occurrence_body("VULNERABILITY", name, f"{URI}-{i}") for i in range(3)]
+    r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": bodies})
+    for created in r.json()["occurrences"]:
+        (only,) = history(http, f"/v1/{created['name']}:history")["revisions"]
+        assert (only["revision"], only["action"], only["occurrence"]) == (1, "CREATE", created)
+
+
+def record_decision(app, project: str) -> dict:
+    """A gate decision as the gate records it (the gate's HTTP API lands separately)."""
+    time.sleep(0.002)  # strictly after the update before it, at the database's microsecond resolution
+    now = from_datetime(dt.datetime.now(dt.UTC))
+    data = {
+        "name": f"projects/{project}/decisions/d1",
+        "policy": f"projects/{project}/policies/prod",
+        "policyRevision": 1,
+        "resourceUri": URI,
+        "decision": "ALLOW",
+        "evaluateTime": now,
+    }
+    return app.extensions["grafeas"].storage.record_decision(project, "d1", "prod", data)

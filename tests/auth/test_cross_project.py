@@ -1,0 +1,126 @@
+"""The provider/tenant split of Container Analysis, over real HTTP: a provider project holds the notes,
+a tenant's CI writes occurrences in its own project and attaches them to the provider's notes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.factories import NOTE_BODIES, occurrence_body
+
+
+@pytest.fixture
+def provider(secure):
+    """A provider project with one vulnerability note, made by the administrator."""
+    project = f"vulnz-{uuid.uuid4().hex[:8]}"
+    r = secure.admin.post(
+        f"/v1/projects/{project}/notes", params={"noteId": "CVE-1"}, json=NOTE_BODIES["VULNERABILITY"]
+    )
+    assert r.status_code == 200, r.text
+    return project
+
+
+@pytest.fixture
+def tenant_ci(secure, provider, tenant):
+    """The tenant's CI: Occurrences Editor in its project, Notes Attacher on the provider's."""
+    name = f"ci-{tenant}"
+    token = secure.token(name)
+    secure.bind(tenant, "occurrencesEditor", f"token:{name}")
+    secure.bind(provider, "notesAttacher", f"token:{name}")
+    return secure.client(token)
+
+
+def vulnerability(note: str, uri: str = "https://gcr.io/t/app@sha256:" + "1" * 64) -> dict:
+    return occurrence_body("VULNERABILITY", note, uri)
+
+
+def test_a_tenant_attaches_its_occurrences_to_the_provider_notes(tenant_ci, provider, tenant):
+    note = f"projects/{provider}/notes/CVE-1"
+    created = tenant_ci.post(f"/v1/projects/{tenant}/occurrences", json=vulnerability(note))
+    assert created.status_code == 200, created.text
+    name = created.json()["name"]
+    batch = tenant_ci.post(
+        f"/v1/projects/{tenant}/occurrences:batchCreate", json={"occurrences": [vulnerability(note)] * 2}
+    )
+    assert batch.status_code == 200 and len(batch.json()["occurrences"]) == 2
+    assert tenant_ci.patch(f"/v1/{name}", params={"updateMask": "remediation"}, json={"remediation": "x"}).ok
+    assert tenant_ci.get(f"/v1/{name}/notes").json()["name"] == note  # reading an occurrence reads its note
+    assert tenant_ci.get(f"/v1/{note}").status_code == 200  # the attacher may read the note it attaches to
+    assert tenant_ci.delete(f"/v1/{name}").status_code == 200
+
+
+def test_without_attach_rights_on_the_note_project_the_write_is_denied(tenant_ci, tenant, secure):
+    other = f"other-{uuid.uuid4().hex[:8]}"
+    secure.admin.post(f"/v1/projects/{other}/notes", params={"noteId": "CVE-1"}, json=NOTE_BODIES["VULNERABILITY"])
+    for note in (f"projects/{other}/notes/CVE-1", f"projects/{other}/notes/does-not-exist"):
+        r = tenant_ci.post(f"/v1/projects/{tenant}/occurrences", json=vulnerability(note))
+        assert r.status_code == 403, r.text  # the same for a note that exists and one that does not
+        assert r.json()["error"]["message"] == (
+            f"permission 'notes.attachOccurrence' denied on resource '{note}' (or it may not exist)"
+        )
+
+
+def test_a_batch_names_every_note_it_may_not_attach_to(tenant_ci, tenant, provider):
+    ok = f"projects/{provider}/notes/CVE-1"
+    refused = [f"projects/x-{uuid.uuid4().hex[:6]}/notes/a", f"projects/y-{uuid.uuid4().hex[:6]}/notes/b"]
+    items = [vulnerability(ok), vulnerability(refused[0]), vulnerability(refused[1]), vulnerability(refused[0])]
+    r = tenant_ci.post(f"/v1/projects/{tenant}/occurrences:batchCreate", json={"occurrences": items})
+    assert r.status_code == 403
+    assert r.json()["error"]["message"] == (
+        f"permission 'notes.attachOccurrence' denied on resources '{refused[0]}', '{refused[1]}' "
+        "(or they may not exist)"
+    )
+    assert "occurrences" not in tenant_ci.get(f"/v1/projects/{tenant}/occurrences").json()  # all or nothing
+
+
+def test_the_attacher_cannot_change_the_provider_project(tenant_ci, provider, tenant):
+    assert tenant_ci.get(f"/v1/projects/{provider}/notes").status_code == 403
+    r = tenant_ci.post(f"/v1/projects/{provider}/notes", params={"noteId": "fake"}, json=NOTE_BODIES["BUILD"])
+    assert r.status_code == 403 and "notes.create" in r.text
+    r = tenant_ci.post(f"/v1/projects/{provider}/occurrences", json=vulnerability(f"projects/{provider}/notes/CVE-1"))
+    assert r.status_code == 403 and "occurrences.create" in r.text
+    r = tenant_ci.post(
+        f"/v1/projects/other-{tenant}/occurrences", json=vulnerability(f"projects/{provider}/notes/CVE-1")
+    )
+    assert r.status_code == 403 and f"'projects/other-{tenant}'" in r.text
+
+
+def test_note_occurrences_are_listed_only_from_projects_the_caller_may_list(secure, provider):
+    note = f"projects/{provider}/notes/CVE-1"
+    tenants = [f"t1-{uuid.uuid4().hex[:8]}", f"t2-{uuid.uuid4().hex[:8]}"]
+    for i in range(3):  # interleaved, so that filtering after paging would leave holes in pages
+        for tenant in tenants:
+            uri = f"https://gcr.io/{tenant}/app@sha256:" + str(i) * 64
+            assert secure.admin.post(f"/v1/projects/{tenant}/occurrences", json=vulnerability(note, uri)).ok
+    name = f"prov-{provider}"
+    watcher = secure.client(secure.token(name))
+    secure.bind(provider, "notesOccurrencesViewer", f"token:{name}")
+
+    def pages() -> list[list[str]]:
+        seen, token = [], ""
+        while True:
+            params = {"pageSize": 1, **({"pageToken": token} if token else {})}
+            r = watcher.get(f"/v1/{note}/occurrences", params=params)
+            assert r.status_code == 200, r.text
+            seen.append([o["name"].split("/")[1] for o in r.json().get("occurrences", [])])
+            token = r.json().get("nextPageToken")
+            if not token:
+                return seen
+
+    assert pages() == [[]]  # listOccurrences on the note, but occurrences.list in no tenant project
+    secure.bind(tenants[0], "occurrencesViewer", f"token:{name}")
+    assert pages() == [[tenants[0]]] * 3  # full pages of the visible tenant only: filtered before paging
+    assert len(secure.admin.get(f"/v1/{note}/occurrences").json()["occurrences"]) == 6
+
+
+def test_an_unbound_role_stops_working_at_once(secure, tenant):
+    name = f"temp-{tenant}"
+    caller = secure.client(secure.token(name))
+    secure.bind(tenant, "notesViewer", f"token:{name}")
+    assert caller.get(f"/v1/projects/{tenant}/notes").status_code == 200
+    r = secure.admin.delete(
+        "/v1/admin/bindings", params={"project": tenant, "role": "notesViewer", "member": f"token:{name}"}
+    )
+    assert r.status_code == 200, r.text
+    assert caller.get(f"/v1/projects/{tenant}/notes").status_code == 403

@@ -1,0 +1,192 @@
+"""Every role against every operation, over real HTTP with real tokens: allowed means 200, denied 403.
+
+Each case binds one role on a fresh project to a caller, lets the administrator set the project up,
+then makes the one call. The table is written out in full, so that a change of what a role may do
+shows up here as a deliberate edit.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
+
+NOTES_VIEWER, NOTES_EDITOR, NOTES_ATTACHER = "notesViewer", "notesEditor", "notesAttacher"
+NOTES_OCC_VIEWER, OCC_VIEWER, OCC_EDITOR = "notesOccurrencesViewer", "occurrencesViewer", "occurrencesEditor"
+POLICY_ADMIN, GATE_EVALUATOR, AUDITOR, ADMIN = "policyAdmin", "gateEvaluator", "auditor", "projectAdmin"
+ROLES = [
+    NOTES_VIEWER,
+    NOTES_EDITOR,
+    NOTES_ATTACHER,
+    NOTES_OCC_VIEWER,
+    OCC_VIEWER,
+    OCC_EDITOR,
+    POLICY_ADMIN,
+    GATE_EVALUATOR,
+    AUDITOR,
+    ADMIN,
+]
+NOBODY = "no role"  # authenticated, but bound to nothing
+
+PROJECT_READERS = {NOTES_VIEWER, NOTES_EDITOR, OCC_VIEWER, OCC_EDITOR, POLICY_ADMIN, AUDITOR, ADMIN}
+NOTE_READERS = {NOTES_VIEWER, NOTES_EDITOR, NOTES_ATTACHER, NOTES_OCC_VIEWER, AUDITOR, ADMIN}
+OCCURRENCE_READERS = {OCC_VIEWER, OCC_EDITOR, AUDITOR, ADMIN}
+DENIAL = re.compile(r"permission '[A-Za-z.]+' denied on resources? '[^']+'.* \(or (it|they) may not exist\)\Z")
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    method: str
+    path: str  # {p}: the project, {o}: an occurrence attached to note n1 of the project
+    allowed: frozenset[str]
+    body: dict | None = None
+    setup: str = "full"  # "empty": nothing exists; "project": the project only; "full": a note and an occurrence
+
+
+def op(name, method, path, allowed, body=None, setup="full") -> Op:
+    return Op(name, method, path, frozenset(allowed), body, setup)
+
+
+OPS = [
+    # Projects
+    op("CreateProject", "POST", "/v1/projects", {ADMIN}, {"name": "projects/{p}"}, setup="empty"),
+    op("GetProject", "GET", "/v1/projects/{p}", PROJECT_READERS | {GATE_EVALUATOR}, setup="project"),
+    op("DeleteProject", "DELETE", "/v1/projects/{p}", {ADMIN}, setup="project"),
+    # The 13 Grafeas RPCs, and Container Analysis's summary
+    op("CreateNote", "POST", "/v1/projects/{p}/notes?noteId=new", {NOTES_EDITOR, ADMIN}, NOTE_BODIES["BUILD"]),
+    op(
+        "BatchCreateNotes",
+        "POST",
+        "/v1/projects/{p}/notes:batchCreate",
+        {NOTES_EDITOR, ADMIN},
+        {"notes": {"b1": NOTE_BODIES["BUILD"]}},
+    ),
+    op("GetNote", "GET", "/v1/projects/{p}/notes/n1", NOTE_READERS),
+    op("ListNotes", "GET", "/v1/projects/{p}/notes", {NOTES_VIEWER, NOTES_EDITOR, AUDITOR, ADMIN}),
+    op("UpdateNote", "PATCH", "/v1/projects/{p}/notes/n1", {NOTES_EDITOR, ADMIN}, {"shortDescription": "x"}),
+    op("DeleteNote", "DELETE", "/v1/projects/{p}/notes/n1", {NOTES_EDITOR, ADMIN}),
+    op("ListNoteOccurrences", "GET", "/v1/projects/{p}/notes/n1/occurrences", {NOTES_OCC_VIEWER, AUDITOR, ADMIN}),
+    # Writing an occurrence also needs notes.attachOccurrence on its note's project: editors alone may not.
+    op(
+        "CreateOccurrence",
+        "POST",
+        "/v1/projects/{p}/occurrences",
+        {ADMIN},
+        occurrence_body("BUILD", "projects/{p}/notes/n1"),
+    ),
+    op(
+        "BatchCreateOccurrences",
+        "POST",
+        "/v1/projects/{p}/occurrences:batchCreate",
+        {ADMIN},
+        {"occurrences": [occurrence_body("BUILD", "projects/{p}/notes/n1")]},
+    ),
+    op("GetOccurrence", "GET", "/v1/projects/{p}/occurrences/{o}", OCCURRENCE_READERS),
+    op("ListOccurrences", "GET", "/v1/projects/{p}/occurrences", OCCURRENCE_READERS),
+    op("UpdateOccurrence", "PATCH", "/v1/projects/{p}/occurrences/{o}", {ADMIN}, {"remediation": "upgrade"}),
+    op("DeleteOccurrence", "DELETE", "/v1/projects/{p}/occurrences/{o}", {ADMIN}),
+    op("GetOccurrenceNote", "GET", "/v1/projects/{p}/occurrences/{o}/notes", OCCURRENCE_READERS),
+    op("VulnerabilitySummary", "GET", "/v1/projects/{p}/occurrences:vulnerabilitySummary", OCCURRENCE_READERS),
+    # History
+    op("NoteHistory", "GET", "/v1/projects/{p}/notes/n1:history", {AUDITOR, ADMIN}),
+    op("OccurrenceHistory", "GET", "/v1/projects/{p}/occurrences/{o}:history", {AUDITOR, ADMIN}),
+    op("ArtifactHistory", "GET", f"/v1/projects/{{p}}/artifacts:history?resourceUri={IMAGE}", {AUDITOR, ADMIN}),
+    op("LocationNoteHistory", "GET", "/v1/projects/{p}/locations/eu/notes/n1:history", {AUDITOR, ADMIN}),
+    # Administration: bindings per project; tokens are server-wide, so they need admin.tokens on `*`
+    op("ListBindings", "GET", "/v1/admin/bindings?project={p}", {ADMIN}),
+    op(
+        "CreateBinding",
+        "POST",
+        "/v1/admin/bindings",
+        {ADMIN},
+        {"project": "{p}", "role": NOTES_VIEWER, "member": "user:new"},
+    ),
+    op("DeleteBinding", "DELETE", f"/v1/admin/bindings?project={{p}}&role={NOTES_VIEWER}&member=user:old", {ADMIN}),
+    op("ListTokens", "GET", "/v1/admin/tokens", set()),
+    op("CreateToken", "POST", "/v1/admin/tokens", set(), {"name": "minted-by-{p}"}),
+    op("RevokeTokens", "DELETE", "/v1/admin/tokens/admin", set()),
+]
+
+
+@pytest.fixture(scope="module")
+def callers(secure):
+    """Role -> (member name, token): one API token per role, plus one bound to nothing."""
+    names = {role: f"role-{role.replace(' ', '-')}-{uuid.uuid4().hex[:6]}" for role in [*ROLES, NOBODY]}
+    return {role: (f"token:{name}", secure.token(name)) for role, name in names.items()}
+
+
+def _fill(value, p: str, o: str):
+    if isinstance(value, str):
+        return value.replace("{p}", p).replace("{o}", o)
+    if isinstance(value, dict):
+        return {k: _fill(v, p, o) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, p, o) for v in value]
+    return value
+
+
+def _prepare(secure, project: str, setup: str) -> str:
+    """The administrator makes what the operation acts on; the occurrence's id (or "")."""
+    admin = secure.admin
+    if setup == "empty":
+        return ""
+    assert admin.post("/v1/projects", json={"name": f"projects/{project}"}).status_code == 200
+    if setup == "project":
+        return ""
+    base = f"/v1/projects/{project}"
+    assert admin.post(f"{base}/notes", params={"noteId": "n1"}, json=NOTE_BODIES["BUILD"]).status_code == 200
+    r = admin.post(f"{base}/occurrences", json=occurrence_body("BUILD", f"projects/{project}/notes/n1"))
+    assert r.status_code == 200, r.text
+    secure.bind(project, NOTES_VIEWER, "user:old")
+    return r.json()["name"].rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize("role", [*ROLES, NOBODY])
+@pytest.mark.parametrize("operation", OPS, ids=lambda o: o.name)
+def test_role_against_operation(secure, callers, project, role, operation):
+    member, token = callers[role]
+    if role != NOBODY:
+        secure.bind(project, role, member)
+    occurrence_id = _prepare(secure, project, operation.setup)
+    path = _fill(operation.path, project, occurrence_id)
+    body = _fill(operation.body, project, occurrence_id)
+    r = secure.client(token).request(operation.method, path, json=body)
+    if role in operation.allowed:
+        assert r.status_code == 200, f"{role} should be allowed {operation.name}: {r.text}"
+    else:
+        assert r.status_code == 403, f"{role} should be denied {operation.name}: {r.status_code} {r.text}"
+        error = r.json()["error"]
+        assert (error["code"], error["status"], error["details"]) == (403, "PERMISSION_DENIED", [])
+        assert DENIAL.match(error["message"]), error["message"]
+
+
+@pytest.mark.parametrize("role", [*ROLES, NOBODY])
+def test_list_projects_shows_only_projects_the_role_may_list(secure, callers, project, role):
+    member, token = callers[role]
+    if role != NOBODY:
+        secure.bind(project, role, member)
+    _prepare(secure, project, "project")
+    hidden = f"hidden-{project}"
+    assert secure.admin.post("/v1/projects", json={"name": f"projects/{hidden}"}).status_code == 200
+    r = secure.client(token).get("/v1/projects", params={"pageSize": 1000})
+    assert r.status_code == 200, r.text
+    names = {p["name"] for p in r.json().get("projects", [])}
+    assert (f"projects/{project}" in names) == (role in PROJECT_READERS)
+    assert f"projects/{hidden}" not in names
+    everything = {p["name"] for p in secure.admin.get("/v1/projects", params={"pageSize": 1000}).json()["projects"]}
+    assert {f"projects/{project}", f"projects/{hidden}"} <= everything
+
+
+def test_tokens_are_managed_with_admin_tokens_on_every_project(secure):
+    r = secure.admin.post("/v1/admin/tokens", json={"name": "managed"})
+    assert r.status_code == 200 and r.json()["token"].startswith("gfp_")
+    listed = secure.admin.get("/v1/admin/tokens").json()["tokens"]
+    assert any(t["tokenId"] == r.json()["tokenId"] for t in listed)
+    assert all("token" not in t and "secret" not in str(t) for t in listed)
+    revoked = secure.admin.delete("/v1/admin/tokens/managed")
+    assert revoked.status_code == 200 and revoked.json()["tokens"][0]["revokeTime"]
