@@ -1,9 +1,10 @@
-"""The `grafeas-py` command: run the server and manage the database schema."""
+"""The `grafeas-py` command: run the server, manage the database schema, access control and the audit trail."""
 
 from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -79,3 +80,184 @@ def openapi(path: str) -> None:
     else:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text)
+
+
+# ---- access control and audit, straight on the database ------------------------------------
+
+
+def _cli_principal():
+    """Who the audit trail names for a change made here: whoever can reach the database is its admin."""
+    import getpass
+
+    from .auth.principal import Principal
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in this environment
+        user = "unknown"
+    return Principal(f"cli:{user}", "user", via="cli")
+
+
+@contextmanager
+def _storage():
+    """The storage of GRAFEAS_DATABASE_URL, once its schema is current; ApiErrors become messages."""
+    from .errors import ApiError
+    from .storage import SqlStorage
+    from .storage.engine import make_engines
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(f"bad configuration: {exc}") from None
+    storage = SqlStorage(*make_engines(settings.database_url, pool_size=1), audit_key=settings.auth.audit_key)
+    try:
+        revision = storage.ping()
+        if revision != db.head():
+            raise click.ClickException(
+                f"the database schema is at {revision or 'nothing'}, expected {db.head()}: run 'grafeas-py db upgrade'"
+            )
+        yield storage
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        storage.dispose()
+
+
+@contextmanager
+def _admin():
+    from .admin import Admin
+    from .auth.context import acting_as
+
+    with _storage() as storage, acting_as(_cli_principal()):
+        yield Admin(storage)
+
+
+def _expiry(text: str | None):
+    """`--expires`: a duration from now (90d, 12h, 30m) or an RFC 3339 time."""
+    import datetime as dt
+    import re
+
+    from .wire.timestamps import to_datetime
+
+    if not text:
+        return None
+    duration = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    if duration:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[duration.group(2)]
+        return dt.datetime.now(dt.UTC) + dt.timedelta(**{unit: int(duration.group(1))})
+    try:
+        return to_datetime(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a duration (90d, 12h, 30m) nor an RFC 3339 time", param_hint="--expires"
+        ) from None
+
+
+def _binding(project: str, role: str, member: str):
+    from .auth.authz import Binding
+
+    return Binding(project, role, member)
+
+
+@main.group("auth")
+def auth_group() -> None:
+    """Manage API tokens and role bindings in the database (GRAFEAS_DATABASE_URL).
+
+    The first administrator: grafeas-py auth token create admin, then
+    grafeas-py auth bind '*' projectAdmin token:admin
+    """
+
+
+@auth_group.group("token")
+def token_group() -> None:
+    """API tokens; a caller presenting one acts as token:NAME."""
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--expires", help="When it stops working: a duration (90d, 12h, 30m) or an RFC 3339 time.")
+def token_create(name: str, expires: str | None) -> None:
+    """Make a token for NAME and print it, once, on standard output."""
+    with _admin() as admin:
+        token, record = admin.create_token(name, _expiry(expires))
+    click.echo(token)
+    until = f", expires {record.expires.isoformat()}" if record.expires else ""
+    click.echo(f"token:{name}, id {record.token_id}{until}; it is shown only now, store it safely", err=True)
+
+
+@token_group.command("list")
+def token_list() -> None:
+    """List the tokens (never their secrets)."""
+    import datetime as dt
+
+    with _admin() as admin:
+        records = admin.tokens()
+    now = dt.datetime.now(dt.UTC)
+    click.echo(f"{'NAME':24} {'TOKEN ID':16}  {'CREATED':25}  {'EXPIRES':25}  STATE")
+    for r in records:
+        state = "revoked" if r.revoked else "expired" if r.expires and r.expires <= now else "active"
+        expires = r.expires.isoformat(timespec="seconds") if r.expires else "never"
+        click.echo(f"{r.name:24} {r.token_id:16}  {r.created.isoformat(timespec='seconds'):25}  {expires:25}  {state}")
+
+
+@token_group.command("revoke")
+@click.argument("name")
+@click.option("--id", "token_id", help="Revoke only this token of NAME (its 16-hex-digit id).")
+def token_revoke(name: str, token_id: str | None) -> None:
+    """Revoke NAME's tokens; they are refused from their next request."""
+    with _admin() as admin:
+        revoked = admin.revoke_tokens(name, token_id)
+    for r in revoked:
+        click.echo(f"revoked token:{r.name} id {r.token_id}")
+
+
+@auth_group.command("bind")
+@click.argument("project")
+@click.argument("role")
+@click.argument("member")
+def bind(project: str, role: str, member: str) -> None:
+    """Grant ROLE on PROJECT ('*': every project) to MEMBER (a principal id or group:NAME)."""
+    with _admin() as admin:
+        admin.bind(_binding(project, role, member))
+    click.echo(f"{member} holds {role} on {project}")
+
+
+@auth_group.command("unbind")
+@click.argument("project")
+@click.argument("role")
+@click.argument("member")
+def unbind(project: str, role: str, member: str) -> None:
+    """Take ROLE on PROJECT back from MEMBER."""
+    with _admin() as admin:
+        admin.unbind(_binding(project, role, member))
+    click.echo(f"{member} no longer holds {role} on {project}")
+
+
+@auth_group.command("bindings")
+@click.argument("project", required=False)
+def bindings(project: str | None) -> None:
+    """List the role bindings, all or those on PROJECT."""
+    with _admin() as admin:
+        found = admin.bindings(project)
+    click.echo(f"{'PROJECT':24} {'ROLE':24} MEMBER")
+    for b in found:
+        click.echo(f"{b.project:24} {b.role:24} {b.member}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail (GRAFEAS_AUDIT_KEY if the chain is keyed)."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain; name the first altered or removed entry and exit 1 if there is one."""
+    from .auth.audit import verify_chain
+
+    with _storage() as storage:
+        result = verify_chain(storage.audit_entries(), key=storage.audit_key)
+    if not result.ok:
+        click.echo(f"audit trail BROKEN at entry {result.seq} ({result.problem}): {result.message}", err=True)
+        click.echo(f"{result.checked} entries verified before it; last good entry {result.last_seq}", err=True)
+        sys.exit(1)
+    click.echo(f"audit trail intact: {result.checked} entries; newest seq {result.last_seq}, hash {result.last_hash}")

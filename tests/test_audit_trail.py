@@ -1,0 +1,215 @@
+"""The audit trail: one chained entry per change, written with the change, and `grafeas-py audit verify`
+finding exactly the entry someone edited or removed behind the server's back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from grafeas_py import create_app
+from grafeas_py.auth.audit import verify_chain
+from grafeas_py.auth.settings import AuthSettings
+from grafeas_py.config import Settings
+from grafeas_py.storage.engine import make_engine
+from tests.conftest import Http, fresh_database_url, serve
+from tests.factories import NOTE_BODIES, occurrence_body
+from tests.test_cli import GRAFEAS_PY
+
+
+def entries_after(storage, seq: int) -> list:
+    return [e for e in storage.audit_entries() if e.seq > seq]
+
+
+def last_seq(storage) -> int:
+    return max((e.seq for e in storage.audit_entries()), default=0)
+
+
+def test_every_change_appends_one_chained_entry(app, http, project):
+    storage = app.extensions["grafeas"].storage
+    start = last_seq(storage)
+    base = f"/v1/projects/{project}"
+    note = http.post(f"{base}/notes", params={"noteId": "n1"}, json=NOTE_BODIES["BUILD"]).json()["name"]
+    assert http.post(
+        f"{base}/notes:batchCreate", json={"notes": {"n2": NOTE_BODIES["BUILD"], "n3": NOTE_BODIES["BUILD"]}}
+    ).ok
+    assert http.patch(f"/v1/{note}", json={"shortDescription": "s"}).ok
+    occ = http.post(f"{base}/occurrences", json=occurrence_body("BUILD", note)).json()["name"]
+    batch = [occurrence_body("BUILD", note)] * 2
+    ids = [
+        o["name"].rsplit("/", 1)[1]
+        for o in http.post(f"{base}/occurrences:batchCreate", json={"occurrences": batch}).json()["occurrences"]
+    ]
+    assert http.patch(f"/v1/{occ}", params={"updateMask": "remediation"}, json={"remediation": "r"}).ok
+    assert http.delete(f"/v1/{occ}").ok
+    for n in ("n1", "n2", "n3"):
+        assert http.delete(f"{base}/notes/{n}").ok
+    policy = {"name": f"projects/{project}/policies/prod", "updateTime": "2026-01-01T00:00:00Z"}
+    storage.create_policy(project, "prod", policy)
+    storage.update_policy(project, "prod", {**policy, "updateTime": "2026-01-02T00:00:00Z"}, 1)
+    decision = {
+        "policyRevision": 2,
+        "resourceUri": "https://gcr.io/a@sha256:" + "0" * 64,
+        "decision": "DENY",
+        "evaluateTime": "2026-01-02T00:00:01Z",
+    }
+    storage.record_decision(project, "d1", "prod", decision)
+    storage.delete_policy(project, "prod", "2026-01-03T00:00:00Z")
+    member = {"project": project, "role": "auditor", "member": "user:eve"}
+    assert http.post("/v1/admin/bindings", json=member).ok
+    assert http.delete("/v1/admin/bindings", params=member).ok
+    token = http.post("/v1/admin/tokens", json={"name": f"audit-{project}"}).json()
+    assert http.delete(f"/v1/admin/tokens/audit-{project}").ok
+    assert http.post("/v1/projects", json={"name": f"projects/{project}-x"}).ok
+    assert http.delete(f"/v1/projects/{project}-x").ok
+
+    entries = entries_after(storage, start)
+    assert [(e.action, e.resource) for e in entries] == [
+        ("notes.create", note),
+        ("notes.batchCreate", f"projects/{project}"),
+        ("notes.update", note),
+        ("occurrences.create", occ),
+        ("occurrences.batchCreate", f"projects/{project}"),
+        ("occurrences.update", occ),
+        ("occurrences.delete", occ),
+        ("notes.delete", note),
+        ("notes.delete", f"{base[4:]}/notes/n2"),
+        ("notes.delete", f"{base[4:]}/notes/n3"),
+        ("policies.create", f"projects/{project}/policies/prod"),
+        ("policies.update", f"projects/{project}/policies/prod"),
+        ("decisions.create", f"projects/{project}/decisions/d1"),
+        ("policies.delete", f"projects/{project}/policies/prod"),
+        ("bindings.create", f"projects/{project}"),
+        ("bindings.delete", f"projects/{project}"),
+        ("tokens.create", f"tokens/audit-{project}"),
+        ("tokens.revoke", f"tokens/audit-{project}"),
+        ("projects.create", f"projects/{project}-x"),
+        ("projects.delete", f"projects/{project}-x"),
+    ]
+    assert all(e.principal == "anonymous" for e in entries)
+    details = {e.action: e.detail for e in entries}
+    assert details["notes.batchCreate"] == {"ids": ["n2", "n3"]}
+    assert details["occurrences.batchCreate"] == {"ids": ids}
+    assert details["occurrences.update"] == {"revision": 2, "changedFields": ["remediation"]}
+    assert details["occurrences.delete"] == {"revision": 3}
+    assert details["decisions.create"]["decision"] == "DENY"
+    assert details["tokens.revoke"] == {"tokenIds": [token["tokenId"]]}
+    assert [e.seq for e in entries] == list(range(start + 1, start + 1 + len(entries)))
+    assert verify_chain(storage.audit_entries()).ok
+
+
+def test_a_change_that_fails_writes_neither_history_nor_audit(app, http, project):
+    storage = app.extensions["grafeas"].storage
+    base = f"/v1/projects/{project}"
+    note = http.post(f"{base}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).json()["name"]
+    start = last_seq(storage)
+    assert http.post(f"{base}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).status_code == 409
+    batch = {"notes": {"fresh": NOTE_BODIES["BUILD"], "n": NOTE_BODIES["BUILD"]}}
+    assert http.post(f"{base}/notes:batchCreate", json=batch).status_code == 409
+    assert http.patch(f"/v1/{note}", json={"build": None, "image": NOTE_BODIES["IMAGE"]["image"]}).status_code == 400
+    assert http.delete(f"{base}/notes/missing").status_code == 404
+    assert http.delete(f"{base}/occurrences/{uuid.uuid4()}").status_code == 404
+    stale, revision = storage.get_note_with_revision(project, "n")
+    assert http.patch(f"/v1/{note}", json={"shortDescription": "wins"}).ok
+    with pytest.raises(Exception, match="changed by another request"):
+        storage.update_note(project, "n", {**stale, "shortDescription": "loses"}, revision, ["shortDescription"])
+    assert [e.action for e in entries_after(storage, start)] == ["notes.update"]
+    revisions = http.get(f"/v1/{note}:history").json()["revisions"]
+    assert [r["revision"] for r in revisions] == [1, 2]
+    assert http.get(f"{base}/notes/fresh").status_code == 404
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(app, http, project):
+    """Writers on many connections at once (on PostgreSQL the audit lock is what keeps them in line)."""
+    storage = app.extensions["grafeas"].storage
+    note = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+    start = last_seq(storage)
+    failures = []
+
+    def write(worker: int) -> None:
+        with Http(http.base) as session:
+            for i in range(15):
+                body = occurrence_body("BUILD", note.json()["name"], f"https://x/{worker}/{i}")
+                r = session.post(f"/v1/projects/{project}/occurrences", json=body)
+                if r.status_code != 200:
+                    failures.append(r.text)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    entries = entries_after(storage, start)
+    assert len(entries) == 8 * 15 and [e.seq for e in entries] == list(range(start + 1, start + 121))
+    result = verify_chain(storage.audit_entries())
+    assert result.ok, result.message
+
+
+# ---- grafeas-py audit verify against a database edited behind the server's back -----------------
+
+
+def verify(url: str, key: str | None = None) -> subprocess.CompletedProcess:
+    env = {name: value for name, value in os.environ.items() if name != "GRAFEAS_AUDIT_KEY"}
+    env["GRAFEAS_DATABASE_URL"] = url
+    if key:
+        env["GRAFEAS_AUDIT_KEY"] = key
+    return subprocess.run([GRAFEAS_PY, "audit", "verify"], env=env, capture_output=True, text=True)
+
+
+def run_sql(url: str, statement: str, **params) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(statement), params)
+    engine.dispose()
+
+
+@pytest.fixture
+def audited(tmp_path, worker_id):
+    """A fresh database with six audited changes made over HTTP; yields its URL."""
+    url = fresh_database_url(tmp_path, f"audit_{worker_id}")
+    app = create_app(Settings(database_url=url))
+    with serve(app) as base, Http(base) as http:
+        http.post("/v1/projects/p/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+        for i in range(4):
+            http.post("/v1/projects/p/occurrences", json=occurrence_body("BUILD", "projects/p/notes/n", f"u{i}"))
+        http.delete("/v1/projects/p/notes/n")
+    app.extensions["grafeas"].storage.dispose()
+    return url
+
+
+def test_verify_passes_on_an_untouched_trail(audited):
+    result = verify(audited)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("audit trail intact: 6 entries; newest seq 6, hash ")
+
+
+def test_verify_names_the_entry_whose_detail_was_edited(audited):
+    run_sql(audited, "UPDATE audit_log SET detail = :d WHERE seq = 3", d='{"revision":7}')
+    result = verify(audited)
+    assert result.returncode == 1
+    assert "audit trail BROKEN at entry 3 (altered): entry 3 was altered" in result.stderr
+    assert "2 entries verified before it; last good entry 2" in result.stderr
+
+
+def test_verify_names_the_entry_that_was_removed(audited):
+    run_sql(audited, "DELETE FROM audit_log WHERE seq = 4")
+    result = verify(audited)
+    assert result.returncode == 1
+    assert "audit trail BROKEN at entry 4 (removed): entry 4 was removed: entry 5 follows entry 3" in result.stderr
+
+
+def test_a_keyed_trail_verifies_only_with_its_key(tmp_path, worker_id):
+    url = fresh_database_url(tmp_path, f"keyed_{worker_id}")
+    key = "k" * 32
+    app = create_app(Settings(database_url=url, auth=AuthSettings(audit_key=key.encode())))
+    with serve(app) as base, Http(base) as http:
+        http.post("/v1/projects/p/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+    app.extensions["grafeas"].storage.dispose()
+    assert verify(url, key).returncode == 0
+    unkeyed = verify(url)
+    assert unkeyed.returncode == 1 and "entry 1 was altered" in unkeyed.stderr

@@ -1,0 +1,129 @@
+"""`grafeas-py auth ...`: tokens and bindings managed straight on the database, and a running server
+that follows them: the first administrator, a binding applied within a second, a revoked token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from grafeas_py import create_app
+from grafeas_py.auth.settings import AuthSettings
+from grafeas_py.config import Settings
+from tests.conftest import Http, fresh_database_url, serve
+from tests.factories import NOTE_BODIES
+from tests.test_cli import GRAFEAS_PY
+
+
+def cli(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GRAFEAS_DATABASE_URL": url}
+    return subprocess.run([GRAFEAS_PY, *args], env=env, capture_output=True, text=True)
+
+
+def ok(url: str, *args: str) -> str:
+    result = cli(url, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def database(tmp_path, worker_id):
+    return fresh_database_url(tmp_path, f"cliauth_{worker_id}")
+
+
+@pytest.fixture
+def server(database):
+    """A token-only server on the database, following binding changes within a second."""
+    app = create_app(Settings(database_url=database, auth=AuthSettings(methods=("token",)), bindings_ttl=1.0))
+    with serve(app) as base:
+        yield base
+    app.extensions["grafeas"].storage.dispose()
+
+
+def as_token(base: str, token: str) -> Http:
+    session = Http(base)
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def test_the_first_administrator_is_made_on_the_command_line(database, server):
+    created = cli(database, "auth", "token", "create", "admin")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("gfp_") and created.stdout == token + "\n"  # the token alone, for scripts
+    assert "shown only now" in created.stderr
+    admin = as_token(server, token)
+    assert admin.get("/v1/projects/p/notes").status_code == 403  # a token is nobody until bound
+    assert ok(database, "auth", "bind", "*", "projectAdmin", "token:admin") == "token:admin holds projectAdmin on *\n"
+    deadline = time.monotonic() + 3
+    while admin.get("/v1/projects/p/notes").status_code != 200:
+        assert time.monotonic() < deadline, "the binding did not apply within the bindings TTL"
+        time.sleep(0.1)
+    assert admin.post("/v1/projects/p/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).status_code == 200
+    listing = ok(database, "auth", "token", "list")
+    assert "admin" in listing and token.split("_")[1] in listing and token not in listing and "active" in listing
+    assert "*                        projectAdmin             token:admin" in ok(database, "auth", "bindings")
+
+
+def test_a_binding_change_applies_to_a_running_server_within_a_second_or_two(database, server):
+    token = ok(database, "auth", "token", "create", "viewer").strip()
+    viewer = as_token(server, token)
+
+    def wait_for(status: int) -> float:
+        started = time.monotonic()
+        while viewer.get("/v1/projects/p/notes").status_code != status:
+            assert time.monotonic() - started < 3, f"still not {status} after 3 s"
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    assert viewer.get("/v1/projects/p/notes").status_code == 403
+    ok(database, "auth", "bind", "p", "notesViewer", "token:viewer")
+    assert wait_for(200) < 2.0
+    assert "p                        notesViewer              token:viewer" in ok(database, "auth", "bindings", "p")
+    assert ok(database, "auth", "bindings", "q").splitlines()[1:] == []
+    ok(database, "auth", "unbind", "p", "notesViewer", "token:viewer")
+    assert wait_for(403) < 2.0
+
+
+def test_a_token_revoked_on_the_command_line_is_refused_on_its_next_request(database, server):
+    first = ok(database, "auth", "token", "create", "ci").strip()
+    second = ok(database, "auth", "token", "create", "ci", "--expires", "90d").strip()
+    ok(database, "auth", "bind", "p", "notesViewer", "token:ci")
+    time.sleep(1.1)
+    assert as_token(server, first).get("/v1/projects/p/notes").status_code == 200
+    first_id = first.split("_")[1]
+    assert ok(database, "auth", "token", "revoke", "ci", "--id", first_id) == f"revoked token:ci id {first_id}\n"
+    r = as_token(server, first).get("/v1/projects/p/notes")
+    assert r.status_code == 401 and "was revoked" in r.json()["error"]["message"]
+    assert as_token(server, second).get("/v1/projects/p/notes").status_code == 200  # rotation: the new one works
+    ok(database, "auth", "token", "revoke", "ci")
+    assert as_token(server, second).get("/v1/projects/p/notes").status_code == 401
+    assert cli(database, "auth", "token", "revoke", "ci").stderr == "Error: no unrevoked tokens named 'ci'\n"
+
+
+def test_command_line_mistakes_are_explained(database, tmp_path):
+    bad_role = cli(database, "auth", "bind", "p", "owner", "user:a")
+    assert bad_role.returncode == 1 and "unknown role 'owner'; roles are auditor" in bad_role.stderr
+    bad_member = cli(database, "auth", "bind", "p", "auditor", "group:")
+    assert bad_member.returncode == 1 and "binding member must be" in bad_member.stderr
+    past = cli(database, "auth", "token", "create", "old", "--expires", "2001-01-01T00:00:00Z")
+    assert past.returncode == 1 and "a token must expire after it is created" in past.stderr
+    nonsense = cli(database, "auth", "token", "create", "x", "--expires", "soon")
+    assert nonsense.returncode == 2 and "neither a duration" in nonsense.stderr
+    bad_name = cli(database, "auth", "token", "create", "white space")
+    assert bad_name.returncode == 1 and "token name must be" in bad_name.stderr
+    missing = cli(database, "auth", "unbind", "p", "auditor", "user:nobody")
+    assert missing.returncode == 1 and "user:nobody holds no auditor binding on projects/p" in missing.stderr
+    unmigrated = cli(f"sqlite:///{tmp_path / 'empty.db'}", "auth", "bindings")
+    assert unmigrated.returncode == 1 and "run 'grafeas-py db upgrade'" in unmigrated.stderr
+
+
+def test_tokens_list_shows_expiry_and_state(database):
+    ok(database, "auth", "token", "create", "dated", "--expires", "2h")
+    ok(database, "auth", "token", "create", "gone")
+    ok(database, "auth", "token", "revoke", "gone")
+    lines = {line.split()[0]: line for line in ok(database, "auth", "token", "list").splitlines()[1:]}
+    assert lines["dated"].endswith("active") and "never" not in lines["dated"]
+    assert lines["gone"].endswith("revoked") and "never" in lines["gone"]
