@@ -91,8 +91,10 @@ def check_scan(rule: ScanRule, ctx: Context) -> list[Finding]:
             f"{ctx.uri} has no successful vulnerability scan (scan status: {statuses}); never scanned is not clean"
         )
         return [Finding("NOT_SCANNED", message, tuple(name for _, name in unfinished)), *problems]
+    if problems:
+        return [Finding("NOT_SCANNED", f"{ctx.uri} has no readable vulnerability scan"), *problems]
     message = f"{ctx.uri} has never been scanned for vulnerabilities (no DISCOVERY occurrence)"
-    return [Finding("NOT_SCANNED", message + "; never scanned is not clean"), *problems]
+    return [Finding("NOT_SCANNED", message + "; never scanned is not clean")]
 
 
 def check_provenance(rule: ProvenanceRule, ctx: Context) -> list[Finding]:

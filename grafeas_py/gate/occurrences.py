@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from functools import cache
 
 from .timeutil import parse_timestamp
 
@@ -21,18 +22,16 @@ class Malformed(ValueError):
 def get(obj: dict, path: str, kind: type | tuple[type, ...], default=None):
     """The value at a dotted path of nested messages, or `default` when any part is absent."""
     value = obj
-    walked = []
-    for key in path.split("."):
+    for depth, key in enumerate(_keys(path)):
         if not isinstance(value, dict):
-            raise Malformed(f"{'.'.join(walked)} is not an object")
-        walked.append(key)
-        if key not in value or value[key] is None:
+            raise Malformed(f"{'.'.join(_keys(path)[:depth])} is not an object")
+        value = value.get(key)
+        if value is None:
             return default
-        value = value[key]
-    # bool is an int in Python; a JSON true is never a valid number here.
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-        raise Malformed(f"{path} is {type(value).__name__}, expected {_names(kind)}")
-    return value
+    # bool is an int in Python, but a JSON true is never a valid number here.
+    if isinstance(value, kind) and (value.__class__ is not bool or kind is bool):
+        return value
+    raise Malformed(f"{path} is {type(value).__name__}, expected {_names(kind)}")
 
 
 def get_list(obj: dict, path: str, item_kind: type | tuple[type, ...] = dict) -> list:
@@ -83,9 +82,10 @@ def note_id(note_name: str) -> str:
     return note_name.rsplit("/", 1)[-1]
 
 
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
+@cache
+def _keys(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def _names(kind: type | tuple[type, ...]) -> str:
-    return " or ".join(k.__name__ for k in _as_tuple(kind))
+    return " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))

@@ -95,11 +95,12 @@ def check_module(source: str) -> list[str]:
     return []
 
 
-def evaluate_module(source: str, input_doc: dict, timeout: float = EVALUATION_TIMEOUT) -> RegoResult:
-    """Evaluate a checked module on one input; raises RegoFailure when Rego cannot answer in time."""
+def evaluate_module(source: str, input_doc: dict, timeout: float | None = None) -> RegoResult:
+    """Evaluate a checked module on one input (default timeout: EVALUATION_TIMEOUT); raises RegoFailure."""
     if not available():
         raise RegoFailure(INSTALL_HINT)
-    return to_result(_worker().call({"module": source, "input": input_doc}, timeout))
+    request = {"module": source, "input": input_doc}
+    return to_result(_worker().call(request, EVALUATION_TIMEOUT if timeout is None else timeout))
 
 
 def to_result(gate: object) -> RegoResult:
