@@ -25,6 +25,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from grafeas_py.errors import InvalidArgument
+
 from . import rego
 from .artifacts import parse_artifact, same_resource
 from .attestation_checks import check_attestations, check_tests
@@ -61,6 +63,8 @@ def evaluate(
     """Decide whether the artifact at `resource_uri` may be deployed under `policy`, given its occurrences."""
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
+    if not isinstance(resource_uri, str) or not resource_uri:
+        raise InvalidArgument("resourceUri is required: the URI of the artifact to check")
     artifacts = policy.rules.artifacts
     if artifacts is not None:
         allowed_by = any_match(artifacts.allow_patterns, resource_uri)

@@ -42,6 +42,7 @@ from .schemas import PolicySchema
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+MAX_VALUES = 100_000  # values in one policy document; real policies have hundreds
 
 # marshmallow's messages, reworded to read after a field path.
 _MESSAGES = {
@@ -64,19 +65,27 @@ def parse_policy(doc: dict) -> Policy:
     raise InvalidArgument(f"invalid policy: {text}", [{"@type": BAD_REQUEST, "fieldViolations": violations}])
 
 
-def load_policy_text(text: str, content_type: str) -> dict:
+def load_policy_text(text: str | bytes, content_type: str) -> dict:
     """A policy document from JSON or YAML text, with JSON types only (YAML timestamps become RFC 3339 text)."""
     media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type in JSON_TYPES or media_type.endswith("+json"):
-        doc = _load_json(text)
-    elif media_type in YAML_TYPES:
-        doc = _load_yaml(text)
-    else:
-        accepted = ", ".join(JSON_TYPES + YAML_TYPES)
-        raise InvalidArgument(f"a policy must be sent as one of {accepted}, not {content_type!r}")
-    if not isinstance(doc, dict):
-        raise InvalidArgument(f"a policy must be an object (a mapping), got {type(doc).__name__}")
-    return _json_types(doc, "")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgument("a policy must be UTF-8 text") from None
+    try:
+        if media_type in JSON_TYPES or media_type.endswith("+json"):
+            doc = _load_json(text)
+        elif media_type in YAML_TYPES:
+            doc = _load_yaml(text)
+        else:
+            accepted = ", ".join(JSON_TYPES + YAML_TYPES)
+            raise InvalidArgument(f"a policy must be sent as one of {accepted}, not {content_type!r}")
+        if not isinstance(doc, dict):
+            raise InvalidArgument(f"a policy must be an object (a mapping), got {type(doc).__name__}")
+        return _json_types(doc, "", [MAX_VALUES])
+    except RecursionError:
+        raise InvalidArgument("the policy is nested too deeply") from None
 
 
 class _DuplicateKey(ValueError):
@@ -135,15 +144,19 @@ def _load_yaml(text: str) -> object:
         raise InvalidArgument(f"the policy is not valid YAML: {error}") from None
 
 
-def _json_types(value: object, path: str) -> object:
+def _json_types(value: object, path: str, budget: list[int]) -> object:
     """The value with YAML-only types turned into JSON ones, so that the document can be stored as JSON."""
+    # YAML aliases let a few lines stand for a huge tree (the "billion laughs"); stop walking before it hurts.
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise InvalidArgument(f"invalid policy: more than {MAX_VALUES} values (after expanding YAML aliases)")
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):
                 raise InvalidArgument(f"invalid policy: {path or 'policy'}: key {key!r} must be text")
-        return {key: _json_types(item, f"{path}.{key}" if path else key) for key, item in value.items()}
+        return {key: _json_types(item, f"{path}.{key}" if path else key, budget) for key, item in value.items()}
     if isinstance(value, list):
-        return [_json_types(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return [_json_types(item, f"{path}[{index}]", budget) for index, item in enumerate(value)]
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.isoformat()  # the schema then says which field lacks a time zone

@@ -170,7 +170,11 @@ class _Worker:
             if answer is None:
                 self.stop()
                 raise RegoFailure(f"Rego evaluation took longer than {timeout:g} s and was stopped")
-        response = json.loads(answer)
+            try:
+                response = json.loads(answer)
+            except ValueError:
+                self.stop()
+                raise RegoFailure("the Rego worker answered something that is not JSON") from None
         if not response["ok"]:
             raise RegoFailure(response["error"])
         return response["value"]

@@ -339,3 +339,22 @@ def test_documented_example_policy_is_valid():
     pytest.importorskip("regopy")
     policy = parse_policy(example)
     assert policy.rules.vulnerabilities is not None and policy.rego is not None
+
+
+def test_yaml_alias_bomb_is_refused():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    with pytest.raises(InvalidArgument, match="more than 100000 values"):
+        load_policy_text("\n".join(lines), "application/yaml")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/yaml"])
+def test_deep_nesting_is_refused(content_type):
+    with pytest.raises(InvalidArgument, match="nested too deeply"):
+        load_policy_text("[" * 100_000 + "]" * 100_000, content_type)
+
+
+def test_bytes_must_be_utf8():
+    assert load_policy_text(b'{"description": "caf\xc3\xa9"}', "application/json") == {"description": "café"}
+    with pytest.raises(InvalidArgument, match="UTF-8"):
+        load_policy_text(b'{"description": "\xff"}', "application/json")
