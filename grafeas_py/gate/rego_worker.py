@@ -5,7 +5,7 @@ quadratic comprehension over a large input) would hold a server thread for as lo
 The worker is started on first use, answers one JSON-lines request at a time (a lock serialises
 the threads of one server process), and is killed when a request exceeds its time limit; the
 next request starts a new one. Compiled modules are cached in the worker by source text.
-Measured on a shared 2-vCPU machine with 200 occurrences: about 20 ms per evaluation, mostly
+Measured on a shared 2-vCPU machine with 200 occurrences: about 30 ms per evaluation, half of it
 regopy's conversion of the input (`Interpreter.set_input`); starting a worker costs about 0.2 s.
 
 regopy's failures come in three forms, all reported as one RegoFailure: `RegoError` (syntax and
