@@ -9,13 +9,16 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from . import __version__, db
-from .api import errors, health, projects
+from .api import admission, errors, gate_routes, health, projects
 from .api.grafeas_routes import make_blueprint
 from .api.http import RawPathMiddleware, SegmentConverter
 from .api.openapi import register_components
 from .api.paging import PageTokens
 from .api.schemas import ErrorSchema
 from .config import Settings
+from .gate.admission import AdmissionConfig
+from .gate.admission import load_config as load_admission_config
+from .gate.service import Gate
 from .service import Grafeas
 from .storage import SqlStorage, Storage
 from .storage.engine import make_engines
@@ -29,6 +32,8 @@ class Extension:
     service: Grafeas
     tokens: PageTokens
     schema_head: str
+    gate: Gate
+    admission: AdmissionConfig | None = None
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -61,7 +66,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     def secret() -> str:
         return settings.secret_key or storage.secret("page-token", lambda: secrets.token_urlsafe(32))
 
-    app.extensions["grafeas"] = Extension(storage, Grafeas(storage), PageTokens(secret), db.head())
+    grafeas = Grafeas(storage)
+    app.extensions["grafeas"] = Extension(
+        storage,
+        grafeas,
+        PageTokens(secret),
+        db.head(),
+        gate=Gate(storage),
+        admission=_admission_config(settings.admission_config),
+    )
 
     api = _Api(app)
     api.register_converter(SegmentConverter, lambda _converter: {"type": "string"})
@@ -75,10 +88,20 @@ def create_app(settings: Settings | None = None) -> Flask:
             "Grafeas v1 under a location: the same resources; this server is a single region.",
         )
     )
+    api.register_blueprint(gate_routes.blp)
+    app.register_blueprint(admission.blp)
     app.register_blueprint(health.blp)
     _serve_swagger_ui(app)
     errors.register(app)
     return app
+
+
+def _admission_config(path: str | None) -> AdmissionConfig | None:
+    """The admission webhook's configuration; without one the webhook denies every review."""
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as config:
+        return load_admission_config(config.read())
 
 
 class _Api(Api):

@@ -23,6 +23,8 @@ class Settings:
     # Signs page tokens; when unset, a random key is made once and kept in the database.
     secret_key: str | None = None
     pool_size: int = 5
+    # YAML or JSON file mapping Kubernetes namespaces to gate policies (see gate.admission).
+    admission_config: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,4 +33,5 @@ class Settings:
             max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
             pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", cls.pool_size),
+            admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,
         )

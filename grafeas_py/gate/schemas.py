@@ -290,12 +290,19 @@ class RegoField(fields.Field):
         return rule
 
 
+def _project_id(value: str) -> None:
+    if not value or "/" in value or value in (".", "..") or "\x00" in value:
+        raise ValidationError("must be a project id: not empty, no '/'")
+
+
 class PolicySchema(Schema):
     description = fields.String(load_default="")
     attestors = fields.List(fields.Nested(AttestorSchema), load_default=())
     rules = fields.Nested(RulesSchema, load_default=Rules())
     exemptions = fields.List(fields.Nested(ExemptionSchema), load_default=())
     rego = RegoField(load_default=None)
+    # Projects whose occurrences on the artifact count besides the policy's own (a scanner's, say).
+    occurrenceProjects = fields.List(fields.String(validate=_project_id), load_default=())
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def check_references(self, data, original, **kwargs):
