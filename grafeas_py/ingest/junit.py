@@ -83,6 +83,8 @@ def parse(raw: bytes) -> TestResults:
     except ParseError as exc:
         line, column = exc.position
         r.fail("", f"not well-formed XML: {_reason(exc)} at line {line}, column {column + 1}")
+    except LookupError as exc:  # an encoding the XML declaration names but Python does not know
+        r.fail("", f"not well-formed XML: {exc}")
     except DefusedXmlException:
         line = recorder.expat.CurrentLineNumber
         r.fail("", f"line {line}: DTDs and entities are not allowed in a JUnit report (they enable XML bombs)")

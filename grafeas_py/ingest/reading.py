@@ -57,6 +57,11 @@ def kind_of(value) -> str:
     return "an object"
 
 
+def _nul(path: str) -> NoReturn:
+    # PostgreSQL cannot store U+0000, so the server refuses it everywhere; better to say where now.
+    fail(path, "text may not contain the NUL character (U+0000)")
+
+
 def as_object(value, path: str) -> dict:
     """The value itself, which must be a JSON object."""
     if type(value) is not dict:
@@ -80,7 +85,7 @@ def text(d: dict, key: str, path: str, required: bool = False) -> str:
     """The member string, or "" when absent; `required` also refuses an empty string."""
     value = d.get(key)
     if type(value) is str and (value or not required):
-        return value
+        return value if "\x00" not in value else _nul(join(path, key))
     if value is None or value == "":
         if required:
             fail(join(path, key), "is required")
@@ -147,6 +152,8 @@ def strings_in(value, path: str) -> tuple[str, ...]:
     for i, item in enumerate(value):
         if type(item) is not str:
             fail(index(path, i), f"expected a string, got {kind_of(item)}")
+        if "\x00" in item:
+            _nul(index(path, i))
     return tuple(value)
 
 
@@ -156,6 +163,8 @@ def string_map(d: dict, key: str, path: str) -> dict[str, str]:
     for k, v in value.items():
         if type(v) is not str:
             fail(index(join(path, key), k), f"expected a string, got {kind_of(v)}")
+        if "\x00" in k or "\x00" in v:
+            _nul(index(join(path, key), k))
     return value
 
 
