@@ -16,6 +16,16 @@ Formats, one module each:
 - slsa: BUILD occurrence with inTotoSlsaProvenanceV1, from a statement or a DSSE envelope;
 - junit: DSSE_ATTESTATION occurrence carrying an unsigned in-toto test-result statement;
 - dsse: DSSE_ATTESTATION occurrence preserving a signed envelope (cosign attest).
+
+Storing a plan (what the endpoint and the CLI do):
+
+    plan = parse_report("trivy", body, resource_uri=uri, project="p", note_project="vulnz", now=now)
+    for name, note in plan.notes.items():      # noteId = name.rsplit("/", 1)[1]
+        create the note unless it exists
+    for planned in plan.occurrences:
+        create `planned.body` in projects/p unless an occurrence with `planned.key` exists
+
+Grafeas has no field for the key, so the store keeps it beside the occurrence.
 """
 
 from .digests import require_resource_digest, resource_digest

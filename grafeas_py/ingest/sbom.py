@@ -5,7 +5,7 @@ The SBOM reference follows what Artifact Analysis writes for `gcloud artifacts s
 payload names the artifact as subject and the document by mime type and sha256. Its
 `predicate.location` is left empty: the caller that stores the raw document fills it in. Packages
 get a PACKAGE note per package name (the note only names the package) and an occurrence with the
-version, location (CPE, else purl) and licence expression. The document's own subject (SPDX's
+version, location (identifiers.package_location) and licence expression. The document's own subject (SPDX's
 DESCRIBES target, CycloneDX's metadata.component) is the resource itself, not a package in it.
 """
 
@@ -68,7 +68,7 @@ def add_packages(plan: PlanBuilder, components: list[Component]) -> None:
             location=[compact(cpeUri=c.location, version=version)],
             packageType=c.package_type,
             cpeUri=c.location,
-            version=version,
+            version=dict(version) if version else None,  # a copy: bodies share no objects
             license=compact(expression=c.license_expression, comments=c.license_comments),
         )
         plan.occurrence(note, {"package": package}, ("package", c.name, c.version, c.location))

@@ -49,6 +49,23 @@ def test_keys_depend_on_the_resource(format, fixture):
     assert not {o.key for o in first.occurrences} & {o.key for o in second.occurrences}
 
 
+@pytest.mark.parametrize("format,fixture", VALID_CASES)
+def test_bodies_share_no_objects(format, fixture):
+    """A caller may edit one body (fill in an SBOM location, say) without touching another."""
+    plan = ingest(format, fixture)
+    seen: set[int] = set()
+
+    def walk(value):
+        if isinstance(value, (dict, list)):
+            assert id(value) not in seen
+            seen.add(id(value))
+            for item in value.values() if isinstance(value, dict) else value:
+                walk(item)
+
+    for body in [*plan.notes.values(), *(o.body for o in plan.occurrences)]:
+        walk(body)
+
+
 def test_the_key_is_the_hash_of_format_resource_and_identity():
     expected = hashlib.sha256(json.dumps(["trivy", IMAGE, "CVE-1", "pkg"], separators=(",", ":")).encode())
     assert occurrence_key("trivy", IMAGE, ("CVE-1", "pkg")) == expected.hexdigest()
