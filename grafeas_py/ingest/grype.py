@@ -138,7 +138,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan the notes and occurrences of a Grype report."""
     report = parse(raw)
     scan = Scan(
-        scanner=f"Grype {report.grype_version}".strip(),
+        scanner="Grype",
         scanned_at=report.timestamp,
         database_updated_at=report.database_built,
     )

@@ -142,7 +142,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan the notes and occurrences of a Trivy report."""
     report = parse(raw)
     findings = [_finding(result, v) for result in report.results for v in result.vulnerabilities]
-    scan = Scan(scanner=f"Trivy {report.trivy_version}".strip(), scanned_at=report.created_at)
+    scan = Scan(scanner="Trivy", scanned_at=report.created_at)
     add_findings(plan, findings, scan)
 
 
