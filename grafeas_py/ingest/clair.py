@@ -174,7 +174,7 @@ def _enrichment_cvss(enrichments: dict) -> dict[str, Cvss]:
                     vector = r.text(record, "vectorString", rpath)
                     version = version_of(vector, r.text(record, "version", rpath))
                     if version is not None:
-                        out.setdefault(vuln_id, Cvss(version, vector, r.number(record, "baseScore", rpath)))
+                        out.setdefault(vuln_id, Cvss(version, vector, r.cvss_score(record, "baseScore", rpath)))
     return out
 
 

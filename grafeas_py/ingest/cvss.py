@@ -44,13 +44,14 @@ class Cvss:
 
 
 def score(value: float | None) -> float | None:
-    """A score as the float32 the canonical form holds."""
-    return None if value is None else _shortest_float32(value)
+    """A score as the float32 the canonical form holds; None when that is 0, which the form omits."""
+    return (_shortest_float32(value) or None) if value else None
 
 
 def to_grafeas(cvss: Cvss) -> dict:
     """The Grafeas CVSS message (also valid as the note's CVSSv3 for version 3)."""
-    out = {"baseScore": score(cvss.score)} if cvss.score else {}
+    base = score(cvss.score)
+    out = {"baseScore": base} if base else {}
     out.update(_metrics(cvss.version, cvss.vector))
     return out
 

@@ -119,7 +119,7 @@ def _cvss(d: dict, path: str) -> GrypeCvss:
     return GrypeCvss(
         version=r.text(d, "version", path),
         vector=r.text(d, "vector", path),
-        base_score=r.number(r.obj(d, "metrics", path), "baseScore", f"{path}.metrics"),
+        base_score=r.cvss_score(r.obj(d, "metrics", path), "baseScore", f"{path}.metrics"),
     )
 
 

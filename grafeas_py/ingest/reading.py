@@ -103,6 +103,14 @@ def number(d: dict, key: str, path: str) -> float | None:
     fail(join(path, key), f"expected a number, got {kind_of(value)}")
 
 
+def cvss_score(d: dict, key: str, path: str) -> float | None:
+    """The member CVSS score, which CVSS defines from 0 to 10, or None when absent."""
+    value = number(d, key, path)
+    if value is not None and not 0 <= value <= 10:
+        fail(join(path, key), f"expected a CVSS score from 0 to 10, got {value!r}")
+    return value
+
+
 def integer(d: dict, key: str, path: str) -> int | None:
     """The member integer, or None when absent."""
     value = d.get(key)

@@ -132,9 +132,9 @@ def _cvss(source: str, d: dict, path: str) -> TrivyCvss:
     return TrivyCvss(
         source=source,
         v2_vector=r.text(d, "V2Vector", here),
-        v2_score=r.number(d, "V2Score", here),
+        v2_score=r.cvss_score(d, "V2Score", here),
         v3_vector=r.text(d, "V3Vector", here),
-        v3_score=r.number(d, "V3Score", here),
+        v3_score=r.cvss_score(d, "V3Score", here),
     )
 
 

@@ -130,6 +130,13 @@ def test_a_finding_listed_twice_is_one_occurrence():
     assert len(ingest("trivy", json.dumps(doc).encode()).occurrences) == 9
 
 
+def test_cvss_scores_outside_0_to_10_are_refused():
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    doc["Results"][0]["Vulnerabilities"][0]["CVSS"]["nvd"]["V3Score"] = 75
+    with pytest.raises(InvalidArgument, match=r"CVSS\.nvd\.V3Score: expected a CVSS score from 0 to 10, got 75"):
+        ingest("trivy", json.dumps(doc).encode())
+
+
 def test_trivy_errors_point_into_the_report():
     doc = json.loads(raw("trivy/alpine-app-image.json"))
     doc["Results"][1]["Vulnerabilities"][0]["CVSS"]["nvd"]["V3Score"] = "high"
