@@ -9,7 +9,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from . import __version__, db
-from .api import admission, errors, gate_routes, health, projects
+from .api import admission, errors, gate_routes, health, ingest_routes, projects
 from .api.grafeas_routes import make_blueprint
 from .api.http import RawPathMiddleware, SegmentConverter
 from .api.openapi import register_components
@@ -19,6 +19,7 @@ from .config import Settings
 from .gate.admission import AdmissionConfig
 from .gate.admission import load_config as load_admission_config
 from .gate.service import Gate
+from .ingest.service import Ingest
 from .service import Grafeas
 from .storage import SqlStorage, Storage
 from .storage.engine import make_engines
@@ -33,6 +34,7 @@ class Extension:
     tokens: PageTokens
     schema_head: str
     gate: Gate
+    ingest: Ingest
     admission: AdmissionConfig | None = None
 
 
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         PageTokens(secret),
         db.head(),
         gate=Gate(storage),
+        ingest=Ingest(grafeas),
         admission=_admission_config(settings.admission_config),
     )
 
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
     )
     api.register_blueprint(gate_routes.blp)
+    api.register_blueprint(ingest_routes.blp)
     app.register_blueprint(admission.blp)
     app.register_blueprint(health.blp)
     _serve_swagger_ui(app)

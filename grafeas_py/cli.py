@@ -1,4 +1,4 @@
-"""The `grafeas-py` command: run the server and manage the database schema."""
+"""The `grafeas-py` command: run the server, manage the database schema, and act as a CI client."""
 
 from __future__ import annotations
 
@@ -79,3 +79,14 @@ def openapi(path: str) -> None:
     else:
         with open(path, "w", encoding="utf-8") as out:
             out.write(text)
+
+
+def _add_client_commands() -> None:
+    """The CI client's commands (notes, occurrences, ingest, gate, attest), talking to a server over HTTP."""
+    from .client_cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_client_commands()

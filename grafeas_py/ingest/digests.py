@@ -1,23 +1,20 @@
-"""The sha256 digest an artifact's resource URI names, by the one rule ingestion and the gate share.
+"""The sha256 digest an artifact's resource URI names: the gate's rule (`gate.artifacts`), so that
+what ingestion records about an artifact is what the gate later checks it against.
 
-Images name their manifest digest the registry way, `https://registry/repo@sha256:<hex>`; any other
-artifact carries it as a URI fragment, `https://example.com/app.tar.gz#sha256:<hex>`. The hex is the
-64 lowercase digits OCI digests use.
+Images name their manifest digest the registry way, `https://registry/repo@sha256:<hex>`; JARs,
+WARs and ZIPs carry it as a `#sha256=<hex>` fragment, and generic files in Grafeas's
+`file://sha256:<hex>:<name>` form.
 """
 
 from __future__ import annotations
 
-import re
-
 from grafeas_py.errors import InvalidArgument
-
-_DIGEST = re.compile(r"[@#]sha256:([0-9a-f]{64})\Z")
+from grafeas_py.gate.artifacts import artifact_digest
 
 
 def resource_digest(resource_uri: str) -> str | None:
-    """The sha256 hex named at the end of the URI, or None when it names none."""
-    match = _DIGEST.search(resource_uri)
-    return match.group(1) if match else None
+    """The sha256 hex the URI pins, or None when it pins none."""
+    return artifact_digest(resource_uri)
 
 
 def require_resource_digest(resource_uri: str) -> str:
@@ -25,7 +22,7 @@ def require_resource_digest(resource_uri: str) -> str:
     digest = resource_digest(resource_uri)
     if digest is None:
         raise InvalidArgument(
-            f"resourceUri must name the artifact's digest, ending in @sha256:<64 hex> for an image or "
-            f"#sha256:<64 hex> for another artifact, got {resource_uri!r}"
+            f"resourceUri must name the artifact's digest: an image ending in @sha256:<64 hex>, a .jar, .war or "
+            f".zip URL ending in #sha256=<64 hex>, or file://sha256:<64 hex>:<name>; got {resource_uri!r}"
         )
     return digest

@@ -189,27 +189,31 @@ class SqlStorage(GateStorage, Storage):
 
     # ---- occurrences -----------------------------------------------------------------------
 
+    def create_missing_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
+        """Create the occurrences whose ids are free, in one transaction; skip the others."""
+        rows = _occurrence_rows(project_id, new)
+        ids = [occ.occurrence_id for occ in new]
+        for attempt in (1, 2):
+            try:
+                with self._write() as conn:
+                    taken = set()
+                    for start in range(0, len(ids), _CHUNK):
+                        chunk = ids[start : start + _CHUNK]
+                        query = select(occurrences.c.occurrence_id).where(
+                            occurrences.c.project_id == project_id, occurrences.c.occurrence_id.in_(chunk)
+                        )
+                        taken.update(conn.execute(query).scalars())
+                    fresh = [row for row in rows if row["occurrence_id"] not in taken]
+                    if fresh:
+                        _insert_many(conn, occurrences, fresh)
+                break
+            except IntegrityError:  # a concurrent retry of the same report won the race: look again
+                if attempt == 2:
+                    raise Aborted("another request is writing the same occurrences; retry") from None
+        return [occ.data for occ in new if occ.occurrence_id not in taken]
+
     def create_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
-        rows = []
-        micros: dict[str, int] = {}  # a batch shares one creation time: convert it once
-        for occ in new:
-            created = micros.get(occ.data["createTime"])
-            if created is None:
-                created = micros[occ.data["createTime"]] = to_micros(occ.data["createTime"])
-            rows.append(
-                dict(
-                    project_id=project_id,
-                    occurrence_id=occ.occurrence_id,
-                    note_project_id=occ.note.project,
-                    note_id=occ.note.note_id,
-                    kind=occ.kind,
-                    resource_uri=occ.resource_uri,
-                    revision=1,
-                    create_time=created,
-                    update_time=created,
-                    data=occ.data,
-                )
-            )
+        rows = _occurrence_rows(project_id, new)
         if len(rows) == 1:  # one INSERT is atomic alone: no BEGIN/COMMIT round trips around it
             with self._read() as conn:
                 conn.execute(insert(occurrences), rows[0])
@@ -387,3 +391,28 @@ def _insert_many(conn, table, rows: list[dict]) -> None:
         return
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # qmark
     conn.exec_driver_sql(statement, [tuple(row) for row in values])
+
+
+def _occurrence_rows(project_id: str, new: list[NewOccurrence]) -> list[dict]:
+    """Table rows for new occurrences; a batch shares one creation time, converted once."""
+    rows = []
+    micros: dict[str, int] = {}
+    for occ in new:
+        created = micros.get(occ.data["createTime"])
+        if created is None:
+            created = micros[occ.data["createTime"]] = to_micros(occ.data["createTime"])
+        rows.append(
+            dict(
+                project_id=project_id,
+                occurrence_id=occ.occurrence_id,
+                note_project_id=occ.note.project,
+                note_id=occ.note.note_id,
+                kind=occ.kind,
+                resource_uri=occ.resource_uri,
+                revision=1,
+                create_time=created,
+                update_time=created,
+                data=occ.data,
+            )
+        )
+    return rows

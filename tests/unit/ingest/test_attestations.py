@@ -21,7 +21,9 @@ from .support import DIGEST, IMAGE, details, envelope_statement, ingest, raw
     "uri,digest",
     [
         (IMAGE, DIGEST),
-        (f"https://downloads.example.com/app-2.14.0.tar.gz#sha256:{DIGEST}", DIGEST),
+        (f"https://downloads.example.com/app-2.14.0.jar#sha256={DIGEST}", DIGEST),
+        (f"file://sha256:{DIGEST}:app-2.14.0.tar.gz", DIGEST),
+        (f"https://downloads.example.com/app-2.14.0.tar.gz#sha256:{DIGEST}", None),  # not a form the gate reads
         ("https://registry.example.com/payments/api:2.14.0", None),
         (f"https://registry.example.com/payments/api@sha256:{DIGEST.upper()}", None),
         (f"https://registry.example.com/payments/api@sha256:{DIGEST}0", None),
@@ -33,7 +35,10 @@ def test_resource_digest(uri, digest):
 
 
 def test_require_resource_digest_explains_the_rule():
-    with pytest.raises(InvalidArgument, match=r"ending in @sha256:<64 hex> for an image or #sha256:<64 hex>"):
+    with pytest.raises(
+        InvalidArgument,
+        match=r"an image ending in @sha256:<64 hex>, a .jar, .war or .zip URL ending in #sha256=<64 hex>",
+    ):
         require_resource_digest("https://registry.example.com/payments/api:latest")
 
 
@@ -247,7 +252,7 @@ def test_junit_needs_the_artifact_digest():
     with pytest.raises(InvalidArgument, match="resourceUri must name the artifact's digest") as caught:
         ingest("junit", "junit/pytest-passed.xml", resource_uri="https://registry.example.com/payments/api:2.14.0")
     assert "invalid junit report" not in caught.value.message  # the report is fine, the URI is not
-    plan = ingest("junit", "junit/pytest-passed.xml", resource_uri=f"https://dl.example.com/app.whl#sha256:{DIGEST}")
+    plan = ingest("junit", "junit/pytest-passed.xml", resource_uri=f"https://dl.example.com/app.war#sha256={DIGEST}")
     assert _test_result(plan)[1]["subject"][0]["digest"] == {"sha256": DIGEST}
 
 
