@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from functools import cache
 
 from .timeutil import parse_timestamp
 
@@ -22,9 +21,11 @@ class Malformed(ValueError):
 def get(obj: dict, path: str, kind: type | tuple[type, ...], default=None):
     """The value at a dotted path of nested messages, or `default` when any part is absent."""
     value = obj
-    for depth, key in enumerate(_keys(path)):
+    # The gate calls this thousands of times per decision: a plain dict lookup for the split path.
+    keys = _SPLIT.get(path) or _keys(path)
+    for key in keys:
         if not isinstance(value, dict):
-            raise Malformed(f"{'.'.join(_keys(path)[:depth])} is not an object")
+            raise Malformed(f"{'.'.join(keys[: keys.index(key)])} is not an object")
         value = value.get(key)
         if value is None:
             return default
@@ -82,9 +83,12 @@ def note_id(note_name: str) -> str:
     return note_name.rsplit("/", 1)[-1]
 
 
-@cache
+_SPLIT: dict[str, tuple[str, ...]] = {}
+
+
 def _keys(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
+    keys = _SPLIT[path] = tuple(path.split("."))
+    return keys
 
 
 def _names(kind: type | tuple[type, ...]) -> str:

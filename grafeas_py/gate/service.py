@@ -136,7 +136,6 @@ class Gate:
         now = self._clock()
         decision = evaluate(policy, resource_uri, occurrences, now, glass)
         decision_id = str(uuid.uuid4())
-        versions = {o["name"]: o.get("updateTime") for o in occurrences}
         record = {
             "name": decision_name(project_id, decision_id),
             "policy": policy_name(project_id, policy_id),
@@ -145,8 +144,6 @@ class Gate:
             "evaluateTime": from_datetime(now),
             **decision.to_dict(),
         }
-        # The exact version of each occurrence the decision rests on, for auditors.
-        record["usedOccurrences"] = [{"name": n, "updateTime": versions.get(n)} for n in decision.used_occurrences]
         if not record_it:
             return record
         return self.storage.record_decision(project_id, decision_id, policy_id, record)

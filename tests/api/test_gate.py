@@ -140,7 +140,7 @@ def test_a_fixable_high_vulnerability_is_denied_with_evidence_and_recorded(http,
     assert violation["rule"] == "vulnerabilities" and violation["mode"] == "enforce"
     assert "CVE-2024-1" in violation["message"] and "HIGH" in violation["message"]
     assert violation["evidence"] == [vuln]
-    assert decision["usedOccurrences"][0]["name"] == vuln and decision["usedOccurrences"][0]["updateTime"]
+    assert decision["usedOccurrences"] == [vuln]
 
     stored = http.get(f"/v1/{decision['name']}").json()
     assert stored == decision
@@ -198,7 +198,7 @@ def test_signed_attestation_is_verified(http, project, policies):
     good = occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": signed})
     allowed = evaluate(http, policies, "attested")
     assert allowed["decision"] == "ALLOW", allowed
-    assert good in [o["name"] for o in allowed["usedOccurrences"]]
+    assert good in allowed["usedOccurrences"]
 
 
 def test_test_results_from_an_attestation(http, project, policies):
