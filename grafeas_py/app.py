@@ -11,7 +11,7 @@ from flask_smorest import Api
 
 from . import __version__, db
 from .admin import Admin
-from .api import admin, auth, errors, health, projects
+from .api import admin, admission, auth, errors, gate_routes, health, ingest_routes, projects
 from .api.grafeas_routes import make_blueprint
 from .api.http import RawPathMiddleware, SegmentConverter
 from .api.openapi import register_components
@@ -20,6 +20,10 @@ from .api.schemas import ErrorSchema
 from .auth.access import Access, LiveAuthorizer
 from .auth.authn import build_chain, open_access_warning
 from .config import Settings
+from .gate.admission import AdmissionConfig
+from .gate.admission import load_config as load_admission_config
+from .gate.service import Gate
+from .ingest.service import Ingest
 from .service import Grafeas
 from .storage import SqlStorage, Storage
 from .storage.engine import make_engines
@@ -36,6 +40,9 @@ class Extension:
     admin: Admin
     tokens: PageTokens
     schema_head: str
+    gate: Gate
+    ingest: Ingest
+    admission: AdmissionConfig | None = None
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -77,12 +84,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         bindings = LiveAuthorizer(storage.bindings_version, storage.list_bindings, ttl=settings.bindings_ttl)
         access, bindings_changed = Access(bindings.current), bindings.invalidate
         auth.install(app, build_chain(settings.auth, token_lookup=storage.get_token))
+    grafeas = Grafeas(storage, access)
     app.extensions["grafeas"] = Extension(
-        storage,
-        Grafeas(storage, access),
-        Admin(storage, access, bindings_changed),
-        PageTokens(secret),
-        db.head(),
+        storage=storage,
+        service=grafeas,
+        admin=Admin(storage, access, bindings_changed),
+        tokens=PageTokens(secret),
+        schema_head=db.head(),
+        gate=Gate(storage, access),
+        ingest=Ingest(grafeas),
+        admission=_admission_config(settings.admission_config),
     )
 
     api = _Api(app)
@@ -98,10 +109,21 @@ def create_app(settings: Settings | None = None) -> Flask:
             "Grafeas v1 under a location: the same resources; this server is a single region.",
         )
     )
+    api.register_blueprint(gate_routes.blp)
+    api.register_blueprint(ingest_routes.blp)
+    app.register_blueprint(admission.blp)
     app.register_blueprint(health.blp)
     _serve_swagger_ui(app)
     errors.register(app)
     return app
+
+
+def _admission_config(path: str | None) -> AdmissionConfig | None:
+    """The admission webhook's configuration; without one the webhook denies every review."""
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as config:
+        return load_admission_config(config.read())
 
 
 class _Api(Api):

@@ -6,6 +6,13 @@ with `predicateType` `TEST_RESULT_PREDICATE_TYPE` (https://github.com/in-toto/at
 predicates/test-result.md): `{"result": "PASSED" | "WARNED" | "FAILED", "configuration": [...],
 "url": ..., "passedTests": [...], "warnedTests": [...], "failedTests": [...]}`. Its subject names
 the artifact and carries its sha256 digest.
+
+How the deploy gate reads it (grafeas_py/gate/attestation_checks.py, docs/policy.md "tests"): only
+the envelope's payload counts (the occurrence's decoded `statement` is ignored, as no signature
+covers it); `_type` must be `IN_TOTO_STATEMENT_TYPE`; some `subject[].digest.sha256` must equal the
+artifact's digest in lowercase hex; signatures, when a policy requires them, are over
+`pae(payloadType, payload)`. Results are grouped by `configuration`, and the newest occurrence
+(by createTime) of each group decides, so a rerun of a suite replaces its earlier result.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The `grafeas-py` command: run the server, manage the database schema, access control and the audit trail."""
+"""The `grafeas-py` command: run the server, manage the schema, access control and the audit trail, and act as a
+CI client."""
 
 from __future__ import annotations
 
@@ -261,3 +262,14 @@ def audit_verify() -> None:
         click.echo(f"{result.checked} entries verified before it; last good entry {result.last_seq}", err=True)
         sys.exit(1)
     click.echo(f"audit trail intact: {result.checked} entries; newest seq {result.last_seq}, hash {result.last_hash}")
+
+
+def _add_client_commands() -> None:
+    """The CI client's commands (notes, occurrences, ingest, gate, attest), talking to a server over HTTP."""
+    from .client_cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_client_commands()

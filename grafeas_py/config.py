@@ -30,6 +30,8 @@ class Settings:
     # Signs page tokens; when unset, a random key is made once and kept in the database.
     secret_key: str | None = None
     pool_size: int = 5
+    # YAML or JSON file mapping Kubernetes namespaces to gate policies (see gate.admission).
+    admission_config: str | None = None
     # Who may call, and how they prove it (GRAFEAS_AUTH, GRAFEAS_OIDC_*, ...); open by default.
     auth: AuthSettings = field(default_factory=AuthSettings)
     # How long a process trusts its copy of the role bindings before checking the table's version.
@@ -42,6 +44,7 @@ class Settings:
             max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
             pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", cls.pool_size),
+            admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,
             auth=AuthSettings.from_env(),
             bindings_ttl=_env_float("GRAFEAS_BINDINGS_TTL", cls.bindings_ttl),
         )

@@ -163,15 +163,32 @@ class Grafeas:
             raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(bodies)}")
         return self._create_occurrences(project_id, bodies, single=False)
 
+    def create_missing_occurrences(self, project_id: str, items: list[tuple[str, dict]]) -> list[dict]:
+        """Create each (occurrence id, body) whose id is not taken yet; those that exist stay as they are.
+
+        Ingestion derives ids from idempotency keys, so a retried report creates nothing twice.
+        Returns the occurrences created.
+        """
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(items)}")
+        prepared = self._prepare_occurrences(project_id, [body for _, body in items], [i for i, _ in items])
+        return self.storage.create_missing_occurrences(project_id, prepared)
+
     def _create_occurrences(self, project_id: str, bodies: list[dict], single: bool) -> list[dict]:
-        """Validate every item, check every note once, then write all or nothing."""
+        return self.storage.create_occurrences(project_id, self._prepare_occurrences(project_id, bodies, single=single))
+
+    def _prepare_occurrences(
+        self, project_id: str, bodies: list[dict], ids: list[str] | None = None, single: bool = False
+    ) -> list[NewOccurrence]:
+        """Validate every item and check every note once; any problem fails them all, listed by index."""
         self._require(roles.OCCURRENCES_CREATE, project_id)
         now = _now()
         prepared: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
         for index, body in enumerate(bodies):
             try:
-                prepared.append((index, self._new_occurrence(project_id, body, now)))
+                occurrence_id = ids[index] if ids is not None else None
+                prepared.append((index, self._new_occurrence(project_id, body, now, occurrence_id)))
             except ApiError as exc:
                 errors.append((index, exc))
         # Before the notes are looked up: whether a note exists is only told to who may attach to it.
@@ -192,17 +209,17 @@ class Grafeas:
                 )
         if errors:
             raise _batch_error(errors, single)
-        return self.storage.create_occurrences(project_id, [occ for _, occ in prepared])
+        return [occ for _, occ in prepared]
 
     @staticmethod
-    def _new_occurrence(project_id: str, body: dict, now: str) -> NewOccurrence:
+    def _new_occurrence(project_id: str, body: dict, now: str, occurrence_id: str | None = None) -> NewOccurrence:
         body = _strip_output_only(body)
         problems = validate_occurrence(body)
         if problems:
             raise _invalid("occurrence", problems)
         note = parse_note_name(body["noteName"], "noteName")
         kind = _kind(body, KIND_BY_OCCURRENCE_DETAILS)
-        occurrence_id = str(uuid.uuid4())
+        occurrence_id = occurrence_id or str(uuid.uuid4())
         data = {
             "name": occurrence_name(project_id, occurrence_id),
             **body,

@@ -103,6 +103,10 @@ class Storage(abc.ABC):
         """Create every occurrence or none."""
 
     @abc.abstractmethod
+    def create_missing_occurrences(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict]:
+        """Create the occurrences whose ids are not taken, skip the rest; return those created."""
+
+    @abc.abstractmethod
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict: ...
 
     @abc.abstractmethod

@@ -228,36 +228,49 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
     # ---- occurrences -----------------------------------------------------------------------
 
+    def create_missing_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
+        """Create the occurrences whose ids are free, in one transaction; skip the others."""
+        rows = _occurrence_rows(project_id, new)
+        ids = [occ.occurrence_id for occ in new]
+        for attempt in (1, 2):
+            try:
+                with self._write() as conn:
+                    taken = set()
+                    for start in range(0, len(ids), _CHUNK):
+                        chunk = ids[start : start + _CHUNK]
+                        query = select(occurrences.c.occurrence_id).where(
+                            occurrences.c.project_id == project_id, occurrences.c.occurrence_id.in_(chunk)
+                        )
+                        taken.update(conn.execute(query).scalars())
+                    fresh = [row for row in rows if row["occurrence_id"] not in taken]
+                    if fresh:
+                        # Ids derive from idempotency keys, so a deleted finding reported again comes back
+                        # under its old id: its revisions continue after the tombstone.
+                        again = self._first_revisions(
+                            conn, "occurrence", project_id, [r["occurrence_id"] for r in fresh]
+                        )
+                        for row in fresh:
+                            row["revision"] = again.get(row["occurrence_id"], 1)
+                        _insert_many(conn, occurrences, fresh)
+                        self._audit_created(conn, project_id, fresh)
+                break
+            except IntegrityError:  # a concurrent retry of the same report won the race: look again
+                if attempt == 2:
+                    raise Aborted("another request is writing the same occurrences; retry") from None
+        return [occ.data for occ in new if occ.occurrence_id not in taken]
+
+    def _audit_created(self, conn, project_id: str, rows: list[dict]) -> None:
+        if len(rows) == 1:
+            self._audit(conn, "occurrences.create", rows[0]["data"]["name"], {"revision": rows[0]["revision"]})
+        else:
+            ids = [row["occurrence_id"] for row in rows]
+            self._audit(conn, "occurrences.batchCreate", project_name(project_id), {"ids": ids})
+
     def create_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
-        author = actor()
-        rows = []
-        micros: dict[str, int] = {}  # a batch shares one creation time: convert it once
-        for occ in new:
-            created = micros.get(occ.data["createTime"])
-            if created is None:
-                created = micros[occ.data["createTime"]] = to_micros(occ.data["createTime"])
-            rows.append(
-                dict(
-                    project_id=project_id,
-                    occurrence_id=occ.occurrence_id,
-                    note_project_id=occ.note.project,
-                    note_id=occ.note.note_id,
-                    kind=occ.kind,
-                    resource_uri=occ.resource_uri,
-                    revision=1,
-                    create_time=created,
-                    update_time=created,
-                    data=occ.data,
-                    updated_by=author,
-                )
-            )
+        rows = _occurrence_rows(project_id, new)
         with self._write() as conn:
             _insert_many(conn, occurrences, rows)
-            if len(new) == 1:
-                self._audit(conn, "occurrences.create", new[0].data["name"], {"revision": 1})
-            else:
-                ids = [occ.occurrence_id for occ in new]
-                self._audit(conn, "occurrences.batchCreate", project_name(project_id), {"ids": ids})
+            self._audit_created(conn, project_id, rows)
         return [occ.data for occ in new]
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
@@ -476,3 +489,31 @@ def _insert_many(conn, table, rows: list[dict]) -> None:
         return
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # qmark
     conn.exec_driver_sql(statement, [tuple(row) for row in values])
+
+
+def _occurrence_rows(project_id: str, new: list[NewOccurrence]) -> list[dict]:
+    """Table rows for new occurrences, made by the acting principal; a batch shares one creation time,
+    converted once."""
+    author = actor()
+    rows = []
+    micros: dict[str, int] = {}
+    for occ in new:
+        created = micros.get(occ.data["createTime"])
+        if created is None:
+            created = micros[occ.data["createTime"]] = to_micros(occ.data["createTime"])
+        rows.append(
+            dict(
+                project_id=project_id,
+                occurrence_id=occ.occurrence_id,
+                note_project_id=occ.note.project,
+                note_id=occ.note.note_id,
+                kind=occ.kind,
+                resource_uri=occ.resource_uri,
+                revision=1,
+                create_time=created,
+                update_time=created,
+                data=occ.data,
+                updated_by=author,
+            )
+        )
+    return rows

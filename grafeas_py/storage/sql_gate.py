@@ -189,7 +189,7 @@ class GateStorage:
         """Up to `limit` occurrences on one artifact, from the given projects, oldest first."""
         with self._read() as conn:
             params = {"projects": project_ids, "resource_uri": resource_uri, "limit": limit}
-            return list(conn.execute(_ARTIFACT_OCCURRENCES, params).scalars())
+            return conn.execute(_ARTIFACT_OCCURRENCES, params).scalars().all()
 
     # ---- decisions -------------------------------------------------------------------------
 

@@ -182,8 +182,9 @@ role_bindings = Table(
 
 # Superseded revisions and tombstones of projects, notes and occurrences. A resource's current row
 # is its newest revision, so a create writes nothing here; an update copies the row it replaces and
-# a delete copies the last revision and adds a tombstone (deleted, no data). Revisions of a re-created
-# note or project continue the numbering. `resource_uri` (occurrences only) serves artifact timelines.
+# a delete copies the last revision and adds a tombstone (deleted, no data). A re-created note or
+# project, or an ingested occurrence reported again after a delete (its id derives from its key),
+# continues the numbering. `resource_uri` (occurrences only) serves artifact timelines.
 history = Table(
     "history",
     metadata,

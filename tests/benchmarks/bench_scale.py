@@ -161,6 +161,14 @@ class Client:
             raise RuntimeError(f"GET {path}: {response.status} {body[:300]!r}")
         return body
 
+    def post(self, url: str, body: bytes) -> bytes:
+        self.conn.request("POST", urllib.parse.urlsplit(url).path, body, {"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST {url}: {response.status} {answer[:300]!r}")
+        return answer
+
     def close(self) -> None:
         self.conn.close()
 

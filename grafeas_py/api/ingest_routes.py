@@ -1,0 +1,87 @@
+"""`POST /v1/projects/{p}/occurrences:ingest`: a raw scanner, SBOM, provenance or test report in,
+Grafeas notes and occurrences out, so a CI job with only curl can post what its tools wrote."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from ..errors import InvalidArgument
+from ..ingest import FORMATS
+from ..ingest.plan import PlannedOccurrence
+from ..names import check_id, parse_note_name
+from ..wire.grafeas_types import NOTE, OCCURRENCE
+from .http import decode, json_body, respond
+from .schemas import _Query
+
+blp = Blueprint(
+    "ingest",
+    __name__,
+    url_prefix="/v1/projects/<segment:project>",
+    description="Ingestion of Trivy, Grype, Clair, SPDX, CycloneDX, SLSA, JUnit and DSSE reports.",
+)
+blp.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
+
+PLAN = "plan"  # a batch of an already parsed report, as `grafeas-py ingest` sends it
+
+
+class IngestQuery(_Query):
+    format = fields.String(
+        required=True,
+        validate=validate.OneOf([*FORMATS, PLAN]),
+        metadata={"description": "The report's format: " + ", ".join(FORMATS) + "; or `plan` for a parsed batch."},
+    )
+    resourceUri = fields.String(
+        load_default="", metadata={"description": "The artifact the report is about (required unless format=plan)."}
+    )
+    noteProject = fields.String(
+        load_default="",
+        metadata={"description": "Project of the notes the report needs (created when missing); default: this one."},
+    )
+
+
+@blp.route("/occurrences:ingest", methods=["POST"], endpoint="ingest")
+@blp.arguments(IngestQuery(), location="query")
+@blp.doc(
+    summary="Ingest",
+    description="The body is the raw report. Nothing is written when it is malformed; posting it again creates "
+    "nothing new (each occurrence's id derives from an idempotency key). Answers {created, unchanged, notesCreated}.",
+)
+@blp.response(200, description="{created, unchanged, notesCreated, documentSha256}")
+def ingest(args, project):
+    project = check_id("project", project)
+    service = current_app.extensions["grafeas"].ingest
+    if args["format"] == PLAN:
+        notes, occurrences = _plan(json_body())
+        return respond(service.apply(project, notes, occurrences).to_dict())
+    if not args["resourceUri"]:
+        raise InvalidArgument("resourceUri is required: the artifact the report is about")
+    note_project = check_id("noteProject", args["noteProject"]) if args["noteProject"] else project
+    raw = request.get_data(cache=False)
+    now = dt.datetime.now(dt.UTC)
+    return respond(service.report(project, args["format"], raw, args["resourceUri"], note_project, now))
+
+
+def _plan(body: dict) -> tuple[dict[str, dict], list[PlannedOccurrence]]:
+    """A parsed batch: {"notes": {name: note}, "occurrences": [{"key": sha256, "occurrence": {...}}]} (<= 1000)."""
+    unknown = set(body) - {"notes", "occurrences"}
+    if unknown:
+        raise InvalidArgument(f"unknown field {sorted(unknown)[0]!r} in the plan")
+    notes, items = body.get("notes") or {}, body.get("occurrences") or []
+    if not isinstance(notes, dict) or not isinstance(items, list):
+        raise InvalidArgument('a plan is {"notes": {name: note}, "occurrences": [{"key": ..., "occurrence": ...}]}')
+    if len(items) > 1000 or len(notes) > 1000:
+        raise InvalidArgument("a plan batch holds at most 1000 notes and 1000 occurrences")
+    decoded_notes = {}
+    for name, note in notes.items():
+        parse_note_name(name, f"notes[{name!r}]")
+        decoded_notes[name] = decode(NOTE, note, f"notes[{name!r}]")
+    planned = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"key", "occurrence"} or not isinstance(item["key"], str):
+            raise InvalidArgument(f'occurrences[{index}] must be {{"key": "<sha256 hex>", "occurrence": {{...}}}}')
+        planned.append(PlannedOccurrence(item["key"], decode(OCCURRENCE, item["occurrence"], f"occurrences[{index}]")))
+    return decoded_notes, planned

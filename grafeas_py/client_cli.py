@@ -1,0 +1,433 @@
+"""`grafeas-py` as a CI client: notes, occurrences, report ingestion and gate checks against a server.
+
+The server is `--url` (or GRAFEAS_URL); a bearer token comes from `--token` (or GRAFEAS_TOKEN).
+Exit codes a pipeline can rely on: 0 done; 1 the server refused the request (4xx: the message says
+why) or, for `ingest`, some items failed; 2 bad usage; 3 the server could not be reached or failed
+(5xx). `gate check` has its own: 0 allow, 1 deny, 2 error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import requests
+import yaml
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+EXIT_REFUSED, EXIT_UNAVAILABLE = 1, 3
+BATCH = 1000
+
+
+class ClientError(Exception):
+    """A request that did not succeed: `status` is the HTTP status (0 when the server was unreachable)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_REFUSED if 400 <= self.status < 500 else EXIT_UNAVAILABLE
+
+
+class Client:
+    """A thin JSON client for the server's REST API, retrying what is safe to retry."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        # Reads, deletes and ingestion (idempotent by key) are retried on connection errors and 502-504.
+        retry = Retry(
+            total=4,
+            backoff_factor=0.3,
+            status_forcelist=(502, 503, 504),
+            allowed_methods={"GET", "DELETE", "PUT", "POST"},
+            raise_on_status=False,
+        )
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, *, retry: bool = True, **kwargs) -> dict:
+        """The JSON answer to one request; ClientError with the server's message otherwise."""
+        session = self.session if retry else requests
+        headers = dict(self.session.headers) if not retry else None
+        try:
+            r = session.request(method, self.url + path, timeout=self.timeout, headers=headers, **kwargs)
+        except requests.RequestException as exc:
+            raise ClientError(0, f"cannot reach {self.url}: {exc}") from None
+        try:
+            body = r.json() if r.content else {}
+        except ValueError:
+            body = {}
+        if r.status_code >= 400:
+            error = body.get("error") if isinstance(body, dict) else None
+            message = error.get("message") if isinstance(error, dict) else (r.text[:300] or r.reason)
+            raise ClientError(r.status_code, f"{r.status_code} {message}")
+        return body
+
+    def pages(self, path: str, key: str, params: dict, limit: int | None = None) -> Iterator[dict]:
+        """Every item of a list, following nextPageToken."""
+        params, count = dict(params), 0
+        while True:
+            body = self.call("GET", path, params=params)
+            for item in body.get(key, []):
+                yield item
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+            token = body.get("nextPageToken")
+            if not token:
+                return
+            params["pageToken"] = token
+
+
+# ---- plumbing ------------------------------------------------------------------------------
+
+
+def _run(action):
+    """Run `action`, turning a ClientError into its message and exit code."""
+    try:
+        return action()
+    except ClientError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _read_document(path: str) -> dict:
+    """A JSON or YAML object from a file ('-' for standard input)."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    try:
+        doc = yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as exc:
+        raise click.BadParameter(f"{path} is not valid JSON or YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise click.BadParameter(f"{path} must hold a JSON or YAML object")
+    return doc
+
+
+COLUMNS = {
+    "notes": ("name", "kind", "shortDescription"),
+    "occurrences": ("name", "kind", "resourceUri", "noteName"),
+}
+
+
+def _emit(value, output: str, collection: str | None = None) -> None:
+    """Print a resource or a list as JSON, YAML or a table."""
+    if output == "json":
+        click.echo(json.dumps(value, indent=2))
+    elif output == "yaml":
+        click.echo(yaml.safe_dump(value, sort_keys=False).rstrip())
+    else:
+        rows = value if isinstance(value, list) else [value]
+        columns = COLUMNS.get(collection or "", ("name",))
+        table = [columns] + [tuple(str(row.get(c, "")) for c in columns) for row in rows]
+        widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+        for row in table:
+            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _name(value: str, collection: str) -> tuple[str, str]:
+    """(project, id) of `projects/P/{collection}/ID`."""
+    parts = value.split("/")
+    if len(parts) != 4 or parts[0] != "projects" or parts[2] != collection or not parts[1] or not parts[3]:
+        raise click.BadParameter(f"expected projects/PROJECT/{collection}/ID, got {value!r}")
+    return parts[1], parts[3]
+
+
+def _quote(segment: str) -> str:
+    return requests.utils.quote(segment, safe="")
+
+
+output_option = click.option(
+    "--output", "-o", type=click.Choice(["json", "yaml", "table"]), default="json", show_default=True
+)
+
+
+def client_options(f):
+    f = click.option("--token", envvar="GRAFEAS_TOKEN", help="Bearer token [env GRAFEAS_TOKEN].")(f)
+    f = click.option(
+        "--url", envvar="GRAFEAS_URL", default="http://127.0.0.1:8080", show_default=True, help="[env GRAFEAS_URL]"
+    )(f)
+    return f
+
+
+def with_client(f):
+    """Give a command --url and --token, and hand it a `client` built from them."""
+
+    @functools.wraps(f)
+    def wrapper(url, token, **kwargs):
+        return f(client=Client(url, token), **kwargs)
+
+    return client_options(wrapper)
+
+
+# ---- notes and occurrences -----------------------------------------------------------------
+
+
+@click.group()
+def notes():
+    """Create, read, list and delete notes on a server."""
+
+
+@notes.command("create")
+@click.argument("name")
+@click.option("--file", "-f", "path", required=True, help="The note as JSON or YAML ('-': standard input).")
+@output_option
+@with_client
+def notes_create(client, name, path, output):
+    """Create the note NAME (projects/P/notes/ID)."""
+    project, note_id = _name(name, "notes")
+    body = _read_document(path)
+    path_ = f"/v1/projects/{_quote(project)}/notes"
+    _emit(_run(lambda: client.call("POST", path_, params={"noteId": note_id}, json=body)), output, "notes")
+
+
+@notes.command("get")
+@click.argument("name")
+@output_option
+@with_client
+def notes_get(client, name, output):
+    """Print the note NAME."""
+    project, note_id = _name(name, "notes")
+    path = f"/v1/projects/{_quote(project)}/notes/{_quote(note_id)}"
+    _emit(_run(lambda: client.call("GET", path)), output, "notes")
+
+
+@notes.command("list")
+@click.argument("project")
+@click.option("--filter", "filter_", default="", help='AIP-160 filter, e.g. kind="VULNERABILITY".')
+@click.option("--limit", type=int, default=None, help="At most this many.")
+@output_option
+@with_client
+def notes_list(client, project, filter_, limit, output):
+    """List the notes of PROJECT."""
+    path = f"/v1/projects/{_quote(project)}/notes"
+    items = _run(lambda: list(client.pages(path, "notes", {"filter": filter_, "pageSize": 1000}, limit)))
+    _emit(items, output, "notes")
+
+
+@notes.command("delete")
+@click.argument("name")
+@with_client
+def notes_delete(client, name):
+    """Delete the note NAME."""
+    project, note_id = _name(name, "notes")
+    _run(lambda: client.call("DELETE", f"/v1/projects/{_quote(project)}/notes/{_quote(note_id)}"))
+
+
+@click.group()
+def occurrences():
+    """Create, read, list and delete occurrences on a server."""
+
+
+@occurrences.command("create")
+@click.argument("project")
+@click.option("--file", "-f", "path", required=True, help="The occurrence as JSON or YAML ('-': standard input).")
+@output_option
+@with_client
+def occurrences_create(client, project, path, output):
+    """Create an occurrence in PROJECT; prints it with its server-assigned name."""
+    body = _read_document(path)
+    path_ = f"/v1/projects/{_quote(project)}/occurrences"
+    # Not retried: a create that reached the server would be made twice.
+    _emit(_run(lambda: client.call("POST", path_, json=body, retry=False)), output, "occurrences")
+
+
+@occurrences.command("get")
+@click.argument("name")
+@output_option
+@with_client
+def occurrences_get(client, name, output):
+    """Print the occurrence NAME (projects/P/occurrences/ID)."""
+    project, occurrence_id = _name(name, "occurrences")
+    path = f"/v1/projects/{_quote(project)}/occurrences/{_quote(occurrence_id)}"
+    _emit(_run(lambda: client.call("GET", path)), output, "occurrences")
+
+
+@occurrences.command("list")
+@click.argument("project")
+@click.option("--filter", "filter_", default="", help='AIP-160 filter, e.g. resourceUrl="https://..."')
+@click.option("--limit", type=int, default=None, help="At most this many.")
+@output_option
+@with_client
+def occurrences_list(client, project, filter_, limit, output):
+    """List the occurrences of PROJECT."""
+    path = f"/v1/projects/{_quote(project)}/occurrences"
+    params = {"filter": filter_, "pageSize": 1000}
+    _emit(_run(lambda: list(client.pages(path, "occurrences", params, limit))), output, "occurrences")
+
+
+@occurrences.command("delete")
+@click.argument("name")
+@with_client
+def occurrences_delete(client, name):
+    """Delete the occurrence NAME."""
+    project, occurrence_id = _name(name, "occurrences")
+    path = f"/v1/projects/{_quote(project)}/occurrences/{_quote(occurrence_id)}"
+    _run(lambda: client.call("DELETE", path))
+
+
+# ---- ingestion -----------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("format_", metavar="FORMAT")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--project", required=True, help="Project the occurrences go to.")
+@click.option("--resource", required=True, help="The artifact the report is about (its resource URI).")
+@click.option("--note-project", default=None, help="Project of the notes the report needs [default: --project].")
+@client_options
+def ingest(format_, path, project, resource, note_project, url, token):
+    """Ingest a report FILE of FORMAT (trivy, grype, clair, spdx, cyclonedx, slsa, junit, dsse).
+
+    The report is parsed here first, so a malformed one is refused with the place of the problem and
+    nothing is sent. It then goes in batches of at most 1000; each occurrence carries an idempotency
+    key, so running the same command again (say after a dropped connection) creates nothing twice.
+    """
+    import datetime as dt
+
+    from .errors import ApiError
+    from .ingest import FORMATS, parse_report
+
+    if format_ not in FORMATS:
+        raise click.BadParameter(f"FORMAT must be one of {', '.join(FORMATS)}", param_hint="FORMAT")
+    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        plan = parse_report(
+            format_,
+            raw,
+            resource_uri=resource,
+            project=project,
+            note_project=note_project or project,
+            now=dt.datetime.now(dt.UTC),
+        )
+    except ApiError as exc:
+        click.echo(f"error: {path}: {exc.message}", err=True)
+        sys.exit(EXIT_REFUSED)
+    client = Client(url, token)
+    totals = {"created": 0, "unchanged": 0, "failed": 0, "notesCreated": 0}
+    target = f"/v1/projects/{_quote(project)}/occurrences:ingest"
+    sent = 0
+    with click.progressbar(length=len(plan.occurrences), label="ingesting", file=sys.stderr) as bar:
+        for notes, items in _plan_batches(plan):
+            body = {"notes": notes, "occurrences": [{"key": i.key, "occurrence": i.body} for i in items]}
+            try:
+                answer = client.call("POST", target, params={"format": "plan"}, json=body)
+            except ClientError as exc:
+                click.echo(f"\nerror: a batch of {len(items)} failed: {exc.message}", err=True)
+                if exc.status == 0 or exc.status >= 500:  # retries are spent: the rest would fail too
+                    totals["failed"] += len(plan.occurrences) - sent
+                    break
+                totals["failed"] += len(items)
+            else:
+                for key in ("created", "unchanged", "notesCreated"):
+                    totals[key] += answer[key]
+            sent += len(items)
+            bar.update(len(items))
+    click.echo(
+        f"{plan.format} report for {resource}: {totals['created']} created, {totals['unchanged']} unchanged, "
+        f"{totals['failed']} failed; {totals['notesCreated']} notes created"
+    )
+    sys.exit(EXIT_REFUSED if totals["failed"] else 0)
+
+
+def _plan_batches(plan):
+    """(notes, occurrences) batches of at most 1000 each; each batch brings the notes it uses."""
+    used = {item.body["noteName"] for item in plan.occurrences}
+    spare = [name for name in plan.notes if name not in used]  # e.g. VEX assessments no occurrence names
+    for start in range(0, len(spare), BATCH):
+        yield {name: plan.notes[name] for name in spare[start : start + BATCH]}, []
+    for start in range(0, len(plan.occurrences), BATCH):
+        items = plan.occurrences[start : start + BATCH]
+        names = dict.fromkeys(item.body["noteName"] for item in items)
+        yield {name: plan.notes[name] for name in names if name in plan.notes}, items
+
+
+# ---- the deploy gate -----------------------------------------------------------------------
+
+
+@click.group()
+def gate():
+    """Ask the deploy gate about an artifact."""
+
+
+@gate.command("check")
+@client_options
+@click.option("--project", required=True, help="Project of the policy.")
+@click.option("--policy", required=True, help="Policy id (or projects/P/policies/ID).")
+@click.option("--resource", required=True, help="The artifact's resource URI, by digest.")
+@click.option("--breakglass", default=None, help="Justification for overriding a denial (it is recorded).")
+@output_option
+def gate_check(url, token, project, policy, resource, breakglass, output):
+    """Evaluate RESOURCE against a policy: exit 0 on allow, 1 on deny, 2 on error; reasons are printed."""
+    if policy.startswith("projects/"):
+        parts = policy.split("/")
+        if len(parts) != 4 or parts[2] != "policies":
+            raise click.BadParameter("expected a policy id or projects/P/policies/ID", param_hint="--policy")
+        project, policy = parts[1], parts[3]
+    body = {"resourceUri": resource}
+    if breakglass:
+        body["breakglass"] = {"justification": breakglass}
+    try:
+        decision = Client(url, token).call(
+            "POST", f"/v1/projects/{_quote(project)}/policies/{_quote(policy)}:evaluate", json=body
+        )
+    except ClientError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    if output != "table":
+        _emit(decision, output)
+    else:
+        click.echo(f"{decision['decision']}: {resource} under {decision['policy']} rev {decision['policyRevision']}")
+        for item in decision.get("violations", []):
+            click.echo(f"  {item['mode']:7} {item['code']}: {item['message']}")
+        for item in decision.get("warnings", []):
+            click.echo(f"  warning {item['code']}: {item['message']}")
+    sys.exit(0 if decision.get("allowed") else 1)
+
+
+@click.group()
+def attest():
+    """Sign attestations for the deploy gate."""
+
+
+@attest.command("sign")
+@client_options
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
+@click.option("--resource", required=True, help="The artifact's resource URI, by digest.")
+@click.option("--note", required=True, help="The attestor's ATTESTATION note, projects/P/notes/N.")
+@click.option("--project", default=None, help="Project the occurrence goes to [default: the note's].")
+@click.option("--algorithm", default=None, help="Signature algorithm as the policy declares it [default: by key].")
+@click.option("--key-id", default=None, help="Key id as the policy declares it [default: ni:///sha-256 of the key].")
+@click.option("--password-env", default=None, help="Environment variable holding the key's password.")
+@output_option
+def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id, password_env, output):
+    """Write a signed ATTESTATION occurrence for RESOURCE that the gate's attestation rule verifies."""
+    import os
+
+    from .errors import ApiError
+    from .gate.signing import attestation_occurrence, load_private_key
+
+    note_project, _ = _name(note, "notes")
+    password = os.environ[password_env].encode() if password_env else None
+    try:
+        key = load_private_key(Path(key_path).read_bytes(), password)
+        body = attestation_occurrence(key, resource, note, algorithm, key_id)
+    except ApiError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(EXIT_REFUSED)
+    path = f"/v1/projects/{_quote(project or note_project)}/occurrences"
+    created = _run(lambda: Client(url, token).call("POST", path, json=body, retry=False))
+    _emit(created, output, "occurrences")
+
+
+COMMANDS = (notes, occurrences, ingest, gate, attest)

@@ -1,0 +1,181 @@
+"""Kubernetes admission (`admission.k8s.io/v1` AdmissionReview): which images a request admits, which
+policy judges them, and the review to answer. Pure: the HTTP view evaluates and records.
+
+Images come from Pods (containers, initContainers, ephemeralContainers) and from the pod templates
+of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs.
+An image becomes a resource URI as Kritis builds it: `https://` + the fully qualified reference
+(`nginx` is `docker.io/library/nginx`). A reference carrying a digest is judged by its digest alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from ..errors import InvalidArgument
+from ..names import parse_policy_name
+
+API_VERSION = "admission.k8s.io/v1"
+BREAKGLASS_ANNOTATIONS = (
+    "grafeas-py.dev/breakglass",
+    "image-policy.k8s.io/break-glass",
+    "alpha.image-policy.k8s.io/break-glass",
+    "kritis.grafeas.io/breakglass",
+)
+_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+# Kubernetes may truncate longer warnings; keep each readable on its own.
+MAX_WARNING = 120
+
+
+@dataclass(frozen=True)
+class AdmissionConfig:
+    """Which policy judges which namespace, and what is never judged.
+
+    `policies` maps a namespace (or `*` for any other) to `projects/P/policies/ID`. A namespace with
+    no policy and no `*` is denied: an unconfigured gate must not let everything through.
+    """
+
+    policies: dict[str, tuple[str, str]] = field(default_factory=dict)
+    exempt_namespaces: frozenset[str] = frozenset({"kube-system"})
+    deadline_seconds: float = 2.5
+
+    def policy_for(self, namespace: str) -> tuple[str, str] | None:
+        return self.policies.get(namespace) or self.policies.get("*")
+
+
+def load_config(text: str) -> AdmissionConfig:
+    """An AdmissionConfig from YAML or JSON: {namespaces: {ns: policy}, exemptNamespaces: [...], deadlineSeconds}."""
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"admission config is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidArgument("admission config must be a mapping")
+    unknown = set(doc) - {"namespaces", "exemptNamespaces", "deadlineSeconds"}
+    if unknown:
+        raise InvalidArgument(f"admission config: unknown field {sorted(unknown)[0]!r}")
+    namespaces = doc.get("namespaces") or {}
+    if not isinstance(namespaces, dict):
+        raise InvalidArgument("admission config: namespaces must map a namespace to projects/P/policies/ID")
+    policies = {str(ns): parse_policy_name(str(name), f"namespaces.{ns}") for ns, name in namespaces.items()}
+    exempt = doc.get("exemptNamespaces", ["kube-system"])
+    if not isinstance(exempt, list) or not all(isinstance(ns, str) for ns in exempt):
+        raise InvalidArgument("admission config: exemptNamespaces must be a list of namespaces")
+    deadline = doc.get("deadlineSeconds", 2.5)
+    if not isinstance(deadline, int | float) or isinstance(deadline, bool) or not 0 < deadline <= 30:
+        raise InvalidArgument("admission config: deadlineSeconds must be a number of seconds in (0, 30]")
+    return AdmissionConfig(policies, frozenset(exempt), float(deadline))
+
+
+@dataclass(frozen=True)
+class Review:
+    """The parts of an AdmissionReview request the gate uses."""
+
+    uid: str
+    kind: str
+    namespace: str
+    name: str
+    operation: str
+    dry_run: bool
+    images: list[str]
+    breakglass: str | None
+
+
+def parse_review(body) -> Review:
+    """The request of an AdmissionReview; anything else is a 400 (the API server then applies failurePolicy)."""
+    if not isinstance(body, dict) or body.get("kind") != "AdmissionReview":
+        raise InvalidArgument('expected an AdmissionReview: {"apiVersion": "admission.k8s.io/v1", "kind": ...}')
+    if body.get("apiVersion") != API_VERSION:
+        raise InvalidArgument(f"AdmissionReview apiVersion must be {API_VERSION}, got {body.get('apiVersion')!r}")
+    request = body.get("request")
+    if not isinstance(request, dict) or not isinstance(request.get("uid"), str) or not request["uid"]:
+        raise InvalidArgument("AdmissionReview.request.uid is required")
+    kind = request.get("kind") or {}
+    kind_name = kind.get("kind", "") if isinstance(kind, dict) else ""
+    obj = request.get("object")
+    if obj is not None and not isinstance(obj, dict):
+        raise InvalidArgument("AdmissionReview.request.object must be an object")
+    obj = obj or {}
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return Review(
+        uid=request["uid"],
+        kind=kind_name,
+        namespace=str(request.get("namespace") or metadata.get("namespace") or ""),
+        name=str(request.get("name") or metadata.get("name") or ""),
+        operation=str(request.get("operation") or ""),
+        dry_run=bool(request.get("dryRun")),
+        images=images_of(kind_name, obj),
+        breakglass=_breakglass(kind_name, obj),
+    )
+
+
+def images_of(kind: str, obj: dict) -> list[str]:
+    """Every image the object would run, in order, without repeats."""
+    specs = []
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if kind == "Pod":
+        specs.append(spec)
+    elif kind == "EphemeralContainers":  # the pods/ephemeralcontainers subresource of older clusters
+        specs.append(obj)
+    elif kind in _TEMPLATE_KINDS:
+        specs.append(_dig(spec, "template", "spec"))
+    elif kind == "CronJob":
+        specs.append(_dig(spec, "jobTemplate", "spec", "template", "spec"))
+    images: list[str] = []
+    for pod_spec in specs:
+        for key in _CONTAINER_LISTS:
+            containers = pod_spec.get(key) if isinstance(pod_spec, dict) else None
+            for container in containers if isinstance(containers, list) else []:
+                image = container.get("image") if isinstance(container, dict) else None
+                if not isinstance(image, str) or not image:
+                    raise InvalidArgument(f"{kind} {key} entry has no image")
+                if image not in images:
+                    images.append(image)
+    return images
+
+
+def _dig(value, *keys):
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _breakglass(kind: str, obj: dict) -> str | None:
+    """The breakglass justification from the object's (or its pod template's) annotations."""
+    for source in (obj, _dig(obj, "spec", "template"), _dig(obj, "spec", "jobTemplate", "spec", "template")):
+        annotations = _dig(source, "metadata", "annotations")
+        for key in BREAKGLASS_ANNOTATIONS:
+            value = annotations.get(key)
+            if value:
+                text = str(value)
+                return f"{key} annotation on {kind}" if text.lower() == "true" else text
+    return None
+
+
+def resource_uri(image: str) -> str:
+    """The Grafeas resource URI of an image reference (Kritis's `https://` + the full reference)."""
+    name, _, digest = image.partition("@")
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        name = "docker.io/" + (name if rest else "library/" + name)
+    if digest:
+        last_slash = name.rfind("/")
+        colon = name.rfind(":")
+        if colon > last_slash:  # a tag beside a digest: the digest is what runs
+            name = name[:colon]
+        return f"https://{name}@{digest}"
+    return f"https://{name}"
+
+
+def response(uid: str, allowed: bool, message: str, warnings: list[str]) -> dict:
+    """An AdmissionReview answer: uid echoed, and on denial a 403 status Kubernetes shows to the user."""
+    body: dict = {"uid": uid, "allowed": allowed}
+    if allowed:
+        body["status"] = {"code": 200, "message": message}
+    else:
+        body["status"] = {"code": 403, "reason": "Forbidden", "message": message}
+    if warnings:
+        body["warnings"] = [w if len(w) <= MAX_WARNING else w[: MAX_WARNING - 1] + "…" for w in warnings]
+    return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": body}

@@ -1,0 +1,82 @@
+"""Artifact resource URIs: which kind of artifact a URI names, and the sha256 digest that pins its content.
+
+Three kinds:
+
+- image: no scheme, or `https://`/`http://`, and not a file (below). Pinned by a trailing
+  `@sha256:<64 lowercase hex>`, as in `https://gcr.io/acme/app@sha256:...` (Grafeas's form for
+  Docker images) or `gcr.io/acme/app:1.2@sha256:...`.
+- file: a `file://` URI, or any URI whose path ends in `.jar`, `.war` or `.zip`. Pinned either by
+  Grafeas's generic-file form `file://sha256:<hex>:<name>`, or by a `#sha256=<hex>` fragment, as pip
+  and PEP 503 pin download URLs: `https://repo.example.com/app-1.2.jar#sha256=<hex>`.
+- package: any other scheme (`deb://`, `gav://`, `npm://`, `pip://`, `rpm://`, `nuget://` ...).
+  These are versioned coordinates that cannot carry a digest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FILE_SUFFIXES = (".jar", ".war", ".zip")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_GRAFEAS_FILE = re.compile(r"sha256:([0-9a-f]{64}):(.+)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What the gate knows about an artifact from its URI alone."""
+
+    uri: str
+    kind: str  # "image" | "file" | "package"
+    digest: str | None  # lowercase hex sha256, None when the URI does not pin one
+    digest_problem: str | None = None  # why a digest-like suffix is not a valid sha256 digest
+
+
+def parse_artifact(uri: str) -> Artifact:
+    """Classify a resource URI and extract its sha256 digest."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = "", uri
+    scheme = scheme.lower()
+    path = rest.split("#", 1)[0].split("?", 1)[0]
+    if scheme == "file" or path.lower().endswith(FILE_SUFFIXES):
+        return _file(uri, scheme, rest)
+    if scheme in ("", "http", "https"):
+        return _image(uri, rest)
+    return Artifact(uri, "package", None)
+
+
+def artifact_digest(uri: str) -> str | None:
+    """The lowercase hex sha256 digest a resource URI pins, or None."""
+    return parse_artifact(uri).digest
+
+
+def same_resource(a: str, b: str) -> bool:
+    """Whether two resource URIs name the same artifact; `https://X` and `X` do (the Kritis convention)."""
+    return a.removeprefix("https://") == b.removeprefix("https://")
+
+
+def _image(uri: str, rest: str) -> Artifact:
+    name, at, reference = rest.rpartition("@")
+    if not at or "/" in reference:
+        return Artifact(uri, "image", None)
+    algorithm, _, value = reference.partition(":")
+    if algorithm == "sha256" and _HEX64.fullmatch(value):
+        return Artifact(uri, "image", value)
+    return Artifact(uri, "image", None, f"'@{reference}' is not a sha256 digest (sha256: and 64 lowercase hex digits)")
+
+
+def _file(uri: str, scheme: str, rest: str) -> Artifact:
+    if scheme == "file":
+        match = _GRAFEAS_FILE.fullmatch(rest)
+        if match:
+            return Artifact(uri, "file", match.group(1))
+        if rest.startswith("sha256:"):
+            return Artifact(uri, "file", None, "expected file://sha256:<64 lowercase hex digits>:<name>")
+    _, hash_sign, fragment = rest.partition("#")
+    if not hash_sign:
+        return Artifact(uri, "file", None)
+    algorithm, _, value = fragment.partition("=")
+    if algorithm == "sha256" and _HEX64.fullmatch(value):
+        return Artifact(uri, "file", value)
+    return Artifact(uri, "file", None, f"'#{fragment}' is not a sha256 digest (#sha256= and 64 lowercase hex digits)")

@@ -1,0 +1,225 @@
+"""The rules that read signed occurrences: attestations from named attestors, and passing test results.
+
+ATTESTATION occurrences carry `serializedPayload`, a simple-signing JSON document whose
+`critical.image.docker-manifest-digest` names the artifact, and detached `signatures` over that
+payload, each naming its key by `publicKeyId`. DSSE_ATTESTATION occurrences carry an `envelope`
+whose signatures cover `attestations.pae(payloadType, payload)`, each naming its key by `keyid`;
+the payload is an in-toto Statement (its `subject[].digest.sha256` names the artifact) or, with
+the cosign simple-signing payload type, a simple-signing document. Only the signed payload is
+trusted: the occurrence's decoded `statement` field is ignored. A signature without a key id is
+tried with every key of the attestor. JWT attestations are not supported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from grafeas_py.attestations import (
+    IN_TOTO_PAYLOAD_TYPE,
+    IN_TOTO_STATEMENT_TYPE,
+    SIMPLE_SIGNING_PAYLOAD_TYPE,
+    TEST_RESULT_PREDICATE_TYPE,
+    pae,
+)
+
+from .context import Context, Finding, malformed
+from .keys import verify
+from .model import AttestationRule, Attestor, TestResultRule
+from .occurrences import Malformed, decode_bytes, decode_json_object, get, get_list, get_time
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A signed payload read from an attestation occurrence."""
+
+    name: str
+    payload_type: str  # the DSSE payload type; "" for an ATTESTATION occurrence (simple signing)
+    payload: bytes
+    signed_bytes: bytes  # what the signatures cover
+    signatures: tuple[tuple[str, bytes], ...]  # (key id, signature)
+
+
+def read_signed(occurrence: dict) -> Signed:
+    """The payload and signatures of an ATTESTATION or DSSE_ATTESTATION occurrence; raises Malformed."""
+    name = occurrence["name"]
+    if occurrence.get("kind") == "ATTESTATION":
+        payload = decode_bytes(get(occurrence, "attestation.serializedPayload", str, ""), "serializedPayload")
+        signatures = tuple(
+            (get(item, "publicKeyId", str, ""), decode_bytes(get(item, "signature", str, ""), "signature"))
+            for item in get_list(occurrence, "attestation.signatures")
+        )
+        return Signed(name, "", payload, payload, signatures)
+    envelope = get(occurrence, "dsseAttestation.envelope", dict, {})
+    payload_type = get(envelope, "payloadType", str, "")
+    payload = decode_bytes(get(envelope, "payload", str, ""), "envelope.payload")
+    signatures = tuple(
+        (get(item, "keyid", str, ""), decode_bytes(get(item, "sig", str, ""), "envelope.signatures.sig"))
+        for item in get_list(envelope, "signatures")
+    )
+    return Signed(name, payload_type, payload, pae(payload_type, payload), signatures)
+
+
+def signed_by(signed: Signed, attestor: Attestor) -> bool:
+    """Whether some signature verifies with one of the attestor's keys."""
+    return any(
+        verify(key.key, key.algorithm, signature, signed.signed_bytes)
+        for key_id, signature in signed.signatures
+        for key in attestor.keys_for(key_id)
+    )
+
+
+def subject_digests(signed: Signed) -> set[str]:
+    """The sha256 digests (lowercase hex) the signed payload names; raises Malformed."""
+    document = decode_json_object(signed.payload, "payload")
+    if signed.payload_type in ("", SIMPLE_SIGNING_PAYLOAD_TYPE):
+        digest = get(document, "critical.image.docker-manifest-digest", str, "")
+        return {digest.removeprefix("sha256:")} if digest.startswith("sha256:") else set()
+    if signed.payload_type == IN_TOTO_PAYLOAD_TYPE:
+        _require_statement(document)
+        return {digest for item in get_list(document, "subject") if (digest := get(item, "digest.sha256", str))}
+    raise Malformed(f"payload type {signed.payload_type!r} is neither in-toto nor simple signing")
+
+
+def _require_statement(document: dict) -> None:
+    if get(document, "_type", str) != IN_TOTO_STATEMENT_TYPE:
+        raise Malformed(f"payload is not an in-toto Statement ({IN_TOTO_STATEMENT_TYPE})")
+
+
+# ---- attestations ---------------------------------------------------------------------------------------------
+
+
+def check_attestations(rule: AttestationRule, ctx: Context) -> list[Finding]:
+    findings = []
+    for name in rule.attestors:
+        findings.extend(_attested_by(ctx.attestors[name], ctx))
+    return findings
+
+
+def _attested_by(attestor: Attestor, ctx: Context) -> list[Finding]:
+    """Nothing when one occurrence on the attestor's note is validly signed for this digest; else every reason."""
+    candidates = ctx.of_kind("ATTESTATION", "DSSE_ATTESTATION", note_name=attestor.note_name)
+    who = f"attestor {attestor.name}"
+    if not candidates:
+        message = f"{ctx.uri} has no attestation from {who} (no attestation occurrence on {attestor.note_name})"
+        return [Finding("ATTESTATION_MISSING", message)]
+    if ctx.artifact.digest is None:
+        message = f"the attestations of {who} cannot be checked: {ctx.uri} carries no sha256 digest for them to name"
+        return [Finding("DIGEST_MISSING", message, _names(candidates))]
+    problems = []
+    for occurrence in candidates:
+        problem = _attestation_problem(occurrence, attestor, ctx)
+        if problem is None:
+            return []
+        problems.append(problem)
+    return problems
+
+
+def _attestation_problem(occurrence: dict, attestor: Attestor, ctx: Context) -> Finding | None:
+    name = occurrence["name"]
+    try:
+        signed = read_signed(occurrence)
+        if not signed_by(signed, attestor):
+            return _unsigned(signed, attestor, f"attestation {name}")
+        digests = subject_digests(signed)
+    except Malformed as error:
+        return malformed(occurrence, error, f"it cannot count as an attestation from attestor {attestor.name}")
+    if ctx.artifact.digest not in digests:
+        return _mismatch(name, digests, ctx, f"attestation {name} from attestor {attestor.name}")
+    return None
+
+
+def _unsigned(signed: Signed, attestor: Attestor, what: str) -> Finding:
+    if not signed.signatures:
+        return Finding("SIGNATURE_INVALID", f"{what} carries no signatures", (signed.name,))
+    ids = ", ".join(sorted({key_id or "(none)" for key_id, _ in signed.signatures}))
+    known = ", ".join(key.id for key in attestor.public_keys)
+    message = (
+        f"{what} has no signature that verifies with a key of attestor {attestor.name} "
+        f"(signature key ids: {ids}; the attestor's key ids: {known})"
+    )
+    return Finding("SIGNATURE_INVALID", message, (signed.name,))
+
+
+def _mismatch(name: str, digests: set[str], ctx: Context, what: str) -> Finding:
+    found = ", ".join(f"sha256:{digest}" for digest in sorted(digests)) or "no sha256 digest"
+    message = f"{what} is for {found}, not for {ctx.uri} (sha256:{ctx.artifact.digest})"
+    return Finding("SUBJECT_MISMATCH", message, (name,))
+
+
+def _names(occurrences: Iterable[dict]) -> tuple[str, ...]:
+    return tuple(occurrence["name"] for occurrence in occurrences)
+
+
+# ---- test results ---------------------------------------------------------------------------------------------
+
+
+def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
+    """Passing test results for the artifact's digest: for each test configuration, the newest result counts.
+
+    A result counts when its envelope is in-toto with the test-result predicate, names the digest,
+    and (with signedBy) verifies with every listed attestor. Results are grouped by the predicate's
+    `configuration`, so a rerun replaces an earlier result of the same suite, while a failing suite
+    is not hidden by a passing one.
+    """
+    envelopes = ctx.of_kind("DSSE_ATTESTATION")
+    if ctx.artifact.digest is None:
+        message = f"test results cannot be checked: {ctx.uri} carries no sha256 digest for them to name"
+        return [Finding("DIGEST_MISSING", message, _names(envelopes))]
+    newest: dict[str, tuple] = {}
+    problems = []
+    for occurrence in envelopes:
+        try:
+            found = _test_result(occurrence, rule, ctx)
+        except Malformed as error:
+            problems.append(malformed(occurrence, error, "it cannot count as a test result"))
+            continue
+        if isinstance(found, Finding):
+            problems.append(found)
+        elif found is not None:
+            configuration, created, result = found
+            if configuration not in newest or created > newest[configuration][0]:
+                newest[configuration] = (created, result, occurrence["name"])
+    accepted = ("PASSED", "WARNED") if rule.allow_warned else ("PASSED",)
+    failing = [
+        Finding(
+            "TEST_FAILED",
+            f"the newest test results {name} for {ctx.uri} say {result}, not {' or '.join(accepted)}",
+            (name,),
+        )
+        for _, result, name in sorted(newest.values(), key=lambda entry: entry[2])
+        if result not in accepted
+    ]
+    if failing:
+        return failing
+    if newest:
+        return []
+    missing = Finding(
+        "TEST_RESULT_MISSING",
+        f"{ctx.uri} has no passing test results (a DSSE_ATTESTATION occurrence whose in-toto statement has "
+        f"predicateType {TEST_RESULT_PREDICATE_TYPE} and names the artifact's digest)",
+    )
+    return problems or [missing]
+
+
+def _test_result(occurrence: dict, rule: TestResultRule, ctx: Context):
+    """(configuration key, create time, result) for a valid test result; a Finding when it is not; None otherwise."""
+    signed = read_signed(occurrence)
+    if signed.payload_type != IN_TOTO_PAYLOAD_TYPE:
+        return None
+    statement = decode_json_object(signed.payload, "envelope.payload")
+    if get(statement, "predicateType", str) != TEST_RESULT_PREDICATE_TYPE:
+        return None
+    _require_statement(statement)
+    for name in rule.signed_by:
+        attestor = ctx.attestors[name]
+        if not signed_by(signed, attestor):
+            return _unsigned(signed, attestor, f"test results {signed.name}")
+    digests = subject_digests(signed)
+    if ctx.artifact.digest not in digests:
+        return _mismatch(signed.name, digests, ctx, f"test results {signed.name}")
+    result = get(statement, "predicate.result", str, "")
+    configuration = json.dumps(get(statement, "predicate.configuration", list, []), sort_keys=True)
+    created = get_time(occurrence, "createTime")
+    return configuration, created.timestamp() if created else 0.0, result

@@ -1,0 +1,242 @@
+"""The rules that read an artifact's URI and its unsigned occurrences: identity, deny patterns, scan freshness,
+provenance, compliance, packages and licences."""
+
+from __future__ import annotations
+
+import re
+
+from .context import Context, Finding, malformed
+from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule
+from .occurrences import Malformed, get, get_list, get_time
+from .patterns import Pattern, any_match
+from .timeutil import format_duration, format_timestamp
+from .vulnerability_checks import version_text
+
+SCAN_SUCCEEDED = ("FINISHED_SUCCESS", "COMPLETE")  # COMPLETE is the proto's alias of FINISHED_SUCCESS
+_LICENSE_OPERATORS = {"AND", "OR", "WITH"}
+
+
+def check_identity(rule: IdentityRule, ctx: Context) -> list[Finding]:
+    artifact = ctx.artifact
+    if artifact.kind == "package" or artifact.digest is not None:
+        return []
+    if artifact.digest_problem:
+        return [Finding("DIGEST_INVALID", f"{artifact.uri}: {artifact.digest_problem}")]
+    if artifact.kind == "image":
+        if rule.allow_tags:
+            return []
+        return [
+            Finding(
+                "TAG_NOT_DIGEST",
+                f"{artifact.uri} is referenced by tag, not by digest; deploy it as {image_name(artifact.uri)}"
+                "@sha256:<digest> so that the gate judges the exact image that will run",
+            )
+        ]
+    return [
+        Finding(
+            "DIGEST_MISSING",
+            f"{artifact.uri} carries no sha256 digest; reference it as {artifact.uri.split('#')[0]}#sha256=<64 hex "
+            "digits>, or as file://sha256:<64 hex digits>:<name>, so that the gate judges the exact file that will run",
+        )
+    ]
+
+
+def image_name(uri: str) -> str:
+    """An image reference without its tag: `gcr.io/acme/app:1.2` -> `gcr.io/acme/app`."""
+    name = uri.split("@", 1)[0]
+    last_colon = name.rfind(":")
+    return name[:last_colon] if last_colon > name.rfind("/") else name
+
+
+def check_deny_patterns(rule: ArtifactRule, ctx: Context) -> list[Finding]:
+    pattern = any_match(rule.deny_patterns, ctx.uri)
+    if pattern is None:
+        return []
+    return [Finding("ARTIFACT_DENIED", f"{ctx.uri} matches the deny pattern {pattern.text!r} and may not be deployed")]
+
+
+def check_scan(rule: ScanRule, ctx: Context) -> list[Finding]:
+    """A DISCOVERY occurrence that finished successfully within maxAge; never scanned is not clean."""
+    newest = None
+    unfinished: list[tuple[str, str]] = []
+    problems = []
+    for occurrence in ctx.of_kind("DISCOVERY"):
+        try:
+            status = get(occurrence, "discovery.analysisStatus", str, "ANALYSIS_STATUS_UNSPECIFIED")
+            if status not in SCAN_SUCCEEDED:
+                unfinished.append((status, occurrence["name"]))
+                continue
+            scanned = (
+                get_time(occurrence, "discovery.lastScanTime")
+                or get_time(occurrence, "updateTime")
+                or get_time(occurrence, "createTime")
+            )
+        except Malformed as error:
+            problems.append(malformed(occurrence, error, "it does not show a scan"))
+            continue
+        if scanned is not None and (newest is None or scanned > newest[0]):
+            newest = (scanned, occurrence["name"])
+    if newest is not None and ctx.now - newest[0] <= rule.max_age:
+        return []
+    if newest is not None:
+        age = format_duration(ctx.now - newest[0])
+        message = (
+            f"the newest successful vulnerability scan of {ctx.uri} is {age} old ({format_timestamp(newest[0])}), "
+            f"older than the maximum {format_duration(rule.max_age)}; rescan the artifact"
+        )
+        return [Finding("SCAN_STALE", message, (newest[1],)), *problems]
+    if unfinished:
+        statuses = ", ".join(sorted({status for status, _ in unfinished}))
+        message = (
+            f"{ctx.uri} has no successful vulnerability scan (scan status: {statuses}); never scanned is not clean"
+        )
+        return [Finding("NOT_SCANNED", message, tuple(name for _, name in unfinished)), *problems]
+    if problems:
+        return [Finding("NOT_SCANNED", f"{ctx.uri} has no readable vulnerability scan"), *problems]
+    message = f"{ctx.uri} has never been scanned for vulnerabilities (no DISCOVERY occurrence)"
+    return [Finding("NOT_SCANNED", message + "; never scanned is not clean")]
+
+
+def check_provenance(rule: ProvenanceRule, ctx: Context) -> list[Finding]:
+    """A BUILD occurrence whose builder and source both match the policy's patterns."""
+    builds = ctx.of_kind("BUILD")
+    if not builds:
+        return [Finding("PROVENANCE_MISSING", f"{ctx.uri} has no build provenance (no BUILD occurrence)")]
+    builders_seen: set[str] = set()
+    sources_seen: set[str] = set()
+    trusted_builder = False
+    problems = []
+    for occurrence in builds:
+        try:
+            builders, sources = builder_ids(occurrence), source_uris(occurrence)
+        except Malformed as error:
+            problems.append(malformed(occurrence, error, "it cannot show a trusted build"))
+            continue
+        builder_ok = not rule.builder_ids or any(any_match(rule.builder_ids, b) for b in builders)
+        source_ok = not rule.source_uris or any(_source_matches(rule.source_uris, s) for s in sources)
+        if builder_ok and source_ok:
+            return []
+        builders_seen.update(builders)
+        if builder_ok:
+            trusted_builder = True
+            sources_seen.update(sources)
+    evidence = tuple(occurrence["name"] for occurrence in builds)
+    if problems and not builders_seen and not sources_seen:
+        return problems
+    if not trusted_builder:
+        message = (
+            f"no build of {ctx.uri} comes from a trusted builder: found {_listed(builders_seen)}; "
+            f"trusted: {_listed(p.text for p in rule.builder_ids)}"
+        )
+        return [Finding("BUILDER_UNTRUSTED", message, evidence), *problems]
+    message = (
+        f"no build of {ctx.uri} by a trusted builder comes from a trusted source: found {_listed(sources_seen)}; "
+        f"trusted: {_listed(p.text for p in rule.source_uris)}"
+    )
+    return [Finding("SOURCE_UNTRUSTED", message, evidence), *problems]
+
+
+_BUILDER_PATHS = (
+    "build.provenance.builderVersion",
+    "build.inTotoSlsaProvenanceV1.predicate.runDetails.builder.id",
+    "build.intotoStatement.slsaProvenance.builder.id",
+    "build.intotoStatement.slsaProvenanceZeroTwo.builder.id",
+    "build.intotoStatement.provenance.builderConfig.id",
+    "build.intotoProvenance.builderConfig.id",
+)
+
+
+def builder_ids(occurrence: dict) -> list[str]:
+    """Every builder identity a BUILD occurrence names, across the provenance formats Grafeas stores."""
+    return [value for path in _BUILDER_PATHS if (value := get(occurrence, path, str))]
+
+
+def source_uris(occurrence: dict) -> list[str]:
+    """Every source and material URI a BUILD occurrence names, with `git+` prefixes dropped."""
+    build = get(occurrence, "build", dict, {})
+    found = []
+    provenance = get(build, "provenance.sourceProvenance", dict, {})
+    contexts = [get(provenance, "context", dict, {}), *get_list(provenance, "additionalContexts")]
+    for context in contexts:
+        found.append(get(context, "git.url", str))
+        host, project = get(context, "gerrit.hostUri", str), get(context, "gerrit.gerritProject", str)
+        if host and project:
+            found.append(f"{host.rstrip('/')}/{project}")
+    found.append(get(provenance, "artifactStorageSourceUri", str))
+    v1 = "inTotoSlsaProvenanceV1.predicate.buildDefinition.resolvedDependencies"
+    found.extend(get(item, "uri", str) for item in get_list(build, v1))
+    statement = get(build, "intotoStatement", dict, {})
+    found.append(get(statement, "slsaProvenanceZeroTwo.invocation.configSource.uri", str))
+    for path in ("slsaProvenanceZeroTwo.materials", "slsaProvenance.materials"):
+        found.extend(get(item, "uri", str) for item in get_list(statement, path))
+    found.extend(get_list(statement, "provenance.materials", str))
+    found.extend(get_list(build, "intotoProvenance.materials", str))
+    return [uri.removeprefix("git+") for uri in found if uri]
+
+
+def _source_matches(patterns: tuple[Pattern, ...], uri: str) -> bool:
+    # A source pinned to a revision (`https://github.com/acme/app@refs/heads/main`) matches patterns for the repo.
+    return any_match(patterns, uri) is not None or any_match(patterns, uri.rsplit("@", 1)[0]) is not None
+
+
+def check_compliance(rule: ComplianceRule, ctx: Context) -> list[Finding]:
+    findings = []
+    for note_name in rule.note_names:
+        for occurrence in ctx.of_kind("COMPLIANCE", note_name=note_name):
+            try:
+                files = get_list(occurrence, "compliance.nonCompliantFiles")
+                reason = get(occurrence, "compliance.nonComplianceReason", str, "")
+                paths = [get(item, "path", str, "") for item in files]
+            except Malformed as error:
+                findings.append(malformed(occurrence, error, "the gate cannot tell whether the artifact complies"))
+                continue
+            if not files and not reason:
+                continue
+            detail = f": {reason}" if reason else ""
+            if paths:
+                shown = ", ".join(path for path in paths[:3] if path) or "unnamed files"
+                detail += f" ({len(paths)} non-compliant file{'s' if len(paths) > 1 else ''}: {shown})"
+            message = f"{ctx.uri} does not comply with {note_name}{detail}"
+            findings.append(Finding("NON_COMPLIANT", message, (occurrence["name"],)))
+    return findings
+
+
+def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
+    findings = []
+    for occurrence in ctx.of_kind("PACKAGE"):
+        try:
+            name = get(occurrence, "package.name", str, "")
+            version = version_text(get(occurrence, "package.version", dict, {}))
+            expression = get(occurrence, "package.license.expression", str, "")
+        except Malformed as error:
+            findings.append(malformed(occurrence, error, "the gate cannot tell which package it is"))
+            continue
+        evidence = (occurrence["name"],)
+        for denied in rule.deny_packages:
+            if denied.name.matches(name) and (not denied.versions or any_match(denied.versions, version)):
+                shown = f"{name} {version}".rstrip()
+                versions = ", ".join(p.text for p in denied.versions)
+                pattern = f"{denied.name.text} {versions}".rstrip()
+                message = f"{ctx.uri} contains the package {shown}, which the policy denies ({pattern})"
+                findings.append(Finding("PACKAGE_DENIED", message, evidence))
+                break
+        for licence in license_ids(expression):
+            if licence.upper() in rule.deny_licenses:
+                what = name or "a package"
+                message = f"{ctx.uri} contains {what} under the licence {licence}, which the policy denies"
+                findings.append(Finding("LICENSE_DENIED", message, evidence))
+    return findings
+
+
+def license_ids(expression: str) -> list[str]:
+    """The licence identifiers in an SPDX expression: the words left after removing parentheses, AND, OR and WITH.
+
+    Deliberately simple: `(MIT OR GPL-2.0-only WITH Classpath-exception-2.0)` gives MIT, GPL-2.0-only
+    and Classpath-exception-2.0; operators are recognised in any case; `+` suffixes stay part of the id.
+    """
+    return [word for word in re.findall(r"[^\s()]+", expression) if word.upper() not in _LICENSE_OPERATORS]
+
+
+def _listed(values) -> str:
+    values = sorted(set(values))
+    return ", ".join(values) if values else "none"

@@ -1,0 +1,57 @@
+"""What every rule check receives (the artifact, its occurrences, the time) and what it returns (findings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .artifacts import Artifact
+from .model import Attestor
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem one rule found; the engine adds the rule name and mode to make it a Violation."""
+
+    code: str
+    message: str
+    evidence: tuple[str, ...] = ()
+    waived: bool = False  # an unexpired exemption covers it: recorded, but it does not count
+
+
+@dataclass
+class Context:
+    """The artifact under evaluation and its occurrences, grouped by kind; records which occurrences were read."""
+
+    artifact: Artifact
+    now: datetime
+    occurrences: list[dict]
+    attestors: dict[str, Attestor]
+    used: set[str] = field(default_factory=set)
+    by_kind: dict[str, list[dict]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_kind = {}
+        for occurrence in self.occurrences:
+            self.by_kind.setdefault(occurrence.get("kind", "NOTE_KIND_UNSPECIFIED"), []).append(occurrence)
+
+    @property
+    def uri(self) -> str:
+        return self.artifact.uri
+
+    def of_kind(self, *kinds: str, note_name: str | None = None) -> list[dict]:
+        """The occurrences of these kinds (on one note, if given), marked as used by the decision."""
+        found = [
+            occurrence
+            for kind in kinds
+            for occurrence in self.by_kind.get(kind, ())
+            if note_name is None or occurrence.get("noteName") == note_name
+        ]
+        self.used.update(occurrence["name"] for occurrence in found)
+        return found
+
+
+def malformed(occurrence: dict, problem: Exception, consequence: str) -> Finding:
+    """The finding for an occurrence a rule cannot read."""
+    name = occurrence["name"]
+    return Finding("OCCURRENCE_MALFORMED", f"cannot read occurrence {name}: {problem}; {consequence}", (name,))

@@ -1,0 +1,116 @@
+"""Optional Rego rules through regopy (the `rego` extra), evaluated in a worker process with a time limit.
+
+Contract for a policy's module: it declares `package gate` and uses Rego v1 syntax. Its input is
+`{"resourceUri": ..., "occurrences": [...], "now": "<RFC 3339>"}`, the occurrences being those on
+the artifact, in canonical Grafeas JSON. It answers through two sets, `data.gate.deny` and
+`data.gate.warn`, of messages: strings, or objects `{"msg": ..., "code": ..., "evidence": [...]}`
+with `code` and `evidence` (occurrence names) optional. `rego_worker` runs the modules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from dataclasses import dataclass
+
+from .rego_worker import RegoFailure, call
+
+INSTALL_HINT = (
+    "Rego policies need regopy: install grafeas-py[rego] (regopy 1.5.2; Linux x86_64 or aarch64 with glibc 2.34+)"
+)
+EVALUATION_TIMEOUT = 1.0  # seconds, per evaluation; well inside Kubernetes' 10 s webhook default
+CHECK_TIMEOUT = 5.0  # seconds, for compiling and smoke-testing a module when a policy is uploaded
+
+_PACKAGE = re.compile(r"^\s*package\s+gate\s*(#.*)?$", re.MULTILINE)
+_V0_RULE = re.compile(r"^\s*(deny|warn)\s*\[[^\]]*\]\s*(\{|if\b)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class RegoMessage:
+    """One member of `data.gate.deny` or `data.gate.warn`."""
+
+    message: str
+    code: str | None = None
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegoResult:
+    deny: tuple[RegoMessage, ...] = ()
+    warn: tuple[RegoMessage, ...] = ()
+
+
+def available() -> bool:
+    """Whether regopy is installed."""
+    return importlib.util.find_spec("regopy") is not None
+
+
+def check_module(source: str) -> list[str]:
+    """Problems that make a module unusable (empty when it is fine): compiled and run once on an empty input."""
+    if not available():
+        return [INSTALL_HINT]
+    problems = []
+    if not _PACKAGE.search(source):
+        problems.append("the module must declare `package gate`")
+    v0 = _V0_RULE.search(source)
+    if v0:
+        name = v0.group(1)
+        problems.append(
+            f"line {source.count(chr(10), 0, v0.start(1)) + 1}: `{name}[...]` is Rego v0 syntax, which builds an "
+            f"object; write the Rego v1 partial set `{name} contains msg if {{ ... }}`"
+        )
+    if problems:
+        return problems
+    empty = {"resourceUri": "", "occurrences": [], "now": "1970-01-01T00:00:00Z"}
+    try:
+        to_result(call({"module": source, "input": empty}, CHECK_TIMEOUT))
+    except RegoFailure as error:
+        return [str(error)]
+    return []
+
+
+def evaluate_module(source: str, input_doc: dict, timeout: float | None = None) -> RegoResult:
+    """Evaluate a checked module on one input (default timeout: EVALUATION_TIMEOUT); raises RegoFailure."""
+    if not available():
+        raise RegoFailure(INSTALL_HINT)
+    request = {"module": source, "input": input_doc}
+    return to_result(call(request, EVALUATION_TIMEOUT if timeout is None else timeout))
+
+
+def to_result(gate: object) -> RegoResult:
+    """Read the value of `data.gate` (None when undefined) into messages, refusing any other shape."""
+    if gate is None:
+        return RegoResult()
+    if not isinstance(gate, dict):
+        raise RegoFailure("data.gate must be a package of rules")
+    return RegoResult(_messages(gate.get("deny"), "deny"), _messages(gate.get("warn"), "warn"))
+
+
+def _messages(value: object, name: str) -> tuple[RegoMessage, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, dict):
+        raise RegoFailure(
+            f"data.gate.{name} is an object, not a set: write `{name} contains msg if {{ ... }}` (Rego v1), "
+            f"not `{name}[msg] {{ ... }}` (Rego v0)"
+        )
+    if not isinstance(value, list):
+        raise RegoFailure(f"data.gate.{name} must be a set of messages, got {json.dumps(value)[:80]}")
+    messages = [_message(item, name) for item in value]
+    return tuple(sorted(messages, key=lambda m: (m.code or "", m.message)))
+
+
+def _message(item: object, name: str) -> RegoMessage:
+    if isinstance(item, str):
+        return RegoMessage(item)
+    if isinstance(item, dict) and isinstance(item.get("msg"), str):
+        code = item.get("code")
+        evidence = item.get("evidence", [])
+        if (code is None or isinstance(code, str)) and isinstance(evidence, list):
+            if all(isinstance(entry, str) for entry in evidence):
+                return RegoMessage(item["msg"], code, tuple(evidence))
+    raise RegoFailure(
+        f"each member of data.gate.{name} must be a string or an object with a string msg (and optionally a "
+        f"string code and a list of occurrence names as evidence), got {json.dumps(item)[:80]}"
+    )

@@ -1,0 +1,188 @@
+"""The gate's operations: policies kept as immutable revisions, and evaluation that is recorded.
+
+The engine (`engine.evaluate`) is pure; this module checks the caller's permissions (`Access`, before
+anything is read, as `service.Grafeas` does), loads what the engine needs, calls it, and stores the
+decision. A parsed policy is cached by (project, policy id, revision): revisions never change,
+so the cache cannot go stale, and every instance may keep its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections import OrderedDict
+
+from ..auth import roles
+from ..auth.access import Access
+from ..errors import ApiError, InvalidArgument
+from ..names import decision_name, policy_name
+from ..storage import Page, PageRequest
+from ..wire.timestamps import from_datetime
+from .engine import evaluate
+from .model import Breakglass, Policy
+from .policy import load_policy_text, parse_policy
+
+OUTPUT_ONLY = ("name", "revision", "createTime", "updateTime", "deleted")
+# An artifact with more occurrences than this is denied rather than judged on a part of them.
+MAX_OCCURRENCES = 20_000
+_CACHED_POLICIES = 256
+
+
+class TooManyOccurrences(ApiError):
+    """More occurrences on one artifact than the gate reads: deny rather than judge on a part."""
+
+    http_status = 422
+    grpc_status = "FAILED_PRECONDITION"
+
+
+def _document(body: dict) -> dict:
+    """The policy document of a request: output-only fields are ignored, as for Grafeas resources."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("a policy must be a JSON or YAML object")
+    return {k: v for k, v in body.items() if k not in OUTPUT_ONLY}
+
+
+def _strip(resource: dict) -> dict:
+    return {k: v for k, v in resource.items() if k not in OUTPUT_ONLY}
+
+
+class Gate:
+    """Policies, evaluation and decisions over a `Storage`."""
+
+    def __init__(self, storage, access: Access | None = None, clock=None) -> None:
+        self.storage = storage
+        self.access = access or Access.unrestricted()
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._policies: OrderedDict[tuple[str, str, int], Policy] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ---- policies --------------------------------------------------------------------------
+
+    @staticmethod
+    def load_text(raw: bytes, content_type: str) -> dict:
+        """A policy document from YAML (or JSON) text; syntax errors are 400s with a line and column."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgument("the policy must be UTF-8 text") from None
+        return load_policy_text(text, content_type)
+
+    def _require(self, permission: str, project_id: str, resource: str | None = None) -> None:
+        self.access.require(permission, project_id, resource)
+
+    def _require_readable(self, project_id: str, document: dict) -> None:
+        """A policy reads the occurrences of its `occurrenceProjects` for whoever evaluates it, so its
+        author must be allowed to list them: a policy is no way round another project's access."""
+        for other in self.occurrence_projects(document):
+            if other != project_id:
+                self._require(roles.OCCURRENCES_LIST, other)
+
+    def create_policy(self, project_id: str, policy_id: str, body: dict) -> dict:
+        self._require(roles.POLICIES_CREATE, project_id)
+        document = _document(body)
+        parse_policy(document)  # 400 naming every offending field
+        self._require_readable(project_id, document)
+        now = from_datetime(self._clock())
+        resource = {"name": policy_name(project_id, policy_id), "createTime": now, "updateTime": now, **document}
+        return self.storage.create_policy(project_id, policy_id, resource)
+
+    def get_policy(self, project_id: str, policy_id: str) -> dict:
+        self._require(roles.POLICIES_GET, project_id, policy_name(project_id, policy_id))
+        return self.storage.get_policy(project_id, policy_id)[0]
+
+    def list_policies(self, project_id: str, page: PageRequest) -> Page:
+        self._require(roles.POLICIES_LIST, project_id)
+        return self.storage.list_policies(project_id, page)
+
+    def update_policy(self, project_id: str, policy_id: str, body: dict) -> dict:
+        """Replace the document; the result is a new revision (409 if another update won the race)."""
+        self._require(roles.POLICIES_UPDATE, project_id, policy_name(project_id, policy_id))
+        document = _document(body)
+        parse_policy(document)
+        self._require_readable(project_id, document)
+        current, revision = self.storage.get_policy(project_id, policy_id)
+        resource = {
+            "name": current["name"],
+            "createTime": current["createTime"],
+            "updateTime": from_datetime(self._clock()),
+            **document,
+        }
+        return self.storage.update_policy(project_id, policy_id, resource, revision)
+
+    def delete_policy(self, project_id: str, policy_id: str) -> None:
+        self._require(roles.POLICIES_DELETE, project_id, policy_name(project_id, policy_id))
+        self.storage.delete_policy(project_id, policy_id, from_datetime(self._clock()))
+
+    def list_revisions(self, project_id: str, policy_id: str, page: PageRequest) -> Page:
+        self._require(roles.POLICIES_GET, project_id, policy_name(project_id, policy_id))
+        return self.storage.list_policy_revisions(project_id, policy_id, page)
+
+    def get_revision(self, project_id: str, policy_id: str, revision: int) -> dict:
+        self._require(roles.POLICIES_GET, project_id, policy_name(project_id, policy_id))
+        return self.storage.get_policy_revision(project_id, policy_id, revision)
+
+    def _parsed(self, project_id: str, policy_id: str, revision: int, resource: dict) -> Policy:
+        key = (project_id, policy_id, revision)
+        with self._lock:
+            cached = self._policies.get(key)
+            if cached is not None:
+                self._policies.move_to_end(key)
+                return cached
+        parsed = parse_policy(_strip(resource))
+        with self._lock:
+            self._policies[key] = parsed
+            while len(self._policies) > _CACHED_POLICIES:
+                self._policies.popitem(last=False)
+        return parsed
+
+    # ---- evaluation ------------------------------------------------------------------------
+
+    def evaluate(self, project_id: str, policy_id: str, resource_uri, breakglass=None, record_it: bool = True) -> dict:
+        """Judge one artifact against the policy's current revision, and record the decision (unless
+        `record_it` is false: a Kubernetes dry run must have no side effects)."""
+        self._require(roles.POLICIES_EVALUATE, project_id, policy_name(project_id, policy_id))
+        if not isinstance(resource_uri, str) or not resource_uri:
+            raise InvalidArgument("resourceUri is required: the artifact to judge, e.g. https://gcr.io/p/i@sha256:...")
+        glass = None
+        if breakglass is not None:
+            if not isinstance(breakglass, dict) or set(breakglass) - {"justification"}:
+                raise InvalidArgument('breakglass must be {"justification": "..."}')
+            glass = Breakglass(breakglass.get("justification", ""))
+        resource, revision = self.storage.get_policy(project_id, policy_id)
+        policy = self._parsed(project_id, policy_id, revision, resource)
+        projects = [project_id, *(p for p in self.occurrence_projects(resource) if p != project_id)]
+        occurrences = self.storage.artifact_occurrences(projects, resource_uri, MAX_OCCURRENCES + 1)
+        if len(occurrences) > MAX_OCCURRENCES:
+            raise TooManyOccurrences(
+                f"{resource_uri} has more than {MAX_OCCURRENCES} occurrences; the gate does not judge on a part"
+            )
+        now = self._clock()
+        decision = evaluate(policy, resource_uri, occurrences, now, glass)
+        decision_id = str(uuid.uuid4())
+        record = {
+            "name": decision_name(project_id, decision_id),
+            "policy": policy_name(project_id, policy_id),
+            "policyRevision": revision,
+            "resourceUri": resource_uri,
+            "evaluateTime": from_datetime(now),
+            **decision.to_dict(),
+        }
+        if not record_it:
+            return record
+        return self.storage.record_decision(project_id, decision_id, policy_id, record)
+
+    @staticmethod
+    def occurrence_projects(resource: dict) -> list[str]:
+        """Projects whose occurrences the policy reads besides its own (`occurrenceProjects`)."""
+        return list(resource.get("occurrenceProjects") or [])
+
+    # ---- decisions -------------------------------------------------------------------------
+
+    def get_decision(self, project_id: str, decision_id: str) -> dict:
+        self._require(roles.DECISIONS_GET, project_id, decision_name(project_id, decision_id))
+        return self.storage.get_decision(project_id, decision_id)
+
+    def list_decisions(self, project_id: str, page: PageRequest, filter_=None) -> Page:
+        self._require(roles.DECISIONS_LIST, project_id)
+        return self.storage.list_decisions(project_id, page, filter_)

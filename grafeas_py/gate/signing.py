@@ -1,0 +1,94 @@
+"""Signing attestations the gate verifies: the private-key half of `keys`, for `grafeas-py attest sign`."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from ..errors import InvalidArgument
+from .artifacts import parse_artifact
+from .keys import Algorithm, algorithm_named, default_key_id
+
+_CURVES = {"secp256r1": "ECDSA_P256_SHA256", "secp384r1": "ECDSA_P384_SHA384", "secp521r1": "ECDSA_P521_SHA512"}
+
+
+def load_private_key(pem: bytes, password: bytes | None = None):
+    """A PEM private key (Ed25519, ECDSA or RSA); InvalidArgument saying why not."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=password)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument(f"cannot read the private key: {exc}") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise InvalidArgument(f"unsupported key type {type(key).__name__}; use Ed25519, ECDSA or RSA")
+    return key
+
+
+def default_algorithm(key) -> str:
+    """The algorithm a policy should declare for this key, when the signer does not name one."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "ED25519"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return _CURVES.get(key.curve.name) or _unsupported(key.curve.name)
+    return f"RSA_SIGN_PKCS1_{key.key_size}_SHA256"
+
+
+def _unsupported(curve: str) -> str:
+    raise InvalidArgument(f"unsupported curve {curve}; use P-256, P-384 or P-521")
+
+
+def sign(key, algorithm: Algorithm, data: bytes) -> bytes:
+    """A signature of `data` that `keys.verify` accepts for the key's public half."""
+    if algorithm.family == "ed25519":
+        return key.sign(data)
+    if algorithm.family == "ecdsa":
+        return key.sign(data, ec.ECDSA(algorithm.hash()))
+    if algorithm.family == "rsa-pkcs1":
+        return key.sign(data, padding.PKCS1v15(), algorithm.hash())
+    pss = padding.PSS(mgf=padding.MGF1(algorithm.hash()), salt_length=padding.PSS.DIGEST_LENGTH)
+    return key.sign(data, pss, algorithm.hash())
+
+
+def simple_signing_payload(resource_uri: str) -> bytes:
+    """The Atomic "simple signing" document for an image (Kritis and Binary Authorization verify it)."""
+    artifact = parse_artifact(resource_uri)
+    if artifact.digest is None:
+        raise InvalidArgument(
+            f"{resource_uri!r} does not pin a sha256 digest: sign an artifact by digest (...@sha256:<hex>)"
+        )
+    reference = resource_uri.split("://", 1)[-1].rsplit("@", 1)[0].split("#", 1)[0]
+    document = {
+        "critical": {
+            "identity": {"docker-reference": reference},
+            "image": {"docker-manifest-digest": f"sha256:{artifact.digest}"},
+            "type": "grafeas-py container signature",
+        }
+    }
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+
+def attestation_occurrence(
+    key, resource_uri: str, note_name: str, algorithm: str | None = None, key_id: str | None = None
+) -> dict:
+    """An ATTESTATION occurrence body: the simple-signing payload and its signature."""
+    name = algorithm or default_algorithm(key)
+    try:
+        chosen = algorithm_named(name)
+    except KeyError:
+        raise InvalidArgument(f"unknown algorithm {name!r}") from None
+    payload = simple_signing_payload(resource_uri)
+    try:
+        signature = sign(key, chosen, payload)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidArgument(f"this key cannot sign with {chosen.name}: {exc}") from None
+    key_id = key_id or default_key_id(key.public_key())
+    return {
+        "resourceUri": resource_uri,
+        "noteName": note_name,
+        "attestation": {
+            "serializedPayload": base64.b64encode(payload).decode(),
+            "signatures": [{"publicKeyId": key_id, "signature": base64.b64encode(signature).decode()}],
+        },
+    }

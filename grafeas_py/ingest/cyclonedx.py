@@ -1,0 +1,236 @@
+"""CycloneDX JSON BOMs (1.4 to 1.6; tested against the 1.5 and 1.6 schemas): typed model and mapping.
+
+Components (nested ones too) become packages, see sbom.py; only software kinds count (application,
+framework, library, operating-system, firmware, container, platform, device-driver), not files or
+data. Licences: SPDX ids and expressions join with AND into `license.expression`; free-text licence
+names, which are not SPDX, go to `license.comments`.
+
+VEX: each entry of `vulnerabilities[]` with an `analysis` becomes a VULNERABILITY_ASSESSMENT note
+whose product is the resource. States map as not_affected and false_positive -> NOT_AFFECTED,
+exploitable -> AFFECTED, resolved and resolved_with_pedigree -> FIXED, in_triage ->
+UNDER_INVESTIGATION. Justifications map where Grafeas has the same idea (code_not_present,
+code_not_reachable, protected_*); the requires_* ones have none and are named in the justification
+details. An assessment is a statement at one time, so the note id carries a hash of the resource and
+of the whole vulnerability entry: re-ingesting the same VEX changes nothing, a revised one adds a
+note. Entries without an analysis are a vulnerability disclosure, not VEX, and are skipped. A BOM
+with assessments and no components is a VEX document: it gets no SBOM reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+
+from . import reading as r
+from .identifiers import package_location, package_type, purl_type
+from .plan import PlanBuilder, compact, safe_note_id
+from .sbom import Component, add_packages, add_sbom
+
+VERSIONS = {"1.4": "1.4", "1.5": "1.5", "1.6": "1.6"}
+MIME_TYPE = "application/vnd.cyclonedx+json"
+PACKAGE_KINDS = frozenset(
+    {"application", "framework", "library", "operating-system", "firmware", "container", "platform", "device-driver"}
+)
+STATES = {
+    "resolved": "FIXED",
+    "resolved_with_pedigree": "FIXED",
+    "exploitable": "AFFECTED",
+    "in_triage": "UNDER_INVESTIGATION",
+    "false_positive": "NOT_AFFECTED",
+    "not_affected": "NOT_AFFECTED",
+}
+JUSTIFICATIONS = {
+    "code_not_present": "VULNERABLE_CODE_NOT_PRESENT",
+    "code_not_reachable": "VULNERABLE_CODE_NOT_IN_EXECUTE_PATH",
+    "requires_configuration": "",
+    "requires_dependency": "",
+    "requires_environment": "",
+    "protected_by_compiler": "INLINE_MITIGATIONS_ALREADY_EXIST",
+    "protected_at_runtime": "INLINE_MITIGATIONS_ALREADY_EXIST",
+    "protected_at_perimeter": "INLINE_MITIGATIONS_ALREADY_EXIST",
+    "protected_by_mitigating_control": "INLINE_MITIGATIONS_ALREADY_EXIST",
+}
+RESPONSES = {
+    "can_not_fix": "NONE_AVAILABLE",
+    "will_not_fix": "NO_FIX_PLANNED",
+    "update": "VENDOR_FIX",
+    "rollback": "",
+    "workaround_available": "WORKAROUND",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CdxComponent:
+    kind: str
+    name: str
+    version: str
+    purl: str
+    cpe: str
+    license_expressions: tuple[str, ...]
+    license_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CdxAnalysis:
+    state: str  # Grafeas name
+    justification: str  # CycloneDX name, "" when absent
+    responses: tuple[str, ...]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CdxVulnerability:
+    id: str
+    source_name: str
+    source_url: str
+    description: str
+    analysis: CdxAnalysis | None
+    entry: dict  # the raw entry: what the assessment's note id is a hash of
+
+
+@dataclass(frozen=True, slots=True)
+class CdxBom:
+    spec_version: str
+    subject_name: str
+    publisher: str
+    components: tuple[CdxComponent, ...]
+    vulnerabilities: tuple[CdxVulnerability, ...]
+
+
+def parse(raw: bytes) -> CdxBom:
+    """Read a CycloneDX JSON BOM into the typed model."""
+    doc = r.as_object(r.load_json(raw), "")
+    if doc.get("bomFormat") != "CycloneDX":
+        r.fail("bomFormat", f"expected 'CycloneDX', got {doc.get('bomFormat')!r}")
+    version = r.choice(doc, "specVersion", "", VERSIONS, default=None)
+    if version is None:
+        r.fail("specVersion", "is required")
+    metadata = r.obj(doc, "metadata", "")
+    publisher = r.obj(metadata, "supplier", "metadata") or r.obj(metadata, "manufacturer", "metadata")
+    return CdxBom(
+        spec_version=version,
+        subject_name=r.text(r.obj(metadata, "component", "metadata"), "name", "metadata.component"),
+        publisher=r.text(publisher, "name", "metadata.supplier"),
+        components=tuple(_components(doc, "")),
+        vulnerabilities=tuple(_vulnerability(v, path) for path, v in r.objects(doc, "vulnerabilities", "")),
+    )
+
+
+def _components(d: dict, path: str):
+    """Every component, depth first: a component may nest the components it contains."""
+    for cpath, c in r.objects(d, "components", path):
+        yield _component(c, cpath)
+        yield from _components(c, cpath)
+
+
+def _component(d: dict, path: str) -> CdxComponent:
+    expressions, names = [], []
+    for lpath, choice in r.objects(d, "licenses", path):
+        if "expression" in choice:
+            expressions.append(r.text(choice, "expression", lpath, required=True))
+            continue
+        lic = r.obj(choice, "license", lpath, required=True)
+        spdx_id = r.text(lic, "id", f"{lpath}.license")
+        if spdx_id:
+            expressions.append(spdx_id)
+        else:
+            names.append(r.text(lic, "name", f"{lpath}.license", required=True))
+    group, name = r.text(d, "group", path), r.text(d, "name", path, required=True)
+    return CdxComponent(
+        kind=r.text(d, "type", path, required=True),
+        name=f"{group}/{name}" if group else name,  # as a purl names it: npm @babel/core, Maven group/artifact
+        version=r.text(d, "version", path),
+        purl=r.text(d, "purl", path),
+        cpe=r.text(d, "cpe", path),
+        license_expressions=tuple(expressions),
+        license_names=tuple(names),
+    )
+
+
+def _vulnerability(d: dict, path: str) -> CdxVulnerability:
+    source = r.obj(d, "source", path)
+    return CdxVulnerability(
+        id=r.text(d, "id", path, required=True),
+        source_name=r.text(source, "name", f"{path}.source"),
+        source_url=r.text(source, "url", f"{path}.source"),
+        description=r.text(d, "description", path),
+        analysis=_analysis(r.obj(d, "analysis", path), f"{path}.analysis") if "analysis" in d else None,
+        entry=d,
+    )
+
+
+def _analysis(a: dict, path: str) -> CdxAnalysis:
+    state = r.choice(a, "state", path, STATES, default=None)
+    if state is None:
+        r.fail(f"{path}.state", "is required")
+    responses = r.strings(a, "response", path)
+    for i, response in enumerate(responses):
+        if response not in RESPONSES:
+            r.fail(f"{path}.response[{i}]", f"unknown value {response!r}; expected one of {', '.join(RESPONSES)}")
+    return CdxAnalysis(
+        state=state,
+        justification=r.choice(a, "justification", path, {k: k for k in JUSTIFICATIONS}, default=""),
+        responses=responses,
+        detail=r.text(a, "detail", path),
+    )
+
+
+def ingest(raw: bytes, plan: PlanBuilder) -> None:
+    """Plan the SBOM reference, packages and VEX assessments of a CycloneDX BOM."""
+    bom = parse(raw)
+    assessed = [v for v in bom.vulnerabilities if v.analysis]
+    if bom.components or not assessed:
+        add_sbom(plan, "cyclonedx", bom.spec_version, MIME_TYPE)
+    add_packages(plan, [_package(c) for c in bom.components if c.kind in PACKAGE_KINDS])
+    for vulnerability in assessed:
+        _add_assessment(plan, bom, vulnerability)
+
+
+def _package(c: CdxComponent) -> Component:
+    ecosystem = purl_type(c.purl)
+    expressions = c.license_expressions
+    if len(expressions) > 1:
+        expressions = [f"({e})" if " " in e else e for e in expressions]  # keep each one's own grouping
+    return Component(
+        name=c.name,
+        version=c.version,
+        location=package_location(c.purl, c.cpe, ecosystem, c.name),
+        package_type=package_type(ecosystem),
+        license_expression=" AND ".join(expressions),
+        license_comments="; ".join(c.license_names),
+    )
+
+
+def _add_assessment(plan: PlanBuilder, bom: CdxBom, v: CdxVulnerability) -> None:
+    analysis = v.analysis
+    revision = hashlib.sha256(orjson.dumps([plan.resource_uri, v.entry], option=orjson.OPT_SORT_KEYS)).hexdigest()
+    justification = None
+    if analysis.justification:
+        # Grafeas has no type for the requires_* justifications: name them in the details instead.
+        justification_type = JUSTIFICATIONS[analysis.justification]
+        details = analysis.detail if justification_type else f"{analysis.justification}: {analysis.detail}".rstrip(": ")
+        justification = compact(justificationType=justification_type, details=details)
+    assessment = compact(
+        vulnerabilityId=v.id,
+        shortDescription=v.description,
+        longDescription=analysis.detail,
+        relatedUris=[compact(url=v.source_url, label=v.source_name)] if v.source_url else None,
+        state=analysis.state,
+        justification=justification,
+        remediations=[
+            compact(remediationType=RESPONSES[response], details=response) for response in analysis.responses
+        ],
+    )
+    body = compact(
+        shortDescription=f"{v.id}: {analysis.state}",
+        longDescription=analysis.detail,
+        vulnerabilityAssessment=compact(
+            title=f"VEX for {bom.subject_name or plan.resource_uri}",
+            publisher=compact(name=bom.publisher) or None,
+            product=compact(name=bom.subject_name or plan.resource_uri, genericUri=plan.resource_uri),
+            assessment=assessment,
+        ),
+    )
+    plan.note(f"vex-{safe_note_id(v.id)}-{revision[:16]}", body)

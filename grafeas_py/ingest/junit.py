@@ -1,0 +1,150 @@
+"""JUnit XML test reports as the test-result attestation described in grafeas_py/attestations.py.
+
+The report becomes an in-toto Statement v1 with predicate type TEST_RESULT_PREDICATE_TYPE whose
+subject is the artifact (name: the resource URI, digest.sha256: the digest the URI names) and
+whose predicate lists every test as `suite/classname.name` (no `suite/` when the suite is unnamed;
+nested suites use the innermost name). A test with a failure or an error is failed; a skipped test
+is warned, since it proved nothing; the rest passed. The result is FAILED when any test failed,
+WARNED when any was skipped or the report holds no test at all, else PASSED. `configuration` names
+the report file by its sha256. The statement goes into an unsigned DSSE envelope (payload type
+IN_TOTO_PAYLOAD_TYPE, no signatures until someone signs it) in a DSSE_ATTESTATION occurrence on the
+note `test-results`.
+
+XML is parsed by defusedxml with DTDs refused outright: a JUnit report needs none, and refusing them
+stops entity expansion (billion laughs) and external entities alike. junitparser then reads the
+tree. Errors name the line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from xml.etree.ElementTree import ParseError, TreeBuilder
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
+
+from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, TEST_RESULT_PREDICATE_TYPE
+
+from . import reading as r
+from .digests import require_resource_digest
+from .intoto import Envelope, envelope_message, parse_statement, statement_message
+from .plan import PlanBuilder
+
+NOTE_ID = "test-results"
+CONFIGURATION_NAME = "junit.xml"
+
+
+@dataclass(frozen=True, slots=True)
+class TestResults:
+    passed: tuple[str, ...]
+    failed: tuple[str, ...]
+    warned: tuple[str, ...]
+
+    @property
+    def result(self) -> str:
+        if self.failed:
+            return "FAILED"
+        return "WARNED" if self.warned or not self.passed else "PASSED"
+
+
+class _LineRecorder:
+    """A tree builder that remembers the line each element starts on, for error messages."""
+
+    def __init__(self) -> None:
+        self.builder = TreeBuilder()
+        self.lines: dict = {}
+        self.expat = None  # set once the parser exists
+
+    def start(self, tag, attrs):
+        element = self.builder.start(tag, attrs)
+        self.lines[element] = self.expat.CurrentLineNumber
+        return element
+
+    def end(self, tag):
+        return self.builder.end(tag)
+
+    def data(self, data):
+        self.builder.data(data)
+
+    def close(self):
+        return self.builder.close()
+
+
+def parse(raw: bytes) -> TestResults:
+    """Read a JUnit XML report (root <testsuites> or <testsuite>) into passed, failed and warned test names."""
+    recorder = _LineRecorder()
+    parser = DefusedXMLParser(target=recorder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    recorder.expat = parser.parser
+    try:
+        parser.feed(raw)
+        root = parser.close()
+    except ParseError as exc:
+        line, column = exc.position
+        r.fail("", f"not well-formed XML: {_reason(exc)} at line {line}, column {column + 1}")
+    except LookupError as exc:  # an encoding the XML declaration names but Python does not know
+        r.fail("", f"not well-formed XML: {exc}")
+    except DefusedXmlException:
+        line = recorder.expat.CurrentLineNumber
+        r.fail("", f"line {line}: DTDs and entities are not allowed in a JUnit report (they enable XML bombs)")
+    if root.tag not in ("testsuites", "testsuite"):
+        line = recorder.lines.get(root, 1)
+        r.fail("", f"line {line}: the root element must be <testsuites> or <testsuite>, got <{root.tag}>")
+    passed, failed, warned = [], [], []
+    for suite in JUnitXml.fromroot(root):
+        for suite_name, case in _cases(suite):
+            if not case.name:
+                r.fail("", f"line {recorder.lines.get(case._elem, '?')}: <testcase> needs a name attribute")
+            name = f"{case.classname}.{case.name}" if case.classname else case.name
+            test = f"{suite_name}/{name}" if suite_name else name
+            results = case.result
+            if any(isinstance(x, (Failure, Error)) for x in results):
+                failed.append(test)
+            elif any(isinstance(x, Skipped) for x in results):
+                warned.append(test)
+            else:
+                passed.append(test)
+    return TestResults(tuple(passed), tuple(failed), tuple(warned))
+
+
+def _reason(exc: ParseError) -> str:
+    """Expat's message without the position it appends, which the caller words itself."""
+    return str(exc).split(": line ")[0]
+
+
+def _cases(suite: TestSuite):
+    """Each (innermost suite name, test case) of a suite, nested suites included."""
+    for case in suite.iterchildren(TestCase):
+        yield suite.name or "", case
+    for inner in suite.testsuites():
+        yield from _cases(inner)
+
+
+def ingest(raw: bytes, plan: PlanBuilder) -> None:
+    """Plan the test-results note and the DSSE_ATTESTATION occurrence of a JUnit report."""
+    results = parse(raw)
+    statement = {
+        "_type": IN_TOTO_STATEMENT_TYPE,
+        "subject": [{"name": plan.resource_uri, "digest": {"sha256": require_resource_digest(plan.resource_uri)}}],
+        "predicateType": TEST_RESULT_PREDICATE_TYPE,
+        "predicate": {
+            "result": results.result,
+            "configuration": [{"name": CONFIGURATION_NAME, "digest": {"sha256": plan.document_sha256}}],
+            "passedTests": list(results.passed),
+            "failedTests": list(results.failed),
+            "warnedTests": list(results.warned),
+        },
+    }
+    # Sorted keys and no spaces: the same report always gives the same payload bytes, hence the same key.
+    payload = json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    envelope = Envelope(IN_TOTO_PAYLOAD_TYPE, payload, ())
+    note = plan.note(
+        NOTE_ID,
+        {
+            "shortDescription": "Test results (in-toto test-result attestations)",
+            "dsseAttestation": {"hint": {"humanReadableName": NOTE_ID}},
+        },
+    )
+    attestation = {"envelope": envelope_message(envelope), "statement": statement_message(parse_statement(statement))}
+    plan.occurrence(note, {"dsseAttestation": attestation}, ("junit", plan.document_sha256))

@@ -1,0 +1,178 @@
+"""Trivy JSON reports (SchemaVersion 2, `trivy image --format json`): typed model and mapping.
+
+The model follows aquasecurity/trivy `pkg/types/report.go` and trivy-db's Vulnerability. Only what
+the mapping reads is modelled; other members are ignored. Severity is Trivy's chosen severity for the
+package (effectiveSeverity); `severity` is NVD's when Trivy lists it (VendorSeverity.nvd), as Grafeas
+keeps the note provider's severity apart from the distribution's. The CVSS shown is the one from
+Trivy's SeveritySource, else NVD, else the first source by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import reading as r
+from .cvss import Cvss
+from .identifiers import package_location, package_type, purl_type
+from .plan import PlanBuilder
+from .vulnerability import SEVERITIES, Finding, Scan, add_findings
+
+SEVERITY = {"UNKNOWN": "", "LOW": "LOW", "MEDIUM": "MEDIUM", "HIGH": "HIGH", "CRITICAL": "CRITICAL"}
+# trivy-db's numeric VendorSeverity: 0 unknown, 1 low, 2 medium, 3 high, 4 critical.
+VENDOR_SEVERITY = ("", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+assert set(SEVERITY.values()) <= set(SEVERITIES)
+
+
+@dataclass(frozen=True, slots=True)
+class TrivyCvss:
+    source: str
+    v2_vector: str
+    v2_score: float | None
+    v3_vector: str
+    v3_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrivyVulnerability:
+    vulnerability_id: str
+    pkg_id: str
+    pkg_name: str
+    pkg_path: str
+    purl: str
+    installed_version: str
+    fixed_version: str
+    status: str
+    severity: str  # Grafeas name
+    severity_source: str
+    nvd_severity: str | None  # Grafeas name, None when Trivy lists no NVD severity
+    cvss: tuple[TrivyCvss, ...]
+    title: str
+    description: str
+    primary_url: str
+    references: tuple[str, ...]
+    data_source: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrivyResult:
+    target: str
+    result_class: str
+    type: str
+    vulnerabilities: tuple[TrivyVulnerability, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrivyReport:
+    schema_version: int
+    trivy_version: str
+    created_at: str
+    artifact_name: str
+    os_family: str
+    os_name: str
+    results: tuple[TrivyResult, ...]
+
+
+def parse(raw: bytes) -> TrivyReport:
+    """Read a Trivy JSON report into the typed model."""
+    doc = r.as_object(r.load_json(raw), "")
+    version = r.integer(doc, "SchemaVersion", "")
+    if version != 2:
+        r.fail("SchemaVersion", f"unsupported value {version!r}; expected 2 (Trivy 0.20 and later)")
+    metadata = r.obj(doc, "Metadata", "")
+    os = r.obj(metadata, "OS", "Metadata")
+    return TrivyReport(
+        schema_version=version,
+        trivy_version=r.text(r.obj(doc, "Trivy", ""), "Version", "Trivy"),
+        created_at=r.timestamp(doc, "CreatedAt", ""),
+        artifact_name=r.text(doc, "ArtifactName", ""),
+        os_family=r.text(os, "Family", "Metadata.OS"),
+        os_name=r.text(os, "Name", "Metadata.OS"),
+        results=tuple(_result(d, path) for path, d in r.objects(doc, "Results", "")),
+    )
+
+
+def _result(d: dict, path: str) -> TrivyResult:
+    return TrivyResult(
+        target=r.text(d, "Target", path),
+        result_class=r.text(d, "Class", path),
+        type=r.text(d, "Type", path),
+        vulnerabilities=tuple(_vulnerability(v, vpath) for vpath, v in r.objects(d, "Vulnerabilities", path)),
+    )
+
+
+def _vulnerability(d: dict, path: str) -> TrivyVulnerability:
+    vendor = r.obj(d, "VendorSeverity", path)
+    nvd = vendor.get("nvd")
+    if nvd is not None and (type(nvd) is not int or not 0 <= nvd < len(VENDOR_SEVERITY)):
+        r.fail(f"{path}.VendorSeverity.nvd", f"unknown value {nvd!r}; expected 0 to 4")
+    cvss_map = r.obj(d, "CVSS", path)
+    return TrivyVulnerability(
+        vulnerability_id=r.text(d, "VulnerabilityID", path, required=True),
+        pkg_id=r.text(d, "PkgID", path),
+        pkg_name=r.text(d, "PkgName", path, required=True),
+        pkg_path=r.text(d, "PkgPath", path),
+        purl=r.text(r.obj(d, "PkgIdentifier", path), "PURL", f"{path}.PkgIdentifier"),
+        installed_version=r.text(d, "InstalledVersion", path),
+        fixed_version=r.text(d, "FixedVersion", path),
+        status=r.text(d, "Status", path),
+        severity=r.choice(d, "Severity", path, SEVERITY, default=""),
+        severity_source=r.text(d, "SeveritySource", path),
+        nvd_severity=None if nvd is None else VENDOR_SEVERITY[nvd],
+        cvss=tuple(_cvss(source, r.obj(cvss_map, source, f"{path}.CVSS"), f"{path}.CVSS") for source in cvss_map),
+        title=r.text(d, "Title", path),
+        description=r.text(d, "Description", path),
+        primary_url=r.text(d, "PrimaryURL", path),
+        references=r.strings(d, "References", path),
+        data_source=r.text(r.obj(d, "DataSource", path), "Name", f"{path}.DataSource"),
+    )
+
+
+def _cvss(source: str, d: dict, path: str) -> TrivyCvss:
+    here = r.join(path, source)
+    return TrivyCvss(
+        source=source,
+        v2_vector=r.text(d, "V2Vector", here),
+        v2_score=r.cvss_score(d, "V2Score", here),
+        v3_vector=r.text(d, "V3Vector", here),
+        v3_score=r.cvss_score(d, "V3Score", here),
+    )
+
+
+def ingest(raw: bytes, plan: PlanBuilder) -> None:
+    """Plan the notes and occurrences of a Trivy report."""
+    report = parse(raw)
+    findings = [_finding(result, v) for result in report.results for v in result.vulnerabilities]
+    scan = Scan(scanner="Trivy", scanned_at=report.created_at)
+    add_findings(plan, findings, scan)
+
+
+def _finding(result: TrivyResult, v: TrivyVulnerability) -> Finding:
+    ecosystem = purl_type(v.purl) or result.type
+    cvss = _chosen_cvss(v)
+    return Finding(
+        vulnerability_id=v.vulnerability_id,
+        package=v.pkg_name,
+        version=v.installed_version,
+        package_type="OS" if result.result_class == "os-pkgs" else package_type(ecosystem),
+        location=package_location(v.purl, "", ecosystem, v.pkg_name),
+        fixed_version=v.fixed_version,
+        severity=v.nvd_severity if v.nvd_severity is not None else v.severity,
+        effective_severity=v.severity,
+        cvss_v3=Cvss(3, cvss.v3_vector, cvss.v3_score) if cvss and (cvss.v3_vector or cvss.v3_score) else None,
+        cvss_v2=Cvss(2, cvss.v2_vector, cvss.v2_score) if cvss and (cvss.v2_vector or cvss.v2_score) else None,
+        title=v.title,
+        description=v.description,
+        urls=(v.primary_url, *v.references),
+        file_path=v.pkg_path,
+        source=v.data_source,
+        # The same package can sit in several targets (two lock files, two jars): separate findings.
+        identity=(result.target, v.pkg_path, v.pkg_id),
+    )
+
+
+def _chosen_cvss(v: TrivyVulnerability) -> TrivyCvss | None:
+    by_source = {c.source: c for c in v.cvss}
+    for source in (v.severity_source, "nvd"):
+        if source in by_source:
+            return by_source[source]
+    return by_source[min(by_source)] if by_source else None

@@ -1,0 +1,207 @@
+"""The Kubernetes ValidatingAdmissionWebhook over HTTP: AdmissionReview v1 in and out, failing closed."""
+
+import copy
+import threading
+import uuid
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from grafeas_py import create_app
+from grafeas_py.config import Settings
+from grafeas_py.gate.admission import resource_uri
+from tests.unit.gate.builders import DIGEST
+
+GOOD = f"gcr.io/acme/app@sha256:{DIGEST}"
+TAGGED = "gcr.io/acme/app:1.0"
+
+
+def serve(database_url, config_path):
+    app = create_app(Settings(database_url=database_url, admission_config=str(config_path)))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def gate_project():
+    return f"k8s-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def webhook(database_url, tmp_path_factory, gate_project):
+    """A server whose namespace `prod` is judged by a policy that needs digests, and `slow` by a tiny deadline."""
+    path = tmp_path_factory.mktemp("admission") / "admission.yaml"
+    path.write_text(
+        "namespaces:\n"
+        f"  prod: projects/{gate_project}/policies/prod\n"
+        f"  dev: projects/{gate_project}/policies/missing\n"
+        "exemptNamespaces: [kube-system]\n"
+    )
+    server, base = serve(database_url, path)
+    r = requests.post(f"{base}/v1/projects/{gate_project}/policies", params={"policyId": "prod"}, json={"rules": {}})
+    assert r.status_code == 200, r.text
+    yield base
+    server.shutdown()
+
+
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "web", "namespace": "prod"},
+    "spec": {"containers": [{"name": "app", "image": GOOD}]},
+}
+
+
+def review(obj, kind=None, namespace="prod", operation="CREATE", **request):
+    kind = kind or obj["kind"]
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": "", "version": "v1", "kind": kind},
+            "namespace": namespace,
+            "operation": operation,
+            "object": obj,
+            **request,
+        },
+    }
+
+
+def post(base, body):
+    r = requests.post(f"{base}/v1/admission:review", json=body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview"
+    assert answer["response"]["uid"] == body["request"]["uid"]
+    return answer["response"]
+
+
+def with_images(obj, path, images):
+    obj = copy.deepcopy(obj)
+    spec = obj
+    for key in path:
+        spec = spec.setdefault(key, {})
+    spec["containers"] = [{"name": f"c{i}", "image": image} for i, image in enumerate(images)]
+    return obj
+
+
+def test_a_pod_by_digest_is_allowed(webhook):
+    answer = post(webhook, review(POD))
+    assert answer["allowed"] is True, answer
+
+
+def test_a_tag_is_denied_with_a_403_and_the_reason(webhook, gate_project):
+    answer = post(webhook, review(with_images(POD, ["spec"], [GOOD, TAGGED])))
+    assert answer["allowed"] is False
+    assert answer["status"]["code"] == 403 and answer["status"]["reason"] == "Forbidden"
+    assert TAGGED in answer["status"]["message"] and "digest" in answer["status"]["message"]
+    decisions = requests.get(
+        f"{webhook}/v1/projects/{gate_project}/decisions",
+        params={"filter": f'resourceUri="{resource_uri(TAGGED)}"'},
+    ).json()["decisions"]
+    assert decisions and decisions[-1]["decision"] == "DENY"  # the admission decision is on record
+
+
+@pytest.mark.parametrize(
+    "kind, path",
+    [
+        ("Deployment", ["spec", "template", "spec"]),
+        ("StatefulSet", ["spec", "template", "spec"]),
+        ("DaemonSet", ["spec", "template", "spec"]),
+        ("ReplicaSet", ["spec", "template", "spec"]),
+        ("Job", ["spec", "template", "spec"]),
+        ("CronJob", ["spec", "jobTemplate", "spec", "template", "spec"]),
+    ],
+)
+def test_pod_templates_of_every_workload_are_judged(webhook, kind, path):
+    obj = with_images({"kind": kind, "metadata": {"name": "w", "namespace": "prod"}}, path, [TAGGED])
+    assert post(webhook, review(obj))["allowed"] is False
+    obj = with_images({"kind": kind, "metadata": {"name": "w", "namespace": "prod"}}, path, [GOOD])
+    assert post(webhook, review(obj))["allowed"] is True
+
+
+@pytest.mark.parametrize("containers", ["initContainers", "ephemeralContainers"])
+def test_init_and_ephemeral_containers_count(webhook, containers):
+    pod = copy.deepcopy(POD)
+    pod["spec"][containers] = [{"name": "x", "image": TAGGED}]
+    answer = post(webhook, review(pod, operation="UPDATE", subResource="ephemeralcontainers"))
+    assert answer["allowed"] is False and TAGGED in answer["status"]["message"]
+
+
+def test_breakglass_annotation_admits_and_warns(webhook, gate_project):
+    pod = with_images(POD, ["spec"], [TAGGED])
+    pod["metadata"]["annotations"] = {"grafeas-py.dev/breakglass": "INC-7: hotfix"}
+    answer = post(webhook, review(pod))
+    assert answer["allowed"] is True
+    assert any("breakglass" in w for w in answer["warnings"])
+    recorded = requests.get(f"{webhook}/v1/projects/{gate_project}/decisions").json()["decisions"]
+    assert any(d.get("breakglass") == {"justification": "INC-7: hotfix"} for d in recorded)
+
+
+def test_exempt_namespaces_deletes_and_image_free_objects_are_allowed(webhook):
+    assert post(webhook, review(with_images(POD, ["spec"], [TAGGED]), namespace="kube-system"))["allowed"] is True
+    assert post(webhook, review(POD, operation="DELETE"))["allowed"] is True
+    assert post(webhook, review({"kind": "ConfigMap", "data": {}}, kind="ConfigMap"))["allowed"] is True
+
+
+def test_fails_closed(webhook):
+    unmapped = post(webhook, review(POD, namespace="elsewhere"))
+    assert unmapped["allowed"] is False and "no gate policy" in unmapped["status"]["message"]
+    missing = post(webhook, review(POD, namespace="dev"))
+    assert missing["allowed"] is False and "policies/missing" in missing["status"]["message"]
+
+
+def test_dry_run_records_nothing(webhook, gate_project):
+    image = f"gcr.io/acme/dry@sha256:{DIGEST}"
+    post(webhook, review(with_images(POD, ["spec"], [image]), dryRun=True))
+    path = f"{webhook}/v1/projects/{gate_project}/decisions"
+    assert requests.get(path, params={"filter": f'resourceUri="{resource_uri(image)}"'}).json() == {}
+
+
+def test_a_deadline_overrun_denies(database_url, tmp_path, gate_project):
+    path = tmp_path / "slow.yaml"
+    path.write_text(f"namespaces:\n  prod: projects/{gate_project}/policies/prod\ndeadlineSeconds: 0.000001\n")
+    server, base = serve(database_url, path)
+    try:
+        answer = post(base, review(POD))
+        assert answer["allowed"] is False and "within" in answer["status"]["message"]
+    finally:
+        server.shutdown()
+
+
+def test_without_configuration_every_review_is_denied(database_url):
+    app = create_app(Settings(database_url=database_url))
+    answer = app.test_client().post("/v1/admission:review", json=review(POD)).get_json()["response"]
+    assert answer["allowed"] is False and "GRAFEAS_ADMISSION_CONFIG" in answer["status"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"kind": "Pod"}, "expected an AdmissionReview"),
+        ({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {}}, "apiVersion"),
+        ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}, "uid is required"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_a_malformed_review_is_400(webhook, body, message):
+    r = requests.post(f"{webhook}/v1/admission:review", json=body)
+    assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
+
+
+@pytest.mark.parametrize(
+    "image, uri",
+    [
+        ("nginx", "https://docker.io/library/nginx"),
+        ("nginx:1.25", "https://docker.io/library/nginx:1.25"),
+        ("acme/app@sha256:" + "a" * 64, "https://docker.io/acme/app@sha256:" + "a" * 64),
+        ("gcr.io/p/app:1.0@sha256:" + "b" * 64, "https://gcr.io/p/app@sha256:" + "b" * 64),
+        ("localhost:5000/app:dev", "https://localhost:5000/app:dev"),
+        ("registry.example.com:5000/team/app", "https://registry.example.com:5000/team/app"),
+    ],
+)
+def test_image_references_become_resource_uris(image, uri):
+    assert resource_uri(image) == uri

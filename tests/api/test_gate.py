@@ -1,0 +1,267 @@
+"""The deploy gate over HTTP: policies and revisions, evaluation with real signatures, recorded decisions."""
+
+import base64
+import json
+
+import pytest
+
+from tests.factories import NOTE_BODIES, occurrence_body
+from tests.unit.gate.builders import DIGEST, results_payload, signer, simple_signing
+
+IMAGE = f"https://gcr.io/acme/app@sha256:{DIGEST}"
+TAGGED = "https://gcr.io/acme/app:1.0"
+
+VULN_POLICY = {"description": "no fixable HIGH", "rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture
+def policies(http, project):
+    return f"/v1/projects/{project}/policies"
+
+
+def create(http, policies, policy_id, body):
+    r = http.post(policies, params={"policyId": policy_id}, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def note(http, project, note_id, kind):
+    r = http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=NOTE_BODIES[kind])
+    assert r.status_code == 200, r.text
+    return r.json()["name"]
+
+
+def occurrence(http, project, body):
+    r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["name"]
+
+
+def evaluate(http, policies, policy_id, resource=IMAGE, **extra):
+    r = http.post(f"{policies}/{policy_id}:evaluate", json={"resourceUri": resource, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# ---- policies ------------------------------------------------------------------------------
+
+
+def test_policy_lifecycle_keeps_every_revision(http, project, policies):
+    created = create(http, policies, "prod", VULN_POLICY)
+    assert created["name"] == f"projects/{project}/policies/prod"
+    assert created["revision"] == 1 and created["rules"] == VULN_POLICY["rules"]
+    assert http.get(f"{policies}/prod").json() == created
+
+    changed = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "HIGH"}}, "revision": 99, "name": "x"}
+    updated = http.patch(f"{policies}/prod", json=changed).json()
+    assert updated["revision"] == 2 and updated["name"] == created["name"]  # output-only fields ignored
+    assert updated["createTime"] == created["createTime"] and "description" not in updated
+
+    assert http.delete(f"{policies}/prod").status_code == 200
+    assert http.get(f"{policies}/prod").status_code == 404
+    revisions = http.get(f"{policies}/prod/revisions").json()["revisions"]
+    assert [r["revision"] for r in revisions] == [1, 2, 3]
+    assert revisions[0]["rules"] == VULN_POLICY["rules"] and revisions[2]["deleted"] is True
+    assert http.get(f"{policies}/prod/revisions/1").json() == created
+
+    again = create(http, policies, "prod", VULN_POLICY)
+    assert again["revision"] == 4  # numbering continues, so a decision's revision stays unambiguous
+
+
+def test_policy_from_yaml(http, policies):
+    text = "rules:\n  vulnerabilities:\n    maximumFixableSeverity: LOW\n  scan:\n    maxAge: 24h\n"
+    r = http.post(policies, params={"policyId": "y"}, data=text, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 200, r.text
+    assert r.json()["rules"]["scan"] == {"maxAge": "24h"}
+
+
+@pytest.mark.parametrize(
+    "body, content_type, message",
+    [
+        ({"rules": {"vulnerabilities": {"maximumFixableSeverity": "HUGE"}}}, None, "maximumFixableSeverity"),
+        ({"rules": {"colour": {}}}, None, "rules.colour"),
+        ({"rules": {"scan": {"maxAge": "soon"}}}, None, "rules.scan.maxAge"),
+        ({"rules": {"attestations": {"attestors": ["qa"]}}}, None, "unknown attestor 'qa'"),
+        ({"occurrenceProjects": ["a/b"]}, None, "occurrenceProjects"),
+        ("rules: [unclosed", "application/yaml", "line"),
+        ("rules:\n  a: 1\n  a: 2\n", "application/yaml", "a"),
+    ],
+)
+def test_invalid_policies_are_400_naming_the_field(http, policies, body, content_type, message):
+    if content_type:
+        r = http.post(policies, params={"policyId": "bad"}, data=body, headers={"Content-Type": content_type})
+    else:
+        r = http.post(policies, params={"policyId": "bad"}, json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert message in r.json()["error"]["message"]
+    assert http.get(f"{policies}/bad").status_code == 404  # nothing half-written
+
+
+def test_duplicate_and_missing_policies(http, policies):
+    create(http, policies, "p", VULN_POLICY)
+    r = http.post(policies, params={"policyId": "p"}, json=VULN_POLICY)
+    assert r.status_code == 409 and "already exists" in r.json()["error"]["message"]
+    assert http.post(policies, json=VULN_POLICY).status_code == 400  # policyId is required
+    assert http.patch(f"{policies}/nope", json=VULN_POLICY).status_code == 404
+    assert http.delete(f"{policies}/nope").status_code == 404
+    assert http.get(f"{policies}/nope/revisions").status_code == 404
+    assert http.get(f"{policies}/p/revisions/7").status_code == 404
+    assert http.get(f"{policies}/p/revisions/x").status_code == 400
+    r = http.post(f"{policies}/nope:evaluate", json={"resourceUri": IMAGE})
+    assert r.status_code == 404 and "policies/nope" in r.json()["error"]["message"]
+
+
+def test_policies_list_in_pages(http, policies):
+    for i in range(3):
+        create(http, policies, f"p{i}", VULN_POLICY)
+    first = http.get(policies, params={"pageSize": 2}).json()
+    second = http.get(policies, params={"pageSize": 2, "pageToken": first["nextPageToken"]}).json()
+    names = [p["name"].rsplit("/", 1)[1] for p in first["policies"] + second["policies"]]
+    assert names == ["p0", "p1", "p2"] and "nextPageToken" not in second
+
+
+# ---- evaluation ----------------------------------------------------------------------------
+
+
+def test_a_fixable_high_vulnerability_is_denied_with_evidence_and_recorded(http, project, policies):
+    cve = note(http, project, "CVE-2024-1", "VULNERABILITY")
+    vuln = occurrence(http, project, occurrence_body("VULNERABILITY", cve, IMAGE))
+    create(http, policies, "prod", VULN_POLICY)
+
+    decision = evaluate(http, policies, "prod")
+    assert decision["allowed"] is False and decision["decision"] == "DENY"
+    assert decision["policy"] == f"projects/{project}/policies/prod" and decision["policyRevision"] == 1
+    [violation] = decision["violations"]
+    assert violation["rule"] == "vulnerabilities" and violation["mode"] == "enforce"
+    assert "CVE-2024-1" in violation["message"] and "HIGH" in violation["message"]
+    assert violation["evidence"] == [vuln]
+    assert decision["usedOccurrences"] == [vuln]
+
+    stored = http.get(f"/v1/{decision['name']}").json()
+    assert stored == decision
+    listed = http.get(f"/v1/projects/{project}/decisions", params={"filter": f'resourceUri="{IMAGE}"'}).json()
+    assert [d["name"] for d in listed["decisions"]] == [decision["name"]]
+
+
+def test_breakglass_allows_and_is_recorded(http, project, policies):
+    cve = note(http, project, "CVE-2024-2", "VULNERABILITY")
+    occurrence(http, project, occurrence_body("VULNERABILITY", cve, IMAGE))
+    create(http, policies, "prod", VULN_POLICY)
+    decision = evaluate(http, policies, "prod", breakglass={"justification": "INC-42 outage"})
+    assert decision["allowed"] is True and decision["breakglass"] == {"justification": "INC-42 outage"}
+    assert decision["violations"]  # kept, so the override is visible
+    r = http.post(f"{policies}/prod:evaluate", json={"resourceUri": IMAGE, "breakglass": {"justification": " "}})
+    assert r.status_code == 400 and "justification" in r.json()["error"]["message"]
+
+
+def test_a_tag_is_denied_with_a_reason(http, policies):
+    create(http, policies, "prod", {"rules": {}})
+    decision = evaluate(http, policies, "prod", resource=TAGGED)
+    assert decision["decision"] == "DENY"
+    assert [v["code"] for v in decision["violations"]] == ["TAG_NOT_DIGEST"]
+    assert "digest" in decision["violations"][0]["message"]
+
+
+def test_never_scanned_is_not_clean_and_a_fresh_scan_passes(http, project, policies):
+    create(http, policies, "scanned", {"rules": {"scan": {"maxAge": "3650d"}}})
+    assert evaluate(http, policies, "scanned")["decision"] == "DENY"
+    scanner = note(http, project, "scanner", "DISCOVERY")
+    occurrence(http, project, occurrence_body("DISCOVERY", scanner, IMAGE))
+    assert evaluate(http, policies, "scanned")["decision"] == "ALLOW"
+
+
+def test_signed_attestation_is_verified(http, project, policies):
+    qa = signer("ECDSA_P256_SHA256", "qa-1")
+    qa_note = note(http, project, "qa", "ATTESTATION")
+    policy = {
+        "attestors": [{"name": "qa", "noteName": qa_note, "publicKeys": [qa.public_key()]}],
+        "rules": {"attestations": {"attestors": ["qa"]}},
+    }
+    create(http, policies, "attested", policy)
+    assert evaluate(http, policies, "attested")["decision"] == "DENY"
+
+    payload = simple_signing()
+    forged = {"serializedPayload": b64(payload), "signatures": [{"publicKeyId": "qa-1", "signature": b64(b"x" * 64)}]}
+    occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": forged})
+    denied = evaluate(http, policies, "attested")
+    assert denied["decision"] == "DENY" and "SIGNATURE" in json.dumps(denied["violations"])
+
+    signed = {
+        "serializedPayload": b64(payload),
+        "signatures": [{"publicKeyId": "qa-1", "signature": b64(qa.sign(payload))}],
+    }
+    good = occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": signed})
+    allowed = evaluate(http, policies, "attested")
+    assert allowed["decision"] == "ALLOW", allowed
+    assert good in allowed["usedOccurrences"]
+
+
+def test_test_results_from_an_attestation(http, project, policies):
+    tests_note = note(http, project, "test-results", "DSSE_ATTESTATION")
+    create(http, policies, "tested", {"rules": {"tests": {}}})
+    assert evaluate(http, policies, "tested")["decision"] == "DENY"
+    envelope = {"payload": b64(results_payload("PASSED")), "payloadType": "application/vnd.in-toto+json"}
+    occurrence(http, project, {"resourceUri": IMAGE, "noteName": tests_note, "dsseAttestation": {"envelope": envelope}})
+    assert evaluate(http, policies, "tested")["decision"] == "ALLOW"
+
+
+def test_occurrence_projects_widen_what_the_gate_reads(http, project, policies):
+    scanners = f"{project}-scanners"
+    scanner = note(http, scanners, "scanner", "DISCOVERY")
+    occurrence(http, scanners, occurrence_body("DISCOVERY", scanner, IMAGE))
+    create(http, policies, "own", {"rules": {"scan": {"maxAge": "3650d"}}})
+    create(http, policies, "wide", {"rules": {"scan": {"maxAge": "3650d"}}, "occurrenceProjects": [scanners]})
+    assert evaluate(http, policies, "own")["decision"] == "DENY"
+    assert evaluate(http, policies, "wide")["decision"] == "ALLOW"
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({}, "resourceUri is required"),
+        ({"resourceUri": ""}, "resourceUri is required"),
+        ({"resourceUri": 5}, "resourceUri is required"),
+        ({"resourceUri": IMAGE, "colour": 1}, "unknown field 'colour'"),
+        ({"resourceUri": IMAGE, "breakglass": "yes"}, "breakglass must be"),
+    ],
+)
+def test_bad_evaluate_requests_are_400(http, policies, body, message):
+    create(http, policies, "p", VULN_POLICY)
+    r = http.post(f"{policies}/p:evaluate", json=body)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]["message"]
+
+
+# ---- decisions -----------------------------------------------------------------------------
+
+
+def test_decisions_filter_by_policy_outcome_and_time(http, project, policies):
+    create(http, policies, "strict", {"rules": {}})
+    create(http, policies, "loose", {"rules": {"identity": {"allowTags": True}}})
+    denied = evaluate(http, policies, "strict", resource=TAGGED)
+    allowed = evaluate(http, policies, "loose", resource=TAGGED)
+    path = f"/v1/projects/{project}/decisions"
+
+    def names(filter_):
+        r = http.get(path, params={"filter": filter_})
+        assert r.status_code == 200, r.text
+        return [d["name"] for d in r.json().get("decisions", [])]
+
+    assert names('decision="DENY"') == [denied["name"]]
+    assert names(f'policy="projects/{project}/policies/loose"') == [allowed["name"]]
+    assert names('policyId="strict" OR policyId="loose"') == [denied["name"], allowed["name"]]
+    assert names('evaluateTime > "2000-01-01T00:00:00Z" AND policyRevision = 1') == [denied["name"], allowed["name"]]
+    assert names('evaluateTime < "2000-01-01T00:00:00Z"') == []
+    for bad, message in [
+        ("colour=1", "unknown field 'colour'"),
+        ('decision="MAYBE"', "is not a decision"),
+        ('policy="strict"', "projects/[PROJECT_ID]/policies/[POLICY_ID]"),
+    ]:
+        r = http.get(path, params={"filter": bad})
+        assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
+    assert http.get(f"{path}/nope").status_code == 404

@@ -1,0 +1,132 @@
+"""Ingestion over HTTP: raw reports in, idempotent writes, nothing written from a malformed report,
+and what is ingested is what the deploy gate judges."""
+
+import pytest
+
+from tests.factories import NOTE_BODIES, occurrence_body
+from tests.unit.ingest.support import DIGEST, FIXTURES, IMAGE, VALID_CASES
+
+
+def ingest(http, project, fmt, fixture, resource=IMAGE, **params):
+    data = (FIXTURES / fixture).read_bytes()
+    return http.post(
+        f"/v1/projects/{project}/occurrences:ingest",
+        params={"format": fmt, "resourceUri": resource, **params},
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+
+
+def occurrences(http, project, filter_=""):
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": filter_, "pageSize": 1000})
+    assert r.status_code == 200, r.text
+    return r.json().get("occurrences", [])
+
+
+@pytest.mark.parametrize("fmt, fixture", VALID_CASES, ids=[c[1] for c in VALID_CASES])
+def test_every_format_ingests_once_however_often_it_is_posted(http, project, fmt, fixture):
+    first = ingest(http, project, fmt, fixture)
+    assert first.status_code == 200, first.text
+    summary = first.json()
+    assert summary["created"] >= 1 and summary["unchanged"] == 0
+    stored = occurrences(http, project)
+    assert len(stored) == summary["created"]
+    assert all(o["resourceUri"] == IMAGE for o in stored)
+
+    again = ingest(http, project, fmt, fixture).json()  # a CI retry
+    assert again["created"] == 0 and again["unchanged"] == summary["created"] and again["notesCreated"] == 0
+    assert sorted(o["name"] for o in occurrences(http, project)) == sorted(o["name"] for o in stored)
+
+
+def test_a_scan_makes_vulnerabilities_notes_and_a_discovery(http, project):
+    provider = f"{project}-vulnz"
+    summary = ingest(http, project, "trivy", "trivy/alpine-app-image.json", noteProject=provider).json()
+    assert summary["notesCreated"] >= 1
+    vulns = occurrences(http, project, 'kind="VULNERABILITY"')
+    assert vulns and all(o["noteName"].startswith(f"projects/{provider}/notes/") for o in vulns)
+    assert len(occurrences(http, project, 'kind="DISCOVERY"')) == 1
+    notes = http.get(f"/v1/projects/{provider}/notes", params={"pageSize": 1000}).json()["notes"]
+    assert {o["noteName"] for o in vulns} <= {n["name"] for n in notes}
+
+
+def test_a_clean_scan_still_records_that_it_scanned(http, project):
+    assert ingest(http, project, "trivy", "trivy/clean-image.json").status_code == 200
+    assert occurrences(http, project, 'kind="VULNERABILITY"') == []
+    assert len(occurrences(http, project, 'kind="DISCOVERY"')) == 1
+
+
+@pytest.mark.parametrize(
+    "fmt, fixture, message",
+    [
+        ("trivy", "trivy/truncated.json", "line"),
+        ("trivy", "trivy/missing-package-name.json", "PkgName"),
+        ("junit", "junit/billion-laughs.xml", "junit"),
+        ("junit", "junit/external-entity.xml", "junit"),
+        ("spdx", "spdx/truncated.spdx.json", "line"),
+        ("cyclonedx", "cyclonedx/unknown-vex-state.cdx.json", "state"),
+        ("dsse", "dsse/bad-base64.json", "payload"),
+    ],
+)
+def test_a_malformed_report_is_400_and_writes_nothing(http, project, fmt, fixture, message):
+    r = ingest(http, project, fmt, fixture, noteProject=f"{project}-notes")
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]["message"]
+    assert occurrences(http, project) == []
+    assert http.get(f"/v1/projects/{project}-notes/notes").json() == {}
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"format": "nessus", "resourceUri": IMAGE}, "format"),
+        ({"resourceUri": IMAGE}, "format"),
+        ({"format": "trivy"}, "resourceUri is required"),
+        ({"format": "junit", "resourceUri": "https://gcr.io/acme/app:1.0"}, "must name the artifact's digest"),
+        ({"format": "trivy", "resourceUri": IMAGE, "noteProject": "a/b"}, "noteProject"),
+    ],
+)
+def test_bad_ingest_requests_are_400(http, project, params, message):
+    data = (FIXTURES / "junit/pytest-passed.xml").read_bytes()
+    r = http.post(f"/v1/projects/{project}/occurrences:ingest", params=params, data=data)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]["message"]
+
+
+def test_plan_batches_from_the_command_line_client(http, project):
+    note = f"projects/{project}/notes/CVE-2024-9"
+    body = {
+        "notes": {note: NOTE_BODIES["VULNERABILITY"]},
+        "occurrences": [{"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)}],
+    }
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    assert http.post(path, params={"format": "plan"}, json=body).json() == {
+        "created": 1,
+        "unchanged": 0,
+        "notesCreated": 1,
+    }
+    assert http.post(path, params={"format": "plan"}, json=body).json()["unchanged"] == 1
+    body["occurrences"][0]["key"] = "nope"
+    r = http.post(path, params={"format": "plan"}, json=body)
+    assert r.status_code == 400 and "64 lowercase hex" in r.json()["error"]["message"]
+    body["occurrences"][0] = {"key": "b" * 64, "occurrence": occurrence_body("BUILD", note, IMAGE)}
+    r = http.post(path, params={"format": "plan"}, json=body)
+    assert r.status_code == 400 and "does not match the kind" in r.json()["error"]["message"]
+
+
+def test_the_gate_judges_what_was_ingested(http, project):
+    policies = f"/v1/projects/{project}/policies"
+    policy = {"rules": {"tests": {}, "scan": {"maxAge": "36500d"}}}
+    assert http.post(policies, params={"policyId": "ci"}, json=policy).status_code == 200
+
+    def decide():
+        return http.post(f"{policies}/ci:evaluate", json={"resourceUri": IMAGE}).json()
+
+    assert {v["rule"] for v in decide()["violations"]} == {"tests", "scan"}
+    ingest(http, project, "trivy", "trivy/clean-image.json")
+    ingest(http, project, "junit", "junit/pytest-passed.xml")
+    assert decide()["decision"] == "ALLOW"
+
+    failed = f"https://registry.example.com/payments/other@sha256:{DIGEST[::-1]}"
+    ingest(http, project, "junit", "junit/gradle-failed.xml", resource=failed)
+    denied = http.post(f"{policies}/ci:evaluate", json={"resourceUri": failed}).json()
+    assert "tests" in {v["rule"] for v in denied["violations"]}

@@ -1,0 +1,126 @@
+"""`grafeas-py` as a CI client, against the real test server over HTTP: exit codes a pipeline can use."""
+
+import json
+import subprocess
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from grafeas_py.cli import main
+from grafeas_py.gate.keys import default_key_id
+from tests.factories import NOTE_BODIES, occurrence_body
+from tests.test_cli import GRAFEAS_PY
+from tests.unit.ingest.support import FIXTURES, IMAGE
+
+
+@pytest.fixture
+def cli(base_url):
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(main, [str(a) for a in args], input=input, env={"GRAFEAS_URL": base_url})
+
+    return run
+
+
+def test_notes_and_occurrences_round_trip(cli, project, tmp_path):
+    note_file = tmp_path / "note.yaml"
+    note_file.write_text(yaml.safe_dump(NOTE_BODIES["VULNERABILITY"]))
+    name = f"projects/{project}/notes/CVE-2024-7"
+    created = cli("notes", "create", name, "-f", note_file)
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.output)["name"] == name
+    assert yaml.safe_load(cli("notes", "get", name, "-o", "yaml").output)["kind"] == "VULNERABILITY"
+
+    body = json.dumps(occurrence_body("VULNERABILITY", name, IMAGE))
+    occ = cli("occurrences", "create", project, "-f", "-", input=body)
+    assert occ.exit_code == 0, occ.output
+    occ_name = json.loads(occ.output)["name"]
+    table = cli("occurrences", "list", project, "--filter", 'kind="VULNERABILITY"', "-o", "table").output
+    assert table.splitlines()[0].split() == ["name", "kind", "resourceUri", "noteName"]
+    assert occ_name in table and IMAGE in table
+    assert json.loads(cli("occurrences", "list", project, "--filter", 'kind="BUILD"').output) == []
+
+    assert cli("occurrences", "delete", occ_name).exit_code == 0
+    assert cli("notes", "delete", name).exit_code == 0
+    missing = cli("notes", "get", name)
+    assert missing.exit_code == 1 and "404" in missing.output and "not found" in missing.output
+
+
+def test_exit_codes(cli, project):
+    assert cli("notes", "get", "CVE-1").exit_code == 2  # not a note name: usage
+    bad = cli("notes", "list", project, "--filter", "kind ==")
+    assert bad.exit_code == 1 and "syntax error" in bad.output
+    down = CliRunner().invoke(main, ["notes", "list", "p", "--url", "http://127.0.0.1:9"])
+    assert down.exit_code == 3 and "cannot reach" in down.output
+
+
+def test_ingest_is_idempotent_and_refuses_a_malformed_report(cli, project):
+    report = FIXTURES / "trivy/alpine-app-image.json"
+    first = cli("ingest", "trivy", report, "--project", project, "--resource", IMAGE)
+    assert first.exit_code == 0, first.output
+    created = int(first.output.split(" created")[0].rsplit(" ", 1)[1])
+    assert created > 1 and "0 unchanged, 0 failed" in first.output
+    again = cli("ingest", "trivy", report, "--project", project, "--resource", IMAGE)
+    assert again.exit_code == 0 and f"0 created, {created} unchanged, 0 failed" in again.output
+
+    broken = cli("ingest", "trivy", FIXTURES / "trivy/truncated.json", "--project", f"{project}-x", "--resource", IMAGE)
+    assert broken.exit_code == 1 and "truncated.json" in broken.output and "line" in broken.output
+    assert json.loads(cli("occurrences", "list", f"{project}-x").output) == []
+    assert cli("ingest", "nessus", report, "--project", project, "--resource", IMAGE).exit_code == 2
+
+
+def _key_file(tmp_path, key):
+    path = tmp_path / "key.pem"
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.write_bytes(pem)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make_key, algorithm",
+    [
+        (lambda: ec.generate_private_key(ec.SECP256R1()), "ECDSA_P256_SHA256"),
+        (ed25519.Ed25519PrivateKey.generate, "ED25519"),
+    ],
+)
+def test_attest_sign_then_gate_check(cli, http, project, tmp_path, make_key, algorithm):
+    key = make_key()
+    note = f"projects/{project}/notes/qa"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
+    public = key.public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    keys = [{"id": default_key_id(public), "algorithm": algorithm, "publicKeyPem": pem}]
+    policy = {
+        "attestors": [{"name": "qa", "noteName": note, "publicKeys": keys}],
+        "rules": {"attestations": {"attestors": ["qa"]}},
+    }
+    assert http.post(f"/v1/projects/{project}/policies", params={"policyId": "qa"}, json=policy).ok
+    check = ("gate", "check", "--project", project, "--policy", "qa", "--resource", IMAGE, "-o", "table")
+
+    denied = cli(*check)
+    assert denied.exit_code == 1 and denied.output.startswith("DENY") and "qa" in denied.output
+    signed = cli("attest", "sign", "--key", _key_file(tmp_path, key), "--resource", IMAGE, "--note", note)
+    assert signed.exit_code == 0, signed.output
+    allowed = cli(*check)
+    assert allowed.exit_code == 0 and allowed.output.startswith("ALLOW"), allowed.output
+    unpinned = cli(
+        "attest", "sign", "--key", _key_file(tmp_path, key), "--resource", "https://gcr.io/a/b:1", "--note", note
+    )
+    assert unpinned.exit_code == 1 and "digest" in unpinned.output
+
+
+def test_gate_check_errors_exit_2(cli, project):
+    missing = cli("gate", "check", "--project", project, "--policy", "nope", "--resource", IMAGE)
+    assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_the_console_script_talks_to_the_server(base_url, project):
+    result = subprocess.run(
+        [GRAFEAS_PY, "occurrences", "list", project, "--url", base_url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

@@ -1,0 +1,297 @@
+"""Signed evidence: attestations from named attestors for every algorithm, and passing test results."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD_TYPE, pae
+from grafeas_py.gate import evaluate
+from grafeas_py.gate.keys import ALGORITHMS
+from tests.unit.gate.builders import (
+    DIGEST,
+    IMAGE,
+    NOW,
+    OTHER_DIGEST,
+    OTHER_URI,
+    URI,
+    attestation_occurrence,
+    attestor,
+    b64,
+    codes,
+    dsse_occurrence,
+    make_policy,
+    results_payload,
+    signed_attestation,
+    signed_dsse,
+    signer,
+    simple_signing,
+    statement,
+)
+
+QA_NOTE = "projects/acme/notes/qa"
+
+
+def attestation_policy(*signers, required=("qa",), extra_attestors=()):
+    return make_policy(
+        {"attestations": {"attestors": list(required)}},
+        attestors=[attestor("qa", list(signers)), *extra_attestors],
+    )
+
+
+def decide(policy, occurrences, uri=URI):
+    return evaluate(policy, uri, occurrences, NOW)
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_attestation_signed_with_each_algorithm(algorithm):
+    key = signer(algorithm)
+    policy = attestation_policy(key)
+    occurrence = signed_attestation(key, QA_NOTE)
+    result = decide(policy, [occurrence])
+    assert (result.decision, result.violations) == ("ALLOW", [])
+    assert result.used_occurrences == [occurrence["name"]]
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_dsse_attestation_signed_with_each_algorithm(algorithm):
+    key = signer(algorithm)
+    result = decide(attestation_policy(key), [signed_dsse(key, QA_NOTE)])
+    assert (result.decision, result.violations) == ("ALLOW", [])
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_signature_by_another_key_with_the_same_id_is_invalid(algorithm):
+    trusted, impostor = signer(algorithm), signer(algorithm, fresh=True)
+    result = decide(attestation_policy(trusted), [signed_attestation(impostor, QA_NOTE)])
+    assert (result.decision, codes(result.violations)) == ("DENY", ["SIGNATURE_INVALID"])
+
+
+def test_tampered_payload_is_invalid():
+    key = signer()
+    occurrence = signed_attestation(key, QA_NOTE)
+    occurrence["attestation"]["serializedPayload"] = b64(simple_signing(OTHER_DIGEST))
+    result = decide(attestation_policy(key), [occurrence])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+    assert "key-1" in result.violations[0].message
+
+
+def test_tampered_dsse_payload_type_is_invalid():
+    key = signer()
+    occurrence = signed_dsse(key, QA_NOTE)
+    occurrence["dsseAttestation"]["envelope"]["payloadType"] = "application/json"
+    assert codes(decide(attestation_policy(key), [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+def test_unknown_key_id_is_invalid():
+    key = signer()
+    payload = simple_signing()
+    occurrence = attestation_occurrence(payload, [("some-other-key", key.sign(payload))], QA_NOTE)
+    result = decide(attestation_policy(key), [occurrence])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+    assert "some-other-key" in result.violations[0].message
+
+
+def test_signature_without_key_id_tries_every_key():
+    first, second = signer("ED25519", "k1"), signer("ECDSA_P384_SHA384", "k2")
+    payload = statement()
+    occurrence = dsse_occurrence(payload, [("", second.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload)))], QA_NOTE)
+    assert decide(attestation_policy(first, second), [occurrence]).decision == "ALLOW"
+
+
+def test_raw_ecdsa_signature_is_accepted():
+    key = signer("ECDSA_P256_SHA256")
+    payload = simple_signing()
+    r, s = decode_dss_signature(key.sign(payload))
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    occurrence = attestation_occurrence(payload, [(key.key_id, raw)], QA_NOTE)
+    assert decide(attestation_policy(key), [occurrence]).decision == "ALLOW"
+
+
+def test_unsigned_attestation_is_invalid():
+    key = signer()
+    occurrence = attestation_occurrence(simple_signing(), [], QA_NOTE)
+    result = decide(attestation_policy(key), [occurrence])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+    assert "no signatures" in result.violations[0].message
+
+
+def test_attestation_for_another_digest_is_a_subject_mismatch():
+    key = signer()
+    result = decide(attestation_policy(key), [signed_attestation(key, QA_NOTE, simple_signing(OTHER_DIGEST))])
+    assert codes(result.violations) == ["SUBJECT_MISMATCH"]
+    assert f"sha256:{OTHER_DIGEST}" in result.violations[0].message
+
+
+def test_dsse_statement_for_another_digest_is_a_subject_mismatch():
+    key = signer()
+    result = decide(attestation_policy(key), [signed_dsse(key, QA_NOTE, statement(OTHER_DIGEST))])
+    assert codes(result.violations) == ["SUBJECT_MISMATCH"]
+
+
+def test_dsse_simple_signing_payload():
+    key = signer()
+    occurrence = signed_dsse(key, QA_NOTE, simple_signing(), payload_type=SIMPLE_SIGNING_PAYLOAD_TYPE)
+    assert decide(attestation_policy(key), [occurrence]).decision == "ALLOW"
+
+
+def test_attestation_on_another_note_does_not_count():
+    key = signer()
+    result = decide(attestation_policy(key), [signed_attestation(key, "projects/acme/notes/someone-else")])
+    assert codes(result.violations) == ["ATTESTATION_MISSING"]
+    assert QA_NOTE in result.violations[0].message
+
+
+def test_attestation_on_another_artifact_does_not_count():
+    key = signer()
+    occurrence = signed_attestation(key, QA_NOTE, uri=OTHER_URI)
+    assert codes(decide(attestation_policy(key), [occurrence]).violations) == ["ATTESTATION_MISSING"]
+
+
+def test_every_listed_attestor_is_required():
+    qa, security = signer(key_id="qa-key"), signer("ED25519", "sec-key")
+    policy = attestation_policy(qa, required=("qa", "security"), extra_attestors=[attestor("security", [security])])
+    result = decide(policy, [signed_attestation(qa, QA_NOTE)])
+    assert codes(result.violations) == ["ATTESTATION_MISSING"]
+    assert "attestor security" in result.violations[0].message
+    both = [signed_attestation(qa, QA_NOTE), signed_attestation(security, "projects/acme/notes/security")]
+    assert decide(policy, both).decision == "ALLOW"
+
+
+def test_one_valid_attestation_is_enough():
+    key = signer()
+    bad = signed_attestation(key, QA_NOTE, simple_signing(OTHER_DIGEST))
+    assert decide(attestation_policy(key), [bad, signed_attestation(key, QA_NOTE)]).decision == "ALLOW"
+
+
+def test_attestation_needs_a_digest_to_check():
+    key = signer()
+    policy = make_policy(
+        {"identity": {"allowTags": True}, "attestations": {"attestors": ["qa"]}}, attestors=[attestor("qa", [key])]
+    )
+    tagged = "gcr.io/acme/app:1.0"
+    result = decide(policy, [signed_attestation(key, QA_NOTE, uri=tagged)], uri=tagged)
+    assert codes(result.violations) == ["DIGEST_MISSING"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda o: o["attestation"].update(serializedPayload="***not base64***"), id="bad base64 payload"),
+        pytest.param(lambda o: o["attestation"]["signatures"][0].update(signature="%%%"), id="bad base64 signature"),
+        pytest.param(lambda o: o["attestation"].update(signatures="x"), id="signatures not a list"),
+        pytest.param(lambda o: o.update(attestation=[1]), id="details not an object"),
+    ],
+)
+def test_malformed_attestation_is_a_violation(change):
+    key = signer()
+    occurrence = signed_attestation(key, QA_NOTE)
+    change(occurrence)
+    result = decide(attestation_policy(key), [occurrence])
+    assert (result.decision, codes(result.violations)) == ("DENY", ["OCCURRENCE_MALFORMED"])
+    assert result.violations[0].evidence == [occurrence["name"]]
+
+
+def test_signed_payload_that_is_not_json_is_a_violation():
+    key = signer()
+    result = decide(attestation_policy(key), [signed_attestation(key, QA_NOTE, b"\xff not json")])
+    assert codes(result.violations) == ["OCCURRENCE_MALFORMED"]
+
+
+def test_signed_dsse_payload_that_is_not_a_statement_is_a_violation():
+    key = signer()
+    payload = json.dumps({"subject": [{"digest": {"sha256": DIGEST}}]}).encode()
+    result = decide(attestation_policy(key), [signed_dsse(key, QA_NOTE, payload)])
+    assert codes(result.violations) == ["OCCURRENCE_MALFORMED"]
+    assert "in-toto Statement" in result.violations[0].message
+
+
+def test_url_safe_unpadded_base64_is_read():
+    key = signer()
+    occurrence = signed_attestation(key, QA_NOTE)
+    payload = base64.b64decode(occurrence["attestation"]["serializedPayload"])
+    occurrence["attestation"]["serializedPayload"] = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    assert decide(attestation_policy(key), [occurrence]).decision == "ALLOW"
+
+
+# ---- test results ---------------------------------------------------------------------------------------------
+
+CI_NOTE = "projects/acme/notes/ci-tests"
+
+
+def ci_policy(signed_by=(), allow_warned=False, ci=None):
+    rule = {"allowWarned": allow_warned, "signedBy": list(signed_by)}
+    return make_policy({"tests": rule}, attestors=[attestor("ci", [ci or signer()])])
+
+
+def result_occurrence(result="PASSED", by=None, digest=DIGEST, configuration="ci/unit.yaml", age_hours=2):
+    payload = results_payload(result, digest, configuration)
+    return signed_dsse(by, CI_NOTE, payload, created=NOW - timedelta(hours=age_hours))
+
+
+@pytest.mark.parametrize(
+    "results, allow_warned, decision, violations",
+    [
+        pytest.param([], False, "DENY", ["TEST_RESULT_MISSING"], id="missing"),
+        pytest.param(["PASSED"], False, "ALLOW", [], id="passed"),
+        pytest.param(["FAILED"], False, "DENY", ["TEST_FAILED"], id="failed"),
+        pytest.param(["WARNED"], False, "DENY", ["TEST_FAILED"], id="warned refused"),
+        pytest.param(["WARNED"], True, "ALLOW", [], id="warned allowed"),
+        pytest.param(["SKIPPED"], True, "DENY", ["TEST_FAILED"], id="unknown result"),
+    ],
+)
+def test_test_results(results, allow_warned, decision, violations):
+    occurrences = [result_occurrence(result) for result in results]
+    outcome = decide(ci_policy(allow_warned=allow_warned), occurrences)
+    assert (outcome.decision, codes(outcome.violations)) == (decision, violations)
+
+
+def test_newest_result_of_a_suite_counts():
+    rerun = [result_occurrence("FAILED", age_hours=5), result_occurrence("PASSED", age_hours=1)]
+    assert decide(ci_policy(), rerun).decision == "ALLOW"
+    regressed = [result_occurrence("PASSED", age_hours=5), result_occurrence("FAILED", age_hours=1)]
+    assert codes(decide(ci_policy(), regressed).violations) == ["TEST_FAILED"]
+
+
+def test_a_failing_suite_is_not_hidden_by_a_passing_one():
+    suites = [result_occurrence("PASSED", configuration="unit.yaml"), result_occurrence("FAILED", configuration="e2e")]
+    result = decide(ci_policy(), suites)
+    assert codes(result.violations) == ["TEST_FAILED"]
+    assert result.violations[0].evidence == [suites[1]["name"]]
+
+
+def test_test_results_for_another_digest_do_not_count():
+    result = decide(ci_policy(), [result_occurrence(digest=OTHER_DIGEST)])
+    assert codes(result.violations) == ["SUBJECT_MISMATCH"]
+
+
+def test_other_predicates_are_not_test_results():
+    other = signed_dsse(None, CI_NOTE, statement())
+    assert codes(decide(ci_policy(), [other]).violations) == ["TEST_RESULT_MISSING"]
+
+
+def test_signed_test_results():
+    ci = signer("ED25519", "ci-key")
+    policy = ci_policy(signed_by=["ci"], ci=ci)
+    assert decide(policy, [result_occurrence(by=ci)]).decision == "ALLOW"
+    unsigned = decide(policy, [result_occurrence()])
+    assert codes(unsigned.violations) == ["SIGNATURE_INVALID"]
+    forged = decide(policy, [result_occurrence(by=signer("ED25519", "ci-key"))])
+    assert codes(forged.violations) == ["SIGNATURE_INVALID"]
+
+
+def test_unreadable_envelope_is_reported_when_nothing_passes():
+    broken = result_occurrence()
+    broken["dsseAttestation"]["envelope"]["payload"] = "!!"
+    assert codes(decide(ci_policy(), [broken]).violations) == ["OCCURRENCE_MALFORMED"]
+    assert decide(ci_policy(), [broken, result_occurrence()]).decision == "ALLOW"
+
+
+def test_test_results_need_a_digest():
+    policy = make_policy({"identity": {"allowTags": True}, "tests": {}})
+    tagged = f"{IMAGE.split('@')[0]}:1.0"
+    assert codes(decide(policy, [], uri=tagged).violations) == ["DIGEST_MISSING"]

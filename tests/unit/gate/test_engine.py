@@ -1,0 +1,652 @@
+"""The deploy gate's decisions, as a table of scenarios: every rule, every mode, expiry, VEX, breakglass."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from grafeas_py.gate import Breakglass, evaluate
+from grafeas_py.gate import engine as engine_module
+from tests.unit.gate.builders import (
+    DIGEST,
+    NOW,
+    OTHER_URI,
+    URI,
+    build,
+    codes,
+    compliance,
+    discovery,
+    make_policy,
+    package,
+    vulnerability,
+)
+
+VULNS = {"maximumFixableSeverity": "MEDIUM", "maximumUnfixableSeverity": "HIGH"}
+SCAN = {"maxAge": "24h"}
+PROVENANCE = {
+    "builderIds": ["https://cloudbuild.googleapis.com/**"],
+    "sourceUris": ["https://github.com/acme/*"],
+}
+CIS = "projects/acme/notes/cis-4.1"
+LATER = (NOW + timedelta(days=30)).isoformat()
+EARLIER = (NOW - timedelta(days=1)).isoformat()
+
+
+def case(name, rules, occurrences, decision, violations=(), warnings=(), *, uri=URI, doc=None, says=None):
+    return pytest.param(rules, occurrences, decision, list(violations), list(warnings), uri, doc or {}, says, id=name)
+
+
+SCENARIOS = [
+    # identity
+    case("digest image passes", {}, [], "ALLOW"),
+    case("tag denied", {}, [], "DENY", ["TAG_NOT_DIGEST"], uri="gcr.io/acme/app:1.0", says="gcr.io/acme/app@sha256:"),
+    case("no tag, no digest", {}, [], "DENY", ["TAG_NOT_DIGEST"], uri="https://gcr.io/acme/app"),
+    case("tags allowed", {"identity": {"allowTags": True}}, [], "ALLOW", uri="gcr.io/acme/app:1.0"),
+    case("tag warn", {"identity": {"mode": "warn"}}, [], "ALLOW_WITH_WARNINGS", [], ["TAG_NOT_DIGEST"], uri="a/b:1"),
+    case("tag dryrun", {"identity": {"mode": "dryrun"}}, [], "ALLOW", [], ["TAG_NOT_DIGEST"], uri="a/b:1"),
+    case("bad digest", {}, [], "DENY", ["DIGEST_INVALID"], uri="gcr.io/acme/app@sha256:abc", says="not a sha256"),
+    case("sha512 digest", {}, [], "DENY", ["DIGEST_INVALID"], uri=f"gcr.io/a/b@sha512:{DIGEST}"),
+    case("jar without digest", {}, [], "DENY", ["DIGEST_MISSING"], uri="https://repo/app.jar", says="#sha256="),
+    case("war no scheme", {}, [], "DENY", ["DIGEST_MISSING"], uri="repo.example.com/lib/app.WAR"),
+    case("jar with fragment", {}, [], "ALLOW", uri=f"https://repo/app.jar#sha256={DIGEST}"),
+    case("zip bad fragment", {}, [], "DENY", ["DIGEST_INVALID"], uri="https://repo/app.zip#sha256=XYZ"),
+    case("grafeas file uri", {}, [], "ALLOW", uri=f"file://sha256:{DIGEST}:app.jar"),
+    case("file uri no digest", {}, [], "DENY", ["DIGEST_MISSING"], uri="file:///srv/app.jar"),
+    case("package coordinate", {}, [], "ALLOW", uri="deb://bookworm:amd64:openssl:3.0.1"),
+    # artifact patterns
+    case(
+        "allow pattern skips all",
+        {"artifacts": {"allowPatterns": ["gcr.io/acme/**"]}, "vulnerabilities": VULNS, "scan": SCAN},
+        [vulnerability(severity="CRITICAL")],
+        "ALLOW",
+        uri="gcr.io/acme/app:latest",
+    ),
+    case(
+        "star stays in one segment",
+        {"artifacts": {"allowPatterns": ["gcr.io/acme/*"]}},
+        [],
+        "DENY",
+        ["TAG_NOT_DIGEST"],
+        uri="gcr.io/acme/team/app:1",
+    ),
+    case(
+        "deny pattern",
+        {"artifacts": {"denyPatterns": ["docker.io/**"]}},
+        [],
+        "DENY",
+        ["ARTIFACT_DENIED"],
+        uri=f"docker.io/x@sha256:{DIGEST}",
+    ),
+    case(
+        "deny wins over allow",
+        {"artifacts": {"allowPatterns": ["**"], "denyPatterns": ["gcr.io/acme/app@*"]}},
+        [],
+        "DENY",
+        ["ARTIFACT_DENIED"],
+    ),
+    case(
+        "deny pattern warn",
+        {"artifacts": {"mode": "warn", "denyPatterns": ["**"]}},
+        [],
+        "ALLOW_WITH_WARNINGS",
+        [],
+        ["ARTIFACT_DENIED"],
+    ),
+    # vulnerabilities
+    case(
+        "fixable above max",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="HIGH")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        says=f"found CVE-2023-1234 (in openssl 3.0.1, fixed in 3.0.2) in {URI} with severity HIGH, above the maximum "
+        "MEDIUM for fixable vulnerabilities",
+    ),
+    case("fixable at max", {"vulnerabilities": VULNS}, [vulnerability(severity="MEDIUM")], "ALLOW"),
+    case("unfixable within max", {"vulnerabilities": VULNS}, [vulnerability(severity="HIGH", fixable=False)], "ALLOW"),
+    case(
+        "unfixable above max",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL", fixable=False)],
+        "DENY",
+        ["FIX_UNAVAILABLE_SEVERITY_EXCEEDED"],
+        says="above the maximum HIGH for unfixable vulnerabilities",
+    ),
+    case(
+        "fixAvailable makes fixable",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="HIGH", fixable=False, fixAvailable=True)],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        "no package issues is unfixable",
+        {"vulnerabilities": {"maximumFixableSeverity": "LOW"}},
+        [vulnerability(severity="CRITICAL", packageIssue=[])],
+        "ALLOW",
+    ),
+    case(
+        "falls back to severity",
+        {"vulnerabilities": VULNS},
+        [vulnerability(effectiveSeverity=None, provider_severity="HIGH")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case("unspecified severity passes", {"vulnerabilities": VULNS}, [vulnerability(effectiveSeverity=None)], "ALLOW"),
+    case(
+        "block all",
+        {"vulnerabilities": {"maximumFixableSeverity": "BLOCK_ALL"}},
+        [vulnerability(effectiveSeverity=None)],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        says="allows no fixable vulnerabilities (BLOCK_ALL)",
+    ),
+    case(
+        "cvss above max",
+        {"vulnerabilities": {"maximumCvssScore": 7}},
+        [vulnerability(severity="LOW", cvssScore=9.8)],
+        "DENY",
+        ["CVSS_EXCEEDED"],
+        says="CVSS score 9.8, above the maximum 7",
+    ),
+    case(
+        "cvss v3 fallback",
+        {"vulnerabilities": {"maximumCvssScore": 7}},
+        [vulnerability(cvssv3={"baseScore": 7.5})],
+        "DENY",
+        ["CVSS_EXCEEDED"],
+    ),
+    case("cvss within max", {"vulnerabilities": {"maximumCvssScore": 7}}, [vulnerability(cvssScore=7.0)], "ALLOW"),
+    case(
+        "vex not affected",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL", vexAssessment={"state": "NOT_AFFECTED"})],
+        "ALLOW",
+    ),
+    case(
+        "vex fixed",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL", vexAssessment={"state": "FIXED"})],
+        "ALLOW",
+    ),
+    case(
+        "vex affected still counts",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL", vexAssessment={"state": "AFFECTED"})],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        "cve exemption",
+        {
+            "vulnerabilities": {
+                **VULNS,
+                "exemptions": [{"cve": "CVE-2023-1234", "justification": "unreachable", "expires": LATER}],
+            }
+        },
+        [vulnerability(severity="CRITICAL")],
+        "ALLOW",
+        says="exempted until",
+    ),
+    case(
+        "cve exemption by note name",
+        {
+            "vulnerabilities": {
+                **VULNS,
+                "exemptions": [{"cve": "projects/goog-vulnz/notes/CVE-2023-1234", "justification": "j"}],
+            }
+        },
+        [vulnerability(severity="CRITICAL")],
+        "ALLOW",
+    ),
+    case(
+        "cve exemption by vex cve",
+        {"vulnerabilities": {**VULNS, "exemptions": [{"cve": "GHSA-1", "justification": "j"}]}},
+        [vulnerability(severity="CRITICAL", vexAssessment={"cve": "GHSA-1", "state": "AFFECTED"})],
+        "ALLOW",
+    ),
+    case(
+        "cve exemption other project note",
+        {
+            "vulnerabilities": {
+                **VULNS,
+                "exemptions": [{"cve": "projects/other/notes/CVE-2023-1234", "justification": "j"}],
+            }
+        },
+        [vulnerability(severity="CRITICAL")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        "cve exemption expired",
+        {
+            "vulnerabilities": {
+                **VULNS,
+                "exemptions": [{"cve": "CVE-2023-1234", "justification": "j", "expires": EARLIER}],
+            }
+        },
+        [vulnerability(severity="CRITICAL")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        says="the exemption for CVE-2023-1234 expired at 2026-05-31T12:00:00Z",
+    ),
+    case(
+        "cve exemption for another cve",
+        {"vulnerabilities": {**VULNS, "exemptions": [{"cve": "CVE-2020-1", "justification": "j"}]}},
+        [vulnerability(severity="CRITICAL")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        "vulnerabilities warn",
+        {"vulnerabilities": {**VULNS, "mode": "warn"}},
+        [vulnerability(severity="CRITICAL")],
+        "ALLOW_WITH_WARNINGS",
+        [],
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        "vulnerabilities dryrun",
+        {"vulnerabilities": {**VULNS, "mode": "dryrun"}},
+        [vulnerability(severity="CRITICAL")],
+        "ALLOW",
+        [],
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        "modes combined",
+        {"vulnerabilities": VULNS, "scan": {**SCAN, "mode": "warn"}, "identity": {"mode": "dryrun"}},
+        [{**vulnerability(severity="CRITICAL"), "resourceUri": "gcr.io/acme/app:1"}],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        ["TAG_NOT_DIGEST", "NOT_SCANNED"],
+        uri="gcr.io/acme/app:1",
+    ),
+    case(
+        "vulnerability on another artifact",
+        {"vulnerabilities": VULNS},
+        [{**vulnerability(severity="CRITICAL"), "resourceUri": OTHER_URI}],
+        "ALLOW",
+    ),
+    case(
+        "same artifact without https",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        uri=URI.removeprefix("https://"),
+    ),
+    # scan freshness
+    case("fresh scan", {"scan": SCAN}, [discovery(scanned=NOW - timedelta(hours=3))], "ALLOW"),
+    case(
+        "stale scan",
+        {"scan": SCAN},
+        [discovery(scanned=NOW - timedelta(days=3))],
+        "DENY",
+        ["SCAN_STALE"],
+        says="is 3d old",
+    ),
+    case(
+        "newest scan counts",
+        {"scan": SCAN},
+        [discovery(scanned=NOW - timedelta(days=3)), discovery(scanned=NOW - timedelta(hours=1))],
+        "ALLOW",
+    ),
+    case("scan time from updateTime", {"scan": SCAN}, [discovery(updateTime="2026-06-01T11:00:00Z")], "ALLOW"),
+    case("never scanned", {"scan": SCAN}, [], "DENY", ["NOT_SCANNED"], says="never scanned is not clean"),
+    case(
+        "failed scan",
+        {"scan": SCAN},
+        [discovery("FINISHED_FAILED", NOW)],
+        "DENY",
+        ["NOT_SCANNED"],
+        says="FINISHED_FAILED",
+    ),
+    case("scan in 7d", {"scan": {"maxAge": "7d"}}, [discovery(scanned=NOW - timedelta(days=3))], "ALLOW"),
+    # provenance
+    case(
+        "trusted build",
+        {"provenance": PROVENANCE},
+        [build(source="git+https://github.com/acme/app@refs/heads/main")],
+        "ALLOW",
+    ),
+    case(
+        "untrusted builder",
+        {"provenance": PROVENANCE},
+        [build("https://evil.example/builder", "https://github.com/acme/app")],
+        "DENY",
+        ["BUILDER_UNTRUSTED"],
+        says="https://evil.example/builder",
+    ),
+    case(
+        "untrusted source",
+        {"provenance": PROVENANCE},
+        [build(source="https://github.com/fork/app")],
+        "DENY",
+        ["SOURCE_UNTRUSTED"],
+        says="https://github.com/fork/app",
+    ),
+    case("no build", {"provenance": PROVENANCE}, [], "DENY", ["PROVENANCE_MISSING"]),
+    case("any build", {"provenance": {}}, [build()], "ALLOW"),
+    case(
+        "legacy provenance",
+        {"provenance": PROVENANCE},
+        [
+            {
+                **build(),
+                "build": {
+                    "provenance": {
+                        "builderVersion": "https://cloudbuild.googleapis.com/v1",
+                        "sourceProvenance": {"context": {"git": {"url": "https://github.com/acme/app"}}},
+                    }
+                },
+            }
+        ],
+        "ALLOW",
+    ),
+    # compliance
+    case(
+        "non compliant",
+        {"compliance": {"noteNames": [CIS]}},
+        [compliance(CIS, ("/etc/passwd",), "world-writable")],
+        "DENY",
+        ["NON_COMPLIANT"],
+        says="world-writable (1 non-compliant file: /etc/passwd)",
+    ),
+    case("compliant", {"compliance": {"noteNames": [CIS]}}, [compliance(CIS)], "ALLOW"),
+    case(
+        "other compliance note",
+        {"compliance": {"noteNames": [CIS]}},
+        [compliance("projects/acme/notes/other", reason="x")],
+        "ALLOW",
+    ),
+    # packages and licences
+    case(
+        "denied package",
+        {"packages": {"denyPackages": [{"name": "log4j-core"}]}},
+        [package("log4j-core", "2.14.1")],
+        "DENY",
+        ["PACKAGE_DENIED"],
+    ),
+    case(
+        "denied version",
+        {"packages": {"denyPackages": [{"name": "log4j-*", "versions": ["2.1*"]}]}},
+        [package("log4j-core", "2.14.1")],
+        "DENY",
+        ["PACKAGE_DENIED"],
+    ),
+    case(
+        "allowed version",
+        {"packages": {"denyPackages": [{"name": "log4j-core", "versions": ["2.1*"]}]}},
+        [package("log4j-core", "2.20.0")],
+        "ALLOW",
+    ),
+    case(
+        "denied licence",
+        {"packages": {"denyLicenses": ["agpl-3.0-only"]}},
+        [package("x", licence="(MIT OR AGPL-3.0-only)")],
+        "DENY",
+        ["LICENSE_DENIED"],
+        says="AGPL-3.0-only",
+    ),
+    case(
+        "licence exception id",
+        {"packages": {"denyLicenses": ["Classpath-exception-2.0"]}},
+        [package("x", licence="GPL-2.0-only WITH Classpath-exception-2.0")],
+        "DENY",
+        ["LICENSE_DENIED"],
+    ),
+    case(
+        "licence substring is not a match",
+        {"packages": {"denyLicenses": ["GPL-2.0-only"]}},
+        [package("x", licence="LGPL-2.0-only AND MIT")],
+        "ALLOW",
+    ),
+    # policy-level exemptions
+    case(
+        "rule exemption",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL")],
+        "ALLOW",
+        doc={
+            "exemptions": [
+                {"artifact": "gcr.io/acme/**", "rule": "vulnerabilities", "justification": "TICKET-1", "expires": LATER}
+            ]
+        },
+        says="TICKET-1",
+    ),
+    case(
+        "rule exemption expired",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        doc={
+            "exemptions": [
+                {
+                    "artifact": "gcr.io/acme/**",
+                    "rule": "vulnerabilities",
+                    "justification": "TICKET-1",
+                    "expires": EARLIER,
+                }
+            ]
+        },
+        says="the exemption for this rule (TICKET-1) expired at 2026-05-31T12:00:00Z",
+    ),
+    case(
+        "rule exemption other artifact",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        doc={"exemptions": [{"artifact": "gcr.io/other/**", "rule": "vulnerabilities", "justification": "j"}]},
+    ),
+    case(
+        "rule exemption other rule",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="CRITICAL")],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+        doc={"exemptions": [{"artifact": "**", "rule": "scan", "justification": "j"}]},
+    ),
+    # fail closed on garbage
+    case("occurrence not an object", {}, [None, "text"], "DENY", ["OCCURRENCE_MALFORMED", "OCCURRENCE_MALFORMED"]),
+    case(
+        "occurrence without name", {}, [{"kind": "VULNERABILITY", "resourceUri": URI}], "DENY", ["OCCURRENCE_MALFORMED"]
+    ),
+    case(
+        "occurrence kind not text",
+        {},
+        [{"name": "projects/p/occurrences/x", "kind": 5}],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "vulnerability not an object",
+        {"vulnerabilities": VULNS},
+        [{**vulnerability(), "vulnerability": "HIGH"}],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "unknown severity",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="SUPER")],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+        says="'SUPER' is not a Grafeas severity",
+    ),
+    case(
+        "package issues not a list",
+        {"vulnerabilities": VULNS},
+        [vulnerability(packageIssue={"a": 1})],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "cvss not a number",
+        {"vulnerabilities": {"maximumCvssScore": 5}},
+        [vulnerability(cvssScore="9")],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "bad scan time",
+        {"scan": SCAN},
+        [{**discovery(), "discovery": {"analysisStatus": "FINISHED_SUCCESS", "lastScanTime": "yesterday"}}],
+        "DENY",
+        ["NOT_SCANNED", "OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "bad compliance",
+        {"compliance": {"noteNames": [CIS]}},
+        [{**compliance(CIS), "compliance": {"nonCompliantFiles": "x"}}],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "bad package",
+        {"packages": {"denyLicenses": ["MIT"]}},
+        [{**package("x"), "package": {"name": ["x"]}}],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "bad build",
+        {"provenance": PROVENANCE},
+        [{**build(), "build": {"inTotoSlsaProvenanceV1": []}}],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "garbage of unchecked kind ignored",
+        {},
+        [{"name": "projects/p/occurrences/x", "kind": "IMAGE", "resourceUri": URI, "image": 7}],
+        "ALLOW",
+    ),
+]
+
+
+@pytest.mark.parametrize("rules, occurrences, decision, violations, warnings, uri, doc, says", SCENARIOS)
+def test_scenario(rules, occurrences, decision, violations, warnings, uri, doc, says):
+    result = evaluate(make_policy(rules, **doc), uri, occurrences, NOW)
+    assert result.decision == decision
+    assert result.allowed == (decision != "DENY")
+    assert codes(result.violations) == violations
+    assert codes(result.warnings) == warnings
+    if says:
+        assert says in " | ".join(v.message for v in [*result.violations, *result.warnings, *result.exempted])
+
+
+def test_violation_names_rule_mode_and_evidence():
+    occurrence = vulnerability(severity="CRITICAL")
+    result = evaluate(make_policy({"vulnerabilities": VULNS}), URI, [occurrence], NOW)
+    (violation,) = result.violations
+    assert (violation.rule, violation.mode, violation.evidence) == ("vulnerabilities", "enforce", [occurrence["name"]])
+    assert result.used_occurrences == [occurrence["name"]]
+
+
+def test_dryrun_and_warn_findings_keep_their_modes():
+    rules = {"vulnerabilities": {**VULNS, "mode": "dryrun"}, "scan": {**SCAN, "mode": "warn"}}
+    result = evaluate(make_policy(rules), URI, [vulnerability(severity="CRITICAL")], NOW)
+    assert [(w.rule, w.mode) for w in result.warnings] == [("vulnerabilities", "dryrun"), ("scan", "warn")]
+    assert result.decision == "ALLOW_WITH_WARNINGS"
+
+
+def test_to_dict_is_the_api_shape():
+    result = evaluate(make_policy({"scan": {**SCAN, "mode": "warn"}}), "a/b:1", [], NOW)
+    assert result.to_dict() == {
+        "allowed": False,
+        "decision": "DENY",
+        "violations": [
+            {
+                "rule": "identity",
+                "mode": "enforce",
+                "code": "TAG_NOT_DIGEST",
+                "message": "a/b:1 is referenced by tag, not by digest; deploy it as a/b@sha256:<digest> so that the "
+                "gate judges the exact image that will run",
+                "evidence": [],
+            }
+        ],
+        "warnings": [
+            {
+                "rule": "scan",
+                "mode": "warn",
+                "code": "NOT_SCANNED",
+                "message": "a/b:1 has never been scanned for vulnerabilities (no DISCOVERY occurrence); never scanned "
+                "is not clean",
+                "evidence": [],
+            }
+        ],
+        "usedOccurrences": [],
+    }
+
+
+def test_breakglass_allows_and_keeps_the_violations():
+    occurrence = vulnerability(severity="CRITICAL")
+    glass = Breakglass("INC-42: outage fix")
+    result = evaluate(make_policy({"vulnerabilities": VULNS}), URI, [occurrence], NOW, glass)
+    assert (result.allowed, result.decision, result.breakglass) == (True, "ALLOW", glass)
+    assert codes(result.violations) == ["SEVERITY_EXCEEDED"]
+    assert result.to_dict()["breakglass"] == {"justification": "INC-42: outage fix"}
+
+
+def test_breakglass_is_not_recorded_when_nothing_was_denied():
+    result = evaluate(make_policy({}), URI, [], NOW, Breakglass("just in case"))
+    assert (result.decision, result.breakglass) == ("ALLOW", None)
+    assert "breakglass" not in result.to_dict()
+
+
+@pytest.mark.parametrize("justification", ["", "   ", None])
+def test_breakglass_needs_a_justification(justification):
+    from grafeas_py.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="justification"):
+        Breakglass(justification)
+
+
+def test_exemptions_are_recorded():
+    doc = {"exemptions": [{"artifact": "**", "rule": "scan", "justification": "no scanner yet"}]}
+    cve = [{"cve": "CVE-2023-1234", "justification": "unreachable"}]
+    policy = make_policy({"scan": SCAN, "vulnerabilities": {**VULNS, "exemptions": cve}}, **doc)
+    result = evaluate(policy, URI, [vulnerability(severity="CRITICAL")], NOW)
+    assert result.decision == "ALLOW"
+    assert [(e.rule, e.code) for e in result.exempted] == [
+        ("vulnerabilities", "SEVERITY_EXCEEDED"),
+        ("scan", "RULE_EXEMPTED"),
+    ]
+    assert "exempted: unreachable" in result.exempted[0].message
+    assert [e["code"] for e in result.to_dict()["exempted"]] == ["SEVERITY_EXCEEDED", "RULE_EXEMPTED"]
+
+
+def test_allow_pattern_is_reported():
+    result = evaluate(make_policy({"artifacts": {"allowPatterns": ["gcr.io/acme/**"]}}), URI, [None], NOW)
+    assert (result.decision, result.allow_pattern, result.to_dict()["allowPattern"]) == (
+        "ALLOW",
+        "gcr.io/acme/**",
+        "gcr.io/acme/**",
+    )
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn", "dryrun"])
+def test_a_crashing_rule_denies_whatever_its_mode(monkeypatch, mode):
+    def explode(rule, ctx):
+        raise KeyError("surprise")
+
+    monkeypatch.setitem(engine_module.CHECKS, "scan", explode)
+    result = evaluate(make_policy({"scan": {**SCAN, "mode": mode}}), URI, [discovery(scanned=NOW)], NOW)
+    assert result.decision == "DENY"
+    (violation,) = result.violations
+    assert (violation.rule, violation.mode, violation.code) == ("scan", "enforce", "EVALUATION_ERROR")
+    assert "KeyError" in violation.message
+
+
+def test_occurrences_must_be_a_list():
+    result = evaluate(make_policy({}), URI, None, NOW)
+    assert (result.decision, codes(result.violations)) == ("DENY", ["OCCURRENCE_MALFORMED"])
+
+
+def test_now_must_be_aware():
+    with pytest.raises(ValueError, match="timezone"):
+        evaluate(make_policy({}), URI, [], NOW.replace(tzinfo=None))

@@ -1,0 +1,146 @@
+"""The gate's small parts: patterns, artifact digests, durations, timestamps, licence expressions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from grafeas_py.errors import InvalidArgument
+from grafeas_py.gate import artifact_digest, evaluate
+from grafeas_py.gate.artifacts import parse_artifact, same_resource
+from grafeas_py.gate.checks import image_name, license_ids
+from grafeas_py.gate.patterns import compile_pattern
+from grafeas_py.gate.timeutil import format_duration, parse_duration, parse_timestamp
+from tests.unit.gate.builders import DIGEST, NOW, make_policy
+
+HEX = DIGEST
+
+
+@pytest.mark.parametrize(
+    "pattern, value, matches",
+    [
+        ("gcr.io/acme/*", "gcr.io/acme/app@sha256:abc", True),
+        ("gcr.io/acme/*", "gcr.io/acme/team/app", False),
+        ("gcr.io/acme/**", "gcr.io/acme/team/app@sha256:abc", True),
+        ("gcr.io/acme/**", "https://gcr.io/acme/team/app", True),
+        ("https://gcr.io/acme/**", "gcr.io/acme/app", False),
+        ("gcr.io/acme/app@*", "gcr.io/acme/app@sha256:abc", True),
+        ("gcr.io/acme/app@*", "gcr.io/acme/app-evil@sha256:abc", False),
+        ("gcr.io/acme/app", "gcr.io/acme/app:1", False),
+        ("gcr.io/acme/app.+", "gcr.io/acme/app.+", True),
+        ("gcr.io/acme/app.+", "gcr.io/acme/appXX", False),
+        ("log4j-*", "log4j-core", True),
+        ("2.1*", "2.14.1", True),
+        ("2.1*", "2.2.0", False),
+        ("**", "", True),
+    ],
+)
+def test_pattern(pattern, value, matches):
+    assert compile_pattern(pattern).matches(value) is matches
+
+
+@pytest.mark.parametrize(
+    "uri, kind, digest",
+    [
+        (f"https://gcr.io/acme/app@sha256:{HEX}", "image", HEX),
+        (f"gcr.io/acme/app:1.2@sha256:{HEX}", "image", HEX),
+        (f"localhost:5000/app@sha256:{HEX}", "image", HEX),
+        ("gcr.io/acme/app:1.2", "image", None),
+        (f"gcr.io/acme/app@sha256:{HEX.upper()}", "image", None),
+        (f"file://sha256:{HEX}:foo.jar", "file", HEX),
+        (f"file://sha256:{HEX}:report.pdf", "file", HEX),
+        (f"https://repo.example.com/app-1.2.jar#sha256={HEX}", "file", HEX),
+        (f"repo.example.com/app.ZIP#sha256={HEX}", "file", HEX),
+        ("https://repo.example.com/app.war", "file", None),
+        (f"https://repo.example.com/app.jar?sha256={HEX}", "file", None),
+        ("gav://org.apache:log4j-core:2.14.1", "package", None),
+        ("deb://bookworm:amd64:openssl:3.0.1", "package", None),
+    ],
+)
+def test_artifact(uri, kind, digest):
+    artifact = parse_artifact(uri)
+    assert (artifact.kind, artifact.digest) == (kind, digest)
+    assert artifact_digest(uri) == digest
+
+
+def test_same_resource():
+    assert same_resource("https://gcr.io/a@sha256:x", "gcr.io/a@sha256:x")
+    assert not same_resource("http://gcr.io/a@sha256:x", "gcr.io/a@sha256:x")
+    assert not same_resource("https://gcr.io/a@sha256:x", "https://gcr.io/a@sha256:y")
+
+
+@pytest.mark.parametrize(
+    "uri, name",
+    [("gcr.io/acme/app:1.0", "gcr.io/acme/app"), ("localhost:5000/app", "localhost:5000/app"), ("app", "app")],
+)
+def test_image_name(uri, name):
+    assert image_name(uri) == name
+
+
+@pytest.mark.parametrize(
+    "text, duration",
+    [
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+        ("1d12h", timedelta(days=1, hours=12)),
+        ("90m", timedelta(minutes=90)),
+        ("30s", timedelta(seconds=30)),
+    ],
+)
+def test_duration(text, duration):
+    assert parse_duration(text) == duration
+
+
+@pytest.mark.parametrize("text", ["", "h", "12", "1h1d", "-1h", "1.5h", "0d", "99999999999d"])
+def test_bad_duration(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_format_duration():
+    assert [format_duration(timedelta(**kw)) for kw in ({"days": 2, "hours": 3}, {"minutes": 45}, {"seconds": 5})] == [
+        "2d 3h",
+        "45m",
+        "0m",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2026-01-31T00:00:00Z", datetime(2026, 1, 31, tzinfo=UTC)),
+        ("2026-01-31T02:00:00+02:00", datetime(2026, 1, 31, tzinfo=UTC)),
+        ("2026-01-31T00:00:00.123456789Z", datetime(2026, 1, 31, 0, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-01-31", datetime(2026, 1, 31, tzinfo=UTC)),
+        (date(2026, 1, 31), datetime(2026, 1, 31, tzinfo=UTC)),
+    ],
+)
+def test_timestamp(value, expected):
+    assert parse_timestamp(value) == expected
+
+
+@pytest.mark.parametrize("value", ["2026-01-31T00:00:00", "31/01/2026", "2026-01-31Tnoon", 5, None])
+def test_bad_timestamp(value):
+    with pytest.raises(ValueError):
+        parse_timestamp(value)
+
+
+@pytest.mark.parametrize(
+    "expression, ids",
+    [
+        ("MIT", ["MIT"]),
+        ("(MIT OR Apache-2.0) AND BSD-3-Clause", ["MIT", "Apache-2.0", "BSD-3-Clause"]),
+        ("GPL-2.0-only WITH Classpath-exception-2.0", ["GPL-2.0-only", "Classpath-exception-2.0"]),
+        ("mit or gpl-2.0+", ["mit", "gpl-2.0+"]),
+        ("", []),
+    ],
+)
+def test_license_ids(expression, ids):
+    assert license_ids(expression) == ids
+
+
+@pytest.mark.parametrize("uri", ["", None])
+def test_resource_uri_is_required(uri):
+    with pytest.raises(InvalidArgument, match="resourceUri is required"):
+        evaluate(make_policy({}), uri, [], NOW)

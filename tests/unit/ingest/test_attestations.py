@@ -1,0 +1,271 @@
+"""SLSA provenance, DSSE envelopes and JUnit test results."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, TEST_RESULT_PREDICATE_TYPE
+from grafeas_py.errors import InvalidArgument
+from grafeas_py.ingest import require_resource_digest, resource_digest
+
+from .support import DIGEST, IMAGE, details, envelope_statement, ingest, raw
+
+# ---- the resource digest rule --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "uri,digest",
+    [
+        (IMAGE, DIGEST),
+        (f"https://downloads.example.com/app-2.14.0.jar#sha256={DIGEST}", DIGEST),
+        (f"file://sha256:{DIGEST}:app-2.14.0.tar.gz", DIGEST),
+        (f"https://downloads.example.com/app-2.14.0.tar.gz#sha256:{DIGEST}", None),  # not a form the gate reads
+        ("https://registry.example.com/payments/api:2.14.0", None),
+        (f"https://registry.example.com/payments/api@sha256:{DIGEST.upper()}", None),
+        (f"https://registry.example.com/payments/api@sha256:{DIGEST}0", None),
+        (f"https://registry.example.com/payments/api@sha512:{DIGEST}{DIGEST}", None),
+    ],
+)
+def test_resource_digest(uri, digest):
+    assert resource_digest(uri) == digest
+
+
+def test_require_resource_digest_explains_the_rule():
+    with pytest.raises(
+        InvalidArgument,
+        match=r"an image ending in @sha256:<64 hex>, a .jar, .war or .zip URL ending in #sha256=<64 hex>",
+    ):
+        require_resource_digest("https://registry.example.com/payments/api:latest")
+
+
+# ---- SLSA ----------------------------------------------------------------------------------
+
+
+def test_slsa_statement_becomes_a_build_occurrence():
+    plan = ingest("slsa", "slsa/payments-api.provenance.json")
+    [occurrence] = plan.occurrences
+    build = occurrence.body["build"]
+    provenance = build["inTotoSlsaProvenanceV1"]
+    assert provenance["type"] == "https://in-toto.io/Statement/v1"
+    assert provenance["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert provenance["subject"] == [{"name": "registry.example.com/payments/api", "digest": {"sha256": DIGEST}}]
+    predicate = provenance["predicate"]
+    assert predicate["runDetails"]["builder"] == {
+        "id": "https://github.com/actions/runner/github-hosted",
+        "version": {"runner": "2.321.0"},
+    }
+    assert predicate["buildDefinition"]["externalParameters"]["workflow"]["ref"] == "refs/tags/v2.14.0"
+    assert predicate["buildDefinition"]["resolvedDependencies"][1]["annotations"] == {
+        "role": "base image",
+        "pinned": True,
+    }
+    assert predicate["runDetails"]["metadata"]["finishedOn"] == "2024-12-03T08:52:47.500Z"
+    assert build["provenance"] == {
+        "id": "https://github.com/example-corp/payments-api/actions/runs/12131457011/attempts/1",
+        "builderVersion": "https://github.com/actions/runner/github-hosted",
+        "startTime": "2024-12-03T08:41:02Z",
+        "endTime": "2024-12-03T08:52:47.500Z",
+        "builtArtifacts": [
+            {
+                "id": "registry.example.com/payments/api",
+                "checksum": f"sha256:{DIGEST}",
+                "names": ["registry.example.com/payments/api"],
+            }
+        ],
+    }
+    assert build["provenanceBytes"] == raw("slsa/payments-api.provenance.json").decode()
+    assert "envelope" not in occurrence.body
+    note = plan.notes[occurrence.body["noteName"]]
+    assert note["build"] == {"builderVersion": "https://github.com/actions/runner/github-hosted"}
+    assert occurrence.body["noteName"].rsplit("/", 1)[1].startswith("github.com-actions-runner-github-hosted-")
+
+
+def test_slsa_in_a_dsse_envelope_keeps_the_envelope():
+    from_statement = ingest("slsa", "slsa/payments-api.provenance.json").occurrences[0].body
+    [occurrence] = ingest("slsa", "slsa/payments-api.provenance.dsse.json").occurrences
+    envelope = json.loads(raw("slsa/payments-api.provenance.dsse.json"))
+    assert occurrence.body["envelope"] == {
+        "payload": envelope["payload"],
+        "payloadType": "application/vnd.in-toto+json",
+        "signatures": [{"sig": envelope["signatures"][0]["sig"]}],  # keyid "" is the proto3 default
+    }
+    build = occurrence.body["build"]
+    assert build["inTotoSlsaProvenanceV1"] == from_statement["build"]["inTotoSlsaProvenanceV1"]
+    assert "provenanceBytes" not in build
+    assert occurrence.body["noteName"] == from_statement["noteName"]
+
+
+def test_slsa_members_grafeas_does_not_model_are_ignored_and_bad_values_refused():
+    doc = json.loads(raw("slsa/payments-api.provenance.json"))
+    doc["predicate"]["runDetails"]["metadata"]["x-vendor-extension"] = {"anything": 1}
+    plan = ingest("slsa", json.dumps(doc).encode())
+    assert "x-vendor-extension" not in json.dumps(plan.occurrences[0].body["build"]["inTotoSlsaProvenanceV1"])
+    doc["predicate"]["runDetails"]["metadata"]["startedOn"] = "yesterday"
+    with pytest.raises(InvalidArgument, match=r"predicate\.runDetails\.metadata\.startedOn: 'yesterday' is not"):
+        ingest("slsa", json.dumps(doc).encode())
+
+
+def test_slsa_errors_inside_an_envelope_point_into_the_payload():
+    envelope = json.loads(raw("slsa/payments-api.provenance.dsse.json"))
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["predicateType"] = "https://slsa.dev/provenance/v0.2"
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    with pytest.raises(InvalidArgument, match=r"payload\.predicateType: expected 'https://slsa.dev/provenance/v1'"):
+        ingest("slsa", json.dumps(envelope).encode())
+
+
+# ---- DSSE ----------------------------------------------------------------------------------
+
+
+def test_dsse_envelope_is_kept_and_a_slsa_0_2_statement_decoded():
+    plan = ingest("dsse", "dsse/cosign-slsa-v0.2.json")
+    [attestation] = details(plan, "dsseAttestation")
+    envelope = json.loads(raw("dsse/cosign-slsa-v0.2.json"))
+    assert attestation["envelope"]["payload"] == envelope["payload"]
+    assert attestation["envelope"]["signatures"] == [{"sig": envelope["signatures"][0]["sig"]}]
+    statement = attestation["statement"]
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v0.2"
+    assert statement["subject"][0]["digest"] == {"sha256": DIGEST}
+    assert statement["slsaProvenanceZeroTwo"]["builder"] == {
+        "id": "https://cloudbuild.googleapis.com/GoogleHostedWorker@v0.3"
+    }
+    assert statement["slsaProvenanceZeroTwo"]["metadata"]["buildInvocationId"] == "8a1f2b3c-4d5e-6f70-8192-a3b4c5d6e7f8"
+    [note] = plan.notes.values()
+    assert note["dsseAttestation"] == {"hint": {"humanReadableName": "https://slsa.dev/provenance/v0.2"}}
+
+
+def test_dsse_with_a_predicate_grafeas_does_not_model_keeps_the_statement_header():
+    [attestation] = details(ingest("dsse", "dsse/cosign-vuln-two-signatures.json"), "dsseAttestation")
+    assert attestation["statement"] == {
+        "type": "https://in-toto.io/Statement/v0.1",
+        "subject": [{"name": "registry.example.com/payments/api", "digest": {"sha256": DIGEST}}],
+        "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1",
+    }
+    assert [s["keyid"] for s in attestation["envelope"]["signatures"]] == [
+        "SHA256:pQk4vZ8nA0Q2b7rT1yG5hXc3wE9uI6oL2mN8sD4fJ0k",
+        "projects/example-corp/locations/global/keyRings/attestors/cryptoKeys/scanner/cryptoKeyVersions/1",
+    ]
+
+
+def test_dsse_with_another_payload_type_keeps_only_the_envelope():
+    plan = ingest("dsse", "dsse/plain-text-payload.json")
+    [attestation] = details(plan, "dsseAttestation")
+    assert list(attestation) == ["envelope"]
+    assert base64.b64decode(attestation["envelope"]["payload"]) == b"release 2.14.0 approved by change board CAB-4821"
+    assert list(plan.notes.values())[0]["dsseAttestation"]["hint"]["humanReadableName"] == "text/plain"
+
+
+def test_dsse_url_safe_base64_reads_as_the_same_bytes_and_key():
+    envelope = json.loads(raw("dsse/cosign-vuln-two-signatures.json"))
+    standard = ingest("dsse", json.dumps(envelope).encode())
+    for item in [envelope, *envelope["signatures"]]:
+        key = "payload" if "payload" in item else "sig"
+        item[key] = item[key].replace("+", "-").replace("/", "_").rstrip("=")
+    url_safe = ingest("dsse", json.dumps(envelope).encode())
+    assert url_safe.occurrences[0].body == standard.occurrences[0].body
+    assert url_safe.occurrences[0].key == standard.occurrences[0].key
+
+
+def test_dsse_another_signer_is_another_attestation():
+    envelope = json.loads(raw("dsse/cosign-slsa-v0.2.json"))
+    first = ingest("dsse", json.dumps(envelope).encode()).occurrences[0].key
+    envelope["signatures"][0]["keyid"] = "other-key"
+    assert ingest("dsse", json.dumps(envelope).encode()).occurrences[0].key != first
+
+
+def test_dsse_statement_must_be_in_toto():
+    envelope = json.loads(raw("dsse/cosign-slsa-v0.2.json"))
+    envelope["payload"] = base64.b64encode(b'{"_type": "something-else", "subject": []}').decode()
+    with pytest.raises(InvalidArgument, match=r"payload\._type: unknown value 'something-else'"):
+        ingest("dsse", json.dumps(envelope).encode())
+
+
+# ---- JUnit ---------------------------------------------------------------------------------
+
+
+def _test_result(plan) -> tuple[dict, dict]:
+    [attestation] = details(plan, "dsseAttestation")
+    return attestation, envelope_statement(attestation["envelope"])
+
+
+def test_junit_passed_report_is_an_unsigned_test_result_attestation():
+    plan = ingest("junit", "junit/pytest-passed.xml")
+    attestation, statement = _test_result(plan)
+    assert attestation["envelope"]["payloadType"] == IN_TOTO_PAYLOAD_TYPE
+    assert "signatures" not in attestation["envelope"]
+    assert statement == {
+        "_type": IN_TOTO_STATEMENT_TYPE,
+        "subject": [{"name": IMAGE, "digest": {"sha256": DIGEST}}],
+        "predicateType": TEST_RESULT_PREDICATE_TYPE,
+        "predicate": {
+            "result": "PASSED",
+            "configuration": [
+                {"name": "junit.xml", "digest": {"sha256": hashlib.sha256(raw("junit/pytest-passed.xml")).hexdigest()}}
+            ],
+            "passedTests": [
+                "pytest/tests.test_payments.TestRefunds.test_refund_is_idempotent",
+                "pytest/tests.test_payments.TestRefunds.test_partial_refund_keeps_remaining_balance",
+                "pytest/tests.test_payments.test_currency_rounding[EUR]",
+                "pytest/tests.test_payments.test_currency_rounding[JPY]",
+            ],
+            "failedTests": [],
+            "warnedTests": [],
+        },
+    }
+    assert attestation["statement"] == {
+        "type": IN_TOTO_STATEMENT_TYPE,
+        "subject": [{"name": IMAGE, "digest": {"sha256": DIGEST}}],
+        "predicateType": TEST_RESULT_PREDICATE_TYPE,
+    }
+    assert list(plan.notes) == ["projects/supply-chain/notes/test-results"]
+
+
+def test_junit_failures_and_errors_fail_and_skips_warn():
+    _, failed = _test_result(ingest("junit", "junit/gradle-failed.xml"))
+    assert failed["predicate"]["result"] == "FAILED"
+    assert failed["predicate"]["failedTests"] == [
+        "com.example.payments.api.RefundControllerTest/com.example.payments.api.RefundControllerTest.refundsInFull()",
+        "com.example.payments.db.MigrationTest/com.example.payments.db.MigrationTest.appliesAllMigrations()",
+    ]
+    assert len(failed["predicate"]["passedTests"]) == 2
+    _, mixed = _test_result(ingest("junit", "junit/surefire-mixed.xml"))
+    assert mixed["predicate"]["result"] == "WARNED"
+    assert mixed["predicate"]["warnedTests"] == [
+        "com.example.payments.LedgerServiceTest/com.example.payments.LedgerServiceTest.exportsToParquet"
+    ]
+    # A flaky failure that passed on rerun is a pass, as Surefire counts it.
+    assert any(t.endswith(".reconcilesAfterRestart") for t in mixed["predicate"]["passedTests"])
+    _, empty = _test_result(ingest("junit", "junit/empty-suite.xml"))
+    assert empty["predicate"]["result"] == "WARNED"  # no test ran: nothing was proved
+
+
+def test_junit_payload_is_deterministic():
+    first, second = ingest("junit", "junit/gradle-failed.xml"), ingest("junit", "junit/gradle-failed.xml")
+    assert first.occurrences == second.occurrences
+
+
+def test_junit_needs_the_artifact_digest():
+    with pytest.raises(InvalidArgument, match="resourceUri must name the artifact's digest") as caught:
+        ingest("junit", "junit/pytest-passed.xml", resource_uri="https://registry.example.com/payments/api:2.14.0")
+    assert "invalid junit report" not in caught.value.message  # the report is fine, the URI is not
+    plan = ingest("junit", "junit/pytest-passed.xml", resource_uri=f"https://dl.example.com/app.war#sha256={DIGEST}")
+    assert _test_result(plan)[1]["subject"][0]["digest"] == {"sha256": DIGEST}
+
+
+def test_junit_nested_suites_use_the_innermost_name():
+    xml = (
+        b'<testsuites><testsuite name="all"><testsuite name="unit">'
+        b'<testcase classname="a.B" name="c"/></testsuite><testcase name="top"/></testsuite></testsuites>'
+    )
+    _, statement = _test_result(ingest("junit", xml))
+    assert statement["predicate"]["passedTests"] == ["all/top", "unit/a.B.c"]
+
+
+def test_xml_bombs_are_refused_before_anything_expands():
+    for fixture in ("junit/billion-laughs.xml", "junit/external-entity.xml"):
+        with pytest.raises(InvalidArgument, match="DTDs and entities are not allowed"):
+            ingest("junit", fixture)

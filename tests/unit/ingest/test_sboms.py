@@ -1,0 +1,179 @@
+"""SPDX and CycloneDX: the SBOM reference, one package per component, and CycloneDX VEX."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from grafeas_py.errors import InvalidArgument
+
+from .support import DIGEST, IMAGE, details, ingest, note_name, raw
+
+
+def _packages(plan) -> dict[str, dict]:
+    return {p["name"]: p for p in details(plan, "package")}
+
+
+def test_spdx_reference_points_at_the_document_and_the_artifact():
+    plan = ingest("spdx", "spdx/payments-api.spdx.json")
+    assert plan.notes[note_name("sbom-spdx-2-3")] == {"sbomReference": {"format": "spdx", "version": "2.3"}}
+    [reference] = details(plan, "sbomReference")
+    assert reference["payloadType"] == "application/vnd.in-toto+json"
+    assert reference["payload"] == {
+        "type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://bcid.corp.google.com/reference/v0.1",
+        "subject": [{"name": IMAGE, "digest": {"sha256": DIGEST}}],
+        "predicate": {
+            "referrerId": "grafeas-py",
+            "mimeType": "application/spdx+json",
+            "digest": {"sha256": hashlib.sha256(raw("spdx/payments-api.spdx.json")).hexdigest()},
+        },
+    }
+
+
+def test_spdx_packages_carry_version_location_and_licence():
+    packages = _packages(ingest("spdx", "spdx/payments-api.spdx.json"))
+    # The image the document DESCRIBES is the resource itself, not a package in it.
+    assert set(packages) == {
+        "busybox",
+        "libcrypto3",
+        "log4j-core",
+        "requests",
+        "ca-certificates-bundle",
+        "payments-internal-lib",
+    }
+    log4j = packages["log4j-core"]
+    assert log4j["location"] == [
+        {
+            "cpeUri": "pkg:maven/org.apache.logging.log4j/log4j-core",
+            "version": {"name": "2.14.1", "kind": "NORMAL", "fullName": "2.14.1"},
+        }
+    ]
+    assert log4j["packageType"] == "MAVEN" and log4j["license"] == {"expression": "Apache-2.0"}
+    assert packages["busybox"]["packageType"] == "OS"
+    assert packages["busybox"]["license"] == {"expression": "GPL-2.0-only"}  # declared, concluded is NOASSERTION
+    assert packages["ca-certificates-bundle"]["license"] == {"expression": "MPL-2.0 AND MIT"}
+    internal = packages["payments-internal-lib"]
+    assert internal["location"] == [{"cpeUri": "pkg:generic/payments-internal-lib"}] and "version" not in internal
+
+
+def test_spdx_package_notes_are_per_name():
+    plan = ingest("spdx", "spdx/payments-api.spdx.json")
+    assert plan.notes[note_name("log4j-core")] == {"package": {"name": "log4j-core"}}
+
+
+def test_spdx_2_2_reads_the_same_way():
+    doc = json.loads(raw("spdx/payments-api.spdx.json"))
+    doc["spdxVersion"] = "SPDX-2.2"
+    doc["packages"][4]["externalRefs"][0]["referenceCategory"] = "PACKAGE_MANAGER"
+    plan = ingest("spdx", json.dumps(doc).encode())
+    assert note_name("sbom-spdx-2-2") in plan.notes
+    assert _packages(plan)["requests"]["cpeUri"] == "pkg:pypi/requests"
+
+
+def test_a_document_without_spdx_version_is_not_spdx():
+    with pytest.raises(InvalidArgument, match="spdxVersion: is required"):
+        ingest("spdx", "cyclonedx/payments-api-1.5.cdx.json")
+
+
+def test_cyclonedx_components_nested_ones_included():
+    plan = ingest("cyclonedx", "cyclonedx/payments-api-1.5.cdx.json")
+    packages = _packages(plan)
+    assert set(packages) == {
+        "busybox",
+        "ca-certificates-bundle",
+        "org.apache.logging.log4j/log4j-core",
+        "@babel/core",
+        "requests",
+        "urllib3",
+        "alpine",
+    }
+    assert packages["urllib3"]["version"]["name"] == "1.26.18"
+    assert packages["@babel/core"]["cpeUri"] == "pkg:npm/%40babel/core"
+    assert packages["ca-certificates-bundle"]["license"] == {"expression": "MPL-2.0 AND MIT"}
+    assert packages["requests"]["license"] == {"comments": "Apache License 2.0 (custom header)"}
+    assert note_name("sbom-cyclonedx-1-5") in plan.notes
+    [reference] = details(plan, "sbomReference")
+    assert reference["payload"]["predicate"]["mimeType"] == "application/vnd.cyclonedx+json"
+
+
+def test_cyclonedx_package_notes_keep_look_alike_names_apart():
+    plan = ingest("cyclonedx", "cyclonedx/payments-api-1.5.cdx.json")
+    babel = [name for name in plan.notes if "babel" in name]
+    assert len(babel) == 1 and babel[0].startswith(note_name("babel-core-"))
+    assert plan.notes[babel[0]] == {"package": {"name": "@babel/core"}}
+
+
+def test_cyclonedx_1_6_skips_files_and_joins_licences():
+    packages = _packages(ingest("cyclonedx", "cyclonedx/payments-api-1.6.cdx.json"))
+    assert set(packages) == {"libcrypto3", "org.yaml/snakeyaml", "requests"}
+    assert packages["org.yaml/snakeyaml"]["license"] == {
+        "expression": "Apache-2.0",
+        "comments": "The Apache Software License, Version 2.0",
+    }
+
+
+def _assessments(plan) -> dict[str, dict]:
+    return {
+        body["vulnerabilityAssessment"]["assessment"]["vulnerabilityId"]: body
+        for name, body in plan.notes.items()
+        if "vulnerabilityAssessment" in body
+    }
+
+
+def test_cyclonedx_vex_becomes_assessment_notes():
+    assessments = _assessments(ingest("cyclonedx", "cyclonedx/payments-api-1.6.cdx.json"))
+    # CVE-2024-2511 has no analysis: a disclosure, not VEX.
+    assert set(assessments) == {"CVE-2022-1471", "CVE-2024-6119", "CVE-2024-9143", "GHSA-9wx4-h78v-vm56"}
+    snakeyaml = assessments["CVE-2022-1471"]["vulnerabilityAssessment"]
+    assert snakeyaml["product"] == {"name": "registry.example.com/payments/api", "genericUri": IMAGE}
+    assert snakeyaml["assessment"]["state"] == "NOT_AFFECTED"
+    assert snakeyaml["assessment"]["justification"] == {
+        "justificationType": "VULNERABLE_CODE_NOT_IN_EXECUTE_PATH",
+        "details": (
+            "The service only loads its own bundled configuration through SafeConstructor; "
+            "no untrusted YAML reaches SnakeYaml."
+        ),
+    }
+    assert snakeyaml["assessment"]["relatedUris"] == [
+        {"url": "https://nvd.nist.gov/vuln/detail/CVE-2022-1471", "label": "NVD"}
+    ]
+    exploitable = assessments["CVE-2024-6119"]["vulnerabilityAssessment"]["assessment"]
+    assert exploitable["state"] == "AFFECTED"
+    assert exploitable["remediations"] == [{"remediationType": "VENDOR_FIX", "details": "update"}]
+    assert assessments["CVE-2024-9143"]["vulnerabilityAssessment"]["assessment"]["state"] == "UNDER_INVESTIGATION"
+    assert assessments["GHSA-9wx4-h78v-vm56"]["vulnerabilityAssessment"]["assessment"]["state"] == "FIXED"
+
+
+def test_a_revised_assessment_is_a_new_note_and_the_same_one_is_not():
+    first = ingest("cyclonedx", "cyclonedx/payments-api-1.6.cdx.json")
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    doc["vulnerabilities"][2]["analysis"] = {"state": "not_affected", "justification": "requires_environment"}
+    second = ingest("cyclonedx", json.dumps(doc).encode())
+    new = set(second.notes) - set(first.notes)
+    assert len(new) == 1 and "CVE-2024-9143" in new.pop()
+    revised = _assessments(second)["CVE-2024-9143"]["vulnerabilityAssessment"]["assessment"]
+    assert revised["justification"] == {"details": "requires_environment"}  # no Grafeas type for it
+
+
+def test_a_vex_only_bom_has_no_sbom_reference():
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    del doc["components"]
+    plan = ingest("cyclonedx", json.dumps(doc).encode())
+    assert not plan.occurrences and len(_assessments(plan)) == 4
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"bomFormat": "SPDX"}, "bomFormat: expected 'CycloneDX', got 'SPDX'"),
+        ({"specVersion": "2.0"}, "specVersion: unknown value '2.0'"),
+        ({"components": [{"type": "library"}]}, r"components\[0\]\.name: is required"),
+    ],
+)
+def test_cyclonedx_shape_errors(change, message):
+    doc = json.loads(raw("cyclonedx/payments-api-1.5.cdx.json")) | change
+    with pytest.raises(InvalidArgument, match=message):
+        ingest("cyclonedx", json.dumps(doc).encode())

@@ -1,0 +1,252 @@
+"""Trivy, Grype and Clair: what each finding and each scan maps to."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grafeas_py.errors import InvalidArgument
+
+from .support import ingest, note_name, occurrences_on, raw
+
+
+def _vulnerability(plan, note_id: str, package: str) -> dict:
+    found = [o["vulnerability"] for o in occurrences_on(plan, note_id)]
+    return next(v for v in found if v["packageIssue"][0]["affectedPackage"] == package)
+
+
+# ---- Trivy ---------------------------------------------------------------------------------
+
+
+def test_trivy_fixed_os_package():
+    plan = ingest("trivy", "trivy/alpine-app-image.json")
+    v = _vulnerability(plan, "CVE-2024-6119", "libcrypto3")
+    assert v["severity"] == "HIGH" and v["effectiveSeverity"] == "HIGH"
+    assert v["cvssScore"] == 7.5 and v["cvssVersion"] == "CVSS_VERSION_3"
+    assert v["cvssv3"]["attackVector"] == "ATTACK_VECTOR_NETWORK"
+    assert v["cvssv3"]["availabilityImpact"] == "IMPACT_HIGH"
+    assert v["fixAvailable"] is True and v["type"] == "OS"
+    assert v["packageIssue"] == [
+        {
+            "affectedCpeUri": "pkg:apk/alpine/libcrypto3?arch=x86_64&distro=3.19.1",
+            "affectedPackage": "libcrypto3",
+            "affectedVersion": {"name": "3.1.4-r5", "kind": "NORMAL", "fullName": "3.1.4-r5"},
+            "fixAvailable": True,
+            "packageType": "OS",
+            "fixedCpeUri": "pkg:apk/alpine/libcrypto3?arch=x86_64&distro=3.19.1",
+            "fixedPackage": "libcrypto3",
+            "fixedVersion": {"name": "3.1.7-r0", "kind": "NORMAL", "fullName": "3.1.7-r0"},
+        }
+    ]
+    assert v["shortDescription"] == "openssl: possible denial of service in X.509 name checks"
+    assert v["longDescription"].startswith("Checking an X.509 certificate name")
+    assert v["relatedUrls"][0] == {"url": "https://avd.aquasec.com/nvd/cve-2024-6119"}
+
+
+def test_trivy_unfixed_package_has_a_maximum_fixed_version():
+    v = _vulnerability(ingest("trivy", "trivy/alpine-app-image.json"), "CVE-2023-42366", "busybox")
+    assert v["packageIssue"][0]["fixedVersion"] == {"kind": "MAXIMUM"}
+    assert "fixAvailable" not in v and "fixedPackage" not in v["packageIssue"][0]
+
+
+def test_trivy_keeps_nvd_severity_apart_from_the_distribution_one():
+    v = _vulnerability(ingest("trivy", "trivy/alpine-app-image.json"), "CVE-2024-9143", "libcrypto3")
+    assert v["severity"] == "MEDIUM" and v["effectiveSeverity"] == "LOW"
+    assert "cvssScore" not in v  # the report gives this one no CVSS
+
+
+def test_trivy_unknown_severity_is_unspecified():
+    v = _vulnerability(ingest("trivy", "trivy/alpine-app-image.json"), "CVE-2019-14697", "musl")
+    assert "severity" not in v and "effectiveSeverity" not in v
+
+
+def test_trivy_language_package_with_cvss_v2_and_v3_and_a_file_path():
+    v = _vulnerability(
+        ingest("trivy", "trivy/alpine-app-image.json"), "CVE-2021-44228", "org.apache.logging.log4j:log4j-core"
+    )
+    assert v["type"] == "MAVEN" and v["effectiveSeverity"] == "CRITICAL"
+    # SeveritySource is ghsa, so its CVSS is shown; ghsa gives no v2.
+    assert v["cvssScore"] == 10.0 and "cvssV2" not in v
+    issue = v["packageIssue"][0]
+    assert issue["affectedCpeUri"] == "pkg:maven/org.apache.logging.log4j/log4j-core"
+    assert issue["fixedVersion"]["name"] == "2.15.0, 2.3.1, 2.12.2"
+    assert issue["fileLocation"] == [{"filePath": "app/payments-api.jar/BOOT-INF/lib/log4j-core-2.14.1.jar"}]
+
+
+def test_trivy_note_per_advisory_lists_each_affected_package():
+    plan = ingest("trivy", "trivy/alpine-app-image.json")
+    note = plan.notes[note_name("CVE-2024-6119")]
+    assert [d["affectedPackage"] for d in note["vulnerability"]["details"]] == ["libcrypto3", "libssl3"]
+    assert note["vulnerability"]["cvssV3"]["baseScore"] == 7.5
+    assert note["shortDescription"] == "openssl: possible denial of service in X.509 name checks"
+    assert note_name("GHSA-9wx4-h78v-vm56") in plan.notes
+    assert len(occurrences_on(plan, "CVE-2024-6119")) == 2
+
+
+def test_trivy_discovery_records_the_scan():
+    plan = ingest("trivy", "trivy/alpine-app-image.json")
+    [discovery] = [o.body for o in plan.occurrences if "discovery" in o.body]
+    assert discovery["noteName"] == note_name("trivy-scan")
+    assert discovery["discovery"] == {
+        "analysisStatus": "FINISHED_SUCCESS",
+        "analysisCompleted": {"analysisType": ["VULNERABILITY"]},
+        "lastScanTime": "2024-12-03T08:41:27.163412Z",  # CreatedAt, +01:00 in the report
+    }
+    assert plan.notes[note_name("trivy-scan")]["discovery"] == {"analysisKind": "VULNERABILITY"}
+
+
+def test_a_clean_scan_is_one_discovery_and_no_vulnerability():
+    plan = ingest("trivy", "trivy/clean-image.json")
+    assert [list(o.body)[2] for o in plan.occurrences] == ["discovery"]
+    assert list(plan.notes) == [note_name("trivy-scan")]
+
+
+def test_each_new_report_is_a_new_scan_while_findings_keep_their_keys():
+    first = ingest("trivy", "trivy/alpine-app-image.json")
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    doc["CreatedAt"] = "2024-12-04T09:00:00Z"
+    second = ingest("trivy", json.dumps(doc).encode())
+    keys = lambda plan, member: [o.key for o in plan.occurrences if member in o.body]  # noqa: E731
+    assert keys(first, "vulnerability") == keys(second, "vulnerability")
+    assert keys(first, "discovery") != keys(second, "discovery")
+
+
+def test_two_findings_differing_only_in_target_or_version_get_different_keys():
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    vulnerability = doc["Results"][2]["Vulnerabilities"][0]
+    doc["Results"].append(
+        {"Target": "opt/venv/lib/python3.11/site-packages", "Class": "lang-pkgs", "Type": "python-pkg"}
+    )
+    doc["Results"][-1]["Vulnerabilities"] = [vulnerability, {**vulnerability, "InstalledVersion": "2.30.0"}]
+    plan = ingest("trivy", json.dumps(doc).encode())
+    keys = [o.key for o in plan.occurrences if o.body["noteName"] == note_name("GHSA-9wx4-h78v-vm56")]
+    assert len(keys) == len(set(keys)) == 3
+
+
+def test_a_finding_listed_twice_is_one_occurrence():
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    doc["Results"][0]["Vulnerabilities"].append(doc["Results"][0]["Vulnerabilities"][0])
+    assert len(ingest("trivy", json.dumps(doc).encode()).occurrences) == 9
+
+
+def test_cvss_scores_outside_0_to_10_are_refused():
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    doc["Results"][0]["Vulnerabilities"][0]["CVSS"]["nvd"]["V3Score"] = 75
+    with pytest.raises(InvalidArgument, match=r"CVSS\.nvd\.V3Score: expected a CVSS score from 0 to 10, got 75"):
+        ingest("trivy", json.dumps(doc).encode())
+
+
+def test_trivy_errors_point_into_the_report():
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    doc["Results"][1]["Vulnerabilities"][0]["CVSS"]["nvd"]["V3Score"] = "high"
+    with pytest.raises(
+        InvalidArgument, match=r"Results\[1\]\.Vulnerabilities\[0\]\.CVSS\.nvd\.V3Score: expected a number"
+    ):
+        ingest("trivy", json.dumps(doc).encode())
+
+
+# ---- Grype ---------------------------------------------------------------------------------
+
+
+def test_grype_os_match():
+    plan = ingest("grype", "grype/debian-app-image.json")
+    v = _vulnerability(plan, "CVE-2024-45490", "libexpat1")
+    assert v["severity"] == v["effectiveSeverity"] == "HIGH"
+    assert v["type"] == "OS" and v["fixAvailable"] is True
+    issue = v["packageIssue"][0]
+    assert issue["affectedCpeUri"] == "pkg:deb/debian/libexpat1?arch=amd64&upstream=expat&distro=debian-12"
+    assert issue["fixedVersion"]["name"] == "2.5.0-1+deb12u1"
+    assert v["cvssScore"] == 9.8
+
+
+def test_grype_wont_fix_is_no_fix_and_cvss_comes_from_related_records():
+    v = _vulnerability(ingest("grype", "grype/debian-app-image.json"), "CVE-2023-45853", "zlib1g")
+    assert v["packageIssue"][0]["fixedVersion"] == {"kind": "MAXIMUM"} and "fixAvailable" not in v
+    assert v["severity"] == "CRITICAL" and v["cvssScore"] == 9.8  # from the nvd:cpe related record
+
+
+def test_grype_negligible_is_minimal_and_java_is_maven():
+    plan = ingest("grype", "grype/debian-app-image.json")
+    assert _vulnerability(plan, "CVE-2024-2511", "libssl3")["severity"] == "MINIMAL"
+    log4j = _vulnerability(plan, "GHSA-jfh8-c2jp-5v3q", "log4j-core")
+    assert log4j["type"] == "MAVEN" and log4j["cvssScore"] == 10.0
+    assert log4j["cvssV2"]["authentication"] == "AUTHENTICATION_NONE"  # v2 from the related NVD record
+
+
+def test_grype_discovery_records_the_database_age():
+    plan = ingest("grype", "grype/debian-app-image.json")
+    [discovery] = [o.body["discovery"] for o in plan.occurrences if "discovery" in o.body]
+    assert discovery["lastScanTime"] == "2024-12-03T11:02:47.129853Z"
+    assert discovery["lastVulnerabilityUpdateTime"] == "2024-12-02T01:31:14Z"
+    old = ingest("grype", "grype/clean-image.json").occurrences[0].body["discovery"]
+    assert old["lastVulnerabilityUpdateTime"] == "2024-12-02T01:31:14Z"  # the pre-0.80 `db.built`
+
+
+def test_grype_severity_is_matched_case_insensitively_and_unknown_words_refused():
+    doc = json.loads(raw("grype/debian-app-image.json"))
+    doc["matches"][0]["vulnerability"]["severity"] = "CRITICAL"
+    assert (
+        _vulnerability(ingest("grype", json.dumps(doc).encode()), "CVE-2023-45853", "zlib1g")["severity"] == "CRITICAL"
+    )
+    doc["matches"][3]["vulnerability"]["severity"] = "Moderate"
+    with pytest.raises(InvalidArgument, match=r"matches\[3\]\.vulnerability\.severity: unknown value 'Moderate'"):
+        ingest("grype", json.dumps(doc).encode())
+
+
+def test_a_document_without_matches_is_not_a_grype_report():
+    with pytest.raises(InvalidArgument, match="matches: is required"):
+        ingest("grype", raw("trivy/clean-image.json"))
+
+
+# ---- Clair ---------------------------------------------------------------------------------
+
+
+def test_clair_os_package_is_located_by_its_distribution_cpe():
+    v = _vulnerability(ingest("clair", "clair/debian-image.json"), "CVE-2024-5535", "libssl3")
+    assert v["severity"] == v["effectiveSeverity"] == "LOW"
+    issue = v["packageIssue"][0]
+    assert issue["affectedCpeUri"] == "cpe:2.3:o:debian:debian_linux:12:*:*:*:*:*:*:*"
+    assert issue["fixedVersion"]["name"] == "3.0.14-1~deb12u1" and issue["packageType"] == "OS"
+    assert v["cvssScore"] == 7.4  # from the clair.cvss enrichment
+    assert v["relatedUrls"] == [
+        {"url": "https://security-tracker.debian.org/tracker/CVE-2024-5535"},
+        {"url": "https://www.openssl.org/news/secadv/20240627.txt"},
+    ]
+
+
+def test_clair_language_package_and_osv_fixed_version():
+    v = _vulnerability(ingest("clair", "clair/debian-image.json"), "GHSA-34jh-p97f-mpxf", "urllib3")
+    issue = v["packageIssue"][0]
+    assert issue["affectedCpeUri"] == "pkg:pypi/urllib3" and issue["packageType"] == "PYPI"
+    assert issue["fixedVersion"]["name"] == "1.26.19"  # from "fixed=1.26.19&introduced=0"
+
+
+def test_clair_severities_and_the_scan_cpe():
+    plan = ingest("clair", "clair/debian-image.json")
+    assert _vulnerability(plan, "CVE-2023-45853", "zlib1g")["severity"] == "MINIMAL"
+    assert "severity" not in _vulnerability(plan, "CVE-2022-3715", "bash")
+    [discovery] = [o.body["discovery"] for o in plan.occurrences if "discovery" in o.body]
+    assert discovery["lastScanTime"] == "2024-12-03T12:00:00Z"  # Clair gives none: `now`
+    assert discovery["cpe"] == "cpe:2.3:o:debian:debian_linux:12:*:*:*:*:*:*:*"
+
+
+def test_clair_vendor_titles_give_the_advisory_id():
+    doc = json.loads(raw("clair/debian-image.json"))
+    doc["vulnerabilities"]["1138201"]["name"] = "RHSA-2024:4321: openssl security update (Moderate)"
+    plan = ingest("clair", json.dumps(doc).encode())
+    [v] = [o["vulnerability"] for o in occurrences_on(plan, "RHSA-2024-4321-" + _suffix("RHSA-2024:4321"))]
+    assert v["shortDescription"] == "RHSA-2024:4321: openssl security update (Moderate)"
+
+
+def _suffix(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def test_clair_package_vulnerabilities_must_name_known_packages():
+    doc = json.loads(raw("clair/debian-image.json"))
+    doc["package_vulnerabilities"]["404"] = ["1138201"]
+    with pytest.raises(InvalidArgument, match=r"package_vulnerabilities\['404'\]: no package '404'"):
+        ingest("clair", json.dumps(doc).encode())
