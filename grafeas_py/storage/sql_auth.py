@@ -26,6 +26,7 @@ from ..wire.timestamps import from_datetime, to_micros
 from .tables import api_tokens, audit_log, role_bindings
 
 _AUDIT_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_AUDIT_APPEND = insert(audit_log)
 _LOCK_AUDIT = text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
 _GET_TOKEN = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
 _BINDINGS_VERSION = select(func.count(), func.max(role_bindings.c.pk))
@@ -75,7 +76,7 @@ class AuthStorage:
         prev = ChainHead(head.seq, head.hash) if head else None
         entry = chain_next(prev, actor(), action, resource, detail, key=self.audit_key)
         conn.execute(
-            insert(audit_log),
+            _AUDIT_APPEND,
             {
                 "seq": entry.seq,
                 "time": entry.time,

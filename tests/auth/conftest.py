@@ -61,6 +61,7 @@ class Secure:
     app: object
     admin_token: str
     oidc_key: object
+    database_url: str
 
     def client(self, token: str | None = None) -> Http:
         """A session that presents `token` (none: no credential at all)."""
@@ -109,7 +110,7 @@ def secure(tmp_path_factory, worker_id, jwks_path, oidc_key):
         admin_token, _ = admin.create_token("admin")
         admin.bind(Binding("*", "projectAdmin", "token:admin"))
     with serve(app) as base:
-        yield Secure(base, app, admin_token, oidc_key)
+        yield Secure(base, app, admin_token, oidc_key, url)
 
 
 @pytest.fixture

@@ -10,8 +10,17 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from grafeas_py import create_app
+from grafeas_py.admin import Admin
+from grafeas_py.auth.authz import Binding
+from grafeas_py.auth.context import acting_as
+from grafeas_py.auth.mtls import MtlsSettings
+from grafeas_py.auth.principal import Principal
+from grafeas_py.auth.settings import AuthSettings
 from grafeas_py.config import Settings
+from grafeas_py.storage import SqlStorage
+from grafeas_py.storage.engine import make_engine
 from tests.auth.conftest import signed_jwt
+from tests.conftest import fresh_database_url, serve
 from tests.factories import NOTE_BODIES
 
 
@@ -152,3 +161,25 @@ def test_open_mode_warns_loudly_at_start_up(caplog):
     with caplog.at_level(logging.WARNING, logger="grafeas_py"):
         create_app(Settings(database_url="sqlite://"))
     assert "AUTHENTICATION IS OFF (GRAFEAS_AUTH=none)" in caplog.text
+
+
+# ---- mTLS: a workload's SPIFFE ID, from the TLS-terminating proxy's header ----------------------
+
+
+def test_a_workload_behind_a_trusted_proxy_acts_as_its_spiffe_id(tmp_path, worker_id, project):
+    url = fresh_database_url(tmp_path, f"mtls_{worker_id}")
+    workload = "spiffe://example.org/ns/ci/sa/builder"
+    storage = SqlStorage(make_engine(url))
+    with acting_as(Principal("cli:operator", "user")):
+        Admin(storage).bind(Binding(project, "notesViewer", workload))
+    storage.dispose()
+    mtls = MtlsSettings(trusted_proxies=("127.0.0.1",))
+    app = create_app(Settings(database_url=url, auth=AuthSettings(methods=("mtls",), mtls=mtls)))
+    with serve(app) as base:
+        xfcc = {"X-Forwarded-Client-Cert": f"By=spiffe://example.org/ns/envoy;URI={workload}"}
+        assert requests.get(f"{base}/v1/projects/{project}/notes", headers=xfcc).status_code == 200
+        r = requests.get(f"{base}/v1/projects/other-{project}/notes", headers=xfcc)
+        assert_error(r, 403, "PERMISSION_DENIED", f"'projects/other-{project}'")
+        r = requests.get(f"{base}/v1/projects/{project}/notes")  # the proxy saw no client certificate
+        assert_error(r, 401, "UNAUTHENTICATED", "send a client certificate")
+    app.extensions["grafeas"].storage.dispose()

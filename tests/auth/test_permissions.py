@@ -35,6 +35,9 @@ NOBODY = "no role"  # authenticated, but bound to nothing
 PROJECT_READERS = {NOTES_VIEWER, NOTES_EDITOR, OCC_VIEWER, OCC_EDITOR, POLICY_ADMIN, AUDITOR, ADMIN}
 NOTE_READERS = {NOTES_VIEWER, NOTES_EDITOR, NOTES_ATTACHER, NOTES_OCC_VIEWER, AUDITOR, ADMIN}
 OCCURRENCE_READERS = {OCC_VIEWER, OCC_EDITOR, AUDITOR, ADMIN}
+POLICY_READERS = {POLICY_ADMIN, GATE_EVALUATOR, AUDITOR, ADMIN}
+DECISION_READERS = {POLICY_ADMIN, GATE_EVALUATOR, AUDITOR, ADMIN}
+KEY = "ab" * 32  # an ingestion idempotency key
 DENIAL = re.compile(r"permission '[A-Za-z.]+' denied on resources? '[^']+'.* \(or (it|they) may not exist\)\Z")
 
 
@@ -42,10 +45,10 @@ DENIAL = re.compile(r"permission '[A-Za-z.]+' denied on resources? '[^']+'.* \(o
 class Op:
     name: str
     method: str
-    path: str  # {p}: the project, {o}: an occurrence attached to note n1 of the project
+    path: str  # {p}: the project, {o}: an occurrence attached to its note n1, {d}: a decision of its policy pol
     allowed: frozenset[str]
     body: dict | None = None
-    setup: str = "full"  # "empty": nothing exists; "project": the project only; "full": a note and an occurrence
+    setup: str = "full"  # "empty": nothing; "project": the project only; "full": a note, occurrence, policy, decision
 
 
 def op(name, method, path, allowed, body=None, setup="full") -> Op:
@@ -107,6 +110,32 @@ OPS = [
         {"project": "{p}", "role": NOTES_VIEWER, "member": "user:new"},
     ),
     op("DeleteBinding", "DELETE", f"/v1/admin/bindings?project={{p}}&role={NOTES_VIEWER}&member=user:old", {ADMIN}),
+    # The deploy gate
+    op("CreatePolicy", "POST", "/v1/projects/{p}/policies?policyId=new", {POLICY_ADMIN, ADMIN}, {"rules": {}}),
+    op("GetPolicy", "GET", "/v1/projects/{p}/policies/pol", POLICY_READERS),
+    op("ListPolicies", "GET", "/v1/projects/{p}/policies", {POLICY_ADMIN, AUDITOR, ADMIN}),
+    op("UpdatePolicy", "PATCH", "/v1/projects/{p}/policies/pol", {POLICY_ADMIN, ADMIN}, {"rules": {}}),
+    op("DeletePolicy", "DELETE", "/v1/projects/{p}/policies/pol", {POLICY_ADMIN, ADMIN}),
+    op("ListPolicyRevisions", "GET", "/v1/projects/{p}/policies/pol/revisions", POLICY_READERS),
+    op("GetPolicyRevision", "GET", "/v1/projects/{p}/policies/pol/revisions/1", POLICY_READERS),
+    # Evaluating records a decision, so the read-only auditor may not.
+    op(
+        "Evaluate",
+        "POST",
+        "/v1/projects/{p}/policies/pol:evaluate",
+        {POLICY_ADMIN, GATE_EVALUATOR, ADMIN},
+        {"resourceUri": IMAGE},
+    ),
+    op("ListDecisions", "GET", "/v1/projects/{p}/decisions", {POLICY_ADMIN, AUDITOR, ADMIN}),
+    op("GetDecision", "GET", "/v1/projects/{p}/decisions/{d}", DECISION_READERS),
+    # Ingestion writes occurrences, so it needs what CreateOccurrence needs.
+    op(
+        "Ingest",
+        "POST",
+        "/v1/projects/{p}/occurrences:ingest?format=plan",
+        {ADMIN},
+        {"occurrences": [{"key": KEY, "occurrence": occurrence_body("BUILD", "projects/{p}/notes/n1")}]},
+    ),
     op("ListTokens", "GET", "/v1/admin/tokens", set()),
     op("CreateToken", "POST", "/v1/admin/tokens", set(), {"name": "minted-by-{p}"}),
     op("RevokeTokens", "DELETE", "/v1/admin/tokens/admin", set()),
@@ -120,30 +149,38 @@ def callers(secure):
     return {role: (f"token:{name}", secure.token(name)) for role, name in names.items()}
 
 
-def _fill(value, p: str, o: str):
+def _fill(value, names: dict[str, str]):
     if isinstance(value, str):
-        return value.replace("{p}", p).replace("{o}", o)
+        for placeholder, name in names.items():
+            value = value.replace(placeholder, name)
+        return value
     if isinstance(value, dict):
-        return {k: _fill(v, p, o) for k, v in value.items()}
+        return {k: _fill(v, names) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, p, o) for v in value]
+        return [_fill(v, names) for v in value]
     return value
 
 
-def _prepare(secure, project: str, setup: str) -> str:
-    """The administrator makes what the operation acts on; the occurrence's id (or "")."""
+def _prepare(secure, project: str, setup: str) -> dict[str, str]:
+    """The administrator makes what the operation acts on; the placeholders' values."""
     admin = secure.admin
+    names = {"{p}": project}
     if setup == "empty":
-        return ""
+        return names
     assert admin.post("/v1/projects", json={"name": f"projects/{project}"}).status_code == 200
     if setup == "project":
-        return ""
+        return names
     base = f"/v1/projects/{project}"
     assert admin.post(f"{base}/notes", params={"noteId": "n1"}, json=NOTE_BODIES["BUILD"]).status_code == 200
     r = admin.post(f"{base}/occurrences", json=occurrence_body("BUILD", f"projects/{project}/notes/n1"))
     assert r.status_code == 200, r.text
+    names["{o}"] = r.json()["name"].rsplit("/", 1)[1]
+    assert admin.post(f"{base}/policies", params={"policyId": "pol"}, json={"rules": {}}).status_code == 200
+    r = admin.post(f"{base}/policies/pol:evaluate", json={"resourceUri": IMAGE})
+    assert r.status_code == 200, r.text
+    names["{d}"] = r.json()["name"].rsplit("/", 1)[1]
     secure.bind(project, NOTES_VIEWER, "user:old")
-    return r.json()["name"].rsplit("/", 1)[1]
+    return names
 
 
 @pytest.mark.parametrize("role", [*ROLES, NOBODY])
@@ -152,9 +189,8 @@ def test_role_against_operation(secure, callers, project, role, operation):
     member, token = callers[role]
     if role != NOBODY:
         secure.bind(project, role, member)
-    occurrence_id = _prepare(secure, project, operation.setup)
-    path = _fill(operation.path, project, occurrence_id)
-    body = _fill(operation.body, project, occurrence_id)
+    names = _prepare(secure, project, operation.setup)
+    path, body = _fill(operation.path, names), _fill(operation.body, names)
     r = secure.client(token).request(operation.method, path, json=body)
     if role in operation.allowed:
         assert r.status_code == 200, f"{role} should be allowed {operation.name}: {r.text}"

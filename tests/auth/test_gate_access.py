@@ -1,0 +1,106 @@
+"""The deploy gate, its Kubernetes webhook and ingestion behind authentication and role bindings."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from grafeas_py import create_app
+from tests.api.test_admission import POD, review
+from tests.auth.conftest import secure_settings
+from tests.conftest import serve
+from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
+from tests.unit.gate.builders import DIGEST
+
+
+def grant(secure, project: str, *roles: str, on: dict[str, tuple[str, ...]] | None = None) -> tuple[str, str]:
+    """A new token holding `roles` on `project` (and `on`: roles on other projects): (token, principal id)."""
+    name = f"c-{uuid.uuid4().hex[:10]}"
+    token = secure.token(name)
+    for where, held in {project: roles, **(on or {})}.items():
+        for role in held:
+            secure.bind(where, role, f"token:{name}")
+    return token, f"token:{name}"
+
+
+def caller(secure, project: str, *roles: str, on: dict[str, tuple[str, ...]] | None = None):
+    """A session for a new token holding `roles`, and its principal id."""
+    token, principal = grant(secure, project, *roles, on=on)
+    return secure.client(token), principal
+
+
+def test_a_policy_may_only_read_projects_its_author_may_list(secure, project):
+    tenant = f"reads-{uuid.uuid4().hex[:8]}"
+    body = {"rules": {}, "occurrenceProjects": [tenant]}
+    author, _ = caller(secure, project, "policyAdmin")
+    r = author.post(f"/v1/projects/{project}/policies", params={"policyId": "wide"}, json=body)
+    assert r.status_code == 403
+    assert r.json()["error"]["message"] == (
+        f"permission 'occurrences.list' denied on resource 'projects/{tenant}' (or it may not exist)"
+    )
+    reader, _ = caller(secure, project, "policyAdmin", on={tenant: ("occurrencesViewer",)})
+    assert reader.post(f"/v1/projects/{project}/policies", params={"policyId": "wide"}, json=body).ok
+    r = author.patch(f"/v1/projects/{project}/policies/wide", json=body)  # the first author still may not
+    assert r.status_code == 403 and "occurrences.list" in r.text
+
+
+def test_a_gate_evaluator_asks_for_decisions_and_they_are_audited_as_its_own(secure, project):
+    assert secure.admin.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json={"rules": {}}).ok
+    ci, principal = caller(secure, project, "gateEvaluator")
+    decision = ci.post(f"/v1/projects/{project}/policies/prod:evaluate", json={"resourceUri": IMAGE})
+    assert decision.status_code == 200 and decision.json()["decision"] == "ALLOW"
+    assert ci.get(f"/v1/{decision.json()['name']}").json() == decision.json()
+    assert ci.get(f"/v1/projects/{project}/decisions").status_code == 403  # its own by name, not the list
+    assert ci.post(f"/v1/projects/{project}/policies", params={"policyId": "x"}, json={"rules": {}}).status_code == 403
+    storage = secure.app.extensions["grafeas"].storage
+    (entry,) = [e for e in storage.audit_entries() if e.resource == decision.json()["name"]]
+    assert (entry.action, entry.principal, entry.detail["decision"]) == ("decisions.create", principal, "ALLOW")
+
+
+@pytest.fixture
+def webhook(secure, jwks_path, tmp_path, project):
+    """The admission webhook, on a server requiring credentials, judging namespace prod by a policy."""
+    config = tmp_path / "admission.yaml"
+    config.write_text(f"namespaces:\n  prod: projects/{project}/policies/prod\n")
+    assert secure.admin.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json={"rules": {}}).ok
+    app = create_app(secure_settings(secure.database_url, jwks_path, admission_config=str(config)))
+    with serve(app) as base:
+        yield base
+    app.extensions["grafeas"].storage.dispose()
+
+
+def test_the_admission_webhook_needs_a_caller_allowed_to_evaluate(secure, webhook, project):
+    pod = review({**POD, "spec": {"containers": [{"name": "app", "image": f"gcr.io/acme/app@sha256:{DIGEST}"}]}})
+    anonymous = requests.post(f"{webhook}/v1/admission:review", json=pod)
+    assert anonymous.status_code == 401  # the API server's failurePolicy then decides: Fail denies
+    token, _ = grant(secure, project, "gateEvaluator")  # the API server's identity, from its kubeconfig
+    headers = {"Authorization": f"Bearer {token}"}
+    allowed = requests.post(f"{webhook}/v1/admission:review", json=pod, headers=headers).json()["response"]
+    assert allowed["allowed"] is True, allowed
+    stranger = {"Authorization": f"Bearer {secure.token()}"}
+    denied = requests.post(f"{webhook}/v1/admission:review", json=pod, headers=stranger).json()["response"]
+    assert denied["allowed"] is False  # fails closed, saying why
+    assert (
+        f"permission 'policies.evaluate' denied on resource 'projects/{project}/policies/prod'"
+        in (denied["status"]["message"])
+    )
+
+
+def test_ingestion_needs_what_creating_occurrences_needs(secure, project):
+    provider = f"prov-{uuid.uuid4().hex[:8]}"
+    assert secure.admin.post(f"/v1/projects/{provider}/notes", params={"noteId": "b"}, json=NOTE_BODIES["BUILD"]).ok
+    plan = {"occurrences": [{"key": "cd" * 32, "occurrence": occurrence_body("BUILD", f"projects/{provider}/notes/b")}]}
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    editor, _ = caller(secure, project, "occurrencesEditor")
+    r = editor.post(path, params={"format": "plan"}, json=plan)
+    assert r.status_code == 403 and "notes.attachOccurrence" in r.text
+    ci, _ = caller(secure, project, "occurrencesEditor", on={provider: ("notesAttacher",)})
+    r = ci.post(path, params={"format": "plan"}, json=plan)
+    assert r.status_code == 200 and r.json()["created"] == 1
+    assert ci.post(path, params={"format": "plan"}, json=plan).json() == {
+        "created": 0,
+        "unchanged": 1,
+        "notesCreated": 0,
+    }
