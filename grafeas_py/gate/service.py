@@ -54,7 +54,7 @@ class Gate:
         self.storage = storage
         self.access = access or Access.unrestricted()
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self._policies: OrderedDict[tuple[str, str, int], Policy] = OrderedDict()
+        self._policies: OrderedDict[tuple[str, str, int], tuple[Policy, list[str]]] = OrderedDict()
         self._lock = threading.Lock()
 
     # ---- policies --------------------------------------------------------------------------
@@ -122,14 +122,17 @@ class Gate:
         self._require(roles.POLICIES_GET, project_id, policy_name(project_id, policy_id))
         return self.storage.get_policy_revision(project_id, policy_id, revision)
 
-    def _parsed(self, project_id: str, policy_id: str, revision: int, resource: dict) -> Policy:
+    def _parsed(self, project_id: str, policy_id: str, revision: int) -> tuple[Policy, list[str]]:
+        """The parsed policy at `revision` and the projects it reads occurrences from."""
         key = (project_id, policy_id, revision)
         with self._lock:
             cached = self._policies.get(key)
             if cached is not None:
                 self._policies.move_to_end(key)
                 return cached
-        parsed = parse_policy(_strip(resource))
+        # The revision table, not the current row: the policy may have changed since `revision` was read.
+        resource = self.storage.get_policy_revision(project_id, policy_id, revision)
+        parsed = parse_policy(_strip(resource)), self.occurrence_projects(resource)
         with self._lock:
             self._policies[key] = parsed
             while len(self._policies) > _CACHED_POLICIES:
@@ -149,9 +152,9 @@ class Gate:
             if not isinstance(breakglass, dict) or set(breakglass) - {"justification"}:
                 raise InvalidArgument('breakglass must be {"justification": "..."}')
             glass = Breakglass(breakglass.get("justification", ""))
-        resource, revision = self.storage.get_policy(project_id, policy_id)
-        policy = self._parsed(project_id, policy_id, revision, resource)
-        projects = [project_id, *(p for p in self.occurrence_projects(resource) if p != project_id)]
+        revision = self.storage.policy_revision(project_id, policy_id)
+        policy, more_projects = self._parsed(project_id, policy_id, revision)
+        projects = [project_id, *(p for p in more_projects if p != project_id)]
         occurrences = self.storage.artifact_occurrences(projects, resource_uri, MAX_OCCURRENCES + 1)
         if len(occurrences) > MAX_OCCURRENCES:
             raise TooManyOccurrences(

@@ -32,6 +32,10 @@ _ARTIFACT_OCCURRENCES = (
 _CURRENT_POLICY = select(policies.c.data, policies.c.revision).where(
     policies.c.project_id == bindparam("project_id"), policies.c.policy_id == bindparam("policy_id")
 )
+_CURRENT_REVISION = select(policies.c.revision).where(
+    policies.c.project_id == bindparam("project_id"), policies.c.policy_id == bindparam("policy_id")
+)
+_RECORD_DECISION = insert(decisions)
 
 
 class GateStorage:
@@ -74,6 +78,14 @@ class GateStorage:
         if row is None:
             raise _policy_missing(project_id, policy_id)
         return row.data, row.revision
+
+    def policy_revision(self, project_id: str, policy_id: str) -> int:
+        """The number of a policy's current revision (revisions never change, so callers may cache by it)."""
+        with self._read() as conn:
+            revision = conn.execute(_CURRENT_REVISION, {"project_id": project_id, "policy_id": policy_id}).scalar()
+        if revision is None:
+            raise _policy_missing(project_id, policy_id)
+        return revision
 
     def list_policies(self, project_id: str, page):
         query = select(policies.c.pk, policies.c.data).where(
@@ -197,7 +209,8 @@ class GateStorage:
         """Append a decision; decisions are never changed afterwards."""
         with self._write() as conn:
             conn.execute(
-                insert(decisions).values(
+                _RECORD_DECISION,
+                dict(
                     project_id=project_id,
                     decision_id=decision_id,
                     policy_id=policy_id,
@@ -206,7 +219,7 @@ class GateStorage:
                     decision=data["decision"],
                     evaluate_time=to_micros(data["evaluateTime"]),
                     data=data,
-                )
+                ),
             )
             detail = {
                 "policy": policy_name(project_id, policy_id),

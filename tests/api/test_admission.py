@@ -3,14 +3,16 @@
 import copy
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from werkzeug.serving import make_server
 
 from grafeas_py import create_app
 from grafeas_py.config import Settings
-from grafeas_py.gate.admission import resource_uri
+from grafeas_py.gate.admission import load_config, resource_uri
 from tests.unit.gate.builders import DIGEST
 
 GOOD = f"gcr.io/acme/app@sha256:{DIGEST}"
@@ -205,3 +207,17 @@ def test_a_malformed_review_is_400(webhook, body, message):
 )
 def test_image_references_become_resource_uris(image, uri):
     assert resource_uri(image) == uri
+
+
+def test_the_deploy_examples_hold_together():
+    """deploy/kubernetes: the config parses, and the webhook sends every kind the gate reads images from."""
+    root = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
+    config = load_config((root / "admission-config.yaml").read_text())
+    assert config.policy_for("prod") == ("acme", "prod") and config.policy_for("other") == ("acme", "default")
+    assert "kube-system" in config.exempt_namespaces and config.deadline_seconds < 5
+    hook = yaml.safe_load((root / "validating-webhook.yaml").read_text())["webhooks"][0]
+    assert hook["clientConfig"]["service"]["path"] == "/v1/admission:review"
+    assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "NoneOnDryRun"
+    resources = {r for rule in hook["rules"] for r in rule["resources"]}
+    expected = {"pods", "pods/ephemeralcontainers", "replicationcontrollers", "deployments", "statefulsets"}
+    assert expected | {"daemonsets", "replicasets", "jobs", "cronjobs"} <= resources

@@ -265,3 +265,12 @@ def test_decisions_filter_by_policy_outcome_and_time(http, project, policies):
         r = http.get(path, params={"filter": bad})
         assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
     assert http.get(f"{path}/nope").status_code == 404
+
+
+def test_an_update_takes_effect_at_once_and_decisions_name_their_revision(http, policies):
+    create(http, policies, "p", {"rules": {}})
+    first = evaluate(http, policies, "p", resource=TAGGED)
+    assert (first["decision"], first["policyRevision"]) == ("DENY", 1)
+    assert http.patch(f"{policies}/p", json={"rules": {"identity": {"allowTags": True}}}).status_code == 200
+    second = evaluate(http, policies, "p", resource=TAGGED)
+    assert (second["decision"], second["policyRevision"]) == ("ALLOW", 2)

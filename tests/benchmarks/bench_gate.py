@@ -28,6 +28,7 @@ from pathlib import Path
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -173,6 +174,13 @@ def bench_database(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
         evaluate(parsed, IMAGE, occurrences, now)
         engine.append((time.perf_counter() - start) * 1000)
 
+    with grafeas.storage.engine.connect() as conn:  # how the database finds the artifact's occurrences
+        query = (
+            "EXPLAIN SELECT data FROM occurrences WHERE project_id IN (:p) AND resource_uri = :u"
+            " ORDER BY pk LIMIT 20001"
+        )
+        plan = [row[0] for row in conn.execute(text(query), {"p": PROJECT, "u": IMAGE})]
+    print("  " + "\n  ".join(plan), flush=True)
     with gunicorn("grafeas_py:create_app()", free_port(), {"GRAFEAS_DATABASE_URL": url}, ROOT, 2, 4) as base:
         client = Client(base)
         path = f"{base}/v1/projects/{PROJECT}/policies/prod:evaluate"
