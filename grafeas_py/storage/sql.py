@@ -16,7 +16,7 @@ from ..wire.timestamps import to_micros
 from .base import NewOccurrence, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
-from .sql_auth import AuthStorage, actor
+from .sql_auth import _PENDING, AuthStorage, actor
 from .sql_gate import GateStorage
 from .sql_history import HistoryStorage
 from .tables import notes, occurrences, projects, server_secrets
@@ -62,9 +62,13 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     @contextmanager
     def _write(self):
         """A connection in a write transaction (BEGIN IMMEDIATE on SQLite, so writers queue instead of
-        failing), committed on success, and returned to the pool whatever happens."""
+        failing), committed on success with its audit entry, and returned to the pool whatever happens."""
         with self.engine.connect() as conn, conn.execution_options(write=True).begin():
-            yield conn
+            try:
+                yield conn
+                self._commit_with_audit(conn)
+            finally:
+                conn.info.pop(_PENDING, None)  # never left for the next user of the pooled connection
 
     def _read(self):
         """A connection in autocommit mode: for reads, and for writes of exactly one statement."""

@@ -9,7 +9,15 @@ import tracemalloc
 
 import pytest
 
-from grafeas_py.auth.audit import GENESIS, AuditEntry, canonical_json, chain_next, entry_hash, verify_chain
+from grafeas_py.auth.audit import (
+    GENESIS,
+    AuditEntry,
+    canonical_json,
+    chain_next,
+    entry_hash,
+    hash_template,
+    verify_chain,
+)
 
 
 def build(n: int, key: bytes | None = None) -> list[AuditEntry]:
@@ -176,3 +184,20 @@ def test_verify_streams_without_holding_entries():
         tracemalloc.stop()
     assert result.ok and result.checked == count and result.last_seq == count
     assert peak < 200_000, f"peak {peak} bytes: entries are being kept"  # holding them would take megabytes
+
+
+@pytest.mark.parametrize(
+    "principal, action, resource, detail",
+    [
+        ("token:ci", "occurrences.create", "projects/p/occurrences/1", {"revision": 1}),
+        ('user:"quoted"\\', "notes.update", "projects/é/notes/ü:x\n", {"changedFields": ["a.b"], "prev_hash": "\0"}),
+        ("anonymous", "notes.batchCreate", "projects/p", {"ids": ["😀", "\u2028"], "n": None}),
+    ],
+)
+def test_hash_template_lets_a_database_compute_the_same_hash(principal, action, resource, detail):
+    """PostgreSQL links and hashes entries itself from these parts; the result must verify in Python."""
+    previous = build(3)[-1]
+    entry = chain_next(previous, principal, action, resource, detail, time="2026-01-01T00:00:00.5Z")
+    part0, part1, part2 = hash_template(principal, action, resource, entry.detail, entry.time)
+    text = part0 + entry.prev_hash + part1 + str(entry.seq) + part2
+    assert hashlib.sha256(text.encode("utf-8")).hexdigest() == entry.hash
