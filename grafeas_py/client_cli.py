@@ -43,7 +43,8 @@ class Client:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        # Reads, deletes and ingestion (idempotent by key) are retried on connection errors and 502-504.
+        # Reads, deletes and ingestion (idempotent by key) are retried on connection errors and 502-504;
+        # calls that are not safe to repeat pass retry=False.
         retry = Retry(
             total=4,
             backoff_factor=0.3,
@@ -188,7 +189,8 @@ def notes_create(client, name, path, output):
     project, note_id = _name(name, "notes")
     body = _read_document(path)
     path_ = f"/v1/projects/{_quote(project)}/notes"
-    _emit(_run(lambda: client.call("POST", path_, params={"noteId": note_id}, json=body)), output, "notes")
+    created = _run(lambda: client.call("POST", path_, params={"noteId": note_id}, json=body, retry=False))
+    _emit(created, output, "notes")
 
 
 @notes.command("get")
@@ -378,8 +380,9 @@ def gate_check(url, token, project, policy, resource, breakglass, output):
     if breakglass:
         body["breakglass"] = {"justification": breakglass}
     try:
+        # Not retried: every evaluation is recorded, and a retried one would be recorded twice.
         decision = Client(url, token).call(
-            "POST", f"/v1/projects/{_quote(project)}/policies/{_quote(policy)}:evaluate", json=body
+            "POST", f"/v1/projects/{_quote(project)}/policies/{_quote(policy)}:evaluate", json=body, retry=False
         )
     except ClientError as exc:
         click.echo(f"error: {exc.message}", err=True)
