@@ -7,7 +7,7 @@ strings of the reference server's API layer; the rest extend the same `noun.verb
 |---|---|
 | notes.get / notes.list | read a note / list a project's notes |
 | notes.create / notes.update / notes.delete | write notes |
-| notes.listOccurrences | list the occurrences of a note, whatever project they are in |
+| notes.listOccurrences | list a note's occurrences (those in projects where the caller holds occurrences.list) |
 | notes.attachOccurrence | point an occurrence at a note of this project (checked on the note's project) |
 | occurrences.get / occurrences.list | read occurrences; also GetOccurrenceNote and the vulnerability summary |
 | occurrences.create / occurrences.update / occurrences.delete | write occurrences |
@@ -93,7 +93,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     NOTES_EDITOR: frozenset(_NOTES_READ | _NOTES_WRITE | _PROJECT_READ),
     # Only what a customer needs in a provider's project to link its occurrences to the provider's notes.
     NOTES_ATTACHER: frozenset({NOTES_ATTACH_OCCURRENCE, NOTES_GET}),
-    # What a provider needs to see every occurrence of its notes, across its customers' projects.
+    # What a provider needs to list its notes' occurrences; it sees those of the customers' projects
+    # that grant it occurrences.list (Grafeas.list_note_occurrences), stricter than Container Analysis.
     NOTES_OCCURRENCES_VIEWER: frozenset({NOTES_GET, NOTES_LIST_OCCURRENCES}),
     OCCURRENCES_VIEWER: frozenset(_OCCURRENCES_READ | _PROJECT_READ),
     # Writing an occurrence also needs notes.attachOccurrence on its note's project (see authz).

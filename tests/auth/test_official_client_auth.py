@@ -3,6 +3,10 @@ passing an API token per call as `authorization` metadata, as Google's clients d
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+
 import pytest
 from google.api_core import exceptions
 from google.auth import exceptions as auth_exceptions
@@ -10,7 +14,8 @@ from google.auth.credentials import AnonymousCredentials
 from grafeas.grafeas_v1 import GrafeasClient, types
 from grafeas.grafeas_v1.services.grafeas.transports.rest import GrafeasRestTransport
 
-from tests.factories import DIGEST
+from tests.factories import DIGEST, NOTE_BODIES
+from tests.test_cli import GRAFEAS_PY
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +58,18 @@ def test_the_client_works_with_a_token_and_is_refused_without_one(secure, client
     with pytest.raises(exceptions.Forbidden) as denied:
         client.get_note(name=created.name, metadata=bearer(stranger))
     assert f"permission 'notes.get' denied on resource '{created.name}'" in denied.value.message
+
+
+def test_the_grafeas_py_ci_client_sends_its_token(secure, tenant):
+    """`grafeas-py notes ...` as a CI job runs it, with GRAFEAS_TOKEN."""
+    name = f"job-{tenant}"
+    token = secure.token(name)
+    secure.bind(tenant, "notesViewer", f"token:{name}")
+    assert secure.admin.post(f"/v1/projects/{tenant}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
+    env = {**os.environ, "GRAFEAS_URL": secure.base, "GRAFEAS_TOKEN": token}
+    listed = subprocess.run([GRAFEAS_PY, "notes", "list", tenant], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["name"] == f"projects/{tenant}/notes/n"
+    env.pop("GRAFEAS_TOKEN")
+    refused = subprocess.run([GRAFEAS_PY, "notes", "list", tenant], env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "401" in refused.stderr and "authentication required" in refused.stderr
