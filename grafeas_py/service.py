@@ -156,6 +156,11 @@ class Grafeas:
     # ---- occurrences -----------------------------------------------------------------------
 
     def create_occurrence(self, project_id: str, body: dict) -> dict:
+        [occ] = self._prepare_occurrences(project_id, [body], single=True, check_notes=False)
+        created = self.storage.create_occurrence_if_note_matches(project_id, occ)
+        if created is not None:
+            return created
+        # The note is missing or of another kind: the full checks say which, in the usual words.
         return self._create_occurrences(project_id, [body], single=True)[0]
 
     def batch_create_occurrences(self, project_id: str, bodies: list[dict]) -> list[dict]:
@@ -178,9 +183,15 @@ class Grafeas:
         return self.storage.create_occurrences(project_id, self._prepare_occurrences(project_id, bodies, single=single))
 
     def _prepare_occurrences(
-        self, project_id: str, bodies: list[dict], ids: list[str] | None = None, single: bool = False
+        self,
+        project_id: str,
+        bodies: list[dict],
+        ids: list[str] | None = None,
+        single: bool = False,
+        check_notes: bool = True,
     ) -> list[NewOccurrence]:
-        """Validate every item and check every note once; any problem fails them all, listed by index."""
+        """Validate every item and check every note once (unless storage checks them as it writes);
+        any problem fails them all, listed by index."""
         self._require(roles.OCCURRENCES_CREATE, project_id)
         now = _now()
         prepared: list[tuple[int, NewOccurrence]] = []
@@ -193,6 +204,8 @@ class Grafeas:
                 errors.append((index, exc))
         # Before the notes are looked up: whether a note exists is only told to who may attach to it.
         self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, [occ.note for _, occ in prepared])
+        if not check_notes and not errors:
+            return [occ for _, occ in prepared]
         kinds = self.storage.note_kinds(occ.note for _, occ in prepared)
         for index, occ in prepared:
             note_kind = kinds.get(occ.note)

@@ -213,3 +213,32 @@ def test_a_keyed_trail_verifies_only_with_its_key(tmp_path, worker_id):
     assert verify(url, key).returncode == 0
     unkeyed = verify(url)
     assert unkeyed.returncode == 1 and "entry 1 was altered" in unkeyed.stderr
+
+
+def test_a_failed_single_create_leaves_no_entry_and_a_usable_store(app, http, project):
+    """The one-message create (BEGIN, checked insert, audit append, COMMIT on PostgreSQL) is all or nothing."""
+    from sqlalchemy.exc import IntegrityError
+
+    from grafeas_py.names import NoteRef, occurrence_name
+    from grafeas_py.storage.base import NewOccurrence
+
+    storage = app.extensions["grafeas"].storage
+    note = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).json()
+    body = occurrence_body("BUILD", note["name"])
+    now = "2026-01-01T00:00:00Z"
+    data = {"name": occurrence_name(project, "fixed"), **body, "kind": "BUILD", "createTime": now, "updateTime": now}
+    occ = NewOccurrence("fixed", NoteRef(project, "n"), "BUILD", body["resourceUri"], data)
+    storage.create_occurrences(project, [occ])
+    start = last_seq(storage)
+    for _ in range(3):  # the same id again: refused, and the pooled connections stay usable
+        with pytest.raises(IntegrityError):
+            storage.create_occurrence_if_note_matches(project, occ)
+    wrong_kind = NewOccurrence("other", NoteRef(project, "n"), "VULNERABILITY", body["resourceUri"], data)
+    assert storage.create_occurrence_if_note_matches(project, wrong_kind) is None
+    missing_note = NewOccurrence("other", NoteRef(project, "nope"), "BUILD", body["resourceUri"], data)
+    assert storage.create_occurrence_if_note_matches(project, missing_note) is None
+    assert entries_after(storage, start) == []
+    assert http.get(f"/v1/{data['name']}").json()["name"] == data["name"]
+    assert http.post(f"/v1/projects/{project}/occurrences", json=body).ok
+    assert [e.action for e in entries_after(storage, start)] == ["occurrences.create"]
+    assert verify_chain(storage.audit_entries()).ok

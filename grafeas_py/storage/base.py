@@ -103,6 +103,10 @@ class Storage(abc.ABC):
         """Create every occurrence or none."""
 
     @abc.abstractmethod
+    def create_occurrence_if_note_matches(self, project_id: str, occurrence: NewOccurrence) -> dict | None:
+        """Create one occurrence if its note exists and has its kind, atomically; None if not."""
+
+    @abc.abstractmethod
     def create_missing_occurrences(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict]:
         """Create the occurrences whose ids are not taken, skip the rest; return those created."""
 

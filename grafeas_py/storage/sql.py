@@ -270,6 +270,29 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             ids = [row["occurrence_id"] for row in rows]
             self._audit(conn, "occurrences.batchCreate", project_name(project_id), {"ids": ids})
 
+    def create_occurrence_if_note_matches(self, project_id: str, occ: NewOccurrence) -> dict | None:
+        """Create one occurrence if its note exists with its kind, checked in the same transaction.
+
+        This is the hot path of CI jobs posting results one by one: on PostgreSQL the check, the
+        insert and the audit entry travel in one message. None: nothing was written."""
+        [row] = _occurrence_rows(project_id, [occ])
+        audited = ("occurrences.create", row["data"]["name"], {"revision": row["revision"]})
+        note = (
+            "EXISTS (SELECT 1 FROM notes"
+            " WHERE project_id = %(note_project)s AND note_id = %(note_id)s AND kind = %(kind)s)"
+        )
+        where = (note, {"note_project": occ.note.project, "note_id": occ.note.note_id, "kind": occ.kind})
+        done = self._insert_one_audited(occurrences, row, *audited, where=where)
+        if done is None:  # SQLite, or a keyed chain: the same, in one ordinary transaction
+            with self._write() as conn:
+                params = {"project_id": occ.note.project, "note_id": occ.note.note_id}
+                if conn.execute(_NOTE_KIND, params).scalar() != occ.kind:
+                    return None
+                _insert_many(conn, occurrences, [row])
+                self._audit_created(conn, project_id, [row])
+            return occ.data
+        return occ.data if done else None
+
     def create_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
         rows = _occurrence_rows(project_id, new)
         with self._write() as conn:

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..auth.audit import GENESIS, AuditEntry, ChainHead, canonical_json, chain_next, hash_template
 from ..auth.authz import Binding
@@ -30,6 +30,7 @@ from ..auth.tokens import TokenRecord
 from ..errors import AlreadyExists, NotFound
 from ..names import project_name
 from ..wire.timestamps import from_datetime, to_micros
+from .engine import dumps_json
 from .tables import api_tokens, audit_log, role_bindings
 
 _AUDIT_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
@@ -140,6 +141,61 @@ class AuthStorage:
         # them. SQLAlchemy's own commit afterwards finds no transaction open and sends nothing.
         with psycopg.ClientCursor(conn.connection.driver_connection) as cursor:
             cursor.execute(_AUDIT_APPEND_AND_COMMIT, params)
+
+    def _insert_one_audited(
+        self, table, row: dict, action: str, resource: str, detail: dict, where: tuple[str, dict] | None = None
+    ) -> bool | None:
+        """Insert one row and append its audit entry in a single message to PostgreSQL: BEGIN, the
+        insert, the locked append and COMMIT together, so a single create is one round trip, as it was
+        before it had an audit entry. With `where` (SQL with its own parameters) the row is inserted
+        only when it holds, and the entry only with the row. True: inserted; False: `where` did not
+        hold and nothing was written; None: this path does not apply (SQLite, a keyed chain)."""
+        if self.engine.dialect.name != "postgresql" or self.audit_key is not None:
+            return None
+        import psycopg  # only reached on PostgreSQL, where it is the driver
+
+        columns = list(row)
+        values = ", ".join(f"%(row_{c})s::jsonb" if c == "data" else f"%(row_{c})s" for c in columns)
+        params = {f"row_{c}": dumps_json(row[c]) if c == "data" else row[c] for c in columns}
+        condition, condition_params = where or ("true", {})
+        params |= condition_params
+        keys = [c for c in columns if c in ("project_id", "occurrence_id", "note_id")]
+        inserted = " AND ".join(f"{c} = %(row_{c})s" for c in keys)
+        time = from_datetime(dt.datetime.now(dt.UTC))
+        principal = actor()
+        detail = json.loads(canonical_json(detail))
+        part0, part1, part2 = hash_template(principal, action, resource, detail, time)
+        params |= dict(
+            time=time,
+            principal=principal,
+            action=action,
+            resource=resource,
+            detail=canonical_json(detail).decode(),
+            part0=part0,
+            part1=part1,
+            part2=part2,
+            genesis=GENESIS,
+        )
+        append = _AUDIT_APPEND_AND_COMMIT.replace(
+            ") AS head;", f") AS head WHERE EXISTS (SELECT 1 FROM {table.name} WHERE {inserted});"
+        )
+        sql = (
+            f"BEGIN;\nINSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} WHERE {condition}"
+            f" RETURNING 1;\n{append}"
+        )
+        with self._read() as conn:  # autocommit: the message carries its own BEGIN and COMMIT
+            driver = conn.connection.driver_connection
+            try:
+                with psycopg.ClientCursor(driver) as cursor:
+                    cursor.execute(sql, params)
+                    cursor.nextset()  # past BEGIN, to the INSERT ... RETURNING
+                    return bool(cursor.fetchall())
+            except psycopg.Error as exc:
+                if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not driver.closed:
+                    driver.execute("ROLLBACK")  # a statement failed inside the explicit transaction
+                if isinstance(exc, psycopg.OperationalError):
+                    conn.invalidate()
+                raise DBAPIError.instance(sql, params, exc, psycopg.Error) from None
 
     def audit_entries(self, batch: int = 1000) -> Iterator[AuditEntry]:
         """Every audit entry in seq order, streamed `batch` rows at a time."""
