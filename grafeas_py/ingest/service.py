@@ -11,6 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from ..auth import roles
 from ..errors import AlreadyExists, InvalidArgument
 from ..names import parse_note_name
 from .plan import PlannedOccurrence
@@ -66,6 +67,9 @@ class Ingest:
     def ensure_notes(self, notes: dict[str, dict]) -> int:
         """Create the notes that do not exist yet (never overwriting one); how many were created."""
         refs = {parse_note_name(name, "note"): body for name, body in notes.items()}
+        # Attaching to them is needed anyway; asked first, whether a note exists is told only to who may.
+        for project in sorted({ref.project for ref in refs}):
+            self.grafeas.access.require(roles.NOTES_ATTACH_OCCURRENCE, project)
         created = 0
         for attempt in (1, 2):
             existing = self.grafeas.storage.note_kinds(refs)

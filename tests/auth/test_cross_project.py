@@ -124,3 +124,21 @@ def test_an_unbound_role_stops_working_at_once(secure, tenant):
     )
     assert r.status_code == 200, r.text
     assert caller.get(f"/v1/projects/{tenant}/notes").status_code == 403
+
+
+def test_ingesting_into_a_note_project_without_rights_tells_nothing_about_its_notes(tenant_ci, tenant, secure):
+    """Whether a report's notes exist in a project is told only to callers who may attach to them."""
+    from tests.unit.ingest.support import FIXTURES, IMAGE
+
+    other = f"other-{uuid.uuid4().hex[:8]}"
+    report = (FIXTURES / "trivy/alpine-app-image.json").read_bytes()
+    path = f"/v1/projects/{tenant}/occurrences:ingest"
+    params = {"format": "trivy", "resourceUri": IMAGE, "noteProject": other}
+    before = tenant_ci.post(path, params=params, data=report)
+    assert secure.admin.post(
+        f"/v1/projects/{other}/occurrences:ingest", params={**params, "noteProject": other}, data=report
+    ).ok  # now every note of the report exists there
+    after = tenant_ci.post(path, params=params, data=report)
+    assert before.status_code == after.status_code == 403
+    assert before.json()["error"]["message"] == after.json()["error"]["message"]
+    assert "notes.attachOccurrence" in after.json()["error"]["message"]
