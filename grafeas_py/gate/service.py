@@ -108,7 +108,9 @@ class Gate:
             "updateTime": from_datetime(self._clock()),
             **document,
         }
-        return self.storage.update_policy(project_id, policy_id, resource, revision)
+        before, after = _strip(current), _strip(resource)
+        changed = [key for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+        return self.storage.update_policy(project_id, policy_id, resource, revision, changed)
 
     def delete_policy(self, project_id: str, policy_id: str) -> None:
         self._require(roles.POLICIES_DELETE, project_id, policy_name(project_id, policy_id))

@@ -12,6 +12,8 @@ from ..names import decision_name, policy_name
 from ..wire.timestamps import to_micros
 from .base import page_of
 from .filter_sql import compile_filter
+from .sql_auth import actor
+from .sql_history import revision_entry
 from .tables import decisions, occurrences, policies, policy_revisions
 
 
@@ -36,6 +38,15 @@ _CURRENT_REVISION = select(policies.c.revision).where(
     policies.c.project_id == bindparam("project_id"), policies.c.policy_id == bindparam("policy_id")
 )
 _RECORD_DECISION = insert(decisions)
+
+
+class _Kept:
+    """A policy_revisions row as `revision_entry` reads it: a tombstone carries no document."""
+
+    def __init__(self, row) -> None:
+        self.revision, self.deleted, self.updated_by = row.revision, row.deleted, row.updated_by
+        self.changed_fields = row.changed_fields if row.revision > 1 or row.changed_fields else None
+        self.data = None if row.deleted else row.data
 
 
 class GateStorage:
@@ -94,7 +105,9 @@ class GateStorage:
         rows = self._page_rows(query.order_by(policies.c.pk), page)
         return page_of([r.data for r in rows], rows, page)
 
-    def update_policy(self, project_id: str, policy_id: str, data: dict, revision: int) -> dict:
+    def update_policy(
+        self, project_id: str, policy_id: str, data: dict, revision: int, changed_fields: list[str] | None = None
+    ) -> dict:
         """Replace the policy read at `revision` with a new revision; Aborted if it changed since."""
         new = revision + 1
         data = {**data, "revision": new}
@@ -119,7 +132,8 @@ class GateStorage:
                     if exists is None:
                         raise _policy_missing(project_id, policy_id)
                     raise Aborted("the policy was changed by another request while this update ran; retry it")
-                self._add_revision(conn, project_id, policy_id, new, now, data, deleted=False)
+                changed = sorted(changed_fields or [])
+                self._add_revision(conn, project_id, policy_id, new, now, data, deleted=False, changed=changed)
                 self._audit(conn, "policies.update", policy_name(project_id, policy_id), {"revision": new})
         except IntegrityError:
             raise Aborted("the policy was changed by another request while this update ran; retry it") from None
@@ -163,7 +177,7 @@ class GateStorage:
 
     def list_policy_revisions(self, project_id: str, policy_id: str, page):
         """Every revision of a policy, oldest first, including those of deleted incarnations."""
-        query = select(policy_revisions.c.pk, policy_revisions.c.data).where(
+        query = select(policy_revisions).where(
             policy_revisions.c.project_id == project_id,
             policy_revisions.c.policy_id == policy_id,
             policy_revisions.c.pk > page.after,
@@ -171,7 +185,9 @@ class GateStorage:
         rows = self._page_rows(query.order_by(policy_revisions.c.pk), page)
         if not rows and not page.after:
             raise _policy_missing(project_id, policy_id)
-        return page_of([r.data for r in rows], rows, page)
+        name = policy_name(project_id, policy_id)
+        entries = [revision_entry("policy", name, _Kept(r), r.create_time) for r in rows]
+        return page_of(entries, rows, page)
 
     @staticmethod
     def _next_revision(conn, project_id: str, policy_id: str) -> int:
@@ -183,7 +199,8 @@ class GateStorage:
         return (last or 0) + 1
 
     @staticmethod
-    def _add_revision(conn, project_id, policy_id, revision, now, data, deleted) -> None:
+    def _add_revision(conn, project_id, policy_id, revision, now, data, deleted, changed=None) -> None:
+        """Keep a revision: the document, who made it and, for an update, which top-level fields changed."""
         conn.execute(
             insert(policy_revisions).values(
                 project_id=project_id,
@@ -192,6 +209,8 @@ class GateStorage:
                 create_time=now,
                 deleted=deleted,
                 data=data,
+                updated_by=actor(),
+                changed_fields=changed,
             )
         )
 

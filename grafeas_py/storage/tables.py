@@ -108,6 +108,9 @@ policy_revisions = Table(
     Column("create_time", Time, nullable=False),
     Column("deleted", Boolean, nullable=False),
     Column("data", Document, nullable=False),
+    # who made the revision, and for an update which top-level fields of the document changed
+    Column("updated_by", Text),
+    Column("changed_fields", OptionalJson),
     Index(None, "project_id", "policy_id", "revision", unique=True),
     sqlite_autoincrement=True,
 )

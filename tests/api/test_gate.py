@@ -64,8 +64,11 @@ def test_policy_lifecycle_keeps_every_revision(http, project, policies):
     assert http.delete(f"{policies}/prod").status_code == 200
     assert http.get(f"{policies}/prod").status_code == 404
     revisions = http.get(f"{policies}/prod/revisions").json()["revisions"]
-    assert [r["revision"] for r in revisions] == [1, 2, 3]
-    assert revisions[0]["rules"] == VULN_POLICY["rules"] and revisions[2]["deleted"] is True
+    assert [(r["revision"], r["action"]) for r in revisions] == [(1, "CREATE"), (2, "UPDATE"), (3, "DELETE")]
+    assert all(r["name"] == created["name"] and r["principal"] == "anonymous" for r in revisions)
+    assert revisions[0]["policy"] == created and "changedFields" not in revisions[0]
+    assert revisions[1]["changedFields"] == ["description", "rules"] and revisions[1]["policy"] == updated
+    assert "policy" not in revisions[2]  # a tombstone
     assert http.get(f"{policies}/prod/revisions/1").json() == created
 
     again = create(http, policies, "prod", VULN_POLICY)
