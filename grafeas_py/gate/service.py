@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 from ..auth import roles
 from ..auth.access import Access
-from ..errors import ApiError, InvalidArgument
+from ..errors import FailedPrecondition, InvalidArgument
 from ..names import decision_name, policy_name
 from ..storage import Page, PageRequest
 from ..wire.timestamps import from_datetime
@@ -29,11 +29,8 @@ MAX_OCCURRENCES = 20_000
 _CACHED_POLICIES = 256
 
 
-class TooManyOccurrences(ApiError):
-    """More occurrences on one artifact than the gate reads: deny rather than judge on a part."""
-
-    http_status = 422
-    grpc_status = "FAILED_PRECONDITION"
+class TooManyOccurrences(FailedPrecondition):
+    """More occurrences on one artifact than the gate reads: refuse rather than judge on a part."""
 
 
 def _document(body: dict) -> dict:

@@ -277,3 +277,17 @@ def test_an_update_takes_effect_at_once_and_decisions_name_their_revision(http, 
     assert http.patch(f"{policies}/p", json={"rules": {"identity": {"allowTags": True}}}).status_code == 200
     second = evaluate(http, policies, "p", resource=TAGGED)
     assert (second["decision"], second["policyRevision"]) == ("ALLOW", 2)
+
+
+def test_an_artifact_with_more_occurrences_than_the_gate_reads_is_refused(http, project, policies, monkeypatch):
+    from grafeas_py.gate import service
+
+    monkeypatch.setattr(service, "MAX_OCCURRENCES", 2)  # 20,000 in production
+    cve = note(http, project, "CVE-2024-3", "VULNERABILITY")
+    for _ in range(3):
+        occurrence(http, project, occurrence_body("VULNERABILITY", cve, IMAGE))
+    create(http, policies, "p", VULN_POLICY)
+    r = http.post(f"{policies}/p:evaluate", json={"resourceUri": IMAGE})
+    assert r.status_code == 400 and r.json()["error"]["status"] == "FAILED_PRECONDITION"
+    assert "more than 2 occurrences" in r.json()["error"]["message"]
+    assert http.get(f"/v1/projects/{project}/decisions").json() == {}  # nothing decided, nothing recorded
