@@ -14,6 +14,7 @@ from typing import NoReturn, TypeVar
 import orjson
 
 from grafeas_py.errors import InvalidArgument
+from grafeas_py.wire.codec import type_name
 from grafeas_py.wire.timestamps import normalize_timestamp
 
 T = TypeVar("T")
@@ -45,16 +46,8 @@ def fail(path: str, message: str) -> NoReturn:
 
 
 def kind_of(value) -> str:
-    """How a JSON value reads in an error message."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
+    """How a JSON value reads in an error message (as the wire codec says it)."""
+    return type_name(value)
 
 
 def _nul(path: str) -> NoReturn:

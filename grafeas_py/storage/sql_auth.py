@@ -78,6 +78,23 @@ def _binding_resource(project: str) -> str:
     return project_name(project)  # `projects/*` for a binding on every project
 
 
+def _append_params(principal: str, action: str, resource: str, detail: dict) -> dict:
+    """The parameters of `_AUDIT_APPEND_AND_COMMIT` for one entry made now."""
+    time = from_datetime(dt.datetime.now(dt.UTC))
+    part0, part1, part2 = hash_template(principal, action, resource, detail, time)
+    return dict(
+        time=time,
+        principal=principal,
+        action=action,
+        resource=resource,
+        detail=canonical_json(detail).decode(),
+        part0=part0,
+        part1=part1,
+        part2=part2,
+        genesis=GENESIS,
+    )
+
+
 def actor() -> str:
     """The principal id that storage records as the author of a change."""
     return current_principal().id
@@ -122,19 +139,7 @@ class AuthStorage:
         if pending is None:
             return  # the transaction commits as usual
         principal, action, resource, detail = pending
-        time = from_datetime(dt.datetime.now(dt.UTC))
-        part0, part1, part2 = hash_template(principal, action, resource, detail, time)
-        params = dict(
-            time=time,
-            principal=principal,
-            action=action,
-            resource=resource,
-            detail=canonical_json(detail).decode(),
-            part0=part0,
-            part1=part1,
-            part2=part2,
-            genesis=GENESIS,
-        )
+        params = _append_params(principal, action, resource, detail)
         import psycopg  # only reached on PostgreSQL, where it is the driver
 
         # Client-side binding: a simple-query message may hold several statements, the COMMIT among
@@ -161,21 +166,7 @@ class AuthStorage:
         params |= condition_params
         keys = [c for c in columns if c in ("project_id", "occurrence_id", "note_id")]
         inserted = " AND ".join(f"{c} = %(row_{c})s" for c in keys)
-        time = from_datetime(dt.datetime.now(dt.UTC))
-        principal = actor()
-        detail = json.loads(canonical_json(detail))
-        part0, part1, part2 = hash_template(principal, action, resource, detail, time)
-        params |= dict(
-            time=time,
-            principal=principal,
-            action=action,
-            resource=resource,
-            detail=canonical_json(detail).decode(),
-            part0=part0,
-            part1=part1,
-            part2=part2,
-            genesis=GENESIS,
-        )
+        params |= _append_params(actor(), action, resource, json.loads(canonical_json(detail)))
         append = _AUDIT_APPEND_AND_COMMIT.replace(
             ") AS head;", f") AS head WHERE EXISTS (SELECT 1 FROM {table.name} WHERE {inserted});"
         )

@@ -43,7 +43,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _type_name(value) -> str:
+def type_name(value) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -80,7 +80,7 @@ class Codec:
         if msg.well_known:
             raise AssertionError("well-known types are decoded by decode_field")
         if not isinstance(data, dict):
-            raise DecodeError(path, f"expected an object for {msg.short_name}, got {_type_name(data)}")
+            raise DecodeError(path, f"expected an object for {msg.short_name}, got {type_name(data)}")
         out: dict = {}
         by_key = msg.by_key
         oneof_seen: dict[str, str] | None = None
@@ -167,7 +167,7 @@ class Codec:
     def _field(self, f: Field, value, path: str):
         if f.map_value is not None:
             if not isinstance(value, dict):
-                raise DecodeError(path, f"expected an object (a map), got {_type_name(value)}")
+                raise DecodeError(path, f"expected an object (a map), got {type_name(value)}")
             result = {}
             for k, v in value.items():
                 key = self._map_key(f.map_key, k, path)
@@ -177,7 +177,7 @@ class Codec:
             return result if result else _OMIT
         if f.repeated:
             if not isinstance(value, list):
-                raise DecodeError(path, f"expected a list, got {_type_name(value)}")
+                raise DecodeError(path, f"expected a list, got {type_name(value)}")
             items = []
             for i, v in enumerate(value):
                 if v is None and not (f.message and f.message.well_known == "value"):
@@ -203,7 +203,7 @@ class Codec:
         kind = f.kind
         if kind == "string":
             if not isinstance(value, str):
-                raise DecodeError(path, f"expected a string, got {_type_name(value)}")
+                raise DecodeError(path, f"expected a string, got {type_name(value)}")
             return _text(value, path)
         if kind == "message":
             msg = f.message
@@ -227,7 +227,7 @@ class Codec:
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
-            raise DecodeError(path, f"expected an enum name or number, got {_type_name(value)}")
+            raise DecodeError(path, f"expected an enum name or number, got {type_name(value)}")
         name = enum.names.get(number)
         if name is None:
             raise DecodeError(path, f"{number} is not a valid {enum.full_name} number")
@@ -236,7 +236,7 @@ class Codec:
     def _scalar(self, kind: str, value, path: str):
         if kind == "bool":
             if not isinstance(value, bool):
-                raise DecodeError(path, f"expected true or false, got {_type_name(value)}")
+                raise DecodeError(path, f"expected true or false, got {type_name(value)}")
             return value
         if kind in ("int32", "uint32"):
             return self._integer(kind, value, path)
@@ -274,7 +274,7 @@ class Codec:
                     raise DecodeError(path, f"expected an integer, got {value!r}") from None
                 number = int(as_float)
         else:
-            raise DecodeError(path, f"expected an integer, got {_type_name(value)}")
+            raise DecodeError(path, f"expected an integer, got {type_name(value)}")
         low, high = _INT_RANGES[kind]
         if not low <= number <= high:
             raise DecodeError(path, f"{number} is out of range for {kind}")
@@ -296,7 +296,7 @@ class Codec:
         elif isinstance(value, (int, float)):
             number = float(value)
         else:
-            raise DecodeError(path, f"expected a number, got {_type_name(value)}")
+            raise DecodeError(path, f"expected a number, got {type_name(value)}")
         if kind == "float":
             if abs(number) >= _FLOAT32_LIMIT:
                 raise DecodeError(path, f"{value!r} is out of range for a 32-bit float")
@@ -308,7 +308,7 @@ class Codec:
     @staticmethod
     def _bytes(value, path: str) -> str:
         if not isinstance(value, str):
-            raise DecodeError(path, f"expected base64 text, got {_type_name(value)}")
+            raise DecodeError(path, f"expected base64 text, got {type_name(value)}")
         text = value.replace("-", "+").replace("_", "/")
         text += "=" * (-len(text) % 4)
         try:
@@ -321,14 +321,14 @@ class Codec:
         wk = msg.well_known
         if wk == "timestamp":
             if not isinstance(value, str):
-                raise DecodeError(path, f"expected an RFC 3339 timestamp string, got {_type_name(value)}")
+                raise DecodeError(path, f"expected an RFC 3339 timestamp string, got {type_name(value)}")
             try:
                 return normalize_timestamp(value)
             except ValueError as exc:
                 raise DecodeError(path, str(exc)) from None
         if wk == "duration":
             if not isinstance(value, str):
-                raise DecodeError(path, f"expected a duration string such as '1.5s', got {_type_name(value)}")
+                raise DecodeError(path, f"expected a duration string such as '1.5s', got {type_name(value)}")
             try:
                 return normalize_duration(value)
             except ValueError as exc:
@@ -337,17 +337,17 @@ class Codec:
             return self._any(value, path)
         if wk == "struct":
             if not isinstance(value, dict):
-                raise DecodeError(path, f"expected an object, got {_type_name(value)}")
+                raise DecodeError(path, f"expected an object, got {type_name(value)}")
             return _json_value(value, path)
         if wk == "list":
             if not isinstance(value, list):
-                raise DecodeError(path, f"expected a list, got {_type_name(value)}")
+                raise DecodeError(path, f"expected a list, got {type_name(value)}")
             return _json_value(value, path)
         if wk == "value":
             return _json_value(value, path)
         if wk == "fieldmask":
             if not isinstance(value, str):
-                raise DecodeError(path, f"expected comma-separated paths, got {_type_name(value)}")
+                raise DecodeError(path, f"expected comma-separated paths, got {type_name(value)}")
             return value
         if wk == "empty":
             if not isinstance(value, dict) or value:
@@ -357,7 +357,7 @@ class Codec:
 
     def _any(self, value, path: str) -> dict:
         if not isinstance(value, dict):
-            raise DecodeError(path, f"expected an object with '@type', got {_type_name(value)}")
+            raise DecodeError(path, f"expected an object with '@type', got {type_name(value)}")
         if not value:
             return {}  # an empty Any (no type, no value), as protobuf prints and parses it
         type_url = value.get("@type")
