@@ -5,7 +5,8 @@ import logging
 import pytest
 import requests
 
-from tests.factories import NOTE_BODIES
+from tests.conftest import POSTGRES_URL
+from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
 
 
 def assert_error(r, status, grpc_status, fragment=""):
@@ -157,3 +158,43 @@ def test_connection_keeps_working_after_errors(base_url):
         for _ in range(3):
             assert s.get(f"{base_url}/v1/nowhere").status_code == 404
         assert s.get(f"{base_url}/healthz").status_code == 200
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_connections_dropped_by_the_database_cost_one_503_then_recover(database_url):
+    """No pre-ping: a pooled connection the server killed fails one request with 503; the pool recovers."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from werkzeug.test import Client
+
+    from grafeas_py import create_app
+    from grafeas_py.config import Settings
+
+    name = f"drop-{uuid.uuid4().hex[:8]}"
+    app = create_app(Settings(database_url=f"{database_url}&application_name={name}", pool_size=1))
+    client = Client(app)
+    project = f"p-{name}"
+    assert (
+        client.post(
+            f"/v1/projects/{project}/notes", query_string={"noteId": "n"}, json=NOTE_BODIES["BUILD"]
+        ).status_code
+        == 200
+    )
+    body = {
+        "resourceUri": "https://gcr.io/a/b@sha256:" + "1" * 64,
+        "noteName": f"projects/{project}/notes/n",
+        **OCCURRENCE_DETAILS["BUILD"],
+    }
+    assert client.post(f"/v1/projects/{project}/occurrences", json=body).status_code == 200
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.connect() as conn:
+        killed = conn.execute(
+            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :n"),
+            {"n": name},
+        ).scalar()
+    admin.dispose()
+    assert killed >= 1
+    statuses = [client.post(f"/v1/projects/{project}/occurrences", json=body).status_code for _ in range(4)]
+    assert statuses == [503, 200, 200, 200], statuses
+    assert client.get(f"/v1/projects/{project}/notes/n").status_code == 200
