@@ -14,29 +14,7 @@ from marshmallow import ValidationError
 
 from grafeas_py.errors import InvalidArgument
 
-from .model import (  # noqa: F401  (re-exported: the policy model is part of this module's API)
-    MODES,
-    RULE_NAMES,
-    THRESHOLDS,
-    ArtifactRule,
-    AttestationRule,
-    Attestor,
-    Breakglass,
-    ComplianceRule,
-    CveExemption,
-    DeniedPackage,
-    Exemption,
-    IdentityRule,
-    PackageRule,
-    Policy,
-    ProvenanceRule,
-    PublicKey,
-    RegoRule,
-    Rules,
-    ScanRule,
-    TestResultRule,
-    VulnerabilityRule,
-)
+from .model import Policy
 from .schemas import PolicySchema
 
 JSON_TYPES = ("application/json",)
