@@ -79,90 +79,99 @@ class Codec:
         """Decode one message from parsed JSON into its canonical dict."""
         if msg.well_known:
             raise AssertionError("well-known types are decoded by decode_field")
-        if not isinstance(data, dict):
-            raise DecodeError(path, f"expected an object for {msg.short_name}, got {type_name(data)}")
-        out: dict = {}
-        by_key = msg.by_key
-        oneof_seen: dict[str, str] | None = None
-        for key, value in data.items():
-            f = by_key.get(key)
-            if f is None:
-                raise DecodeError(path, f"unknown field {key!r} in {msg.full_name}")
-            jn = f.json_name
-            if key != jn and (jn in data or (key != f.name and f.name in data)):
-                raise DecodeError(_join(path, jn), "field given twice, under two spellings")
-            if f.oneof is not None and value is not None:
-                if oneof_seen is None:
-                    oneof_seen = {}
-                other = oneof_seen.get(f.oneof)
-                if other is not None:
-                    raise DecodeError(
-                        path, f"fields {other!r} and {jn!r} are both set; only one member of oneof {f.oneof!r} may be"
-                    )
-                oneof_seen[f.oneof] = jn
-            if value is None:
-                continue
-            fast = f.fast_decoder
-            if fast is None:
-                fast = f.fast_decoder = self._fast_decoder(f)
-            converted = fast(value, path)
-            if converted is not _OMIT:
-                out[jn] = converted
-        return out
+        decoder = msg.decoder
+        if decoder is None:
+            decoder = msg.decoder = self._message_decoder(msg)
+        return decoder(data, path)
 
-    def _fast_decoder(self, f: Field):
-        """A converter for one field that, for the common kinds, builds no path unless it fails."""
-        jn, has_presence = f.json_name, f.oneof is not None
+    def _message_decoder(self, msg: Message):
+        """The decoder of one message: a loop over the keys given, with the common field kinds
+        (strings, enums, messages, lists of messages) converted inline and everything else, and
+        every failure, left to the general `_field`.
 
-        def general(value, path):
-            return self._field(f, value, _join(path, jn))
+        A batch of 1000 occurrences is some 15,000 fields; a function call per field was most of the
+        time it took to decode one.
+        """
+        specs = {key: self._spec(f, key) for key, f in msg.by_key.items()}
+        full_name, short_name = msg.full_name, msg.short_name
+        general = self._field
 
-        if f.repeated or f.map_value is not None:
-            if f.kind == "message" and f.map_value is None and not f.message.well_known:
-                msg = f.message
+        def decode_message(data, path):
+            if type(data) is not dict:
+                raise DecodeError(path, f"expected an object for {short_name}, got {type_name(data)}")
+            out: dict = {}
+            oneof_seen: dict[str, str] | None = None
+            for key, value in data.items():
+                spec = specs.get(key)
+                if spec is None:
+                    raise DecodeError(path, f"unknown field {key!r} in {full_name}")
+                f, jn, code, arg, spellings = spec
+                if spellings is not None and any(other in data for other in spellings):
+                    raise DecodeError(_join(path, jn), "field given twice, under two spellings")
+                if value is None:
+                    continue
+                if f.oneof is not None:
+                    if oneof_seen is None:
+                        oneof_seen = {}
+                    other = oneof_seen.get(f.oneof)
+                    if other is not None:
+                        raise DecodeError(
+                            path,
+                            f"fields {other!r} and {jn!r} are both set; only one member of oneof {f.oneof!r} may be",
+                        )
+                    oneof_seen[f.oneof] = jn
+                if code is _STRING:
+                    if type(value) is str and "\x00" not in value:
+                        if value or f.oneof is not None:
+                            out[jn] = value
+                        continue
+                elif code is _ENUM:
+                    name = arg.get(value) if type(value) is str or type(value) is int else None
+                    if name is not None:
+                        if name is not _DEFAULT or f.oneof is not None:
+                            out[jn] = f.enum.names[0] if name is _DEFAULT else name
+                        continue
+                elif code is _MESSAGE:
+                    out[jn] = (arg.decoder or self._decoder_of(arg))(value, f"{path}.{jn}" if path else jn)
+                    continue
+                elif code is _MESSAGES and type(value) is list and None not in value:
+                    if value:
+                        here = f"{path}.{jn}" if path else jn
+                        decode_item = arg.decoder or self._decoder_of(arg)
+                        out[jn] = [decode_item(item, f"{here}[{i}]") for i, item in enumerate(value)]
+                    continue
+                converted = general(f, value, _join(path, jn))
+                if converted is not _OMIT:
+                    out[jn] = converted
+            return out
 
-                def repeated_messages(value, path):
-                    if type(value) is not list:
-                        return general(value, path)
-                    if not value:
-                        return _OMIT
-                    here = _join(path, jn)
-                    decode = self.decode
-                    return [
-                        decode(msg, v, f"{here}[{i}]") if v is not None else general(value, path)
-                        for i, v in enumerate(value)
-                    ]
+        return decode_message
 
-                return repeated_messages
-            return general
-        if f.kind == "string":
+    def _decoder_of(self, msg: Message):
+        decoder = msg.decoder = self._message_decoder(msg)
+        return decoder
 
-            def string(value, path):
-                if type(value) is str and "\x00" not in value:
-                    return value if value or has_presence else _OMIT
-                return general(value, path)
-
-            return string
+    @staticmethod
+    def _spec(f: Field, key: str) -> tuple:
+        """(field, JSON name, kind code, what the kind needs, the field's other spellings if `key` is
+        not its JSON name) for the key a client sends."""
+        spellings = None if key == f.json_name else tuple({f.json_name, f.name} - {key})
+        if f.map_value is not None:
+            return f, f.json_name, _OTHER, None, spellings
         if f.kind == "message" and not f.message.well_known:
-            msg = f.message
-
-            def message(value, path):
-                return self.decode(msg, value, _join(path, jn))
-
-            return message
+            return f, f.json_name, _MESSAGES if f.repeated else _MESSAGE, f.message, spellings
+        if f.repeated:
+            return f, f.json_name, _OTHER, None, spellings
+        if f.kind == "string":
+            return f, f.json_name, _STRING, None, spellings
         if f.kind == "enum":
-            canonical = {name: f.enum.names[number] for name, number in f.enum.numbers.items()}
-            canonical.update((number, name) for number, name in f.enum.names.items())
+            # Every accepted spelling, name or number, to its canonical name; the default to a marker,
+            # since proto3 leaves it out unless a oneof gives the field presence.
+            names = {name: f.enum.names[number] for name, number in f.enum.numbers.items()}
+            names.update((number, name) for number, name in f.enum.names.items())
             default = f.enum.names.get(0)
-
-            def enum(value, path):
-                name = canonical.get(value) if type(value) in (str, int) else None
-                if name is None:
-                    return general(value, path)
-                return _OMIT if name == default and not has_presence else name
-
-            return enum
-        return general
+            return f, f.json_name, _ENUM, {k: _DEFAULT if v == default else v for k, v in names.items()}, spellings
+        return f, f.json_name, _OTHER, None, spellings
 
     def _field(self, f: Field, value, path: str):
         if f.map_value is not None:
@@ -461,3 +470,7 @@ class _Omit:
 
 
 _OMIT = _Omit()
+_DEFAULT = object()  # an enum's default (number 0), kept only where a oneof gives it presence
+
+# Kinds of field a message decoder converts inline.
+_STRING, _ENUM, _MESSAGE, _MESSAGES, _OTHER = (object() for _ in range(5))

@@ -75,7 +75,6 @@ class Field:
     map_key: Field | None = None
     map_value: Field | None = None
     deprecated: bool = False
-    fast_decoder: object = None  # set by Codec on first use
 
     @property
     def is_map(self) -> bool:
@@ -92,6 +91,7 @@ class Message:
     by_json: dict[str, Field] = field(default_factory=dict)
     oneofs: dict[str, list[Field]] = field(default_factory=dict)
     well_known: str | None = None
+    decoder: object = None  # set by Codec on first use
 
     def add(self, f: Field, aliases: tuple[str, ...] = ()) -> None:
         """Add a field, reachable by its JSON name, proto name and any alias."""
