@@ -50,6 +50,12 @@ def _tune_sqlite(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process in WAL mode
+        # A batch of 1000 occurrences writes some 600 pages (2.4 MiB) of WAL across seven B-trees. With
+        # SQLite's defaults (a 2 MiB cache, a checkpoint every 1000 pages) batches re-read evicted index
+        # pages and every other one pays for a checkpoint; these cut the database's share of a batch by
+        # a fifth to a third.
+        cur.execute("PRAGMA cache_size=-65536")  # KiB: up to 64 MiB per connection, allocated as used
+        cur.execute("PRAGMA wal_autocheckpoint=10000")  # pages: checkpoint every ~40 MiB of WAL
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA case_sensitive_like=ON")  # has_prefix matches case as PostgreSQL's LIKE does
