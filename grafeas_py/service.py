@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection, Iterable, Iterator
 
 from . import fieldmask
 from .auth import roles
@@ -161,12 +162,15 @@ class Grafeas:
         if created is not None:
             return created
         # The note is missing or of another kind: the full checks say which, in the usual words.
-        return self._create_occurrences(project_id, [body], single=True)[0]
+        checked = self._prepare_occurrences(project_id, [body], single=True)
+        return self.storage.create_occurrences(project_id, checked)[0]
 
-    def batch_create_occurrences(self, project_id: str, bodies: list[dict]) -> list[dict]:
+    def batch_create_occurrences(self, project_id: str, bodies: Collection[dict]) -> list[dict]:
+        """Create all of `bodies` or none; they may be decoded lazily, one by one as they are read."""
         if not 1 <= len(bodies) <= MAX_BATCH:
             raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(bodies)}")
-        return self._create_occurrences(project_id, bodies, single=False)
+        self._require(roles.OCCURRENCES_CREATE, project_id)
+        return self.storage.create_occurrences(project_id, self._checked_occurrences(project_id, bodies))
 
     def create_missing_occurrences(self, project_id: str, items: list[tuple[str, dict]]) -> list[dict]:
         """Create each (occurrence id, body) whose id is not taken yet; those that exist stay as they are.
@@ -179,8 +183,43 @@ class Grafeas:
         prepared = self._prepare_occurrences(project_id, [body for _, body in items], [i for i, _ in items])
         return self.storage.create_missing_occurrences(project_id, prepared)
 
-    def _create_occurrences(self, project_id: str, bodies: list[dict], single: bool) -> list[dict]:
-        return self.storage.create_occurrences(project_id, self._prepare_occurrences(project_id, bodies, single=single))
+    def _checked_occurrences(self, project_id: str, bodies: Iterable[dict]) -> Iterator[NewOccurrence]:
+        """Validate the items one by one, yielding each valid one for as long as all are; after the
+        last, check the notes of all of them and raise the error that lists every problem by index.
+
+        Storage writes what this yields in one transaction, which the error rolls back: PostgreSQL
+        indexes the first items of a batch while the rest are still being decoded and validated.
+        """
+        now = _now()
+        valid: list[tuple[int, NewOccurrence]] = []
+        errors: list[tuple[int, ApiError]] = []
+        for index, body in enumerate(bodies):
+            try:
+                occ = self._new_occurrence(project_id, body, now)
+            except ApiError as exc:
+                errors.append((index, exc))
+                continue
+            valid.append((index, occ))
+            if not errors:
+                yield occ
+        errors += self._note_problems(project_id, valid)
+        if errors:
+            raise _batch_error(errors, single=False)
+
+    def _note_problems(self, project_id: str, prepared: list[tuple[int, NewOccurrence]]) -> list[tuple[int, ApiError]]:
+        """(index, error) for each occurrence whose note is missing or of another kind."""
+        # Before the notes are looked up: whether a note exists is only told to who may attach to it.
+        self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, [occ.note for _, occ in prepared])
+        kinds = self.storage.note_kinds(occ.note for _, occ in prepared)
+        problems: list[tuple[int, ApiError]] = []
+        for index, occ in prepared:
+            note_kind = kinds.get(occ.note)
+            if note_kind is None:
+                problems.append((index, NotFound(f"note {occ.note.name!r} named by noteName does not exist")))
+            elif note_kind != occ.kind:
+                message = f"occurrence kind {occ.kind} does not match the kind {note_kind} of note {occ.note.name!r}"
+                problems.append((index, InvalidArgument(message)))
+        return problems
 
     def _prepare_occurrences(
         self,
@@ -202,24 +241,11 @@ class Grafeas:
                 prepared.append((index, self._new_occurrence(project_id, body, now, occurrence_id)))
             except ApiError as exc:
                 errors.append((index, exc))
-        # Before the notes are looked up: whether a note exists is only told to who may attach to it.
-        self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, [occ.note for _, occ in prepared])
         if not check_notes and not errors:
+            notes = [occ.note for _, occ in prepared]
+            self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, notes)
             return [occ for _, occ in prepared]
-        kinds = self.storage.note_kinds(occ.note for _, occ in prepared)
-        for index, occ in prepared:
-            note_kind = kinds.get(occ.note)
-            if note_kind is None:
-                errors.append((index, NotFound(f"note {occ.note.name!r} named by noteName does not exist")))
-            elif note_kind != occ.kind:
-                errors.append(
-                    (
-                        index,
-                        InvalidArgument(
-                            f"occurrence kind {occ.kind} does not match the kind {note_kind} of note {occ.note.name!r}"
-                        ),
-                    )
-                )
+        errors += self._note_problems(project_id, prepared)
         if errors:
             raise _batch_error(errors, single)
         return [occ for _, occ in prepared]

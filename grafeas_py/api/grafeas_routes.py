@@ -9,7 +9,7 @@ from ..errors import InvalidArgument
 from ..filtering import parse
 from ..names import NoteRef, check_id, note_name, occurrence_name, project_name
 from ..wire.grafeas_types import NOTE, OCCURRENCE, SEVERITY
-from .http import decode, enums_as_numbers, grafeas, json_body, respond, respond_list, respond_message
+from .http import DecodedLazily, decode, enums_as_numbers, grafeas, json_body, respond, respond_list, respond_message
 from .openapi import body_doc
 from .paging import next_page_token, page_request
 from .schemas import (
@@ -124,8 +124,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         items = body.get("occurrences")
         if not isinstance(items, list):
             raise InvalidArgument('occurrences is required: a list of occurrences, {"occurrences": [{...}]}')
-        decoded = [decode(OCCURRENCE, item, f"occurrences[{i}]") for i, item in enumerate(items)]
-        created = grafeas().service.batch_create_occurrences(project, decoded)
+        created = grafeas().service.batch_create_occurrences(project, DecodedLazily(OCCURRENCE, items, "occurrences"))
         return respond_list("occurrences", OCCURRENCE, created)
 
     @blp.route("/occurrences:vulnerabilitySummary", methods=["GET"], endpoint="vulnerability_summary")

@@ -76,6 +76,21 @@ def decode(msg: Message, value, path: str = "") -> dict:
         raise InvalidArgument(f"invalid {path or msg.short_name}: {exc}") from None
 
 
+class DecodedLazily:
+    """The items of a batch body, each decoded as it is read: the service validates and storage
+    writes the first while the rest are still raw JSON. A schema error stops the batch."""
+
+    def __init__(self, msg: Message, items: list, name: str) -> None:
+        self.msg, self.items, self.name = msg, items, name
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        for index, item in enumerate(self.items):
+            yield decode(self.msg, item, f"{self.name}[{index}]")
+
+
 def enums_as_numbers() -> bool:
     """Google's clients ask for enum numbers with `$alt=json;enum-encoding=int`."""
     alt = request.args.get("$alt")

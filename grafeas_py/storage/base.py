@@ -99,8 +99,8 @@ class Storage(abc.ABC):
 
     # Occurrences
     @abc.abstractmethod
-    def create_occurrences(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict]:
-        """Create every occurrence or none."""
+    def create_occurrences(self, project_id: str, occurrences: Iterable[NewOccurrence]) -> list[dict]:
+        """Create every occurrence or none: an exception raised while `occurrences` is read leaves none."""
 
     @abc.abstractmethod
     def create_occurrence_if_note_matches(self, project_id: str, occurrence: NewOccurrence) -> dict | None:

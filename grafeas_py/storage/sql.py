@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Sequence
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -234,7 +235,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
     def create_missing_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
         """Create the occurrences whose ids are free, in one transaction; skip the others."""
-        rows = _occurrence_rows(project_id, new)
+        rows = list(_occurrence_rows(project_id, new))
         ids = [occ.occurrence_id for occ in new]
         for attempt in (1, 2):
             try:
@@ -293,12 +294,18 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             return occ.data
         return occ.data if done else None
 
-    def create_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
-        rows = _occurrence_rows(project_id, new)
+    def create_occurrences(self, project_id: str, new: Iterable[NewOccurrence]) -> list[dict]:
+        """Write them all in one transaction; an exception from `new` as it is read rolls it back.
+
+        PostgreSQL gets the rows as `new` yields them, so the server parses and indexes the first while
+        the caller still prepares the rest. SQLite takes them all first: while Python works, its one
+        write lock stays free for others."""
+        if self.engine.dialect.name != "postgresql":
+            new = list(new)
         with self._write() as conn:
-            _insert_many(conn, occurrences, rows)
+            rows = _insert_many(conn, occurrences, _occurrence_rows(project_id, new))
             self._audit_created(conn, project_id, rows)
-        return [occ.data for occ in new]
+        return [row["data"] for row in rows]
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
         with self._read() as conn:
@@ -498,49 +505,54 @@ def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None):
     )
 
 
-def _insert_many(conn, table, rows: list[dict]) -> None:
-    """Insert rows in the open transaction, handing them to the driver in bulk: COPY on PostgreSQL,
-    one executemany on SQLite. Both skip SQLAlchemy's per-row parameter processing, which costs more
-    than the database's own work for a batch; the columns are plain text, integers and JSON."""
+def _insert_many(conn, table, rows: Iterable[dict]) -> list[dict]:
+    """Insert rows in the open transaction and return them, handing them to the driver in bulk: COPY
+    on PostgreSQL, sent as `rows` yields them, and one executemany on SQLite. Both skip SQLAlchemy's
+    per-row parameter processing, which costs more than the database's own work for a batch; the
+    columns are plain text, integers and JSON."""
     dialect = conn.dialect.name
-    if len(rows) < _BULK_THRESHOLD or dialect not in ("postgresql", "sqlite"):
-        conn.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    values = ([dumps_json(row[c]) if c == "data" else row[c] for c in columns] for row in rows)
+    rows = iter(rows)
+    first = list(itertools.islice(rows, _BULK_THRESHOLD))
+    if len(first) < _BULK_THRESHOLD or dialect not in ("postgresql", "sqlite"):
+        first += rows
+        if first:
+            conn.execute(insert(table), first)
+        return first
+    columns = list(first[0])
+    written: list[dict] = []
     if dialect == "postgresql":
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in values:
-                copy.write_row(row)
-        return
+            for row in itertools.chain(first, rows):
+                copy.write_row([dumps_json(row[c]) if c == "data" else row[c] for c in columns])
+                written.append(row)
+        return written
+    written = first + list(rows)
+    values = [tuple(dumps_json(row[c]) if c == "data" else row[c] for c in columns) for row in written]
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # qmark
-    conn.exec_driver_sql(statement, [tuple(row) for row in values])
+    conn.exec_driver_sql(statement, values)
+    return written
 
 
-def _occurrence_rows(project_id: str, new: list[NewOccurrence]) -> list[dict]:
+def _occurrence_rows(project_id: str, new: Iterable[NewOccurrence]) -> Iterator[dict]:
     """Table rows for new occurrences, made by the acting principal; a batch shares one creation time,
     converted once."""
     author = actor()
-    rows = []
     micros: dict[str, int] = {}
     for occ in new:
         created = micros.get(occ.data["createTime"])
         if created is None:
             created = micros[occ.data["createTime"]] = to_micros(occ.data["createTime"])
-        rows.append(
-            dict(
-                project_id=project_id,
-                occurrence_id=occ.occurrence_id,
-                note_project_id=occ.note.project,
-                note_id=occ.note.note_id,
-                kind=occ.kind,
-                resource_uri=occ.resource_uri,
-                revision=1,
-                create_time=created,
-                update_time=created,
-                data=occ.data,
-                updated_by=author,
-            )
+        yield dict(
+            project_id=project_id,
+            occurrence_id=occ.occurrence_id,
+            note_project_id=occ.note.project,
+            note_id=occ.note.note_id,
+            kind=occ.kind,
+            resource_uri=occ.resource_uri,
+            revision=1,
+            create_time=created,
+            update_time=created,
+            data=occ.data,
+            updated_by=author,
         )
-    return rows

@@ -166,6 +166,31 @@ class TestBatch:
         assert r.status_code == 400
         assert "1 to 1000" in r.json()["error"]["message"]
 
+    @pytest.mark.parametrize("fault", ["invalid", "undecodable", "missing note", "note of another kind"])
+    def test_a_fault_in_the_last_item_of_a_large_batch_writes_nothing(self, http, project, fault):
+        """Storage is already writing the first items of a large batch when the last is read: the
+        fault must roll all of them back, and the connection must serve the next batch."""
+        note = make_note(http, project, "VULNERABILITY")
+        items = [occurrence_body("VULNERABILITY", note, f"{IMAGE}/{i}") for i in range(300)]
+        last = items[-1]
+        if fault == "invalid":
+            last["vulnerability"]["packageIssue"] = []
+        elif fault == "undecodable":
+            last["resourceUri"] = 5
+        elif fault == "missing note":
+            last["noteName"] = f"projects/{project}/notes/ghost"
+        else:
+            last["noteName"] = make_note(http, project, "BUILD")
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+        assert r.status_code == (404 if fault == "missing note" else 400), r.text
+        assert "occurrences[299]" in r.json()["error"]["message"]
+        assert http.get(f"/v1/projects/{project}/occurrences").json() == {}
+        for _ in range(3):  # more than the pool's idle connections: each must be clean
+            r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items[:-1]})
+            assert r.status_code == 200, r.text
+        listed = http.get(f"/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()["occurrences"]
+        assert len(listed) == 3 * 299
+
     def test_batch_of_1000(self, http, project):
         note = make_note(http, project, "PACKAGE")
         items = [occurrence_body("PACKAGE", note, f"{IMAGE}/{i}") for i in range(1000)]

@@ -74,6 +74,17 @@ def test_a_batch_names_every_note_it_may_not_attach_to(tenant_ci, tenant, provid
     assert "occurrences" not in tenant_ci.get(f"/v1/projects/{tenant}/occurrences").json()  # all or nothing
 
 
+def test_a_large_batch_with_one_refused_note_writes_nothing(tenant_ci, tenant, provider):
+    """The notes are checked after the last item is read, while the first are already being written."""
+    ok, refused = f"projects/{provider}/notes/CVE-1", f"projects/z-{uuid.uuid4().hex[:6]}/notes/c"
+    items = [vulnerability(ok, f"https://gcr.io/t/app{i}@sha256:" + "1" * 64) for i in range(200)]
+    items.append(vulnerability(refused))
+    r = tenant_ci.post(f"/v1/projects/{tenant}/occurrences:batchCreate", json={"occurrences": items})
+    assert r.status_code == 403
+    assert refused in r.json()["error"]["message"]
+    assert "occurrences" not in tenant_ci.get(f"/v1/projects/{tenant}/occurrences").json()
+
+
 def test_the_attacher_cannot_change_the_provider_project(tenant_ci, provider, tenant):
     assert tenant_ci.get(f"/v1/projects/{provider}/notes").status_code == 403
     r = tenant_ci.post(f"/v1/projects/{provider}/notes", params={"noteId": "fake"}, json=NOTE_BODIES["BUILD"])
