@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -519,18 +520,24 @@ def _insert_many(conn, table, rows: Iterable[dict]) -> list[dict]:
             conn.execute(insert(table), first)
         return first
     columns = list(first[0])
+    pick, data = operator.itemgetter(*columns), columns.index("data")
+
+    def values(row: dict) -> tuple:
+        picked = list(pick(row))
+        picked[data] = dumps_json(picked[data])
+        return tuple(picked)
+
     written: list[dict] = []
     if dialect == "postgresql":
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in itertools.chain(first, rows):
-                copy.write_row([dumps_json(row[c]) if c == "data" else row[c] for c in columns])
+                copy.write_row(values(row))
                 written.append(row)
         return written
     written = first + list(rows)
-    values = [tuple(dumps_json(row[c]) if c == "data" else row[c] for c in columns) for row in written]
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # qmark
-    conn.exec_driver_sql(statement, values)
+    conn.exec_driver_sql(statement, [values(row) for row in written])
     return written
 
 
