@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..errors import InvalidArgument
 from ..filtering import parse
 from ..names import NoteRef, check_id, note_name, occurrence_name, project_name
-from ..wire.grafeas_types import NOTE, OCCURRENCE, SEVERITY
+from ..wire.grafeas_types import CODEC, NOTE, OCCURRENCE, SEVERITY
 from .http import DecodedLazily, decode, enums_as_numbers, grafeas, json_body, respond, respond_list, respond_message
 from .openapi import body_doc
 from .paging import next_page_token, page_request
@@ -193,7 +193,8 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         project, note_id = _project(project, location), check_id("note id", note_id)
         collection = note_name(project, note_id) + ":history"
         result = grafeas().service.note_history(project, note_id, page_request(collection, args))
-        return respond_list("revisions", None, result.items, next_page_token(collection, args, result))
+        revisions = [_revision_enums(r, "note", NOTE) for r in result.items]
+        return respond_list("revisions", None, revisions, next_page_token(collection, args, result))
 
     @blp.route("/occurrences/<segment:occurrence_id>:history", methods=["GET"], endpoint="occurrence_history")
     @blp.arguments(HistoryQuery(), location="query")
@@ -203,7 +204,8 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         project, occurrence_id = _project(project, location), check_id("occurrence id", occurrence_id)
         collection = occurrence_name(project, occurrence_id) + ":history"
         result = grafeas().service.occurrence_history(project, occurrence_id, page_request(collection, args))
-        return respond_list("revisions", None, result.items, next_page_token(collection, args, result))
+        revisions = [_revision_enums(r, "occurrence", OCCURRENCE) for r in result.items]
+        return respond_list("revisions", None, revisions, next_page_token(collection, args, result))
 
     @blp.route("/artifacts:history", methods=["GET"], endpoint="artifact_history")
     @blp.arguments(ArtifactHistoryQuery(), location="query")
@@ -213,9 +215,23 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         project, uri = _project(project, location), args["resourceUri"]
         collection = f"{project_name(project)}/artifacts:history?resourceUri={uri}"
         result = grafeas().service.artifact_history(project, uri, page_request(collection, args))
-        return respond_list("events", None, result.items, next_page_token(collection, args, result))
+        events = [
+            {**e, "occurrenceRevision": _revision_enums(e["occurrenceRevision"], "occurrence", OCCURRENCE)}
+            if "occurrenceRevision" in e
+            else e
+            for e in result.items
+        ]
+        return respond_list("events", None, events, next_page_token(collection, args, result))
 
     return blp
+
+
+def _revision_enums(revision: dict, key: str, msg) -> dict:
+    """A revision with its resource's enums as numbers when the caller asked for them, as a GET of
+    the resource would answer."""
+    if key not in revision or not enums_as_numbers():
+        return revision
+    return {**revision, key: CODEC.enums_to_numbers(msg, revision[key])}
 
 
 def _only_keys(body: dict, key: str, parent: str) -> None:

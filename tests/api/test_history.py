@@ -53,6 +53,22 @@ def test_an_occurrence_keeps_every_revision_and_a_tombstone(http, project):
     assert "occurrence" not in revisions[2] and revisions[2]["updateTime"] >= updated["updateTime"]
 
 
+def test_history_answers_enums_as_numbers_when_asked_as_a_get_does(http, project):
+    note_name = note(http, project)
+    name = occurrence(http, project, note_name)["name"]
+    as_numbers = {"$alt": "json;enum-encoding=int"}
+    occurrence_now = http.get(f"/v1/{name}", params=as_numbers).json()
+    assert occurrence_now["kind"] == 1  # VULNERABILITY
+    [revision] = history(http, f"/v1/{name}:history", **as_numbers)["revisions"]
+    assert revision["occurrence"] == occurrence_now
+    assert revision["action"] == "CREATE"  # the history entry's own fields are not protobuf enums
+    [note_revision] = history(http, f"/v1/{note_name}:history", **as_numbers)["revisions"]
+    assert note_revision["note"] == http.get(f"/v1/{note_name}", params=as_numbers).json()
+    [event] = history(http, f"/v1/projects/{project}/artifacts:history", resourceUri=URI, **as_numbers)["events"]
+    assert event["occurrenceRevision"]["occurrence"] == occurrence_now
+    assert history(http, f"/v1/{name}:history")["revisions"][0]["occurrence"]["kind"] == "VULNERABILITY"
+
+
 def test_changed_fields_are_the_paths_whose_values_changed(http, project):
     name = note(http, project)
     http.patch(f"/v1/{name}", json={"shortDescription": "xz", "relatedUrl": [{"url": "https://x"}]})
