@@ -5,6 +5,9 @@ the mapping reads is modelled; other members are ignored. Severity is Trivy's ch
 package (effectiveSeverity); `severity` is NVD's when Trivy lists it (VendorSeverity.nvd), as Grafeas
 keeps the note provider's severity apart from the distribution's. The CVSS shown is the one from
 Trivy's SeveritySource, else NVD, else the first source by name.
+
+Exposed secrets (`Results[].Secrets[]`, `trivy image --scanners vuln,secret`) become SECRET
+occurrences, one note per Trivy rule, with the file, line and layer where the secret was found.
 """
 
 from __future__ import annotations
@@ -14,13 +17,27 @@ from dataclasses import dataclass
 from . import reading as r
 from .cvss import Cvss
 from .identifiers import package_location, package_type, purl_type
-from .plan import PlanBuilder
+from .plan import PlanBuilder, compact, safe_note_id
 from .vulnerability import SEVERITIES, Finding, Scan, add_findings
 
 SEVERITY = {"UNKNOWN": "", "LOW": "LOW", "MEDIUM": "MEDIUM", "HIGH": "HIGH", "CRITICAL": "CRITICAL"}
 # trivy-db's numeric VendorSeverity: 0 unknown, 1 low, 2 medium, 3 high, 4 critical.
 VENDOR_SEVERITY = ("", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 assert set(SEVERITY.values()) <= set(SEVERITIES)
+
+# Trivy's built-in rules (pkg/fanal/secret/builtin-rules.go) whose secret Grafeas has a kind for. Trivy's
+# github-app-token matches both user-to-server and server-to-server tokens, and its report masks which.
+SECRET_KINDS = {
+    "gcp-service-account": "SECRET_KIND_GCP_SERVICE_ACCOUNT_KEY",
+    "github-pat": "SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN",
+    "github-fine-grained-pat": "SECRET_KIND_GITHUB_FINE_GRAINED_PERSONAL_ACCESS_TOKEN",
+    "github-oauth": "SECRET_KIND_GITHUB_OAUTH_TOKEN",
+    "github-refresh-token": "SECRET_KIND_GITHUB_APP_REFRESH_TOKEN",
+    "hugging-face-access-token": "SECRET_KIND_HUGGINGFACE_API_KEY",
+    "stripe-secret-token": "SECRET_KIND_STRIPE_SECRET_KEY",
+}
+_MAX_LINE = 2**31 - 1  # FileLocation.lineNumber is an int32
+_REMEDIATION = "Remove the secret from the artifact and revoke it: whoever can pull the artifact can read it."
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +71,26 @@ class TrivyVulnerability:
 
 
 @dataclass(frozen=True, slots=True)
+class TrivySecret:
+    """One exposed secret (`Results[].Secrets[]`); Trivy masks the secret itself, so it is never here."""
+
+    rule_id: str
+    category: str
+    severity: str  # Trivy's own word: CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN
+    title: str
+    start_line: int | None
+    end_line: int | None
+    layer_diff_id: str
+    layer_created_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class TrivyResult:
     target: str
     result_class: str
     type: str
     vulnerabilities: tuple[TrivyVulnerability, ...]
+    secrets: tuple[TrivySecret, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +129,21 @@ def _result(d: dict, path: str) -> TrivyResult:
         result_class=r.text(d, "Class", path),
         type=r.text(d, "Type", path),
         vulnerabilities=tuple(_vulnerability(v, vpath) for vpath, v in r.objects(d, "Vulnerabilities", path)),
+        secrets=tuple(_secret(v, spath) for spath, v in r.objects(d, "Secrets", path)),
+    )
+
+
+def _secret(d: dict, path: str) -> TrivySecret:
+    layer = r.obj(d, "Layer", path)
+    return TrivySecret(
+        rule_id=r.text(d, "RuleID", path, required=True),
+        category=r.text(d, "Category", path),
+        severity=r.text(d, "Severity", path),
+        title=r.text(d, "Title", path),
+        start_line=r.integer(d, "StartLine", path),
+        end_line=r.integer(d, "EndLine", path),
+        layer_diff_id=r.text(layer, "DiffID", f"{path}.Layer"),
+        layer_created_by=r.text(layer, "CreatedBy", f"{path}.Layer"),
     )
 
 
@@ -144,6 +191,29 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     findings = [_finding(result, v) for result in report.results for v in result.vulnerabilities]
     scan = Scan(scanner="Trivy", scanned_at=report.created_at)
     add_findings(plan, findings, scan)
+    for result in report.results:
+        for secret in result.secrets:
+            _add_secret(plan, result.target, secret)
+
+
+def _add_secret(plan: PlanBuilder, target: str, secret: TrivySecret) -> None:
+    """A SECRET occurrence where Trivy found one, on a note per Trivy rule."""
+    about = [
+        f"category {secret.category}" if secret.category else "",
+        f"severity {secret.severity}" if secret.severity else "",
+    ]
+    described = ", ".join(part for part in about if part)
+    note_body = compact(
+        shortDescription=secret.title or f"Trivy secret rule {secret.rule_id}",
+        longDescription=f"Trivy secret rule {secret.rule_id}" + (f" ({described})" if described else ""),
+    ) | {"secret": {}}  # a SecretNote has no fields; its presence makes the note's kind
+    note = plan.note(safe_note_id(f"trivy-secret-{secret.rule_id}"), note_body)
+    line = secret.start_line if secret.start_line is not None and 0 < secret.start_line <= _MAX_LINE else None
+    layer = compact(diffId=secret.layer_diff_id, command=secret.layer_created_by)
+    location = compact(filePath=target, lineNumber=line, layerDetails=layer)
+    kind = SECRET_KINDS.get(secret.rule_id, "SECRET_KIND_UNKNOWN")
+    details = {"secret": {"kind": kind, "locations": [{"fileLocation": location}]}, "remediation": _REMEDIATION}
+    plan.occurrence(note, details, ("secret", target, secret.rule_id, str(secret.start_line), str(secret.end_line)))
 
 
 def _finding(result: TrivyResult, v: TrivyVulnerability) -> Finding:

@@ -22,7 +22,7 @@ PROJECT, NOTE_PROJECT = "payments", "supply-chain"
 
 # Every well-formed fixture, by format.
 VALID = {
-    "trivy": ["trivy/alpine-app-image.json", "trivy/clean-image.json"],
+    "trivy": ["trivy/alpine-app-image.json", "trivy/clean-image.json", "trivy/image-with-secrets.json"],
     "grype": ["grype/debian-app-image.json", "grype/clean-image.json"],
     "clair": ["clair/debian-image.json", "clair/clean-image.json"],
     "spdx": ["spdx/payments-api.spdx.json"],

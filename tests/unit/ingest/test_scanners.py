@@ -146,6 +146,57 @@ def test_trivy_errors_point_into_the_report():
         ingest("trivy", json.dumps(doc).encode())
 
 
+def test_trivy_secrets_become_secret_occurrences_on_a_note_per_rule():
+    plan = ingest("trivy", "trivy/image-with-secrets.json")
+    [github] = occurrences_on(plan, "trivy-secret-github-pat")
+    assert github["secret"] == {
+        "kind": "SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN",
+        "locations": [
+            {
+                "fileLocation": {
+                    "filePath": "app/.env",
+                    "lineNumber": 4,
+                    "layerDetails": {
+                        "diffId": "sha256:7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b",
+                        "command": "COPY . /app # buildkit",
+                    },
+                }
+            }
+        ],
+    }
+    assert "revoke" in github["remediation"]
+    assert plan.notes[note_name("trivy-secret-github-pat")] == {
+        "shortDescription": "GitHub Personal Access Token",
+        "longDescription": "Trivy secret rule github-pat (category GitHub, severity CRITICAL)",
+        "secret": {},
+    }
+    kinds = {
+        o.body["noteName"].rsplit("/", 1)[1]: o.body["secret"]["kind"] for o in plan.occurrences if "secret" in o.body
+    }
+    assert kinds == {
+        "trivy-secret-github-pat": "SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN",
+        "trivy-secret-aws-access-key-id": "SECRET_KIND_UNKNOWN",  # Grafeas has no kind for AWS keys
+        "trivy-secret-gcp-service-account": "SECRET_KIND_GCP_SERVICE_ACCOUNT_KEY",
+    }
+
+
+def test_the_same_rule_on_another_line_is_another_secret_and_a_rescan_the_same():
+    doc = json.loads(raw("trivy/image-with-secrets.json"))
+    first = [o.key for o in ingest("trivy", json.dumps(doc).encode()).occurrences if "secret" in o.body]
+    moved = doc["Results"][1]["Secrets"][0]
+    doc["Results"][1]["Secrets"].append({**moved, "StartLine": 9, "EndLine": 9})
+    doc["CreatedAt"] = "2024-12-04T09:00:00Z"
+    again = [o.key for o in ingest("trivy", json.dumps(doc).encode()).occurrences if "secret" in o.body]
+    assert set(first) < set(again) and len(set(again)) == 4
+
+
+def test_a_secret_without_a_rule_is_refused_with_its_place_in_the_report():
+    doc = json.loads(raw("trivy/image-with-secrets.json"))
+    del doc["Results"][2]["Secrets"][0]["RuleID"]
+    with pytest.raises(InvalidArgument, match=r"Results\[2\]\.Secrets\[0\]\.RuleID"):
+        ingest("trivy", json.dumps(doc).encode())
+
+
 # ---- Grype ---------------------------------------------------------------------------------
 
 
