@@ -1,12 +1,12 @@
 """The rules that read an artifact's URI and its unsigned occurrences: identity, deny patterns, scan freshness,
-provenance, compliance, packages and licences."""
+provenance, compliance, exposed secrets, packages and licences."""
 
 from __future__ import annotations
 
 import re
 
 from .context import Context, Finding, malformed
-from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule
+from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule, SecretRule
 from .occurrences import Malformed, get, get_list, get_time
 from .patterns import Pattern, any_match
 from .timeutil import format_duration, format_timestamp
@@ -199,6 +199,31 @@ def check_compliance(rule: ComplianceRule, ctx: Context) -> list[Finding]:
             message = f"{ctx.uri} does not comply with {note_name}{detail}"
             findings.append(Finding("NON_COMPLIANT", message, (occurrence["name"],)))
     return findings
+
+
+def check_secrets(rule: SecretRule, ctx: Context) -> list[Finding]:
+    findings = []
+    for occurrence in ctx.of_kind("SECRET"):
+        try:
+            kind = get(occurrence, "secret.kind", str, "SECRET_KIND_UNSPECIFIED")
+            places = [_file_place(item) for item in get_list(occurrence, "secret.locations")]
+        except Malformed as error:
+            findings.append(malformed(occurrence, error, "the gate cannot tell which secret it is"))
+            continue
+        if kind in rule.allow_kinds:
+            continue
+        shown = ", ".join(place for place in places[:3] if place) or "an unnamed place"
+        more = f" and {len(places) - 3} more" if len(places) > 3 else ""
+        message = f"{ctx.uri} exposes a secret ({kind}) in {shown}{more}; remove it from the artifact and revoke it"
+        findings.append(Finding("SECRET_EXPOSED", message, (occurrence["name"],)))
+    return findings
+
+
+def _file_place(location: dict) -> str:
+    """`path:line` of a SecretLocation's file, or "" when it names none."""
+    path = get(location, "fileLocation.filePath", str, "")
+    line = get(location, "fileLocation.lineNumber", int, 0)
+    return f"{path}:{line}" if path and line else path
 
 
 def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:

@@ -8,7 +8,7 @@ Order of evaluation:
    pseudo-rule `input`, in enforce mode. Occurrences on other resources are ignored; `https://X`
    and `X` name the same resource.
 3. Every rule is checked: identity, artifacts (deny patterns), vulnerabilities, scan,
-   provenance, tests, attestations, compliance, packages, rego. A rule with an unexpired
+   provenance, tests, attestations, compliance, secrets, packages, rego. A rule with an unexpired
    exemption for this artifact is not checked; a RULE_EXEMPTED record goes to `exempted`. An
    expired exemption is named in the rule's messages.
 4. Modes: findings of enforce rules are `violations` and deny; findings of warn rules are
@@ -30,7 +30,15 @@ from grafeas_py.errors import InvalidArgument
 from . import rego
 from .artifacts import parse_artifact, same_resource
 from .attestation_checks import check_attestations, check_tests
-from .checks import check_compliance, check_deny_patterns, check_identity, check_packages, check_provenance, check_scan
+from .checks import (
+    check_compliance,
+    check_deny_patterns,
+    check_identity,
+    check_packages,
+    check_provenance,
+    check_scan,
+    check_secrets,
+)
 from .context import Context, Finding
 from .decision import ALLOW, Decision, Violation, decide
 from .model import Breakglass, Exemption, Policy
@@ -49,6 +57,7 @@ CHECKS: dict[str, Callable] = {
     "tests": check_tests,
     "attestations": check_attestations,
     "compliance": check_compliance,
+    "secrets": check_secrets,
     "packages": check_packages,
 }
 

@@ -28,6 +28,7 @@ RULE_NAMES = (
     "tests",
     "attestations",
     "compliance",
+    "secrets",
     "packages",
     "rego",
 )
@@ -140,6 +141,14 @@ class ComplianceRule:
 
 
 @dataclass(frozen=True)
+class SecretRule:
+    """No exposed secret (a SECRET occurrence) in the artifact, except of the kinds allowed."""
+
+    mode: str = "enforce"
+    allow_kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeniedPackage:
     """A package name pattern, and version patterns (empty: every version)."""
 
@@ -176,6 +185,7 @@ class Rules:
     tests: TestResultRule | None = None
     attestations: AttestationRule | None = None
     compliance: ComplianceRule | None = None
+    secrets: SecretRule | None = None
     packages: PackageRule | None = None
 
 

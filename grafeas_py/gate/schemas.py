@@ -12,6 +12,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.names import parse_note_name
+from grafeas_py.wire.grafeas_types import REGISTRY
 
 from . import rego
 from .keys import ALGORITHMS, ALIASES, algorithm_named, default_key_id, load_public_key
@@ -34,11 +35,15 @@ from .model import (
     RegoRule,
     Rules,
     ScanRule,
+    SecretRule,
     TestResultRule,
     VulnerabilityRule,
 )
 from .patterns import compile_pattern
 from .timeutil import parse_duration, parse_timestamp
+
+# The kinds of secret Grafeas names (grafeas.v1.SecretKind), as the allowKinds of a secrets rule take them.
+SECRET_KINDS = [name for name in REGISTRY.enums["grafeas.v1.SecretKind"].numbers if name != "SECRET_KIND_UNSPECIFIED"]
 
 
 def _not_blank(value: str) -> None:
@@ -224,6 +229,12 @@ class ComplianceRuleSchema(_RuleSchema):
     )
 
 
+class SecretRuleSchema(_RuleSchema):
+    model = SecretRule
+    mode = _mode()
+    allow_kinds = fields.List(fields.String(validate=OneOf(SECRET_KINDS)), load_default=(), data_key="allowKinds")
+
+
 class DeniedPackageSchema(_RuleSchema):
     model = DeniedPackage
     name = PatternField(required=True)
@@ -257,6 +268,7 @@ class RulesSchema(_RuleSchema):
     tests = fields.Nested(TestResultRuleSchema)
     attestations = fields.Nested(AttestationRuleSchema)
     compliance = fields.Nested(ComplianceRuleSchema)
+    secrets = fields.Nested(SecretRuleSchema)
     packages = fields.Nested(PackageRuleSchema)
 
 

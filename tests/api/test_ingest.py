@@ -130,3 +130,27 @@ def test_the_gate_judges_what_was_ingested(http, project):
     ingest(http, project, "junit", "junit/gradle-failed.xml", resource=failed)
     denied = http.post(f"{policies}/ci:evaluate", json={"resourceUri": failed}).json()
     assert "tests" in {v["rule"] for v in denied["violations"]}
+
+
+def test_secrets_trivy_found_are_recorded_and_the_gate_denies_them(http, project):
+    """A CI job ingests a Trivy report with exposed secrets; the deploy gate's secrets rule denies the image."""
+    r = ingest(http, project, "trivy", "trivy/image-with-secrets.json")
+    assert r.status_code == 200, r.text
+    secrets = occurrences(http, project, 'kind="SECRET"')
+    assert sorted(o["secret"]["locations"][0]["fileLocation"]["filePath"] for o in secrets) == [
+        "app/.env",
+        "app/.env",
+        "app/keys/deploy.json",
+    ]
+    policies = f"/v1/projects/{project}/policies"
+    for policy_id, rules in (
+        ("strict", {"secrets": {}}),
+        ("lenient", {"secrets": {"allowKinds": ["SECRET_KIND_UNKNOWN"]}}),
+    ):
+        assert http.post(policies, params={"policyId": policy_id}, json={"rules": rules}).status_code == 200
+    strict = http.post(f"{policies}/strict:evaluate", json={"resourceUri": IMAGE}).json()
+    assert strict["decision"] == "DENY"
+    assert [v["code"] for v in strict["violations"]] == ["SECRET_EXPOSED"] * 3
+    assert "app/keys/deploy.json:2" in " ".join(v["message"] for v in strict["violations"])
+    lenient = http.post(f"{policies}/lenient:evaluate", json={"resourceUri": IMAGE}).json()
+    assert [v["code"] for v in lenient["violations"]] == ["SECRET_EXPOSED"] * 2  # the AWS key has no Grafeas kind

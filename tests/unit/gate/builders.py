@@ -64,6 +64,7 @@ _DETAILS = {
     "DSSE_ATTESTATION": "dsseAttestation",
     "PACKAGE": "package",
     "COMPLIANCE": "compliance",
+    "SECRET": "secret",
 }
 
 
@@ -125,6 +126,14 @@ def compliance(note: str, files: tuple[str, ...] = (), reason: str = "") -> dict
     if reason:
         body["nonComplianceReason"] = reason
     return occurrence("COMPLIANCE", body, note=note)
+
+
+def secret(kind: str = "SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN", *places: tuple[str, int]) -> dict:
+    """A SECRET occurrence found at each (file path, line); line 0 leaves the line out."""
+    locations = [
+        {"fileLocation": {"filePath": path, **({"lineNumber": line} if line else {})}} for path, line in places
+    ]
+    return occurrence("SECRET", {"kind": kind, "locations": locations}, note="projects/vendor/notes/trivy-secret")
 
 
 # ---- keys and signatures ---------------------------------------------------------------------------------------

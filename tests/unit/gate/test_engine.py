@@ -19,6 +19,7 @@ from tests.unit.gate.builders import (
     discovery,
     make_policy,
     package,
+    secret,
     vulnerability,
 )
 
@@ -361,6 +362,31 @@ SCENARIOS = [
         [compliance("projects/acme/notes/other", reason="x")],
         "ALLOW",
     ),
+    # exposed secrets
+    case(
+        "exposed secret",
+        {"secrets": {}},
+        [secret("SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN", ("app/.env", 4), ("app/old.env", 0))],
+        "DENY",
+        ["SECRET_EXPOSED"],
+        says="exposes a secret (SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN) in app/.env:4, app/old.env;",
+    ),
+    case("no secret", {"secrets": {}}, [vulnerability(severity="LOW")], "ALLOW"),
+    case(
+        "allowed kind of secret",
+        {"secrets": {"allowKinds": ["SECRET_KIND_UNKNOWN"]}},
+        [secret("SECRET_KIND_UNKNOWN", ("app/.env", 7))],
+        "ALLOW",
+    ),
+    case(
+        "secret without a place, in warn mode",
+        {"secrets": {"mode": "warn"}},
+        [secret("SECRET_KIND_UNKNOWN")],
+        "ALLOW_WITH_WARNINGS",
+        warnings=["SECRET_EXPOSED"],
+        says="(SECRET_KIND_UNKNOWN) in an unnamed place",
+    ),
+    case("secrets not checked", {}, [secret()], "ALLOW"),
     # packages and licences
     case(
         "denied package",
@@ -502,6 +528,13 @@ SCENARIOS = [
         "bad compliance",
         {"compliance": {"noteNames": [CIS]}},
         [{**compliance(CIS), "compliance": {"nonCompliantFiles": "x"}}],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+    ),
+    case(
+        "bad secret",
+        {"secrets": {}},
+        [{**secret(), "secret": {"kind": "SECRET_KIND_UNKNOWN", "locations": "app/.env"}}],
         "DENY",
         ["OCCURRENCE_MALFORMED"],
     ),

@@ -104,6 +104,12 @@ RSA2048 = signer("RSA_SIGN_PKCS1_2048_SHA256")
             "rules.compliance.noteNames[0]",
             'must be in the form "projects/[PROJECT_ID]/notes/[NOTE_ID]"',
         ),
+        (
+            rules(secrets={"allowKinds": ["AWS_KEY"]}),
+            "rules.secrets.allowKinds[0]",
+            "must be one of: SECRET_KIND_UNKNOWN,",
+        ),
+        (rules(secrets={"allowKinds": ["SECRET_KIND_UNSPECIFIED"]}), "rules.secrets.allowKinds[0]", "must be one of"),
         (rules(packages={}), "rules.packages", "set denyPackages or denyLicenses"),
         (
             rules(packages={"denyPackages": [{"versions": ["1.*"]}]}),
