@@ -8,6 +8,9 @@ Trivy's SeveritySource, else NVD, else the first source by name.
 
 Exposed secrets (`Results[].Secrets[]`, `trivy image --scanners vuln,secret`) become SECRET
 occurrences, one note per Trivy rule, with the file, line and layer where the secret was found.
+Failed configuration checks (`Results[].Misconfigurations[]` with Status FAIL, `trivy config`)
+become non-compliant COMPLIANCE occurrences, one COMPLIANCE note per check (`trivy-AVD-DS-0002`),
+which a gate's compliance rule can name.
 """
 
 from __future__ import annotations
@@ -85,12 +88,31 @@ class TrivySecret:
 
 
 @dataclass(frozen=True, slots=True)
+class TrivyMisconfiguration:
+    """One configuration check (`Results[].Misconfigurations[]`, `trivy config` or `--scanners misconfig`)."""
+
+    check_type: str  # e.g. "Dockerfile Security Check"
+    id: str  # AVDID when given (AVD-DS-0002), else ID (DS002)
+    title: str
+    description: str
+    message: str
+    resolution: str
+    severity: str
+    primary_url: str
+    references: tuple[str, ...]
+    status: str  # FAIL, PASS or EXCEPTION
+    start_line: int | None
+    end_line: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class TrivyResult:
     target: str
     result_class: str
     type: str
     vulnerabilities: tuple[TrivyVulnerability, ...]
     secrets: tuple[TrivySecret, ...] = ()
+    misconfigurations: tuple[TrivyMisconfiguration, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +152,28 @@ def _result(d: dict, path: str) -> TrivyResult:
         type=r.text(d, "Type", path),
         vulnerabilities=tuple(_vulnerability(v, vpath) for vpath, v in r.objects(d, "Vulnerabilities", path)),
         secrets=tuple(_secret(v, spath) for spath, v in r.objects(d, "Secrets", path)),
+        misconfigurations=tuple(_misconfiguration(v, mpath) for mpath, v in r.objects(d, "Misconfigurations", path)),
+    )
+
+
+def _misconfiguration(d: dict, path: str) -> TrivyMisconfiguration:
+    cause = r.obj(d, "CauseMetadata", path)
+    check_id = r.text(d, "AVDID", path) or r.text(d, "ID", path)
+    if not check_id:
+        r.fail(path, "a misconfiguration needs AVDID or ID")
+    return TrivyMisconfiguration(
+        check_type=r.text(d, "Type", path),
+        id=check_id,
+        title=r.text(d, "Title", path),
+        description=r.text(d, "Description", path),
+        message=r.text(d, "Message", path),
+        resolution=r.text(d, "Resolution", path),
+        severity=r.text(d, "Severity", path),
+        primary_url=r.text(d, "PrimaryURL", path),
+        references=r.strings(d, "References", path),
+        status=r.text(d, "Status", path),
+        start_line=r.integer(cause, "StartLine", f"{path}.CauseMetadata"),
+        end_line=r.integer(cause, "EndLine", f"{path}.CauseMetadata"),
     )
 
 
@@ -194,6 +238,9 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     for result in report.results:
         for secret in result.secrets:
             _add_secret(plan, result.target, secret)
+        for misconfiguration in result.misconfigurations:
+            if misconfiguration.status == "FAIL":  # PASS and EXCEPTION (waived) are not findings
+                _add_misconfiguration(plan, result.target, misconfiguration)
 
 
 def _add_secret(plan: PlanBuilder, target: str, secret: TrivySecret) -> None:
@@ -214,6 +261,34 @@ def _add_secret(plan: PlanBuilder, target: str, secret: TrivySecret) -> None:
     kind = SECRET_KINDS.get(secret.rule_id, "SECRET_KIND_UNKNOWN")
     details = {"secret": {"kind": kind, "locations": [{"fileLocation": location}]}, "remediation": _REMEDIATION}
     plan.occurrence(note, details, ("secret", target, secret.rule_id, str(secret.start_line), str(secret.end_line)))
+
+
+def _add_misconfiguration(plan: PlanBuilder, target: str, check: TrivyMisconfiguration) -> None:
+    """A non-compliant COMPLIANCE occurrence for a failed check, on a COMPLIANCE note per Trivy check."""
+    about = ", ".join(
+        part for part in (check.check_type, f"severity {check.severity}" if check.severity else "") if part
+    )
+    urls = dict.fromkeys(url for url in (check.primary_url, *check.references) if url)
+    note_body = compact(
+        shortDescription=check.title or f"Trivy check {check.id}",
+        longDescription=f"Trivy check {check.id}" + (f" ({about})" if about else ""),
+        relatedUrl=[{"url": url} for url in urls],
+    ) | {"compliance": compact(title=check.title, description=check.description, remediation=check.resolution)}
+    note = plan.note(safe_note_id(f"trivy-{check.id}"), note_body)
+    reason = check.message or check.title or f"fails Trivy check {check.id}"
+    lines = _lines(check.start_line, check.end_line)
+    where = f"{reason} ({lines})" if lines else reason
+    files = [compact(path=target, reason=where)]
+    details = {"compliance": {"nonCompliantFiles": files, "nonComplianceReason": reason}}
+    if check.resolution:
+        details["remediation"] = check.resolution
+    plan.occurrence(note, details, ("misconfiguration", target, check.id, lines, check.message))
+
+
+def _lines(start: int | None, end: int | None) -> str:
+    if not start:
+        return ""
+    return f"line {start}" if not end or end == start else f"lines {start}-{end}"
 
 
 def _finding(result: TrivyResult, v: TrivyVulnerability) -> Finding:

@@ -154,3 +154,16 @@ def test_secrets_trivy_found_are_recorded_and_the_gate_denies_them(http, project
     assert "app/keys/deploy.json:2" in " ".join(v["message"] for v in strict["violations"])
     lenient = http.post(f"{policies}/lenient:evaluate", json={"resourceUri": IMAGE}).json()
     assert [v["code"] for v in lenient["violations"]] == ["SECRET_EXPOSED"] * 2  # the AWS key has no Grafeas kind
+
+
+def test_failed_trivy_checks_are_recorded_and_a_compliance_rule_can_name_them(http, project):
+    assert ingest(http, project, "trivy", "trivy/image-with-misconfigurations.json").status_code == 200
+    root_user = f"projects/{project}/notes/trivy-AVD-DS-0002"
+    policies = f"/v1/projects/{project}/policies"
+    r = http.post(policies, params={"policyId": "no-root"}, json={"rules": {"compliance": {"noteNames": [root_user]}}})
+    assert r.status_code == 200, r.text
+    decision = http.post(f"{policies}/no-root:evaluate", json={"resourceUri": IMAGE}).json()
+    assert decision["decision"] == "DENY"
+    [violation] = decision["violations"]
+    assert violation["code"] == "NON_COMPLIANT"
+    assert "Specify at least 1 USER command" in violation["message"] and "Dockerfile" in violation["message"]

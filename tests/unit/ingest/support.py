@@ -22,7 +22,12 @@ PROJECT, NOTE_PROJECT = "payments", "supply-chain"
 
 # Every well-formed fixture, by format.
 VALID = {
-    "trivy": ["trivy/alpine-app-image.json", "trivy/clean-image.json", "trivy/image-with-secrets.json"],
+    "trivy": [
+        "trivy/alpine-app-image.json",
+        "trivy/clean-image.json",
+        "trivy/image-with-secrets.json",
+        "trivy/image-with-misconfigurations.json",
+    ],
     "grype": ["grype/debian-app-image.json", "grype/clean-image.json"],
     "clair": ["clair/debian-image.json", "clair/clean-image.json"],
     "spdx": ["spdx/payments-api.spdx.json"],

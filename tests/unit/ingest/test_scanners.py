@@ -197,6 +197,41 @@ def test_a_secret_without_a_rule_is_refused_with_its_place_in_the_report():
         ingest("trivy", json.dumps(doc).encode())
 
 
+def test_failed_trivy_checks_become_non_compliant_occurrences_and_passed_ones_nothing():
+    plan = ingest("trivy", "trivy/image-with-misconfigurations.json")
+    compliance = {o.body["noteName"]: o.body for o in plan.occurrences if "compliance" in o.body}
+    assert sorted(compliance) == [note_name("trivy-AVD-DS-0002"), note_name("trivy-AVD-DS-0026")]
+    root = compliance[note_name("trivy-AVD-DS-0002")]
+    reason = "Specify at least 1 USER command in Dockerfile with non-root user as argument"
+    assert root["compliance"] == {
+        "nonCompliantFiles": [{"path": "Dockerfile", "reason": reason}],
+        "nonComplianceReason": reason,
+    }
+    assert root["remediation"] == "Add 'USER <non root user name>' line to the Dockerfile"
+    note = plan.notes[note_name("trivy-AVD-DS-0002")]
+    assert note["shortDescription"] == "Image user should not be 'root'"
+    assert note["longDescription"] == "Trivy check AVD-DS-0002 (Dockerfile Security Check, severity HIGH)"
+    assert note["relatedUrl"] == [
+        {"url": "https://avd.aquasec.com/misconfig/ds002"},
+        {"url": "https://docs.docker.com/develop/develop-images/dockerfile_best-practices/"},
+    ]
+    assert note["compliance"]["remediation"] == root["remediation"]
+    assert note_name("trivy-AVD-DS-0005") not in plan.notes  # PASS: not a finding
+
+
+def test_a_failed_check_names_its_lines_and_each_place_is_its_own_finding():
+    doc = json.loads(raw("trivy/image-with-misconfigurations.json"))
+    check = doc["Results"][1]["Misconfigurations"][2]
+    check["Status"] = "FAIL"
+    doc["Results"][1]["Misconfigurations"].append({**check, "CauseMetadata": {"StartLine": 9, "EndLine": 11}})
+    plan = ingest("trivy", json.dumps(doc).encode())
+    found = [o["compliance"]["nonCompliantFiles"][0]["reason"] for o in occurrences_on(plan, "trivy-AVD-DS-0005")]
+    assert found == [
+        "Consider using 'COPY . /app' command instead of 'ADD . /app' (line 6)",
+        "Consider using 'COPY . /app' command instead of 'ADD . /app' (lines 9-11)",
+    ]
+
+
 # ---- Grype ---------------------------------------------------------------------------------
 
 
