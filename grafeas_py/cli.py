@@ -251,17 +251,39 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Check the whole chain; name the first altered or removed entry and exit 1 if there is one."""
-    from .auth.audit import verify_chain
+@click.option(
+    "--since",
+    "checkpoint",
+    metavar="SEQ:HASH",
+    callback=lambda _ctx, _param, value: _checkpoint(value) if value else None,
+    help="Start at an entry whose hash you published earlier (as a run of this command printed it): the "
+    "entry must still have that hash, and everything after it must link to it.",
+)
+def audit_verify(checkpoint: tuple[int, str] | None) -> None:
+    """Check the chain, whole or from a published entry; name the first bad entry and exit 1 if there is one."""
+    from .auth.audit import verify_chain, verify_since
 
     with _storage() as storage:
-        result = verify_chain(storage.audit_entries(), key=storage.audit_key)
+        if checkpoint is None:
+            result = verify_chain(storage.audit_entries(), key=storage.audit_key)
+        else:
+            seq, published = checkpoint
+            result = verify_since(storage.audit_entries(from_seq=seq), seq, published, key=storage.audit_key)
     if not result.ok:
         click.echo(f"audit trail BROKEN at entry {result.seq} ({result.problem}): {result.message}", err=True)
         click.echo(f"{result.checked} entries verified before it; last good entry {result.last_seq}", err=True)
         sys.exit(1)
-    click.echo(f"audit trail intact: {result.checked} entries; newest seq {result.last_seq}, hash {result.last_hash}")
+    since = f" since entry {checkpoint[0]}" if checkpoint else ""
+    click.echo(
+        f"audit trail intact{since}: {result.checked} entries; newest seq {result.last_seq}, hash {result.last_hash}"
+    )
+
+
+def _checkpoint(value: str) -> tuple[int, str]:
+    seq, _, digest = value.strip().lower().partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise click.BadParameter("expected SEQ:HASH, an entry number and its 64 hex digit hash, e.g. 42:9f86d0...")
+    return int(seq), digest
 
 
 def _add_client_commands() -> None:

@@ -3,6 +3,7 @@ finding exactly the entry someone edited or removed behind the server's back."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from grafeas_py import create_app
-from grafeas_py.auth.audit import verify_chain
+from grafeas_py.auth.audit import canonical_json, chain_next, verify_chain
 from grafeas_py.auth.settings import AuthSettings
 from grafeas_py.config import Settings
 from grafeas_py.storage.engine import make_engine
@@ -153,12 +154,12 @@ def test_concurrent_writers_keep_one_unbroken_chain(app, http, project):
 # ---- grafeas-py audit verify against a database edited behind the server's back -----------------
 
 
-def verify(url: str, key: str | None = None) -> subprocess.CompletedProcess:
+def verify(url: str, key: str | None = None, *args: str) -> subprocess.CompletedProcess:
     env = {name: value for name, value in os.environ.items() if name != "GRAFEAS_AUDIT_KEY"}
     env["GRAFEAS_DATABASE_URL"] = url
     if key:
         env["GRAFEAS_AUDIT_KEY"] = key
-    return subprocess.run([GRAFEAS_PY, "audit", "verify"], env=env, capture_output=True, text=True)
+    return subprocess.run([GRAFEAS_PY, "audit", "verify", *args], env=env, capture_output=True, text=True)
 
 
 def run_sql(url: str, statement: str, **params) -> None:
@@ -201,6 +202,65 @@ def test_verify_names_the_entry_that_was_removed(audited):
     result = verify(audited)
     assert result.returncode == 1
     assert "audit trail BROKEN at entry 4 (removed): entry 4 was removed: entry 5 follows entry 3" in result.stderr
+
+
+def _entry_hash(url: str, seq: int) -> str:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        digest = conn.execute(text("SELECT hash FROM audit_log WHERE seq = :seq"), {"seq": seq}).scalar()
+    engine.dispose()
+    return digest
+
+
+def test_verify_since_a_published_entry_reads_from_there(audited):
+    published = _entry_hash(audited, 3)
+    result = verify(audited, None, "--since", f"3:{published.upper()}")  # as some tools print hashes
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("audit trail intact since entry 3: 4 entries; newest seq 6, hash ")
+    run_sql(audited, "UPDATE audit_log SET detail = :d WHERE seq = 2", d='{"revision":7}')
+    assert verify(audited, None, "--since", f"3:{published}").returncode == 0  # entry 2 is before the checkpoint
+    run_sql(audited, "UPDATE audit_log SET detail = :d WHERE seq = 5", d='{"revision":7}')
+    after = verify(audited, None, "--since", f"3:{published}")
+    assert after.returncode == 1 and "audit trail BROKEN at entry 5 (altered)" in after.stderr
+
+
+def test_a_trail_rewritten_consistently_passes_alone_but_not_against_a_published_hash(audited):
+    """Whoever can write the table can recompute every hash after an edit; a published hash still tells."""
+    published = _entry_hash(audited, 4)
+    engine = make_engine(audited)
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT * FROM audit_log ORDER BY seq")).mappings().all()
+        prev = None
+        for row in rows:
+            detail = {"revision": 99} if row["seq"] == 2 else json.loads(row["detail"])
+            prev = chain_next(prev, row["principal"], row["action"], row["resource"], detail, row["time"])
+            conn.execute(
+                text("UPDATE audit_log SET detail = :detail, prev_hash = :prev, hash = :hash WHERE seq = :seq"),
+                {
+                    "detail": canonical_json(prev.detail).decode(),
+                    "prev": prev.prev_hash,
+                    "hash": prev.hash,
+                    "seq": prev.seq,
+                },
+            )
+    engine.dispose()
+    assert verify(audited).returncode == 0  # the rewrite is consistent
+    rewritten = verify(audited, None, "--since", f"4:{published}")
+    assert rewritten.returncode == 1
+    assert "entry 4 no longer has the published hash: the trail was rewritten up to it" in rewritten.stderr
+
+
+def test_verify_since_an_entry_the_trail_no_longer_reaches(audited):
+    published = _entry_hash(audited, 6)
+    run_sql(audited, "DELETE FROM audit_log WHERE seq >= 5")  # the newest entries cut off
+    result = verify(audited, None, "--since", f"6:{published}")
+    assert result.returncode == 1 and "entry 6 is gone" in result.stderr
+
+
+@pytest.mark.parametrize("since", ["3", "x:" + "a" * 64, "0:" + "a" * 64, "3:abc", "3:" + "g" * 64])
+def test_verify_since_needs_an_entry_number_and_its_hash(audited, since):
+    result = verify(audited, None, "--since", since)
+    assert result.returncode == 2 and "expected SEQ:HASH" in result.stderr
 
 
 def test_a_keyed_trail_verifies_only_with_its_key(tmp_path, worker_id):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from ..wire.timestamps import from_datetime
 
 GENESIS = "0" * 64
 
-Problem = Literal["altered", "removed", "reordered", "broken_link"]
+Problem = Literal["altered", "removed", "reordered", "broken_link", "cut", "rewritten"]
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,25 @@ def verify_chain(
         last_seq, last_hash = entry.seq, entry.hash
         checked += 1
     return VerifyResult(True, checked, last_seq, last_hash)
+
+
+def verify_since(entries: Iterable[AuditEntry], seq: int, published: str, key: bytes | None = None) -> VerifyResult:
+    """Check entries read in seq order from `seq` on, where entry `seq` is one whose hash was published.
+
+    That entry must still exist (else `cut`: it was removed, or the trail cut short before it) and
+    still have the published hash (else `rewritten`: the trail was rewritten up to it, which no
+    recomputed chain can hide). It is checked against its own fields, and every later entry against
+    the chain as `verify_chain` does; nothing before it is read.
+    """
+    iterator = iter(entries)
+    first = next(iterator, None)
+    if first is None or first.seq != seq:
+        message = f"entry {seq} is gone: the trail was cut or the entry removed since its hash was published"
+        return VerifyResult(False, 0, seq - 1, "", seq, "cut", message)
+    if first.hash != published:
+        message = f"entry {seq} no longer has the published hash: the trail was rewritten up to it"
+        return VerifyResult(False, 0, seq - 1, "", seq, "rewritten", message)
+    return verify_chain(itertools.chain([first], iterator), key, (seq - 1, first.prev_hash))
 
 
 def _fault(

@@ -182,8 +182,8 @@ class Storage(abc.ABC):
         """A value that changes whenever a binding is added or removed."""
 
     @abc.abstractmethod
-    def audit_entries(self) -> Iterator[AuditEntry]:
-        """The audit trail in seq order, streamed."""
+    def audit_entries(self, batch: int = 1000, from_seq: int = 1) -> Iterator[AuditEntry]:
+        """The audit trail from seq `from_seq` on, in seq order, streamed."""
 
     # Operations
     @abc.abstractmethod

@@ -188,10 +188,11 @@ class AuthStorage:
                     conn.invalidate()
                 raise DBAPIError.instance(sql, params, exc, psycopg.Error) from None
 
-    def audit_entries(self, batch: int = 1000) -> Iterator[AuditEntry]:
-        """Every audit entry in seq order, streamed `batch` rows at a time."""
+    def audit_entries(self, batch: int = 1000, from_seq: int = 1) -> Iterator[AuditEntry]:
+        """The audit entries from seq `from_seq` on, in seq order, streamed `batch` rows at a time."""
+        query = select(audit_log).where(audit_log.c.seq >= from_seq).order_by(audit_log.c.seq)
         with self.engine.connect() as conn:
-            rows = conn.execution_options(yield_per=batch).execute(select(audit_log).order_by(audit_log.c.seq))
+            rows = conn.execution_options(yield_per=batch).execute(query)
             for row in rows:
                 detail = json.loads(row.detail)
                 yield AuditEntry(

@@ -17,6 +17,7 @@ from grafeas_py.auth.audit import (
     entry_hash,
     hash_template,
     verify_chain,
+    verify_since,
 )
 
 
@@ -153,6 +154,37 @@ def test_verify_from_a_checkpoint():
     result = verify_chain(entries[6:], start=(6, entries[5].hash))
     assert result.ok and result.checked == 4 and result.last_seq == 10
     assert verify_chain(entries[6:], start=(6, "f" * 64)).problem == "broken_link"
+
+
+def test_verify_since_a_published_entry():
+    entries = build(10)
+    published = entries[5].hash  # entry 6
+    result = verify_since(entries[5:], 6, published)
+    assert result.ok and result.checked == 5 and result.last_seq == 10
+    altered = entries[5:7] + [edit(entries[7], detail={"n": "forged"})] + entries[8:]
+    assert (verify_since(altered, 6, published).problem, verify_since(altered, 6, published).seq) == ("altered", 8)
+    forged_itself = [edit(entries[5], action="occurrences.delete")] + entries[6:]
+    assert verify_since(forged_itself, 6, published).problem == "altered"  # its hash kept, its fields changed
+
+
+def test_a_consistent_rewrite_is_caught_by_the_published_hash():
+    entries = build(10)
+    published = entries[5].hash
+    rewritten, prev = [], None
+    for e in entries:  # everything recomputed after a forged entry 3: verify_chain cannot tell
+        detail = {"n": "forged"} if e.seq == 3 else e.detail
+        prev = chain_next(prev, e.principal, e.action, e.resource, detail, e.time)
+        rewritten.append(prev)
+    assert verify_chain(rewritten).ok
+    result = verify_since(rewritten[5:], 6, published)
+    assert (result.ok, result.problem, result.seq) == (False, "rewritten", 6)
+
+
+@pytest.mark.parametrize("tail", [[], "from 7"])
+def test_verify_since_an_entry_that_is_gone(tail):
+    entries = build(10)
+    result = verify_since(entries[6:] if tail else [], 6, entries[5].hash)
+    assert (result.ok, result.problem, result.seq) == (False, "cut", 6)
 
 
 def test_keyed_chain_needs_its_key():
