@@ -202,6 +202,7 @@ def check_compliance(rule: ComplianceRule, ctx: Context) -> list[Finding]:
 
 
 def check_secrets(rule: SecretRule, ctx: Context) -> list[Finding]:
+    """Every SECRET occurrence is a finding, unless its kind is one the rule allows."""
     findings = []
     for occurrence in ctx.of_kind("SECRET"):
         try:

@@ -30,7 +30,7 @@ assert set(SEVERITY.values()) <= set(SEVERITIES)
 
 # Trivy's built-in rules (pkg/fanal/secret/builtin-rules.go) whose secret Grafeas has a kind for. Trivy's
 # github-app-token matches both user-to-server and server-to-server tokens, and its report masks which.
-SECRET_KINDS = {
+SECRET_KIND_BY_RULE = {
     "gcp-service-account": "SECRET_KIND_GCP_SERVICE_ACCOUNT_KEY",
     "github-pat": "SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN",
     "github-fine-grained-pat": "SECRET_KIND_GITHUB_FINE_GRAINED_PERSONAL_ACCESS_TOKEN",
@@ -258,7 +258,7 @@ def _add_secret(plan: PlanBuilder, target: str, secret: TrivySecret) -> None:
     line = secret.start_line if secret.start_line is not None and 0 < secret.start_line <= _MAX_LINE else None
     layer = compact(diffId=secret.layer_diff_id, command=secret.layer_created_by)
     location = compact(filePath=target, lineNumber=line, layerDetails=layer)
-    kind = SECRET_KINDS.get(secret.rule_id, "SECRET_KIND_UNKNOWN")
+    kind = SECRET_KIND_BY_RULE.get(secret.rule_id, "SECRET_KIND_UNKNOWN")
     details = {"secret": {"kind": kind, "locations": [{"fileLocation": location}]}, "remediation": _REMEDIATION}
     plan.occurrence(note, details, ("secret", target, secret.rule_id, str(secret.start_line), str(secret.end_line)))
 
