@@ -245,15 +245,11 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
 
 def _add_secret(plan: PlanBuilder, target: str, secret: TrivySecret) -> None:
     """A SECRET occurrence where Trivy found one, on a note per Trivy rule."""
-    about = [
-        f"category {secret.category}" if secret.category else "",
-        f"severity {secret.severity}" if secret.severity else "",
-    ]
-    described = ", ".join(part for part in about if part)
-    note_body = compact(
-        shortDescription=secret.title or f"Trivy secret rule {secret.rule_id}",
-        longDescription=f"Trivy secret rule {secret.rule_id}" + (f" ({described})" if described else ""),
-    ) | {"secret": {}}  # a SecretNote has no fields; its presence makes the note's kind
+    subject = f"Trivy secret rule {secret.rule_id}"
+    about = _described(subject, f"category {secret.category}" if secret.category else "", _severity(secret.severity))
+    note_body = compact(shortDescription=secret.title or subject, longDescription=about) | {
+        "secret": {}
+    }  # a SecretNote has no fields; its presence makes the note's kind
     note = plan.note(safe_note_id(f"trivy-secret-{secret.rule_id}"), note_body)
     line = secret.start_line if secret.start_line is not None and 0 < secret.start_line <= _MAX_LINE else None
     layer = compact(diffId=secret.layer_diff_id, command=secret.layer_created_by)
@@ -265,13 +261,11 @@ def _add_secret(plan: PlanBuilder, target: str, secret: TrivySecret) -> None:
 
 def _add_misconfiguration(plan: PlanBuilder, target: str, check: TrivyMisconfiguration) -> None:
     """A non-compliant COMPLIANCE occurrence for a failed check, on a COMPLIANCE note per Trivy check."""
-    about = ", ".join(
-        part for part in (check.check_type, f"severity {check.severity}" if check.severity else "") if part
-    )
+    subject = f"Trivy check {check.id}"
     urls = dict.fromkeys(url for url in (check.primary_url, *check.references) if url)
     note_body = compact(
-        shortDescription=check.title or f"Trivy check {check.id}",
-        longDescription=f"Trivy check {check.id}" + (f" ({about})" if about else ""),
+        shortDescription=check.title or subject,
+        longDescription=_described(subject, check.check_type, _severity(check.severity)),
         relatedUrl=[{"url": url} for url in urls],
     ) | {"compliance": compact(title=check.title, description=check.description, remediation=check.resolution)}
     note = plan.note(safe_note_id(f"trivy-{check.id}"), note_body)
@@ -283,6 +277,16 @@ def _add_misconfiguration(plan: PlanBuilder, target: str, check: TrivyMisconfigu
     if check.resolution:
         details["remediation"] = check.resolution
     plan.occurrence(note, details, ("misconfiguration", target, check.id, lines, check.message))
+
+
+def _described(subject: str, *details: str) -> str:
+    """`subject (detail, detail)`, leaving out the details Trivy did not give."""
+    given = ", ".join(detail for detail in details if detail)
+    return f"{subject} ({given})" if given else subject
+
+
+def _severity(severity: str) -> str:
+    return f"severity {severity}" if severity else ""
 
 
 def _lines(start: int | None, end: int | None) -> str:

@@ -232,6 +232,15 @@ def test_a_failed_check_names_its_lines_and_each_place_is_its_own_finding():
     ]
 
 
+def test_a_check_without_an_id_is_refused_with_its_place_in_the_report():
+    doc = json.loads(raw("trivy/image-with-misconfigurations.json"))
+    del doc["Results"][1]["Misconfigurations"][1]["AVDID"], doc["Results"][1]["Misconfigurations"][1]["ID"]
+    with pytest.raises(
+        InvalidArgument, match=r"Results\[1\]\.Misconfigurations\[1\]: a misconfiguration needs AVDID or ID"
+    ):
+        ingest("trivy", json.dumps(doc).encode())
+
+
 # ---- Grype ---------------------------------------------------------------------------------
 
 
