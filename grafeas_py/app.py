@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     storage = SqlStorage(
         *make_engines(settings.database_url, pool_size=settings.pool_size), audit_key=settings.auth.audit_key
     )
+    if settings.audit_seal_seconds > 0:
+        storage.seal_in_background(settings.audit_seal_seconds)
 
     def secret() -> str:
         return settings.secret_key or storage.secret("page-token", lambda: secrets.token_urlsafe(32))

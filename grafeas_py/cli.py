@@ -260,7 +260,8 @@ def audit_group() -> None:
     "entry must still have that hash, and everything after it must link to it.",
 )
 def audit_verify(checkpoint: tuple[int, str] | None) -> None:
-    """Check the chain, whole or from a published entry; name the first bad entry and exit 1 if there is one."""
+    """Seal the entries committed so far, then check the chain, whole or from a published entry; name the first
+    bad entry and exit 1 if there is one."""
     from .auth.audit import verify_chain, verify_since
 
     with _storage() as storage:

@@ -36,6 +36,9 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     # How long a process trusts its copy of the role bindings before checking the table's version.
     bindings_ttl: float = 1.0
+    # How often each process seals recorded audit entries into the hash chain; 0: only when the
+    # trail is read (`grafeas-py audit verify`).
+    audit_seal_seconds: float = 1.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,4 +50,5 @@ class Settings:
             admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,
             auth=AuthSettings.from_env(),
             bindings_ttl=_env_float("GRAFEAS_BINDINGS_TTL", cls.bindings_ttl),
+            audit_seal_seconds=_env_float("GRAFEAS_AUDIT_SEAL_SECONDS", cls.audit_seal_seconds),
         )

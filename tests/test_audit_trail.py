@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 import uuid
 
 import pytest
@@ -17,7 +18,7 @@ from grafeas_py.auth.audit import canonical_json, chain_next, verify_chain
 from grafeas_py.auth.settings import AuthSettings
 from grafeas_py.config import Settings
 from grafeas_py.storage.engine import make_engine
-from tests.conftest import Http, fresh_database_url, serve
+from tests.conftest import POSTGRES_URL, Http, fresh_database_url, serve
 from tests.factories import NOTE_BODIES, occurrence_body
 from tests.test_cli import GRAFEAS_PY
 
@@ -125,7 +126,7 @@ def test_a_change_that_fails_writes_neither_history_nor_audit(app, http, project
 
 
 def test_concurrent_writers_keep_one_unbroken_chain(app, http, project):
-    """Writers on many connections at once (on PostgreSQL the audit lock is what keeps them in line)."""
+    """Writers on many connections at once, none waiting for another's audit entry: sealing puts them in line."""
     storage = app.extensions["grafeas"].storage
     note = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
     start = last_seq(storage)
@@ -179,7 +180,9 @@ def audited(tmp_path, worker_id):
         for i in range(4):
             http.post("/v1/projects/p/occurrences", json=occurrence_body("BUILD", "projects/p/notes/n", f"u{i}"))
         http.delete("/v1/projects/p/notes/n")
-    app.extensions["grafeas"].storage.dispose()
+    storage = app.extensions["grafeas"].storage
+    storage.seal_audit(wait=10)  # the tests below edit the chain itself
+    storage.dispose()
     return url
 
 
@@ -301,4 +304,46 @@ def test_a_failed_single_create_leaves_no_entry_and_a_usable_store(app, http, pr
     assert http.get(f"/v1/{data['name']}").json()["name"] == data["name"]
     assert http.post(f"/v1/projects/{project}/occurrences", json=body).ok
     assert [e.action for e in entries_after(storage, start)] == ["occurrences.create"]
+    assert verify_chain(storage.audit_entries()).ok
+
+
+# ---- sealing: writers record entries without waiting for one another; the sealer chains them --------
+
+
+def sealed_actions(storage, after: int) -> list[str]:
+    """The actions sealed into the chain after seq `after`, read without sealing anything."""
+    with storage.engine.connect() as conn:
+        query = text("SELECT action FROM audit_log WHERE seq > :after ORDER BY seq")
+        return list(conn.execute(query, {"after": after}).scalars())
+
+
+def test_entries_are_sealed_in_the_background_without_anyone_reading_the_trail(app, http, project):
+    storage = app.extensions["grafeas"].storage
+    start = last_seq(storage)
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
+    deadline = time.monotonic() + 10
+    while "notes.create" not in sealed_actions(storage, start) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sealed_actions(storage, start) == ["notes.create"]  # the app's sealer runs every second
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: SQLite runs one writer at a time")
+def test_an_open_write_transaction_delays_sealing_but_blocks_no_writer(app, http, project):
+    storage = app.extensions["grafeas"].storage
+    start = last_seq(storage)
+    with storage.engine.connect() as slow:
+        transaction = slow.begin()
+        storage._audit(slow, "test.first", f"projects/{project}")  # recorded, not committed yet
+        with storage.engine.connect() as doomed:
+            rolled_back = doomed.begin()
+            storage._audit(doomed, "test.rolled_back", f"projects/{project}")
+            # Another writer's create goes through at once: no lock is held for the chain.
+            body = NOTE_BODIES["BUILD"]
+            assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=body, timeout=10).ok
+            rolled_back.rollback()
+        storage.seal_audit()
+        assert sealed_actions(storage, start) == []  # the open transaction could still add an earlier entry
+        transaction.commit()
+    storage.seal_audit(wait=10)
+    assert sealed_actions(storage, start) == ["test.first", "notes.create"]
     assert verify_chain(storage.audit_entries()).ok

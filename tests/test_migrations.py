@@ -70,3 +70,24 @@ def test_postgres_documents_are_jsonb():
         ).scalar()
     assert kind == "jsonb"
     engine.dispose()
+
+
+def test_downgrade_keeps_unsealed_audit_entries(tmp_path, worker_id):
+    """The schema before 0007 has no place for recorded but unsealed entries: refuse rather than lose them."""
+    from alembic import command
+
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_pending (time, principal, action, resource, detail)"
+                " VALUES ('2026-01-01T00:00:00Z', 'user:a', 'notes.create', 'projects/p/notes/n', '{}')"
+            )
+        )
+    with pytest.raises(RuntimeError, match="1 audit entries are not sealed yet"):
+        command.downgrade(db.alembic_config(url), "0006")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_pending")).scalar() == 1
+    engine.dispose()

@@ -99,21 +99,6 @@ def entry_hash(
     return hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
 
 
-def hash_template(principal: str, action: str, resource: str, detail: dict[str, Any], time: str) -> tuple[str, ...]:
-    """The text `entry_hash` hashes (unkeyed), cut where prev_hash and seq go, for a database that links
-    an entry to the chain's head itself: sha256(part0 + prev_hash + part1 + str(seq) + part2) is the
-    entry's hash. The keys are those of `entry_hash`, in canonical (sorted) order."""
-
-    def text(value: Any) -> str:
-        return canonical_json(value).decode()
-
-    return (
-        f'{{"action":{text(action)},"detail":{text(detail)},"prev_hash":"',
-        f'","principal":{text(principal)},"resource":{text(resource)},"seq":',
-        f',"time":{text(time)}}}',
-    )
-
-
 def chain_next(
     prev: AuditEntry | ChainHead | None,
     principal: str,

@@ -182,8 +182,13 @@ class Storage(abc.ABC):
         """A value that changes whenever a binding is added or removed."""
 
     @abc.abstractmethod
+    def seal_audit(self, wait: float = 0.0) -> int:
+        """Link the recorded audit entries that may be sealed into the hash chain; how many were."""
+
+    @abc.abstractmethod
     def audit_entries(self, batch: int = 1000, from_seq: int = 1) -> Iterator[AuditEntry]:
-        """The audit trail from seq `from_seq` on, in seq order, streamed."""
+        """The audit trail from seq `from_seq` on, in seq order, streamed; what was committed before the
+        call is sealed first."""
 
     # Operations
     @abc.abstractmethod

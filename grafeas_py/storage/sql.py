@@ -12,13 +12,14 @@ from typing import NamedTuple
 from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, text, true, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ..auth.sealer import AuditSealer
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from ..names import NoteRef, note_name, occurrence_name, project_name
 from ..wire.timestamps import to_micros
 from .base import NewOccurrence, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
-from .sql_auth import _PENDING, AuthStorage, actor
+from .sql_auth import AuthStorage, actor
 from .sql_gate import GateStorage
 from .sql_history import HistoryStorage
 from .tables import notes, occurrences, projects, server_secrets
@@ -60,17 +61,18 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         # Reads may use an autocommit engine of their own (see `engine.make_engine`).
         self._reader = reader or engine
         self.audit_key = audit_key  # keys the audit chain with HMAC-SHA256 when set
+        self._sealer: AuditSealer | None = None
+
+    def seal_in_background(self, interval: float) -> None:
+        """Seal recorded audit entries into the chain every `interval` seconds, until `dispose`."""
+        self._sealer = AuditSealer(self.seal_audit, interval).start()
 
     @contextmanager
     def _write(self):
         """A connection in a write transaction (BEGIN IMMEDIATE on SQLite, so writers queue instead of
-        failing), committed on success with its audit entry, and returned to the pool whatever happens."""
+        failing), committed on success, and returned to the pool whatever happens."""
         with self.engine.connect() as conn, conn.execution_options(write=True).begin():
-            try:
-                yield conn
-                self._commit_with_audit(conn)
-            finally:
-                conn.info.pop(_PENDING, None)  # never left for the next user of the pooled connection
+            yield conn
 
     def _read(self):
         """A connection in autocommit mode: for reads, and for writes of exactly one statement."""
@@ -448,7 +450,9 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             return conn.execute(select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar_one()
 
     def dispose(self) -> None:
-        """Close the pooled connections (commands that are done with the database)."""
+        """Stop sealing and close the pooled connections (commands that are done with the database)."""
+        if self._sealer is not None:
+            self._sealer.stop()
         self.engine.dispose()
         self._reader.dispose()
 

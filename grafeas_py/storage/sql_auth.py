@@ -1,29 +1,32 @@
 """Storage for access control and the audit trail: API tokens, role bindings, and the hash chain.
 
-Every mutation of the server appends one audit entry in its own transaction (`_audit`), so an
-entry exists exactly when its change does. Entries are chained, so appends must be serialized:
-SQLite's BEGIN IMMEDIATE (see `engine`) already runs one writer at a time; on PostgreSQL the
-appender takes a SHARE ROW EXCLUSIVE lock on audit_log, which excludes other appenders until it
-commits but never blocks readers, so verifying the chain runs alongside writes.
+Every mutation of the server records one audit entry in its own transaction (`_audit`), so an entry
+exists exactly when its change does. Entries are chained (`auth.audit`), and linking an entry to the
+chain's head means waiting for whoever appends before it to commit. So writers do not link: they
+insert into `audit_pending`, without any lock, and `seal_audit` links the pending entries into
+`audit_log` afterwards, in batches, one sealer at a time (the app runs it every second; reading
+the trail runs it first). Before, every writer on every instance queued on one table lock from its
+append to its commit; on PostgreSQL a single create now holds no lock another writer waits for.
 
-That lock is held from reading the chain's head to the commit, so every round trip to the client
-inside that stretch is paid by every writer in turn; on a busy two-core machine each one costs a
-scheduling delay, not just the network. So on PostgreSQL (unless the chain is keyed: HMAC needs the
-key, which stays in Python) the entry is appended as the transaction ends, in one message that
-takes the lock, links the entry to the head, hashes it in SQL (`audit.hash_template`) and commits:
-the lock is then held only inside the server.
+Order: entries are sealed in the order their rows were inserted, among those whose transactions can
+no longer be running. On SQLite writers take turns, so every committed row qualifies. On PostgreSQL a
+row carries its writer's transaction id, and qualifies once that id is below the oldest one still
+running (`pg_snapshot_xmin`): then the writer has committed or rolled back, and no transaction that
+is still running can add a row sealed before it. A long write transaction delays sealing; it never
+reorders or loses an entry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ..auth.audit import GENESIS, AuditEntry, ChainHead, canonical_json, chain_next, hash_template
+from ..auth.audit import AuditEntry, ChainHead, canonical_json, chain_next
 from ..auth.authz import Binding
 from ..auth.context import current_principal
 from ..auth.tokens import TokenRecord
@@ -31,25 +34,25 @@ from ..errors import AlreadyExists, NotFound
 from ..names import project_name
 from ..wire.timestamps import from_datetime, to_micros
 from .engine import dumps_json
-from .tables import api_tokens, audit_log, role_bindings
+from .tables import api_tokens, audit_log, audit_pending, role_bindings
 
+_COLUMNS = "time, principal, action, resource, detail"
+_RECORD = {
+    "sqlite": text(f"INSERT INTO audit_pending ({_COLUMNS}) VALUES (:time, :principal, :action, :resource, :detail)"),
+    "postgresql": text(
+        f"INSERT INTO audit_pending (txid, {_COLUMNS})"
+        " VALUES (pg_current_xact_id()::text::bigint, :time, :principal, :action, :resource, :detail)"
+    ),
+}
 _AUDIT_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-_AUDIT_APPEND = insert(audit_log)
-# The PostgreSQL fast path: lock, append linked to the head, and commit, in one simple-query message.
-_AUDIT_APPEND_AND_COMMIT = """
-LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO audit_log (seq, time, principal, action, resource, detail, prev_hash, hash)
-SELECT head.seq + 1, %(time)s, %(principal)s, %(action)s, %(resource)s, %(detail)s, head.hash,
-       encode(sha256(convert_to(
-           %(part0)s || head.hash || %(part1)s || (head.seq + 1)::text || %(part2)s, 'UTF8')), 'hex')
-FROM (
-    SELECT coalesce(last.seq, 0) AS seq, coalesce(last.hash, %(genesis)s) AS hash
-    FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS last ON true
-) AS head;
-COMMIT
-"""
-_PENDING = "grafeas_pending_audit"  # conn.info key of the entry the PostgreSQL fast path appends at commit
+# Held by a sealer from reading the chain's head to its commit; readers of the trail never wait.
 _LOCK_AUDIT = text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+# Below this PostgreSQL transaction id, every transaction has ended.
+_HORIZON = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+# The first transaction id not yet given out: every transaction that could have written by now is below it.
+_NEXT_TXID = text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+_SEAL_BATCH = 1000
+_ANY_PENDING = select(audit_pending.c.id).limit(1)
 _GET_TOKEN = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
 _BINDINGS_VERSION = select(func.count(), func.max(role_bindings.c.pk))
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -78,21 +81,15 @@ def _binding_resource(project: str) -> str:
     return project_name(project)  # `projects/*` for a binding on every project
 
 
-def _append_params(principal: str, action: str, resource: str, detail: dict) -> dict:
-    """The parameters of `_AUDIT_APPEND_AND_COMMIT` for one entry made now."""
-    time = from_datetime(dt.datetime.now(dt.UTC))
-    part0, part1, part2 = hash_template(principal, action, resource, detail, time)
-    return dict(
-        time=time,
-        principal=principal,
-        action=action,
-        resource=resource,
-        detail=canonical_json(detail).decode(),
-        part0=part0,
-        part1=part1,
-        part2=part2,
-        genesis=GENESIS,
-    )
+def _entry_params(action: str, resource: str, detail: dict | None) -> dict:
+    """The columns of one pending entry, made now by the acting principal."""
+    return {
+        "time": from_datetime(dt.datetime.now(dt.UTC)),
+        "principal": actor(),
+        "action": action,
+        "resource": resource,
+        "detail": canonical_json(detail or {}).decode(),  # the text that will be hashed, byte for byte
+    }
 
 
 def actor() -> str:
@@ -108,54 +105,19 @@ class AuthStorage:
     # ---- the audit trail -------------------------------------------------------------------
 
     def _audit(self, conn, action: str, resource: str, detail: dict | None = None) -> None:
-        """Append the entry for a change made in `conn`'s open transaction (`_write`); it commits with the
-        change. Call it last: on PostgreSQL the entry is appended as the transaction commits."""
-        if conn.dialect.name == "postgresql" and self.audit_key is None:
-            conn.info[_PENDING] = (actor(), action, resource, json.loads(canonical_json(detail or {})))
-            return
-        if conn.dialect.name == "postgresql":
-            conn.execute(_LOCK_AUDIT)  # held to the commit: the next appender reads this entry as the head
-        head = conn.execute(_AUDIT_HEAD).first()
-        prev = ChainHead(head.seq, head.hash) if head else None
-        entry = chain_next(prev, actor(), action, resource, detail, key=self.audit_key)
-        conn.execute(
-            _AUDIT_APPEND,
-            {
-                "seq": entry.seq,
-                "time": entry.time,
-                "principal": entry.principal,
-                "action": entry.action,
-                "resource": entry.resource,
-                "detail": canonical_json(entry.detail).decode(),
-                "prev_hash": entry.prev_hash,
-                "hash": entry.hash,
-            },
-        )
-
-    @staticmethod
-    def _commit_with_audit(conn) -> None:
-        """End `_write`'s transaction: with an entry pending, append it and commit in one round trip."""
-        pending = conn.info.pop(_PENDING, None)
-        if pending is None:
-            return  # the transaction commits as usual
-        principal, action, resource, detail = pending
-        params = _append_params(principal, action, resource, detail)
-        import psycopg  # only reached on PostgreSQL, where it is the driver
-
-        # Client-side binding: a simple-query message may hold several statements, the COMMIT among
-        # them. SQLAlchemy's own commit afterwards finds no transaction open and sends nothing.
-        with psycopg.ClientCursor(conn.connection.driver_connection) as cursor:
-            cursor.execute(_AUDIT_APPEND_AND_COMMIT, params)
+        """Record the entry for a change made in `conn`'s open transaction (`_write`); it commits, or
+        rolls back, with the change."""
+        conn.execute(_RECORD[conn.dialect.name], _entry_params(action, resource, detail))
 
     def _insert_one_audited(
         self, table, row: dict, action: str, resource: str, detail: dict, where: tuple[str, dict] | None = None
     ) -> bool | None:
-        """Insert one row and append its audit entry in a single message to PostgreSQL: BEGIN, the
-        insert, the locked append and COMMIT together, so a single create is one round trip, as it was
-        before it had an audit entry. With `where` (SQL with its own parameters) the row is inserted
-        only when it holds, and the entry only with the row. True: inserted; False: `where` did not
-        hold and nothing was written; None: this path does not apply (SQLite, a keyed chain)."""
-        if self.engine.dialect.name != "postgresql" or self.audit_key is not None:
+        """Insert one row and record its audit entry in a single message to PostgreSQL: BEGIN, the
+        insert, the entry and COMMIT together, so a single create is one round trip. With `where` (SQL
+        with its own parameters) the row is inserted only when it holds, and the entry only with the
+        row. True: inserted; False: `where` did not hold and nothing was written; None: this path does
+        not apply (SQLite)."""
+        if self.engine.dialect.name != "postgresql":
             return None
         import psycopg  # only reached on PostgreSQL, where it is the driver
 
@@ -166,17 +128,17 @@ class AuthStorage:
         params |= condition_params
         keys = [c for c in columns if c in ("project_id", "occurrence_id", "note_id")]
         inserted = " AND ".join(f"{c} = %(row_{c})s" for c in keys)
-        params |= _append_params(actor(), action, resource, json.loads(canonical_json(detail)))
-        append = _AUDIT_APPEND_AND_COMMIT.replace(
-            ") AS head;", f") AS head WHERE EXISTS (SELECT 1 FROM {table.name} WHERE {inserted});"
-        )
+        params |= {f"audit_{k}": v for k, v in _entry_params(action, resource, detail).items()}
         sql = (
-            f"BEGIN;\nINSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} WHERE {condition}"
-            f" RETURNING 1;\n{append}"
+            f"BEGIN;\nINSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} WHERE {condition} RETURNING 1;\n"
+            f"INSERT INTO audit_pending (txid, {_COLUMNS}) SELECT pg_current_xact_id()::text::bigint,"
+            " %(audit_time)s, %(audit_principal)s, %(audit_action)s, %(audit_resource)s, %(audit_detail)s"
+            f" WHERE EXISTS (SELECT 1 FROM {table.name} WHERE {inserted});\nCOMMIT"
         )
         with self._read() as conn:  # autocommit: the message carries its own BEGIN and COMMIT
             driver = conn.connection.driver_connection
             try:
+                # Client-side binding: a simple-query message may hold several statements.
                 with psycopg.ClientCursor(driver) as cursor:
                     cursor.execute(sql, params)
                     cursor.nextset()  # past BEGIN, to the INSERT ... RETURNING
@@ -188,8 +150,55 @@ class AuthStorage:
                     conn.invalidate()
                 raise DBAPIError.instance(sql, params, exc, psycopg.Error) from None
 
+    def seal_audit(self, wait: float = 0.0) -> int:
+        """Link the pending entries that may be sealed into the chain; how many were sealed.
+
+        With `wait` (seconds), first wait up to that long for the PostgreSQL transactions running now
+        to end, so that every change committed before the call is sealed when it returns."""
+        if wait and self.engine.dialect.name == "postgresql":
+            self._wait_for_running_writers(wait)
+        with self._read() as conn:
+            if conn.execute(_ANY_PENDING).first() is None:
+                return 0  # the usual case between changes: no write transaction, no lock
+        sealed = 0
+        while True:
+            with self._write() as conn:
+                count = self._seal_batch(conn)
+            sealed += count
+            if count < _SEAL_BATCH:
+                return sealed
+
+    def _wait_for_running_writers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._read() as conn:
+            target = conn.execute(_NEXT_TXID).scalar()
+            while conn.execute(_HORIZON).scalar() < target and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    def _seal_batch(self, conn) -> int:
+        """Seal up to `_SEAL_BATCH` entries in `conn`'s write transaction, oldest first."""
+        query = select(audit_pending).order_by(audit_pending.c.id).limit(_SEAL_BATCH)
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK_AUDIT)  # one sealer at a time, across instances
+            query = query.where(audit_pending.c.txid < conn.execute(_HORIZON).scalar())
+        rows = conn.execute(query).all()
+        if not rows:
+            return 0
+        head = conn.execute(_AUDIT_HEAD).first()
+        prev: AuditEntry | ChainHead | None = ChainHead(head.seq, head.hash) if head else None
+        sealed = []
+        for row in rows:
+            detail = json.loads(row.detail)
+            prev = chain_next(prev, row.principal, row.action, row.resource, detail, row.time, key=self.audit_key)
+            sealed.append({**vars(prev), "detail": row.detail})  # detail: the very text that was hashed
+        conn.execute(insert(audit_log), sealed)
+        conn.execute(delete(audit_pending).where(audit_pending.c.id.in_([row.id for row in rows])))
+        return len(rows)
+
     def audit_entries(self, batch: int = 1000, from_seq: int = 1) -> Iterator[AuditEntry]:
-        """The audit entries from seq `from_seq` on, in seq order, streamed `batch` rows at a time."""
+        """The audit trail from seq `from_seq` on, in seq order, streamed `batch` rows at a time; what
+        was committed before the call is sealed first."""
+        self.seal_audit(wait=10.0)
         query = select(audit_log).where(audit_log.c.seq >= from_seq).order_by(audit_log.c.seq)
         with self.engine.connect() as conn:
             rows = conn.execution_options(yield_per=batch).execute(query)

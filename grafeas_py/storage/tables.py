@@ -207,6 +207,23 @@ history = Table(
     sqlite_autoincrement=True,
 )
 
+# Audit entries recorded with their changes and not yet sealed into the chain (`audit_log`). Writers
+# only insert here, so they never wait on one another; the sealer moves rows to the chain in `id`
+# order once no transaction that could still add an earlier one is running. `txid` is the writer's
+# PostgreSQL transaction id, which tells the sealer that (NULL on SQLite, whose writers take turns).
+audit_pending = Table(
+    "audit_pending",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("txid", BigInteger),
+    Column("time", String(40), nullable=False),
+    Column("principal", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+
 # The tamper-evident trail of every change (see auth.audit): `seq` is assigned by the chain, not the
 # database, and `detail` is the canonical JSON text that was hashed, so it reads back byte for byte.
 audit_log = Table(

@@ -1,0 +1,31 @@
+"""The background sealer: runs on its interval, survives a database outage saying so once, and stops."""
+
+import logging
+import time
+
+from grafeas_py.auth.sealer import AuditSealer
+
+
+def test_seals_repeatedly_reports_an_outage_once_and_stops(caplog):
+    calls = []
+
+    def seal() -> int:
+        calls.append(time.monotonic())
+        if len(calls) <= 5:  # the database is away for the first five rounds
+            raise RuntimeError("connection refused\n[SQL: SELECT ...]")
+        return 0
+
+    with caplog.at_level(logging.WARNING, logger="grafeas_py.auth.sealer"):
+        sealer = AuditSealer(seal, 0.01).start()
+        deadline = time.monotonic() + 5
+        while len(calls) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sealer.stop()
+    stopped_at = len(calls)
+    time.sleep(0.05)
+    assert stopped_at >= 10 and len(calls) == stopped_at  # it ran on, through the failures, until stopped
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "sealing the audit trail failed, retrying every 0.01s: connection refused",
+        "sealing the audit trail works again",
+    ]
