@@ -37,6 +37,7 @@ SHARED_BENCH = ROOT.parent / "shared" / "bench"
 BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get("GRAFEAS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOTE = "projects/bench/notes/CVE-2024-0001"
+_MINIMAL_APP_TABLE = "create table if not exists occ (id text primary key, project text, resource_uri text, body text)"
 
 
 def occurrence_body() -> dict:
@@ -133,6 +134,12 @@ def bench_database(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
     ceiling_url, schema = fresh_database(kind, workdir)
     schemas += [schema] if schema else []
     ceiling_db = ceiling_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    # minimal_app makes its table as each worker imports it; five SQLite workers doing that at once can
+    # fail one ("database is locked") and stop gunicorn, so the same statement runs here first.
+    ceiling = create_engine(ceiling_db)
+    with ceiling.begin() as conn:
+        conn.execute(text(_MINIMAL_APP_TABLE))
+    ceiling.dispose()
     url, schema = fresh_database(kind, workdir)
     schemas += [schema] if schema else []
     env = {"GRAFEAS_DATABASE_URL": url}
