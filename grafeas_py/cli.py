@@ -262,9 +262,16 @@ def audit_group() -> None:
 def audit_verify(checkpoint: tuple[int, str] | None) -> None:
     """Seal the entries committed so far, then check the chain, whole or from a published entry; name the first
     bad entry and exit 1 if there is one."""
-    from .auth.audit import verify_chain, verify_since
+    from .auth.audit import SealRefused, verify_chain, verify_since
 
     with _storage() as storage:
+        try:
+            storage.seal_audit(wait=10.0)
+        except SealRefused as exc:
+            click.echo(f"not sealing: {exc}", err=True)
+        pending = storage.pending_audit_entries()
+        if pending:
+            click.echo(f"{pending} recorded entries are not sealed yet and not verified", err=True)
         if checkpoint is None:
             result = verify_chain(storage.audit_entries(), key=storage.audit_key)
         else:

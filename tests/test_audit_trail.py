@@ -14,20 +14,24 @@ import pytest
 from sqlalchemy import text
 
 from grafeas_py import create_app
-from grafeas_py.auth.audit import canonical_json, chain_next, verify_chain
+from grafeas_py.auth.audit import SealRefused, canonical_json, chain_next, verify_chain
 from grafeas_py.auth.settings import AuthSettings
 from grafeas_py.config import Settings
-from grafeas_py.storage.engine import make_engine
+from grafeas_py.storage.engine import make_engine, make_engines
+from grafeas_py.storage.sql import SqlStorage
 from tests.conftest import POSTGRES_URL, Http, fresh_database_url, serve
 from tests.factories import NOTE_BODIES, occurrence_body
 from tests.test_cli import GRAFEAS_PY
 
 
 def entries_after(storage, seq: int) -> list:
+    """The entries after `seq`, once everything committed so far is sealed."""
+    storage.seal_audit(wait=10)
     return [e for e in storage.audit_entries() if e.seq > seq]
 
 
 def last_seq(storage) -> int:
+    storage.seal_audit(wait=10)
     return max((e.seq for e in storage.audit_entries()), default=0)
 
 
@@ -347,3 +351,25 @@ def test_an_open_write_transaction_delays_sealing_but_blocks_no_writer(app, http
     storage.seal_audit(wait=10)
     assert sealed_actions(storage, start) == ["test.first", "notes.create"]
     assert verify_chain(storage.audit_entries()).ok
+
+
+def test_a_sealer_without_the_chains_key_refuses_to_extend_it(tmp_path, worker_id):
+    """An instance started without GRAFEAS_AUDIT_KEY must not append entries no single key verifies."""
+    url = fresh_database_url(tmp_path, f"keymix_{worker_id}")
+    key = "k" * 32
+    keyed = SqlStorage(*make_engines(url), audit_key=key.encode())
+    keyed.create_project("p1", "2026-01-01T00:00:00Z")
+    assert keyed.seal_audit() == 1
+    unkeyed = SqlStorage(*make_engines(url))
+    unkeyed.create_project("p2", "2026-01-01T00:00:01Z")
+    with pytest.raises(SealRefused, match="entry \\(1\\) does not verify with this process's GRAFEAS_AUDIT_KEY"):
+        unkeyed.seal_audit()
+    assert unkeyed.pending_audit_entries() == 1  # kept for a sealer with the key
+    without_key = verify(url)
+    assert without_key.returncode == 1 and "not sealing: the newest sealed audit entry (1)" in without_key.stderr
+    assert "1 recorded entries are not sealed yet and not verified" in without_key.stderr
+    with_key = verify(url, key)
+    assert with_key.returncode == 0 and with_key.stdout.startswith("audit trail intact: 2 entries"), with_key.stderr
+    assert [e.resource for e in keyed.audit_entries()] == ["projects/p1", "projects/p2"]
+    keyed.dispose()
+    unkeyed.dispose()

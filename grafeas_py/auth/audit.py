@@ -125,6 +125,23 @@ def _rehash(entry: AuditEntry, key: bytes | None) -> str:
     return entry_hash(e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash, key)
 
 
+class SealRefused(Exception):
+    """The chain's newest entry does not verify with this process's key: extending it would mix keys."""
+
+
+def check_head(head: AuditEntry | None, key: bytes | None) -> None:
+    """Raise SealRefused unless the chain's newest entry (None: an empty chain) verifies with `key`.
+
+    A sealer with the wrong key (or none, on a keyed chain) would append entries that no single key
+    verifies; so would one extending an entry someone edited. Either way sealing stops, loudly."""
+    if head is not None and _rehash(head, key) != head.hash:
+        raise SealRefused(
+            f"the newest sealed audit entry ({head.seq}) does not verify with this process's GRAFEAS_AUDIT_KEY"
+            " (or its absence): not extending the chain. Give every instance the chain's key, or run"
+            " `grafeas-py audit verify` to find an edited entry."
+        )
+
+
 def verify_chain(
     entries: Iterable[AuditEntry],
     key: bytes | None = None,

@@ -187,8 +187,11 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def audit_entries(self, batch: int = 1000, from_seq: int = 1) -> Iterator[AuditEntry]:
-        """The audit trail from seq `from_seq` on, in seq order, streamed; what was committed before the
-        call is sealed first."""
+        """The sealed audit trail from seq `from_seq` on, in seq order, streamed."""
+
+    @abc.abstractmethod
+    def pending_audit_entries(self) -> int:
+        """How many recorded audit entries wait to be sealed."""
 
     # Operations
     @abc.abstractmethod

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ..auth.audit import AuditEntry, ChainHead, canonical_json, chain_next
+from ..auth.audit import AuditEntry, canonical_json, chain_next, check_head
 from ..auth.authz import Binding
 from ..auth.context import current_principal
 from ..auth.tokens import TokenRecord
@@ -44,7 +44,7 @@ _RECORD = {
         " VALUES (pg_current_xact_id()::text::bigint, :time, :principal, :action, :resource, :detail)"
     ),
 }
-_AUDIT_HEAD = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_AUDIT_HEAD = select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
 # Held by a sealer from reading the chain's head to its commit; readers of the trail never wait.
 _LOCK_AUDIT = text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
 # Below this PostgreSQL transaction id, every transaction has ended.
@@ -52,7 +52,7 @@ _HORIZON = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 # The first transaction id not yet given out: every transaction that could have written by now is below it.
 _NEXT_TXID = text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
 _SEAL_BATCH = 1000
-_ANY_PENDING = select(audit_pending.c.id).limit(1)
+_ANY_PENDING = select(audit_pending.c.id).order_by(audit_pending.c.id).limit(1)
 _GET_TOKEN = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
 _BINDINGS_VERSION = select(func.count(), func.max(role_bindings.c.pk))
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -90,6 +90,11 @@ def _entry_params(action: str, resource: str, detail: dict | None) -> dict:
         "resource": resource,
         "detail": canonical_json(detail or {}).decode(),  # the text that will be hashed, byte for byte
     }
+
+
+def _entry(row) -> AuditEntry:
+    detail = json.loads(row.detail)
+    return AuditEntry(row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash)
 
 
 def actor() -> str:
@@ -185,7 +190,8 @@ class AuthStorage:
         if not rows:
             return 0
         head = conn.execute(_AUDIT_HEAD).first()
-        prev: AuditEntry | ChainHead | None = ChainHead(head.seq, head.hash) if head else None
+        prev = _entry(head) if head else None
+        check_head(prev, self.audit_key)
         sealed = []
         for row in rows:
             detail = json.loads(row.detail)
@@ -196,17 +202,16 @@ class AuthStorage:
         return len(rows)
 
     def audit_entries(self, batch: int = 1000, from_seq: int = 1) -> Iterator[AuditEntry]:
-        """The audit trail from seq `from_seq` on, in seq order, streamed `batch` rows at a time; what
-        was committed before the call is sealed first."""
-        self.seal_audit(wait=10.0)
+        """The sealed audit trail from seq `from_seq` on, in seq order, streamed `batch` rows at a time."""
         query = select(audit_log).where(audit_log.c.seq >= from_seq).order_by(audit_log.c.seq)
         with self.engine.connect() as conn:
-            rows = conn.execution_options(yield_per=batch).execute(query)
-            for row in rows:
-                detail = json.loads(row.detail)
-                yield AuditEntry(
-                    row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash
-                )
+            for row in conn.execution_options(yield_per=batch).execute(query):
+                yield _entry(row)
+
+    def pending_audit_entries(self) -> int:
+        """How many recorded audit entries wait to be sealed."""
+        with self._read() as conn:
+            return conn.execute(select(func.count()).select_from(audit_pending)).scalar()
 
     # ---- API tokens ------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ def test_a_gate_evaluator_asks_for_decisions_and_they_are_audited_as_its_own(sec
     assert ci.get(f"/v1/projects/{project}/decisions").status_code == 403  # its own by name, not the list
     assert ci.post(f"/v1/projects/{project}/policies", params={"policyId": "x"}, json={"rules": {}}).status_code == 403
     storage = secure.app.extensions["grafeas"].storage
+    storage.seal_audit(wait=10)
     (entry,) = [e for e in storage.audit_entries() if e.resource == decision.json()["name"]]
     assert (entry.action, entry.principal, entry.detail["decision"]) == ("decisions.create", principal, "ALLOW")
 

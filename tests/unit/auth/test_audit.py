@@ -13,8 +13,10 @@ import pytest
 from grafeas_py.auth.audit import (
     GENESIS,
     AuditEntry,
+    SealRefused,
     canonical_json,
     chain_next,
+    check_head,
     entry_hash,
     verify_chain,
     verify_since,
@@ -228,3 +230,14 @@ def test_verify_streams_without_holding_entries():
     done = subprocess.run([sys.executable, "-c", _STREAMING_CHECK], capture_output=True, text=True, check=True)
     peak = int(done.stdout)
     assert peak < 200_000, f"peak {peak} bytes: entries are being kept"  # holding them would take megabytes
+
+
+def test_check_head_refuses_a_head_the_key_does_not_verify():
+    keyed = build(2, key=b"k" * 32)
+    check_head(None, None)  # an empty chain takes any key
+    check_head(keyed[-1], b"k" * 32)
+    with pytest.raises(SealRefused, match=r"newest sealed audit entry \(2\) does not verify"):
+        check_head(keyed[-1], None)
+    edited = dataclasses.replace(build(2)[-1], resource="projects/other")
+    with pytest.raises(SealRefused):
+        check_head(edited, None)
