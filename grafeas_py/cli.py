@@ -118,10 +118,21 @@ def _storage():
                 f"the database schema is at {revision or 'nothing'}, expected {db.head()}: run 'grafeas-py db upgrade'"
             )
         yield storage
+        _seal(storage)
     except ApiError as exc:
         raise click.ClickException(exc.message) from None
     finally:
         storage.dispose()
+
+
+def _seal(storage) -> None:
+    """Seal what a command recorded in the audit trail now, not when a server next runs a sealer."""
+    from .auth.audit import SealRefused
+
+    try:
+        storage.seal_audit()
+    except SealRefused as exc:
+        click.echo(f"recorded in the audit trail but not sealed: {exc}", err=True)
 
 
 @contextmanager

@@ -8,10 +8,12 @@ import subprocess
 import time
 
 import pytest
+from sqlalchemy import text
 
 from grafeas_py import create_app
 from grafeas_py.auth.settings import AuthSettings
 from grafeas_py.config import Settings
+from grafeas_py.storage.engine import make_engine
 from tests.conftest import Http, fresh_database_url, serve
 from tests.factories import NOTE_BODIES
 from tests.test_cli import GRAFEAS_PY
@@ -127,3 +129,15 @@ def test_tokens_list_shows_expiry_and_state(database):
     lines = {line.split()[0]: line for line in ok(database, "auth", "token", "list").splitlines()[1:]}
     assert lines["dated"].endswith("active") and "never" not in lines["dated"]
     assert lines["gone"].endswith("revoked") and "never" in lines["gone"]
+
+
+def test_changes_made_on_the_command_line_are_sealed_into_the_audit_trail_at_once(database):
+    """No server need be running: the command seals what it recorded before it exits."""
+    ok(database, "auth", "bind", "p", "auditor", "user:eve@example.com")
+    engine = make_engine(database)
+    with engine.connect() as conn:
+        sealed = conn.execute(text("SELECT principal, action, resource FROM audit_log ORDER BY seq")).all()
+        pending = conn.execute(text("SELECT count(*) FROM audit_pending")).scalar()
+    engine.dispose()
+    assert [(action, resource) for _, action, resource in sealed] == [("bindings.create", "projects/p")]
+    assert sealed[0].principal.startswith("cli:") and pending == 0
