@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, text, true, tuple_, update
+from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, text, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..auth.sealer import AuditSealer
@@ -39,6 +39,9 @@ _GET_NOTE = select(notes.c.data).where(
 )
 _NOTE_KIND = select(notes.c.kind).where(
     notes.c.project_id == bindparam("project_id"), notes.c.note_id == bindparam("note_id")
+)
+_NOTE_KINDS = select(notes.c.note_id, notes.c.kind).where(
+    notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True))
 )
 
 
@@ -218,20 +221,25 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             self._audit(conn, "notes.delete", note_name(project_id, note_id), {"revision": tombstone})
 
     def note_kinds(self, refs: Iterable[NoteRef]) -> dict[NoteRef, str]:
-        refs = list(dict.fromkeys(refs))
+        """The kinds of those of `refs` that exist, looked up per project.
+
+        A batch names a few hundred notes, mostly of one provider project: `note_id IN (...)` within a
+        project is one index scan over an array of keys, where a row-value `(project_id, note_id) IN`
+        made PostgreSQL plan an OR of hundreds of index scans (25 ms a query)."""
+        by_project: dict[str, list[str]] = {}
+        for project_id, note_id in dict.fromkeys(refs):
+            by_project.setdefault(project_id, []).append(note_id)
         found: dict[NoteRef, str] = {}
         with self._read() as conn:
-            for start in range(0, len(refs), _CHUNK):
-                chunk = refs[start : start + _CHUNK]
-                if len(chunk) == 1:  # the common single create: a prebuilt equality lookup
-                    project_id, note_id = chunk[0]
-                    kind = conn.execute(_NOTE_KIND, {"project_id": project_id, "note_id": note_id}).scalar()
-                    if kind is not None:
-                        found[chunk[0]] = kind
-                    continue
-                cond = tuple_(notes.c.project_id, notes.c.note_id).in_([tuple(r) for r in chunk])
-                for row in conn.execute(select(notes.c.project_id, notes.c.note_id, notes.c.kind).where(cond)):
-                    found[NoteRef(row.project_id, row.note_id)] = row.kind
+            for project_id, note_ids in by_project.items():
+                for start in range(0, len(note_ids), _CHUNK):
+                    chunk = note_ids[start : start + _CHUNK]
+                    if len(chunk) == 1:  # the common single create: a prebuilt equality lookup
+                        params = {"project_id": project_id, "note_id": chunk[0]}
+                        rows = [(chunk[0], kind) for kind in conn.execute(_NOTE_KIND, params).scalars()]
+                    else:
+                        rows = conn.execute(_NOTE_KINDS, {"project_id": project_id, "note_ids": chunk}).all()
+                    found.update((NoteRef(project_id, note_id), kind) for note_id, kind in rows)
         return found
 
     # ---- occurrences -----------------------------------------------------------------------

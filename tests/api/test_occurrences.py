@@ -191,6 +191,32 @@ class TestBatch:
         listed = http.get(f"/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()["occurrences"]
         assert len(listed) == 3 * 299
 
+    def test_a_batch_naming_hundreds_of_notes_in_several_projects_checks_every_one(self, http, project):
+        """Notes are looked up per project, in chunks: more than one chunk of a provider's, and one's own."""
+        provider = f"{project}-provider"
+        cves = {f"cve-{i}": NOTE_BODIES["VULNERABILITY"] for i in range(600)}
+        assert http.post(f"/v1/projects/{provider}/notes:batchCreate", json={"notes": cves}).ok
+        own = make_note(http, project, "VULNERABILITY")
+        items = [
+            occurrence_body("VULNERABILITY", f"projects/{provider}/notes/cve-{i}", f"{IMAGE}/{i}") for i in range(600)
+        ]
+        items.append(occurrence_body("VULNERABILITY", own))
+        batch = f"/v1/projects/{project}/occurrences:batchCreate"
+        created = http.post(batch, json={"occurrences": items})
+        assert created.status_code == 200, created.text
+        assert [o["noteName"] for o in created.json()["occurrences"]] == [item["noteName"] for item in items]
+        items[250]["noteName"] = f"projects/{provider}/notes/cve-missing"
+        items[599]["noteName"] = make_note(http, provider, "BUILD")
+        refused = http.post(batch, json={"occurrences": items})
+        assert refused.status_code == 400, refused.text  # a missing note (404) and a wrong kind (400)
+        message = refused.json()["error"]["message"]
+        assert f"occurrences[250]: note 'projects/{provider}/notes/cve-missing'" in message
+        wrong_kind = f"kind VULNERABILITY does not match the kind BUILD of note '{items[599]['noteName']}'"
+        assert f"occurrences[599]: occurrence {wrong_kind}" in message
+        assert message.count("occurrences[") == 2
+        listed = http.get(f"/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()["occurrences"]
+        assert len(listed) == 601
+
     def test_batch_of_1000(self, http, project):
         note = make_note(http, project, "PACKAGE")
         items = [occurrence_body("PACKAGE", note, f"{IMAGE}/{i}") for i in range(1000)]
