@@ -36,8 +36,8 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     # How long a process trusts its copy of the role bindings before checking the table's version.
     bindings_ttl: float = 1.0
-    # How often each process seals recorded audit entries into the hash chain; 0: only when the
-    # trail is read (`grafeas-py audit verify`).
+    # How often each process seals recorded audit entries into the hash chain; 0: never, leaving it
+    # to other instances and to `grafeas-py` commands (`audit verify` seals before it checks).
     audit_seal_seconds: float = 1.0
 
     @classmethod
