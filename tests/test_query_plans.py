@@ -49,7 +49,7 @@ def storage(tmp_path_factory, worker_id):
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     yield engine
-    engine.dispose()
+    app.extensions["grafeas"].storage.dispose()
 
 
 class Explain(Executable, ClauseElement):

@@ -20,7 +20,8 @@ TAGGED = "gcr.io/acme/app:1.0"
 
 
 def serve(database_url, config_path):
-    app = create_app(Settings(database_url=database_url, admission_config=str(config_path)))
+    settings = Settings(database_url=database_url, admission_config=str(config_path), audit_seal_seconds=0)
+    app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}"

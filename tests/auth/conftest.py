@@ -111,6 +111,7 @@ def secure(tmp_path_factory, worker_id, jwks_path, oidc_key):
         admin.bind(Binding("*", "projectAdmin", "token:admin"))
     with serve(app) as base:
         yield Secure(base, app, admin_token, oidc_key, url)
+    app.extensions["grafeas"].storage.dispose()
 
 
 @pytest.fixture
