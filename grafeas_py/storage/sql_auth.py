@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.audit import AuditEntry, canonical_json, chain_next, check_head
 from ..auth.authz import Binding
@@ -33,7 +33,6 @@ from ..auth.tokens import TokenRecord
 from ..errors import AlreadyExists, NotFound
 from ..names import project_name
 from ..wire.timestamps import from_datetime, to_micros
-from .engine import dumps_json
 from .tables import api_tokens, audit_log, audit_pending, role_bindings
 
 _COLUMNS = "time, principal, action, resource, detail"
@@ -81,7 +80,7 @@ def _binding_resource(project: str) -> str:
     return project_name(project)  # `projects/*` for a binding on every project
 
 
-def _entry_params(action: str, resource: str, detail: dict | None) -> dict:
+def entry_params(action: str, resource: str, detail: dict | None) -> dict:
     """The columns of one pending entry, made now by the acting principal."""
     return {
         "time": from_datetime(dt.datetime.now(dt.UTC)),
@@ -112,48 +111,7 @@ class AuthStorage:
     def _audit(self, conn, action: str, resource: str, detail: dict | None = None) -> None:
         """Record the entry for a change made in `conn`'s open transaction (`_write`); it commits, or
         rolls back, with the change."""
-        conn.execute(_RECORD[conn.dialect.name], _entry_params(action, resource, detail))
-
-    def _insert_one_audited(
-        self, table, row: dict, action: str, resource: str, detail: dict, where: tuple[str, dict] | None = None
-    ) -> bool | None:
-        """Insert one row and record its audit entry in a single message to PostgreSQL: BEGIN, the
-        insert, the entry and COMMIT together, so a single create is one round trip. With `where` (SQL
-        with its own parameters) the row is inserted only when it holds, and the entry only with the
-        row. True: inserted; False: `where` did not hold and nothing was written; None: this path does
-        not apply (SQLite)."""
-        if self.engine.dialect.name != "postgresql":
-            return None
-        import psycopg  # only reached on PostgreSQL, where it is the driver
-
-        columns = list(row)
-        values = ", ".join(f"%(row_{c})s::jsonb" if c == "data" else f"%(row_{c})s" for c in columns)
-        params = {f"row_{c}": dumps_json(row[c]) if c == "data" else row[c] for c in columns}
-        condition, condition_params = where or ("true", {})
-        params |= condition_params
-        keys = [c for c in columns if c in ("project_id", "occurrence_id", "note_id")]
-        inserted = " AND ".join(f"{c} = %(row_{c})s" for c in keys)
-        params |= {f"audit_{k}": v for k, v in _entry_params(action, resource, detail).items()}
-        sql = (
-            f"BEGIN;\nINSERT INTO {table.name} ({', '.join(columns)}) SELECT {values} WHERE {condition} RETURNING 1;\n"
-            f"INSERT INTO audit_pending (txid, {_COLUMNS}) SELECT pg_current_xact_id()::text::bigint,"
-            " %(audit_time)s, %(audit_principal)s, %(audit_action)s, %(audit_resource)s, %(audit_detail)s"
-            f" WHERE EXISTS (SELECT 1 FROM {table.name} WHERE {inserted});\nCOMMIT"
-        )
-        with self._read() as conn:  # autocommit: the message carries its own BEGIN and COMMIT
-            driver = conn.connection.driver_connection
-            try:
-                # Client-side binding: a simple-query message may hold several statements.
-                with psycopg.ClientCursor(driver) as cursor:
-                    cursor.execute(sql, params)
-                    cursor.nextset()  # past BEGIN, to the INSERT ... RETURNING
-                    return bool(cursor.fetchall())
-            except psycopg.Error as exc:
-                if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not driver.closed:
-                    driver.execute("ROLLBACK")  # a statement failed inside the explicit transaction
-                if isinstance(exc, psycopg.OperationalError):
-                    conn.invalidate()
-                raise DBAPIError.instance(sql, params, exc, psycopg.Error) from None
+        conn.execute(_RECORD[conn.dialect.name], entry_params(action, resource, detail))
 
     def seal_audit(self, wait: float = 0.0) -> int:
         """Link the pending entries that may be sealed into the chain; how many were sealed.
