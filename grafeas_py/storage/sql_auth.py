@@ -4,9 +4,10 @@ Every mutation of the server records one audit entry in its own transaction (`_a
 exists exactly when its change does. Entries are chained (`auth.audit`), and linking an entry to the
 chain's head means waiting for whoever appends before it to commit. So writers do not link: they
 insert into `audit_pending`, without any lock, and `seal_audit` links the pending entries into
-`audit_log` afterwards, in batches, one sealer at a time (the app runs it every second; reading
-the trail runs it first). Before, every writer on every instance queued on one table lock from its
-append to its commit; on PostgreSQL a single create now holds no lock another writer waits for.
+`audit_log` afterwards, in batches, one sealer at a time (every server process runs it every
+second, and `grafeas-py` commands before they exit; `audit verify` before it checks). Before, every
+writer on every instance queued on one table lock from its append to its commit; now a single
+create holds no lock another writer waits for.
 
 Order: entries are sealed in the order their rows were inserted, among those whose transactions can
 no longer be running. On SQLite writers take turns, so every committed row qualifies. On PostgreSQL a
