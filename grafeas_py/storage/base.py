@@ -55,7 +55,7 @@ class NewOccurrence:
 class Storage(abc.ABC):
     """What the API needs from a store; every method is one atomic operation.
 
-    Each change also keeps the revision it replaces and appends an entry to the audit trail, in the
+    Each change also keeps the revision it replaces and records an entry in the audit trail, in the
     same transaction, recording the principal the request acts as (`auth.context`)."""
 
     # Projects

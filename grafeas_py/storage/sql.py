@@ -75,7 +75,7 @@ def _occurrence_missing(project_id: str, occurrence_id: str) -> NotFound:
 class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     """Storage in one relational database; each method runs in its own transaction.
 
-    Every change also keeps the revision it replaces (see `sql_history`) and appends to the audit
+    Every change also keeps the revision it replaces (see `sql_history`) and records in the audit
     trail (see `sql_auth`), in its own transaction, recording the acting principal (`auth.context`)."""
 
     def __init__(self, engine: Engine, reader: Engine | None = None, audit_key: bytes | None = None) -> None:

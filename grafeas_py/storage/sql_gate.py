@@ -1,6 +1,6 @@
 """Storage for the deploy gate: policies with immutable revisions, and decisions.
 
-Every change appends to the audit trail (`_audit`, from sql_auth) in its own transaction."""
+Every change records its audit entry (`_audit`, from sql_auth) in its own transaction."""
 
 from __future__ import annotations
 
