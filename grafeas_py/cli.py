@@ -100,8 +100,9 @@ def _cli_principal():
 
 
 @contextmanager
-def _storage():
-    """The storage of GRAFEAS_DATABASE_URL, once its schema is current; ApiErrors become messages."""
+def _storage(seal_on_exit: bool = True):
+    """The storage of GRAFEAS_DATABASE_URL, once its schema is current; ApiErrors become messages. What
+    the command recorded in the audit trail is sealed as it ends, not when a server next runs a sealer."""
     from .errors import ApiError
     from .storage import SqlStorage
     from .storage.engine import make_engines
@@ -118,7 +119,8 @@ def _storage():
                 f"the database schema is at {revision or 'nothing'}, expected {db.head()}: run 'grafeas-py db upgrade'"
             )
         yield storage
-        _seal(storage)
+        if seal_on_exit:
+            _seal(storage)
     except ApiError as exc:
         raise click.ClickException(exc.message) from None
     finally:
@@ -126,13 +128,12 @@ def _storage():
 
 
 def _seal(storage) -> None:
-    """Seal what a command recorded in the audit trail now, not when a server next runs a sealer."""
     from .auth.audit import SealRefused
 
     try:
         storage.seal_audit()
     except SealRefused as exc:
-        click.echo(f"recorded in the audit trail but not sealed: {exc}", err=True)
+        click.echo(f"audit entries left unsealed: {exc}", err=True)
 
 
 @contextmanager
@@ -275,7 +276,7 @@ def audit_verify(checkpoint: tuple[int, str] | None) -> None:
     bad entry and exit 1 if there is one."""
     from .auth.audit import SealRefused, verify_chain, verify_since
 
-    with _storage() as storage:
+    with _storage(seal_on_exit=False) as storage:  # it seals first, below
         try:
             storage.seal_audit(wait=10.0)
         except SealRefused as exc:

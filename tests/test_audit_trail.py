@@ -365,11 +365,18 @@ def test_a_sealer_without_the_chains_key_refuses_to_extend_it(tmp_path, worker_i
     with pytest.raises(SealRefused, match="entry \\(1\\) does not verify with this process's GRAFEAS_AUDIT_KEY"):
         unkeyed.seal_audit()
     assert unkeyed.pending_audit_entries() == 1  # kept for a sealer with the key
+    env = {name: value for name, value in os.environ.items() if name != "GRAFEAS_AUDIT_KEY"}
+    command = [GRAFEAS_PY, "auth", "bind", "p2", "auditor", "user:eve@example.com"]
+    bound = subprocess.run(command, env={**env, "GRAFEAS_DATABASE_URL": url}, capture_output=True, text=True)
+    assert bound.returncode == 0 and "audit entries left unsealed: the newest sealed audit entry (1)" in bound.stderr
+    assert unkeyed.pending_audit_entries() == 2
     without_key = verify(url)
-    assert without_key.returncode == 1 and "not sealing: the newest sealed audit entry (1)" in without_key.stderr
-    assert "1 recorded entries are not sealed yet and not verified" in without_key.stderr
+    assert without_key.returncode == 1
+    assert without_key.stderr.count("the newest sealed audit entry (1) does not verify") == 1  # said once
+    assert "not sealing: the newest sealed audit entry (1)" in without_key.stderr
+    assert "2 recorded entries are not sealed yet and not verified" in without_key.stderr
     with_key = verify(url, key)
-    assert with_key.returncode == 0 and with_key.stdout.startswith("audit trail intact: 2 entries"), with_key.stderr
-    assert [e.resource for e in keyed.audit_entries()] == ["projects/p1", "projects/p2"]
+    assert with_key.returncode == 0 and with_key.stdout.startswith("audit trail intact: 3 entries"), with_key.stderr
+    assert [e.resource for e in keyed.audit_entries()] == ["projects/p1", "projects/p2", "projects/p2"]
     keyed.dispose()
     unkeyed.dispose()

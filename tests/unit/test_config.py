@@ -1,0 +1,16 @@
+"""Settings read from the environment."""
+
+from grafeas_py import create_app
+from grafeas_py.config import Settings
+
+
+def test_audit_seal_interval_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("GRAFEAS_AUDIT_SEAL_SECONDS", raising=False)
+    assert Settings.from_env().audit_seal_seconds == 1.0
+    monkeypatch.setenv("GRAFEAS_AUDIT_SEAL_SECONDS", "0.25")
+    assert Settings.from_env().audit_seal_seconds == 0.25
+
+
+def test_an_interval_of_zero_starts_no_sealer(tmp_path):
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", audit_seal_seconds=0))
+    assert app.extensions["grafeas"].storage._sealer is None
