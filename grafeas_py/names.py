@@ -7,6 +7,7 @@ gate's `projects/{p}/policies/{id}` and `projects/{p}/decisions/{id}`. The
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 from .errors import InvalidArgument
@@ -19,6 +20,19 @@ class NoteRef(NamedTuple):
     @property
     def name(self) -> str:
         return note_name(self.project, self.note_id)
+
+
+# The first hex digit of the variant field: its top two bits are 10, the other two stay random.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def new_id() -> str:
+    """A random UUID (version 4, RFC 9562) as text, for occurrences and decisions.
+
+    Formatted from random bytes directly: `str(uuid.uuid4())` builds an int and a UUID object on the
+    way, which was 6% of a batch create of 1000 occurrences."""
+    digits = os.urandom(16).hex()
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
 
 
 def project_name(project: str) -> str:

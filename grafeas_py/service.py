@@ -10,14 +10,22 @@ exists. Storage records history and the audit trail with each change.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Collection, Iterable, Iterator
 
 from . import fieldmask
 from .auth import roles
 from .auth.access import Access
 from .errors import ApiError, InvalidArgument, NotFound
-from .names import NoteRef, check_id, note_name, occurrence_name, parse_note_name, parse_project_name, project_name
+from .names import (
+    NoteRef,
+    check_id,
+    new_id,
+    note_name,
+    occurrence_name,
+    parse_note_name,
+    parse_project_name,
+    project_name,
+)
 from .storage import Page, PageRequest, Storage
 from .storage.base import NewOccurrence
 from .validation import validate_note, validate_occurrence
@@ -258,7 +266,7 @@ class Grafeas:
             raise _invalid("occurrence", problems)
         note = parse_note_name(body["noteName"], "noteName")
         kind = _kind(body, KIND_BY_OCCURRENCE_DETAILS)
-        occurrence_id = occurrence_id or str(uuid.uuid4())
+        occurrence_id = occurrence_id or new_id()
         data = {
             "name": occurrence_name(project_id, occurrence_id),
             **body,

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from collections import OrderedDict
 
 from ..auth import roles
 from ..auth.access import Access
 from ..errors import FailedPrecondition, InvalidArgument
-from ..names import decision_name, policy_name
+from ..names import decision_name, new_id, policy_name
 from ..storage import Page, PageRequest
 from ..wire.timestamps import from_datetime
 from .engine import evaluate
@@ -161,7 +160,7 @@ class Gate:
             )
         now = self._clock()
         decision = evaluate(policy, resource_uri, occurrences, now, glass)
-        decision_id = str(uuid.uuid4())
+        decision_id = new_id()
         record = {
             "name": decision_name(project_id, decision_id),
             "policy": policy_name(project_id, policy_id),
