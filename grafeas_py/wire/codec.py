@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import struct
 
@@ -59,6 +60,14 @@ def type_name(value) -> str:
 
 def _shortest_float32(value: float) -> float:
     """Round to float32 and back to the shortest decimal that survives, as protobuf prints it."""
+    if not value or value != value:
+        return value  # 0.0, -0.0 and NaN are their own float32; the cache below takes -0.0 for 0.0
+    return _rounded_float32(value)
+
+
+# Scores and ratings repeat: the findings of one scan share a few dozen values.
+@functools.lru_cache(maxsize=4096)
+def _rounded_float32(value: float) -> float:
     rounded = struct.unpack("<f", struct.pack("<f", value))[0]
     for precision in range(6, 10):
         shorter = float("%.*g" % (precision, rounded))
