@@ -27,7 +27,7 @@ import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from ..wire.timestamps import from_datetime
 
@@ -47,13 +47,6 @@ class AuditEntry:
     resource: str
     detail: dict[str, Any]
     prev_hash: str
-    hash: str
-
-
-class ChainHead(NamedTuple):
-    """The newest entry, as far as appending the next one needs it."""
-
-    seq: int
     hash: str
 
 
@@ -100,7 +93,7 @@ def entry_hash(
 
 
 def chain_next(
-    prev: AuditEntry | ChainHead | None,
+    prev: AuditEntry | None,
     principal: str,
     action: str,
     resource: str,
