@@ -247,9 +247,8 @@ def _add_secret(plan: PlanBuilder, target: str, secret: TrivySecret) -> None:
     """A SECRET occurrence where Trivy found one, on a note per Trivy rule."""
     subject = f"Trivy secret rule {secret.rule_id}"
     about = _described(subject, f"category {secret.category}" if secret.category else "", _severity(secret.severity))
-    note_body = compact(shortDescription=secret.title or subject, longDescription=about) | {
-        "secret": {}
-    }  # a SecretNote has no fields; its presence makes the note's kind
+    # A SecretNote has no fields: its presence alone makes the note's kind.
+    note_body = {**compact(shortDescription=secret.title or subject, longDescription=about), "secret": {}}
     note = plan.note(safe_note_id(f"trivy-secret-{secret.rule_id}"), note_body)
     line = secret.start_line if secret.start_line is not None and 0 < secret.start_line <= _MAX_LINE else None
     layer = compact(diffId=secret.layer_diff_id, command=secret.layer_created_by)
