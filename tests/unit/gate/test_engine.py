@@ -371,6 +371,14 @@ SCENARIOS = [
         ["SECRET_EXPOSED"],
         says="exposes a secret (SECRET_KIND_GITHUB_CLASSIC_PERSONAL_ACCESS_TOKEN) in app/.env:4, app/old.env;",
     ),
+    case(
+        "secret in many places",
+        {"secrets": {}},
+        [secret("SECRET_KIND_UNKNOWN", *((f"app/{n}.env", n) for n in range(1, 6)))],
+        "DENY",
+        ["SECRET_EXPOSED"],
+        says="in app/1.env:1, app/2.env:2, app/3.env:3 and 2 more; remove it from the artifact and revoke it",
+    ),
     case("no secret", {"secrets": {}}, [vulnerability(severity="LOW")], "ALLOW"),
     case(
         "allowed kind of secret",
@@ -537,6 +545,7 @@ SCENARIOS = [
         [{**secret(), "secret": {"kind": "SECRET_KIND_UNKNOWN", "locations": "app/.env"}}],
         "DENY",
         ["OCCURRENCE_MALFORMED"],
+        says="the gate cannot tell which secret it is",
     ),
     case(
         "bad package",
