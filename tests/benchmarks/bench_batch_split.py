@@ -1,0 +1,118 @@
+"""Where one BatchCreateOccurrences of 1000 spends its time, against the time that goal (b) allows.
+
+    python tests/benchmarks/bench_batch_split.py [--db sqlite postgres] [--batches 30] [--rounds 3]
+
+bench_core.py (b) asks a batch of 1000 over HTTP for at least 0.3 x the rows/s of
+shared/bench/bulk_ceiling.py (20,000 rows), so at most 1000 / (0.3 x ceiling) seconds per batch:
+the budget. In process, on a fresh database migrated to head, this times the batch's two halves
+separately, alternating with the ceiling:
+- python: what the route does without a database: parse the 600 KB body, decode and validate
+  each item (ids, names, times) and encode the 1 MB response;
+- storage: SqlStorage.create_occurrences of those prepared items (the insert into the
+  occurrences table and its indexes, the audit entry, the commit), as the database grows batch by
+  batch the way it does under bench_core.py. The mean includes SQLite's periodic checkpoints;
+  bench_core.py takes medians.
+On SQLite the two run one after the other in a request; on PostgreSQL the server indexes the rows
+while Python still decodes the rest, so there a batch takes less than their sum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import bulk_ceiling, drop_schemas, fresh_database, occurrence_body  # noqa: E402
+
+from grafeas_py import db  # noqa: E402
+from grafeas_py.api.http import decode  # noqa: E402
+from grafeas_py.service import Grafeas, _now  # noqa: E402
+from grafeas_py.storage.engine import make_engines  # noqa: E402
+from grafeas_py.storage.sql import SqlStorage  # noqa: E402
+from grafeas_py.wire.grafeas_types import OCCURRENCE  # noqa: E402
+
+GOAL = 0.3
+
+
+def batch_payload() -> bytes:
+    """The body bench_core.py posts: 1000 copies of occ.json, each for its own artifact."""
+    body = occurrence_body()
+    return orjson.dumps({"occurrences": [dict(body, resourceUri=f"{body['resourceUri']}-{i}") for i in range(1000)]})
+
+
+def python_side(payload: bytes) -> list:
+    """The request's work without its database: parse, decode, validate and prepare, encode."""
+    items = orjson.loads(payload)["occurrences"]
+    now = _now()
+    prepared = [
+        Grafeas._new_occurrence("bench", decode(OCCURRENCE, item, f"occurrences[{i}]"), now)
+        for i, item in enumerate(items)
+    ]
+    orjson.dumps({"occurrences": [occ.data for occ in prepared]})
+    return prepared
+
+
+def timed(work) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = work()
+    return time.perf_counter() - start, result
+
+
+def bench(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
+    ceiling_url, schema = fresh_database(kind, workdir)
+    schemas += [schema] if schema else []
+    url, schema = fresh_database(kind, workdir)
+    schemas += [schema] if schema else []
+    db.upgrade(url)
+    storage = SqlStorage(*make_engines(url))
+    payload = batch_payload()
+    python_times, storage_times, budgets = [], [], []
+    try:
+        per_round = max(1, args.batches // args.rounds)
+        for _ in range(args.rounds):
+            ceiling = bulk_ceiling(ceiling_url.replace("postgresql://", "postgresql+psycopg://", 1), 20000)
+            budgets.append(1000 / (GOAL * ceiling))
+            for _ in range(per_round):
+                seconds, prepared = timed(lambda: python_side(payload))
+                python_times.append(seconds)
+                storage_times.append(timed(lambda p=prepared: storage.create_occurrences("bench", p))[0])
+    finally:
+        storage.dispose()
+    return {
+        "database": kind,
+        "budget_ms": 1000 * statistics.median(budgets),
+        "python_ms": (1000 * statistics.median(python_times), 1000 * statistics.mean(python_times)),
+        "storage_ms": (1000 * statistics.median(storage_times), 1000 * statistics.mean(storage_times)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", nargs="+", default=["sqlite"], choices=["sqlite", "postgres"])
+    parser.add_argument("--batches", type=int, default=30, help="batches of 1000 written per database")
+    parser.add_argument("--rounds", type=int, default=3, help="ceiling runs, each followed by batches/rounds batches")
+    args = parser.parse_args()
+    schemas: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            results = [bench(kind, args, Path(tmp), schemas) for kind in args.db]
+        finally:
+            drop_schemas(schemas)
+    for r in results:
+        budget = r["budget_ms"]
+        print(f"[{r['database']}] budget for one batch of 1000 at {GOAL} x bulk_ceiling: {budget:.1f} ms")
+        for part in ("python", "storage"):
+            median, mean = r[f"{part}_ms"]
+            print(f"  {part:8s} median {median:6.1f} ms ({median / budget:4.0%} of it), mean {mean:6.1f} ms")
+        total = r["python_ms"][0] + r["storage_ms"][0]
+        print(f"  sum of medians {total:.1f} ms: {total / budget:.0%} of the budget")
+
+
+if __name__ == "__main__":
+    main()
