@@ -32,6 +32,7 @@ from bench_core import bulk_ceiling, drop_schemas, fresh_database, occurrence_bo
 
 from grafeas_py import db  # noqa: E402
 from grafeas_py.api.http import decode  # noqa: E402
+from grafeas_py.server import tune_gc  # noqa: E402
 from grafeas_py.service import Grafeas, _now  # noqa: E402
 from grafeas_py.storage.engine import make_engines  # noqa: E402
 from grafeas_py.storage.sql import SqlStorage  # noqa: E402
@@ -72,6 +73,7 @@ def bench(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
     db.upgrade(url)
     storage = SqlStorage(*make_engines(url))
     payload = batch_payload()
+    tune_gc()  # as gunicorn's workers run
     python_times, storage_times, budgets = [], [], []
     try:
         per_round = max(1, args.batches // args.rounds)
