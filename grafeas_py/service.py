@@ -91,10 +91,10 @@ class Grafeas:
         self._require(roles.PROJECTS_GET, project_id)
         return self.storage.get_project(project_id)
 
-    def list_projects(self, page: PageRequest) -> Page:
+    def list_projects(self, page: PageRequest, filter_=None) -> Page:
         """The projects the caller may list (projects.list), and only those."""
         scope = self.access.scope(roles.PROJECTS_LIST)
-        return self.storage.list_projects(page, None if scope.everything else scope.projects)
+        return self.storage.list_projects(page, None if scope.everything else scope.projects, filter_)
 
     def delete_project(self, project_id: str) -> None:
         self._require(roles.PROJECTS_DELETE, project_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from ..errors import Unimplemented
+from ..filtering import parse
 from ..names import check_id
 from .http import grafeas, json_body, respond, respond_list
 from .openapi import body_doc
@@ -33,12 +33,10 @@ def get_project(project):
 
 @blp.route("", methods=["GET"], endpoint="list_projects")
 @blp.arguments(ListQuery(), location="query")
-@blp.doc(summary="ListProjects")
+@blp.doc(summary='ListProjects: filter on name, e.g. has_prefix(name, "projects/team-")')
 @blp.response(200, "ListProjectsResponse")
 def list_projects(args):
-    if args["filter"].strip():
-        raise Unimplemented("filter is not supported on ListProjects")
-    result = grafeas().service.list_projects(page_request("projects", args))
+    result = grafeas().service.list_projects(page_request("projects", args), parse(args["filter"]))
     return respond_list("projects", None, result.items, next_page_token("projects", args, result))
 
 

@@ -66,8 +66,8 @@ class Storage(abc.ABC):
     def get_project(self, project_id: str) -> dict: ...
 
     @abc.abstractmethod
-    def list_projects(self, page: PageRequest, only: Collection[str] | None = None) -> Page:
-        """Projects in key order; only those named in `only`, unless it is None."""
+    def list_projects(self, page: PageRequest, only: Collection[str] | None = None, filter_=None) -> Page:
+        """Projects in key order that match `filter_`; only those named in `only`, unless it is None."""
 
     @abc.abstractmethod
     def delete_project(self, project_id: str) -> None: ...

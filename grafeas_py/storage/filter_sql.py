@@ -7,7 +7,7 @@ message schema; through a repeated field a restriction holds when it holds for a
 
 from __future__ import annotations
 
-from sqlalchemy import and_, not_, or_, true
+from sqlalchemy import String, and_, literal, not_, or_, true
 
 from ..errors import InvalidArgument
 from ..filtering import And, Call, Compare, Field, Not, Or, Value
@@ -15,7 +15,7 @@ from ..names import parse_note_name, parse_policy_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
 from .member_sql import compare, member_condition, member_path
-from .tables import decisions, notes, occurrences
+from .tables import decisions, notes, occurrences, projects
 
 # Kritis and the v1beta1 API name two kinds differently.
 _KIND_ALIASES = {"PACKAGE_VULNERABILITY": "VULNERABILITY", "ATTESTATION_AUTHORITY": "ATTESTATION"}
@@ -61,7 +61,19 @@ def _decision_columns() -> dict:
     return fields
 
 
-_FIELDS = {notes: _columns(notes), occurrences: _columns(occurrences), decisions: _decision_columns()}
+def _project_columns() -> dict:
+    """A project's one field, its name, as the API spells it: `projects/{id}`."""
+    return {"name": ("text", literal("projects/", String) + projects.c.project_id)}
+
+
+_FIELDS = {
+    notes: _columns(notes),
+    occurrences: _columns(occurrences),
+    decisions: _decision_columns(),
+    projects: _project_columns(),
+}
+# Tables whose other fields are reached inside the stored document, checked against its schema.
+_DOCUMENTS = (notes, occurrences)
 DECISIONS = ("ALLOW", "DENY", "ALLOW_WITH_WARNINGS")
 
 
@@ -93,8 +105,8 @@ def _field(field: Field, table):
     found = known.get(field.name)
     if found is not None:
         return found
-    if table is decisions:
-        raise InvalidArgument(f"filter: unknown field {field.name!r}; decisions filter on " + ", ".join(known))
+    if table not in _DOCUMENTS:
+        raise InvalidArgument(f"filter: unknown field {field.name!r}; {table.name} filter on " + ", ".join(known))
     return ("member", member_path(field, table))
 
 

@@ -127,8 +127,10 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             raise NotFound(f"project {project_name(project_id)!r} not found")
         return {"name": project_name(project_id)}
 
-    def list_projects(self, page: PageRequest, only: Collection[str] | None = None) -> Page:
-        query = select(projects.c.pk, projects.c.project_id).where(projects.c.pk > page.after)
+    def list_projects(self, page: PageRequest, only: Collection[str] | None = None, filter_=None) -> Page:
+        query = select(projects.c.pk, projects.c.project_id).where(
+            projects.c.pk > page.after, compile_filter(filter_, projects)
+        )
         if only is not None:
             query = query.where(projects.c.project_id.in_(sorted(only)))
         rows = self._page_rows(query.order_by(projects.c.pk), page)

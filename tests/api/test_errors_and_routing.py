@@ -88,9 +88,9 @@ def test_bad_page_size_type_is_400(http, project):
     assert_error(http.get(f"/v1/projects/{project}/notes?pageSize=many"), 400, "INVALID_ARGUMENT", "pageSize")
 
 
-def test_filters_not_supported_are_refused_not_ignored(http, project):
-    r = http.get("/v1/projects", params={"filter": 'name="projects/x"'})
-    assert_error(r, 501, "UNIMPLEMENTED", "filter is not supported on ListProjects")
+def test_filters_on_unknown_fields_are_refused_not_ignored(http, project):
+    r = http.get("/v1/projects", params={"filter": 'projectId="x"'})
+    assert_error(r, 400, "INVALID_ARGUMENT", "filter: unknown field 'projectId'; projects filter on name")
     r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": 'vulnerability.color="red"'})
     assert_error(r, 400, "INVALID_ARGUMENT", "unknown field 'vulnerability.color': vulnerability has no field 'color'")
 

@@ -46,3 +46,55 @@ def test_project_with_notes_cannot_be_deleted(http, project):
 def test_missing_project_is_404(http, project):
     assert http.get(f"/v1/projects/{project}").status_code == 404
     assert http.delete(f"/v1/projects/{project}").status_code == 404
+
+
+def _listed(http, filter_: str, **params) -> list[str]:
+    r = http.get("/v1/projects", params={"filter": filter_, "pageSize": 1000, **params})
+    assert r.status_code == 200, r.text
+    return [p["name"] for p in r.json().get("projects", [])]
+
+
+def test_list_filters_on_name(http, project):
+    a, b, c, odd = (f"projects/{project}{suffix}" for suffix in ("-a", "-b", "-c", "_100%"))
+    for name in (a, b, c, odd):
+        assert http.post("/v1/projects", json={"name": name}).status_code == 200
+    ours = f'has_prefix(name, "projects/{project}-")'
+    assert _listed(http, ours) == [a, b, c]
+    assert _listed(http, f'name="{b}"') == [b]
+    assert _listed(http, f'name:"{b}"') == [b]
+    assert _listed(http, f'{ours} name!="{b}"') == [a, c]
+    assert _listed(http, f'{ours} AND NOT has_suffix(name, "-c")') == [a, b]
+    assert _listed(http, f'{ours} AND name > "{a}"') == [b, c]
+    assert _listed(http, f'name="{b}" OR name="{c}"') == [b, c]
+    # % and _ are matched as themselves, not as LIKE's wildcards
+    assert _listed(http, f'has_prefix(name, "projects/{project}_")') == [odd]
+    assert _listed(http, f'has_suffix(name, "{project}_100%")') == [odd]
+    assert _listed(http, 'has_suffix(name, "_1%")') == []
+    assert _listed(http, f'has_prefix(name, "projects/{project}") AND name:*') == [a, b, c, odd]
+
+
+def test_filtered_project_pages_keep_the_filter(http, project):
+    names = [f"projects/{project}-{i}" for i in range(3)]
+    for name in names:
+        http.post("/v1/projects", json={"name": name})
+    ours = f'has_prefix(name, "projects/{project}-")'
+    first = http.get("/v1/projects", params={"filter": ours, "pageSize": 2}).json()
+    assert [p["name"] for p in first["projects"]] == names[:2]
+    params = {"filter": ours, "pageSize": 2, "pageToken": first["nextPageToken"]}
+    second = http.get("/v1/projects", params=params).json()
+    assert second == {"projects": [{"name": names[2]}]}
+    r = http.get("/v1/projects", params={**params, "filter": 'name="projects/other"'})
+    assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_bad_project_filters_are_400(http):
+    for filter_, message in (
+        ('color="red"', "filter: unknown field 'color'; projects filter on name"),
+        ('has_prefix(name, "projects/a"', "filter"),
+        ("name=5", "filter: name takes text, not the number 5; quote it"),
+        ('kind="VULNERABILITY"', "filter: unknown field 'kind'; projects filter on name"),
+    ):
+        r = http.get("/v1/projects", params={"filter": filter_})
+        assert r.status_code == 400, (filter_, r.text)
+        assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
+        assert message in r.json()["error"]["message"], r.json()["error"]["message"]

@@ -216,6 +216,14 @@ def test_list_projects_shows_only_projects_the_role_may_list(secure, callers, pr
     assert f"projects/{hidden}" not in names
     everything = {p["name"] for p in secure.admin.get("/v1/projects", params={"pageSize": 1000}).json()["projects"]}
     assert {f"projects/{project}", f"projects/{hidden}"} <= everything
+    # A filter narrows what the caller may list; it never widens it.
+    both = {"filter": f'has_suffix(name, "{project}")', "pageSize": 1000}
+    r = secure.client(token).get("/v1/projects", params=both)
+    assert {p["name"] for p in r.json().get("projects", [])} == (
+        {f"projects/{project}"} if role in PROJECT_READERS else set()
+    )
+    listed = {p["name"] for p in secure.admin.get("/v1/projects", params=both).json()["projects"]}
+    assert listed == {f"projects/{project}", f"projects/{hidden}"}
 
 
 def test_tokens_are_managed_with_admin_tokens_on_every_project(secure):
