@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, Numeric, bindparam, case, cast, func, not_
+from sqlalchemy import BigInteger, Integer, Numeric, bindparam, case, cast, func, literal_column, not_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -80,7 +80,7 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     literal = _literal(path, kind, value)
     if op == ":":
         op = "="
-    if kind == "time":  # an unset time satisfies no comparison, and NOT of one holds for it
+    if len(path.runs) == 1 and kind == "time":  # an unset time satisfies no comparison; NOT of one holds for it
         return func.coalesce(compare(_time_micros(table.c.data[path.runs[0]].as_string()), op, literal), False)
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
@@ -106,8 +106,7 @@ def _leaf_kind(path: MemberPath) -> str:
         return "bool"
     if kind in ("int64", "uint64"):
         return "int64"
-    timestamp = leaf.message is not None and leaf.message.well_known == "timestamp"
-    if kind == "message" and timestamp and len(path.runs) == 1:
+    if kind == "message" and leaf.message is not None and leaf.message.well_known == "timestamp":
         return "time"
     raise InvalidArgument(f"filter: {path.name} cannot be compared yet; only its presence can: {path.name}:*")
 
@@ -293,6 +292,8 @@ def _leaf_test(leaf: str, element: AnyElement, compiler, kw) -> str:
         return f"{leaf} LIKE {_param(compiler, pattern, kw)} ESCAPE '\\'"
     if element.kind == "int64":  # int64 is a JSON string in documents
         leaf = f"CAST({leaf} AS NUMERIC)"
+    elif element.kind == "time":  # an RFC 3339 string in documents; an unset one matches nothing
+        leaf = compiler.process(_time_micros(literal_column(leaf)), **kw)
     elif element.kind == "bool":
         literal = int(literal)  # SQLite's JSON booleans read as 0 and 1
     return f"{leaf} {element.op} {_param(compiler, literal, kw)}"
@@ -303,8 +304,8 @@ def _any_postgresql(element: AnyElement, compiler, **kw):
     source = compiler.process(element.data, **kw)
     *walk, last = element.runs
     path = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk) + _json_path(last)[1:]
-    if element.op in ("prefix", "suffix") or element.kind == "int64":
-        # jsonpath has no suffix test and no int64-as-string comparison: test each value in SQL
+    if element.op in ("prefix", "suffix") or element.kind in ("int64", "time"):
+        # jsonpath has no suffix test and no int64-as-string or time comparison: test each value in SQL
         values = f"jsonb_path_query({source}, CAST({_param(compiler, path, kw)} AS jsonpath)) AS e(v)"
         test = _leaf_test("(e.v #>> '{}')", element, compiler, kw)
         return f"EXISTS (SELECT 1 FROM {values} WHERE {test})"

@@ -161,6 +161,48 @@ def test_filtered_paging_keeps_the_filter(http, project, seeded):
     assert "different list request" in other.json()["error"]["message"]
 
 
+def test_times_under_repeated_fields_compare_as_times(http, project):
+    provider = f"{project}-provider"
+    old, new = (
+        {"vulnerability": {"details": [{"affectedCpeUri": "cpe:/a", "affectedPackage": "p", "sourceUpdateTime": t}]}}
+        for t in ("2023-01-01T00:00:00Z", "2024-03-01T08:00:00.5Z")
+    )
+    notes = {"leak": NOTE_BODIES["SECRET"], "old": old, "new": new}
+    assert http.post(f"/v1/projects/{provider}/notes:batchCreate", json={"notes": notes}).status_code == 200
+    statuses = {
+        "checked-twice": [
+            {"status": "VALID", "updateTime": "2024-05-01T12:00:00.250Z"},
+            {"status": "INVALID", "updateTime": "2024-06-01T00:00:00Z"},
+        ],
+        "never-checked": [{"status": "UNKNOWN"}],
+        "no-statuses": [],
+    }
+    names = {}
+    for label, given in statuses.items():
+        body = occurrence_body("SECRET", f"projects/{provider}/notes/leak")
+        body["secret"]["statuses"] = given
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+        assert r.status_code == 200, r.text
+        names[r.json()["name"]] = label
+
+    def occurrences(filter_):
+        return {names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", filter_)}
+
+    # any element, compared as times to the microsecond whatever the offset; an unset time matches nothing
+    assert occurrences('secret.statuses.updateTime > "2024-05-15T00:00:00Z"') == {"checked-twice"}
+    assert occurrences('secret.statuses.updateTime = "2024-05-01T14:00:00.25+02:00"') == {"checked-twice"}
+    assert occurrences('secret.statuses.updateTime < "2024-05-01T12:00:00.25Z"') == set()
+    assert occurrences('secret.statuses.update_time <= "2024-05-01T12:00:00.250000001Z"') == {"checked-twice"}
+    assert occurrences('secret.statuses.updateTime != "2024-06-01T00:00:00Z"') == {"never-checked", "no-statuses"}
+    assert occurrences('NOT secret.statuses.updateTime > "2000-01-01T00:00:00Z"') == {"never-checked", "no-statuses"}
+    found = listed(
+        http, f"/v1/projects/{provider}/notes", 'vulnerability.details.sourceUpdateTime > "2024-01-01T00:00:00Z"'
+    )
+    assert [n["name"].rsplit("/", 1)[1] for n in found] == ["new"]
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": 'secret.statuses.updateTime:"2024"'})
+    assert r.status_code == 400 and "secret.statuses.updateTime is a time" in r.json()["error"]["message"]
+
+
 @pytest.mark.parametrize(
     "filter_, message",
     [
