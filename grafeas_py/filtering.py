@@ -26,7 +26,7 @@ start: expression?
 ?restriction: comparable (COMPARATOR arg)?
 ?comparable: function | member
 function: NAME "(" [arg ("," arg)*] ")"
-member: NAME ("." NAME)*
+member: NAME ("." (NAME | STRING))*
 ?arg: comparable | literal | "(" expression ")"
 literal: STRING | NUMBER | STAR
 
@@ -106,7 +106,8 @@ class _ToTree(Transformer):
         return Not(children[-1])
 
     def member(self, names):
-        return Field(tuple(str(n) for n in names))
+        # A quoted segment names what a bare one cannot: a map key such as "machine-type" (AIP-160).
+        return Field(tuple(_unquote(str(n)) if n.type == "STRING" else str(n) for n in names))
 
     def function(self, children):
         return Call(str(children[0]), tuple(c for c in children[1:] if c is not None))

@@ -13,7 +13,11 @@ TRICKY = "https://gcr.io/acme/100%_done@sha256:" + "d" * 64
 EXTRA = {
     "build-a": {
         "build": {
-            "provenance": {"id": "build-1", "builderVersion": "gcb-2024.1", "buildOptions": {"machine": "e2-large"}},
+            "provenance": {
+                "id": "build-1",
+                "builderVersion": "gcb-2024.1",
+                "buildOptions": {"machine": "e2-large", "disk-size.gb": "100"},
+            },
             "inTotoSlsaProvenanceV1": {"subject": [{"name": "app", "digest": {"sha256": "a" * 64}}]},
         }
     },
@@ -109,6 +113,12 @@ CASES = [
     ('build.provenance.buildOptions.machine = "e2-large"', {"build-a"}),
     ('build.provenance.buildOptions.machine = "other"', set()),
     ("build.provenance.buildOptions.machine:*", {"build-a"}),
+    # quoted segments, for keys that are not names
+    ('build.provenance.buildOptions."disk-size.gb" = "100"', {"build-a"}),
+    ("build.provenance.buildOptions.'disk-size.gb':*", {"build-a"}),
+    ('has_prefix(build.provenance.buildOptions."disk-size.gb", "1")', {"build-a"}),
+    ('build.provenance.buildOptions."disk-size" = "100"', set()),
+    ('vulnerability."effectiveSeverity"="HIGH"', {"vuln-a", "vuln-b"}),
     ('build.inTotoSlsaProvenanceV1.subject.digest.sha256 = "' + "a" * 64 + '"', {"build-a"}),
     ('build.inTotoSlsaProvenanceV1.subject.digest.sha256 = "' + "b" * 64 + '"', set()),
     # times inside documents compare as times, to the microsecond, whatever the offset or precision
@@ -219,6 +229,8 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ('discovery.lastScanTime > "soon"', "discovery.lastScanTime: 'soon' is not an RFC 3339 timestamp"),
         ('has_prefix(vulnerability.cvssScore, "9")', "has_prefix applies to text fields"),
         ('build.provenance.buildOptions = "x"', "cannot be compared yet; only its presence can"),
+        ('build.provenance.buildOptions."a\\"b" = "x"', "map keys with quotes or backslashes cannot be searched"),
+        ('vulnerability."no such"="x"', "unknown field 'vulnerability.no such': vulnerability has no field 'no such'"),
         ('kind="FRUIT"', "'FRUIT' is not a kind"),
         ("createTime > 5", "createTime is a time; compare it with an RFC 3339 string, not a number"),
         ('createTime > "yesterday"', "not an RFC 3339 timestamp"),
