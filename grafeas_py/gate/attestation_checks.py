@@ -7,7 +7,8 @@ whose signatures cover `attestations.pae(payloadType, payload)`, each naming its
 the payload is an in-toto Statement (its `subject[].digest.sha256` names the artifact) or, with
 the cosign simple-signing payload type, a simple-signing document. Only the signed payload is
 trusted: the occurrence's decoded `statement` field is ignored. A signature without a key id is
-tried with every key of the attestor. JWT attestations are not supported.
+tried with every key of the attestor. ATTESTATION occurrences may instead (or as well) carry `jwts`,
+read by `jwt_attestations`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from grafeas_py.attestations import (
 )
 
 from .context import Context, Finding, malformed
+from .jwt_attestations import key_id, out_of_date, subject_digest, verified_claims
 from .keys import verify
 from .model import AttestationRule, Attestor, TestResultRule
 from .occurrences import Malformed, decode_bytes, decode_json_object, get, get_list, get_time
@@ -118,16 +120,54 @@ def _attested_by(attestor: Attestor, ctx: Context) -> list[Finding]:
 
 def _attestation_problem(occurrence: dict, attestor: Attestor, ctx: Context) -> Finding | None:
     name = occurrence["name"]
+    consequence = f"it cannot count as an attestation from attestor {attestor.name}"
     try:
+        jwts = get_list(occurrence, "attestation.jwts") if occurrence.get("kind") == "ATTESTATION" else []
+        if jwts:
+            problem = _jwt_problem(occurrence, jwts, attestor, ctx, consequence)
+            # An occurrence may carry both forms; a detached signature over its payload may still count.
+            if problem is None or not get(occurrence, "attestation.serializedPayload", str):
+                return problem
         signed = read_signed(occurrence)
         if not signed_by(signed, attestor):
             return _unsigned(signed, attestor, f"attestation {name}")
         digests = subject_digests(signed)
     except Malformed as error:
-        return malformed(occurrence, error, f"it cannot count as an attestation from attestor {attestor.name}")
+        return malformed(occurrence, error, consequence)
     if ctx.artifact.digest not in digests:
         return _mismatch(name, digests, ctx, f"attestation {name} from attestor {attestor.name}")
     return None
+
+
+def _jwt_problem(occurrence: dict, jwts: list, attestor: Attestor, ctx: Context, consequence: str) -> Finding | None:
+    """None when one of the JWTs is the attestor's, in date and for this digest; else the first reason."""
+    name = occurrence["name"]
+    what = f"the JWT of attestation {name} from attestor {attestor.name}"
+    problems = []
+    for item in jwts:
+        try:
+            token = get(item, "compactJwt", str, "")
+            claims = verified_claims(token, attestor)
+            if claims is None:
+                known = ", ".join(key.id for key in attestor.public_keys)
+                message = (
+                    f"attestation {name} has a JWT that verifies with no key of attestor {attestor.name} "
+                    f"(its kid: {key_id(token) or '(none)'}; the attestor's key ids: {known})"
+                )
+                problems.append(Finding("SIGNATURE_INVALID", message, (name,)))
+                continue
+            stale = out_of_date(claims, ctx.now)
+        except Malformed as error:
+            problems.append(malformed(occurrence, error, consequence))
+            continue
+        digest = subject_digest(claims)
+        if stale:
+            problems.append(Finding("ATTESTATION_EXPIRED", f"{what} {stale}", (name,)))
+        elif digest != ctx.artifact.digest:
+            problems.append(_mismatch(name, {digest} if digest else set(), ctx, what))
+        else:
+            return None
+    return problems[0]
 
 
 def _unsigned(signed: Signed, attestor: Attestor, what: str) -> Finding:

@@ -129,3 +129,11 @@ def _verify_ecdsa(key: ec.EllipticCurvePublicKey, algorithm: Algorithm, signatur
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def jws_algorithm(algorithm: Algorithm) -> str:
+    """The JWS `alg` (RFC 7518, RFC 8037) that signs as `algorithm` does: ES256, PS512, RS256, EdDSA, ..."""
+    if algorithm.family == "ed25519":
+        return "EdDSA"
+    prefix = {"ecdsa": "ES", "rsa-pkcs1": "RS", "rsa-pss": "PS"}[algorithm.family]
+    return f"{prefix}{algorithm.hash.digest_size * 8}"

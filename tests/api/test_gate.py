@@ -6,7 +6,15 @@ import json
 import pytest
 
 from tests.factories import NOTE_BODIES, occurrence_body
-from tests.unit.gate.builders import DIGEST, results_payload, signer, simple_signing
+from tests.unit.gate.builders import (
+    DIGEST,
+    OTHER_DIGEST,
+    binauthz_claims,
+    compact_jwt,
+    results_payload,
+    signer,
+    simple_signing,
+)
 
 IMAGE = f"https://gcr.io/acme/app@sha256:{DIGEST}"
 TAGGED = "https://gcr.io/acme/app:1.0"
@@ -200,6 +208,28 @@ def test_signed_attestation_is_verified(http, project, policies):
     }
     good = occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": signed})
     allowed = evaluate(http, policies, "attested")
+    assert allowed["decision"] == "ALLOW", allowed
+    assert good in allowed["usedOccurrences"]
+
+
+def test_jwt_attestation_is_verified(http, project, policies):
+    qa = signer("ECDSA_P384_SHA384", "qa-jwt")
+    qa_note = note(http, project, "qa", "ATTESTATION")
+    policy = {
+        "attestors": [{"name": "qa", "noteName": qa_note, "publicKeys": [qa.public_key()]}],
+        "rules": {"attestations": {"attestors": ["qa"]}},
+    }
+    create(http, policies, "jwt-attested", policy)
+    other = compact_jwt(qa, binauthz_claims(OTHER_DIGEST))
+    occurrence(
+        http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": {"jwts": [{"compactJwt": other}]}}
+    )
+    denied = evaluate(http, policies, "jwt-attested")
+    assert [v["code"] for v in denied["violations"]] == ["SUBJECT_MISMATCH"], denied
+
+    jwts = [{"compactJwt": compact_jwt(qa)}]
+    good = occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": {"jwts": jwts}})
+    allowed = evaluate(http, policies, "jwt-attested")
     assert allowed["decision"] == "ALLOW", allowed
     assert good in allowed["usedOccurrences"]
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -19,6 +20,7 @@ from grafeas_py.attestations import (
     pae,
 )
 from grafeas_py.gate import parse_policy
+from grafeas_py.gate.keys import algorithm_named, jws_algorithm
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 DIGEST = hashlib.sha256(b"the app image manifest").hexdigest()
@@ -254,6 +256,33 @@ def signed_dsse(by: Signer | None, note: str, payload: bytes | None = None, **kw
     payload_type = kwargs.get("payload_type", IN_TOTO_PAYLOAD_TYPE)
     signatures = [(by.key_id, by.sign(pae(payload_type, payload)))] if by else []
     return dsse_occurrence(payload, signatures, note, **kwargs)
+
+
+def binauthz_claims(digest: str = DIGEST, **claims) -> dict:
+    """The claims of a JWT attestation as Binary Authorization writes them."""
+    return {
+        "sub": f"container:digest:sha256:{digest}",
+        "aud": "//binaryauthorization.googleapis.com",
+        "attestationType": "claimless",
+        **claims,
+    }
+
+
+def compact_jwt(by: Signer, claims: dict | None = None, **headers) -> str:
+    """A compact JWS signed by `by` with its algorithm's JWS name, naming its key id (kid) unless told otherwise."""
+    algorithm = jws_algorithm(algorithm_named(by.algorithm))
+    headers = {"kid": by.key_id, **headers}
+    claims = binauthz_claims() if claims is None else claims
+    return jwt.encode(claims, by.private_key, algorithm=algorithm, headers={k: v for k, v in headers.items() if v})
+
+
+def jwt_occurrence(tokens: list[str], note: str, **kwargs) -> dict:
+    """An ATTESTATION occurrence carrying JWTs (and, with payload= and signatures=, a signed payload too)."""
+    body = {"jwts": [{"compactJwt": token} for token in tokens]}
+    if "payload" in kwargs:
+        body["serializedPayload"] = b64(kwargs.pop("payload"))
+        body["signatures"] = [{"publicKeyId": k, "signature": b64(sig)} for k, sig in kwargs.pop("signatures")]
+    return occurrence("ATTESTATION", body, note=note, **kwargs)
 
 
 def make_policy(rules: dict | None = None, **document):

@@ -6,6 +6,7 @@ import base64
 import json
 from datetime import timedelta
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
@@ -22,8 +23,11 @@ from tests.unit.gate.builders import (
     attestation_occurrence,
     attestor,
     b64,
+    binauthz_claims,
     codes,
+    compact_jwt,
     dsse_occurrence,
+    jwt_occurrence,
     make_policy,
     results_payload,
     signed_attestation,
@@ -295,3 +299,119 @@ def test_test_results_need_a_digest():
     policy = make_policy({"identity": {"allowTags": True}, "tests": {}})
     tagged = f"{IMAGE.split('@')[0]}:1.0"
     assert codes(decide(policy, [], uri=tagged).violations) == ["DIGEST_MISSING"]
+
+
+# ---- JWT attestations -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_jwt_attestation_signed_with_each_algorithm(algorithm):
+    key = signer(algorithm)
+    occurrence = jwt_occurrence([compact_jwt(key)], QA_NOTE)
+    result = decide(attestation_policy(key), [occurrence])
+    assert (result.decision, result.violations) == ("ALLOW", [])
+    assert result.used_occurrences == [occurrence["name"]]
+
+
+def test_jwt_from_another_key_with_the_same_kid_is_invalid():
+    trusted, impostor = signer(), signer(fresh=True)
+    result = decide(attestation_policy(trusted), [jwt_occurrence([compact_jwt(impostor)], QA_NOTE)])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+    assert "its kid: key-1; the attestor's key ids: key-1" in result.violations[0].message
+
+
+def test_jwt_naming_an_unknown_key_is_invalid():
+    key = signer()
+    result = decide(attestation_policy(key), [jwt_occurrence([compact_jwt(key, kid="someone")], QA_NOTE)])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+    assert "its kid: someone" in result.violations[0].message
+
+
+def test_jwt_without_kid_tries_every_key():
+    first, second = signer("ED25519", "k1"), signer("RSA_PSS_2048_SHA256", "k2")
+    occurrence = jwt_occurrence([compact_jwt(second, kid=None)], QA_NOTE)
+    assert "kid" not in jwt.get_unverified_header(occurrence["attestation"]["jwts"][0]["compactJwt"])
+    assert decide(attestation_policy(first, second), [occurrence]).decision == "ALLOW"
+
+
+def test_jwt_alg_must_be_the_keys_algorithm():
+    declared = signer("RSA_PSS_2048_SHA256")  # PS256; the same private key signs RS256 (PKCS#1 v1.5) below
+    token = jwt.encode(binauthz_claims(), declared.private_key, algorithm="RS256", headers={"kid": "key-1"})
+    result = decide(attestation_policy(declared), [jwt_occurrence([token], QA_NOTE)])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+
+
+def test_unsigned_jwt_is_invalid():
+    token = jwt.encode(binauthz_claims(), None, algorithm="none", headers={"kid": "key-1"})
+    result = decide(attestation_policy(signer()), [jwt_occurrence([token], QA_NOTE)])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+
+
+def test_jwt_with_altered_claims_is_invalid():
+    key = signer()
+    header, _, signature = compact_jwt(key).split(".")
+    other_claims = compact_jwt(signer(fresh=True), binauthz_claims(OTHER_DIGEST)).split(".")[1]
+    forged = ".".join((header, other_claims, signature))
+    assert codes(decide(attestation_policy(key), [jwt_occurrence([forged], QA_NOTE)]).violations) == [
+        "SIGNATURE_INVALID"
+    ]
+
+
+def test_jwt_times_are_judged_at_the_decisions_time():
+    key = signer()
+    hour = timedelta(hours=1)
+
+    def outcome(**claims):
+        token = compact_jwt(key, binauthz_claims(**{k: int(v.timestamp()) for k, v in claims.items()}))
+        result = decide(attestation_policy(key), [jwt_occurrence([token], QA_NOTE)])
+        return codes(result.violations), [v.message for v in result.violations]
+
+    # NOW is in the past of the machine's clock: an exp one hour after it is still good then
+    assert outcome(exp=NOW + hour, nbf=NOW - hour, iat=NOW - hour) == ([], [])
+    found, [message] = outcome(exp=NOW - hour)
+    assert found == ["ATTESTATION_EXPIRED"] and "expired at 2026-06-01T11:00:00Z" in message
+    found, [message] = outcome(nbf=NOW + hour)
+    assert found == ["ATTESTATION_EXPIRED"] and "is not valid before 2026-06-01T13:00:00Z" in message
+
+
+def test_jwt_for_another_digest_is_a_subject_mismatch():
+    key = signer()
+    result = decide(
+        attestation_policy(key), [jwt_occurrence([compact_jwt(key, binauthz_claims(OTHER_DIGEST))], QA_NOTE)]
+    )
+    assert codes(result.violations) == ["SUBJECT_MISMATCH"]
+    assert f"is for sha256:{OTHER_DIGEST}" in result.violations[0].message
+    no_subject = compact_jwt(key, {"aud": "//binaryauthorization.googleapis.com"})
+    result = decide(attestation_policy(key), [jwt_occurrence([no_subject], QA_NOTE)])
+    assert codes(result.violations) == ["SUBJECT_MISMATCH"]
+    assert "is for no sha256 digest" in result.violations[0].message
+
+
+@pytest.mark.parametrize(
+    "token, message",
+    [
+        ("not a jwt", "a JWT cannot be read"),
+        (None, "critical"),  # crit: no extension is understood here
+        ("exp", "a JWT's exp is not a number of seconds"),
+    ],
+)
+def test_unreadable_jwt_is_malformed(token, message):
+    key = signer()
+    if token is None:
+        token = compact_jwt(key, crit=["exp"])
+    elif token == "exp":
+        token = compact_jwt(key, binauthz_claims(exp="tomorrow"))
+    result = decide(attestation_policy(key), [jwt_occurrence([token], QA_NOTE)])
+    assert codes(result.violations) == ["OCCURRENCE_MALFORMED"]
+    assert message in result.violations[0].message
+
+
+def test_one_good_jwt_or_signed_payload_is_enough():
+    key = signer()
+    bad, good = compact_jwt(key, binauthz_claims(OTHER_DIGEST)), compact_jwt(key)
+    assert decide(attestation_policy(key), [jwt_occurrence([bad, good], QA_NOTE)]).decision == "ALLOW"
+    payload = simple_signing()
+    both = jwt_occurrence([bad], QA_NOTE, payload=payload, signatures=[(key.key_id, key.sign(payload))])
+    assert decide(attestation_policy(key), [both]).decision == "ALLOW"
+    forged = jwt_occurrence([bad], QA_NOTE, payload=payload, signatures=[(key.key_id, b"x" * 64)])
+    assert codes(decide(attestation_policy(key), [forged]).violations) == ["SIGNATURE_INVALID"]
