@@ -412,8 +412,9 @@ def attest():
 @click.option("--algorithm", default=None, help="Signature algorithm as the policy declares it [default: by key].")
 @click.option("--key-id", default=None, help="Key id as the policy declares it [default: ni:///sha-256 of the key].")
 @click.option("--password-env", default=None, help="Environment variable holding the key's password.")
+@click.option("--jwt", "as_jwt", is_flag=True, help="Sign a JWT attestation (Binary Authorization's form) instead.")
 @output_option
-def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id, password_env, output):
+def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id, password_env, as_jwt, output):
     """Write a signed ATTESTATION occurrence for RESOURCE that the gate's attestation rule verifies."""
     import os
 
@@ -424,7 +425,7 @@ def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id
     password = os.environ[password_env].encode() if password_env else None
     try:
         key = load_private_key(Path(key_path).read_bytes(), password)
-        body = attestation_occurrence(key, resource, note, algorithm, key_id)
+        body = attestation_occurrence(key, resource, note, algorithm, key_id, as_jwt)
     except ApiError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_REFUSED)

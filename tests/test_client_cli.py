@@ -80,6 +80,7 @@ def _key_file(tmp_path, key):
     return path
 
 
+@pytest.mark.parametrize("form", [(), ("--jwt",)], ids=["signed payload", "jwt"])
 @pytest.mark.parametrize(
     "make_key, algorithm",
     [
@@ -87,7 +88,7 @@ def _key_file(tmp_path, key):
         (ed25519.Ed25519PrivateKey.generate, "ED25519"),
     ],
 )
-def test_attest_sign_then_gate_check(cli, http, project, tmp_path, make_key, algorithm):
+def test_attest_sign_then_gate_check(cli, http, project, tmp_path, make_key, algorithm, form):
     key = make_key()
     note = f"projects/{project}/notes/qa"
     assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
@@ -103,12 +104,14 @@ def test_attest_sign_then_gate_check(cli, http, project, tmp_path, make_key, alg
 
     denied = cli(*check)
     assert denied.exit_code == 1 and denied.output.startswith("DENY") and "qa" in denied.output
-    signed = cli("attest", "sign", "--key", _key_file(tmp_path, key), "--resource", IMAGE, "--note", note)
+    signed = cli("attest", "sign", "--key", _key_file(tmp_path, key), "--resource", IMAGE, "--note", note, *form)
     assert signed.exit_code == 0, signed.output
+    written = json.loads(signed.output)["attestation"]
+    assert sorted(written) == (["jwts"] if form else ["serializedPayload", "signatures"])
     allowed = cli(*check)
     assert allowed.exit_code == 0 and allowed.output.startswith("ALLOW"), allowed.output
     unpinned = cli(
-        "attest", "sign", "--key", _key_file(tmp_path, key), "--resource", "https://gcr.io/a/b:1", "--note", note
+        "attest", "sign", "--key", _key_file(tmp_path, key), "--resource", "https://gcr.io/a/b:1", "--note", note, *form
     )
     assert unpinned.exit_code == 1 and "digest" in unpinned.output
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from ..errors import InvalidArgument
 from .artifacts import parse_artifact
-from .keys import Algorithm, algorithm_named, default_key_id
+from .jwt_attestations import SUBJECT_PREFIX
+from .keys import Algorithm, algorithm_named, default_key_id, jws_algorithm
 
 _CURVES = {"secp256r1": "ECDSA_P256_SHA256", "secp384r1": "ECDSA_P384_SHA384", "secp521r1": "ECDSA_P521_SHA512"}
 
@@ -51,44 +54,61 @@ def sign(key, algorithm: Algorithm, data: bytes) -> bytes:
     return key.sign(data, pss, algorithm.hash())
 
 
-def simple_signing_payload(resource_uri: str) -> bytes:
-    """The Atomic "simple signing" document for an image (Kritis and Binary Authorization verify it)."""
+def _pinned_digest(resource_uri: str) -> str:
+    """The sha256 digest an artifact URI pins; InvalidArgument when it pins none."""
     artifact = parse_artifact(resource_uri)
     if artifact.digest is None:
         raise InvalidArgument(
             f"{resource_uri!r} does not pin a sha256 digest: sign an artifact by digest (...@sha256:<hex>)"
         )
+    return artifact.digest
+
+
+def simple_signing_payload(resource_uri: str) -> bytes:
+    """The Atomic "simple signing" document for an image (Kritis and Binary Authorization verify it)."""
+    digest = _pinned_digest(resource_uri)
     reference = resource_uri.split("://", 1)[-1].rsplit("@", 1)[0].split("#", 1)[0]
     document = {
         "critical": {
             "identity": {"docker-reference": reference},
-            "image": {"docker-manifest-digest": f"sha256:{artifact.digest}"},
+            "image": {"docker-manifest-digest": f"sha256:{digest}"},
             "type": "grafeas-py container signature",
         }
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
+def binauthz_jwt(key, algorithm: Algorithm, key_id: str, resource_uri: str) -> str:
+    """A JWT attestation as Binary Authorization writes one: its `sub` names the artifact's digest."""
+    claims = {
+        "sub": f"{SUBJECT_PREFIX}{_pinned_digest(resource_uri)}",
+        "aud": "//binaryauthorization.googleapis.com",
+        "attestationType": "claimless",
+        "iat": int(time.time()),
+    }
+    return jwt.encode(claims, key, algorithm=jws_algorithm(algorithm), headers={"kid": key_id})
+
+
 def attestation_occurrence(
-    key, resource_uri: str, note_name: str, algorithm: str | None = None, key_id: str | None = None
+    key, resource_uri: str, note_name: str, algorithm: str | None = None, key_id: str | None = None, as_jwt=False
 ) -> dict:
-    """An ATTESTATION occurrence body: the simple-signing payload and its signature."""
+    """An ATTESTATION occurrence body: the simple-signing payload and its signature, or (as_jwt) a signed JWT."""
     name = algorithm or default_algorithm(key)
     try:
         chosen = algorithm_named(name)
     except KeyError:
         raise InvalidArgument(f"unknown algorithm {name!r}") from None
-    payload = simple_signing_payload(resource_uri)
-    try:
-        signature = sign(key, chosen, payload)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise InvalidArgument(f"this key cannot sign with {chosen.name}: {exc}") from None
     key_id = key_id or default_key_id(key.public_key())
-    return {
-        "resourceUri": resource_uri,
-        "noteName": note_name,
-        "attestation": {
-            "serializedPayload": base64.b64encode(payload).decode(),
-            "signatures": [{"publicKeyId": key_id, "signature": base64.b64encode(signature).decode()}],
-        },
-    }
+    try:
+        if as_jwt:
+            details = {"jwts": [{"compactJwt": binauthz_jwt(key, chosen, key_id, resource_uri)}]}
+        else:
+            payload = simple_signing_payload(resource_uri)
+            signature = base64.b64encode(sign(key, chosen, payload)).decode()
+            details = {
+                "serializedPayload": base64.b64encode(payload).decode(),
+                "signatures": [{"publicKeyId": key_id, "signature": signature}],
+            }
+    except (TypeError, ValueError, AttributeError, jwt.InvalidKeyError) as exc:
+        raise InvalidArgument(f"this key cannot sign with {chosen.name}: {exc}") from None
+    return {"resourceUri": resource_uri, "noteName": note_name, "attestation": details}
