@@ -160,6 +160,32 @@ SCENARIOS = [
     ),
     case("cvss within max", {"vulnerabilities": {"maximumCvssScore": 7}}, [vulnerability(cvssScore=7.0)], "ALLOW"),
     case(
+        "cvss v4 only",
+        {"vulnerabilities": {"maximumCvssScore": 7}},
+        [vulnerability(severity="LOW", cvssV4={"baseScore": 8.7})],
+        "DENY",
+        ["CVSS_EXCEEDED"],
+        says="CVSS score 8.7, above the maximum 7",
+    ),
+    case(
+        "cvss highest version score",
+        {"vulnerabilities": {"maximumCvssScore": 7}},
+        [
+            vulnerability(
+                severity="LOW", cvssV2={"baseScore": 7.2}, cvssv3={"baseScore": 6.5}, cvssV4={"baseScore": 5.3}
+            )
+        ],
+        "DENY",
+        ["CVSS_EXCEEDED"],
+        says="CVSS score 7.2",
+    ),
+    case(
+        "cvss score is the scanner's choice",
+        {"vulnerabilities": {"maximumCvssScore": 7}},
+        [vulnerability(severity="LOW", cvssScore=6.9, cvssV4={"baseScore": 9.3})],
+        "ALLOW",
+    ),
+    case(
         "vex not affected",
         {"vulnerabilities": VULNS},
         [vulnerability(severity="CRITICAL", vexAssessment={"state": "NOT_AFFECTED"})],
