@@ -162,7 +162,7 @@ def _fixed_version(value: str) -> str:
 
 
 def _enrichment_cvss(enrichments: dict) -> dict[str, Cvss]:
-    """CVSS v3 per vulnerability id from the `clair.cvss` enrichment; other enrichments are ignored."""
+    """CVSS (v2, v3 or v4) per vulnerability id from the `clair.cvss` enrichment; other enrichments are ignored."""
     out: dict[str, Cvss] = {}
     for kind, items in enrichments.items():
         if _CVSS_ENRICHMENT not in kind or type(items) is not list:
@@ -211,6 +211,7 @@ def _finding(report: ClairReport, package: ClairPackage, vuln: ClairVulnerabilit
         fixed_version=vuln.fixed_in_version,
         severity=vuln.normalized_severity,
         effective_severity=vuln.normalized_severity,
+        cvss_v4=cvss if cvss and cvss.version == 4 else None,
         cvss_v3=cvss if cvss and cvss.version == 3 else None,
         cvss_v2=cvss if cvss and cvss.version == 2 else None,
         title=vuln.name if " " in vuln.name else "",

@@ -1,4 +1,4 @@
-"""CVSS v2 and v3 vectors and scores as Grafeas `CVSS` messages.
+"""CVSS v2, v3 and v4 vectors and scores as Grafeas `CVSS` messages.
 
 Scanners give a vector string and a base score; Grafeas wants the base metrics as enums. Metrics a
 vector does not carry, or carries with a value CVSS does not define, are left out rather than
@@ -13,7 +13,6 @@ from functools import lru_cache
 # The codec's own float32 rounding, so scores equal their canonical form exactly.
 from grafeas_py.wire.codec import _shortest_float32
 
-_IMPACT_V3 = {"H": "IMPACT_HIGH", "L": "IMPACT_LOW", "N": "IMPACT_NONE"}
 _V3_METRICS = {
     "AV": ("attackVector", {"N": "NETWORK", "A": "ADJACENT", "L": "LOCAL", "P": "PHYSICAL"}, "ATTACK_VECTOR_"),
     "AC": ("attackComplexity", {"L": "LOW", "H": "HIGH"}, "ATTACK_COMPLEXITY_"),
@@ -33,12 +32,29 @@ _V2_METRICS = {
     "A": ("availabilityImpact", {"N": "NONE", "P": "PARTIAL", "C": "COMPLETE"}, "IMPACT_"),
 }
 
+_IMPACT_V4 = {"H": "HIGH", "L": "LOW", "N": "NONE"}
+_V4_METRICS = {
+    "AV": ("attackVector", {"N": "NETWORK", "A": "ADJACENT", "L": "LOCAL", "P": "PHYSICAL"}, "ATTACK_VECTOR_"),
+    "AC": ("attackComplexity", {"L": "LOW", "H": "HIGH"}, "ATTACK_COMPLEXITY_"),
+    "AT": ("attackRequirements", {"N": "NONE", "P": "PRESENT"}, "ATTACK_REQUIREMENTS_"),
+    "PR": ("privilegesRequired", {"N": "NONE", "L": "LOW", "H": "HIGH"}, "PRIVILEGES_REQUIRED_"),
+    "UI": ("userInteraction", {"N": "NONE", "P": "PASSIVE", "A": "ACTIVE"}, "USER_INTERACTION_"),
+    "VC": ("vulnerableSystemConfidentialityImpact", _IMPACT_V4, "IMPACT_"),
+    "VI": ("vulnerableSystemIntegrityImpact", _IMPACT_V4, "IMPACT_"),
+    "VA": ("vulnerableSystemAvailabilityImpact", _IMPACT_V4, "IMPACT_"),
+    "SC": ("subsequentSystemConfidentialityImpact", _IMPACT_V4, "IMPACT_"),
+    "SI": ("subsequentSystemIntegrityImpact", _IMPACT_V4, "IMPACT_"),
+    "SA": ("subsequentSystemAvailabilityImpact", _IMPACT_V4, "IMPACT_"),
+    "E": ("exploitMaturity", {"A": "ATTACKED", "P": "POC", "U": "UNREPORTED", "X": "NOT_DEFINED"}, "EXPLOIT_MATURITY_"),
+}
+_METRICS = {2: _V2_METRICS, 3: _V3_METRICS, 4: _V4_METRICS}
+
 
 @dataclass(frozen=True, slots=True)
 class Cvss:
     """One CVSS assessment as a scanner reports it."""
 
-    version: int  # 2 or 3
+    version: int  # 2, 3 or 4
     vector: str
     score: float | None
 
@@ -59,7 +75,7 @@ def to_grafeas(cvss: Cvss) -> dict:
 @lru_cache(maxsize=1024)
 def _metrics(version: int, vector: str) -> tuple[tuple[str, str], ...]:
     """The enum members a vector sets; cached, as a large report repeats a few dozen vectors."""
-    metrics = _V3_METRICS if version == 3 else _V2_METRICS
+    metrics = _METRICS[version]
     found = []
     for part in vector.strip("()").split("/"):
         name, _, value = part.partition(":")
@@ -70,11 +86,11 @@ def _metrics(version: int, vector: str) -> tuple[tuple[str, str], ...]:
 
 
 def version_of(vector: str, stated: str = "") -> int | None:
-    """The CVSS major version (2 or 3) of a vector, from its prefix or the version a scanner states."""
-    if vector.startswith("CVSS:3"):
-        return 3
+    """The CVSS major version (2, 3 or 4) of a vector, from its prefix or the version a scanner states."""
     if vector.startswith("CVSS:"):
-        return None  # CVSS 4 and later: Grafeas's cvssV4 metrics differ; not mapped yet
-    if stated.startswith("3"):
-        return 3
+        major = vector[len("CVSS:") : len("CVSS:") + 1]
+        return int(major) if major in ("3", "4") else None  # a later version: no Grafeas field holds its metrics
+    for major in ("3", "4"):
+        if stated.startswith(major):
+            return int(major)
     return 2 if vector or stated.startswith("2") else None

@@ -148,7 +148,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
 def _finding(match: GrypeMatch) -> Finding:
     v, a = match.vulnerability, match.artifact
     ecosystem = purl_type(a.purl)
-    v3, v2 = _chosen_cvss(match)
+    v4, v3, v2 = _chosen_cvss(match)
     fixed = ", ".join(v.fix_versions) if v.fix_state == "fixed" else ""
     return Finding(
         vulnerability_id=v.id,
@@ -159,6 +159,7 @@ def _finding(match: GrypeMatch) -> Finding:
         fixed_version=fixed,
         severity=v.severity,
         effective_severity=v.severity,
+        cvss_v4=v4,
         cvss_v3=v3,
         cvss_v2=v2,
         description=v.description or next((rel.description for rel in match.related if rel.description), ""),
@@ -169,12 +170,12 @@ def _finding(match: GrypeMatch) -> Finding:
     )
 
 
-def _chosen_cvss(match: GrypeMatch) -> tuple[Cvss | None, Cvss | None]:
-    """The first v3 and the first v2 assessment, looking at the match's own record before related ones."""
+def _chosen_cvss(match: GrypeMatch) -> tuple[Cvss | None, Cvss | None, Cvss | None]:
+    """The first v4, v3 and v2 assessments, looking at the match's own record before related ones."""
     found: dict[int, Cvss] = {}
     for record in (match.vulnerability, *match.related):
         for c in sorted(record.cvss, key=lambda c: c.version, reverse=True):
             version = version_of(c.vector, c.version)
             if version is not None and version not in found:
                 found[version] = Cvss(version, c.vector, c.base_score)
-    return found.get(3), found.get(2)
+    return found.get(4), found.get(3), found.get(2)

@@ -50,6 +50,8 @@ class TrivyCvss:
     v2_score: float | None
     v3_vector: str
     v3_score: float | None
+    v4_vector: str
+    v4_score: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +228,8 @@ def _cvss(source: str, d: dict, path: str) -> TrivyCvss:
         v2_score=r.cvss_score(d, "V2Score", here),
         v3_vector=r.text(d, "V3Vector", here),
         v3_score=r.cvss_score(d, "V3Score", here),
+        v4_vector=r.text(d, "V40Vector", here),
+        v4_score=r.cvss_score(d, "V40Score", here),
     )
 
 
@@ -306,6 +310,7 @@ def _finding(result: TrivyResult, v: TrivyVulnerability) -> Finding:
         fixed_version=v.fixed_version,
         severity=v.nvd_severity if v.nvd_severity is not None else v.severity,
         effective_severity=v.severity,
+        cvss_v4=Cvss(4, cvss.v4_vector, cvss.v4_score) if cvss and (cvss.v4_vector or cvss.v4_score) else None,
         cvss_v3=Cvss(3, cvss.v3_vector, cvss.v3_score) if cvss and (cvss.v3_vector or cvss.v3_score) else None,
         cvss_v2=Cvss(2, cvss.v2_vector, cvss.v2_score) if cvss and (cvss.v2_vector or cvss.v2_score) else None,
         title=v.title,

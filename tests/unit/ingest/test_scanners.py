@@ -130,6 +130,59 @@ def test_a_finding_listed_twice_is_one_occurrence():
     assert len(ingest("trivy", json.dumps(doc).encode()).occurrences) == 9
 
 
+V4_VECTOR = "CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:P/VC:H/VI:L/VA:N/SC:N/SI:N/SA:L/E:P"
+
+
+def _assert_cvss_v4(v: dict, score: float) -> None:
+    assert v["cvssScore"] == score and v["cvssVersion"] == "CVSS_VERSION_4"  # the newest version scored
+    assert v["cvssV4"] == {
+        "baseScore": score,
+        "attackVector": "ATTACK_VECTOR_NETWORK",
+        "attackComplexity": "ATTACK_COMPLEXITY_LOW",
+        "attackRequirements": "ATTACK_REQUIREMENTS_PRESENT",
+        "privilegesRequired": "PRIVILEGES_REQUIRED_NONE",
+        "userInteraction": "USER_INTERACTION_PASSIVE",
+        "vulnerableSystemConfidentialityImpact": "IMPACT_HIGH",
+        "vulnerableSystemIntegrityImpact": "IMPACT_LOW",
+        "vulnerableSystemAvailabilityImpact": "IMPACT_NONE",
+        "subsequentSystemConfidentialityImpact": "IMPACT_NONE",
+        "subsequentSystemIntegrityImpact": "IMPACT_NONE",
+        "subsequentSystemAvailabilityImpact": "IMPACT_LOW",
+        "exploitMaturity": "EXPLOIT_MATURITY_POC",
+    }
+
+
+def test_trivy_cvss_v4_with_v3():
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    doc["Results"][0]["Vulnerabilities"][0]["CVSS"]["nvd"].update(V40Vector=V4_VECTOR, V40Score=8.3)
+    v = _vulnerability(ingest("trivy", json.dumps(doc).encode()), "CVE-2024-6119", "libcrypto3")
+    _assert_cvss_v4(v, 8.3)
+    assert v["cvssv3"]["baseScore"] == 7.5  # still kept beside it
+
+
+def test_grype_cvss_v4_from_the_match_record():
+    doc = json.loads(raw("grype/debian-app-image.json"))
+    v4 = {
+        "source": "nvd@nist.gov",
+        "type": "Primary",
+        "version": "4.0",
+        "vector": V4_VECTOR,
+        "metrics": {"baseScore": 8.3},
+    }
+    doc["matches"][1]["vulnerability"]["cvss"].append(v4)
+    v = _vulnerability(ingest("grype", json.dumps(doc).encode()), "CVE-2024-45490", "libexpat1")
+    _assert_cvss_v4(v, 8.3)
+    assert v["cvssv3"]["baseScore"] == 9.8
+
+
+def test_cvss_versions_after_4_are_left_out():
+    doc = json.loads(raw("grype/debian-app-image.json"))
+    later = {"version": "5.0", "vector": "CVSS:5.0/AV:N", "metrics": {"baseScore": 1.0}}
+    doc["matches"][1]["vulnerability"]["cvss"].append(later)
+    v = _vulnerability(ingest("grype", json.dumps(doc).encode()), "CVE-2024-45490", "libexpat1")
+    assert v["cvssScore"] == 9.8 and v["cvssVersion"] == "CVSS_VERSION_3" and "cvssV4" not in v
+
+
 def test_cvss_scores_outside_0_to_10_are_refused():
     doc = json.loads(raw("trivy/alpine-app-image.json"))
     doc["Results"][0]["Vulnerabilities"][0]["CVSS"]["nvd"]["V3Score"] = 75
