@@ -90,7 +90,12 @@ def binauthz_jwt(key, algorithm: Algorithm, key_id: str, resource_uri: str) -> s
 
 
 def attestation_occurrence(
-    key, resource_uri: str, note_name: str, algorithm: str | None = None, key_id: str | None = None, as_jwt=False
+    key,
+    resource_uri: str,
+    note_name: str,
+    algorithm: str | None = None,
+    key_id: str | None = None,
+    as_jwt: bool = False,
 ) -> dict:
     """An ATTESTATION occurrence body: the simple-signing payload and its signature, or (as_jwt) a signed JWT."""
     name = algorithm or default_algorithm(key)
