@@ -176,7 +176,7 @@ def test_a_deadline_overrun_denies(database_url, tmp_path, gate_project):
 
 
 def test_without_configuration_every_review_is_denied(database_url):
-    app = create_app(Settings(database_url=database_url))
+    app = create_app(Settings(database_url=database_url, audit_seal_seconds=0))
     answer = app.test_client().post("/v1/admission:review", json=review(POD)).get_json()["response"]
     assert answer["allowed"] is False and "GRAFEAS_ADMISSION_CONFIG" in answer["status"]["message"]
 

@@ -198,3 +198,4 @@ def test_connections_dropped_by_the_database_cost_one_503_then_recover(database_
     statuses = [client.post(f"/v1/projects/{project}/occurrences", json=body).status_code for _ in range(4)]
     assert statuses == [503, 200, 200, 200], statuses
     assert client.get(f"/v1/projects/{project}/notes/n").status_code == 200
+    app.extensions["grafeas"].storage.dispose()

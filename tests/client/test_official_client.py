@@ -780,7 +780,7 @@ def test_failed_write_returns_its_connection_to_the_pool(database_url, monkeypat
             assert engine.pool.checkedout() == 0, engine.pool.status()
     finally:
         server.shutdown()
-        engine.dispose()
+        app.extensions["grafeas"].storage.dispose()  # its pool, and its audit sealer before the schemas go
 
 
 def test_list_occurrences_with_the_filter_google_documents(client, parent):
