@@ -11,6 +11,7 @@ from .auth.authz import ALL_PROJECTS, Binding
 from .auth.tokens import TokenRecord, generate_token
 from .names import project_name
 from .storage import Storage
+from .storage.base import Page, PageRequest
 from .wire.timestamps import from_datetime
 
 
@@ -42,6 +43,13 @@ class Admin:
         self.access.require(roles.ADMIN_BINDINGS, binding.project, project_name(binding.project))
         self.storage.delete_binding(binding)
         self._bindings_changed()
+
+    # ---- the audit trail --------------------------------------------------------------------
+
+    def audit_entries(self, page: PageRequest, filter_=None) -> Page:
+        """The sealed audit trail; it spans every project and the server-wide tokens, so history.get on `*`."""
+        self.access.require(roles.HISTORY_GET, ALL_PROJECTS)
+        return self.storage.list_audit_entries(page, filter_)
 
     # ---- API tokens (server-wide identities, so admin.tokens is checked on `*`) ------------
 

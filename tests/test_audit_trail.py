@@ -380,3 +380,40 @@ def test_a_sealer_without_the_chains_key_refuses_to_extend_it(tmp_path, worker_i
     assert [e.resource for e in keyed.audit_entries()] == ["projects/p1", "projects/p2", "projects/p2"]
     keyed.dispose()
     unkeyed.dispose()
+
+
+def test_the_trail_is_listed_over_http_in_chain_order(app, http, project):
+    storage = app.extensions["grafeas"].storage
+    start = last_seq(storage)
+    base = f"/v1/projects/{project}"
+    note = http.post(f"{base}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).json()["name"]
+    occ = http.post(f"{base}/occurrences", json=occurrence_body("BUILD", note)).json()["name"]
+    assert http.delete(f"/v1/{occ}").ok
+    storage.seal_audit(wait=10)
+    ours = f'(resource="projects/{project}" OR has_prefix(resource, "projects/{project}/"))'
+
+    def listed(filter_: str, page_size: int = 1000) -> list[dict]:
+        found, token = [], None
+        while True:
+            params = {"filter": filter_, "pageSize": page_size, **({"pageToken": token} if token else {})}
+            r = http.get("/v1/admin/auditEntries", params=params)
+            assert r.status_code == 200, r.text
+            found += r.json().get("auditEntries", [])
+            if not (token := r.json().get("nextPageToken")):
+                return found
+
+    entries = listed(ours, page_size=2)
+    actions = [("notes.create", note), ("occurrences.create", occ), ("occurrences.delete", occ)]
+    assert [(e["action"], e["resource"]) for e in entries] == actions
+    # the very entries `audit verify` reads, hash for hash, in chain order
+    sealed = {e.seq: e for e in storage.audit_entries() if e.seq > start}
+    assert all((e["hash"], e["prevHash"]) == (sealed[e["seq"]].hash, sealed[e["seq"]].prev_hash) for e in entries)
+    seqs = [e["seq"] for e in entries]
+    assert seqs == sorted(seqs) and entries[1]["detail"] == {"revision": 1}
+    assert [e["seq"] for e in listed(f'{ours} AND action="occurrences.delete"')] == [seqs[2]]
+    assert [e["seq"] for e in listed(f'{ours} AND principal="anonymous" AND seq > {seqs[0]}')] == seqs[1:]
+    assert [e["seq"] for e in listed(f'{ours} AND time >= "{entries[1]["time"]}"')] == seqs[1:]
+    assert listed(f'{ours} AND time > "{entries[2]["time"]}"') == []
+    r = http.get("/v1/admin/auditEntries", params={"filter": 'color="red"'})
+    assert r.status_code == 400
+    assert "unknown field 'color'; audit entries filter on principal, action, resource, time, seq" in r.text

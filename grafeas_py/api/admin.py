@@ -7,10 +7,12 @@ from flask_smorest import Blueprint
 from ..auth.authz import Binding
 from ..auth.tokens import TokenRecord
 from ..errors import InvalidArgument
+from ..filtering import parse
 from ..wire.timestamps import from_datetime, to_datetime
 from .http import grafeas, json_body, respond, respond_list
 from .openapi import body_doc
-from .schemas import BindingQuery, BindingsQuery, RevokeTokensQuery
+from .paging import next_page_token, page_request
+from .schemas import BindingQuery, BindingsQuery, ListQuery, RevokeTokensQuery
 
 blp = Blueprint(
     "admin",
@@ -103,3 +105,12 @@ def create_token():
 def revoke_tokens(args, name):
     revoked = grafeas().admin.revoke_tokens(name, args["tokenId"])
     return respond_list("tokens", None, [_token_doc(t) for t in revoked])
+
+
+@blp.route("/auditEntries", methods=["GET"], endpoint="list_audit_entries")
+@blp.arguments(ListQuery(), location="query")
+@blp.doc(summary="ListAuditEntries: the sealed audit trail in chain order (history.get on `*`)")
+@blp.response(200, "ListAuditEntriesResponse")
+def list_audit_entries(args):
+    result = grafeas().admin.audit_entries(page_request("auditEntries", args), parse(args["filter"]))
+    return respond_list("auditEntries", None, result.items, next_page_token("auditEntries", args, result))

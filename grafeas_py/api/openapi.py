@@ -247,6 +247,18 @@ def _register_access_components(spec) -> None:
     }
     spec.components.schema("ApiToken", component={"type": "object", "properties": token})
     spec.components.schema("ListApiTokensResponse", component=_list_of("tokens", "ApiToken", paged=False))
+    entry = {
+        "seq": {"type": "integer", "description": "Its place in the chain, from 1."},
+        "time": time,
+        "principal": {"type": "string", "example": "token:ci"},
+        "action": {"type": "string", "example": "occurrences.update"},
+        "resource": {"type": "string", "example": "projects/p/occurrences/1f0c..."},
+        "detail": {"type": "object", "additionalProperties": True, "description": "Revision, changed fields, ids."},
+        "prevHash": {"type": "string", "description": "The hash of the entry before it (hex)."},
+        "hash": {"type": "string", "description": "SHA-256 (or HMAC-SHA256) over the entry and prevHash (hex)."},
+    }
+    spec.components.schema("AuditEntry", component={"type": "object", "properties": entry})
+    spec.components.schema("ListAuditEntriesResponse", component=_list_of("auditEntries", "AuditEntry"))
     spec.components.schema(
         "CreateApiTokenRequest",
         component={

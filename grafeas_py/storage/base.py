@@ -190,6 +190,10 @@ class Storage(abc.ABC):
         """The sealed audit trail from seq `from_seq` on, in seq order, streamed."""
 
     @abc.abstractmethod
+    def list_audit_entries(self, page: PageRequest, filter_=None) -> Page:
+        """Sealed audit entries in seq order that match `filter_` (a tree from `grafeas_py.filtering.parse`)."""
+
+    @abc.abstractmethod
     def pending_audit_entries(self) -> int:
         """How many recorded audit entries wait to be sealed."""
 

@@ -14,8 +14,8 @@ from ..filtering import And, Call, Compare, Field, Not, Or, Value
 from ..names import parse_note_name, parse_policy_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
-from .member_sql import compare, member_condition, member_path
-from .tables import decisions, notes, occurrences, projects
+from .member_sql import compare, member_condition, member_path, time_micros
+from .tables import audit_log, decisions, notes, occurrences, projects
 
 # Kritis and the v1beta1 API name two kinds differently.
 _KIND_ALIASES = {"PACKAGE_VULNERABILITY": "VULNERABILITY", "ATTESTATION_AUTHORITY": "ATTESTATION"}
@@ -66,11 +66,23 @@ def _project_columns() -> dict:
     return {"name": ("text", literal("projects/", String) + projects.c.project_id)}
 
 
+def _audit_columns() -> dict:
+    """Filterable fields of sealed audit entries: who, did what, to which resource, when, and where in the chain."""
+    return {
+        "principal": ("text", audit_log.c.principal),
+        "action": ("text", audit_log.c.action),
+        "resource": ("text", audit_log.c.resource),
+        "time": ("time", time_micros(audit_log.c.time)),
+        "seq": ("number", audit_log.c.seq),
+    }
+
+
 _FIELDS = {
     notes: _columns(notes),
     occurrences: _columns(occurrences),
     decisions: _decision_columns(),
     projects: _project_columns(),
+    audit_log: _audit_columns(),
 }
 # Tables whose other fields are reached inside the stored document, checked against its schema.
 _DOCUMENTS = (notes, occurrences)
@@ -106,7 +118,8 @@ def _field(field: Field, table):
     if found is not None:
         return found
     if table not in _DOCUMENTS:
-        raise InvalidArgument(f"filter: unknown field {field.name!r}; {table.name} filter on " + ", ".join(known))
+        what = "audit entries" if table is audit_log else table.name
+        raise InvalidArgument(f"filter: unknown field {field.name!r}; {what} filter on " + ", ".join(known))
     return ("member", member_path(field, table))
 
 

@@ -81,7 +81,7 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     if op == ":":
         op = "="
     if len(path.runs) == 1 and kind == "time":  # an unset time satisfies no comparison; NOT of one holds for it
-        return func.coalesce(compare(_time_micros(table.c.data[path.runs[0]].as_string()), op, literal), False)
+        return func.coalesce(compare(time_micros(table.c.data[path.runs[0]].as_string()), op, literal), False)
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
         condition = compare(expr, op, literal)
@@ -164,7 +164,7 @@ def _scalar(data, run: tuple[str, ...], kind: str, leaf: SchemaField):
     return func.coalesce(expr, _default(kind, leaf))
 
 
-def _time_micros(text):
+def time_micros(text):
     """A stored RFC 3339 `...Z` time as epoch microseconds, computed the same way on both databases."""
     fraction = case(
         (
@@ -293,7 +293,7 @@ def _leaf_test(leaf: str, element: AnyElement, compiler, kw) -> str:
     if element.kind == "int64":  # int64 is a JSON string in documents
         leaf = f"CAST({leaf} AS NUMERIC)"
     elif element.kind == "time":  # an RFC 3339 string in documents; an unset one matches nothing
-        leaf = compiler.process(_time_micros(literal_column(leaf)), **kw)
+        leaf = compiler.process(time_micros(literal_column(leaf)), **kw)
     elif element.kind == "bool":
         literal = int(literal)  # SQLite's JSON booleans read as 0 and 1
     return f"{leaf} {element.op} {_param(compiler, literal, kw)}"

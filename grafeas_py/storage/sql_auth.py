@@ -34,6 +34,8 @@ from ..auth.tokens import TokenRecord
 from ..errors import AlreadyExists, NotFound
 from ..names import project_name
 from ..wire.timestamps import from_datetime, to_micros
+from .base import Page, PageRequest, page_of
+from .filter_sql import compile_filter
 from .tables import api_tokens, audit_log, audit_pending, role_bindings
 
 _COLUMNS = "time, principal, action, resource, detail"
@@ -95,6 +97,20 @@ def entry_params(action: str, resource: str, detail: dict | None) -> dict:
 def _entry(row) -> AuditEntry:
     detail = json.loads(row.detail)
     return AuditEntry(row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash)
+
+
+def _entry_doc(row) -> dict:
+    """An audit entry as the admin API shows it."""
+    return {
+        "seq": row.seq,
+        "time": row.time,
+        "principal": row.principal,
+        "action": row.action,
+        "resource": row.resource,
+        "detail": json.loads(row.detail),
+        "prevHash": row.prev_hash,
+        "hash": row.hash,
+    }
 
 
 def actor() -> str:
@@ -166,6 +182,15 @@ class AuthStorage:
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=batch).execute(query):
                 yield _entry(row)
+
+    def list_audit_entries(self, page: PageRequest, filter_=None) -> Page:
+        """Sealed audit entries in chain (seq) order that match `filter_`, a page at a time."""
+        query = select(audit_log, audit_log.c.seq.label("pk")).where(
+            audit_log.c.seq > page.after, compile_filter(filter_, audit_log)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(audit_log.c.seq).limit(page.size + 1)).all()
+        return page_of([_entry_doc(row) for row in rows], rows, page)
 
     def pending_audit_entries(self) -> int:
         """How many recorded audit entries wait to be sealed."""

@@ -234,3 +234,16 @@ def test_tokens_are_managed_with_admin_tokens_on_every_project(secure):
     assert all("token" not in t and "secret" not in str(t) for t in listed)
     revoked = secure.admin.delete("/v1/admin/tokens/managed")
     assert revoked.status_code == 200 and revoked.json()["tokens"][0]["revokeTime"]
+
+
+def test_the_audit_trail_is_for_auditors_of_every_project(secure, project):
+    name = f"auditor-{project}"
+    token, member = secure.token(name), f"token:{name}"
+    secure.bind(project, "auditor", member)
+    r = secure.client(token).get("/v1/admin/auditEntries")
+    assert r.status_code == 403 and r.json()["error"]["status"] == "PERMISSION_DENIED"
+    secure.bind("*", "auditor", member)
+    secure.app.extensions["grafeas"].storage.seal_audit(wait=10)  # the entries of the bindings just made
+    r = secure.client(token).get("/v1/admin/auditEntries", params={"pageSize": 5})
+    assert r.status_code == 200 and len(r.json()["auditEntries"]) == 5
+    assert secure.client().get("/v1/admin/auditEntries").status_code == 401
