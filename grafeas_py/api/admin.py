@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from ..auth.audit import AuditEntry
 from ..auth.authz import Binding
 from ..auth.tokens import TokenRecord
 from ..errors import InvalidArgument
@@ -34,6 +35,19 @@ def _token_doc(record: TokenRecord) -> dict:
     if record.revoked is not None:
         doc["revokeTime"] = from_datetime(record.revoked)
     return doc
+
+
+def _audit_entry_doc(entry: AuditEntry) -> dict:
+    return {
+        "seq": entry.seq,
+        "time": entry.time,
+        "principal": entry.principal,
+        "action": entry.action,
+        "resource": entry.resource,
+        "detail": entry.detail,
+        "prevHash": entry.prev_hash,
+        "hash": entry.hash,
+    }
 
 
 def _fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
@@ -113,4 +127,5 @@ def revoke_tokens(args, name):
 @blp.response(200, "ListAuditEntriesResponse")
 def list_audit_entries(args):
     result = grafeas().admin.audit_entries(page_request("auditEntries", args), parse(args["filter"]))
-    return respond_list("auditEntries", None, result.items, next_page_token("auditEntries", args, result))
+    entries = [_audit_entry_doc(entry) for entry in result.items]
+    return respond_list("auditEntries", None, entries, next_page_token("auditEntries", args, result))

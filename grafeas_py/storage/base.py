@@ -26,14 +26,15 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class Page:
-    """Items in key order; `last` is the key of the last item, `more` whether any follow."""
+    """Items (documents, or records such as AuditEntry) in key order; `last` is the key of the last item,
+    `more` whether any follow."""
 
-    items: list[dict]
+    items: list
     last: Key
     more: bool
 
 
-def page_of(items: list[dict], rows: list, page: PageRequest) -> Page:
+def page_of(items: list, rows: list, page: PageRequest) -> Page:
     """The page among `rows` (fetched with one extra to tell whether more follow)."""
     more = len(rows) > page.size
     if more:
@@ -191,7 +192,7 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def list_audit_entries(self, page: PageRequest, filter_=None) -> Page:
-        """Sealed audit entries in seq order that match `filter_` (a tree from `grafeas_py.filtering.parse`)."""
+        """Sealed audit entries (AuditEntry) in seq order that match `filter_` (a tree from `filtering.parse`)."""
 
     @abc.abstractmethod
     def pending_audit_entries(self) -> int:

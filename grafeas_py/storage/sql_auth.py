@@ -99,20 +99,6 @@ def _entry(row) -> AuditEntry:
     return AuditEntry(row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash)
 
 
-def _entry_doc(row) -> dict:
-    """An audit entry as the admin API shows it."""
-    return {
-        "seq": row.seq,
-        "time": row.time,
-        "principal": row.principal,
-        "action": row.action,
-        "resource": row.resource,
-        "detail": json.loads(row.detail),
-        "prevHash": row.prev_hash,
-        "hash": row.hash,
-    }
-
-
 def actor() -> str:
     """The principal id that storage records as the author of a change."""
     return current_principal().id
@@ -184,13 +170,13 @@ class AuthStorage:
                 yield _entry(row)
 
     def list_audit_entries(self, page: PageRequest, filter_=None) -> Page:
-        """Sealed audit entries in chain (seq) order that match `filter_`, a page at a time."""
+        """Sealed audit entries (AuditEntry) in chain (seq) order that match `filter_`, a page at a time."""
         query = select(audit_log, audit_log.c.seq.label("pk")).where(
             audit_log.c.seq > page.after, compile_filter(filter_, audit_log)
         )
         with self._read() as conn:
             rows = conn.execute(query.order_by(audit_log.c.seq).limit(page.size + 1)).all()
-        return page_of([_entry_doc(row) for row in rows], rows, page)
+        return page_of([_entry(row) for row in rows], rows, page)
 
     def pending_audit_entries(self) -> int:
         """How many recorded audit entries wait to be sealed."""
