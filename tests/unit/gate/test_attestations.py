@@ -372,6 +372,10 @@ def test_jwt_times_are_judged_at_the_decisions_time():
     assert found == ["ATTESTATION_EXPIRED"] and "expired at 2026-06-01T11:00:00Z" in message
     found, [message] = outcome(nbf=NOW + hour)
     assert found == ["ATTESTATION_EXPIRED"] and "is not valid before 2026-06-01T13:00:00Z" in message
+    # a time no calendar holds is still reported, in seconds
+    token = compact_jwt(key, binauthz_claims(exp=-1e20))
+    [violation] = decide(attestation_policy(key), [jwt_occurrence([token], QA_NOTE)]).violations
+    assert violation.code == "ATTESTATION_EXPIRED" and "expired at -1e+20 seconds after the epoch" in violation.message
 
 
 def test_jwt_for_another_digest_is_a_subject_mismatch():
