@@ -27,7 +27,6 @@ from grafeas_py.attestations import (
 
 from .context import Context, Finding, malformed
 from .jwt_attestations import key_id, out_of_date, subject_digest, verified_claims
-from .keys import verify
 from .model import AttestationRule, Attestor, TestResultRule
 from .occurrences import Malformed, decode_bytes, decode_json_object, get, get_list, get_time
 
@@ -66,7 +65,7 @@ def read_signed(occurrence: dict) -> Signed:
 def signed_by(signed: Signed, attestor: Attestor) -> bool:
     """Whether some signature verifies with one of the attestor's keys."""
     return any(
-        verify(key.key, key.algorithm, signature, signed.signed_bytes)
+        key.verifies(signature, signed.signed_bytes)
         for key_id, signature in signed.signatures
         for key in attestor.keys_for(key_id)
     )

@@ -41,6 +41,8 @@ def key_id(token: str) -> str:
 def verified_claims(token: str, attestor: Attestor) -> dict | None:
     """The claims of a token that verifies with one of the attestor's keys, None when none does; raises Malformed."""
     for key in attestor.keys_for(key_id(token)):
+        if key.is_pgp:
+            continue  # JWS has no OpenPGP algorithm
         try:
             return jwt.decode(token, key.key, algorithms=[jws_algorithm(key.algorithm)], options=_SIGNATURE_ONLY)
         except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError):

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pysequoia import Cert
+
 from grafeas_py.errors import InvalidArgument
 
-from .keys import Algorithm, PublicKeyObject
+from . import pgp
+from .keys import Algorithm, PublicKeyObject, verify
 from .patterns import Pattern
 
 MODES = ("enforce", "warn", "dryrun")
@@ -36,12 +39,26 @@ RULE_NAMES = (
 
 @dataclass(frozen=True)
 class PublicKey:
-    """One attestor key; `key` is the loaded key object, built once when the policy is parsed."""
+    """One attestor key, PKIX or OpenPGP; `key` is the loaded key object, built once when the policy is parsed."""
 
     id: str
-    algorithm: Algorithm
-    public_key_pem: str
-    key: PublicKeyObject = field(compare=False, repr=False)
+    algorithm: Algorithm | None  # None for an OpenPGP key, whose signatures name their own algorithms
+    material: str  # the PEM or the ASCII-armored key, as the policy gives it
+    key: PublicKeyObject | Cert = field(compare=False, repr=False)
+
+    @property
+    def is_pgp(self) -> bool:
+        return self.algorithm is None
+
+    def verifies(self, signature: bytes, data: bytes) -> bool:
+        """Whether `signature` is this key's signature of `data`."""
+        if self.is_pgp:
+            return pgp.verifies(self.key, signature, data)
+        return verify(self.key, self.algorithm, signature, data)
+
+    def named_by(self, key_id: str) -> bool:
+        """Whether a signature's key id names this key (for OpenPGP: its fingerprint, in any case, as a URI or not)."""
+        return (pgp.normalize_key_id(key_id) if self.is_pgp else key_id) == self.id
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,7 @@ class Attestor:
         """The keys a signature with this key id may come from; a signature without an id may come from any."""
         if not key_id:
             return self.public_keys
-        return tuple(key for key in self.public_keys if key.id == key_id)
+        return tuple(key for key in self.public_keys if key.named_by(key_id))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from grafeas_py.errors import InvalidArgument
 from grafeas_py.names import parse_note_name
 from grafeas_py.wire.grafeas_types import REGISTRY
 
-from . import rego
+from . import pgp, rego
 from .keys import ALGORITHMS, ALIASES, algorithm_named, default_key_id, load_public_key
 from .model import (
     MODES,
@@ -123,18 +123,46 @@ class _RuleSchema(Schema):
 
 
 class PublicKeySchema(Schema):
+    """A PKIX key (`publicKeyPem` with its `algorithm`) or an OpenPGP key (`asciiArmoredPgpPublicKey`)."""
+
     id = _text()
-    algorithm = fields.String(required=True, validate=OneOf([*ALGORITHMS, *ALIASES]))
-    public_key_pem = fields.String(required=True, data_key="publicKeyPem")
+    algorithm = fields.String(validate=OneOf([*ALGORITHMS, *ALIASES]))
+    public_key_pem = fields.String(data_key="publicKeyPem")
+    pgp_public_key = fields.String(data_key="asciiArmoredPgpPublicKey")
+
+    @validates_schema
+    def _one_form(self, data, **kwargs):
+        if ("public_key_pem" in data) == ("pgp_public_key" in data):
+            raise ValidationError("give either publicKeyPem (with algorithm) or asciiArmoredPgpPublicKey")
+        if "public_key_pem" in data and "algorithm" not in data:
+            raise ValidationError("a PKIX key needs its algorithm", field_name="algorithm")
+        if "pgp_public_key" in data and "algorithm" in data:
+            message = "an OpenPGP key names its own algorithm; leave algorithm out"
+            raise ValidationError(message, field_name="algorithm")
 
     @post_load
     def make(self, data, **kwargs):
+        if "pgp_public_key" in data:
+            return _pgp_key(data.get("id"), data["pgp_public_key"])
         algorithm = algorithm_named(data["algorithm"])
         try:
             key = load_public_key(data["public_key_pem"], algorithm)
         except ValueError as error:
             raise ValidationError(str(error), field_name="publicKeyPem") from None
         return PublicKey(data.get("id") or default_key_id(key), algorithm, data["public_key_pem"], key)
+
+
+def _pgp_key(given_id: str | None, text: str) -> PublicKey:
+    """An OpenPGP key, whose id is its fingerprint, as Binary Authorization computes it."""
+    try:
+        cert = pgp.load_pgp_key(text)
+    except ValueError as error:
+        raise ValidationError(str(error), field_name="asciiArmoredPgpPublicKey") from None
+    fingerprint = pgp.fingerprint(cert)
+    if given_id and pgp.normalize_key_id(given_id) != fingerprint:
+        message = f"an OpenPGP key's id is its fingerprint, {fingerprint}; leave id out or give that"
+        raise ValidationError(message, field_name="id")
+    return PublicKey(fingerprint, None, text, cert)
 
 
 class AttestorSchema(Schema):

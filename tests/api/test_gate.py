@@ -2,6 +2,7 @@
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.unit.gate.builders import (
 
 IMAGE = f"https://gcr.io/acme/app@sha256:{DIGEST}"
 TAGGED = "https://gcr.io/acme/app:1.0"
+PGP_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pgp"
 
 VULN_POLICY = {"description": "no fixable HIGH", "rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
 
@@ -230,6 +232,40 @@ def test_jwt_attestation_is_verified(http, project, policies):
     jwts = [{"compactJwt": compact_jwt(qa)}]
     good = occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": {"jwts": jwts}})
     allowed = evaluate(http, policies, "jwt-attested")
+    assert allowed["decision"] == "ALLOW", allowed
+    assert good in allowed["usedOccurrences"]
+
+
+def test_pgp_attestation_as_gcloud_records_it(http, project, policies):
+    """A GnuPG-signed attestation (`gpg --armor --sign`, tests/fixtures/pgp), its attestor key given armored."""
+    qa_note = note(http, project, "qa", "ATTESTATION")
+    armored = (PGP_FIXTURES / "attestor.pub.asc").read_text()
+    policy = {
+        "attestors": [{"name": "qa", "noteName": qa_note, "publicKeys": [{"asciiArmoredPgpPublicKey": armored}]}],
+        "rules": {"attestations": {"attestors": ["qa"]}},
+    }
+    create(http, policies, "pgp-attested", policy)
+    bad_key = dict(policy, attestors=[{**policy["attestors"][0], "publicKeys": [{"asciiArmoredPgpPublicKey": "x"}]}])
+    r = http.post(policies, params={"policyId": "bad-key"}, json=bad_key)
+    assert r.status_code == 400 and "asciiArmoredPgpPublicKey" in r.json()["error"]["message"], r.text
+
+    payload, fingerprint = (PGP_FIXTURES / "payload.json").read_bytes(), "E9652C72F9727A67810B1A4BC09C5CD952031607"
+    signature = (PGP_FIXTURES / "payload.json.asc").read_bytes()
+    altered = payload.replace(b"acme", b"evil")
+    forged = {
+        "serializedPayload": b64(altered),
+        "signatures": [{"publicKeyId": fingerprint, "signature": b64(signature)}],
+    }
+    occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": forged})
+    denied = evaluate(http, policies, "pgp-attested")
+    assert [v["code"] for v in denied["violations"]] == ["SIGNATURE_INVALID"], denied
+
+    signed = {
+        "serializedPayload": b64(payload),
+        "signatures": [{"publicKeyId": fingerprint, "signature": b64(signature)}],
+    }
+    good = occurrence(http, project, {"resourceUri": IMAGE, "noteName": qa_note, "attestation": signed})
+    allowed = evaluate(http, policies, "pgp-attested")
     assert allowed["decision"] == "ALLOW", allowed
     assert good in allowed["usedOccurrences"]
 

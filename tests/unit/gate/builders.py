@@ -12,6 +12,8 @@ from functools import cache
 import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from pysequoia import SignatureMode, Tsk
+from pysequoia import sign as pgp_sign
 
 from grafeas_py.attestations import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -188,11 +190,36 @@ class Signer:
         return key.sign(data, padding.PKCS1v15(), digest)
 
 
+@dataclass
+class PgpSigner:
+    """An OpenPGP key (Sequoia's default, Ed25519): signs as `gpg --sign` (inline) or `--detach-sign` does."""
+
+    tsk: Tsk
+
+    @property
+    def fingerprint(self) -> str:
+        return self.tsk.extract_certificate().fingerprint.upper()
+
+    @property
+    def key_id(self) -> str:
+        return f"openpgp4fpr:{self.fingerprint.lower()}"  # case and the URI prefix must not matter
+
+    def public_key(self) -> dict:
+        return {"asciiArmoredPgpPublicKey": str(self.tsk.extract_certificate())}
+
+    def sign(self, data: bytes, mode: SignatureMode = SignatureMode.INLINE, armor: bool = True) -> bytes:
+        return pgp_sign(self.tsk.signer(), data, mode=mode, armor=armor)
+
+
+def pgp_signer() -> PgpSigner:
+    return PgpSigner(Tsk.generate("attestor <attestor@example.org>"))
+
+
 def signer(algorithm: str = "ECDSA_P256_SHA256", key_id: str = "key-1", fresh: bool = False) -> Signer:
     return Signer(algorithm, key_id, _private_key(algorithm, fresh))
 
 
-def attestor(name: str, signers: list[Signer], note: str | None = None) -> dict:
+def attestor(name: str, signers: list[Signer | PgpSigner], note: str | None = None) -> dict:
     """An attestor declaration for a policy document."""
     return {
         "name": name,
@@ -236,7 +263,7 @@ def attestation_occurrence(payload: bytes, signatures: list[tuple[str, bytes]], 
     return occurrence("ATTESTATION", body, note=note, **kwargs)
 
 
-def signed_attestation(by: Signer, note: str, payload: bytes | None = None, **kwargs) -> dict:
+def signed_attestation(by: Signer | PgpSigner, note: str, payload: bytes | None = None, **kwargs) -> dict:
     payload = simple_signing() if payload is None else payload
     return attestation_occurrence(payload, [(by.key_id, by.sign(payload))], note, **kwargs)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from pysequoia import Cert, SignatureMode
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD_TYPE, pae
 from grafeas_py.gate import evaluate
@@ -29,6 +31,7 @@ from tests.unit.gate.builders import (
     dsse_occurrence,
     jwt_occurrence,
     make_policy,
+    pgp_signer,
     results_payload,
     signed_attestation,
     signed_dsse,
@@ -419,3 +422,116 @@ def test_one_good_jwt_or_signed_payload_is_enough():
     assert decide(attestation_policy(key), [both]).decision == "ALLOW"
     forged = jwt_occurrence([bad], QA_NOTE, payload=payload, signatures=[(key.key_id, b"x" * 64)])
     assert codes(decide(attestation_policy(key), [forged]).violations) == ["SIGNATURE_INVALID"]
+
+
+# ---- OpenPGP attestations (Kritis, Binary Authorization's PGP keys) ------------------------------------------------
+
+PGP_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pgp"
+
+
+@pytest.mark.parametrize(
+    "mode, armor",
+    [
+        (SignatureMode.INLINE, True),  # gpg --armor --sign: what gcloud and Kritis record
+        (SignatureMode.INLINE, False),
+        (SignatureMode.DETACHED, True),
+        (SignatureMode.DETACHED, False),
+    ],
+)
+def test_pgp_attestation(mode, armor):
+    key = pgp_signer()
+    payload = simple_signing()
+    occurrence = attestation_occurrence(payload, [(key.key_id, key.sign(payload, mode, armor))], QA_NOTE)
+    result = decide(attestation_policy(key), [occurrence])
+    assert (result.decision, result.violations) == ("ALLOW", [])
+
+
+def test_pgp_key_id_is_the_fingerprint_in_any_spelling():
+    key = pgp_signer()
+    payload = simple_signing()
+    policy = attestation_policy(key)
+    assert policy.attestors[0].public_keys[0].id == key.fingerprint
+    for key_id in (key.fingerprint, key.fingerprint.lower(), f"openpgp4fpr:{key.fingerprint}", ""):
+        occurrence = attestation_occurrence(payload, [(key_id, key.sign(payload))], QA_NOTE)
+        assert decide(policy, [occurrence]).decision == "ALLOW", key_id
+    occurrence = attestation_occurrence(payload, [(key.fingerprint[-16:], key.sign(payload))], QA_NOTE)
+    result = decide(policy, [occurrence])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+    assert key.fingerprint in result.violations[0].message
+
+
+def test_pgp_signed_message_must_carry_the_serialized_payload():
+    """The signature vouches for another digest than the payload beside it claims: only the payload counts."""
+    key = pgp_signer()
+    signed_elsewhere = key.sign(simple_signing(OTHER_DIGEST))
+    occurrence = attestation_occurrence(simple_signing(), [(key.key_id, signed_elsewhere)], QA_NOTE)
+    assert codes(decide(attestation_policy(key), [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+def test_pgp_signature_by_another_key_naming_the_trusted_fingerprint_is_invalid():
+    trusted, impostor = pgp_signer(), pgp_signer()
+    payload = simple_signing()
+    occurrence = attestation_occurrence(payload, [(trusted.key_id, impostor.sign(payload))], QA_NOTE)
+    assert codes(decide(attestation_policy(trusted), [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+@pytest.mark.parametrize(
+    "signature", [b"", b"not openpgp", b"-----BEGIN PGP MESSAGE-----\n\nAAAA\n-----END PGP MESSAGE-----"]
+)
+def test_unreadable_pgp_signature_is_invalid(signature):
+    key = pgp_signer()
+    occurrence = attestation_occurrence(simple_signing(), [(key.key_id, signature)], QA_NOTE)
+    assert codes(decide(attestation_policy(key), [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+def test_revoked_pgp_key_verifies_nothing():
+    key = pgp_signer()
+    public = key.tsk.extract_certificate()
+    revoked = Cert.from_bytes(bytes(public) + bytes(public.revoke(key.tsk.certifier())))
+    payload = simple_signing()
+    document = {"name": "qa", "noteName": QA_NOTE, "publicKeys": [{"asciiArmoredPgpPublicKey": str(revoked)}]}
+    policy = make_policy({"attestations": {"attestors": ["qa"]}}, attestors=[document])
+    occurrence = attestation_occurrence(payload, [(key.fingerprint, key.sign(payload))], QA_NOTE)
+    assert decide(attestation_policy(key), [occurrence]).decision == "ALLOW"
+    assert codes(decide(policy, [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+def test_pgp_and_pkix_keys_in_one_attestor():
+    pkix, openpgp = signer("ED25519", "pkix-key"), pgp_signer()
+    policy = attestation_policy(pkix, openpgp)
+    for by in (pkix, openpgp):
+        assert decide(policy, [signed_attestation(by, QA_NOTE)]).decision == "ALLOW"
+
+
+def test_pgp_detached_signature_of_a_dsse_envelope():
+    key = pgp_signer()
+    payload = statement()
+    signature = key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload), SignatureMode.DETACHED)
+    occurrence = dsse_occurrence(payload, [(key.fingerprint, signature)], QA_NOTE)
+    assert decide(attestation_policy(key), [occurrence]).decision == "ALLOW"
+
+
+def test_jwt_never_verifies_with_a_pgp_key():
+    key = pgp_signer()
+    token = compact_jwt(signer(), kid=key.fingerprint)
+    result = decide(attestation_policy(key), [jwt_occurrence([token], QA_NOTE)])
+    assert codes(result.violations) == ["SIGNATURE_INVALID"]
+
+
+@pytest.mark.parametrize("signature_file", ["payload.json.asc", "payload.json.sig"])
+def test_gnupg_signatures(signature_file):
+    """Made with GnuPG 2.2 and an RSA-3072 key, as Binary Authorization's guide does:
+    `gpg --armor --export`, `gpg --armor --sign payload.json` and `gpg --detach-sign payload.json`."""
+    payload = (PGP_FIXTURES / "payload.json").read_bytes()
+    signature = (PGP_FIXTURES / signature_file).read_bytes()
+    document = {"name": "qa", "noteName": QA_NOTE, "publicKeys": [{"asciiArmoredPgpPublicKey": ""}]}
+    document["publicKeys"][0]["asciiArmoredPgpPublicKey"] = (PGP_FIXTURES / "attestor.pub.asc").read_text()
+    policy = make_policy({"attestations": {"attestors": ["qa"]}}, attestors=[document])
+    fingerprint = policy.attestors[0].public_keys[0].id
+    assert fingerprint == "E9652C72F9727A67810B1A4BC09C5CD952031607"
+    occurrence = attestation_occurrence(payload, [(fingerprint, signature)], QA_NOTE)
+    assert decide(policy, [occurrence]).decision == "ALLOW"
+    elsewhere = attestation_occurrence(payload, [(fingerprint, signature)], QA_NOTE, uri=OTHER_URI)
+    assert codes(decide(policy, [elsewhere], uri=OTHER_URI).violations) == ["SUBJECT_MISMATCH"]
+    tampered = attestation_occurrence(payload.replace(b"acme", b"evil"), [(fingerprint, signature)], QA_NOTE)
+    assert codes(decide(policy, [tampered]).violations) == ["SIGNATURE_INVALID"]

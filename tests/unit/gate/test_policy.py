@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import pytest
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import load_policy_text, parse_policy
 from grafeas_py.gate.keys import ALGORITHMS
-from tests.unit.gate.builders import attestor, signer
+from tests.unit.gate.builders import attestor, pgp_signer, signer
 
 POLICY_DOC = Path(__file__).parents[3] / "docs" / "policy.md"
 
@@ -188,6 +189,76 @@ def test_key_must_fit_its_algorithm(key, algorithm, says):
     declared = {"id": "k", "algorithm": algorithm, "publicKeyPem": key.public_pem}
     doc = {"attestors": [{"name": "qa", "noteName": "projects/a/notes/qa", "publicKeys": [declared]}]}
     assert says in problems(doc)["attestors[0].publicKeys[0].publicKeyPem"]
+
+
+PGP = pgp_signer()
+PGP_PUBLIC = PGP.public_key()["asciiArmoredPgpPublicKey"]
+
+
+@pytest.mark.parametrize(
+    "declared, field, says",
+    [
+        ({"id": "k"}, "attestors[0].publicKeys[0]", "give either publicKeyPem (with algorithm) or asciiArmored"),
+        (
+            {"publicKeyPem": ED.public_pem, "asciiArmoredPgpPublicKey": PGP_PUBLIC, "algorithm": "ED25519"},
+            "attestors[0].publicKeys[0]",
+            "give either",
+        ),
+        ({"publicKeyPem": ED.public_pem}, "attestors[0].publicKeys[0].algorithm", "a PKIX key needs its algorithm"),
+        (
+            {"asciiArmoredPgpPublicKey": PGP_PUBLIC, "algorithm": "ED25519"},
+            "attestors[0].publicKeys[0].algorithm",
+            "an OpenPGP key names its own algorithm",
+        ),
+        (
+            {"asciiArmoredPgpPublicKey": PGP_PUBLIC, "id": "key-1"},
+            "attestors[0].publicKeys[0].id",
+            "an OpenPGP key's id is its fingerprint, {fingerprint}; leave id out",
+        ),
+        (
+            {"asciiArmoredPgpPublicKey": str(PGP.tsk)},
+            "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey",
+            "holds secret key material; give the public key only",
+        ),
+        (
+            {"asciiArmoredPgpPublicKey": ED.public_pem},
+            "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey",
+            "is a PEM key, not an OpenPGP key; give a PKIX key as publicKeyPem",
+        ),
+        (
+            {"asciiArmoredPgpPublicKey": base64.b64encode(b"some other bytes").decode()},
+            "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey",
+            "is not an OpenPGP public key: ",
+        ),
+        ({"asciiArmoredPgpPublicKey": " "}, "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey", "must not be empty"),
+        (
+            {"asciiArmoredPgpPublicKey": "not a key"},
+            "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey",
+            "is neither an ASCII-armored OpenPGP key nor base64 of one",
+        ),
+        (
+            {"asciiArmoredPgpPublicKey": PGP_PUBLIC + pgp_signer().public_key()["asciiArmoredPgpPublicKey"]},
+            "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey",
+            "holds 2 keys; give one key per entry",
+        ),
+    ],
+)
+def test_pgp_key_problems(declared, field, says):
+    doc = {"attestors": [{"name": "qa", "noteName": "projects/a/notes/qa", "publicKeys": [declared]}]}
+    found = problems(doc)
+    assert says.format(fingerprint=PGP.fingerprint) in found[field], found
+
+
+def test_pgp_key_as_kritis_stores_it():
+    """Kritis's AttestationAuthority holds base64 of the armored key; its id may be given as the fingerprint."""
+    encoded = base64.b64encode(PGP_PUBLIC.encode()).decode()
+    for declared in (
+        {"asciiArmoredPgpPublicKey": encoded},
+        {"asciiArmoredPgpPublicKey": PGP_PUBLIC, "id": f"openpgp4fpr:{PGP.fingerprint.lower()}"},
+    ):
+        doc = {"attestors": [{"name": "qa", "noteName": "projects/a/notes/qa", "publicKeys": [declared]}]}
+        (key,) = parse_policy(doc).attestors[0].public_keys
+        assert (key.id, key.is_pgp) == (PGP.fingerprint, True)
 
 
 def test_every_problem_is_listed_at_once():

@@ -1,0 +1,81 @@
+"""OpenPGP attestor keys and signatures, through Sequoia-PGP (pysequoia): Kritis's and Binary Authorization's PGP form.
+
+`gcloud` and Kritis record a PGP attestation as the payload in `serializedPayload` and, in the
+signature, what `gpg --armor --sign` wrote: a signed message carrying the payload itself. Grafeas
+asks verifiers to trust only the explicitly provided payload, so such a signature counts only when
+the message it carries is exactly `serializedPayload`. A detached signature (`gpg --detach-sign`)
+over the payload counts too. Either may be ASCII-armored or binary. Sequoia's standard policy
+decides which hash and key algorithms are still acceptable (no SHA-1 signatures, for one), and
+whether the key was valid when it signed; a revoked key verifies nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from pysequoia import Cert, Sig, verify
+from pysequoia.packet import PacketPile, Tag
+
+FINGERPRINT_URI = "openpgp4fpr:"  # the publicKeyId form Grafeas recommends (IANA's openpgp4fpr scheme)
+
+
+def load_pgp_key(text: str) -> Cert:
+    """One OpenPGP public key, ASCII-armored (or base64 of that, as Kritis stores it); raises ValueError."""
+    if not text.strip():
+        raise ValueError("must not be empty")
+    data = text.encode()
+    if b"-----BEGIN " in data and b"-----BEGIN PGP" not in data:
+        raise ValueError("is a PEM key, not an OpenPGP key; give a PKIX key as publicKeyPem with its algorithm")
+    if b"-----BEGIN PGP" not in data:
+        try:
+            data = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("is neither an ASCII-armored OpenPGP key nor base64 of one") from None
+    try:
+        certs = Cert.split_bytes(data)
+        packets = list(PacketPile.from_bytes(data))
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"is not an OpenPGP public key: {sequoia_reason(exc)}") from None
+    if any(packet.tag in (Tag.SecretKey, Tag.SecretSubkey) for packet in packets):
+        # The policy document is stored and shown to whoever may read policies.
+        raise ValueError("holds secret key material; give the public key only (gpg --armor --export KEY)")
+    if not certs:
+        raise ValueError("is not an OpenPGP public key: it holds no key")
+    if len(certs) != 1:
+        raise ValueError(f"holds {len(certs)} keys; give one key per entry")
+    return certs[0]
+
+
+def fingerprint(cert: Cert) -> str:
+    """The key's fingerprint, upper-case hex: the key id Binary Authorization gives a PGP key."""
+    return cert.fingerprint.upper()
+
+
+def normalize_key_id(key_id: str) -> str:
+    """A signature's publicKeyId as a fingerprint: `openpgp4fpr:` and case do not matter."""
+    return key_id.removeprefix(FINGERPRINT_URI).upper()
+
+
+def verifies(cert: Cert, signature: bytes, payload: bytes) -> bool:
+    """Whether `signature` is the key's detached signature over `payload`, or its signed message carrying exactly it."""
+    store = lambda _key_ids: [cert]  # noqa: E731 - the attestor's key is the only one trusted here
+    try:
+        detached = Sig.from_bytes(signature)
+    except (RuntimeError, ValueError):
+        detached = None
+    try:
+        if detached is not None:
+            result = verify(bytes=payload, store=store, signature=detached)
+        else:
+            result = verify(bytes=signature, store=store)
+            if result.bytes != payload:
+                return False
+    except (RuntimeError, ValueError):  # no valid signature, or not an OpenPGP message at all
+        return False
+    return bool(result.valid_sigs)
+
+
+def sequoia_reason(exc: Exception) -> str:
+    """Sequoia's message without the Rust backtrace that RUST_BACKTRACE appends."""
+    return str(exc).split("\n", 1)[0].strip() or type(exc).__name__
