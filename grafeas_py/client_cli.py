@@ -405,12 +405,22 @@ def attest():
 
 @attest.command("sign")
 @client_options
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM private key, or an ASCII-armored OpenPGP secret key (gpg --armor --export-secret-keys).",
+)
 @click.option("--resource", required=True, help="The artifact's resource URI, by digest.")
 @click.option("--note", required=True, help="The attestor's ATTESTATION note, projects/P/notes/N.")
 @click.option("--project", default=None, help="Project the occurrence goes to [default: the note's].")
 @click.option("--algorithm", default=None, help="Signature algorithm as the policy declares it [default: by key].")
-@click.option("--key-id", default=None, help="Key id as the policy declares it [default: ni:///sha-256 of the key].")
+@click.option(
+    "--key-id",
+    default=None,
+    help="Key id as the policy declares it [default: ni:///sha-256 of the key; an OpenPGP key's fingerprint].",
+)
 @click.option("--password-env", default=None, help="Environment variable holding the key's password.")
 @click.option("--jwt", "as_jwt", is_flag=True, help="Sign a JWT attestation (Binary Authorization's form) instead.")
 @output_option
@@ -419,13 +429,19 @@ def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id
     import os
 
     from .errors import ApiError
-    from .gate.signing import attestation_occurrence, load_private_key
+    from .gate.signing import attestation_occurrence, is_pgp_secret_key, load_private_key, pgp_attestation_occurrence
 
     note_project, _ = _name(note, "notes")
-    password = os.environ[password_env].encode() if password_env else None
+    password = os.environ[password_env] if password_env else None
+    data = Path(key_path).read_bytes()
     try:
-        key = load_private_key(Path(key_path).read_bytes(), password)
-        body = attestation_occurrence(key, resource, note, algorithm, key_id, as_jwt)
+        if is_pgp_secret_key(data):
+            if algorithm or as_jwt:
+                raise click.UsageError("an OpenPGP key signs as gpg does: --algorithm and --jwt do not apply")
+            body = pgp_attestation_occurrence(data, resource, note, password, key_id)
+        else:
+            key = load_private_key(data, password.encode() if password is not None else None)
+            body = attestation_occurrence(key, resource, note, algorithm, key_id, as_jwt)
     except ApiError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_REFUSED)

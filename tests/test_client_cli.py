@@ -1,13 +1,16 @@
 """`grafeas-py` as a CI client, against the real test server over HTTP: exit codes a pipeline can use."""
 
+import base64
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from pysequoia import Tsk
 
 from grafeas_py.cli import main
 from grafeas_py.gate.keys import default_key_id
@@ -114,6 +117,42 @@ def test_attest_sign_then_gate_check(cli, http, project, tmp_path, make_key, alg
         "attest", "sign", "--key", _key_file(tmp_path, key), "--resource", "https://gcr.io/a/b:1", "--note", note, *form
     )
     assert unpinned.exit_code == 1 and "digest" in unpinned.output
+
+
+PGP_SIGNER = Path(__file__).resolve().parent / "fixtures" / "pgp" / "signer.secret.asc"
+
+
+def test_attest_sign_with_a_gnupg_key(cli, http, project, monkeypatch):
+    """A password-protected Ed25519 key that GnuPG exported (`gpg --armor --export-secret-keys`, password
+    "correct horse"): the attestation is what gcloud records, and the gate verifies it with the public half."""
+    secret = Tsk.from_bytes(PGP_SIGNER.read_bytes())
+    note = f"projects/{project}/notes/qa"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
+    keys = [{"asciiArmoredPgpPublicKey": str(secret.extract_certificate())}]
+    policy = {
+        "attestors": [{"name": "qa", "noteName": note, "publicKeys": keys}],
+        "rules": {"attestations": {"attestors": ["qa"]}},
+    }
+    assert http.post(f"/v1/projects/{project}/policies", params={"policyId": "qa"}, json=policy).ok
+    check = ("gate", "check", "--project", project, "--policy", "qa", "--resource", IMAGE)
+    sign = ("attest", "sign", "--key", PGP_SIGNER, "--resource", IMAGE, "--note", note)
+
+    locked = cli(*sign)
+    assert locked.exit_code == 1 and "use --password-env" in locked.output, locked.output
+    monkeypatch.setenv("WRONG_PASSWORD", "incorrect horse")
+    wrong = cli(*sign, "--password-env", "WRONG_PASSWORD")
+    assert wrong.exit_code == 1 and "cannot unlock the OpenPGP key" in wrong.output, wrong.output
+    assert cli(*sign, "--jwt").exit_code == 2
+    assert cli(*check).exit_code == 1
+
+    monkeypatch.setenv("PGP_PASSWORD", "correct horse")
+    signed = cli(*sign, "--password-env", "PGP_PASSWORD")
+    assert signed.exit_code == 0, signed.output
+    (signature,) = json.loads(signed.output)["attestation"]["signatures"]
+    assert signature["publicKeyId"] == "222AF3C481BC5F229AF595BADB77F5CF6559FE7A"
+    assert base64.b64decode(signature["signature"]).startswith(b"-----BEGIN PGP MESSAGE-----")
+    allowed = cli(*check, "-o", "table")
+    assert allowed.exit_code == 0 and allowed.output.startswith("ALLOW"), allowed.output
 
 
 def test_gate_check_errors_exit_2(cli, project):

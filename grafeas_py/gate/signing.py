@@ -1,4 +1,4 @@
-"""Signing attestations the gate verifies: the private-key half of `keys`, for `grafeas-py attest sign`."""
+"""Signing attestations the gate verifies: the private-key half of `keys` and `pgp`, for `grafeas-py attest sign`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,21 @@ import time
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from pysequoia import SignatureMode, Tsk
+from pysequoia import sign as pgp_sign
 
 from ..errors import InvalidArgument
 from .artifacts import parse_artifact
 from .jwt_attestations import SUBJECT_PREFIX
 from .keys import Algorithm, algorithm_named, default_key_id, jws_algorithm
+from .pgp import sequoia_reason
 
 _CURVES = {"secp256r1": "ECDSA_P256_SHA256", "secp384r1": "ECDSA_P384_SHA384", "secp521r1": "ECDSA_P521_SHA512"}
+
+
+def is_pgp_secret_key(data: bytes) -> bool:
+    """Whether a key file holds an ASCII-armored OpenPGP secret key (`gpg --armor --export-secret-keys`)."""
+    return b"-----BEGIN PGP PRIVATE KEY BLOCK-----" in data
 
 
 def load_private_key(pem: bytes, password: bytes | None = None):
@@ -116,4 +124,33 @@ def attestation_occurrence(
             }
     except (TypeError, ValueError, AttributeError, jwt.InvalidKeyError) as exc:
         raise InvalidArgument(f"this key cannot sign with {chosen.name}: {exc}") from None
+    return {"resourceUri": resource_uri, "noteName": note_name, "attestation": details}
+
+
+def pgp_attestation_occurrence(
+    armored: bytes, resource_uri: str, note_name: str, password: str | None = None, key_id: str | None = None
+) -> dict:
+    """An ATTESTATION occurrence as `gcloud ... attestations create` records a PGP one: the simple-signing
+    payload, and the message `gpg --armor --sign` makes of it, named by the key's fingerprint."""
+    try:
+        secret = Tsk.from_bytes(armored)
+    except (RuntimeError, ValueError) as exc:
+        raise InvalidArgument(f"cannot read the OpenPGP key: {sequoia_reason(exc)}") from None
+    try:
+        signer = secret.signer(password)
+    except (RuntimeError, ValueError) as exc:
+        if password is None:
+            message = (
+                f"cannot sign with the OpenPGP key ({sequoia_reason(exc)}); if it has a password, use --password-env"
+            )
+        else:
+            message = f"cannot unlock the OpenPGP key with the password given ({sequoia_reason(exc)})"
+        raise InvalidArgument(message) from None
+    payload = simple_signing_payload(resource_uri)
+    signed = pgp_sign(signer, payload, mode=SignatureMode.INLINE, armor=True)
+    key_id = key_id or secret.extract_certificate().fingerprint.upper()
+    details = {
+        "serializedPayload": base64.b64encode(payload).decode(),
+        "signatures": [{"publicKeyId": key_id, "signature": base64.b64encode(signed).decode()}],
+    }
     return {"resourceUri": resource_uri, "noteName": note_name, "attestation": details}
