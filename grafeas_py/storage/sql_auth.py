@@ -171,11 +171,8 @@ class AuthStorage:
 
     def list_audit_entries(self, page: PageRequest, filter_=None) -> Page:
         """Sealed audit entries (AuditEntry) in chain (seq) order that match `filter_`, a page at a time."""
-        query = select(audit_log, audit_log.c.seq.label("pk")).where(
-            audit_log.c.seq > page.after, compile_filter(filter_, audit_log)
-        )
         with self._read() as conn:
-            rows = conn.execute(query.order_by(audit_log.c.seq).limit(page.size + 1)).all()
+            rows = conn.execute(audit_entries_query(page, filter_)).all()
         return page_of([_entry(row) for row in rows], rows, page)
 
     def pending_audit_entries(self) -> int:
@@ -278,3 +275,12 @@ class AuthStorage:
         with self._read() as conn:
             count, last = conn.execute(_BINDINGS_VERSION).one()
         return count, last or 0
+
+
+def audit_entries_query(page: PageRequest, filter_=None):
+    """One page of sealed audit entries matching `filter_`, in seq order; an auditor's `resource` or
+    `principal` equality is served by its (column, seq) index."""
+    query = select(audit_log, audit_log.c.seq.label("pk")).where(
+        audit_log.c.seq > page.after, compile_filter(filter_, audit_log)
+    )
+    return query.order_by(audit_log.c.seq).limit(page.size + 1)

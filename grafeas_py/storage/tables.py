@@ -237,4 +237,7 @@ audit_log = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # An auditor's questions: everything done to one resource, everything one principal did.
+    Index(None, "resource", "seq"),
+    Index(None, "principal", "seq"),
 )
