@@ -122,7 +122,7 @@ def test_attest_sign_then_gate_check(cli, http, project, tmp_path, make_key, alg
 PGP_SIGNER = Path(__file__).resolve().parent / "fixtures" / "pgp" / "signer.secret.asc"
 
 
-def test_attest_sign_with_a_gnupg_key(cli, http, project, monkeypatch):
+def test_attest_sign_with_a_gnupg_key(cli, http, project, monkeypatch, tmp_path):
     """A password-protected Ed25519 key that GnuPG exported (`gpg --armor --export-secret-keys`, password
     "correct horse"): the attestation is what gcloud records, and the gate verifies it with the public half."""
     secret = Tsk.from_bytes(PGP_SIGNER.read_bytes())
@@ -137,6 +137,11 @@ def test_attest_sign_with_a_gnupg_key(cli, http, project, monkeypatch):
     check = ("gate", "check", "--project", project, "--policy", "qa", "--resource", IMAGE)
     sign = ("attest", "sign", "--key", PGP_SIGNER, "--resource", IMAGE, "--note", note)
 
+    broken = tmp_path / "broken.asc"
+    broken.write_text("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nAAAA\n-----END PGP PRIVATE KEY BLOCK-----\n")
+    unreadable = cli("attest", "sign", "--key", broken, "--resource", IMAGE, "--note", note)
+    assert unreadable.exit_code == 1 and "cannot read the OpenPGP key: " in unreadable.output, unreadable.output
+    assert "backtrace" not in unreadable.output.lower()
     locked = cli(*sign)
     assert locked.exit_code == 1 and "use --password-env" in locked.output, locked.output
     monkeypatch.setenv("WRONG_PASSWORD", "incorrect horse")

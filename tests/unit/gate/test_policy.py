@@ -193,6 +193,7 @@ def test_key_must_fit_its_algorithm(key, algorithm, says):
 
 PGP = pgp_signer()
 PGP_PUBLIC = PGP.public_key()["asciiArmoredPgpPublicKey"]
+EMPTY_ARMOR = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n-----END PGP PUBLIC KEY BLOCK-----\n"
 
 
 @pytest.mark.parametrize(
@@ -231,6 +232,11 @@ PGP_PUBLIC = PGP.public_key()["asciiArmoredPgpPublicKey"]
             "is not an OpenPGP public key: ",
         ),
         ({"asciiArmoredPgpPublicKey": " "}, "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey", "must not be empty"),
+        (
+            {"asciiArmoredPgpPublicKey": EMPTY_ARMOR},
+            "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey",
+            "is not an OpenPGP public key: it holds no key",
+        ),
         (
             {"asciiArmoredPgpPublicKey": "not a key"},
             "attestors[0].publicKeys[0].asciiArmoredPgpPublicKey",
