@@ -15,6 +15,7 @@ from .api import admin, admission, auth, errors, gate_routes, health, ingest_rou
 from .api.grafeas_routes import make_blueprint
 from .api.http import RawPathMiddleware, SegmentConverter
 from .api.openapi import register_components
+from .api.openapi_gate import register_gate_components
 from .api.paging import PageTokens
 from .api.schemas import ErrorSchema
 from .auth.access import Access, LiveAuthorizer
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = _Api(app)
     api.register_converter(SegmentConverter, lambda _converter: {"type": "string"})
     register_components(api.spec)
+    register_gate_components(api)
     api.register_blueprint(projects.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(make_blueprint("grafeas", "/v1/projects/<segment:project>", "Grafeas v1"))
@@ -113,8 +115,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     api.register_blueprint(gate_routes.blp)
     api.register_blueprint(ingest_routes.blp)
-    app.register_blueprint(admission.blp)
-    app.register_blueprint(health.blp)
+    api.register_blueprint(admission.blp)
+    api.register_blueprint(health.blp)
     _serve_swagger_ui(app)
     errors.register(app)
     return app

@@ -10,17 +10,26 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, current_app
+from flask import current_app
+from flask_smorest import Blueprint
 
 from ..errors import ApiError
 from ..gate.admission import Review, parse_review, resource_uri, response
 from .http import json_body, respond
+from .openapi import body_doc
 
 log = logging.getLogger("grafeas_py.admission")
-blp = Blueprint("admission", __name__)
+blp = Blueprint("admission", __name__, description="Kubernetes ValidatingAdmissionWebhook; it fails closed.")
 
 
-@blp.post("/v1/admission:review")
+@blp.route("/v1/admission:review", methods=["POST"], endpoint="review")
+@blp.doc(
+    requestBody=body_doc("AdmissionReviewRequest"),
+    summary="AdmissionReview",
+    description="Judges every image of the object against the policy its namespace maps to "
+    "(GRAFEAS_ADMISSION_CONFIG). Any error denies; only a body that is not an AdmissionReview is a 400.",
+)
+@blp.response(200, "AdmissionReviewResponse")
 def admission_review():
     review = parse_review(json_body())
     ext = current_app.extensions["grafeas"]

@@ -10,6 +10,7 @@ from ..errors import InvalidArgument
 from ..filtering import parse
 from ..names import check_id, project_name
 from .http import json_body, respond, respond_list
+from .openapi import body_doc, ref
 from .paging import next_page_token, page_request
 from .schemas import ListQuery, _Query
 
@@ -23,6 +24,10 @@ blp = Blueprint(
 blp.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+POLICY_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": ref("Policy")}, "application/yaml": {"schema": ref("Policy")}},
+}
 
 
 class CreatePolicyQuery(_Query):
@@ -65,8 +70,8 @@ def _policy_id(value: str) -> str:
 
 @blp.route("/policies", methods=["POST"], endpoint="create_policy")
 @blp.arguments(CreatePolicyQuery(), location="query")
-@blp.doc(summary="CreatePolicy", description="The body is the policy document, as JSON or as YAML.")
-@blp.response(200, description="The policy at revision 1.")
+@blp.doc(requestBody=POLICY_BODY, summary="CreatePolicy", description="The body is the policy document.")
+@blp.response(200, "Policy", description="The policy at revision 1.")
 def create_policy(args, project):
     project = check_id("project", project)
     return respond(gate().create_policy(project, _policy_id(args["policyId"]), policy_body()))
@@ -75,7 +80,7 @@ def create_policy(args, project):
 @blp.route("/policies", methods=["GET"], endpoint="list_policies")
 @blp.arguments(PageQuery(), location="query")
 @blp.doc(summary="ListPolicies")
-@blp.response(200, description="{policies, nextPageToken}")
+@blp.response(200, "ListPoliciesResponse")
 def list_policies(args, project):
     project = check_id("project", project)
     collection = project_name(project) + "/policies"
@@ -85,14 +90,16 @@ def list_policies(args, project):
 
 @blp.route("/policies/<segment:policy_id>", methods=["GET"], endpoint="get_policy")
 @blp.doc(summary="GetPolicy")
-@blp.response(200, description="The policy's current revision.")
+@blp.response(200, "Policy", description="The policy's current revision.")
 def get_policy(project, policy_id):
     return respond(gate().get_policy(check_id("project", project), _policy_id(policy_id)))
 
 
 @blp.route("/policies/<segment:policy_id>", methods=["PATCH", "PUT"], endpoint="update_policy")
-@blp.doc(summary="UpdatePolicy", description="Replaces the policy document, making a new revision.")
-@blp.response(200, description="The policy at its new revision.")
+@blp.doc(
+    requestBody=POLICY_BODY, summary="UpdatePolicy", description="Replaces the policy document, making a new revision."
+)
+@blp.response(200, "Policy", description="The policy at its new revision.")
 def update_policy(project, policy_id):
     project = check_id("project", project)
     return respond(gate().update_policy(project, _policy_id(policy_id), policy_body()))
@@ -100,7 +107,7 @@ def update_policy(project, policy_id):
 
 @blp.route("/policies/<segment:policy_id>", methods=["DELETE"], endpoint="delete_policy")
 @blp.doc(summary="DeletePolicy", description="Deletes the policy; its revisions stay readable.")
-@blp.response(200, description="Empty")
+@blp.response(200, "Empty")
 def delete_policy(project, policy_id):
     gate().delete_policy(check_id("project", project), _policy_id(policy_id))
     return respond({})
@@ -109,7 +116,7 @@ def delete_policy(project, policy_id):
 @blp.route("/policies/<segment:policy_id>/revisions", methods=["GET"], endpoint="list_policy_revisions")
 @blp.arguments(PageQuery(), location="query")
 @blp.doc(summary="ListPolicyRevisions")
-@blp.response(200, description="{revisions, nextPageToken}, oldest first; a delete shows as a tombstone.")
+@blp.response(200, "ListRevisionsResponse", description="Oldest first; a delete shows as a tombstone.")
 def list_policy_revisions(args, project, policy_id):
     project, policy_id = check_id("project", project), _policy_id(policy_id)
     collection = f"{project_name(project)}/policies/{policy_id}/revisions"
@@ -119,7 +126,7 @@ def list_policy_revisions(args, project, policy_id):
 
 @blp.route("/policies/<segment:policy_id>/revisions/<segment:revision>", methods=["GET"], endpoint="get_revision")
 @blp.doc(summary="GetPolicyRevision")
-@blp.response(200, description="One revision of the policy.")
+@blp.response(200, "Policy", description="The policy as it was at that revision.")
 def get_policy_revision(project, policy_id, revision):
     if not revision.isdigit():
         raise InvalidArgument(f"revision must be a positive number, got {revision!r}")
@@ -128,11 +135,11 @@ def get_policy_revision(project, policy_id, revision):
 
 @blp.route("/policies/<segment:policy_id>:evaluate", methods=["POST"], endpoint="evaluate_policy")
 @blp.doc(
+    requestBody=body_doc("EvaluateRequest"),
     summary="Evaluate",
-    description='Body: {"resourceUri": "...", "breakglass": {"justification": "..."}}. Answers ALLOW, DENY or '
-    "ALLOW_WITH_WARNINGS with the violations behind it; the decision is recorded.",
+    description="Answers ALLOW, DENY or ALLOW_WITH_WARNINGS with the violations behind it; the decision is recorded.",
 )
-@blp.response(200, description="The decision.")
+@blp.response(200, "Decision")
 def evaluate_policy(project, policy_id):
     project, policy_id = check_id("project", project), _policy_id(policy_id)
     body = json_body()
@@ -146,7 +153,7 @@ def evaluate_policy(project, policy_id):
 @blp.route("/decisions", methods=["GET"], endpoint="list_decisions")
 @blp.arguments(DecisionsQuery(), location="query")
 @blp.doc(summary="ListDecisions")
-@blp.response(200, description="{decisions, nextPageToken}, oldest first.")
+@blp.response(200, "ListDecisionsResponse", description="Oldest first.")
 def list_decisions(args, project):
     project = check_id("project", project)
     collection = project_name(project) + "/decisions"
@@ -156,6 +163,6 @@ def list_decisions(args, project):
 
 @blp.route("/decisions/<segment:decision_id>", methods=["GET"], endpoint="get_decision")
 @blp.doc(summary="GetDecision")
-@blp.response(200, description="One recorded decision.")
+@blp.response(200, "Decision")
 def get_decision(project, decision_id):
     return respond(gate().get_decision(check_id("project", project), check_id("decision id", decision_id)))

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import current_app
+from flask_smorest import Blueprint
 
 from ..errors import error_body
 from .http import respond
 
-blp = Blueprint("health", __name__)
+blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
 
-@blp.get("/healthz")
+@blp.route("/healthz", methods=["GET"], endpoint="healthz")
+@blp.doc(summary="Healthz")
+@blp.response(200, "Health")
 def healthz():
     """The process is up and serving."""
     return respond({"status": "ok"})
 
 
-@blp.get("/readyz")
+@blp.route("/readyz", methods=["GET"], endpoint="readyz")
+@blp.doc(summary="Readyz")
+@blp.response(200, "Readiness")
+@blp.alt_response(503, schema="Error", description="The database is unreachable or not migrated to head.")
 def readyz():
     """The database answers and its schema is at the revision this code expects."""
     ext = current_app.extensions["grafeas"]

@@ -48,9 +48,16 @@ class IngestQuery(_Query):
 @blp.doc(
     summary="Ingest",
     description="The body is the raw report. Nothing is written when it is malformed; posting it again creates "
-    "nothing new (each occurrence's id derives from an idempotency key). Answers {created, unchanged, notesCreated}.",
+    "nothing new (each occurrence's id derives from an idempotency key).",
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"description": "A JSON report, or a plan (format=plan)."}},
+            "application/xml": {"schema": {"description": "A JUnit XML report (format=junit)."}},
+        },
+    },
 )
-@blp.response(200, description="{created, unchanged, notesCreated, documentSha256}")
+@blp.response(200, "IngestResponse")
 def ingest(args, project):
     project = check_id("project", project)
     service = current_app.extensions["grafeas"].ingest

@@ -207,6 +207,7 @@ def _register_access_components(spec) -> None:
                 },
                 "note": ref("Note"),
                 "occurrence": ref("Occurrence"),
+                "policy": ref("Policy"),
             },
         },
     )
