@@ -16,6 +16,8 @@ from werkzeug.serving import make_server
 from grafeas_py import create_app, db
 from grafeas_py.config import Settings
 
+from .spec_conformance import check_response
+
 POSTGRES_URL = os.environ.get("GRAFEAS_TEST_DATABASE_URL", "")
 _schemas: list[str] = []
 
@@ -94,14 +96,17 @@ def base_url(app):
 
 
 class Http(requests.Session):
-    """A session whose paths are relative to the test server."""
+    """A session whose paths are relative to the test server, and whose every answer is checked
+    against the committed OpenAPI document (tests/spec_conformance.py)."""
 
     def __init__(self, base: str) -> None:
         super().__init__()
         self.base = base
 
     def request(self, method, url, *args, **kwargs):
-        return super().request(method, self.base + url, *args, **kwargs)
+        response = super().request(method, self.base + url, *args, **kwargs)
+        check_response(response)
+        return response
 
 
 @pytest.fixture(scope="session")

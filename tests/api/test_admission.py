@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from grafeas_py import create_app
 from grafeas_py.config import Settings
 from grafeas_py.gate.admission import load_config, resource_uri
+from tests.spec_conformance import check_response
 from tests.unit.gate.builders import DIGEST
 
 GOOD = f"gcr.io/acme/app@sha256:{DIGEST}"
@@ -76,6 +77,7 @@ def review(obj, kind=None, namespace="prod", operation="CREATE", **request):
 def post(base, body):
     r = requests.post(f"{base}/v1/admission:review", json=body)
     assert r.status_code == 200, r.text
+    check_response(r)
     answer = r.json()
     assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview"
     assert answer["response"]["uid"] == body["request"]["uid"]
@@ -193,6 +195,7 @@ def test_without_configuration_every_review_is_denied(database_url):
 def test_a_malformed_review_is_400(webhook, body, message):
     r = requests.post(f"{webhook}/v1/admission:review", json=body)
     assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
+    check_response(r)
 
 
 @pytest.mark.parametrize(
