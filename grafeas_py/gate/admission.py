@@ -94,6 +94,8 @@ def parse_review(body) -> Review:
         raise InvalidArgument("AdmissionReview.request.uid is required")
     kind = request.get("kind") or {}
     kind_name = kind.get("kind", "") if isinstance(kind, dict) else ""
+    if not isinstance(kind_name, str):
+        raise InvalidArgument("AdmissionReview.request.kind.kind must be a kind's name, e.g. Pod")
     obj = request.get("object")
     if obj is not None and not isinstance(obj, dict):
         raise InvalidArgument("AdmissionReview.request.object must be an object")

@@ -189,6 +189,8 @@ def test_without_configuration_every_review_is_denied(database_url):
         ({"kind": "Pod"}, "expected an AdmissionReview"),
         ({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {}}, "apiVersion"),
         ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}, "uid is required"),
+        # found by schemathesis: was a 500
+        ({**review(POD), "request": {"uid": "1", "kind": {"kind": {}}}}, "request.kind.kind must be a kind's name"),
         ([1, 2], "must be a JSON object"),
     ],
 )
