@@ -155,7 +155,7 @@ def _register_admission_components(spec) -> None:
                     "type": "object",
                     "required": ["uid"],
                     "properties": {
-                        "uid": {"type": "string"},
+                        "uid": {"type": "string", "minLength": 1},
                         "kind": {"type": "object", "properties": {"kind": {"type": "string", "example": "Pod"}}},
                         "namespace": {"type": "string"},
                         "name": {"type": "string"},

@@ -92,7 +92,7 @@ class NoteNameField(_ValueField):
 
 
 def _text(**kwargs) -> fields.String:
-    return fields.String(validate=_not_blank, **kwargs)
+    return fields.String(validate=_not_blank, metadata={"pattern": r"\S"}, **kwargs)  # the pattern: for the spec
 
 
 def _mode() -> fields.String:
