@@ -57,6 +57,16 @@ def _custom_field_properties(self, field, **kwargs) -> dict:
     return dict(_CUSTOM_FIELDS.get(type(field), {}))
 
 
+def _object(properties: dict, *, required: tuple[str, ...] = (), closed: bool = False) -> dict:
+    """An object schema; a closed one refuses properties it does not list, as the server does."""
+    schema: dict = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
 def register_gate_components(api) -> None:
     """Add the policy document, decisions, the admission review and ingestion results to the spec."""
     api.ma_plugin.converter.add_attribute_function(_custom_field_properties)
@@ -64,148 +74,100 @@ def register_gate_components(api) -> None:
     spec.components.schema("RegoRule", schema=policy.RegoRuleSchema)
     spec.components.schema("Policy", schema=_PolicyResource)
     spec.components.schema("ListPoliciesResponse", component=_list_of("policies", "Policy"))
-    breakglass = {
-        "type": "object",
-        "required": ["justification"],
-        "properties": {"justification": {"type": "string", "example": "INC-1234: hotfix for the outage"}},
-        "additionalProperties": False,
-    }
+    justification = {"type": "string", "example": "INC-1234: hotfix for the outage"}
+    breakglass = _object({"justification": justification}, required=("justification",), closed=True)
+    resource_uri = {"type": "string", "example": "https://gcr.io/acme/app@sha256:0f1e..."}
     spec.components.schema(
         "EvaluateRequest",
-        component={
-            "type": "object",
-            "required": ["resourceUri"],
-            "properties": {
-                "resourceUri": {"type": "string", "example": "https://gcr.io/acme/app@sha256:0f1e..."},
+        component=_object(
+            {
+                "resourceUri": resource_uri,
                 "breakglass": {**breakglass, "description": "Allow despite violations; always recorded."},
             },
-            "additionalProperties": False,
-        },
+            required=("resourceUri",),
+            closed=True,
+        ),
     )
-    spec.components.schema(
-        "Violation",
-        component={
-            "type": "object",
-            "properties": {
-                "rule": {"type": "string", "enum": [*RULE_NAMES, "input"]},
-                "mode": {"type": "string", "enum": list(MODES)},
-                "code": {"type": "string", "example": "SEVERITY_EXCEEDED"},
-                "message": {"type": "string"},
-                "evidence": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "Names of the occurrences the finding rests on.",
-                },
-            },
-        },
-    )
+    names = {"type": "array", "items": {"type": "string"}}
+    violation = {
+        "rule": {"type": "string", "enum": [*RULE_NAMES, "input"]},
+        "mode": {"type": "string", "enum": list(MODES)},
+        "code": {"type": "string", "example": "SEVERITY_EXCEEDED"},
+        "message": {"type": "string"},
+        "evidence": {**names, "description": "Names of the occurrences the finding rests on."},
+    }
+    spec.components.schema("Violation", component=_object(violation))
     violations = {"type": "array", "items": ref("Violation")}
-    spec.components.schema(
-        "Decision",
-        component={
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "example": "projects/prod/decisions/2f0c..."},
-                "policy": {"type": "string", "example": "projects/prod/policies/default"},
-                "policyRevision": {"type": "integer"},
-                "resourceUri": {"type": "string"},
-                "evaluateTime": _TIME,
-                "allowed": {"type": "boolean"},
-                "decision": {"type": "string", "enum": [ALLOW, DENY, ALLOW_WITH_WARNINGS]},
-                "violations": {**violations, "description": "Findings of enforce-mode rules; any denies."},
-                "warnings": {**violations, "description": "Findings of warn-mode and dryrun-mode rules."},
-                "exempted": {**violations, "description": "Findings an unexpired exemption waived."},
-                "breakglass": {**breakglass, "description": "Set when a breakglass turned a DENY into an ALLOW."},
-                "allowPattern": {"type": "string", "description": "The allow pattern that skipped every check."},
-                "usedOccurrences": {"type": "array", "items": {"type": "string"}},
-            },
-        },
-    )
+    decision = {
+        "name": {"type": "string", "example": "projects/prod/decisions/2f0c..."},
+        "policy": {"type": "string", "example": "projects/prod/policies/default"},
+        "policyRevision": {"type": "integer"},
+        "resourceUri": resource_uri,
+        "evaluateTime": _TIME,
+        "allowed": {"type": "boolean"},
+        "decision": {"type": "string", "enum": [ALLOW, DENY, ALLOW_WITH_WARNINGS]},
+        "violations": {**violations, "description": "Findings of enforce-mode rules; any denies."},
+        "warnings": {**violations, "description": "Findings of warn-mode and dryrun-mode rules."},
+        "exempted": {**violations, "description": "Findings an unexpired exemption waived."},
+        "breakglass": {**breakglass, "description": "Set when a breakglass turned a DENY into an ALLOW."},
+        "allowPattern": {"type": "string", "description": "The allow pattern that skipped every check."},
+        "usedOccurrences": names,
+    }
+    spec.components.schema("Decision", component=_object(decision))
     spec.components.schema("ListDecisionsResponse", component=_list_of("decisions", "Decision"))
     count = {"type": "integer", "minimum": 0}
-    spec.components.schema(
-        "IngestResponse",
-        component={
-            "type": "object",
-            "properties": {
-                "created": {**count, "description": "Occurrences created by this request."},
-                "unchanged": {**count, "description": "Occurrences already there from an earlier post."},
-                "notesCreated": count,
-                "documentSha256": {"type": "string", "description": "SHA-256 of the report as posted (hex)."},
-            },
-        },
-    )
+    ingested = {
+        "created": {**count, "description": "Occurrences created by this request."},
+        "unchanged": {**count, "description": "Occurrences already there from an earlier post."},
+        "notesCreated": count,
+        "documentSha256": {"type": "string", "description": "SHA-256 of the report as posted (hex)."},
+    }
+    spec.components.schema("IngestResponse", component=_object(ingested))
     _register_admission_components(spec)
 
 
 def _register_admission_components(spec) -> None:
-    """The parts of Kubernetes' AdmissionReview (admission.k8s.io/v1) the webhook reads and writes."""
+    """The parts of Kubernetes' AdmissionReview (admission.k8s.io/v1) the webhook reads and writes, and the probes."""
     envelope = {
         "apiVersion": {"type": "string", "enum": ["admission.k8s.io/v1"]},
         "kind": {"type": "string", "enum": ["AdmissionReview"]},
     }
+    obj = {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "A Pod, or a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob whose pod "
+        "template names the images.",
+    }
+    request = {
+        "uid": {"type": "string", "minLength": 1},
+        "kind": _object({"kind": {"type": "string", "example": "Pod"}}),
+        "namespace": {"type": "string"},
+        "name": {"type": "string"},
+        "operation": {"type": "string", "enum": ["CREATE", "UPDATE", "DELETE", "CONNECT"]},
+        "dryRun": {"type": "boolean"},
+        "object": obj,
+    }
     spec.components.schema(
         "AdmissionReviewRequest",
-        component={
-            "type": "object",
-            "required": ["apiVersion", "kind", "request"],
-            "properties": {
-                **envelope,
-                "request": {
-                    "type": "object",
-                    "required": ["uid"],
-                    "properties": {
-                        "uid": {"type": "string", "minLength": 1},
-                        "kind": {"type": "object", "properties": {"kind": {"type": "string", "example": "Pod"}}},
-                        "namespace": {"type": "string"},
-                        "name": {"type": "string"},
-                        "operation": {"type": "string", "enum": ["CREATE", "UPDATE", "DELETE", "CONNECT"]},
-                        "dryRun": {"type": "boolean"},
-                        "object": {
-                            "type": "object",
-                            "additionalProperties": True,
-                            "description": "A Pod, or a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or "
-                            "CronJob whose pod template names the images.",
-                        },
-                    },
-                },
-            },
-        },
+        component=_object(
+            {**envelope, "request": _object(request, required=("uid",))}, required=("apiVersion", "kind", "request")
+        ),
     )
-    spec.components.schema(
-        "AdmissionReviewResponse",
-        component={
-            "type": "object",
-            "properties": {
-                **envelope,
-                "response": {
-                    "type": "object",
-                    "properties": {
-                        "uid": {"type": "string", "description": "The request's uid, echoed."},
-                        "allowed": {"type": "boolean"},
-                        "status": {
-                            "type": "object",
-                            "properties": {
-                                "code": {"type": "integer", "enum": [200, 403]},
-                                "reason": {"type": "string"},
-                                "message": {"type": "string", "description": "Why, for the user kubectl shows it to."},
-                            },
-                        },
-                        "warnings": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-            },
-        },
-    )
-    status = {"type": "string", "example": "ok"}
-    spec.components.schema("Health", component={"type": "object", "properties": {"status": status}})
-    spec.components.schema(
-        "Readiness",
-        component={
-            "type": "object",
-            "properties": {
-                "status": {**status, "example": "ready"},
-                "schemaRevision": {"type": "string", "description": "The Alembic revision of the database."},
-            },
-        },
-    )
+    status = {
+        "code": {"type": "integer", "enum": [200, 403]},
+        "reason": {"type": "string"},
+        "message": {"type": "string", "description": "Why, for the user kubectl shows it to."},
+    }
+    answer = {
+        "uid": {"type": "string", "description": "The request's uid, echoed."},
+        "allowed": {"type": "boolean"},
+        "status": _object(status),
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    }
+    spec.components.schema("AdmissionReviewResponse", component=_object({**envelope, "response": _object(answer)}))
+    spec.components.schema("Health", component=_object({"status": {"type": "string", "example": "ok"}}))
+    readiness = {
+        "status": {"type": "string", "example": "ready"},
+        "schemaRevision": {"type": "string", "description": "The Alembic revision of the database."},
+    }
+    spec.components.schema("Readiness", component=_object(readiness))
