@@ -7,7 +7,7 @@ stateless and shares one PostgreSQL database (GRAFEAS_DATABASE_URL).
 import multiprocessing
 import os
 
-from grafeas_py.server import tune_gc
+from grafeas_py.server import LIMIT_REQUEST_LINE, tune_gc
 
 wsgi_app = "grafeas_py:create_app()"
 bind = os.environ.get("GRAFEAS_BIND", "0.0.0.0:8080")
@@ -17,6 +17,7 @@ threads = int(os.environ.get("GRAFEAS_THREADS", 4))
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
+limit_request_line = LIMIT_REQUEST_LINE  # long filters on list calls
 # Recycle workers now and then so that slow leaks cannot accumulate.
 max_requests = 10000
 max_requests_jitter = 1000

@@ -18,6 +18,11 @@ def tune_gc(_worker=None) -> None:
     gc.set_threshold(20_000, 20, 100)
 
 
+# gunicorn's largest request line (its default is 4094): room for the long filters of list calls,
+# such as an OR of dozens of resource URIs. A longer line gets gunicorn's own HTML 414 page.
+LIMIT_REQUEST_LINE = 8190
+
+
 class _Server(BaseApplication):
     def __init__(self, options: dict) -> None:
         self.options = options
@@ -44,6 +49,7 @@ def run(host: str, port: int, workers: int, threads: int) -> None:
             "timeout": 60,
             "graceful_timeout": 30,
             "keepalive": 5,
+            "limit_request_line": LIMIT_REQUEST_LINE,
             "accesslog": "-",
             "errorlog": "-",
             "post_worker_init": tune_gc,

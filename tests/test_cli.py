@@ -55,6 +55,10 @@ def test_serve_migrates_and_answers_under_gunicorn(tmp_path, worker_id):
             time.sleep(0.2)
         r = requests.post(f"{base}/v1/projects/cli/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
         assert r.status_code == 200, r.text
+        # A filter longer than gunicorn's default request line (4094 bytes) still reaches the app.
+        long_filter = " OR ".join(f'name="projects/cli/notes/{i:0200d}"' for i in range(30))
+        r = requests.get(f"{base}/v1/projects/cli/notes", params={"filter": long_filter})
+        assert len(r.request.url) > 6000 and r.status_code == 200 and r.json() == {}, r.text
         # Every worker signs and checks page tokens with the same key, kept in the database.
         requests.post(f"{base}/v1/projects/cli/notes", params={"noteId": "m"}, json=NOTE_BODIES["BUILD"])
         token = requests.get(f"{base}/v1/projects/cli/notes", params={"pageSize": 1}).json()["nextPageToken"]
