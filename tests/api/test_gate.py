@@ -92,6 +92,19 @@ def test_policy_from_yaml(http, policies):
     assert r.json()["rules"]["scan"] == {"maxAge": "24h"}
 
 
+def test_put_replaces_the_policy_with_a_yaml_document_as_patch_does(http, policies):
+    create(http, policies, "y", VULN_POLICY)
+    text = "description: scans only\nrules:\n  scan:\n    maxAge: 7d\n"
+    r = http.put(f"{policies}/y", data=text, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 200, r.text
+    assert r.json()["revision"] == 2 and r.json()["description"] == "scans only"
+    assert r.json()["rules"] == {"scan": {"maxAge": "7d"}}  # replaced: the vulnerability rule is gone
+    assert http.get(f"{policies}/y").json() == r.json()
+    bad = http.put(f"{policies}/y", data="rules: [unclosed", headers={"Content-Type": "application/yaml"})
+    assert bad.status_code == 400 and "line" in bad.json()["error"]["message"]
+    assert http.get(f"{policies}/y").json()["revision"] == 2  # nothing written
+
+
 @pytest.mark.parametrize(
     "body, content_type, message",
     [
