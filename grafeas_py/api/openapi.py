@@ -220,7 +220,7 @@ def _register_access_components(spec) -> None:
             "properties": {
                 "time": time,
                 "occurrenceRevision": ref("Revision"),
-                "decision": {"type": "object", "additionalProperties": True},
+                "decision": ref("Decision"),
             },
         },
     )
