@@ -34,6 +34,7 @@ _WELL_KNOWN = {
     "fieldmask": {"type": "string"},
     "empty": {"type": "object"},
 }
+TIMESTAMP = _WELL_KNOWN["timestamp"]
 
 
 def component_name(msg: Message) -> str:
@@ -179,7 +180,8 @@ def register_components(spec) -> None:
     )
 
 
-def _list_of(key: str, item: str, paged: bool = True) -> dict:
+def list_of(key: str, item: str, paged: bool = True) -> dict:
+    """A list response: the items under `key`, and the next page's token if `paged`."""
     properties = {key: {"type": "array", "items": ref(item)}}
     if paged:
         properties["nextPageToken"] = {"type": "string", "description": "Absent on the last page."}
@@ -188,7 +190,7 @@ def _list_of(key: str, item: str, paged: bool = True) -> dict:
 
 def _register_access_components(spec) -> None:
     """History, role bindings and API tokens."""
-    time = dict(_WELL_KNOWN["timestamp"])
+    time = dict(TIMESTAMP)
     spec.components.schema(
         "Revision",
         component={
@@ -211,7 +213,7 @@ def _register_access_components(spec) -> None:
             },
         },
     )
-    spec.components.schema("ListRevisionsResponse", component=_list_of("revisions", "Revision"))
+    spec.components.schema("ListRevisionsResponse", component=list_of("revisions", "Revision"))
     spec.components.schema(
         "ArtifactEvent",
         component={
@@ -224,7 +226,7 @@ def _register_access_components(spec) -> None:
             },
         },
     )
-    spec.components.schema("ArtifactHistoryResponse", component=_list_of("events", "ArtifactEvent"))
+    spec.components.schema("ArtifactHistoryResponse", component=list_of("events", "ArtifactEvent"))
     spec.components.schema(
         "Binding",
         component={
@@ -238,7 +240,7 @@ def _register_access_components(spec) -> None:
             "additionalProperties": False,
         },
     )
-    spec.components.schema("ListBindingsResponse", component=_list_of("bindings", "Binding", paged=False))
+    spec.components.schema("ListBindingsResponse", component=list_of("bindings", "Binding", paged=False))
     token = {
         "name": {"type": "string", "description": "The caller authenticates as token:<name>."},
         "tokenId": {"type": "string", "description": "16 hex digits; not a secret."},
@@ -247,7 +249,7 @@ def _register_access_components(spec) -> None:
         "revokeTime": time,
     }
     spec.components.schema("ApiToken", component={"type": "object", "properties": token})
-    spec.components.schema("ListApiTokensResponse", component=_list_of("tokens", "ApiToken", paged=False))
+    spec.components.schema("ListApiTokensResponse", component=list_of("tokens", "ApiToken", paged=False))
     entry = {
         "seq": {"type": "integer", "description": "Its place in the chain, from 1."},
         "time": time,
@@ -259,7 +261,7 @@ def _register_access_components(spec) -> None:
         "hash": {"type": "string", "description": "SHA-256 (or HMAC-SHA256) over the entry and prevHash (hex)."},
     }
     spec.components.schema("AuditEntry", component={"type": "object", "properties": entry})
-    spec.components.schema("ListAuditEntriesResponse", component=_list_of("auditEntries", "AuditEntry"))
+    spec.components.schema("ListAuditEntriesResponse", component=list_of("auditEntries", "AuditEntry"))
     spec.components.schema(
         "CreateApiTokenRequest",
         component={

@@ -12,9 +12,7 @@ from marshmallow import fields
 from ..gate import schemas as policy
 from ..gate.decision import ALLOW, ALLOW_WITH_WARNINGS, DENY
 from ..gate.model import MODES, RULE_NAMES
-from .openapi import _WELL_KNOWN, _list_of, ref
-
-_TIME = _WELL_KNOWN["timestamp"]
+from .openapi import TIMESTAMP, list_of, ref
 
 # What the gate's own field types accept, as OpenAPI says it.
 _CUSTOM_FIELDS = {
@@ -47,8 +45,8 @@ class _PolicyResource(policy.PolicySchema):
 
     name = fields.String(dump_only=True, metadata={"example": "projects/prod/policies/default"})
     revision = fields.Integer(dump_only=True, metadata={"description": "1, 2, ...: each change makes a new one."})
-    createTime = fields.String(dump_only=True, metadata=_TIME)
-    updateTime = fields.String(dump_only=True, metadata=_TIME)
+    createTime = fields.String(dump_only=True, metadata=TIMESTAMP)
+    updateTime = fields.String(dump_only=True, metadata=TIMESTAMP)
     # `rules` loads into a model object; documented as the object a client writes.
     rules = fields.Nested(policy.RulesSchema, metadata={"default": {}})
 
@@ -73,7 +71,7 @@ def register_gate_components(api) -> None:
     spec = api.spec
     spec.components.schema("RegoRule", schema=policy.RegoRuleSchema)
     spec.components.schema("Policy", schema=_PolicyResource)
-    spec.components.schema("ListPoliciesResponse", component=_list_of("policies", "Policy"))
+    spec.components.schema("ListPoliciesResponse", component=list_of("policies", "Policy"))
     justification = {"type": "string", "example": "INC-1234: hotfix for the outage"}
     breakglass = _object({"justification": justification}, required=("justification",), closed=True)
     resource_uri = {"type": "string", "example": "https://gcr.io/acme/app@sha256:0f1e..."}
@@ -103,7 +101,7 @@ def register_gate_components(api) -> None:
         "policy": {"type": "string", "example": "projects/prod/policies/default"},
         "policyRevision": {"type": "integer"},
         "resourceUri": resource_uri,
-        "evaluateTime": _TIME,
+        "evaluateTime": TIMESTAMP,
         "allowed": {"type": "boolean"},
         "decision": {"type": "string", "enum": [ALLOW, DENY, ALLOW_WITH_WARNINGS]},
         "violations": {**violations, "description": "Findings of enforce-mode rules; any denies."},
@@ -114,7 +112,7 @@ def register_gate_components(api) -> None:
         "usedOccurrences": names,
     }
     spec.components.schema("Decision", component=_object(decision))
-    spec.components.schema("ListDecisionsResponse", component=_list_of("decisions", "Decision"))
+    spec.components.schema("ListDecisionsResponse", component=list_of("decisions", "Decision"))
     count = {"type": "integer", "minimum": 0}
     ingested = {
         "created": {**count, "description": "Occurrences created by this request."},

@@ -92,7 +92,8 @@ class NoteNameField(_ValueField):
 
 
 def _text(**kwargs) -> fields.String:
-    return fields.String(validate=_not_blank, metadata={"pattern": r"\S"}, **kwargs)  # the pattern: for the spec
+    # The pattern says in the OpenAPI spec what _not_blank checks.
+    return fields.String(validate=_not_blank, metadata={"pattern": r"\S"}, **kwargs)
 
 
 def _mode() -> fields.String:
