@@ -575,11 +575,16 @@ def _insert_many(conn, table, rows: Iterable[dict]) -> list[dict]:
 
     written: list[dict] = []
     if dialect == "postgresql":
+        import psycopg
+
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in itertools.chain(first, rows):
-                copy.write_row(values(row))
-                written.append(row)
+        try:
+            with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in itertools.chain(first, rows):
+                    copy.write_row(values(row))
+                    written.append(row)
+        except psycopg.IntegrityError as exc:  # the driver's own: callers catch SQLAlchemy's, as for INSERT
+            raise IntegrityError(statement, None, exc) from exc
         return written
     written = first + list(rows)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # qmark

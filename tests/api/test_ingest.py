@@ -113,6 +113,45 @@ def test_plan_batches_from_the_command_line_client(http, project):
     assert r.status_code == 400 and "does not match the kind" in r.json()["error"]["message"]
 
 
+def test_concurrent_retries_of_one_plan_create_it_once(base_url, project):
+    """CI retrying while its first post is still being written: the twins race for the same ids."""
+    import hashlib
+    import threading
+
+    import requests
+
+    note = f"projects/{project}/notes/CVE-2024-7"
+    body = {
+        "notes": {note: NOTE_BODIES["VULNERABILITY"]},
+        "occurrences": [
+            {"key": hashlib.sha256(str(i).encode()).hexdigest(), "occurrence": occurrence_body("VULNERABILITY", note)}
+            for i in range(120)  # above the size that storage writes with COPY on PostgreSQL
+        ],
+    }
+    answers: list = []
+
+    def post():
+        url = f"{base_url}/v1/projects/{project}/occurrences:ingest"
+        answers.append(requests.post(url, params={"format": "plan"}, json=body))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
+    assert sum(r.json()["created"] for r in answers) == 120
+    assert sum(r.json()["notesCreated"] for r in answers) == 1
+    assert (
+        len(
+            requests.get(f"{base_url}/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()[
+                "occurrences"
+            ]
+        )
+        == 120
+    )
+
+
 def test_the_gate_judges_what_was_ingested(http, project):
     policies = f"/v1/projects/{project}/policies"
     policy = {"rules": {"tests": {}, "scan": {"maxAge": "36500d"}}}
