@@ -10,15 +10,18 @@ exists. Storage records history and the audit trail with each change.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Iterable, Iterator
 
 from . import fieldmask
 from .auth import roles
 from .auth.access import Access
-from .errors import ApiError, InvalidArgument, NotFound
+from .auth.context import current_principal
+from .errors import AlreadyExists, ApiError, InvalidArgument, NotFound
 from .names import (
     NoteRef,
     check_id,
+    keyed_id,
     new_id,
     note_name,
     occurrence_name,
@@ -34,12 +37,19 @@ from .wire.schema import Message
 from .wire.timestamps import from_datetime
 
 MAX_BATCH = 1000
+# An Idempotency-Key (IETF httpapi draft): an opaque token the client makes, such as a UUID.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 OUTPUT_ONLY = ("name", "kind", "createTime", "updateTime")
 MAX_ID_LENGTH = 255
 
 
 def _now() -> str:
     return from_datetime(dt.datetime.now(dt.UTC))
+
+
+def _untimed(doc: dict) -> dict:
+    """A document without the times the server keeps: what two requests for it can agree on."""
+    return {k: v for k, v in doc.items() if k not in ("createTime", "updateTime")}
 
 
 def _strip_output_only(body: dict) -> dict:
@@ -179,6 +189,33 @@ class Grafeas:
             raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(bodies)}")
         self._require(roles.OCCURRENCES_CREATE, project_id)
         return self.storage.create_occurrences(project_id, self._checked_occurrences(project_id, bodies))
+
+    def create_occurrences_once(
+        self, project_id: str, bodies: list[dict], key: str, single: bool = False
+    ) -> list[dict]:
+        """Create `bodies` as the first request with this idempotency key; a repeat answers as it did.
+
+        Each item's id derives from the caller, the project, the key and the item's place, so a retry
+        finds them taken and writes nothing. It gets the stored occurrences if they are what it asks
+        for (apart from the times the server keeps), and 409 if the key went with another request.
+        """
+        if not 1 <= len(bodies) <= MAX_BATCH:
+            raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(bodies)}")
+        if not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise InvalidArgument("Idempotency-Key must be 1 to 255 printable ASCII characters")
+        principal = current_principal().id
+        ids = [keyed_id(principal, project_id, key, str(index)) for index in range(len(bodies))]
+        prepared = self._prepare_occurrences(project_id, bodies, ids, single=single)
+        created = self.storage.create_occurrences_unless_taken(project_id, prepared)
+        if created is not None:
+            return created
+        stored = self.storage.get_occurrences(project_id, ids)
+        if any(_untimed(stored.get(occ.occurrence_id, {})) != _untimed(occ.data) for occ in prepared):
+            raise AlreadyExists(
+                f"Idempotency-Key {key!r} was used for another request in project {project_id!r}, "
+                "or what it created has changed since; use a new key for a new request"
+            )
+        return [stored[occ.occurrence_id] for occ in prepared]
 
     def create_missing_occurrences(self, project_id: str, items: list[tuple[str, dict]]) -> list[dict]:
         """Create each (occurrence id, body) whose id is not taken yet; those that exist stay as they are.

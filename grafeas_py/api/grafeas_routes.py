@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_smorest import Blueprint
 
 from ..errors import InvalidArgument
@@ -21,6 +22,20 @@ from .schemas import (
     SummaryQuery,
     UpdateQuery,
 )
+
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Makes a retry safe: a repeat with the same key creates nothing and answers with what the "
+    "first request created; the same key with another request is a 409.",
+}
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, if it has one."""
+    return request.headers.get("Idempotency-Key")
 
 
 def _project(project: str, location: str | None) -> str:
@@ -107,15 +122,23 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     # ---- occurrences ---------------------------------------------------------------------
 
     @blp.route("/occurrences", methods=["POST"], endpoint="create_occurrence")
-    @blp.doc(requestBody=body_doc("Occurrence"), summary="CreateOccurrence")
+    @blp.doc(requestBody=body_doc("Occurrence"), summary="CreateOccurrence", parameters=[IDEMPOTENCY_KEY])
     @blp.response(200, "Occurrence")
     def create_occurrence(project, location=None):
         project = _project(project, location)
         body = decode(OCCURRENCE, json_body(), "occurrence")
+        key = idempotency_key()
+        if key is not None:
+            [created] = grafeas().service.create_occurrences_once(project, [body], key, single=True)
+            return respond_message(OCCURRENCE, created)
         return respond_message(OCCURRENCE, grafeas().service.create_occurrence(project, body))
 
     @blp.route("/occurrences:batchCreate", methods=["POST"], endpoint="batch_create_occurrences")
-    @blp.doc(requestBody=body_doc("BatchCreateOccurrencesRequest"), summary="BatchCreateOccurrences")
+    @blp.doc(
+        requestBody=body_doc("BatchCreateOccurrencesRequest"),
+        summary="BatchCreateOccurrences",
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @blp.response(200, "BatchCreateOccurrencesResponse")
     def batch_create_occurrences(project, location=None):
         project = _project(project, location)
@@ -124,6 +147,11 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         items = body.get("occurrences")
         if not isinstance(items, list):
             raise InvalidArgument('occurrences is required: a list of occurrences, {"occurrences": [{...}]}')
+        key = idempotency_key()
+        if key is not None:
+            decoded = [decode(OCCURRENCE, item, f"occurrences[{i}]") for i, item in enumerate(items)]
+            created = grafeas().service.create_occurrences_once(project, decoded, key)
+            return respond_list("occurrences", OCCURRENCE, created)
         created = grafeas().service.batch_create_occurrences(project, DecodedLazily(OCCURRENCE, items, "occurrences"))
         return respond_list("occurrences", OCCURRENCE, created)
 

@@ -112,6 +112,14 @@ class Storage(abc.ABC):
         """Create the occurrences whose ids are not taken, skip the rest; return those created."""
 
     @abc.abstractmethod
+    def create_occurrences_unless_taken(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict] | None:
+        """Create all of them in one transaction, or nothing (None) if any of their ids is taken."""
+
+    @abc.abstractmethod
+    def get_occurrences(self, project_id: str, occurrence_ids: list[str]) -> dict[str, dict]:
+        """The occurrences of those ids that exist, by id."""
+
+    @abc.abstractmethod
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict: ...
 
     @abc.abstractmethod

@@ -268,33 +268,53 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def create_missing_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
         """Create the occurrences whose ids are free, in one transaction; skip the others."""
         rows = list(_occurrence_rows(project_id, new))
-        ids = [occ.occurrence_id for occ in new]
         for attempt in (1, 2):
             try:
                 with self._write() as conn:
-                    taken = set()
-                    for start in range(0, len(ids), _CHUNK):
-                        chunk = ids[start : start + _CHUNK]
-                        query = select(occurrences.c.occurrence_id).where(
-                            occurrences.c.project_id == project_id, occurrences.c.occurrence_id.in_(chunk)
-                        )
-                        taken.update(conn.execute(query).scalars())
+                    taken = self._taken_occurrence_ids(conn, project_id, [occ.occurrence_id for occ in new])
                     fresh = [row for row in rows if row["occurrence_id"] not in taken]
                     if fresh:
-                        # Ids derive from idempotency keys, so a deleted finding reported again comes back
-                        # under its old id: its revisions continue after the tombstone.
-                        again = self._first_revisions(
-                            conn, "occurrence", project_id, [r["occurrence_id"] for r in fresh]
-                        )
-                        for row in fresh:
-                            row["revision"] = again.get(row["occurrence_id"], 1)
-                        _insert_many(conn, occurrences, fresh)
-                        self._audit_created(conn, project_id, fresh)
+                        self._insert_occurrences(conn, project_id, fresh)
                 break
             except IntegrityError:  # a concurrent retry of the same report won the race: look again
                 if attempt == 2:
                     raise Aborted("another request is writing the same occurrences; retry") from None
         return [occ.data for occ in new if occ.occurrence_id not in taken]
+
+    def create_occurrences_unless_taken(self, project_id: str, new: list[NewOccurrence]) -> list[dict] | None:
+        """Create all of them in one transaction, or nothing (None) if any of their ids is taken."""
+        rows = list(_occurrence_rows(project_id, new))
+        for attempt in (1, 2):
+            try:
+                with self._write() as conn:
+                    if self._taken_occurrence_ids(conn, project_id, [occ.occurrence_id for occ in new]):
+                        return None
+                    self._insert_occurrences(conn, project_id, rows)
+                return [occ.data for occ in new]
+            except IntegrityError:  # a concurrent twin inserted them first: now they are taken
+                if attempt == 2:
+                    raise Aborted("another request is writing the same occurrences; retry") from None
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _taken_occurrence_ids(conn, project_id: str, ids: list[str]) -> set[str]:
+        taken = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            query = select(occurrences.c.occurrence_id).where(
+                occurrences.c.project_id == project_id, occurrences.c.occurrence_id.in_(chunk)
+            )
+            taken.update(conn.execute(query).scalars())
+        return taken
+
+    def _insert_occurrences(self, conn, project_id: str, rows: list[dict]) -> None:
+        """Insert rows whose ids may have been used before: ids derived from keys come back after a
+        delete, and their revisions continue after the tombstone."""
+        again = self._first_revisions(conn, "occurrence", project_id, [r["occurrence_id"] for r in rows])
+        for row in rows:
+            row["revision"] = again.get(row["occurrence_id"], 1)
+        _insert_many(conn, occurrences, rows)
+        self._audit_created(conn, project_id, rows)
 
     def _audit_created(self, conn, project_id: str, rows: list[dict]) -> None:
         if len(rows) == 1:
@@ -342,6 +362,17 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         if data is None:
             raise _occurrence_missing(project_id, occurrence_id)
         return data
+
+    def get_occurrences(self, project_id: str, occurrence_ids: list[str]) -> dict[str, dict]:
+        found = {}
+        with self._read() as conn:
+            for start in range(0, len(occurrence_ids), _CHUNK):
+                query = select(occurrences.c.occurrence_id, occurrences.c.data).where(
+                    occurrences.c.project_id == project_id,
+                    occurrences.c.occurrence_id.in_(occurrence_ids[start : start + _CHUNK]),
+                )
+                found.update((row.occurrence_id, row.data) for row in conn.execute(query))
+        return found
 
     def get_occurrence_with_revision(self, project_id: str, occurrence_id: str) -> tuple[dict, int]:
         with self._read() as conn:

@@ -116,7 +116,7 @@ def test_plan_batches_from_the_command_line_client(http, project):
 def test_concurrent_retries_of_one_plan_create_it_once(base_url, project):
     """CI retrying while its first post is still being written: the twins race for the same ids."""
     import hashlib
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     import requests
 
@@ -128,17 +128,9 @@ def test_concurrent_retries_of_one_plan_create_it_once(base_url, project):
             for i in range(120)  # above the size that storage writes with COPY on PostgreSQL
         ],
     }
-    answers: list = []
-
-    def post():
-        url = f"{base_url}/v1/projects/{project}/occurrences:ingest"
-        answers.append(requests.post(url, params={"format": "plan"}, json=body))
-
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    url = f"{base_url}/v1/projects/{project}/occurrences:ingest"
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: requests.post(url, params={"format": "plan"}, json=body), range(4)))
     assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
     assert sum(r.json()["created"] for r in answers) == 120
     assert sum(r.json()["notesCreated"] for r in answers) == 1

@@ -153,3 +153,22 @@ def test_ingesting_into_a_note_project_without_rights_tells_nothing_about_its_no
     assert before.status_code == after.status_code == 403
     assert before.json()["error"]["message"] == after.json()["error"]["message"]
     assert "notes.attachOccurrence" in after.json()["error"]["message"]
+
+
+def test_idempotency_keys_are_per_caller(secure, provider, tenant):
+    """Two CI jobs that happen to pick the same key each get their own occurrence, not the other's."""
+    note = f"projects/{provider}/notes/CVE-1"
+    names = []
+    for name in (f"a-{tenant}", f"b-{tenant}"):
+        caller = secure.client(secure.token(name))
+        secure.bind(tenant, "occurrencesEditor", f"token:{name}")
+        secure.bind(provider, "notesAttacher", f"token:{name}")
+        for _ in range(2):  # the second is a retry
+            r = caller.post(
+                f"/v1/projects/{tenant}/occurrences", json=vulnerability(note), headers={"Idempotency-Key": "nightly"}
+            )
+            assert r.status_code == 200, r.text
+        names.append(r.json()["name"])
+    assert names[0] != names[1]
+    listing = secure.admin.get(f"/v1/projects/{tenant}/occurrences").json()["occurrences"]
+    assert sorted(o["name"] for o in listing) == sorted(names)

@@ -406,6 +406,19 @@ def test_create_occurrence_and_get_it_back(client, parent, project):
     assert client.get_occurrence(name=created.name) == created
 
 
+def test_a_create_retried_with_an_idempotency_key_in_the_metadata_is_written_once(client, parent, project):
+    note = create_note(client, parent, "CVE-2024-6387")
+    key = [("idempotency-key", f"ci-{project}-1")]
+    first = client.create_occurrence(parent=parent, occurrence=vulnerability_occurrence(note.name), metadata=key)
+    again = client.create_occurrence(parent=parent, occurrence=vulnerability_occurrence(note.name), metadata=key)
+    assert again == first
+    batch = [vulnerability_occurrence(note.name) for _ in range(2)]
+    with pytest.raises(exceptions.Conflict) as info:  # the key went with another request
+        client.batch_create_occurrences(parent=parent, occurrences=batch, metadata=key)
+    assert "Idempotency-Key" in str(info.value)
+    assert [o.name for o in client.list_occurrences(parent=parent)] == [first.name]
+
+
 def test_occurrence_may_name_its_note_in_the_location_form(client, parent, project):
     note = create_note(client, parent, "n", build_note())
     location_name = f"projects/{project}/locations/{LOCATION}/notes/n"

@@ -1,0 +1,117 @@
+"""Idempotency-Key on CreateOccurrence and BatchCreateOccurrences: a CI job may retry a create
+whose answer it never saw, and nothing is written twice."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
+
+
+@pytest.fixture
+def note(http, project):
+    r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"])
+    assert r.status_code == 200, r.text
+    return r.json()["name"]
+
+
+def key() -> dict:
+    return {"Idempotency-Key": f"ci-run-{uuid.uuid4()}"}
+
+
+def listed(http, project) -> list[dict]:
+    return http.get(f"/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json().get("occurrences", [])
+
+
+def test_a_retried_create_answers_as_the_first_did_and_writes_nothing(http, project, note):
+    headers, body = key(), occurrence_body("VULNERABILITY", note)
+    first = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
+    again = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json()  # same name, same createTime
+    assert uuid.UUID(first.json()["name"].rsplit("/", 1)[1]).version == 5
+    assert listed(http, project) == [first.json()]
+    history = http.get(f"/v1/{first.json()['name']}:history").json()["revisions"]
+    assert [h["action"] for h in history] == ["CREATE"]
+
+
+def test_a_retried_batch_answers_with_the_same_occurrences_in_order(http, project, note):
+    headers = key()
+    body = {"occurrences": [occurrence_body("VULNERABILITY", note, f"{IMAGE}-{i}") for i in range(5)]}
+    first = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    again = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert [o["resourceUri"] for o in first.json()["occurrences"]] == [f"{IMAGE}-{i}" for i in range(5)]
+    assert len(listed(http, project)) == 5
+
+
+def test_without_a_key_each_create_is_new(http, project, note):
+    body = occurrence_body("VULNERABILITY", note)
+    names = {http.post(f"/v1/projects/{project}/occurrences", json=body).json()["name"] for _ in range(2)}
+    assert len(names) == 2
+
+
+def test_a_key_used_for_another_request_is_409_and_writes_nothing(http, project, note):
+    headers = key()
+    first = http.post(
+        f"/v1/projects/{project}/occurrences", json=occurrence_body("VULNERABILITY", note), headers=headers
+    )
+    assert first.status_code == 200, first.text
+    other = occurrence_body("VULNERABILITY", note, f"{IMAGE}-other")
+    r = http.post(f"/v1/projects/{project}/occurrences", json=other, headers=headers)
+    assert r.status_code == 409 and r.json()["error"]["status"] == "ALREADY_EXISTS", r.text
+    assert "Idempotency-Key" in r.json()["error"]["message"]
+    # A batch whose first item is the one created, and a second one: still another request.
+    batch = {"occurrences": [occurrence_body("VULNERABILITY", note), other]}
+    r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=batch, headers=headers)
+    assert r.status_code == 409, r.text
+    assert listed(http, project) == [first.json()]
+
+
+def test_a_retry_after_the_occurrence_changed_is_409(http, project, note):
+    headers, body = key(), occurrence_body("VULNERABILITY", note)
+    created = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers).json()
+    patch = {"vulnerability": {**body["vulnerability"], "cvssScore": 1.5}}
+    assert http.patch(f"/v1/{created['name']}", json=patch).status_code == 200
+    r = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
+    assert r.status_code == 409 and "changed since" in r.json()["error"]["message"], r.text
+
+
+def test_keys_are_per_project(http, project, note):
+    headers, body = key(), occurrence_body("VULNERABILITY", note)
+    here = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
+    there = http.post(f"/v1/projects/{project}-b/occurrences", json=body, headers=headers)
+    assert here.status_code == there.status_code == 200, there.text
+    assert here.json()["name"].rsplit("/", 1)[1] != there.json()["name"].rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 256, "naïve", "two words"], ids=["empty", "long", "non-ascii", "space"])
+def test_a_malformed_key_is_400(http, project, note, bad):
+    headers = {"Idempotency-Key": bad.encode()}
+    r = http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("VULNERABILITY", note), headers=headers)
+    assert r.status_code == 400 and "Idempotency-Key" in r.json()["error"]["message"], r.text
+    assert listed(http, project) == []
+
+
+def test_an_invalid_request_with_a_key_is_refused_as_without_one(http, project, note):
+    body = occurrence_body("VULNERABILITY", f"projects/{project}/notes/missing")
+    r = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=key())
+    assert r.status_code == 404 and "missing" in r.json()["error"]["message"], r.text
+
+
+def test_concurrent_twins_create_once_and_both_get_the_occurrences(base_url, project, note):
+    import requests
+
+    headers = key()
+    body = {"occurrences": [occurrence_body("VULNERABILITY", note, f"{IMAGE}-{i}") for i in range(200)]}
+    url = f"{base_url}/v1/projects/{project}/occurrences:batchCreate"
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: requests.post(url, json=body, headers=headers), range(4)))
+    assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
+    assert all(r.json() == answers[0].json() for r in answers)
+    listing = requests.get(f"{base_url}/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()
+    assert len(listing["occurrences"]) == 200
