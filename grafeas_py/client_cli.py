@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,10 +58,10 @@ class Client:
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def call(self, method: str, path: str, *, retry: bool = True, **kwargs) -> dict:
+    def call(self, method: str, path: str, *, retry: bool = True, headers: dict | None = None, **kwargs) -> dict:
         """The JSON answer to one request; ClientError with the server's message otherwise."""
         session = self.session if retry else requests
-        headers = dict(self.session.headers) if not retry else None
+        headers = {**self.session.headers, **(headers or {})} if not retry else headers
         try:
             r = session.request(method, self.url + path, timeout=self.timeout, headers=headers, **kwargs)
         except requests.RequestException as exc:
@@ -146,6 +147,21 @@ def _name(value: str, collection: str) -> tuple[str, str]:
 
 def _quote(segment: str) -> str:
     return requests.utils.quote(segment, safe="")
+
+
+def idempotency_option(f):
+    """--idempotency-key: what makes a create safe to retry, here and when the CI job runs again."""
+    return click.option(
+        "--idempotency-key",
+        default=None,
+        help="Sent as Idempotency-Key: give the same value when the job runs again to create nothing twice "
+        "[default: a new random key, so that this command's own retries are safe].",
+    )(f)
+
+
+def _once(key: str | None) -> dict:
+    """The headers of a create that may be retried."""
+    return {"Idempotency-Key": key or str(uuid.uuid4())}
 
 
 output_option = click.option(
@@ -234,14 +250,15 @@ def occurrences():
 @occurrences.command("create")
 @click.argument("project")
 @click.option("--file", "-f", "path", required=True, help="The occurrence as JSON or YAML ('-': standard input).")
+@idempotency_option
 @output_option
 @with_client
-def occurrences_create(client, project, path, output):
+def occurrences_create(client, project, path, idempotency_key, output):
     """Create an occurrence in PROJECT; prints it with its server-assigned name."""
     body = _read_document(path)
     path_ = f"/v1/projects/{_quote(project)}/occurrences"
-    # Not retried: a create that reached the server would be made twice.
-    _emit(_run(lambda: client.call("POST", path_, json=body, retry=False)), output, "occurrences")
+    # Retried like a read: with the key, a create that reached the server is not made twice.
+    _emit(_run(lambda: client.call("POST", path_, json=body, headers=_once(idempotency_key))), output, "occurrences")
 
 
 @occurrences.command("get")
@@ -446,7 +463,8 @@ def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_REFUSED)
     path = f"/v1/projects/{_quote(project or note_project)}/occurrences"
-    created = _run(lambda: Client(url, token).call("POST", path, json=body, retry=False))
+    # A fresh key makes this command's own retries safe; a job run again signs anew, which is another request.
+    created = _run(lambda: Client(url, token).call("POST", path, json=body, headers=_once(None)))
     _emit(created, output, "occurrences")
 
 

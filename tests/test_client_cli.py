@@ -53,6 +53,24 @@ def test_notes_and_occurrences_round_trip(cli, project, tmp_path):
     assert missing.exit_code == 1 and "404" in missing.output and "not found" in missing.output
 
 
+def test_occurrences_create_with_an_idempotency_key_creates_once(cli, project, http):
+    name = f"projects/{project}/notes/CVE-2024-8"
+    assert http.post(
+        f"/v1/projects/{project}/notes", params={"noteId": "CVE-2024-8"}, json=NOTE_BODIES["VULNERABILITY"]
+    ).ok
+    body = json.dumps(occurrence_body("VULNERABILITY", name, IMAGE))
+    runs = [
+        cli("occurrences", "create", project, "-f", "-", "--idempotency-key", "job-41-scan", input=body) for _ in "ab"
+    ]
+    assert [r.exit_code for r in runs] == [0, 0], runs[1].output
+    assert json.loads(runs[0].output) == json.loads(runs[1].output)
+    fresh = cli("occurrences", "create", project, "-f", "-", input=body)  # a new key of its own
+    assert fresh.exit_code == 0 and json.loads(fresh.output)["name"] != json.loads(runs[0].output)["name"]
+    other = json.dumps(occurrence_body("VULNERABILITY", name, IMAGE + "-b"))
+    reused = cli("occurrences", "create", project, "-f", "-", "--idempotency-key", "job-41-scan", input=other)
+    assert reused.exit_code == 1 and "409" in reused.output and "Idempotency-Key" in reused.output
+
+
 def test_exit_codes(cli, project):
     assert cli("notes", "get", "CVE-1").exit_code == 2  # not a note name: usage
     bad = cli("notes", "list", project, "--filter", "kind ==")
