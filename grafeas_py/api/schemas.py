@@ -1,6 +1,6 @@
 """Query-string schemas. Bodies are described from the protobuf messages (see `openapi`)."""
 
-from marshmallow import EXCLUDE, Schema, fields, pre_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validates_schema
 
 
 class _Query(Schema):
@@ -16,6 +16,13 @@ class _Query(Schema):
             name = _camel(key) if "_" in key and _camel(key) in self.fields else key
             out.setdefault(name, data[key])
         return out
+
+    @validates_schema
+    def _no_nul(self, data, **_):
+        # Neither database stores or compares text holding NUL (PostgreSQL refuses it outright).
+        bad = {k: ["must not contain the NUL character (U+0000)"] for k, v in data.items() if "\x00" in str(v)}
+        if bad:
+            raise ValidationError(bad)
 
 
 def _camel(snake: str) -> str:

@@ -52,7 +52,12 @@ class Binding:
             check_id("binding project", self.project)
         if self.role not in ROLE_PERMISSIONS:
             raise InvalidArgument(f"unknown role {self.role!r}; roles are {', '.join(sorted(ROLE_PERMISSIONS))}")
-        if not self.member or self.member != self.member.strip() or self.member == GROUP_PREFIX:
+        if (
+            not self.member
+            or self.member != self.member.strip()
+            or self.member == GROUP_PREFIX
+            or "\x00" in self.member
+        ):
             raise InvalidArgument(f"binding member must be a principal id or 'group:<name>', got {self.member!r}")
 
 

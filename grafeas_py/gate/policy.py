@@ -34,13 +34,32 @@ def parse_policy(doc: dict) -> Policy:
     """Validate a policy document; raises InvalidArgument listing every problem with its field path."""
     if not isinstance(doc, dict):
         raise InvalidArgument(f"a policy must be an object, got {type(doc).__name__}")
-    try:
-        return PolicySchema().load(doc)
-    except ValidationError as error:
-        problems = list(_flatten(error.messages, ""))
+    problems = list(_nul_characters(doc, ""))
+    if not problems:  # text with NUL cannot be stored (PostgreSQL refuses it), so nothing else is worth saying
+        try:
+            return PolicySchema().load(doc)
+        except ValidationError as error:
+            problems = list(_flatten(error.messages, ""))
     violations = [{"field": path, "description": message} for path, message in problems]
     text = "; ".join(f"{path}: {message}" if path else message for path, message in problems)
     raise InvalidArgument(f"invalid policy: {text}", [{"@type": BAD_REQUEST, "fieldViolations": violations}])
+
+
+def _nul_characters(value, path: str):
+    """(path, problem) for each key or text in the document that holds the NUL character."""
+    nul = "must not contain the NUL character (U+0000)"
+    if isinstance(value, str) and "\x00" in value:
+        yield path, nul
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                yield here, nul
+            else:
+                yield from _nul_characters(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_characters(item, f"{path}[{index}]")
 
 
 def load_policy_text(text: str | bytes, content_type: str) -> dict:

@@ -145,6 +145,8 @@ class Gate:
         self._require(roles.POLICIES_EVALUATE, project_id, policy_name(project_id, policy_id))
         if not isinstance(resource_uri, str) or not resource_uri:
             raise InvalidArgument("resourceUri is required: the artifact to judge, e.g. https://gcr.io/p/i@sha256:...")
+        if "\x00" in resource_uri:
+            raise InvalidArgument("resourceUri must not contain the NUL character (U+0000)")
         glass = None
         if breakglass is not None:
             if not isinstance(breakglass, dict) or set(breakglass) - {"justification"}:
