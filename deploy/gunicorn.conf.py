@@ -7,7 +7,7 @@ stateless and shares one PostgreSQL database (GRAFEAS_DATABASE_URL).
 import multiprocessing
 import os
 
-from grafeas_py.server import LIMIT_REQUEST_LINE, tune_gc
+from grafeas_py import server
 
 wsgi_app = "grafeas_py:create_app()"
 bind = os.environ.get("GRAFEAS_BIND", "0.0.0.0:8080")
@@ -17,7 +17,7 @@ threads = int(os.environ.get("GRAFEAS_THREADS", 4))
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-limit_request_line = LIMIT_REQUEST_LINE  # long filters on list calls
+limit_request_line = server.LIMIT_REQUEST_LINE  # long filters on list calls
 # Recycle workers now and then so that slow leaks cannot accumulate.
 max_requests = 10000
 max_requests_jitter = 1000
@@ -25,5 +25,6 @@ accesslog = "-"
 errorlog = "-"
 # Trust X-Forwarded-* only from the local proxy unless told otherwise.
 forwarded_allow_ips = os.environ.get("GRAFEAS_FORWARDED_ALLOW_IPS", "127.0.0.1")
-# Freeze the loaded app's objects and collect garbage less often (see grafeas_py.server.tune_gc).
-post_worker_init = tune_gc
+# Garbage collection tuned for batches, and gunicorn's own errors in the API's JSON error shape
+# (see grafeas_py.server.post_worker_init).
+post_worker_init = server.post_worker_init

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gc
 
+import orjson
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+
+from .errors import error_body
 
 
 def tune_gc(_worker=None) -> None:
@@ -16,6 +20,26 @@ def tune_gc(_worker=None) -> None:
     """
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
+
+
+def write_json_error(sock, status: int, reason: str, message: str) -> None:
+    """gunicorn's answer to a request it rejects before the app sees it (`gunicorn.util.write_error`),
+    in the API's error shape instead of an HTML page: a request line or headers over the limits, a
+    malformed request line, an unsupported transfer coding."""
+    body = orjson.dumps(error_body(status, message or reason))
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def post_worker_init(worker=None) -> None:
+    """Each worker's setup once it has loaded the app (a gunicorn hook, here and in deploy/)."""
+    tune_gc()
+    # gunicorn looks the function up on its util module for every error, so replacing it there is
+    # enough; it has kept this signature since 19.x.
+    util.write_error = write_json_error
 
 
 # gunicorn's largest request line (its default is 4094): room for the long filters of list calls,
@@ -52,6 +76,6 @@ def run(host: str, port: int, workers: int, threads: int) -> None:
             "limit_request_line": LIMIT_REQUEST_LINE,
             "accesslog": "-",
             "errorlog": "-",
-            "post_worker_init": tune_gc,
+            "post_worker_init": post_worker_init,
         }
     ).run()

@@ -1,5 +1,6 @@
 """The `grafeas-py` command: serving under gunicorn and managing the schema."""
 
+import json
 import os
 import shutil
 import signal
@@ -7,13 +8,18 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 import requests
 
 from grafeas_py import db
+from grafeas_py.errors import STATUS_BY_HTTP
 from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.factories import NOTE_BODIES
 
+ROOT = Path(__file__).resolve().parents[1]
 GRAFEAS_PY = shutil.which("grafeas-py") or os.path.join(os.path.dirname(sys.executable), "grafeas-py")
 
 
@@ -33,14 +39,11 @@ def _fresh_url(tmp_path, worker_id):
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
-def test_serve_migrates_and_answers_under_gunicorn(tmp_path, worker_id):
-    url, port = _fresh_url(tmp_path, worker_id), _free_port()
-    proc = subprocess.Popen(
-        [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "2"],
-        env=_env(url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+@contextmanager
+def _serving(command: list[str], env: dict, port: int):
+    """A running server's base URL; its combined output is in the returned list once it has stopped."""
+    output: list[str] = []
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -53,6 +56,16 @@ def test_serve_migrates_and_answers_under_gunicorn(tmp_path, worker_id):
             assert proc.poll() is None, proc.stdout.read().decode()
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.2)
+        yield base, output
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output.append(proc.communicate(timeout=30)[0].decode())
+
+
+def test_serve_migrates_and_answers_under_gunicorn(tmp_path, worker_id):
+    url, port = _fresh_url(tmp_path, worker_id), _free_port()
+    command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "2"]
+    with _serving(command, _env(url), port) as (base, output):
         r = requests.post(f"{base}/v1/projects/cli/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
         assert r.status_code == 200, r.text
         # A filter longer than gunicorn's default request line (4094 bytes) still reaches the app.
@@ -65,10 +78,51 @@ def test_serve_migrates_and_answers_under_gunicorn(tmp_path, worker_id):
         for _ in range(6):
             page = requests.get(f"{base}/v1/projects/cli/notes", params={"pageSize": 1, "pageToken": token})
             assert page.json()["notes"][0]["name"] == "projects/cli/notes/m"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0].decode()
-    assert "Booting worker" in output
+    assert "Booting worker" in output[0]
+
+
+def _raw_exchange(port: int, request: bytes) -> tuple[int, dict, bytes]:
+    """Send bytes as they are, read until the server closes: (status, headers, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+# Requests gunicorn refuses before the app sees them, and the error each must get.
+_REFUSED_BY_GUNICORN = {
+    "request line over the limit": (b"GET /v1/projects/p/notes?filter=" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
+    "malformed request line": (b"GET /healthz NOT-HTTP\r\nHost: x\r\n\r\n", 400),
+    "header over the limit": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n", 431),
+    "unsupported transfer coding": (
+        b"POST /v1/projects HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zstd, chunked\r\n\r\n0\r\n\r\n",
+        501,
+    ),
+}
+
+
+@pytest.mark.parametrize("how", ["grafeas-py serve", "deploy/gunicorn.conf.py"])
+def test_requests_gunicorn_refuses_get_the_json_error_shape(tmp_path, worker_id, how):
+    url, port = _fresh_url(tmp_path, worker_id), _free_port()
+    if how == "grafeas-py serve":
+        command, env = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"], _env(url)
+    else:  # production: the schema is upgraded once per release, then instances start
+        db.upgrade(url)
+        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        env = {**_env(url), "GRAFEAS_BIND": f"127.0.0.1:{port}", "GRAFEAS_WORKERS": "1"}
+    with _serving(command, env, port):
+        for what, (request, status) in _REFUSED_BY_GUNICORN.items():
+            got, headers, body = _raw_exchange(port, request)
+            assert (got, headers["content-type"]) == (status, "application/json"), (what, body)
+            error = json.loads(body)["error"]
+            assert error["code"] == status and error["status"] == STATUS_BY_HTTP[status], (what, error)
+            assert error["message"] and error["details"] == [], (what, error)
+            assert int(headers["content-length"]) == len(body)
 
 
 def test_db_commands(tmp_path, worker_id):
