@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.url_map.converters["segment"] = SegmentConverter
     app.url_map.strict_slashes = False
+    # "//" is an empty id, not a slash to tidy away: merging would redirect (308, HTML) to another resource.
+    app.url_map.merge_slashes = False
     app.wsgi_app = RawPathMiddleware(app.wsgi_app)
 
     storage = SqlStorage(

@@ -113,6 +113,15 @@ class TestRawPath:
         r = http.get(f"/v1/projects/{project}/notes/a%2Fb")
         assert_error(r, 400, "INVALID_ARGUMENT", "must not contain '/'")
 
+    @pytest.mark.parametrize("method", ["GET", "DELETE"])
+    def test_an_empty_segment_is_not_merged_into_another_resource(self, http, project, method):
+        # With slashes merged, DELETE .../notes//occurrences was redirected to the note "occurrences".
+        http.post(f"/v1/projects/{project}/notes", params={"noteId": "occurrences"}, json=NOTE_BODIES["BUILD"])
+        for path in (f"/v1/projects/{project}/notes//occurrences", f"/v1//projects/{project}/notes/occurrences"):
+            r = http.request(method, path, allow_redirects=False)
+            assert_error(r, 404, "NOT_FOUND")
+        assert http.get(f"/v1/projects/{project}/notes/occurrences").status_code == 200
+
     def test_plus_in_a_path_is_a_plus(self, http, project):
         r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "c++"}, json=NOTE_BODIES["BUILD"])
         assert r.status_code == 200
