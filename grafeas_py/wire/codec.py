@@ -128,13 +128,13 @@ class Codec:
                     oneof_seen[f.oneof] = jn
                 if code is _STRING:
                     if type(value) is str and "\x00" not in value:
-                        if value or f.oneof is not None:
+                        if value or f.presence:
                             out[jn] = value
                         continue
                 elif code is _ENUM:
                     name = arg.get(value) if type(value) is str or type(value) is int else None
                     if name is not None:
-                        if name is not _DEFAULT or f.oneof is not None:
+                        if name is not _DEFAULT or f.presence:
                             out[jn] = f.enum.names[0] if name is _DEFAULT else name
                         continue
                 elif code is _MESSAGE:
@@ -173,7 +173,7 @@ class Codec:
             return f, f.json_name, _STRING, None, spellings
         if f.kind == "enum":
             # Every accepted spelling, name or number, to its canonical name; the default to a marker,
-            # since proto3 leaves it out unless a oneof gives the field presence.
+            # since proto3 leaves it out unless the field has presence (a oneof, `optional`).
             names = {name: f.enum.names[number] for name, number in f.enum.numbers.items()}
             names.update((number, name) for number, name in f.enum.names.items())
             default = f.enum.names.get(0)
@@ -201,8 +201,8 @@ class Codec:
                 items.append(self._single(f, v, f"{path}[{i}]"))
             return items if items else _OMIT
         converted = self._single(f, value, path)
-        # proto3: a scalar at its default is not present, unless a oneof gives it presence.
-        if f.oneof is None and f.kind != "message" and _is_default(f, converted):
+        # proto3: a scalar at its default is not present, unless the field has presence.
+        if not f.presence and f.kind != "message" and _is_default(f, converted):
             return _OMIT
         return converted
 
@@ -381,8 +381,18 @@ class Codec:
             raise DecodeError(path, "an Any needs '@type', e.g. 'type.googleapis.com/google.rpc.ErrorInfo'")
         inner = self.messages.get(type_url.rsplit("/", 1)[1])
         if inner is None:
-            return _json_value(value, path)  # a type this server does not know: kept as opaque JSON
+            # Kept as it came, the official client could not read it back (nor list its neighbours).
+            raise DecodeError(
+                path,
+                f"unknown type {type_url!r}: an Any may hold a Grafeas message, a well-known protobuf type "
+                "or a google.rpc error detail",
+            )
         rest = {k: v for k, v in value.items() if k != "@type"}
+        if inner.well_known == "empty":
+            # Go's protojson writes {"value": {}}, Python's json_format only reads it without.
+            if rest not in ({}, {"value": {}}):
+                raise DecodeError(path, "an Any holding google.protobuf.Empty has no other fields")
+            return {"@type": type_url}
         if inner.well_known:
             if set(rest) - {"value"}:
                 raise DecodeError(path, "an Any holding a well-known type carries it in 'value'")
@@ -477,7 +487,7 @@ class _Omit:
 
 
 _OMIT = _Omit()
-_DEFAULT = object()  # an enum's default (number 0), kept only where a oneof gives it presence
+_DEFAULT = object()  # an enum's default (number 0), kept only where the field has presence
 
 # Kinds of field a message decoder converts inline.
 _STRING, _ENUM, _MESSAGE, _MESSAGES, _OTHER = (object() for _ in range(5))

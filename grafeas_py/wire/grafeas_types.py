@@ -7,10 +7,11 @@ messages are declared here in a private descriptor pool and grafted onto Note an
 from __future__ import annotations
 
 from google.protobuf import descriptor_pb2, descriptor_pool
+from google.rpc import error_details_pb2
 from grafeas.grafeas_v1.types import common, grafeas  # noqa: F401  (registers the descriptors)
 
 from .codec import Codec
-from .schema import Enum, Field, Message, Registry
+from .schema import WELL_KNOWN, Enum, Field, Message, Registry
 
 _DEFAULT_POOL = descriptor_pool.Default()
 
@@ -54,6 +55,13 @@ def _build() -> Registry:
     note = registry.message(_DEFAULT_POOL.FindMessageTypeByName("grafeas.v1.Note"))
     occurrence = registry.message(_DEFAULT_POOL.FindMessageTypeByName("grafeas.v1.Occurrence"))
     registry.message(_DEFAULT_POOL.FindMessageTypeByName("google.rpc.Status"))
+    # What an Any may hold besides Grafeas's own messages: the types every process running the
+    # official client can resolve (it reads responses with protobuf's json_format, which fails on
+    # any other), as upstream's protojson does. The codec refuses types outside the registry.
+    for full_name in WELL_KNOWN:
+        registry.message(_DEFAULT_POOL.FindMessageTypeByName(full_name))
+    for detail in error_details_pb2.DESCRIPTOR.message_types_by_name.values():
+        registry.message(detail)
     if "aiSkillAnalysis" not in note.by_json:
         pool = _ai_skill_pool()
         kind_enum = registry.enums["grafeas.v1.NoteKind"]

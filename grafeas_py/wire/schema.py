@@ -75,6 +75,11 @@ class Field:
     map_key: Field | None = None
     map_value: Field | None = None
     deprecated: bool = False
+    # Kept when at its default: a member of a oneof, or a proto3 `optional` field.
+    presence: bool = False
+
+    def __post_init__(self) -> None:
+        self.presence = self.presence or self.oneof is not None
 
     @property
     def is_map(self) -> bool:
@@ -149,6 +154,7 @@ class Registry:
             # proto3 `optional` is a synthetic oneof: it only gives presence.
             oneof=oneof.name if oneof is not None and not _synthetic(oneof) else None,
             deprecated=fd.GetOptions().deprecated,
+            presence=oneof is not None,
         )
         if fd.type == FieldDescriptor.TYPE_ENUM:
             f.kind, f.enum = "enum", self.enum(fd.enum_type)

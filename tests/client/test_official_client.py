@@ -428,6 +428,38 @@ def test_occurrence_may_name_its_note_in_the_location_form(client, parent, proje
     assert client.get_occurrence_note(name=created.name) == note
 
 
+def test_any_fields_hold_what_the_client_can_read_back(client, parent, project, http):
+    from google.protobuf import duration_pb2, wrappers_pb2
+    from google.rpc import error_details_pb2
+
+    note = create_note(client, parent, "leak", types.Note(short_description="leaked keys", secret=types.SecretNote()))
+    held = [
+        duration_pb2.Duration(seconds=90, nanos=500_000_000),
+        wrappers_pb2.Int64Value(value=-(2**63)),
+        error_details_pb2.ErrorInfo(reason="LEAKED", metadata={"file": "a.env"}),
+        # a proto3 `optional` field at its default is still present
+        error_details_pb2.QuotaFailure(violations=[{"subject": "s", "future_quota_value": 0}]),
+        types.Version.pb(types.Version(kind=types.Version.VersionKind.NORMAL, name="1.0")),
+    ]
+    for message in held:
+        sent = types.Occurrence(
+            resource_uri=IMAGE,
+            note_name=note.name,
+            secret=types.SecretOccurrence(kind=types.SecretKind.SECRET_KIND_GCP_API_KEY, data=_packed(message)),
+        )
+        created = client.create_occurrence(parent=parent, occurrence=sent)
+        assert client.get_occurrence(name=created.name).secret.data == _packed(message)
+    assert len(list(client.list_occurrences(parent=parent))) == len(held)
+    # A type neither the server nor the client can resolve is refused, not stored unreadable.
+    body = {
+        "resourceUri": IMAGE,
+        "noteName": note.name,
+        "secret": {"kind": "SECRET_KIND_GCP_API_KEY", "data": {"@type": "type.googleapis.com/acme.Finding"}},
+    }
+    r = http.post(f"/v1/{parent}/occurrences", json=body)
+    assert r.status_code == 400 and "unknown type 'type.googleapis.com/acme.Finding'" in r.json()["error"]["message"]
+
+
 def test_create_occurrence_errors(client, parent, project):
     create_note(client, parent, "b", build_note())
     with pytest.raises(exceptions.NotFound) as info:
