@@ -41,17 +41,20 @@ def _resolve(raw: str, msg: Message) -> Path:
 
 
 def paths_in_body(body: dict, msg: Message) -> list[Path]:
-    """The leaf paths present in a partial body: what an update without a mask changes."""
+    """The leaf paths present in a partial body, in canonical spelling: what an update without a
+    mask changes. Given the body as the client wrote it, that includes fields sent empty or null,
+    which clear them (the canonical form leaves such fields out)."""
     paths: list[Path] = []
 
     def walk(doc: dict, table: Message, prefix: Path) -> None:
         for key, value in doc.items():
-            field = table.by_json[key]
+            field = table.by_key[key]
+            path = prefix + (field.json_name,)
             nested = field.message
             if isinstance(value, dict) and value and nested and not nested.well_known and not field.is_map:
-                walk(value, nested, prefix + (key,))
+                walk(value, nested, path)
             else:
-                paths.append(prefix + (key,))
+                paths.append(path)
 
     walk(body, msg, ())
     return paths

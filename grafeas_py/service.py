@@ -18,6 +18,7 @@ from .auth import roles
 from .auth.access import Access
 from .auth.context import current_principal
 from .errors import AlreadyExists, ApiError, InvalidArgument, NotFound
+from .fieldmask import Path
 from .names import (
     NoteRef,
     check_id,
@@ -152,10 +153,14 @@ class Grafeas:
         self._require(roles.NOTES_LIST, project_id)
         return self.storage.list_notes(project_id, page, filter_)
 
-    def update_note(self, project_id: str, note_id: str, body: dict, mask: str | None) -> dict:
+    def update_note(
+        self, project_id: str, note_id: str, body: dict, mask: str | None, sent: list[Path] | None = None
+    ) -> dict:
+        """Update per `mask`; without one, the fields `sent` (`fieldmask.paths_in_body` of the body as
+        the client wrote it), else those present in the canonical `body`."""
         self._require(roles.NOTES_UPDATE, project_id, note_name(project_id, note_id))
         existing, revision = self.storage.get_note_with_revision(project_id, note_id)
-        doc = _updated(existing, body, mask, NOTE, "note", validate_note, KIND_BY_NOTE_TYPE)
+        doc = _updated(existing, body, mask, sent, NOTE, "note", validate_note, KIND_BY_NOTE_TYPE)
         return self.storage.update_note(project_id, note_id, doc, revision, _changes(existing, doc))
 
     def delete_note(self, project_id: str, note_id: str) -> None:
@@ -321,7 +326,10 @@ class Grafeas:
         self._require(roles.OCCURRENCES_LIST, project_id)
         return self.storage.list_occurrences(project_id, page, filter_)
 
-    def update_occurrence(self, project_id: str, occurrence_id: str, body: dict, mask: str | None) -> dict:
+    def update_occurrence(
+        self, project_id: str, occurrence_id: str, body: dict, mask: str | None, sent: list[Path] | None = None
+    ) -> dict:
+        """Update per `mask`, or the fields `sent`, as `update_note` does."""
         self._require(roles.OCCURRENCES_UPDATE, project_id, occurrence_name(project_id, occurrence_id))
         existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
         note = parse_note_name(existing["noteName"], "noteName")
@@ -330,6 +338,7 @@ class Grafeas:
             existing,
             body,
             mask,
+            sent,
             OCCURRENCE,
             "occurrence",
             validate_occurrence,
@@ -392,9 +401,9 @@ def _changes(existing: dict, doc: dict) -> list[str]:
     return fieldmask.changed_paths(_strip_output_only(existing), _strip_output_only(doc))
 
 
-def _updated(existing, body, mask, msg, what, validate, members, immutable=()) -> dict:
+def _updated(existing, body, mask, sent, msg, what, validate, members, immutable=()) -> dict:
     """The document after an update: mask applied, validated, immutable fields and kind unchanged."""
-    merged = _merge(existing, _strip_output_only(body), mask, msg)
+    merged = _merge(existing, _strip_output_only(body), mask, sent, msg)
     problems = validate(merged)
     problems += [f"{field} is immutable" for field in immutable if merged.get(field) != existing.get(field)]
     kind = _kind(merged, members)
@@ -406,11 +415,11 @@ def _updated(existing, body, mask, msg, what, validate, members, immutable=()) -
     return {"name": existing["name"], **merged, "kind": kind, **server_kept}
 
 
-def _merge(existing: dict, body: dict, mask: str | None, msg: Message) -> dict:
-    """AIP-134: no mask updates the fields present in the body, `*` replaces everything."""
+def _merge(existing: dict, body: dict, mask: str | None, sent: list[Path] | None, msg: Message) -> dict:
+    """AIP-134: no mask updates the fields present in the body as sent, `*` replaces everything."""
     base = _strip_output_only(existing)
     if mask is None:
-        paths = fieldmask.paths_in_body(body, msg)
+        paths = sent if sent is not None else fieldmask.paths_in_body(body, msg)
         if not paths:
             raise InvalidArgument("the update changes nothing: the body sets no field and no updateMask was given")
     else:

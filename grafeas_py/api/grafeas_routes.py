@@ -7,6 +7,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from ..errors import InvalidArgument
+from ..fieldmask import paths_in_body
 from ..filtering import parse
 from ..names import NoteRef, check_id, note_name, occurrence_name, project_name
 from ..wire.grafeas_types import CODEC, NOTE, OCCURRENCE, SEVERITY
@@ -97,8 +98,10 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "Note")
     def update_note(args, project, note_id, location=None):
         project = _project(project, location)
-        body = decode(NOTE, json_body(), "note")
-        updated = grafeas().service.update_note(project, check_id("note id", note_id), body, args["updateMask"])
+        sent = json_body()
+        body = decode(NOTE, sent, "note")
+        note_id = check_id("note id", note_id)
+        updated = grafeas().service.update_note(project, note_id, body, args["updateMask"], paths_in_body(sent, NOTE))
         return respond_message(NOTE, updated)
 
     @blp.route("/notes/<segment:note_id>", methods=["DELETE"], endpoint="delete_note")
@@ -190,9 +193,11 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "Occurrence")
     def update_occurrence(args, project, occurrence_id, location=None):
         project = _project(project, location)
-        body = decode(OCCURRENCE, json_body(), "occurrence")
+        sent = json_body()
+        body = decode(OCCURRENCE, sent, "occurrence")
         occurrence_id = check_id("occurrence id", occurrence_id)
-        updated = grafeas().service.update_occurrence(project, occurrence_id, body, args["updateMask"])
+        sent_paths = paths_in_body(sent, OCCURRENCE)
+        updated = grafeas().service.update_occurrence(project, occurrence_id, body, args["updateMask"], sent_paths)
         return respond_message(OCCURRENCE, updated)
 
     @blp.route("/occurrences/<segment:occurrence_id>", methods=["DELETE"], endpoint="delete_occurrence")

@@ -159,6 +159,32 @@ class TestUpdate:
         assert note["vulnerability"]["severity"] == "CRITICAL"
         assert note["longDescription"] == "keep"
 
+    @pytest.mark.parametrize(
+        "cleared",
+        [{"shortDescription": ""}, {"short_description": None}, {"relatedUrl": []}, {"vulnerability": {"severity": 0}}],
+        ids=["empty", "null-snake-case", "empty-list", "enum-default"],
+    )
+    def test_without_mask_a_field_sent_at_its_default_is_cleared(self, http, project, cleared):
+        # The body as sent decides, as grpc-gateway derives the mask from the JSON: its canonical
+        # form leaves such fields out.
+        doc = {
+            "shortDescription": "sd",
+            "longDescription": "ld",
+            "relatedUrl": [{"url": "https://example.com"}],
+            **NOTE_BODIES["VULNERABILITY"],
+        }
+        create(http, project, "u", doc)
+        r = http.patch(f"/v1/projects/{project}/notes/u", json={**cleared, "longDescription": "new"})
+        assert r.status_code == 200, r.text
+        note = r.json()
+        key = next(iter(cleared)).replace("short_description", "shortDescription")
+        if key == "vulnerability":
+            assert "severity" not in note["vulnerability"] and note["vulnerability"]["details"]
+        else:
+            assert key not in note
+        assert note["longDescription"] == "new"
+        assert http.get(f"/v1/projects/{project}/notes/u").json() == note
+
     def test_star_replaces_everything(self, http, project):
         create(http, project, "u", {"longDescription": "gone", **NOTE_BODIES["BUILD"]})
         r = http.patch(

@@ -101,6 +101,16 @@ class TestUpdate:
         assert updated["createTime"] == created["createTime"]
         assert updated["updateTime"] > created["updateTime"]
 
+    def test_without_mask_a_field_sent_empty_is_cleared(self, http, project):
+        note = make_note(http, project, "VULNERABILITY")
+        body = occurrence_body("VULNERABILITY", note)
+        body = {**body, "remediation": "upgrade", "vulnerability": {**body["vulnerability"], "cvssScore": 7.5}}
+        created = create(http, project, body)
+        r = http.patch(f"/v1/{created['name']}", json={"remediation": "", "vulnerability": {"cvss_score": None}})
+        assert r.status_code == 200, r.text
+        assert "remediation" not in r.json() and "cvssScore" not in r.json()["vulnerability"]
+        assert r.json()["vulnerability"]["packageIssue"] == created["vulnerability"]["packageIssue"]
+
     @pytest.mark.parametrize(
         "mask, body, message",
         [
