@@ -91,6 +91,9 @@ class Grafeas:
     # ---- projects --------------------------------------------------------------------------
 
     def create_project(self, body: dict) -> dict:
+        unknown = sorted(set(body) - {"name"})
+        if unknown:  # grafeas.v1.Project has one field
+            raise InvalidArgument(f"invalid project: unknown field {unknown[0]!r} in grafeas.v1.Project")
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')

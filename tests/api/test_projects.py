@@ -1,5 +1,7 @@
 """The Projects API."""
 
+import pytest
+
 from tests.factories import NOTE_BODIES
 
 
@@ -32,6 +34,15 @@ def test_bad_project_names_are_400(http):
         r = http.post("/v1/projects", json=body)
         assert r.status_code == 400, body
         assert "projects/[PROJECT_ID]" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("body", [{"name": "projects/P", "bogus": 1}, {"project": {"name": "projects/P"}}])
+def test_unknown_project_fields_are_400_naming_them(http, project, body):
+    body = {k: (v.replace("P", project) if isinstance(v, str) else v) for k, v in body.items()}
+    r = http.post("/v1/projects", json=body)
+    unknown = next(k for k in body if k != "name")
+    assert r.status_code == 400 and f"unknown field {unknown!r}" in r.json()["error"]["message"], r.text
+    assert http.get(f"/v1/projects/{project}").status_code == 404
 
 
 def test_project_with_notes_cannot_be_deleted(http, project):
