@@ -376,7 +376,7 @@ class Grafeas:
                 entry[1] += fixable
         order = {name: number for number, name in SEVERITY.names.items()}
         return [
-            {"resourceUri": uri, "severity": severity, "fixableCount": str(fixable), "totalCount": str(total)}
+            _summary_entry(uri, severity, total, fixable)
             for uri in sorted(counts)
             for severity, (total, fixable) in sorted(counts[uri].items(), key=lambda item: -order[item[0]])
         ]
@@ -402,6 +402,13 @@ class Grafeas:
 def _changes(existing: dict, doc: dict) -> list[str]:
     """The field paths an update changed; the server-kept update time is not the caller's change."""
     return fieldmask.changed_paths(_strip_output_only(existing), _strip_output_only(doc))
+
+
+def _summary_entry(uri: str, severity: str, total: int, fixable: int) -> dict:
+    """One FixableTotalByDigest in canonical form: proto3 JSON leaves out the unspecified severity
+    (the all-severities entry) and zero counts."""
+    entry = {"resourceUri": uri, "severity": severity, "fixableCount": str(fixable), "totalCount": str(total)}
+    return {k: v for k, v in entry.items() if v not in ("SEVERITY_UNSPECIFIED", "0")}
 
 
 def _updated(existing, body, mask, sent, msg, what, validate, members, immutable=()) -> dict:

@@ -166,7 +166,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         project = _project(project, location)
         counts = grafeas().service.vulnerability_summary(project, parse(args["filter"]))
         if enums_as_numbers():
-            counts = [{**c, "severity": SEVERITY.numbers[c["severity"]]} for c in counts]
+            counts = [{**c, "severity": SEVERITY.numbers[c["severity"]]} if "severity" in c else c for c in counts]
         return respond({"counts": counts} if counts else {})
 
     @blp.route("/occurrences/<segment:occurrence_id>", methods=["GET"], endpoint="get_occurrence")

@@ -169,9 +169,9 @@ def register_components(spec) -> None:
                         "type": "object",
                         "properties": {
                             "resourceUri": {"type": "string"},
-                            "severity": {**severity, "description": "SEVERITY_UNSPECIFIED: all severities"},
-                            "fixableCount": {"type": "string", "format": "int64"},
-                            "totalCount": {"type": "string", "format": "int64"},
+                            "severity": {**severity, "description": "Absent (SEVERITY_UNSPECIFIED): all severities"},
+                            "fixableCount": {"type": "string", "format": "int64", "description": "Absent: 0"},
+                            "totalCount": {"type": "string", "format": "int64", "description": "Absent: 0"},
                         },
                     },
                 }
