@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 from . import fieldmask
 from .auth import roles
@@ -121,18 +121,18 @@ class Grafeas:
             raise InvalidArgument("noteId is required")
         return self.batch_create_notes(project_id, {note_id: body}, single=True)[0]
 
-    def batch_create_notes(self, project_id: str, bodies: dict[str, dict], single: bool = False) -> list[dict]:
+    def batch_create_notes(self, project_id: str, bodies: Mapping[str, dict], single: bool = False) -> list[dict]:
         self._require(roles.NOTES_CREATE, project_id)
         if not single and not 1 <= len(bodies) <= MAX_BATCH:
             raise InvalidArgument(f"notes must hold 1 to {MAX_BATCH} entries, got {len(bodies)}")
         now = _now()
         docs: dict[str, dict] = {}
         problems: list[str] = []
-        for note_id, body in bodies.items():
+        for note_id in bodies.keys():
             where = "noteId" if single else f"notes[{note_id!r}]"
             try:
                 _checked_id(where, note_id)
-                docs[note_id] = self._new_note(project_id, note_id, body, now)
+                docs[note_id] = self._new_note(project_id, note_id, bodies[note_id], now)
             except InvalidArgument as exc:
                 problems.append(exc.message if single else f"{where}: {exc.message}")
         if problems:
@@ -191,7 +191,7 @@ class Grafeas:
         checked = self._prepare_occurrences(project_id, [body], single=True)
         return self.storage.create_occurrences(project_id, checked)[0]
 
-    def batch_create_occurrences(self, project_id: str, bodies: Collection[dict]) -> list[dict]:
+    def batch_create_occurrences(self, project_id: str, bodies: Sequence[dict]) -> list[dict]:
         """Create all of `bodies` or none; they may be decoded lazily, one by one as they are read."""
         if not 1 <= len(bodies) <= MAX_BATCH:
             raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(bodies)}")
@@ -199,7 +199,7 @@ class Grafeas:
         return self.storage.create_occurrences(project_id, self._checked_occurrences(project_id, bodies))
 
     def create_occurrences_once(
-        self, project_id: str, bodies: list[dict], key: str, single: bool = False
+        self, project_id: str, bodies: Sequence[dict], key: str, single: bool = False
     ) -> list[dict]:
         """Create `bodies` as the first request with this idempotency key; a repeat answers as it did.
 
@@ -236,7 +236,7 @@ class Grafeas:
         prepared = self._prepare_occurrences(project_id, [body for _, body in items], [i for i, _ in items])
         return self.storage.create_missing_occurrences(project_id, prepared)
 
-    def _checked_occurrences(self, project_id: str, bodies: Iterable[dict]) -> Iterator[NewOccurrence]:
+    def _checked_occurrences(self, project_id: str, bodies: Sequence[dict]) -> Iterator[NewOccurrence]:
         """Validate the items one by one, yielding each valid one for as long as all are; after the
         last, check the notes of all of them and raise the error that lists every problem by index.
 
@@ -246,9 +246,9 @@ class Grafeas:
         now = _now()
         valid: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
-        for index, body in enumerate(bodies):
-            try:
-                occ = self._new_occurrence(project_id, body, now)
+        for index in range(len(bodies)):
+            try:  # bodies[index] may decode here (api.http.DecodedLazily), and fail for this item alone
+                occ = self._new_occurrence(project_id, bodies[index], now)
             except ApiError as exc:
                 errors.append((index, exc))
                 continue
@@ -277,7 +277,7 @@ class Grafeas:
     def _prepare_occurrences(
         self,
         project_id: str,
-        bodies: list[dict],
+        bodies: Sequence[dict],
         ids: list[str] | None = None,
         single: bool = False,
         check_notes: bool = True,
@@ -288,10 +288,10 @@ class Grafeas:
         now = _now()
         prepared: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
-        for index, body in enumerate(bodies):
+        for index in range(len(bodies)):
             try:
                 occurrence_id = ids[index] if ids is not None else None
-                prepared.append((index, self._new_occurrence(project_id, body, now, occurrence_id)))
+                prepared.append((index, self._new_occurrence(project_id, bodies[index], now, occurrence_id)))
             except ApiError as exc:
                 errors.append((index, exc))
         if not check_notes and not errors:

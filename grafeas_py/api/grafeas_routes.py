@@ -71,8 +71,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
         notes = body.get("notes")
         if not isinstance(notes, dict):
             raise InvalidArgument('notes is required: an object mapping note ids to notes, {"notes": {"id": {...}}}')
-        decoded = {note_id: decode(NOTE, note, f"notes[{note_id!r}]") for note_id, note in notes.items()}
-        created = grafeas().service.batch_create_notes(project, decoded)
+        created = grafeas().service.batch_create_notes(project, DecodedLazily(NOTE, notes))
         return respond_list("notes", NOTE, created)
 
     @blp.route("/notes/<segment:note_id>", methods=["GET"], endpoint="get_note")
@@ -152,10 +151,9 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
             raise InvalidArgument('occurrences is required: a list of occurrences, {"occurrences": [{...}]}')
         key = idempotency_key()
         if key is not None:
-            decoded = [decode(OCCURRENCE, item, f"occurrences[{i}]") for i, item in enumerate(items)]
-            created = grafeas().service.create_occurrences_once(project, decoded, key)
+            created = grafeas().service.create_occurrences_once(project, DecodedLazily(OCCURRENCE, items), key)
             return respond_list("occurrences", OCCURRENCE, created)
-        created = grafeas().service.batch_create_occurrences(project, DecodedLazily(OCCURRENCE, items, "occurrences"))
+        created = grafeas().service.batch_create_occurrences(project, DecodedLazily(OCCURRENCE, items))
         return respond_list("occurrences", OCCURRENCE, created)
 
     @blp.route("/occurrences:vulnerabilitySummary", methods=["GET"], endpoint="vulnerability_summary")

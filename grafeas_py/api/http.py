@@ -77,18 +77,28 @@ def decode(msg: Message, value, path: str = "") -> dict:
 
 
 class DecodedLazily:
-    """The items of a batch body, each decoded as it is read: the service validates and storage
-    writes the first while the rest are still raw JSON. A schema error stops the batch."""
+    """The items of a batch body (a list, or a map of note ids), each decoded when it is looked up.
 
-    def __init__(self, msg: Message, items: list, name: str) -> None:
-        self.msg, self.items, self.name = msg, items, name
+    The service validates and storage writes the first while the rest are still raw JSON, and an item
+    that does not fit the schema fails on its own: the batch's error lists it with every other
+    problem, by index. Not iterable, so that each item is read where its failure is caught."""
+
+    __iter__ = None
+
+    def __init__(self, msg: Message, items: list | dict) -> None:
+        self.msg, self.items = msg, items
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __iter__(self):
-        for index, item in enumerate(self.items):
-            yield decode(self.msg, item, f"{self.name}[{index}]")
+    def keys(self):
+        return self.items.keys() if isinstance(self.items, dict) else range(len(self.items))
+
+    def __getitem__(self, key) -> dict:
+        try:
+            return CODEC.decode(self.msg, self.items[key])
+        except DecodeError as exc:
+            raise InvalidArgument(str(exc)) from None
 
 
 def enums_as_numbers() -> bool:

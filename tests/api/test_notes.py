@@ -236,6 +236,15 @@ class TestBatch:
         assert "notes['bad']: note is invalid: build.builderVersion is required" in r.json()["error"]["message"]
         assert http.get(f"/v1/projects/{project}/notes/good").status_code == 404
 
+    def test_batch_error_lists_every_note_that_fails_decoding_or_validation(self, http, project):
+        notes = {"a": {"build": {}}, "b": {"build": {"builderVersion": 1}}, "c": NOTE_BODIES["BUILD"], "d/e": {}}
+        r = http.post(f"/v1/projects/{project}/notes:batchCreate", json={"notes": notes})
+        assert r.status_code == 400
+        message = r.json()["error"]["message"]
+        assert message.startswith("no notes were created: notes['a']: note is invalid: build.builderVersion"), message
+        assert "notes['b']: build.builderVersion: expected a string, got a number" in message
+        assert "notes['c']" not in message and "notes['d/e']: notes['d/e'] must not contain '/'" in message
+
     def test_batch_is_atomic_on_duplicate(self, http, project):
         create(http, project, "taken", NOTE_BODIES["BUILD"])
         body = {"notes": {"fresh": NOTE_BODIES["BUILD"], "taken": NOTE_BODIES["BUILD"]}}

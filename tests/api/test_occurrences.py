@@ -163,11 +163,22 @@ class TestBatch:
         assert f"occurrences[3]: note 'projects/{project}/notes/ghost'" in message
         assert http.get(f"/v1/projects/{project}/occurrences").json() == {}
 
-    def test_batch_decode_error_names_the_item(self, http, project):
-        items = [{"resourceUri": IMAGE}, {"resourceUri": 5}]
-        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+    @pytest.mark.parametrize("keyed", [False, True], ids=["streamed", "idempotency-key"])
+    def test_batch_error_lists_every_item_that_fails_decoding_or_validation(self, http, project, keyed):
+        note = make_note(http, project, "VULNERABILITY")
+        good = occurrence_body("VULNERABILITY", note)
+        items = [{"resourceUri": IMAGE}, {"resourceUri": 5}, good, {**good, "bogus": 1}, "x"]
+        headers = {"Idempotency-Key": f"k-{project}"} if keyed else {}
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items}, headers=headers)
         assert r.status_code == 400
-        assert "occurrences[1].resourceUri" in r.json()["error"]["message"]
+        message = r.json()["error"]["message"]
+        assert message.startswith("no occurrences were created: occurrences[0]: "), message
+        assert "noteName is required" in message
+        assert "occurrences[1]: resourceUri: expected a string, got a number" in message
+        assert "occurrences[2]" not in message
+        assert "occurrences[3]: unknown field 'bogus' in grafeas.v1.Occurrence" in message
+        assert "occurrences[4]: expected an object for Occurrence, got a string" in message
+        assert http.get(f"/v1/projects/{project}/occurrences").json() == {}
 
     @pytest.mark.parametrize("count", [0, 1001])
     def test_batch_size_limits(self, http, project, count):
