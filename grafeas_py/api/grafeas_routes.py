@@ -66,7 +66,7 @@ def make_blueprint(name: str, url_prefix: str, description: str) -> Blueprint:
     @blp.response(200, "BatchCreateNotesResponse")
     def batch_create_notes(project, location=None):
         project = _project(project, location)
-        body = json_body()
+        body = json_body(unique_keys=True)  # a note id given twice would lose one of the notes
         _only_keys(body, "notes", "parent")
         notes = body.get("notes")
         if not isinstance(notes, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote, unquote, urlsplit
 
 import orjson
@@ -54,8 +55,11 @@ class SegmentConverter(BaseConverter):
         return quote(value, safe="")
 
 
-def json_body() -> dict:
-    """The request body as a JSON object, or a 400 saying what is wrong with it."""
+def json_body(unique_keys: bool = False) -> dict:
+    """The request body as a JSON object, or a 400 saying what is wrong with it.
+
+    orjson keeps the last of duplicate keys; `unique_keys` refuses them instead, at the price of a
+    second, slower parse: for bodies where a duplicate would drop something silently."""
     raw = request.get_data(cache=False)
     if not raw.strip():
         return {}
@@ -65,7 +69,21 @@ def json_body() -> dict:
         raise InvalidArgument(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidArgument("request body must be a JSON object")
+    if unique_keys:
+        try:
+            json.loads(raw, object_pairs_hook=_unique_keys)
+        except RecursionError:  # orjson allows 1024 levels, the json module somewhat fewer
+            raise InvalidArgument("request body is nested too deeply") from None
     return body
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise InvalidArgument(f"request body is not valid: the key {twice!r} appears twice in one object")
+    return found
 
 
 def decode(msg: Message, value, path: str = "") -> dict:

@@ -245,6 +245,18 @@ class TestBatch:
         assert "notes['b']: build.builderVersion: expected a string, got a number" in message
         assert "notes['c']" not in message and "notes['d/e']: notes['d/e'] must not contain '/'" in message
 
+    def test_a_note_id_given_twice_is_refused_not_dropped(self, http, project):
+        build = '{"build": {"builderVersion": "v"}}'
+        for raw in (f'{{"notes": {{"d1": {build}, "d1": {build}}}}}', f'{{"notes": {{"d1": {build}}}, "notes": {{}}}}'):
+            r = http.post(
+                f"/v1/projects/{project}/notes:batchCreate", data=raw, headers={"Content-Type": "application/json"}
+            )
+            assert r.status_code == 400 and "appears twice" in r.json()["error"]["message"], r.text
+        deep = '{"notes": {"d": {"relatedUrl": [' + "[" * 1010 + "]" * 1010 + "]}}}"
+        r = http.post(f"/v1/projects/{project}/notes:batchCreate", data=deep)
+        assert r.status_code == 400, r.text
+        assert http.get(f"/v1/projects/{project}/notes").json() == {}
+
     def test_batch_is_atomic_on_duplicate(self, http, project):
         create(http, project, "taken", NOTE_BODIES["BUILD"])
         body = {"notes": {"fresh": NOTE_BODIES["BUILD"], "taken": NOTE_BODIES["BUILD"]}}
