@@ -65,10 +65,16 @@ def decision_name(project: str, decision_id: str) -> str:
     return f"projects/{project}/decisions/{decision_id}"
 
 
+MAX_ID_LENGTH = 255
+
+
 def check_id(what: str, value: str) -> str:
-    """An id is one path segment that a URL can address: not empty, no '/', not '.' or '..'."""
+    """An id is one path segment that a URL can address: 1 to 255 characters, no '/', not '.' or
+    '..'. The same rule wherever an id arrives, so nothing is stored that cannot be named again."""
     if not value:
         raise InvalidArgument(f"{what} must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(f"{what} must be at most {MAX_ID_LENGTH} characters")
     if "/" in value:
         raise InvalidArgument(f"{what} must not contain '/', got {value!r}")
     if value in (".", ".."):

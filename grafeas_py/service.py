@@ -41,7 +41,6 @@ MAX_BATCH = 1000
 # An Idempotency-Key (IETF httpapi draft): an opaque token the client makes, such as a UUID.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 OUTPUT_ONLY = ("name", "kind", "createTime", "updateTime")
-MAX_ID_LENGTH = 255
 
 
 def _now() -> str:
@@ -67,13 +66,6 @@ def _kind(doc: dict, members: dict[str, str]) -> str | None:
     return None
 
 
-def _checked_id(what: str, value: str) -> str:
-    check_id(what, value)
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidArgument(f"{what} must be at most {MAX_ID_LENGTH} characters")
-    return value
-
-
 def _invalid(what: str, problems: list[str]) -> InvalidArgument:
     return InvalidArgument(f"{what} is invalid: " + "; ".join(problems))
 
@@ -97,7 +89,7 @@ class Grafeas:
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')
-        project_id = _checked_id("project id", parse_project_name(name))
+        project_id = check_id("project id", parse_project_name(name))
         self._require(roles.PROJECTS_CREATE, project_id)
         return self.storage.create_project(project_id, _now())
 
@@ -131,7 +123,7 @@ class Grafeas:
         for note_id in bodies.keys():
             where = "noteId" if single else f"notes[{note_id!r}]"
             try:
-                _checked_id(where, note_id)
+                check_id(where, note_id)
                 docs[note_id] = self._new_note(project_id, note_id, bodies[note_id], now)
             except InvalidArgument as exc:
                 problems.append(exc.message if single else f"{where}: {exc.message}")

@@ -122,6 +122,22 @@ class TestRawPath:
             assert_error(r, 404, "NOT_FOUND")
         assert http.get(f"/v1/projects/{project}/notes/occurrences").status_code == 200
 
+    def test_ids_in_paths_are_at_most_255_characters_wherever_they_arrive(self, http, project):
+        # CreateProject refused a 256-character id that creating a note in it took.
+        long = "p" * 256
+        for method, path in [
+            ("POST", f"/v1/projects/{long}/notes?noteId=n"),
+            ("POST", f"/v1/projects/{long}/occurrences"),
+            ("GET", f"/v1/projects/{long}/locations/l/notes"),
+            ("GET", f"/v1/projects/{project}/locations/{long}/notes"),
+            ("POST", f"/v1/projects/{project}/policies?policyId={long}"),
+        ]:
+            r = http.request(method, path, json=NOTE_BODIES["BUILD"])
+            assert_error(r, 400, "INVALID_ARGUMENT", "must be at most 255 characters")
+        longest = project.ljust(255, "x")
+        r = http.post(f"/v1/projects/{longest}/notes", params={"noteId": "n" * 255}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+
     def test_plus_in_a_path_is_a_plus(self, http, project):
         r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "c++"}, json=NOTE_BODIES["BUILD"])
         assert r.status_code == 200
