@@ -329,6 +329,9 @@ class Grafeas:
         existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
         note = parse_note_name(existing["noteName"], "noteName")
         self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, [note])
+        given = body.get("noteName")
+        if given is not None and given != existing["noteName"] and parse_note_name(given, "noteName") == note:
+            body = {**body, "noteName": existing["noteName"]}  # the same note, with or without a location
         doc = _updated(
             existing,
             body,

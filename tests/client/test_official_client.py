@@ -426,6 +426,15 @@ def test_occurrence_may_name_its_note_in_the_location_form(client, parent, proje
     assert created.note_name == location_name  # an input field: kept as the caller wrote it
     assert [o.name for o in client.list_note_occurrences(name=note.name)] == [created.name]
     assert client.get_occurrence_note(name=created.name) == note
+    # An update naming the same note in the other form changes nothing about it; another note is refused.
+    created.remediation = "rebuild"
+    mask = field_mask_pb2.FieldMask(paths=["note_name", "remediation"])
+    created.note_name = note.name
+    updated = client.update_occurrence(name=created.name, occurrence=created, update_mask=mask)
+    assert (updated.note_name, updated.remediation) == (location_name, "rebuild")
+    created.note_name = f"projects/{project}/notes/other"
+    with pytest.raises(exceptions.BadRequest, match="noteName is immutable"):
+        client.update_occurrence(name=created.name, occurrence=created, update_mask=mask)
 
 
 def test_any_fields_hold_what_the_client_can_read_back(client, parent, project, http):
