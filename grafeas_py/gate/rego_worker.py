@@ -178,6 +178,9 @@ def _query(interpreters: dict, module: str, input_doc: dict) -> object:
     interpreter = interpreters.get(module)
     if interpreter is None:
         interpreter = Interpreter()
+        # A builtin that fails (a division by zero, a bad regex) is an error, not an undefined rule:
+        # undefined, a deny rule would quietly not deny.
+        interpreter.strict_built_in_errors = True
         try:
             interpreter.add_module(MODULE_FILE, module)
         except RegoError as error:

@@ -120,6 +120,15 @@ def test_runtime_error_denies():
     assert "Function not found: nosuch" in result.violations[0].message
 
 
+@pytest.mark.parametrize("mode", ["enforce", "dryrun"])
+def test_a_failing_builtin_is_an_error_not_an_undefined_deny(mode):
+    # OPA's default leaves the rule undefined, so the deny below quietly did not deny.
+    module = 'package gate\nimport rego.v1\ndeny contains "too many" if { 1 / (count(input.occurrences) - 1) > 0 }\n'
+    policy = parse_policy({"rego": {"module": module, "mode": mode}})
+    result = evaluate(policy, URI, [{"name": "projects/p/occurrences/b", "kind": "BUILD", "resourceUri": URI}], NOW)
+    assert (result.decision, codes(result.violations)) == ("DENY", ["EVALUATION_ERROR"]), result
+
+
 def test_runaway_module_is_stopped(monkeypatch):
     slow = (
         "package gate\nimport rego.v1\n"
