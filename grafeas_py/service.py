@@ -307,6 +307,7 @@ class Grafeas:
         data = {
             "name": occurrence_name(project_id, occurrence_id),
             **body,
+            "noteName": note.name,  # one spelling, with or without a location, for filters and the gate
             "kind": kind,
             "createTime": now,
             "updateTime": now,

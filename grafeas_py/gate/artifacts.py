@@ -51,9 +51,65 @@ def artifact_digest(uri: str) -> str | None:
     return parse_artifact(uri).digest
 
 
+# Docker Hub's other names; runtimes pull `nginx`, `docker.io/nginx` and these alike.
+_DOCKER_HUB = "docker.io"
+_DOCKER_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+
+
+def image_reference(reference: str) -> str:
+    """An image reference as a runtime pulls it: registry host in lower case, Docker Hub under one
+    name (`nginx` is `docker.io/library/nginx`), and no tag beside a digest (the digest is what runs)."""
+    name, at, digest = reference.partition("@")
+    host, slash, path = name.partition("/")
+    if not slash or ("." not in host and ":" not in host and host != "localhost"):
+        host, path = _DOCKER_HUB, name  # no registry named: Docker Hub
+    host = host.lower()
+    if host in _DOCKER_HUB_ALIASES:
+        host = _DOCKER_HUB
+    if host == _DOCKER_HUB and "/" not in path:
+        path = "library/" + path
+    name = f"{host}/{path}"
+    if not at:
+        return name
+    if name.rfind(":") > name.rfind("/"):
+        name = name[: name.rfind(":")]
+    return f"{name}@{digest}"
+
+
+def _without_web_scheme(uri: str) -> str:
+    scheme, sep, rest = uri.partition("://")
+    return rest if sep and scheme.lower() in ("http", "https") else uri
+
+
+def artifact_key(uri: str) -> str:
+    """What every resource URI naming the same artifact shares: `https://X` and `X` are one artifact
+    (the Kritis convention), and an image is named by `image_reference`. Other URIs stand as written."""
+    bare = _without_web_scheme(uri)
+    if parse_artifact(uri).kind == "image":
+        return image_reference(bare)
+    return bare
+
+
+def canonical_uri(uri: str) -> str:
+    """The one spelling of an artifact's URI that policies' patterns and exemptions are matched against:
+    for an image, `https://` + `image_reference`; anything else as written."""
+    return "https://" + artifact_key(uri) if parse_artifact(uri).kind == "image" else uri
+
+
+def resource_spellings(uri: str) -> list[str]:
+    """The resource URIs an artifact's occurrences may be stored under, for an exact lookup of each:
+    as written, with and without `https://`, and its image reference (tag dropped beside a digest,
+    registry host in lower case, Docker Hub's aliases) with and without `https://`."""
+    bare = _without_web_scheme(uri)
+    if bare == uri and "://" in uri:  # another scheme (file://, deb://, ...): written one way only
+        return [uri]
+    key = artifact_key(uri)
+    return list(dict.fromkeys([uri, bare, "https://" + bare, key, "https://" + key]))
+
+
 def same_resource(a: str, b: str) -> bool:
-    """Whether two resource URIs name the same artifact; `https://X` and `X` do (the Kritis convention)."""
-    return a.removeprefix("https://") == b.removeprefix("https://")
+    """Whether two resource URIs name the same artifact (see `artifact_key`)."""
+    return a == b or artifact_key(a) == artifact_key(b)
 
 
 def _image(uri: str, rest: str) -> Artifact:

@@ -206,6 +206,7 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
     if ctx.artifact.digest is None:
         message = f"test results cannot be checked: {ctx.uri} carries no sha256 digest for them to name"
         return [Finding("DIGEST_MISSING", message, _names(envelopes))]
+    accepted = ("PASSED", "WARNED") if rule.allow_warned else ("PASSED",)
     newest: dict[str, tuple] = {}
     problems = []
     for occurrence in envelopes:
@@ -218,9 +219,10 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
             problems.append(found)
         elif found is not None:
             configuration, created, result = found
-            if configuration not in newest or created > newest[configuration][0]:
+            kept = newest.get(configuration)
+            # Results made at one time (a batch shares its createTime) have no order: a failure wins.
+            if kept is None or created > kept[0] or (created == kept[0] and result not in accepted):
                 newest[configuration] = (created, result, occurrence["name"])
-    accepted = ("PASSED", "WARNED") if rule.allow_warned else ("PASSED",)
     failing = [
         Finding(
             "TEST_FAILED",

@@ -4,7 +4,9 @@ provenance, compliance, exposed secrets, packages and licences."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from .artifacts import canonical_uri
 from .context import Context, Finding, malformed
 from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule, SecretRule
 from .occurrences import Malformed, get, get_list, get_time
@@ -48,11 +50,20 @@ def image_name(uri: str) -> str:
     return name[:last_colon] if last_colon > name.rfind("/") else name
 
 
+def deny_pattern_of(rule: ArtifactRule, uri: str) -> Pattern | None:
+    """The deny pattern matching the URI as written or as a runtime pulls the image (`canonical_uri`)."""
+    return any_match(rule.deny_patterns, uri) or any_match(rule.deny_patterns, canonical_uri(uri))
+
+
 def check_deny_patterns(rule: ArtifactRule, ctx: Context) -> list[Finding]:
-    pattern = any_match(rule.deny_patterns, ctx.uri)
+    pattern = deny_pattern_of(rule, ctx.uri)
     if pattern is None:
         return []
     return [Finding("ARTIFACT_DENIED", f"{ctx.uri} matches the deny pattern {pattern.text!r} and may not be deployed")]
+
+
+# How far ahead of this server's clock a scanner's may run before its times are not believed.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def check_scan(rule: ScanRule, ctx: Context) -> list[Finding]:
@@ -72,6 +83,10 @@ def check_scan(rule: ScanRule, ctx: Context) -> list[Finding]:
                 or get_time(occurrence, "createTime")
             )
         except Malformed as error:
+            problems.append(malformed(occurrence, error, "it does not show a scan"))
+            continue
+        if scanned is not None and scanned > ctx.now + CLOCK_SKEW:  # would count as fresh for ever
+            error = Malformed(f"its scan time {format_timestamp(scanned)} is in the future")
             problems.append(malformed(occurrence, error, "it does not show a scan"))
             continue
         if scanned is not None and (newest is None or scanned > newest[0]):

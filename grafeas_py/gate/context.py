@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..errors import InvalidArgument
+from ..names import parse_note_name
 from .artifacts import Artifact
 from .model import Attestor
 
@@ -45,10 +47,21 @@ class Context:
             occurrence
             for kind in kinds
             for occurrence in self.by_kind.get(kind, ())
-            if note_name is None or occurrence.get("noteName") == note_name
+            if note_name is None or _canonical_note_name(occurrence.get("noteName")) == note_name
         ]
         self.used.update(occurrence["name"] for occurrence in found)
         return found
+
+
+def _canonical_note_name(name) -> str | None:
+    """`projects/P/notes/N` for a note name with or without a location (occurrences stored before
+    the server wrote one spelling may hold the other); anything else as it is."""
+    if isinstance(name, str) and "/locations/" in name:
+        try:
+            return parse_note_name(name).name
+        except InvalidArgument:
+            return name
+    return name
 
 
 def malformed(occurrence: dict, problem: Exception, consequence: str) -> Finding:

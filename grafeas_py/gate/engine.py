@@ -21,6 +21,7 @@ Order of evaluation:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -28,7 +29,7 @@ from datetime import datetime
 from grafeas_py.errors import InvalidArgument
 
 from . import rego
-from .artifacts import parse_artifact, same_resource
+from .artifacts import canonical_uri, parse_artifact, same_resource
 from .attestation_checks import check_attestations, check_tests
 from .checks import (
     check_compliance,
@@ -38,6 +39,7 @@ from .checks import (
     check_provenance,
     check_scan,
     check_secrets,
+    deny_pattern_of,
 )
 from .context import Context, Finding
 from .decision import ALLOW, Decision, Violation, decide
@@ -74,16 +76,19 @@ def evaluate(
         raise ValueError("now must be a timezone-aware datetime")
     if not isinstance(resource_uri, str) or not resource_uri:
         raise InvalidArgument("resourceUri is required: the URI of the artifact to check")
+    # Patterns and exemptions see the image as a runtime pulls it (`canonical_uri`), so that another
+    # spelling of the same image (a tag beside the digest, Docker Hub's aliases) changes nothing.
+    canonical = canonical_uri(resource_uri)
     artifacts = policy.rules.artifacts
     if artifacts is not None:
-        allowed_by = any_match(artifacts.allow_patterns, resource_uri)
-        if allowed_by is not None and any_match(artifacts.deny_patterns, resource_uri) is None:
+        allowed_by = any_match(artifacts.allow_patterns, canonical)
+        if allowed_by is not None and deny_pattern_of(artifacts, resource_uri) is None:
             return Decision(True, ALLOW, allow_pattern=allowed_by.text)
     on_artifact, findings = _select(resource_uri, occurrences)
     ctx = Context(parse_artifact(resource_uri), now, on_artifact, policy.attestors_by_name)
     exempted: list[Violation] = []
     for name, rule, mode, check in _enabled(policy):
-        exemptions = [e for e in policy.exemptions if e.rule == name and e.artifact.matches(resource_uri)]
+        exemptions = [e for e in policy.exemptions if e.rule == name and e.artifact.matches(canonical)]
         active = next((e for e in exemptions if e.expires is None or e.expires > now), None)
         if active is not None:
             exempted.append(_exemption_record(active, name, mode, resource_uri))
@@ -100,6 +105,7 @@ def _select(resource_uri: str, occurrences: list[dict]) -> tuple[list[dict], lis
         problem = f"occurrences must be a list, got {type(occurrences).__name__}"
         return [], [Violation("input", "enforce", "OCCURRENCE_MALFORMED", problem)]
     selected, problems = [], []
+    on_artifact = functools.lru_cache(maxsize=16)(lambda uri: same_resource(uri, resource_uri))
     for index, occurrence in enumerate(occurrences):
         problem = _unreadable(occurrence)
         if problem is not None:
@@ -107,7 +113,7 @@ def _select(resource_uri: str, occurrences: list[dict]) -> tuple[list[dict], lis
             evidence = [name] if isinstance(name, str) and name else []
             message = f"occurrence #{index} cannot be read ({problem}); the gate cannot tell what it says"
             problems.append(Violation("input", "enforce", "OCCURRENCE_MALFORMED", message, evidence))
-        elif same_resource(occurrence.get("resourceUri", ""), resource_uri):
+        elif on_artifact(occurrence.get("resourceUri", "")):
             selected.append(occurrence)
     return selected, problems
 

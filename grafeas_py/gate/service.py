@@ -9,6 +9,7 @@ so the cache cannot go stale, and every instance may keep its own.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections import OrderedDict
 
@@ -17,7 +18,9 @@ from ..auth.access import Access
 from ..errors import FailedPrecondition, InvalidArgument
 from ..names import decision_name, new_id, policy_name
 from ..storage import Page, PageRequest
+from ..validation import MAX_RESOURCE_URI_LENGTH
 from ..wire.timestamps import from_datetime
+from .artifacts import resource_spellings
 from .engine import evaluate
 from .model import Breakglass, Policy
 from .policy import load_policy_text, parse_policy
@@ -25,6 +28,7 @@ from .policy import load_policy_text, parse_policy
 OUTPUT_ONLY = ("name", "revision", "createTime", "updateTime", "deleted")
 # An artifact with more occurrences than this is denied rather than judged on a part of them.
 MAX_OCCURRENCES = 20_000
+_CONTROL_OR_EDGE_SPACE = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 _CACHED_POLICIES = 256
 
 
@@ -147,15 +151,24 @@ class Gate:
             raise InvalidArgument("resourceUri is required: the artifact to judge, e.g. https://gcr.io/p/i@sha256:...")
         if "\x00" in resource_uri:
             raise InvalidArgument("resourceUri must not contain the NUL character (U+0000)")
+        if len(resource_uri) > MAX_RESOURCE_URI_LENGTH:
+            raise InvalidArgument(f"resourceUri must be at most {MAX_RESOURCE_URI_LENGTH} characters, as occurrences'")
+        if _CONTROL_OR_EDGE_SPACE.search(resource_uri):
+            # No artifact is named so, and the URI would not be read as the image it resembles.
+            raise InvalidArgument("resourceUri must not hold control characters or begin or end with a space")
         glass = None
         if breakglass is not None:
-            if not isinstance(breakglass, dict) or set(breakglass) - {"justification"}:
+            justification = breakglass.get("justification", "") if isinstance(breakglass, dict) else None
+            if not isinstance(justification, str) or set(breakglass) - {"justification"}:
                 raise InvalidArgument('breakglass must be {"justification": "..."}')
-            glass = Breakglass(breakglass.get("justification", ""))
+            if "\x00" in justification:
+                raise InvalidArgument("breakglass.justification must not contain the NUL character (U+0000)")
+            glass = Breakglass(justification)
         revision = self.storage.policy_revision(project_id, policy_id)
         policy, more_projects = self._parsed(project_id, policy_id, revision)
         projects = [project_id, *(p for p in more_projects if p != project_id)]
-        occurrences = self.storage.artifact_occurrences(projects, resource_uri, MAX_OCCURRENCES + 1)
+        spellings = resource_spellings(resource_uri)
+        occurrences = self.storage.artifact_occurrences(projects, spellings, MAX_OCCURRENCES + 1)
         if len(occurrences) > MAX_OCCURRENCES:
             raise TooManyOccurrences(
                 f"{resource_uri} has more than {MAX_OCCURRENCES} occurrences; the gate does not judge on a part"

@@ -21,12 +21,12 @@ def _policy_missing(project_id: str, policy_id: str) -> NotFound:
     return NotFound(f"policy {policy_name(project_id, policy_id)!r} not found")
 
 
-# The occurrences of one artifact, through the (project, resource URI, pk) index.
+# The occurrences of one artifact, through the (project, resource URI, pk) index, for each spelling.
 _ARTIFACT_OCCURRENCES = (
     select(occurrences.c.data)
     .where(
         occurrences.c.project_id.in_(bindparam("projects", expanding=True)),
-        occurrences.c.resource_uri == bindparam("resource_uri"),
+        occurrences.c.resource_uri.in_(bindparam("resource_uris", expanding=True)),
     )
     .order_by(occurrences.c.pk)
     .limit(bindparam("limit"))
@@ -216,10 +216,11 @@ class GateStorage:
 
     # ---- what the gate reads ---------------------------------------------------------------
 
-    def artifact_occurrences(self, project_ids: list[str], resource_uri: str, limit: int) -> list[dict]:
-        """Up to `limit` occurrences on one artifact, from the given projects, oldest first."""
+    def artifact_occurrences(self, project_ids: list[str], resource_uris: list[str], limit: int) -> list[dict]:
+        """Up to `limit` occurrences on one artifact (stored under any of `resource_uris`, its spellings),
+        from the given projects, oldest first."""
         with self._read() as conn:
-            params = {"projects": project_ids, "resource_uri": resource_uri, "limit": limit}
+            params = {"projects": project_ids, "resource_uris": resource_uris, "limit": limit}
             return conn.execute(_ARTIFACT_OCCURRENCES, params).scalars().all()
 
     # ---- decisions -------------------------------------------------------------------------

@@ -174,6 +174,46 @@ def test_a_fixable_high_vulnerability_is_denied_with_evidence_and_recorded(http,
     assert [d["name"] for d in listed["decisions"]] == [decision["name"]]
 
 
+BARE = IMAGE.removeprefix("https://")
+
+
+@pytest.mark.parametrize("stored_at", [IMAGE, BARE], ids=["https", "bare"])
+@pytest.mark.parametrize(
+    "judged",
+    [IMAGE, BARE, IMAGE.replace("app@", "app:1.0@"), "HTTPS://GCR.IO/acme/app@sha256:" + DIGEST, "http://" + BARE],
+    ids=["https", "bare", "tag-and-digest", "upper-case-host", "http"],
+)
+def test_every_spelling_of_an_image_reads_the_same_occurrences(http, project, policies, stored_at, judged):
+    # Read by the exact URI only, a vulnerability stored at X let https://X (or X:tag@digest) through.
+    cve = note(http, project, "CVE-2024-1", "VULNERABILITY")
+    vuln = occurrence(http, project, occurrence_body("VULNERABILITY", cve, stored_at))
+    create(http, policies, "prod", VULN_POLICY)
+    decision = evaluate(http, policies, "prod", judged)
+    assert decision["decision"] == "DENY" and decision["usedOccurrences"] == [vuln], decision
+    assert decision["resourceUri"] == judged
+    other = evaluate(http, policies, "prod", IMAGE.replace("acme/app", "acme/other"))
+    assert other["decision"] == "ALLOW" and not other.get("usedOccurrences")
+
+
+def test_a_finding_naming_its_note_with_a_location_counts(http, project, policies):
+    # Stored as written, projects/P/locations/L/notes/N escaped a compliance rule on projects/P/notes/N.
+    cis = note(http, project, "cis", "COMPLIANCE")
+    body = occurrence_body("COMPLIANCE", cis.replace("/notes/", "/locations/global/notes/"), IMAGE)
+    finding = occurrence(http, project, body)
+    create(http, policies, "cis", {"rules": {"compliance": {"noteNames": [cis]}}})
+    decision = evaluate(http, policies, "cis")
+    assert decision["decision"] == "DENY" and decision["usedOccurrences"] == [finding], decision
+
+
+def test_patterns_match_the_image_as_a_runtime_pulls_it(http, policies):
+    create(http, policies, "hub", {"rules": {"artifacts": {"allowPatterns": ["**"], "denyPatterns": ["docker.io/**"]}}})
+    digest = f"@sha256:{DIGEST}"
+    for image in ("index.docker.io/library/nginx", "registry-1.docker.io/library/nginx", "DOCKER.IO/nginx", "nginx"):
+        decision = evaluate(http, policies, "hub", f"https://{image}{digest}")
+        assert decision["decision"] == "DENY", (image, decision)
+    assert evaluate(http, policies, "hub", f"https://gcr.io/acme/app{digest}")["decision"] == "ALLOW"
+
+
 def test_breakglass_allows_and_is_recorded(http, project, policies):
     cve = note(http, project, "CVE-2024-2", "VULNERABILITY")
     occurrence(http, project, occurrence_body("VULNERABILITY", cve, IMAGE))
@@ -310,7 +350,13 @@ def test_occurrence_projects_widen_what_the_gate_reads(http, project, policies):
         ({"resourceUri": 5}, "resourceUri is required"),
         ({"resourceUri": IMAGE, "colour": 1}, "unknown field 'colour'"),
         ({"resourceUri": IMAGE, "breakglass": "yes"}, "breakglass must be"),
+        ({"resourceUri": IMAGE, "breakglass": {"justification": 5}}, "breakglass must be"),
+        ({"resourceUri": IMAGE, "breakglass": {"justification": "a\x00b"}}, "must not contain the NUL"),
+        ({"resourceUri": " " + IMAGE}, "must not hold control characters or begin or end with a space"),
+        ({"resourceUri": IMAGE.replace("@", "\n@")}, "must not hold control characters"),
+        ({"resourceUri": "https://gcr.io/" + "a" * 20000}, "at most 2048 characters"),
     ],
+    ids=lambda v: None,
 )
 def test_bad_evaluate_requests_are_400(http, policies, body, message):
     create(http, policies, "p", VULN_POLICY)

@@ -423,7 +423,7 @@ def test_occurrence_may_name_its_note_in_the_location_form(client, parent, proje
     note = create_note(client, parent, "n", build_note())
     location_name = f"projects/{project}/locations/{LOCATION}/notes/n"
     created = client.create_occurrence(parent=parent, occurrence=build_occurrence(location_name))
-    assert created.note_name == location_name  # an input field: kept as the caller wrote it
+    assert created.note_name == note.name  # names are returned in the projects/{p}/... form
     assert [o.name for o in client.list_note_occurrences(name=note.name)] == [created.name]
     assert client.get_occurrence_note(name=created.name) == note
     # An update naming the same note in the other form changes nothing about it; another note is refused.
@@ -431,7 +431,9 @@ def test_occurrence_may_name_its_note_in_the_location_form(client, parent, proje
     mask = field_mask_pb2.FieldMask(paths=["note_name", "remediation"])
     created.note_name = note.name
     updated = client.update_occurrence(name=created.name, occurrence=created, update_mask=mask)
-    assert (updated.note_name, updated.remediation) == (location_name, "rebuild")
+    assert (updated.note_name, updated.remediation) == (note.name, "rebuild")
+    created.note_name = location_name
+    assert client.update_occurrence(name=created.name, occurrence=created, update_mask=mask).note_name == note.name
     created.note_name = f"projects/{project}/notes/other"
     with pytest.raises(exceptions.BadRequest, match="noteName is immutable"):
         client.update_occurrence(name=created.name, occurrence=created, update_mask=mask)

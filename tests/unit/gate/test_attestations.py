@@ -264,6 +264,13 @@ def test_newest_result_of_a_suite_counts():
     assert codes(decide(ci_policy(), regressed).violations) == ["TEST_FAILED"]
 
 
+@pytest.mark.parametrize("order", [("PASSED", "FAILED"), ("FAILED", "PASSED")])
+def test_results_of_one_time_have_no_order_and_a_failure_wins(order):
+    # A batch gives its items one createTime: which came first must not decide.
+    same_time = [result_occurrence(result, age_hours=2) for result in order]
+    assert codes(decide(ci_policy(), same_time).violations) == ["TEST_FAILED"]
+
+
 def test_a_failing_suite_is_not_hidden_by_a_passing_one():
     suites = [result_occurrence("PASSED", configuration="unit.yaml"), result_occurrence("FAILED", configuration="e2e")]
     result = decide(ci_policy(), suites)

@@ -331,6 +331,14 @@ SCENARIOS = [
         says="FINISHED_FAILED",
     ),
     case("scan in 7d", {"scan": {"maxAge": "7d"}}, [discovery(scanned=NOW - timedelta(days=3))], "ALLOW"),
+    case("scan a minute ahead (clock skew)", {"scan": SCAN}, [discovery(scanned=NOW + timedelta(minutes=1))], "ALLOW"),
+    case(
+        "scan time in the future",  # it would never grow stale
+        {"scan": SCAN},
+        [discovery(scanned=NOW + timedelta(days=365))],
+        "DENY",
+        ["NOT_SCANNED", "OCCURRENCE_MALFORMED"],
+    ),
     # provenance
     case(
         "trusted build",
@@ -382,6 +390,13 @@ SCENARIOS = [
         says="world-writable (1 non-compliant file: /etc/passwd)",
     ),
     case("compliant", {"compliance": {"noteNames": [CIS]}}, [compliance(CIS)], "ALLOW"),
+    case(
+        "non compliant, its note named with a location",  # as occurrences written by older servers may be
+        {"compliance": {"noteNames": [CIS]}},
+        [compliance(CIS.replace("/notes/", "/locations/global/notes/"), ("/etc/passwd",), "world-writable")],
+        "DENY",
+        ["NON_COMPLIANT"],
+    ),
     case(
         "other compliance note",
         {"compliance": {"noteNames": [CIS]}},

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import artifact_digest, evaluate
-from grafeas_py.gate.artifacts import parse_artifact, same_resource
+from grafeas_py.gate.artifacts import parse_artifact, resource_spellings, same_resource
 from grafeas_py.gate.checks import image_name, license_ids
 from grafeas_py.gate.patterns import compile_pattern
 from grafeas_py.gate.timeutil import format_duration, parse_duration, parse_timestamp
@@ -40,6 +43,26 @@ def test_pattern(pattern, value, matches):
     assert compile_pattern(pattern).matches(value) is matches
 
 
+def _as_regex(pattern: str) -> str:
+    """The glob as the regex it means, the reference the matcher is held to."""
+    return "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part)
+        for part in re.split(r"(\*\*|\*)", pattern)
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "/", ".", "*", "**", "ab/"]), max_size=7)
+    .map("".join)
+    .filter(lambda p: "***" not in p),
+    st.text(alphabet="ab/.\n", max_size=12),
+)
+def test_pattern_means_its_regex(pattern, value):
+    assume(pattern)
+    assert compile_pattern(pattern).matches(value) == bool(re.fullmatch(_as_regex(pattern), value, re.DOTALL))
+
+
 @pytest.mark.parametrize(
     "uri, kind, digest",
     [
@@ -64,10 +87,45 @@ def test_artifact(uri, kind, digest):
     assert artifact_digest(uri) == digest
 
 
-def test_same_resource():
-    assert same_resource("https://gcr.io/a@sha256:x", "gcr.io/a@sha256:x")
-    assert not same_resource("http://gcr.io/a@sha256:x", "gcr.io/a@sha256:x")
-    assert not same_resource("https://gcr.io/a@sha256:x", "https://gcr.io/a@sha256:y")
+D = "sha256:" + "d" * 64
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (f"https://gcr.io/a@{D}", f"gcr.io/a@{D}"),
+        (f"http://gcr.io/a@{D}", f"gcr.io/a@{D}"),
+        (f"HTTPS://GCR.IO/a@{D}", f"https://gcr.io/a@{D}"),
+        (f"https://gcr.io/a:1.0@{D}", f"https://gcr.io/a@{D}"),  # the digest is what runs
+        (f"https://index.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+        (f"registry-1.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+        (f"docker.io/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+        (f"nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+        ("localhost:5000/app:1", "https://localhost:5000/app:1"),
+    ],
+)
+def test_same_resource(a, b):
+    assert same_resource(a, b) and same_resource(b, a)
+    assert b in resource_spellings(a)  # b is in canonical form: the gate's lookup of a finds what is stored at b
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (f"https://gcr.io/a@{D}", "https://gcr.io/a@sha256:" + "e" * 64),
+        (f"https://gcr.io/a@{D}", f"https://gcr.io/b@{D}"),
+        (f"https://gcr.io/Acme/a@{D}", f"https://gcr.io/acme/a@{D}"),  # only the host is case-blind
+        ("https://gcr.io/a:1", "https://gcr.io/a:2"),
+        (f"file://sha256:{'d' * 64}:a.jar", f"file://sha256:{'d' * 64}:b.jar"),
+    ],
+)
+def test_not_the_same_resource(a, b):
+    assert not same_resource(a, b) and not same_resource(b, a)
+
+
+def test_resource_spellings_of_other_schemes_are_only_themselves():
+    assert resource_spellings("deb://ubuntu/openssl") == ["deb://ubuntu/openssl"]
+    assert resource_spellings(f"file://sha256:{'d' * 64}:a.jar") == [f"file://sha256:{'d' * 64}:a.jar"]
 
 
 @pytest.mark.parametrize(
