@@ -14,7 +14,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from ..errors import ApiError
-from ..gate.admission import Review, parse_review, resource_uri, response
+from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response
 from .http import json_body, respond
 from .openapi import body_doc
 
@@ -46,12 +46,12 @@ def judge(review: Review, config, gate) -> tuple[bool, str, list[str]]:
     what = f"{review.kind} {review.namespace}/{review.name}".rstrip("/")
     if config is None:
         return False, "grafeas-py has no admission configuration (GRAFEAS_ADMISSION_CONFIG); denied", []
-    if review.operation not in ("CREATE", "UPDATE"):
-        return True, f"{review.operation or 'this operation'} admits no images", []
-    if review.namespace in config.exempt_namespaces:
+    if review.operation in NO_IMAGE_OPERATIONS:
+        return True, f"{review.operation} admits no images", []
+    if review.namespace and review.namespace in config.exempt_namespaces:
         return True, f"namespace {review.namespace!r} is exempt from the gate", []
-    if not review.images:
-        return True, f"{what} runs no images", []
+    if review.problem is not None:
+        return False, f"grafeas-py cannot judge {what}: {review.problem}; denied", []
     policy = config.policy_for(review.namespace)
     if policy is None:
         return False, f"no gate policy is configured for namespace {review.namespace!r}; denied", []

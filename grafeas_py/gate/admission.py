@@ -15,6 +15,7 @@ import yaml
 
 from ..errors import InvalidArgument
 from ..names import parse_policy_name
+from .artifacts import image_reference
 
 API_VERSION = "admission.k8s.io/v1"
 BREAKGLASS_ANNOTATIONS = (
@@ -71,7 +72,7 @@ def load_config(text: str) -> AdmissionConfig:
 
 @dataclass(frozen=True)
 class Review:
-    """The parts of an AdmissionReview request the gate uses."""
+    """The parts of an AdmissionReview request the gate uses; `problem` says why it cannot be judged."""
 
     uid: str
     kind: str
@@ -81,10 +82,20 @@ class Review:
     dry_run: bool
     images: list[str]
     breakglass: str | None
+    problem: str | None = None
+
+
+# Operations that start no container (a delete; CONNECT is exec, attach, port-forward).
+NO_IMAGE_OPERATIONS = frozenset({"DELETE", "CONNECT"})
+_JUDGED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
+_JUDGED_KINDS = frozenset({"Pod", "EphemeralContainers", "CronJob", *_TEMPLATE_KINDS})
 
 
 def parse_review(body) -> Review:
-    """The request of an AdmissionReview; anything else is a 400 (the API server then applies failurePolicy)."""
+    """The request of an AdmissionReview; anything else is a 400 (the API server then applies failurePolicy).
+
+    A review that cannot be judged as it stands (an unknown operation or kind, an object without the
+    containers every Pod has) is read with a `problem`, which denies it: the webhook fails closed."""
     if not isinstance(body, dict) or body.get("kind") != "AdmissionReview":
         raise InvalidArgument('expected an AdmissionReview: {"apiVersion": "admission.k8s.io/v1", "kind": ...}')
     if body.get("apiVersion") != API_VERSION:
@@ -99,18 +110,48 @@ def parse_review(body) -> Review:
     obj = request.get("object")
     if obj is not None and not isinstance(obj, dict):
         raise InvalidArgument("AdmissionReview.request.object must be an object")
-    obj = obj or {}
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    operation = request.get("operation")
+    operation = operation if isinstance(operation, str) else ""
+    # The namespace the API server names, never one the object claims for itself.
+    namespace = request.get("namespace")
+    namespace = namespace if isinstance(namespace, str) else ""
+    metadata = obj.get("metadata") if isinstance(obj, dict) and isinstance(obj.get("metadata"), dict) else {}
+    problem, images = None, []
+    if operation in _JUDGED_OPERATIONS:
+        problem = _unjudgeable(kind_name, obj, namespace)
+        if problem is None:
+            try:
+                images = images_of(kind_name, obj)
+            except InvalidArgument as exc:
+                problem = exc.message
+        if problem is None and not images:
+            problem = f"the {kind_name} names no container image, which every {kind_name} does"
+    elif operation not in NO_IMAGE_OPERATIONS:
+        problem = f"unknown operation {operation!r}; expected CREATE, UPDATE, DELETE or CONNECT"
     return Review(
         uid=request["uid"],
         kind=kind_name,
-        namespace=str(request.get("namespace") or metadata.get("namespace") or ""),
+        namespace=namespace,
         name=str(request.get("name") or metadata.get("name") or ""),
-        operation=str(request.get("operation") or ""),
+        operation=operation,
         dry_run=bool(request.get("dryRun")),
-        images=images_of(kind_name, obj),
-        breakglass=_breakglass(kind_name, obj),
+        images=images,
+        breakglass=_breakglass(kind_name, obj or {}),
+        problem=problem,
     )
+
+
+def _unjudgeable(kind: str, obj: dict | None, namespace: str) -> str | None:
+    if kind not in _JUDGED_KINDS:
+        return (
+            f"grafeas-py does not know which images a {kind or 'request without a kind'} runs; scope the "
+            "webhook's rules to Pods, ephemeral containers and the workload controllers"
+        )
+    if not namespace:
+        return "the review names no namespace"
+    if obj is None:
+        return f"the review carries no {kind} object"
+    return None
 
 
 def images_of(kind: str, obj: dict) -> list[str]:
@@ -129,7 +170,9 @@ def images_of(kind: str, obj: dict) -> list[str]:
     for pod_spec in specs:
         for key in _CONTAINER_LISTS:
             containers = pod_spec.get(key) if isinstance(pod_spec, dict) else None
-            for container in containers if isinstance(containers, list) else []:
+            if containers is not None and not isinstance(containers, list):
+                raise InvalidArgument(f"{kind} {key} is not a list")  # its images could not be judged
+            for container in containers or []:
                 image = container.get("image") if isinstance(container, dict) else None
                 if not isinstance(image, str) or not image:
                     raise InvalidArgument(f"{kind} {key} entry has no image")
@@ -150,7 +193,7 @@ def _breakglass(kind: str, obj: dict) -> str | None:
         annotations = _dig(source, "metadata", "annotations")
         for key in BREAKGLASS_ANNOTATIONS:
             value = annotations.get(key)
-            if value:
+            if value and str(value).lower() != "false":  # "false" asks for no breakglass
                 text = str(value)
                 return f"{key} annotation on {kind}" if text.lower() == "true" else text
     return None
@@ -158,17 +201,7 @@ def _breakglass(kind: str, obj: dict) -> str | None:
 
 def resource_uri(image: str) -> str:
     """The Grafeas resource URI of an image reference (Kritis's `https://` + the full reference)."""
-    name, _, digest = image.partition("@")
-    first, _, rest = name.partition("/")
-    if not rest or ("." not in first and ":" not in first and first != "localhost"):
-        name = "docker.io/" + (name if rest else "library/" + name)
-    if digest:
-        last_slash = name.rfind("/")
-        colon = name.rfind(":")
-        if colon > last_slash:  # a tag beside a digest: the digest is what runs
-            name = name[:colon]
-        return f"https://{name}@{digest}"
-    return f"https://{name}"
+    return "https://" + image_reference(image)
 
 
 def response(uid: str, allowed: bool, message: str, warnings: list[str]) -> dict:

@@ -41,11 +41,14 @@ def webhook(database_url, tmp_path_factory, gate_project):
         "namespaces:\n"
         f"  prod: projects/{gate_project}/policies/prod\n"
         f"  dev: projects/{gate_project}/policies/missing\n"
+        f"  hub: projects/{gate_project}/policies/hub\n"
         "exemptNamespaces: [kube-system]\n"
     )
     server, base = serve(database_url, path)
-    r = requests.post(f"{base}/v1/projects/{gate_project}/policies", params={"policyId": "prod"}, json={"rules": {}})
-    assert r.status_code == 200, r.text
+    hub = {"rules": {"artifacts": {"allowPatterns": ["**"], "denyPatterns": ["docker.io/**"]}}}
+    for policy_id, body in (("prod", {"rules": {}}), ("hub", hub)):
+        r = requests.post(f"{base}/v1/projects/{gate_project}/policies", params={"policyId": policy_id}, json=body)
+        assert r.status_code == 200, r.text
     yield base
     server.shutdown()
 
@@ -146,10 +149,53 @@ def test_breakglass_annotation_admits_and_warns(webhook, gate_project):
     assert any(d.get("breakglass") == {"justification": "INC-7: hotfix"} for d in recorded)
 
 
-def test_exempt_namespaces_deletes_and_image_free_objects_are_allowed(webhook):
+def test_exempt_namespaces_deletes_and_connects_are_allowed(webhook):
     assert post(webhook, review(with_images(POD, ["spec"], [TAGGED]), namespace="kube-system"))["allowed"] is True
     assert post(webhook, review(POD, operation="DELETE"))["allowed"] is True
-    assert post(webhook, review({"kind": "ConfigMap", "data": {}}, kind="ConfigMap"))["allowed"] is True
+    assert post(webhook, review({}, kind="PodExecOptions", operation="CONNECT"))["allowed"] is True
+
+
+def _request(body, **changes):
+    """The review with its request changed: a key set to None is removed."""
+    request = {**body["request"], **changes}
+    return {**body, "request": {k: v for k, v in request.items() if v is not None}}
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"kind": {"kind": "ConfigMap"}, "object": {"data": {}}}, "does not know which images a ConfigMap runs"),
+        ({"kind": {"kind": "pod"}}, "does not know which images a pod runs"),
+        ({"kind": None}, "does not know which images a request without a kind runs"),
+        ({"operation": None}, "unknown operation ''"),
+        ({"operation": "create"}, "unknown operation 'create'"),
+        ({"object": None}, "carries no Pod object"),
+        ({"object": {"spec": []}}, "names no container image"),
+        ({"object": {"spec": {"containers": {"image": "x"}, "initContainers": [{"image": "y"}]}}}, "is not a list"),
+        ({"object": {"spec": {"containers": [{"name": "no-image"}]}}}, "containers entry has no image"),
+        # The object cannot choose its namespace: only the API server's word counts.
+        ({"namespace": None, "object": {"metadata": {"namespace": "kube-system"}, "spec": {}}}, "names no namespace"),
+    ],
+    ids=lambda v: None,
+)
+def test_a_review_that_cannot_be_judged_is_denied_not_admitted(webhook, changes, reason):
+    answer = post(webhook, _request(review(with_images(POD, ["spec"], [TAGGED])), **changes))
+    assert answer["allowed"] is False and answer["status"]["code"] == 403, answer
+    assert reason in answer["status"]["message"], answer["status"]["message"]
+
+
+def test_breakglass_false_is_no_breakglass(webhook):
+    pod = with_images(POD, ["spec"], [TAGGED])
+    pod = {**pod, "metadata": {**pod.get("metadata", {}), "annotations": {"image-policy.k8s.io/break-glass": "false"}}}
+    answer = post(webhook, review(pod))
+    assert answer["allowed"] is False and "breakglass" not in str(answer.get("warnings", []))
+
+
+def test_docker_hub_aliases_are_judged_as_docker_hub(webhook, gate_project):
+    # index.docker.io/library/nginx is the image docker.io/library/nginx; a deny pattern on one holds for both.
+    for image in (f"index.docker.io/library/nginx@sha256:{DIGEST}", f"registry-1.docker.io/nginx@sha256:{DIGEST}"):
+        answer = post(webhook, review(with_images(POD, ["spec"], [image]), namespace="hub"))
+        assert answer["allowed"] is False and "docker.io/**" in answer["status"]["message"], answer
 
 
 def test_fails_closed(webhook):
