@@ -82,7 +82,9 @@ def evaluate(
     artifacts = policy.rules.artifacts
     if artifacts is not None:
         allowed_by = any_match(artifacts.allow_patterns, canonical)
-        if allowed_by is not None and deny_pattern_of(artifacts, resource_uri) is None:
+        # A `..` or `.` segment could walk out of the allowed path, so it never allows by pattern.
+        dot_segment = any(part in (".", "..") for part in canonical.split("/"))
+        if allowed_by is not None and not dot_segment and deny_pattern_of(artifacts, resource_uri) is None:
             return Decision(True, ALLOW, allow_pattern=allowed_by.text)
     on_artifact, findings = _select(resource_uri, occurrences)
     ctx = Context(parse_artifact(resource_uri), now, on_artifact, policy.attestors_by_name)

@@ -21,9 +21,11 @@ class Pattern:
         if _glob_match(self.tokens, value):
             return True
         # `gcr.io/acme/**` should match `https://gcr.io/acme/app@sha256:...`: Grafeas resource URIs of images carry
-        # an `https://` prefix that deploy tools and policy authors usually leave out.
-        if not self.has_scheme and "://" in value:
-            return _glob_match(self.tokens, value.split("://", 1)[1])
+        # an `https://` prefix that deploy tools and policy authors usually leave out. Only that prefix:
+        # `evil://gcr.io/acme/app` is not the image.
+        scheme, sep, rest = value.partition("://")
+        if not self.has_scheme and sep and scheme.lower() in ("http", "https"):
+            return _glob_match(self.tokens, rest)
         return False
 
 

@@ -64,6 +64,14 @@ SCENARIOS = [
         uri="gcr.io/acme/app:latest",
     ),
     case(
+        "an allow pattern does not let dot segments walk out of its path",
+        {"artifacts": {"allowPatterns": ["gcr.io/acme/platform/**"]}, "vulnerabilities": VULNS},
+        [],
+        "DENY",
+        ["TAG_NOT_DIGEST"],
+        uri="gcr.io/acme/platform/../../../evil.io/x:1",
+    ),
+    case(
         "star stays in one segment",
         {"artifacts": {"allowPatterns": ["gcr.io/acme/*"]}},
         [],

@@ -37,6 +37,8 @@ HEX = DIGEST
         ("2.1*", "2.14.1", True),
         ("2.1*", "2.2.0", False),
         ("**", "", True),
+        ("gcr.io/acme/**", "HTTP://gcr.io/acme/app", True),
+        ("gcr.io/acme/**", "evil://gcr.io/acme/app", False),  # only the web schemes are left out
     ],
 )
 def test_pattern(pattern, value, matches):
