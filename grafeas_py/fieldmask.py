@@ -60,7 +60,7 @@ def paths_in_body(body: dict, msg: Message) -> list[Path]:
     return paths
 
 
-def apply_mask(existing: dict, body: dict, paths: list[Path]) -> dict:
+def apply_mask(existing: dict, body: dict, paths: list[Path], msg: Message) -> dict:
     """A copy of `existing` where each path takes its value from `body`, or is cleared if absent there."""
     result = _deep_copy(existing)
     for path in paths:
@@ -68,7 +68,7 @@ def apply_mask(existing: dict, body: dict, paths: list[Path]) -> dict:
         if source is _MISSING:
             _clear(result, path)
         else:
-            _set(result, path, _deep_copy(source))
+            _set(result, path, _deep_copy(source), msg)
     return result
 
 
@@ -83,10 +83,21 @@ def _get(doc: dict, path: Path):
     return doc
 
 
-def _set(doc: dict, path: Path, value) -> None:
-    for key in path[:-1]:
+def _set(doc: dict, path: Path, value, msg: Message) -> None:
+    """Set the value at `path`; setting a member of a oneof, or anything inside one, clears the
+    others, as in protobuf (two members set would make a document no client can read)."""
+    table: Message | None = msg
+    for depth, key in enumerate(path):
+        field = table.by_json.get(key) if table is not None else None
+        if field is not None and field.oneof is not None:
+            for sibling in table.oneofs[field.oneof]:
+                if sibling.json_name != key:
+                    doc.pop(sibling.json_name, None)
+        if depth == len(path) - 1:
+            doc[key] = value
+            return
         doc = doc.setdefault(key, {})
-    doc[path[-1]] = value
+        table = field.message if field is not None else None
 
 
 def _clear(doc: dict, path: Path) -> None:

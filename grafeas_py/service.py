@@ -433,7 +433,7 @@ def _merge(existing: dict, body: dict, mask: str | None, sent: list[Path] | None
         if paths is None:
             return body
     paths = [p for p in paths if p[0] not in OUTPUT_ONLY]
-    return fieldmask.apply_mask(base, body, paths)
+    return fieldmask.apply_mask(base, body, paths, msg)
 
 
 def _batch_error(errors: list[tuple[int, ApiError]], single: bool) -> ApiError:

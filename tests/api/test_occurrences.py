@@ -117,7 +117,7 @@ class TestUpdate:
             ("resourceUri", {"resourceUri": "https://other"}, "resourceUri is immutable"),
             ("noteName", {"noteName": "projects/x/notes/y"}, "noteName is immutable"),
             (None, {"resourceUri": "https://other"}, "resourceUri is immutable"),
-            ("build", {"build": OCCURRENCE_DETAILS["BUILD"]["build"]}, "only one of"),
+            ("build", {"build": OCCURRENCE_DETAILS["BUILD"]["build"]}, "the occurrence type is immutable"),
             ("vulnerability.packageIssue", {"vulnerability": {}}, "packageIssue is required"),
             ("*", {"remediation": "x"}, "resourceUri is immutable"),
         ],

@@ -439,6 +439,29 @@ def test_occurrence_may_name_its_note_in_the_location_form(client, parent, proje
         client.update_occurrence(name=created.name, occurrence=created, update_mask=mask)
 
 
+@pytest.mark.parametrize("masked", [True, False], ids=["mask", "no-mask"])
+def test_an_update_setting_another_member_of_a_nested_oneof_replaces_it(client, parent, project, masked):
+    # Both members were kept, and json_format then refused the occurrence and every list holding it.
+    note = create_note(client, parent, "builder", build_note())
+    first = types.InTotoStatement(provenance=types.InTotoProvenance(builder_config=types.BuilderConfig(id="b1")))
+    occurrence = client.create_occurrence(
+        parent=parent,
+        occurrence=types.Occurrence(
+            resource_uri=IMAGE, note_name=note.name, build=types.BuildOccurrence(intoto_statement=first)
+        ),
+    )
+    second = types.InTotoStatement(
+        slsa_provenance=types.SlsaProvenance(builder=types.SlsaProvenance.SlsaBuilder(id="b2"))
+    )
+    patch = types.Occurrence(build=types.BuildOccurrence(intoto_statement=second))
+    mask = field_mask_pb2.FieldMask(paths=["build.intoto_statement.slsa_provenance"]) if masked else None
+    updated = client.update_occurrence(name=occurrence.name, occurrence=patch, update_mask=mask)
+    statement = updated.build.intoto_statement
+    assert statement.slsa_provenance.builder.id == "b2" and "provenance" not in statement
+    assert client.get_occurrence(name=occurrence.name) == updated
+    assert [o.name for o in client.list_occurrences(parent=parent)] == [occurrence.name]
+
+
 def test_any_fields_hold_what_the_client_can_read_back(client, parent, project, http):
     from google.protobuf import duration_pb2, wrappers_pb2
     from google.rpc import error_details_pb2
