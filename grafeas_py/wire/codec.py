@@ -37,6 +37,7 @@ _INT_RANGES = {
 # Halfway between the largest float32 and 2**128: anything below rounds to a finite float32
 # (protobuf prints the largest float32 as 3.4028235e+38, which is above the float32 itself).
 _FLOAT32_LIMIT = float.fromhex("0x1.ffffffp+127")
+_FLOAT32_MAX = float.fromhex("0x1.fffffep+127")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -72,7 +73,9 @@ def _rounded_float32(value: float) -> float:
     for precision in range(6, 10):
         shorter = float("%.*g" % (precision, rounded))
         if struct.unpack("<f", struct.pack("<f", shorter))[0] == rounded:
-            return shorter
+            # Near the largest float32 the shortest decimal lies above it, and protobuf's parser
+            # refuses it ("Float value too large"): there the exact value is what clients can read.
+            return shorter if abs(shorter) <= _FLOAT32_MAX else rounded
     return rounded
 
 
@@ -466,6 +469,8 @@ def _json_value(value, path: str):
             raise DecodeError(path, "number is too large for a double") from None
         if not math.isfinite(as_double):
             raise DecodeError(path, "NaN and Infinity cannot be held in a JSON value")
+        if as_double == 0:
+            return value if type(value) is int else 0.0  # -0.0 as for floats: JSONB has no negative zero
         return value if as_double == value else as_double  # ints a double holds exactly stay ints
     return value
 
