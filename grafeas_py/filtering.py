@@ -62,6 +62,7 @@ class Value:
 
     value: str | float
     quoted: bool = True
+    text: str | None = None  # a number as written: int64 fields compare exactly beyond a float's 2**53
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class _ToTree(Transformer):
         if token.type == "STRING":
             return Value(_unquote(str(token)))
         if token.type == "NUMBER":
-            return Value(float(token), quoted=False)
+            return Value(float(token), quoted=False, text=str(token))
         return Value("*", quoted=False)
 
     def restriction(self, children):

@@ -8,6 +8,7 @@ for any element: SQLite walks the arrays with json_each, PostgreSQL asks jsonb_p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Integer, Numeric, bindparam, case, cast, func, literal_column, not_
@@ -23,6 +24,7 @@ from ..wire.schema import Field as SchemaField
 from ..wire.timestamps import to_micros
 from .tables import notes
 
+_INTEGER = re.compile(r"-?\d+")
 _NUMBERS = {"int32", "uint32", "float", "double"}
 _TEXTS = {"string", "bytes", "enum"}
 
@@ -138,6 +140,8 @@ def _literal(path: MemberPath, kind: str, value: Value):
         if raw not in ("true", "false"):
             raise InvalidArgument(f"filter: {path.name} is true or false, not {raw!r}")
         return raw == "true"
+    if kind == "int64" and value.text is not None and _INTEGER.fullmatch(value.text):
+        return int(value.text)  # exact: stored int64 text is cast to an exact number, not a double
     try:
         return float(raw)
     except ValueError:

@@ -171,6 +171,28 @@ def test_filtered_paging_keeps_the_filter(http, project, seeded):
     assert "different list request" in other.json()["error"]["message"]
 
 
+def test_int64_fields_compare_exactly_beyond_a_double(http, project):
+    # The literal was a float: 2**53 + 1 read as 2**53, and 2**63 - 1 matched nothing on SQLite.
+    note = f"projects/{project}/notes/b"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "b"}, json=NOTE_BODIES["BUILD"]).ok
+    names = {}
+    for value in (2**53, 2**53 + 1, 2**63 - 1):
+        body = occurrence_body("BUILD", note)
+        body["build"] = {"intotoProvenance": {"recipe": {"type": "t", "definedInMaterial": str(value)}}}
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+        assert r.status_code == 200, r.text
+        names[r.json()["name"]] = value
+
+    def matching(filter_):
+        path = "build.intotoProvenance.recipe.definedInMaterial"
+        return sorted(names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", path + filter_))
+
+    assert matching(f" = {2**53 + 1}") == [2**53 + 1]
+    assert matching(f" = {2**63 - 1}") == [2**63 - 1]
+    assert matching(f" > {2**53}") == [2**53 + 1, 2**63 - 1]
+    assert matching(f" <= {2**53}") == [2**53]
+
+
 def test_times_under_repeated_fields_compare_as_times(http, project):
     provider = f"{project}-provider"
     old, new = (
