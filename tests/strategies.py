@@ -100,8 +100,10 @@ def _scalar(fd: FieldDescriptor) -> st.SearchStrategy:
 # ---- well-known types -----------------------------------------------------------------------------
 
 
-# JSON-safe plain values for Struct/Value/ListValue (protobuf holds every number as a double).
-_JSON_LEAVES = st.one_of(st.none(), st.booleans(), _TEXT, st.floats(allow_nan=False, allow_infinity=False))
+# JSON-safe plain values for Struct/Value/ListValue (protobuf holds every number as a double), with
+# no -0.0: the server stores it as 0.0 there too.
+_JSON_NUMBERS = st.floats(allow_nan=False, allow_infinity=False).map(lambda x: x if x != 0 else 0.0)
+_JSON_LEAVES = st.one_of(st.none(), st.booleans(), _TEXT, _JSON_NUMBERS)
 _JSON_VALUES = st.recursive(
     _JSON_LEAVES,
     lambda inner: st.one_of(st.lists(inner, max_size=MAX_LIST), st.dictionaries(_KEYS, inner, max_size=MAX_LIST)),
