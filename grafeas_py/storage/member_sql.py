@@ -88,9 +88,9 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
         condition = compare(expr, op, literal)
     elif op == "!=":  # no element equals it
-        return not_(AnyElement(table.c.data, path.runs, kind, "=", literal))
+        return not_(AnyElement(table.c.data, path.runs, kind, "=", literal, _default_of(kind, leaf)))
     else:
-        condition = AnyElement(table.c.data, path.runs, kind, op, literal)
+        condition = AnyElement(table.c.data, path.runs, kind, op, literal, _default_of(kind, leaf))
     if op == "=" and kind in ("text", "number", "bool") and literal != _default(kind, leaf):
         # A default value also matches documents that omit the field, which containment cannot express.
         return Contains(table.c.data, _containing(path.runs, literal), condition)
@@ -152,6 +152,14 @@ def _default(kind: str, leaf: SchemaField):
     if kind == "text":
         return leaf.enum.names.get(0) if leaf.enum is not None else ""
     return False if kind == "bool" else 0
+
+
+def _default_of(kind: str, leaf: SchemaField):
+    """The value an element that leaves the field out has, as the element tests compare it; None for
+    times (an unset time satisfies no comparison) and int64 (no repeated message holds one)."""
+    if kind in ("text", "number", "bool"):
+        return _default(kind, leaf)
+    return None
 
 
 def _scalar(data, run: tuple[str, ...], kind: str, leaf: SchemaField):
@@ -261,8 +269,10 @@ class AnyElement(ColumnElement):
     inherit_cache = False
     type = Boolean()
 
-    def __init__(self, data, runs, kind: str, op: str, literal) -> None:
+    def __init__(self, data, runs, kind: str, op: str, literal, default=None) -> None:
         self.data, self.runs, self.kind, self.op, self.literal = data, runs, kind, op, literal
+        # An element that leaves the leaf out reads as this proto3 default (None: it matches nothing).
+        self.default = default if runs[-1] and op not in ("prefix", "suffix") else None
 
 
 def _json_path(run: tuple[str, ...]) -> str:
@@ -279,6 +289,9 @@ def _any_sqlite(element: AnyElement, compiler, **kw):
         leaf = f"e{len(walk)}.value"
         if last:
             leaf = f"json_extract({leaf}, {_param(compiler, _json_path(last), kw)})"
+        if element.default is not None:
+            default = int(element.default) if element.kind == "bool" else element.default
+            leaf = f"COALESCE({leaf}, {_param(compiler, default, kw)})"
         sql = _leaf_test(leaf, element, compiler, kw)
     for depth in range(len(walk), 0, -1):
         parent = source if depth == 1 else f"e{depth - 1}.value"
@@ -316,11 +329,29 @@ def _any_postgresql(element: AnyElement, compiler, **kw):
     if element.kind == "present":
         return f"jsonb_path_exists({source}, CAST({_param(compiler, path, kw)} AS jsonpath))"
     op = "==" if element.op == "=" else element.op
-    path += f" ? (@ {op} $v)"
+    if element.default is not None and _holds(element.default, element.op, element.literal):
+        # An element leaving the leaf out matches too: test the elements, not the leaves.
+        leaf = "@" + _json_path(last)[1:]
+        path = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk)
+        path += f" ? ({leaf} {op} $v || !exists({leaf}))"
+    else:
+        path += f" ? (@ {op} $v)"
     cast_to = {"text": "text", "number": "double precision", "bool": "boolean"}[element.kind]
     variable = f"CAST({_param(compiler, element.literal, kw)} AS {cast_to})"
     jsonpath = f"CAST({_param(compiler, path, kw)} AS jsonpath)"
     return f"jsonb_path_exists({source}, {jsonpath}, jsonb_build_object('v', {variable}))"
+
+
+def _holds(value, op: str, literal) -> bool:
+    """Whether `value op literal` holds, in Python, for a default value of the leaf's kind."""
+    return {
+        "=": value == literal,
+        "!=": value != literal,
+        "<": value < literal,
+        "<=": value <= literal,
+        ">": value > literal,
+        ">=": value >= literal,
+    }[op]
 
 
 def _param(compiler, value, kw) -> str:

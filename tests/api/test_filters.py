@@ -193,6 +193,36 @@ def test_int64_fields_compare_exactly_beyond_a_double(http, project):
     assert matching(f" <= {2**53}") == [2**53]
 
 
+def test_a_field_an_element_leaves_out_reads_as_its_default(http, project):
+    # Proto3 defaults held at the top level only: packageIssue.fixAvailable = false found no issue
+    # that leaves fixAvailable out (the form every unfixable issue is stored in).
+    note = f"projects/{project}/notes/cve"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"]).ok
+    names = {}
+    issues = {
+        "fixable": {"fixAvailable": True, "effectiveSeverity": "HIGH"},
+        "unfixable": {},
+        "unknown-severity": {"effectiveSeverity": "SEVERITY_UNSPECIFIED"},
+    }
+    for label, extra in issues.items():
+        body = occurrence_body("VULNERABILITY", note)
+        body["vulnerability"]["packageIssue"] = [{**body["vulnerability"]["packageIssue"][0], **extra}]
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+        assert r.status_code == 200, r.text
+        names[r.json()["name"]] = label
+
+    def matching(filter_):
+        return sorted(names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", filter_))
+
+    issue = "vulnerability.packageIssue"
+    assert matching(f"{issue}.fixAvailable = false") == ["unfixable", "unknown-severity"]
+    assert matching(f"{issue}.fixAvailable = true") == ["fixable"]
+    assert matching(f"NOT {issue}.fixAvailable = false") == ["fixable"]
+    assert matching(f'{issue}.effectiveSeverity = "SEVERITY_UNSPECIFIED"') == ["unfixable", "unknown-severity"]
+    assert matching(f'{issue}.effectiveSeverity != "SEVERITY_UNSPECIFIED"') == ["fixable"]
+    assert matching(f'{issue}.effectiveSeverity < "LOW"') == ["fixable"]  # enum names compare as text
+
+
 def test_times_under_repeated_fields_compare_as_times(http, project):
     provider = f"{project}-provider"
     old, new = (
