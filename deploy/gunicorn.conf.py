@@ -21,6 +21,9 @@ limit_request_line = server.LIMIT_REQUEST_LINE  # long filters on list calls
 # Recycle workers now and then so that slow leaks cannot accumulate.
 max_requests = 10000
 max_requests_jitter = 1000
+# gunicorn 25.1+ would open a control socket at one path per user, shared by every instance on a
+# host; nothing here uses it (older versions ignore the setting).
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # Trust X-Forwarded-* only from the local proxy unless told otherwise.

@@ -115,7 +115,9 @@ def test_requests_gunicorn_refuses_get_the_json_error_shape(tmp_path, worker_id,
         db.upgrade(url)
         command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
         env = {**_env(url), "GRAFEAS_BIND": f"127.0.0.1:{port}", "GRAFEAS_WORKERS": "1"}
+    env["XDG_RUNTIME_DIR"] = str(tmp_path)  # where gunicorn 25.1+ would put its control socket
     with _serving(command, env, port):
+        assert not (tmp_path / "gunicorn.ctl").exists()  # instances on one host would share it
         for what, (request, status) in _REFUSED_BY_GUNICORN.items():
             got, headers, body = _raw_exchange(port, request)
             assert (got, headers["content-type"]) == (status, "application/json"), (what, body)
