@@ -96,6 +96,7 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             bufsize=0,
+            env=_worker_environment(),
         )
         ready = self._read_line(START_TIMEOUT)
         if ready is None or json.loads(ready) != {"ready": True}:
@@ -213,6 +214,16 @@ def _raw_error(interpreter, module: str) -> str:
             rego_free_output(raw)
     except Exception:  # the private API moved: fall back to a generic message
         return "Rego evaluation failed (for example, a call to an undefined function, or recursion)"
+
+
+# All the worker needs of the server's environment. Rego's `opa.runtime().env` hands a module the
+# whole environment of its process: inherited, that was GRAFEAS_DATABASE_URL (with its password),
+# GRAFEAS_AUDIT_KEY and GRAFEAS_SECRET_KEY, readable by anyone allowed to write a policy.
+_WORKER_ENVIRONMENT = ("PATH", "PYTHONPATH", "PYTHONHOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT")
+
+
+def _worker_environment() -> dict[str, str]:
+    return {key: os.environ[key] for key in _WORKER_ENVIRONMENT if key in os.environ}
 
 
 def _describe_error(text: str, module: str) -> str:

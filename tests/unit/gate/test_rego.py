@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grafeas_py.errors import InvalidArgument
-from grafeas_py.gate import evaluate, parse_policy
+from grafeas_py.gate import evaluate, parse_policy, rego_worker
 from grafeas_py.gate import rego as rego_module
 from tests.unit.gate.builders import NOW, OTHER_URI, URI, codes, vulnerability
 
@@ -127,6 +127,18 @@ def test_a_failing_builtin_is_an_error_not_an_undefined_deny(mode):
     policy = parse_policy({"rego": {"module": module, "mode": mode}})
     result = evaluate(policy, URI, [{"name": "projects/p/occurrences/b", "kind": "BUILD", "resourceUri": URI}], NOW)
     assert (result.decision, codes(result.violations)) == ("DENY", ["EVALUATION_ERROR"]), result
+
+
+def test_a_module_cannot_read_the_servers_environment(monkeypatch):
+    # opa.runtime().env is the process environment: the worker used to inherit the server's, with
+    # GRAFEAS_DATABASE_URL, GRAFEAS_AUDIT_KEY and GRAFEAS_SECRET_KEY in it.
+    monkeypatch.setenv("GRAFEAS_AUDIT_KEY", "canary-audit-key")
+    rego_worker._worker().stop()  # the next evaluation starts a worker from this environment
+    module = "package gate\nimport rego.v1\ndeny contains json.marshal(opa.runtime().env) if { true }\n"
+    result = evaluate(parse_policy({"rego": module}), URI, [], NOW)
+    [violation] = [v for v in result.violations if v.rule == "rego"]
+    assert "canary-audit-key" not in violation.message and "GRAFEAS" not in violation.message
+    assert "PATH" in violation.message  # the module ran and saw the environment it is given
 
 
 def test_runaway_module_is_stopped(monkeypatch):
