@@ -20,8 +20,10 @@ reorders or loses an entry.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
+from array import array
 from collections.abc import Iterator
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
@@ -56,7 +58,7 @@ _NEXT_TXID = text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 _SEAL_BATCH = 1000
 _ANY_PENDING = select(audit_pending.c.id).order_by(audit_pending.c.id).limit(1)
 _GET_TOKEN = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
-_BINDINGS_VERSION = select(func.count(), func.max(role_bindings.c.pk))
+_BINDING_KEYS = select(role_bindings.c.pk).order_by(role_bindings.c.pk)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -270,11 +272,14 @@ class AuthStorage:
             rows = conn.execute(query.order_by(role_bindings.c.pk)).all()
         return [Binding(r.project, r.role, r.member) for r in rows]
 
-    def bindings_version(self) -> tuple[int, int]:
-        """Changes whenever a binding is added or removed: rows are never updated and pks never reused."""
+    def bindings_version(self) -> str:
+        """Changes whenever a binding is added or removed: a digest of the set of keys (rows are never
+        updated and keys never reused). Not (count, max key): PostgreSQL hands out keys before commit,
+        so a delete after a late commit could bring that pair back to a value a process had cached,
+        and the deleted binding would stay in force there."""
         with self._read() as conn:
-            count, last = conn.execute(_BINDINGS_VERSION).one()
-        return count, last or 0
+            keys = conn.execute(_BINDING_KEYS).scalars().all()
+        return hashlib.blake2b(array("q", keys).tobytes(), digest_size=16).hexdigest()
 
 
 def audit_entries_query(page: PageRequest, filter_=None):
