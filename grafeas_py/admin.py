@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .auth import roles
 from .auth.access import Access
-from .auth.authz import ALL_PROJECTS, Binding
+from .auth.authz import ALL_PROJECTS, Binding, check_new_member
 from .auth.tokens import TokenRecord, generate_token
 from .names import project_name
 from .storage import Storage
@@ -35,6 +35,7 @@ class Admin:
     def bind(self, binding: Binding) -> Binding:
         """Grant a role; a binding on `*` needs admin.bindings on `*`."""
         self.access.require(roles.ADMIN_BINDINGS, binding.project, project_name(binding.project))
+        check_new_member(binding.member)
         self.storage.create_binding(binding, from_datetime(dt.datetime.now(dt.UTC)))
         self._bindings_changed()
         return binding

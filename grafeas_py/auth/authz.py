@@ -14,6 +14,7 @@ two dictionary look-ups. When bindings change, build a new one and swap it in.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,7 +59,24 @@ class Binding:
             or self.member == GROUP_PREFIX
             or "\x00" in self.member
         ):
-            raise InvalidArgument(f"binding member must be a principal id or 'group:<name>', got {self.member!r}")
+            raise InvalidArgument(f"binding member must be a principal id or 'group:<name>', got {self.member[:80]!r}")
+
+
+# Principal ids are short (an OIDC subject, a SPIFFE ID, a token name); the limit also keeps a member
+# within the request line that DeleteBinding carries it in.
+MAX_MEMBER_LENGTH = 1024
+_UNSEEN = ("Cc", "Cf", "Cs", "Zl", "Zp")  # control, format (zero-width), surrogate, line breaks
+
+
+def check_new_member(member: str) -> None:
+    """Rules for a member being granted a role, beyond what any stored binding meets: so that a
+    project admin cannot plant bindings nobody can name again, or fake lines in a listing."""
+    if len(member) > MAX_MEMBER_LENGTH:
+        raise InvalidArgument(f"binding member must be at most {MAX_MEMBER_LENGTH} characters")
+    if any(unicodedata.category(c) in _UNSEEN for c in member):
+        raise InvalidArgument(f"binding member must not hold control or invisible characters, got {member!r}")
+    if member == ALL_PROJECTS:
+        raise InvalidArgument("'*' is not a wildcard member; name a principal id or 'group:<name>'")
 
 
 # With GRAFEAS_AUTH=none every caller is ANONYMOUS; these bindings give it every right everywhere.

@@ -226,6 +226,24 @@ def test_list_projects_shows_only_projects_the_role_may_list(secure, callers, pr
     assert listed == {f"projects/{project}", f"projects/{hidden}"}
 
 
+@pytest.mark.parametrize(
+    "member, says",
+    [
+        ("user:" + "m" * 1020, "at most 1024 characters"),  # it could be neither listed nor named to delete
+        ("user:a\nuser:b", "control or invisible characters"),  # it printed as two lines in listings
+        ("token:\u200badmin", "control or invisible characters"),  # looks like token:admin
+        ("*", "not a wildcard member"),
+    ],
+    ids=["long", "newline", "zero-width", "star"],
+)
+def test_members_that_could_not_be_named_again_are_refused(secure, project, member, says):
+    body = {"project": project, "role": "auditor", "member": member}
+    r = secure.admin.post("/v1/admin/bindings", json=body)
+    assert r.status_code == 400 and says in r.json()["error"]["message"], r.text
+    listed = secure.admin.get("/v1/admin/bindings", params={"project": project}).json()
+    assert not listed.get("bindings")
+
+
 def test_tokens_are_managed_with_admin_tokens_on_every_project(secure):
     r = secure.admin.post("/v1/admin/tokens", json={"name": "managed"})
     assert r.status_code == 200 and r.json()["token"].startswith("gfp_")
