@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import fields
@@ -128,8 +130,9 @@ def list_policy_revisions(args, project, policy_id):
 @blp.doc(summary="GetPolicyRevision")
 @blp.response(200, "Policy", description="The policy as it was at that revision.")
 def get_policy_revision(project, policy_id, revision):
-    if not revision.isdigit():
-        raise InvalidArgument(f"revision must be a positive number, got {revision!r}")
+    # ASCII digits (str.isdigit() takes "²"), and within the column's range: no revision is beyond it.
+    if not re.fullmatch(r"[0-9]{1,9}", revision):
+        raise InvalidArgument(f"revision must be a number from 1 to 999999999, got {revision[:20]!r}")
     return respond(gate().get_revision(check_id("project", project), _policy_id(policy_id), int(revision)))
 
 

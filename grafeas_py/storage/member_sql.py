@@ -24,7 +24,7 @@ from ..wire.schema import Field as SchemaField
 from ..wire.timestamps import to_micros
 from .tables import notes
 
-_INTEGER = re.compile(r"-?\d+")
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII: str.isdigit() and \d take "²"
 _NUMBERS = {"int32", "uint32", "float", "double"}
 _TEXTS = {"string", "bytes", "enum"}
 
@@ -121,7 +121,7 @@ def _literal(path: MemberPath, kind: str, value: Value):
             raise InvalidArgument(f"filter: {path.name} takes text, not the number {raw:g}; quote it")
         if enum is not None:  # by name or by number, as in requests
             number = int(raw) if isinstance(raw, float) else enum.numbers.get(raw)
-            if number is None and raw.lstrip("-").isdigit():
+            if number is None and _INTEGER.fullmatch(raw):
                 number = int(raw)
             if number not in enum.names:
                 raise InvalidArgument(

@@ -13,6 +13,7 @@ import base64
 import binascii
 import functools
 import math
+import re
 import struct
 
 from .schema import Field, Message
@@ -39,6 +40,8 @@ _INT_RANGES = {
 _FLOAT32_LIMIT = float.fromhex("0x1.ffffffp+127")
 _FLOAT32_MAX = float.fromhex("0x1.fffffep+127")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
+_ASCII_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _join(path: str, key: str) -> str:
@@ -238,7 +241,7 @@ class Codec:
         if isinstance(value, str):
             number = enum.numbers.get(value)
             if number is None:
-                if value.lstrip("-").isdigit():
+                if _ASCII_INTEGER.fullmatch(value):  # str.isdigit() takes "²", which int() refuses
                     number = int(value)
                 else:
                     allowed = ", ".join(sorted(enum.numbers, key=enum.numbers.get))
@@ -278,7 +281,7 @@ class Codec:
                 raise DecodeError(path, f"expected an integer, got {value!r}")
             number = int(value)
         elif isinstance(value, str):
-            if not value or value[0].isspace() or value[-1].isspace():  # float() below would strip it
+            if not _ASCII_NUMBER.fullmatch(value):  # int() and float() also take spaces and other scripts' digits
                 raise DecodeError(path, f"expected an integer, got {value!r}")
             try:
                 number = int(value)

@@ -171,6 +171,12 @@ def test_filtered_paging_keeps_the_filter(http, project, seeded):
     assert "different list request" in other.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("value", ['"²"', '"٣"'])
+def test_enum_numbers_in_filters_are_ascii_digits(http, project, value):
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": f"vulnerability.effectiveSeverity={value}"})
+    assert r.status_code == 400 and "is not a grafeas.v1.Severity" in r.json()["error"]["message"], r.text
+
+
 def test_int64_fields_compare_exactly_beyond_a_double(http, project):
     # The literal was a float: 2**53 + 1 read as 2**53, and 2**63 - 1 matched nothing on SQLite.
     note = f"projects/{project}/notes/b"

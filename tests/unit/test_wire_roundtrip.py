@@ -449,6 +449,14 @@ def test_negative_zero_in_a_struct_is_zero_as_in_numeric_fields():
     assert config == {"a": 0.0, "b": [0.0, 0, 1.5]} and math.copysign(1, config["a"]) == 1
 
 
+@pytest.mark.parametrize("text", ["²", "٣", " 1", "1 ", "+"])
+def test_numbers_in_text_are_ascii(text):
+    # str.isdigit() takes "²", which int() refuses: an enum given as "²" was a ValueError (a 500),
+    # and int() took other scripts' digits ("٣" was 3).
+    assert _decode_error(NOTE, {"vulnerability": {"severity": text}}).path == "vulnerability.severity"
+    assert _decode_error(OCCURRENCE, {"image": {"distance": text}}).path == "image.distance"
+
+
 def test_float32_out_of_range():
     assert _decode_error(OCCURRENCE, {"vulnerability": {"cvssScore": 1e39}}).path == "vulnerability.cvssScore"
     assert _parse_fails(OccurrencePb, {"vulnerability": {"cvssScore": 1e39}})
