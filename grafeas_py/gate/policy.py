@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, date, datetime
 
 import yaml
@@ -21,6 +22,7 @@ JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 MAX_VALUES = 100_000  # values in one policy document; real policies have hundreds
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # marshmallow's messages, reworded to read after a field path.
 _MESSAGES = {
@@ -34,8 +36,8 @@ def parse_policy(doc: dict) -> Policy:
     """Validate a policy document; raises InvalidArgument listing every problem with its field path."""
     if not isinstance(doc, dict):
         raise InvalidArgument(f"a policy must be an object, got {type(doc).__name__}")
-    problems = list(_nul_characters(doc, ""))
-    if not problems:  # text with NUL cannot be stored (PostgreSQL refuses it), so nothing else is worth saying
+    problems = list(_unstorable_text(doc, ""))
+    if not problems:  # text that cannot be stored, so nothing else is worth saying
         try:
             return PolicySchema().load(doc)
         except ValidationError as error:
@@ -45,21 +47,31 @@ def parse_policy(doc: dict) -> Policy:
     raise InvalidArgument(f"invalid policy: {text}", [{"@type": BAD_REQUEST, "fieldViolations": violations}])
 
 
-def _nul_characters(value, path: str):
-    """(path, problem) for each key or text in the document that holds the NUL character."""
-    nul = "must not contain the NUL character (U+0000)"
-    if isinstance(value, str) and "\x00" in value:
-        yield path, nul
+def _unstorable_text(value, path: str):
+    """(path, problem) for each key or text in the document that no database can store as text: the
+    NUL character (PostgreSQL refuses it), or a lone surrogate (YAML's "\\ud800"; not UTF-8)."""
+    if isinstance(value, str):
+        problem = _unstorable(value)
+        if problem:
+            yield path, problem
     elif isinstance(value, dict):
         for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                yield here, nul
+            problem = _unstorable(str(key))
+            if problem:
+                yield (f"{path}.{ascii(key)}" if path else ascii(key)), problem
             else:
-                yield from _nul_characters(item, here)
+                yield from _unstorable_text(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _nul_characters(item, f"{path}[{index}]")
+            yield from _unstorable_text(item, f"{path}[{index}]")
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain the NUL character (U+0000)"
+    if _SURROGATE.search(text):
+        return "must not contain a lone surrogate (U+D800 to U+DFFF): it is not Unicode text"
+    return None
 
 
 def load_policy_text(text: str | bytes, content_type: str) -> dict:

@@ -115,6 +115,9 @@ def test_put_replaces_the_policy_with_a_yaml_document_as_patch_does(http, polici
         ({"occurrenceProjects": ["a/b"]}, None, "occurrenceProjects"),
         ("rules: [unclosed", "application/yaml", "line"),
         ("rules:\n  a: 1\n  a: 2\n", "application/yaml", "a"),
+        # YAML can spell a lone surrogate, which is not text: a 500 at storage, or in the error itself.
+        ('description: "\\ud800"', "application/yaml", "description: must not contain a lone surrogate"),
+        ('"\\ud800": 1', "application/yaml", "'\\ud800': must not contain a lone surrogate"),
     ],
 )
 def test_invalid_policies_are_400_naming_the_field(http, policies, body, content_type, message):
