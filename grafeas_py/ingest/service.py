@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..auth import roles
 from ..errors import AlreadyExists, InvalidArgument
-from ..names import parse_note_name
+from ..names import parse_note_name, project_name
 from .plan import PlannedOccurrence
 from .report import parse_report
 
@@ -55,6 +55,9 @@ class Ingest:
         return {**summary.to_dict(), "documentSha256": plan.document_sha256}
 
     def apply(self, project: str, notes: dict[str, dict], occurrences: list[PlannedOccurrence]) -> Summary:
+        # Before the notes: a caller who may not create the occurrences must not leave notes behind,
+        # nor get an answer for a plan with nothing in it.
+        self.grafeas.access.require(roles.OCCURRENCES_CREATE, project, project_name(project))
         summary = Summary(notes_created=self.ensure_notes(notes))
         for start in range(0, len(occurrences), BATCH):
             chunk = occurrences[start : start + BATCH]

@@ -155,6 +155,25 @@ def test_ingesting_into_a_note_project_without_rights_tells_nothing_about_its_no
     assert "notes.attachOccurrence" in after.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("plan", [False, True], ids=["report", "empty-plan"])
+def test_ingesting_into_a_project_without_rights_writes_nothing_not_even_notes(secure, provider, tenant, plan):
+    # The provider may create its own notes, not occurrences in the tenant: its notes were created
+    # before the refusal, and an empty plan got a 200 without any check.
+    from tests.unit.ingest.support import FIXTURES, IMAGE
+
+    secure.bind(provider, "notesEditor", "token:vendor-bot")
+    vendor = secure.client(secure.token("vendor-bot"))
+    before = secure.admin.get(f"/v1/projects/{provider}/notes").json()["notes"]
+    path = f"/v1/projects/{tenant}/occurrences:ingest"
+    if plan:
+        r = vendor.post(path, params={"format": "plan"}, json={})
+    else:
+        report = (FIXTURES / "trivy/alpine-app-image.json").read_bytes()
+        r = vendor.post(path, params={"format": "trivy", "resourceUri": IMAGE, "noteProject": provider}, data=report)
+    assert r.status_code == 403 and "occurrences.create" in r.json()["error"]["message"], r.text
+    assert secure.admin.get(f"/v1/projects/{provider}/notes").json()["notes"] == before
+
+
 def test_idempotency_keys_are_per_caller(secure, provider, tenant):
     """Two CI jobs that happen to pick the same key each get their own occurrence, not the other's."""
     note = f"projects/{provider}/notes/CVE-1"
