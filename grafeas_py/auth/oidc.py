@@ -59,6 +59,7 @@ ASYMMETRIC_ALGORITHMS: tuple[str, ...] = tuple(KEY_TYPE_BY_ALGORITHM)
 MIN_REFRESH_SECONDS = 30.0
 # Principal namespaces other methods own; an OIDC prefix must not let a claim value enter them.
 RESERVED_PREFIXES = ("group:", "token:", "cert:", "spiffe:", "anonymous")
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 MAX_JWKS_BYTES = 1024 * 1024
 _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
 
@@ -108,9 +109,13 @@ class OidcSettings:
             raise ValueError(f"OIDC principals are of kind 'user' or 'service', got {self.kind!r}")
         prefixes = {"GRAFEAS_OIDC_ID_PREFIX": self.id_prefix, "GRAFEAS_OIDC_GROUP_PREFIX": self.group_prefix}
         for name, prefix in prefixes.items():
-            if prefix is not None and (not prefix or prefix.lower().startswith(RESERVED_PREFIXES)):
+            # Overlapping either way: "tok" + a subject "en:admin" is token:admin too.
+            if prefix is not None and (
+                not prefix
+                or any(prefix.lower().startswith(r) or r.startswith(prefix.lower()) for r in RESERVED_PREFIXES)
+            ):
                 raise ValueError(
-                    f"{name} must not be empty nor start with {', '.join(RESERVED_PREFIXES)}: "
+                    f"{name} must not be empty nor overlap {', '.join(RESERVED_PREFIXES)}: "
                     f"a token's claims could then pass for another kind of principal; got {prefix!r}"
                 )
         if self.jwks_ttl <= 0 or self.jwks_timeout <= 0 or self.leeway < 0:
@@ -328,6 +333,8 @@ class OidcAuthenticator:
         value = claims.get(s.id_claim)
         if not isinstance(value, str) or not value:
             raise Unauthenticated(f"JWT lacks the claim {s.id_claim!r} that names the caller")
+        if _UNSTORABLE.search(value):  # the audit trail could not record who acted
+            raise Unauthenticated(f"JWT claim {s.id_claim!r} holds control characters or a lone surrogate")
         raw = claims.get(s.groups_claim) if s.groups_claim else None
         names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
         groups = frozenset(f"group:{s.groups_prefix}{g}" for g in names if isinstance(g, str) and g)

@@ -249,6 +249,13 @@ def test_missing_identity_claim_is_refused(oidc, keys):
     assert refused(oidc, sign(keys, "rsa1", "RS256", sub=None)) == "JWT lacks the claim 'sub' that names the caller"
 
 
+@pytest.mark.parametrize("subject", ["a\ud800b", "a\nb", "a\x00b"], ids=["surrogate", "newline", "nul"])
+def test_an_identity_claim_the_audit_trail_could_not_record_is_refused(oidc, keys, subject):
+    # A lone surrogate (JSON can spell one) failed when the audit entry was written: a 500.
+    message = refused(oidc, sign(keys, "rsa1", "RS256", sub=subject))
+    assert message == "JWT claim 'sub' holds control characters or a lone surrogate"
+
+
 def test_malformed_jwt_is_refused(oidc):
     assert refused(oidc, "abc.def.ghi").startswith("malformed JWT")
 
@@ -341,6 +348,8 @@ def test_redirects_are_not_followed(jwks_server, keys, caplog):
         ({"algorithms": ("RS256", "none")}, "asymmetric"),
         ({"id_prefix": ""}, "GRAFEAS_OIDC_ID_PREFIX"),
         ({"id_prefix": "token:"}, "GRAFEAS_OIDC_ID_PREFIX"),
+        ({"id_prefix": "tok"}, "GRAFEAS_OIDC_ID_PREFIX"),  # + a subject "en:admin" would be token:admin
+        ({"id_prefix": "Spiffe"}, "GRAFEAS_OIDC_ID_PREFIX"),
         ({"group_prefix": "group:x"}, "GRAFEAS_OIDC_GROUP_PREFIX"),
         ({"kind": "token"}, "kind"),
     ],
