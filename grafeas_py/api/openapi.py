@@ -15,8 +15,13 @@ _SCALARS = {
     "uint32": {"type": "integer", "format": "int64", "minimum": 0},
     "int64": {"type": "string", "format": "int64", "description": "int64, as a decimal string (a number is accepted)"},
     "uint64": {"type": "string", "format": "uint64", "description": "uint64, as a decimal string"},
-    "float": {"type": "number", "format": "float"},
-    "double": {"type": "number", "format": "double"},
+    # The JSON mapping spells the special values as text.
+    "float": {
+        "oneOf": [{"type": "number", "format": "float"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
+    },
+    "double": {
+        "oneOf": [{"type": "number", "format": "double"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
+    },
     "bytes": {"type": "string", "format": "byte"},
 }
 _WELL_KNOWN = {

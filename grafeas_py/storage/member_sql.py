@@ -8,10 +8,24 @@ for any element: SQLite walks the arrays with json_each, PostgreSQL asks jsonb_p
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, Numeric, bindparam, case, cast, func, literal_column, not_
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    Numeric,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    not_,
+    null,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -171,6 +185,18 @@ def _scalar(data, run: tuple[str, ...], kind: str, leaf: SchemaField):
         expr = element.as_boolean()
     elif kind == "int64":
         return func.coalesce(cast(element.as_string(), Numeric), 0)
+    elif leaf.kind in ("float", "double"):
+        # The JSON mapping writes the special values as text. Read the same on both databases (a cast
+        # made "Infinity" 0 on SQLite; PostgreSQL sorts NaN above every number): infinities compare as
+        # such, and NaN, like SQL's NULL, satisfies no comparison.
+        text = element.as_string()
+        return case(
+            (text.is_(None), literal(0.0, Float)),
+            (text == "NaN", null()),
+            (text == "Infinity", literal(math.inf, Float)),
+            (text == "-Infinity", literal(-math.inf, Float)),
+            else_=element.as_float(),
+        )
     else:
         expr = element.as_float()
     return func.coalesce(expr, _default(kind, leaf))

@@ -177,6 +177,27 @@ def test_enum_numbers_in_filters_are_ascii_digits(http, project, value):
     assert r.status_code == 400 and "is not a grafeas.v1.Severity" in r.json()["error"]["message"], r.text
 
 
+def test_infinity_and_nan_compare_alike_on_both_databases(http, project):
+    # SQLite cast "Infinity" to 0; PostgreSQL sorted NaN above every number.
+    note = f"projects/{project}/notes/cve"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"]).ok
+    names = {}
+    for label, score in {"high": 9.8, "infinite": "Infinity", "nan": "NaN", "unset": None}.items():
+        body = occurrence_body("VULNERABILITY", note)
+        body["vulnerability"] = {**body["vulnerability"], "cvssScore": score}
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+        assert r.status_code == 200, r.text
+        names[r.json()["name"]] = label
+
+    def matching(filter_):
+        return sorted(names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", filter_))
+
+    assert matching("vulnerability.cvssScore > 5") == ["high", "infinite"]
+    assert matching("vulnerability.cvssScore = 0") == ["unset"]
+    assert matching("vulnerability.cvssScore < 1") == ["unset"]
+    assert matching("vulnerability.cvssScore != 0") == ["high", "infinite"]  # NaN satisfies no comparison
+
+
 def test_int64_fields_compare_exactly_beyond_a_double(http, project):
     # The literal was a float: 2**53 + 1 read as 2**53, and 2**63 - 1 matched nothing on SQLite.
     note = f"projects/{project}/notes/b"
