@@ -79,8 +79,6 @@ def check_id(what: str, value: str) -> str:
         raise InvalidArgument(f"{what} must not contain '/', got {value!r}")
     if value in (".", ".."):
         raise InvalidArgument(f"{what} must not be '.' or '..': URLs cannot address it")
-    if value == "*":  # bindings and audit entries use it for every project
-        raise InvalidArgument(f"{what} must not be '*', which stands for every project")
     if "\x00" in value:
         raise InvalidArgument(f"{what} must not contain the NUL character (U+0000)")
     return value

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from . import fieldmask
 from .auth import roles
 from .auth.access import Access
+from .auth.authz import ALL_PROJECTS
 from .auth.context import current_principal
 from .errors import AlreadyExists, ApiError, InvalidArgument, NotFound
 from .fieldmask import Path
@@ -90,6 +91,8 @@ class Grafeas:
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')
         project_id = check_id("project id", parse_project_name(name))
+        if project_id == ALL_PROJECTS:  # its audit resource would read as bindings on every project
+            raise InvalidArgument("a project may not be named '*', which stands for every project in bindings")
         self._require(roles.PROJECTS_CREATE, project_id)
         return self.storage.create_project(project_id, _now())
 
