@@ -43,7 +43,7 @@ def post_worker_init(worker=None) -> None:
 
 
 # gunicorn's largest request line (its default is 4094): room for the long filters of list calls,
-# such as an OR of dozens of resource URIs. A longer line gets gunicorn's own HTML 414 page.
+# such as an OR of dozens of resource URIs. A longer line is a 414 (see write_json_error).
 LIMIT_REQUEST_LINE = 8190
 
 

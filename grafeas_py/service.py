@@ -151,11 +151,9 @@ class Grafeas:
         self._require(roles.NOTES_LIST, project_id)
         return self.storage.list_notes(project_id, page, filter_)
 
-    def update_note(
-        self, project_id: str, note_id: str, body: dict, mask: str | None, sent: list[Path] | None = None
-    ) -> dict:
-        """Update per `mask`; without one, the fields `sent` (`fieldmask.paths_in_body` of the body as
-        the client wrote it), else those present in the canonical `body`."""
+    def update_note(self, project_id: str, note_id: str, body: dict, mask: str | None, sent: list[Path]) -> dict:
+        """Update per `mask`; without one, the fields `sent` (`fieldmask.paths_in_body` of the body as the
+        client wrote it: the canonical `body` leaves out the fields sent empty, which clear them)."""
         self._require(roles.NOTES_UPDATE, project_id, note_name(project_id, note_id))
         existing, revision = self.storage.get_note_with_revision(project_id, note_id)
         doc = _updated(existing, body, mask, sent, NOTE, "note", validate_note, KIND_BY_NOTE_TYPE)
@@ -326,7 +324,7 @@ class Grafeas:
         return self.storage.list_occurrences(project_id, page, filter_)
 
     def update_occurrence(
-        self, project_id: str, occurrence_id: str, body: dict, mask: str | None, sent: list[Path] | None = None
+        self, project_id: str, occurrence_id: str, body: dict, mask: str | None, sent: list[Path]
     ) -> dict:
         """Update per `mask`, or the fields `sent`, as `update_note` does."""
         self._require(roles.OCCURRENCES_UPDATE, project_id, occurrence_name(project_id, occurrence_id))
@@ -424,11 +422,11 @@ def _updated(existing, body, mask, sent, msg, what, validate, members, immutable
     return {"name": existing["name"], **merged, "kind": kind, **server_kept}
 
 
-def _merge(existing: dict, body: dict, mask: str | None, sent: list[Path] | None, msg: Message) -> dict:
+def _merge(existing: dict, body: dict, mask: str | None, sent: list[Path], msg: Message) -> dict:
     """AIP-134: no mask updates the fields present in the body as sent, `*` replaces everything."""
     base = _strip_output_only(existing)
     if mask is None:
-        paths = sent if sent is not None else fieldmask.paths_in_body(body, msg)
+        paths = sent
         if not paths:
             raise InvalidArgument("the update changes nothing: the body sets no field and no updateMask was given")
     else:

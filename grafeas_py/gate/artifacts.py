@@ -93,7 +93,7 @@ def artifact_key(uri: str) -> str:
 def canonical_uri(uri: str) -> str:
     """The one spelling of an artifact's URI that policies' patterns and exemptions are matched against:
     for an image, `https://` + `image_reference`; anything else as written."""
-    return "https://" + artifact_key(uri) if parse_artifact(uri).kind == "image" else uri
+    return "https://" + image_reference(_without_web_scheme(uri)) if parse_artifact(uri).kind == "image" else uri
 
 
 def resource_spellings(uri: str) -> list[str]:
