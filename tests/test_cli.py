@@ -99,6 +99,10 @@ _REFUSED_BY_GUNICORN = {
     "request line over the limit": (b"GET /v1/projects/p/notes?filter=" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
     "malformed request line": (b"GET /healthz NOT-HTTP\r\nHost: x\r\n\r\n", 400),
     "header over the limit": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n", 431),
+    "more than 100 headers": (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n",
+        431,
+    ),
     "unsupported transfer coding": (
         b"POST /v1/projects HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zstd, chunked\r\n\r\n0\r\n\r\n",
         501,

@@ -255,6 +255,7 @@ class TestBatch:
         deep = '{"notes": {"d": {"relatedUrl": [' + "[" * 1010 + "]" * 1010 + "]}}}"
         r = http.post(f"/v1/projects/{project}/notes:batchCreate", data=deep)
         assert r.status_code == 400, r.text
+        assert r.json()["error"]["message"] == "request body is nested too deeply"
         assert http.get(f"/v1/projects/{project}/notes").json() == {}
 
     def test_batch_is_atomic_on_duplicate(self, http, project):
