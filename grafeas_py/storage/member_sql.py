@@ -20,11 +20,13 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    false,
     func,
     literal,
     literal_column,
     not_,
     null,
+    or_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
@@ -96,6 +98,8 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     literal = _literal(path, kind, value)
     if op == ":":
         op = "="
+    if leaf.enum is not None and op in ("<", "<=", ">", ">="):
+        return _enum_order(path, op, literal, table)
     if len(path.runs) == 1 and kind == "time":  # an unset time satisfies no comparison; NOT of one holds for it
         return func.coalesce(compare(time_micros(table.c.data[path.runs[0]].as_string()), op, literal), False)
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
@@ -109,6 +113,15 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
         # A default value also matches documents that omit the field, which containment cannot express.
         return Contains(table.c.data, _containing(path.runs, literal), condition)
     return condition
+
+
+def _enum_order(path: MemberPath, op: str, name: str, table):
+    """Enums order by number, as protobuf declares them (Severity: LOW < MEDIUM < HIGH < CRITICAL),
+    not by name: the condition is equality with any name whose number satisfies the comparison."""
+    enum = path.leaf.enum
+    number = enum.numbers[name]
+    names = [enum.names[n] for n in sorted(enum.names) if _holds(n, op, number)]
+    return or_(false(), *(member_condition(path, "=", Value(n), table) for n in names))
 
 
 def _leaf_kind(path: MemberPath) -> str:

@@ -88,6 +88,12 @@ CASES = [
     ("vulnerability.effective_severity=HIGH", {"vuln-a", "vuln-b"}),
     ("vulnerability.effectiveSeverity=4", {"vuln-a", "vuln-b"}),
     ('vulnerability.effectiveSeverity="SEVERITY_UNSPECIFIED" AND kind="BUILD"', {"build-a"}),
+    # enums order by number, as declared (LOW < MEDIUM < HIGH < CRITICAL), not by name
+    ('vulnerability.effectiveSeverity > "MEDIUM"', {"vuln-a", "vuln-b"}),
+    ("vulnerability.effectiveSeverity >= HIGH", {"vuln-a", "vuln-b"}),
+    ("vulnerability.effectiveSeverity > CRITICAL", set()),
+    ("vulnerability.effectiveSeverity < 4", {"build-a", "disc-c", "pkg-tricky"}),
+    ("NOT vulnerability.effectiveSeverity > LOW", {"build-a", "disc-c", "pkg-tricky"}),
     ('build.provenance.id="build-1"', {"build-a"}),
     ('has_prefix(build.provenance.builderVersion, "gcb-")', {"build-a"}),
     ('discovery.analysisStatus="FINISHED_SUCCESS"', {"disc-c"}),
@@ -247,7 +253,9 @@ def test_a_field_an_element_leaves_out_reads_as_its_default(http, project):
     assert matching(f"NOT {issue}.fixAvailable = false") == ["fixable"]
     assert matching(f'{issue}.effectiveSeverity = "SEVERITY_UNSPECIFIED"') == ["unfixable", "unknown-severity"]
     assert matching(f'{issue}.effectiveSeverity != "SEVERITY_UNSPECIFIED"') == ["fixable"]
-    assert matching(f'{issue}.effectiveSeverity < "LOW"') == ["fixable"]  # enum names compare as text
+    # enums order by number (MINIMAL < LOW < MEDIUM), not by name
+    assert matching(f'{issue}.effectiveSeverity < "LOW"') == ["unfixable", "unknown-severity"]
+    assert matching(f'{issue}.effectiveSeverity >= "MEDIUM"') == ["fixable"]
 
 
 def test_times_under_repeated_fields_compare_as_times(http, project):
