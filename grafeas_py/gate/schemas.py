@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validates_sc
 from marshmallow.validate import Length, OneOf, Range
 
 from grafeas_py.errors import InvalidArgument
-from grafeas_py.names import parse_note_name
+from grafeas_py.names import check_id, parse_note_name
 from grafeas_py.wire.grafeas_types import REGISTRY
 
 from . import pgp, rego
@@ -332,8 +332,12 @@ class RegoField(fields.Field):
 
 
 def _project_id(value: str) -> None:
-    if not value or "/" in value or value in (".", "..") or "\x00" in value:
-        raise ValidationError("must be a project id: not empty, no '/'")
+    if value == "*":  # no project can be named so: it would read nothing, silently
+        raise ValidationError("'*' is not a wildcard here: name each project whose occurrences count")
+    try:
+        check_id("a project id", value)
+    except InvalidArgument as exc:
+        raise ValidationError(exc.message) from None
 
 
 class PolicySchema(Schema):

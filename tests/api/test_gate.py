@@ -113,6 +113,9 @@ def test_put_replaces_the_policy_with_a_yaml_document_as_patch_does(http, polici
         ({"rules": {"scan": {"maxAge": "soon"}}}, None, "rules.scan.maxAge"),
         ({"rules": {"attestations": {"attestors": ["qa"]}}}, None, "unknown attestor 'qa'"),
         ({"occurrenceProjects": ["a/b"]}, None, "occurrenceProjects"),
+        # No project can be named '*' (CreateProject refuses it): it read nothing, silently.
+        ({"occurrenceProjects": ["*"]}, None, "occurrenceProjects[0]: '*' is not a wildcard here"),
+        ({"occurrenceProjects": ["p" * 256]}, None, "at most 255 characters"),
         ("rules: [unclosed", "application/yaml", "line"),
         ("rules:\n  a: 1\n  a: 2\n", "application/yaml", "a"),
         # YAML can spell a lone surrogate, which is not text: a 500 at storage, or in the error itself.
