@@ -102,7 +102,7 @@ def test_a_token_revoked_on_the_command_line_is_refused_on_its_next_request(data
     assert as_token(server, second).get("/v1/projects/p/notes").status_code == 200  # rotation: the new one works
     ok(database, "auth", "token", "revoke", "ci")
     assert as_token(server, second).get("/v1/projects/p/notes").status_code == 401
-    assert cli(database, "auth", "token", "revoke", "ci").stderr == "Error: no unrevoked tokens named 'ci'\n"
+    assert cli(database, "auth", "token", "revoke", "ci").stderr == "Error: every token named 'ci' is already revoked\n"
 
 
 def test_command_line_mistakes_are_explained(database, tmp_path):

@@ -220,8 +220,7 @@ class AuthStorage:
         with self._write() as conn:
             ids = list(conn.execute(select(api_tokens.c.token_id).where(*where)).scalars())
             if not ids:
-                what = f"token {token_id} of {name!r}" if token_id else f"tokens named {name!r}"
-                raise NotFound(f"no unrevoked {what}")
+                raise NotFound(_nothing_to_revoke(conn, name, token_id))
             conn.execute(update(api_tokens).where(api_tokens.c.token_id.in_(ids)).values(revoke_time=_micros(when)))
             self._audit(conn, "tokens.revoke", f"tokens/{name}", {"tokenIds": sorted(ids)})
             rows = conn.execute(select(api_tokens).where(api_tokens.c.token_id.in_(ids))).all()
@@ -289,3 +288,16 @@ def audit_entries_query(page: PageRequest, filter_=None):
         audit_log.c.seq > page.after, compile_filter(filter_, audit_log)
     )
     return query.order_by(audit_log.c.seq).limit(page.size + 1)
+
+
+def _nothing_to_revoke(conn, name: str, token_id: str | None) -> str:
+    """Why a revocation found no token: none by that name or id, another name's id, or all revoked."""
+    if token_id is None:
+        named = conn.execute(select(api_tokens.c.token_id).where(api_tokens.c.name == name).limit(1)).first()
+        return f"every token named {name!r} is already revoked" if named else f"no token is named {name!r}"
+    owner = conn.execute(select(api_tokens.c.name).where(api_tokens.c.token_id == token_id)).scalar()
+    if owner is None:
+        return f"no token has the id {token_id!r}"
+    if owner != name:
+        return f"token {token_id} is named {owner!r}, not {name!r}"
+    return f"token {token_id} of {name!r} is already revoked"

@@ -254,6 +254,26 @@ def test_tokens_are_managed_with_admin_tokens_on_every_project(secure):
     assert revoked.status_code == 200 and revoked.json()["tokens"][0]["revokeTime"]
 
 
+def test_a_revocation_that_finds_nothing_says_why(secure, project):
+    # It said "no unrevoked token X of 'name'" whether X did not exist, was another name's, or was revoked.
+    mine, other = f"mine-{project}", f"other-{project}"
+    made = secure.admin.post("/v1/admin/tokens", json={"name": mine}).json()["tokenId"]
+    theirs = secure.admin.post("/v1/admin/tokens", json={"name": other}).json()["tokenId"]
+
+    def refusal(name, **params):
+        r = secure.admin.delete(f"/v1/admin/tokens/{name}", params=params)
+        assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND", r.text
+        return r.json()["error"]["message"]
+
+    assert refusal(f"nobody-{project}") == f"no token is named 'nobody-{project}'"
+    assert refusal(mine, tokenId="0" * 16) == "no token has the id '0000000000000000'"
+    assert refusal(mine, tokenId=theirs) == f"token {theirs} is named '{other}', not '{mine}'"
+    assert secure.admin.delete(f"/v1/admin/tokens/{mine}", params={"tokenId": made}).status_code == 200
+    assert refusal(mine, tokenId=made) == f"token {made} of '{mine}' is already revoked"
+    assert refusal(mine) == f"every token named '{mine}' is already revoked"
+    assert secure.admin.delete(f"/v1/admin/tokens/{other}").status_code == 200  # theirs was left alone
+
+
 def test_the_audit_trail_is_for_auditors_of_every_project(secure, project):
     name = f"auditor-{project}"
     token, member = secure.token(name), f"token:{name}"
