@@ -96,7 +96,7 @@ def test_every_change_appends_one_chained_entry(app, http, project):
         ("projects.create", f"projects/{project}-x"),
         ("projects.delete", f"projects/{project}-x"),
     ]
-    assert all(e.principal == "anonymous" for e in entries)
+    assert all(e.principal == "anonymous" and e.credential == "none" for e in entries)
     details = {e.action: e.detail for e in entries}
     assert details["notes.batchCreate"] == {"ids": ["n2", "n3"]}
     assert details["occurrences.batchCreate"] == {"ids": ids}
@@ -240,7 +240,9 @@ def test_a_trail_rewritten_consistently_passes_alone_but_not_against_a_published
         prev = None
         for row in rows:
             detail = {"revision": 99} if row["seq"] == 2 else json.loads(row["detail"])
-            prev = chain_next(prev, row["principal"], row["action"], row["resource"], detail, row["time"])
+            prev = chain_next(
+                prev, row["principal"], row["action"], row["resource"], detail, row["time"], None, row["credential"]
+            )
             conn.execute(
                 text("UPDATE audit_log SET detail = :detail, prev_hash = :prev, hash = :hash WHERE seq = :seq"),
                 {

@@ -91,3 +91,39 @@ def test_downgrade_keeps_unsealed_audit_entries(tmp_path, worker_id):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_pending")).scalar() == 1
     engine.dispose()
+
+
+def test_entries_sealed_before_0009_verify_beside_entries_that_name_their_credential(tmp_path, worker_id):
+    """0009 records how each principal signed in; the chain sealed before it must verify unchanged."""
+    from alembic import command
+
+    from grafeas_py.auth.audit import chain_next, verify_chain
+    from grafeas_py.auth.context import acting_as
+    from grafeas_py.auth.principal import Principal
+    from grafeas_py.storage import SqlStorage
+    from grafeas_py.storage.engine import make_engines
+
+    url = _fresh_url(tmp_path, worker_id)
+    command.upgrade(db.alembic_config(url), "0008")
+    old = chain_next(None, "token:ci", "notes.create", "projects/p/notes/n", {"revision": 1}, "2026-01-01T00:00:00Z")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (seq, time, principal, action, resource, detail, prev_hash, hash)"
+                " VALUES (:seq, :time, :principal, :action, :resource, :detail, :prev_hash, :hash)"
+            ),
+            {**vars(old), "detail": '{"revision":1}'},
+        )
+    engine.dispose()
+    db.upgrade(url)
+    storage = SqlStorage(*make_engines(url))
+    try:
+        with acting_as(Principal("cli:operator", "user", via="cli")):
+            storage.create_project("after", "2026-11-28T00:00:00Z")
+        storage.seal_audit(wait=10)
+        entries = list(storage.audit_entries())
+    finally:
+        storage.dispose()
+    assert [(e.principal, e.credential) for e in entries] == [("token:ci", None), ("cli:operator", "cli")]
+    assert verify_chain(entries).ok

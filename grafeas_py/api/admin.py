@@ -38,7 +38,7 @@ def _token_doc(record: TokenRecord) -> dict:
 
 
 def _audit_entry_doc(entry: AuditEntry) -> dict:
-    return {
+    doc = {
         "seq": entry.seq,
         "time": entry.time,
         "principal": entry.principal,
@@ -48,6 +48,9 @@ def _audit_entry_doc(entry: AuditEntry) -> dict:
         "prevHash": entry.prev_hash,
         "hash": entry.hash,
     }
+    if entry.credential is not None:
+        doc["credential"] = entry.credential
+    return doc
 
 
 def _fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:

@@ -259,6 +259,12 @@ def _register_access_components(spec) -> None:
         "seq": {"type": "integer", "description": "Its place in the chain, from 1."},
         "time": time,
         "principal": {"type": "string", "example": "token:ci"},
+        "credential": {
+            "type": "string",
+            "example": "token:1a2b3c4d5e6f7a8b",
+            "description": "How the principal signed in: token:<tokenId>, oidc:<jti>, mtls:<certificate SHA-256>, "
+            "oidc or mtls without one, cli, none. Absent on entries recorded before it was kept.",
+        },
         "action": {"type": "string", "example": "occurrences.update"},
         "resource": {"type": "string", "example": "projects/p/occurrences/1f0c..."},
         "detail": {"type": "object", "additionalProperties": True, "description": "Revision, changed fields, ids."},

@@ -48,6 +48,7 @@ class AuditEntry:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+    credential: str | None = None  # how the principal signed in (`token:<id>`, ...); None before it was kept
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,11 @@ def entry_hash(
     detail: dict[str, Any],
     prev_hash: str,
     key: bytes | None = None,
+    credential: str | None = None,
 ) -> str:
-    """Hex SHA-256 (HMAC-SHA256 with `key`) of the canonical JSON of every field but the hash itself."""
+    """Hex SHA-256 (HMAC-SHA256 with `key`) of the canonical JSON of every field but the hash itself.
+
+    `credential` is hashed only when set, so entries sealed before it was recorded verify unchanged."""
     fields = {
         "seq": seq,
         "time": time,
@@ -88,6 +92,8 @@ def entry_hash(
         "detail": detail,
         "prev_hash": prev_hash,
     }
+    if credential is not None:
+        fields["credential"] = credential
     data = canonical_json(fields)
     return hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
 
@@ -100,6 +106,7 @@ def chain_next(
     detail: dict[str, Any] | None = None,
     time: str | None = None,
     key: bytes | None = None,
+    credential: str | None = None,
 ) -> AuditEntry:
     """The entry that follows `prev` (None: the first entry, seq 1). Store it as returned.
 
@@ -109,13 +116,13 @@ def chain_next(
     prev_hash = prev.hash if prev else GENESIS
     detail = json.loads(canonical_json(detail or {}))
     time = time or from_datetime(dt.datetime.now(dt.UTC))
-    digest = entry_hash(seq, time, principal, action, resource, detail, prev_hash, key)
-    return AuditEntry(seq, time, principal, action, resource, detail, prev_hash, digest)
+    digest = entry_hash(seq, time, principal, action, resource, detail, prev_hash, key, credential)
+    return AuditEntry(seq, time, principal, action, resource, detail, prev_hash, digest, credential)
 
 
 def _rehash(entry: AuditEntry, key: bytes | None) -> str:
     e = entry
-    return entry_hash(e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash, key)
+    return entry_hash(e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash, key, e.credential)
 
 
 class SealRefused(Exception):

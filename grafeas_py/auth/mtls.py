@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import ssl
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from ..errors import Unauthenticated
@@ -41,6 +43,7 @@ log = logging.getLogger("grafeas_py.auth")
 
 XFCC_HEADER = "X-Forwarded-Client-Cert"
 SPIFFE_SCHEME = "spiffe://"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,13 @@ def check_spiffe_id(uri: str) -> str:
     return f"spiffe://{parts.netloc.lower()}{parts.path}"
 
 
-def _principal(identity: str) -> Principal:
-    return Principal(identity, "service", via="mtls")
+def _principal(identity: str, fingerprint: str) -> Principal:
+    return Principal(identity, "service", via="mtls", credential=fingerprint)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """The certificate's SHA-256 (of its DER form) in hex, as Envoy's XFCC `Hash` gives it."""
+    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def peer_certificate(environ: Mapping) -> x509.Certificate | None:
@@ -168,8 +176,9 @@ def _subject_common_name(subject: str) -> str | None:
     return str(attributes[0].value) if attributes else None
 
 
-def xfcc_identity(header: str) -> str:
-    """The principal id of the client that the nearest proxy saw: the last element of the header."""
+def xfcc_client(header: str) -> tuple[str, str]:
+    """The principal id of the client that the nearest proxy saw (the last element of the header), and
+    its certificate's fingerprint (its `Cert`'s, or the `Hash` the proxy gives; "" if neither)."""
     try:
         elements = parse_xfcc(header)
     except ValueError as exc:
@@ -182,7 +191,13 @@ def xfcc_identity(header: str) -> str:
             cert = x509.load_pem_x509_certificate(urllib.parse.unquote(element["cert"][0]).encode("ascii"))
         except ValueError as exc:
             raise Unauthenticated(f"the certificate in {XFCC_HEADER} cannot be read: {exc}") from None
-        return certificate_identity(cert)
+        return certificate_identity(cert), fingerprint(cert)
+    given = element.get("hash", [""])[0].lower()
+    return _xfcc_identity(element), given if _SHA256_HEX.fullmatch(given) else ""
+
+
+def _xfcc_identity(element: dict[str, list[str]]) -> str:
+    """The principal id an XFCC element without `Cert` names."""
     spiffe = [u for u in element.get("uri", []) if u.lower().startswith(SPIFFE_SCHEME)]
     if len(spiffe) > 1:
         raise Unauthenticated(f"the {XFCC_HEADER} header names {len(spiffe)} SPIFFE IDs for one client")
@@ -219,8 +234,8 @@ class MtlsAuthenticator:
         if self._networks and self._from_trusted_proxy(environ):
             # The TLS peer is the proxy itself: only the header speaks for the caller. Without it the
             # caller showed the proxy no certificate, and must not pass as the proxy.
-            return _principal(xfcc_identity(header)) if header is not None else None
+            return _principal(*xfcc_client(header)) if header is not None else None
         if header is not None:
             log.warning("ignoring %s from %s, not a trusted proxy", self.settings.header, environ.get("REMOTE_ADDR"))
         cert = peer_certificate(environ)
-        return _principal(certificate_identity(cert)) if cert is not None else None
+        return _principal(certificate_identity(cert), fingerprint(cert)) if cert is not None else None

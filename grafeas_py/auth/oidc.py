@@ -338,4 +338,7 @@ class OidcAuthenticator:
         raw = claims.get(s.groups_claim) if s.groups_claim else None
         names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
         groups = frozenset(f"group:{s.groups_prefix}{g}" for g in names if isinstance(g, str) and g)
-        return Principal(s.principal_prefix + value, s.kind, groups, via=self.name)
+        # The token's own id names it in the audit trail, where it is one a trail can hold.
+        jti = claims.get("jti")
+        usable = isinstance(jti, str) and 0 < len(jti) <= 256 and not _UNSTORABLE.search(jti)
+        return Principal(s.principal_prefix + value, s.kind, groups, via=self.name, credential=jti if usable else "")

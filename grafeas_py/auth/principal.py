@@ -32,6 +32,9 @@ class Principal:
     groups: frozenset[str] = field(default_factory=frozenset)
     # The authenticator that produced it: "none", "token", "oidc" or "mtls"; for logs and the audit trail.
     via: str = ""
+    # Which credential of the principal's it was: a token id, an OIDC token's `jti`, a certificate's
+    # SHA-256 fingerprint; "" when the method has none. After a leak, auditors ask what that one did.
+    credential: str = ""
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -43,6 +46,11 @@ class Principal:
         bad = sorted(g for g in self.groups if not g.startswith(GROUP_PREFIX) or g == GROUP_PREFIX)
         if bad:
             raise ValueError(f"group names must look like 'group:<name>', got {bad}")
+
+    @property
+    def proof(self) -> str:
+        """How it signed in, as the audit trail records it: `token:1a2b...`, `oidc:<jti>`, `mtls:<sha256>`, `none`."""
+        return f"{self.via}:{self.credential}" if self.credential else self.via
 
     @property
     def members(self) -> frozenset[str]:

@@ -123,4 +123,4 @@ class TokenAuthenticator:
         if not credential or not looks_like_api_token(credential):
             return None
         record = verify_token(credential, self.lookup, self.clock())
-        return Principal(record.principal_id, "token", via=self.name)
+        return Principal(record.principal_id, "token", via=self.name, credential=record.token_id)

@@ -53,9 +53,9 @@ WITH created AS (
                   WHERE project_id = %(note_project_id)s AND note_id = %(note_id)s AND kind = CAST(%(kind)s AS VARCHAR))
     RETURNING 1
 )
-INSERT INTO audit_pending (txid, time, principal, action, resource, detail)
-SELECT pg_current_xact_id()::text::bigint, %(audit_time)s, %(audit_principal)s, %(audit_action)s,
-       %(audit_resource)s, %(audit_detail)s
+INSERT INTO audit_pending (txid, time, principal, credential, action, resource, detail)
+SELECT pg_current_xact_id()::text::bigint, %(audit_time)s, %(audit_principal)s, %(audit_credential)s,
+       %(audit_action)s, %(audit_resource)s, %(audit_detail)s
 FROM created
 RETURNING 1
 """

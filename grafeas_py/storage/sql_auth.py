@@ -40,12 +40,14 @@ from .base import Page, PageRequest, page_of
 from .filter_sql import compile_filter
 from .tables import api_tokens, audit_log, audit_pending, role_bindings
 
-_COLUMNS = "time, principal, action, resource, detail"
+_COLUMNS = "time, principal, credential, action, resource, detail"
 _RECORD = {
-    "sqlite": text(f"INSERT INTO audit_pending ({_COLUMNS}) VALUES (:time, :principal, :action, :resource, :detail)"),
+    "sqlite": text(
+        f"INSERT INTO audit_pending ({_COLUMNS}) VALUES (:time, :principal, :credential, :action, :resource, :detail)"
+    ),
     "postgresql": text(
         f"INSERT INTO audit_pending (txid, {_COLUMNS})"
-        " VALUES (pg_current_xact_id()::text::bigint, :time, :principal, :action, :resource, :detail)"
+        " VALUES (pg_current_xact_id()::text::bigint, :time, :principal, :credential, :action, :resource, :detail)"
     ),
 }
 _AUDIT_HEAD = select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
@@ -87,9 +89,11 @@ def _binding_resource(project: str) -> str:
 
 def entry_params(action: str, resource: str, detail: dict | None) -> dict:
     """The columns of one pending entry, made now by the acting principal."""
+    principal = current_principal()
     return {
         "time": from_datetime(dt.datetime.now(dt.UTC)),
-        "principal": actor(),
+        "principal": principal.id,
+        "credential": principal.proof,
         "action": action,
         "resource": resource,
         "detail": canonical_json(detail or {}).decode(),  # the text that will be hashed, byte for byte
@@ -98,7 +102,9 @@ def entry_params(action: str, resource: str, detail: dict | None) -> dict:
 
 def _entry(row) -> AuditEntry:
     detail = json.loads(row.detail)
-    return AuditEntry(row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash)
+    return AuditEntry(
+        row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash, row.credential
+    )
 
 
 def actor() -> str:
@@ -158,7 +164,9 @@ class AuthStorage:
         sealed = []
         for row in rows:
             detail = json.loads(row.detail)
-            prev = chain_next(prev, row.principal, row.action, row.resource, detail, row.time, key=self.audit_key)
+            prev = chain_next(
+                prev, row.principal, row.action, row.resource, detail, row.time, self.audit_key, row.credential
+            )
             sealed.append({**vars(prev), "detail": row.detail})  # detail: the very text that was hashed
         conn.execute(insert(audit_log), sealed)
         conn.execute(delete(audit_pending).where(audit_pending.c.id.in_([row.id for row in rows])))

@@ -221,6 +221,7 @@ audit_pending = Table(
     Column("action", String(64), nullable=False),
     Column("resource", Text, nullable=False),
     Column("detail", Text, nullable=False),
+    Column("credential", Text),  # how the principal signed in (Principal.proof); NULL before 0009
     sqlite_autoincrement=True,
 )
 
@@ -237,6 +238,7 @@ audit_log = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("credential", Text),  # hashed when set; entries sealed before 0009 have none
     # An auditor's questions: everything done to one resource, everything one principal did.
     Index(None, "resource", "seq"),
     Index(None, "principal", "seq"),

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from grafeas_py import create_app
 from grafeas_py.admin import Admin
+from grafeas_py.auth.audit import verify_chain
 from grafeas_py.auth.authz import Binding
 from grafeas_py.auth.context import acting_as
 from grafeas_py.auth.mtls import MtlsSettings
@@ -21,7 +22,7 @@ from grafeas_py.storage import SqlStorage
 from grafeas_py.storage.engine import make_engine
 from tests.auth.conftest import signed_jwt
 from tests.conftest import fresh_database_url, serve
-from tests.factories import NOTE_BODIES
+from tests.factories import NOTE_BODIES, occurrence_body
 
 
 def assert_error(r, status: int, grpc_status: str, fragment: str = "") -> dict:
@@ -183,3 +184,45 @@ def test_a_workload_behind_a_trusted_proxy_acts_as_its_spiffe_id(tmp_path, worke
         r = requests.get(f"{base}/v1/projects/{project}/notes")  # the proxy saw no client certificate
         assert_error(r, 401, "UNAUTHENTICATED", "send a client certificate")
     app.extensions["grafeas"].storage.dispose()
+
+
+# ---- what the audit trail records of how a caller signed in -------------------------------------
+
+
+def test_audit_entries_name_the_credential_each_change_was_made_with(secure, project):
+    # A principal outlives its tokens (`token:ci` across rotations); after one leaks, auditors ask
+    # what that one token did, so each entry names the credential as well as the principal.
+    name, sub = f"rotated-{project}", f"job-{project}"
+    old, new = secure.token(name), secure.token(name)
+    for member in (f"token:{name}", f"ci:{sub}"):
+        secure.bind(project, "notesEditor", member)
+        secure.bind(project, "occurrencesEditor", member)
+    notes = f"/v1/projects/{project}/notes"
+    callers = {
+        "old": secure.client(old),
+        "new": secure.client(new),
+        "jti": secure.client(secure.jwt(sub, jti="run-42-attempt-1")),
+        "no-jti": secure.client(secure.jwt(sub)),
+        "bad-jti": secure.client(secure.jwt(sub, jti="x\ny")),  # not one a trail should hold: left out
+    }
+    for label, caller in callers.items():
+        r = caller.post(notes, params={"noteId": label}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+    # the single-statement create on PostgreSQL records its entry itself
+    occurrence = occurrence_body("BUILD", f"projects/{project}/notes/old")
+    created = callers["old"].post(f"/v1/projects/{project}/occurrences", json=occurrence)
+    assert created.status_code == 200, created.text
+    secure.app.extensions["grafeas"].storage.seal_audit(wait=10)
+    params = {"filter": f'has_prefix(resource, "projects/{project}/")', "pageSize": 100}
+    entries = secure.admin.get("/v1/admin/auditEntries", params=params).json()["auditEntries"]
+    by_resource = {e["resource"].rsplit("/", 1)[1]: (e["principal"], e["credential"]) for e in entries}
+    old_id, new_id = old.split("_")[1], new.split("_")[1]
+    assert by_resource == {
+        "old": (f"token:{name}", f"token:{old_id}"),
+        "new": (f"token:{name}", f"token:{new_id}"),
+        "jti": (f"ci:{sub}", "oidc:run-42-attempt-1"),
+        "no-jti": (f"ci:{sub}", "oidc"),
+        "bad-jti": (f"ci:{sub}", "oidc"),
+        created.json()["name"].rsplit("/", 1)[1]: (f"token:{name}", f"token:{old_id}"),
+    }
+    assert verify_chain(secure.app.extensions["grafeas"].storage.audit_entries()).ok

@@ -47,7 +47,8 @@ def edit(entry: AuditEntry, **changes) -> AuditEntry:
 def rehashed(entry: AuditEntry, key: bytes | None = None) -> AuditEntry:
     """What an attacker with write access but no key can do: fix the entry's own hash."""
     e = entry
-    return edit(e, hash=entry_hash(e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash, key))
+    fields = (e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash)
+    return edit(e, hash=entry_hash(*fields, key, e.credential))
 
 
 def test_chain_links_and_verifies():
@@ -66,6 +67,35 @@ def test_hash_is_sha256_of_canonical_json():
         '"principal":"token:ci","resource":"projects/p/notes/é","seq":1,"time":"T"}'
     )
     assert e.hash == hashlib.sha256(expected.encode("utf-8")).hexdigest()
+
+
+def test_the_credential_is_hashed_when_recorded_and_entries_without_one_hash_as_before():
+    old = chain_next(None, "token:ci", "notes.create", "r", {}, time="T")
+    assert old.credential is None and '"credential"' not in _hashed_text(old)
+    new = chain_next(old, "token:ci", "notes.create", "r", {}, time="T", credential="token:1a2b3c4d5e6f7a8b")
+    assert new.hash == hashlib.sha256(_hashed_text(new).encode()).hexdigest()
+    assert '"credential":"token:1a2b3c4d5e6f7a8b"' in _hashed_text(new)
+    assert verify_chain([old, new]).ok
+    for forged in ("token:ffffffffffffffff", None):  # another token, or none, put in its place
+        result = verify_chain([old, edit(new, credential=forged)])
+        assert not result.ok and (result.problem, result.seq) == ("altered", 2)
+    added = verify_chain([edit(old, credential="token:1a2b3c4d5e6f7a8b"), new])
+    assert not added.ok and (added.problem, added.seq) == ("altered", 1)
+
+
+def _hashed_text(e: AuditEntry) -> str:
+    fields = {
+        "seq": e.seq,
+        "time": e.time,
+        "principal": e.principal,
+        "action": e.action,
+        "resource": e.resource,
+        "detail": e.detail,
+        "prev_hash": e.prev_hash,
+    }
+    if e.credential is not None:
+        fields["credential"] = e.credential
+    return canonical_json(fields).decode()
 
 
 def test_detail_is_stored_as_its_json_round_trip():

@@ -179,6 +179,8 @@ def test_client_certificate_from_the_tls_socket(pki):
     finally:
         sock.close()
     assert (principal.id, principal.kind, principal.via) == (SPIFFE_ID, "service", "mtls")
+    expected = x509.load_pem_x509_certificate(Path(pki["client"][0]).read_bytes()).fingerprint(hashes.SHA256()).hex()
+    assert principal.proof == f"mtls:{expected}"  # which certificate, for the audit trail
 
 
 def test_no_certificate_when_the_server_does_not_ask_for_one(pki):
@@ -271,6 +273,17 @@ def test_xfcc_cert_from_a_trusted_proxy(ca):
     header = f'By=spiffe://example.org/envoy;Hash=x;Cert="{urllib.parse.quote(pem(cert), safe="")}";URI={SPIFFE_ID}'
     principal = MtlsAuthenticator(TRUSTING).authenticate({"X-Forwarded-Client-Cert": header}, xfcc_env())
     assert principal.id == SPIFFE_ID and principal.via == "mtls"
+    assert principal.credential == cert.fingerprint(hashes.SHA256()).hex()  # the certificate's, not Hash=x
+
+
+@pytest.mark.parametrize(
+    "given, credential",
+    [("A" * 64, "a" * 64), ("abc", ""), ("", "")],  # Envoy's Hash is the certificate's SHA-256 in hex
+)
+def test_xfcc_hash_names_the_certificate_when_it_is_a_sha256(given, credential):
+    header = f"Hash={given};URI={SPIFFE_ID}"
+    principal = MtlsAuthenticator(TRUSTING).authenticate({"X-Forwarded-Client-Cert": header}, xfcc_env())
+    assert principal.credential == credential and principal.proof == (f"mtls:{credential}" if credential else "mtls")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,29 @@
+"""Record in each audit entry the credential its principal signed in with.
+
+A principal (`token:ci`) outlives its tokens; after one leaks, an auditor asks what that token
+did. Entries sealed before this have no credential and hash as they did.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-28
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("audit_pending", sa.Column("credential", sa.Text(), nullable=True))
+    op.add_column("audit_log", sa.Column("credential", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("credential")
+    with op.batch_alter_table("audit_pending") as batch:
+        batch.drop_column("credential")
