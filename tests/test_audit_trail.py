@@ -419,3 +419,17 @@ def test_the_trail_is_listed_over_http_in_chain_order(app, http, project):
     r = http.get("/v1/admin/auditEntries", params={"filter": 'color="red"'})
     assert r.status_code == 400
     assert "unknown field 'color'; audit entries filter on principal, action, resource, time, seq" in r.text
+
+
+def test_a_policy_update_records_its_changed_fields_as_other_updates_do(app, http, project):
+    # The entry said only {"revision": 2}, while the policy's revision listed the fields that changed.
+    storage = app.extensions["grafeas"].storage
+    start = last_seq(storage)
+    policies = f"/v1/projects/{project}/policies"
+    assert http.post(policies, params={"policyId": "p"}, json={"description": "d"}).status_code == 200
+    assert http.patch(f"{policies}/p", json={"description": "e"}).status_code == 200
+    entries = entries_after(storage, start)
+    assert [(e.action, e.detail) for e in entries] == [
+        ("policies.create", {"revision": 1}),
+        ("policies.update", {"revision": 2, "changedFields": ["description"]}),
+    ]

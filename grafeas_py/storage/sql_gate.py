@@ -134,7 +134,8 @@ class GateStorage:
                     raise Aborted("the policy was changed by another request while this update ran; retry it")
                 changed = sorted(changed_fields or [])
                 self._add_revision(conn, project_id, policy_id, new, now, data, deleted=False, changed=changed)
-                self._audit(conn, "policies.update", policy_name(project_id, policy_id), {"revision": new})
+                detail = {"revision": new, "changedFields": changed}  # as note and occurrence updates record it
+                self._audit(conn, "policies.update", policy_name(project_id, policy_id), detail)
         except IntegrityError:
             raise Aborted("the policy was changed by another request while this update ran; retry it") from None
         return data
