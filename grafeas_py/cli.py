@@ -292,6 +292,12 @@ def audit_verify(checkpoint: tuple[int, str] | None) -> None:
     if not result.ok:
         click.echo(f"audit trail BROKEN at entry {result.seq} ({result.problem}): {result.message}", err=True)
         click.echo(f"{result.checked} entries verified before it; last good entry {result.last_seq}", err=True)
+        if result.problem == "altered" and result.checked == 0:
+            click.echo(
+                "if nobody edited it, GRAFEAS_AUDIT_KEY is not the key this chain was sealed with (or is"
+                " missing, or set where the chain has none)",
+                err=True,
+            )
         sys.exit(1)
     since = f" since entry {checkpoint[0]}" if checkpoint else ""
     click.echo(

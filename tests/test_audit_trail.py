@@ -204,6 +204,30 @@ def test_verify_names_the_entry_whose_detail_was_edited(audited):
     assert "2 entries verified before it; last good entry 2" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "garbage",  # verify stopped with a traceback, and the listing was a 500
+        '{"revision":NaN}',
+        '{"revision":7,"revision":1}',  # read as {"revision":1}, the hashed value: it verified
+        '{"revision": 1}',
+    ],
+)
+def test_a_detail_no_sealer_could_have_written_is_named_altered(audited, stored):
+    run_sql(audited, "UPDATE audit_log SET detail = :d WHERE seq = 3", d=stored)
+    result = verify(audited)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "audit trail BROKEN at entry 3 (altered): entry 3 was altered" in result.stderr
+    app = create_app(Settings(database_url=audited))
+    try:
+        with serve(app) as base, Http(base) as http:
+            r = http.get("/v1/admin/auditEntries", params={"filter": "seq = 3"})
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+    assert r.status_code == 200, r.text
+    assert r.json()["auditEntries"][0]["detail"] == stored  # shown as stored: reading is not verifying
+
+
 def test_verify_names_the_entry_that_was_removed(audited):
     run_sql(audited, "DELETE FROM audit_log WHERE seq = 4")
     result = verify(audited)
@@ -282,6 +306,7 @@ def test_a_keyed_trail_verifies_only_with_its_key(tmp_path, worker_id):
     assert verify(url, key).returncode == 0
     unkeyed = verify(url)
     assert unkeyed.returncode == 1 and "entry 1 was altered" in unkeyed.stderr
+    assert "GRAFEAS_AUDIT_KEY is not the key this chain was sealed with" in unkeyed.stderr
 
 
 def test_a_failed_single_create_leaves_no_entry_and_a_usable_store(app, http, project):

@@ -267,7 +267,12 @@ def _register_access_components(spec) -> None:
         },
         "action": {"type": "string", "example": "occurrences.update"},
         "resource": {"type": "string", "example": "projects/p/occurrences/1f0c..."},
-        "detail": {"type": "object", "additionalProperties": True, "description": "Revision, changed fields, ids."},
+        "detail": {
+            "oneOf": [
+                {"type": "object", "additionalProperties": True, "description": "Revision, changed fields, ids."},
+                {"type": "string", "description": "The stored text, where it is not JSON: the entry was altered."},
+            ]
+        },
         "prevHash": {"type": "string", "description": "The hash of the entry before it (hex)."},
         "hash": {"type": "string", "description": "SHA-256 (or HMAC-SHA256) over the entry and prevHash (hex)."},
     }

@@ -45,7 +45,7 @@ class AuditEntry:
     principal: str
     action: str
     resource: str
-    detail: dict[str, Any]
+    detail: dict[str, Any] | str  # text only where the stored detail is not canonical JSON: altered
     prev_hash: str
     hash: str
     credential: str | None = None  # how the principal signed in (`token:<id>`, ...); None before it was kept
@@ -155,20 +155,23 @@ def verify_chain(
     - altered: the entry's hash does not match its fields (edited after it was written);
     - removed: seq numbers skip; `seq` is the first one missing;
     - reordered: an entry comes before one with a lower seq; `seq` is the first entry out of place;
-    - broken_link: seq numbers run on but `prev_hash` is not the previous entry's hash: an entry
-      was replaced with a freshly computed hash, or entries were dropped and the rest renumbered.
+    - broken_link: seq numbers run on but `prev_hash` is not the previous entry's hash: the
+      previous entry was replaced with a freshly computed hash, or entries were dropped and the rest
+      renumbered. Either of the two may be the forgery, so neither counts as good.
     """
-    last_seq, last_hash = start
+    last, before = start, start  # (seq, hash) of the last good entry and of the one before it
     checked = 0
     iterator = iter(entries)
     for entry in iterator:
-        fault = _fault(entry, last_seq, last_hash, iterator, key)
+        fault = _fault(entry, *last, iterator, key)
         if fault:
             problem, seq, message = fault
-            return VerifyResult(False, checked, last_seq, last_hash, seq, problem, message)
-        last_seq, last_hash = entry.seq, entry.hash
+            if problem == "broken_link" and last != start:
+                return VerifyResult(False, checked - 1, *before, seq, problem, message)
+            return VerifyResult(False, checked, *last, seq, problem, message)
+        before, last = last, (entry.seq, entry.hash)
         checked += 1
-    return VerifyResult(True, checked, last_seq, last_hash)
+    return VerifyResult(True, checked, *last)
 
 
 def verify_since(entries: Iterable[AuditEntry], seq: int, published: str, key: bytes | None = None) -> VerifyResult:
@@ -202,15 +205,16 @@ def _fault(
         return "reordered", entry.seq, f"entry {entry.seq} comes after {previous}: out of order"
     if entry.seq > expected:
         # Missing here: removed, unless it turns up later, which means entries were moved.
-        if any(expected <= later.seq < entry.seq for later in rest):
+        if any(isinstance(later.seq, int) and expected <= later.seq < entry.seq for later in rest):
             return "reordered", entry.seq, f"entry {entry.seq} comes before entry {expected}: out of order"
         missing = str(expected) if entry.seq == expected + 1 else f"{expected} to {entry.seq - 1}"
         return "removed", expected, f"entry {missing} was removed: entry {entry.seq} follows {previous}"
     if entry.prev_hash != last_hash:
+        replaced = f"{previous} was replaced and re-hashed" if last_seq else "the chain was re-started"
         return (
             "broken_link",
             entry.seq,
             f"entry {entry.seq} does not follow {previous}: its prev_hash is not the hash it should link to "
-            "(an entry was replaced and re-hashed, or entries were removed and the rest renumbered)",
+            f"({replaced}, or entries were removed and the rest renumbered)",
         )
     return None

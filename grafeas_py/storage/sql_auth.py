@@ -101,10 +101,27 @@ def entry_params(action: str, resource: str, detail: dict | None) -> dict:
 
 
 def _entry(row) -> AuditEntry:
-    detail = json.loads(row.detail)
+    detail = _stored_detail(row.detail)
     return AuditEntry(
         row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash, row.credential
     )
+
+
+def _stored_detail(text: str):
+    """A sealed entry's detail as hashed; text that is not the canonical JSON of anything, as only a hand
+    could have written it (garbage, NaN, a key twice, other spacing), comes back as the text itself,
+    which the entry's hash does not cover: verifying calls the entry altered, and listing shows it."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+        if canonical_json(value).decode() == text:
+            return value
+    except (ValueError, TypeError):  # not JSON, or NaN and infinity
+        pass
+    return text
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def actor() -> str:

@@ -172,6 +172,9 @@ def test_replaced_and_rehashed_entry_breaks_the_next_link():
     entries[4] = rehashed(edit(entries[4], detail={"n": "forged"}))
     result = verify_chain(entries)
     assert (result.problem, result.seq) == ("broken_link", 6)
+    # Entry 5, forged, verifies by itself: the last entry the chain vouches for is 4.
+    assert (result.last_seq, result.last_hash, result.checked) == (4, entries[3].hash, 4)
+    assert "entry 5 was replaced and re-hashed" in result.message
 
 
 def test_removal_with_renumbering_breaks_the_link():
