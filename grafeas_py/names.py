@@ -8,6 +8,7 @@ gate's `projects/{p}/policies/{id}` and `projects/{p}/decisions/{id}`. The
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import NamedTuple
 
@@ -28,12 +29,15 @@ _VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcd
 
 
 def new_id() -> str:
-    """A random UUID (version 4, RFC 9562) as text, for occurrences and decisions.
+    """A UUID version 7 (RFC 9562) as text, for occurrences and decisions: 48 bits of Unix
+    milliseconds, then 74 random bits.
 
-    Formatted from random bytes directly: `str(uuid.uuid4())` builds an int and a UUID object on the
-    way, which was 6% of a batch create of 1000 occurrences."""
-    digits = os.urandom(16).hex()
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    Time-ordered, so new rows land together at the end of the (project, id) index instead of on
+    random pages all over it: with 150,000 occurrences in SQLite a batch of 1000 took 35 ms to store
+    instead of 53 ms. The time is no secret, createTime says it. Formatted from bytes directly:
+    building a `uuid.UUID` on the way was 6% of a batch create."""
+    digits = (time.time_ns() // 1_000_000).to_bytes(6, "big").hex() + os.urandom(10).hex()
+    return f"{digits[:8]}-{digits[8:12]}-7{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
 
 
 # Names ids made from an idempotency key: any fixed UUID would do, this one is ours.

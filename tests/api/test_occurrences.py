@@ -28,7 +28,7 @@ def test_every_occurrence_kind_round_trips(http, project, kind):
     created = create(http, project, occurrence_body(kind, note))
     occurrence_id = created["name"].rsplit("/", 1)[1]
     assert created["name"] == f"projects/{project}/occurrences/{occurrence_id}"
-    assert uuid.UUID(occurrence_id).version == 4
+    assert uuid.UUID(occurrence_id).version == 7
     assert created["kind"] == kind
     assert created["noteName"] == note
     assert created["resourceUri"] == IMAGE
