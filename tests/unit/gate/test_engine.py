@@ -567,6 +567,35 @@ SCENARIOS = [
         "DENY",
         ["OCCURRENCE_MALFORMED"],
     ),
+    # The JSON mapping writes float specials as text; a policy without a CVSS limit ignores them.
+    case(
+        "cvss infinite",
+        {"vulnerabilities": {"maximumCvssScore": 9}},
+        [vulnerability(severity="LOW", cvssScore="Infinity")],
+        "DENY",
+        ["CVSS_EXCEEDED"],
+        says="CVSS score inf, above the maximum 9",
+    ),
+    case(
+        "cvss minus infinity",
+        {"vulnerabilities": {"maximumCvssScore": 9}},
+        [vulnerability(cvssScore="-Infinity")],
+        "ALLOW",
+    ),
+    case(
+        "cvss nan",
+        {"vulnerabilities": {"maximumCvssScore": 9}},
+        [vulnerability(severity="LOW", cvssv3={"baseScore": "NaN"})],
+        "DENY",
+        ["OCCURRENCE_MALFORMED"],
+        says="its CVSS score is NaN",
+    ),
+    case(
+        "cvss nan without a cvss limit",
+        {"vulnerabilities": VULNS},
+        [vulnerability(severity="LOW", cvssScore="NaN")],
+        "ALLOW",
+    ),
     case(
         "cvss not a number",
         {"vulnerabilities": {"maximumCvssScore": 5}},
