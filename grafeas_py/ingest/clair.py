@@ -1,13 +1,16 @@
 """Clair v4 vulnerability reports (`GET /matcher/api/v1/vulnerability_report/{digest}`): typed model and mapping.
 
 The model follows quay/clair `httptransport/types/v1/vulnerability_report.schema.json`. A finding is
-one (package, vulnerability) pair of `package_vulnerabilities`. Clair's vulnerability `name` is the
-advisory as the vendor titles it ("CVE-2024-5535", or "RHSA-2024:1234: openssl update (Important)"):
-its first word is the note id. `normalized_severity` is Clair's single severity, so it is both
-severity and effectiveSeverity; the vendor's own wording is kept as the note detail's severityName.
-CVSS comes from the `clair.cvss` enrichment when the report carries it. OS packages are located by
-their distribution's CPE, which is what Clair knows; language packages by a purl made from their
-repository (`pkg:pypi/urllib3@1.26.18`). Clair's report has no scan time: `now` is used.
+one (package, vulnerability) pair of `package_vulnerabilities`, told apart by Clair's key for the
+vulnerability: several entries can share one name (rhel-container-updater writes one entry per CVE
+an advisory fixes, each named after the advisory: "RHSA-2021:3917"), each with its own severity and
+links. Clair's vulnerability `name` is the advisory as the vendor titles it ("CVE-2024-5535", or
+"RHSA-2024:1234: openssl update (Important)"): its first word is the note id. `normalized_severity`
+is Clair's single severity, so it is both severity and effectiveSeverity; the vendor's own wording
+is kept as the note detail's severityName. CVSS comes from the `clair.cvss` enrichment when the
+report carries it. OS packages are located by their distribution's CPE, which is what Clair knows;
+language packages by a purl made from their repository (`pkg:pypi/urllib3@1.26.18`). Clair's report
+has no scan time: `now` is used.
 """
 
 from __future__ import annotations
@@ -218,5 +221,5 @@ def _finding(report: ClairReport, package: ClairPackage, vuln: ClairVulnerabilit
         description=vuln.description,
         urls=vuln.links,
         source=vuln.updater,
-        identity=(package.arch, vuln.updater),
+        identity=(package.arch, vuln.updater, vuln_id),
     )

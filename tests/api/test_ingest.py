@@ -163,6 +163,21 @@ def test_the_gate_judges_what_was_ingested(http, project):
     assert "tests" in {v["rule"] for v in denied["violations"]}
 
 
+def test_the_gate_sees_each_cve_of_a_clair_advisory_at_its_own_severity(http, project):
+    """Clair names each CVE a Red Hat advisory fixes after the advisory: the HIGH one must not hide behind a LOW."""
+    summary = ingest(http, project, "clair", "clair/rhsa-one-name-many-cves.json").json()
+    assert summary["created"] == 4 and summary["notesCreated"] == 2
+    severities = [o["vulnerability"]["effectiveSeverity"] for o in occurrences(http, project, 'kind="VULNERABILITY"')]
+    assert sorted(severities) == ["HIGH", "LOW", "MEDIUM"]
+    policies = f"/v1/projects/{project}/policies"
+    policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+    assert http.post(policies, params={"policyId": "no-high"}, json=policy).status_code == 200
+    decision = http.post(f"{policies}/no-high:evaluate", json={"resourceUri": IMAGE}).json()
+    assert decision["decision"] == "DENY"
+    [violation] = decision["violations"]
+    assert violation["code"] == "SEVERITY_EXCEEDED" and "severity HIGH" in violation["message"]
+
+
 def test_secrets_trivy_found_are_recorded_and_the_gate_denies_them(http, project):
     """A CI job ingests a Trivy report with exposed secrets; the deploy gate's secrets rule denies the image."""
     r = ingest(http, project, "trivy", "trivy/image-with-secrets.json")

@@ -387,6 +387,31 @@ def test_clair_vendor_titles_give_the_advisory_id():
     assert v["shortDescription"] == "RHSA-2024:4321: openssl security update (Moderate)"
 
 
+def test_clair_entries_sharing_an_advisory_name_are_each_their_own_finding():
+    """rhel-container-updater gives each CVE an advisory fixes its own entry, all named after the advisory.
+
+    The fixture is 3 of the 33 entries for quay/quay-rhel8 in a real clair-action report (the
+    auditor's quay_v3_4.json, manifest sha256:2bd5e92b...), unchanged.
+    """
+    plan = ingest("clair", "clair/rhsa-one-name-many-cves.json")
+    note_id = "RHSA-2021-3917-" + _suffix("RHSA-2021:3917")
+    vulnerabilities = [o["vulnerability"] for o in occurrences_on(plan, note_id)]
+    found = {v["relatedUrls"][1]["url"].rsplit("/", 1)[1]: v for v in vulnerabilities}  # by the CVE each links
+    assert {cve: v["effectiveSeverity"] for cve, v in found.items()} == {
+        "CVE-2017-16137": "LOW",
+        "CVE-2018-3774": "HIGH",
+        "CVE-2020-8203": "MEDIUM",
+    }
+    assert found["CVE-2018-3774"]["cvssScore"] == 10.0 and found["CVE-2017-16137"]["cvssScore"] == 5.3
+    assert found["CVE-2020-8203"]["longDescription"].startswith("A flaw was found in nodejs-lodash")
+    assert len({o.key for o in plan.occurrences}) == 4  # and the scan's DISCOVERY
+    # The advisory's note is as severe as its worst CVE and links them all.
+    note = plan.notes[note_name(note_id)]
+    assert note["vulnerability"]["severity"] == "HIGH" and note["vulnerability"]["cvssScore"] == 10.0
+    assert [d["severityName"] for d in note["vulnerability"]["details"]] == ["HIGH"]
+    assert {u["url"].rsplit("/", 1)[1] for u in note["relatedUrl"]} == {"RHSA-2021:3917", *found}
+
+
 def _suffix(text: str) -> str:
     import hashlib
 
