@@ -114,11 +114,14 @@ def _reason(exc: ParseError) -> str:
 
 
 def _cases(suite: TestSuite):
-    """Each (innermost suite name, test case) of a suite, nested suites included."""
-    for case in suite.iterchildren(TestCase):
-        yield suite.name or "", case
-    for inner in suite.testsuites():
-        yield from _cases(inner)
+    """Each (innermost suite name, test case) of a suite, nested suites included, in document order."""
+    # A stack, not recursion: a report can nest suites deeper than Python's recursion limit.
+    stack = [suite]
+    while stack:
+        suite = stack.pop()
+        for case in suite.iterchildren(TestCase):
+            yield suite.name or "", case
+        stack.extend(reversed(list(suite.testsuites())))
 
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:

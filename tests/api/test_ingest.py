@@ -4,7 +4,7 @@ and what is ingested is what the deploy gate judges."""
 import pytest
 
 from tests.factories import NOTE_BODIES, occurrence_body
-from tests.unit.ingest.support import DIGEST, FIXTURES, IMAGE, VALID_CASES
+from tests.unit.ingest.support import DIGEST, FIXTURES, IMAGE, VALID_CASES, envelope_statement
 
 
 def ingest(http, project, fmt, fixture, resource=IMAGE, **params):
@@ -73,6 +73,20 @@ def test_a_malformed_report_is_400_and_writes_nothing(http, project, fmt, fixtur
     assert message in r.json()["error"]["message"]
     assert occurrences(http, project) == []
     assert http.get(f"/v1/projects/{project}-notes/notes").json() == {}
+
+
+def test_a_junit_report_nesting_suites_deeper_than_python_recurses_is_read_whole(http, project):
+    depth = 2000  # Python's recursion limit is 1000
+    xml = '<testsuite name="s">' * depth + '<testcase name="a"><failure/></testcase>' + "</testsuite>" * depth
+    r = http.post(
+        f"/v1/projects/{project}/occurrences:ingest",
+        params={"format": "junit", "resourceUri": IMAGE},
+        data=xml.encode(),
+    )
+    assert r.status_code == 200, r.text
+    [occurrence] = occurrences(http, project)
+    predicate = envelope_statement(occurrence["dsseAttestation"]["envelope"])["predicate"]
+    assert predicate["result"] == "FAILED" and predicate["failedTests"] == ["s/a"]
 
 
 @pytest.mark.parametrize(
