@@ -335,7 +335,7 @@ def ingest(format_, path, project, resource, note_project, url, token):
     client = Client(url, token)
     totals = {"created": 0, "unchanged": 0, "failed": 0, "notesCreated": 0}
     target = f"/v1/projects/{_quote(project)}/occurrences:ingest"
-    sent = 0
+    sent, exit_code = 0, 0
     with click.progressbar(length=len(plan.occurrences), label="ingesting", file=sys.stderr) as bar:
         for notes, items in _plan_batches(plan):
             body = {"notes": notes, "occurrences": [{"key": i.key, "occurrence": i.body} for i in items]}
@@ -343,7 +343,8 @@ def ingest(format_, path, project, resource, note_project, url, token):
                 answer = client.call("POST", target, params={"format": "plan"}, json=body)
             except ClientError as exc:
                 click.echo(f"\nerror: a batch of {len(items)} failed: {exc.message}", err=True)
-                if exc.status == 0 or exc.status >= 500:  # retries are spent: the rest would fail too
+                exit_code = exc.exit_code
+                if exit_code == EXIT_UNAVAILABLE:  # retries are spent: the rest would fail too
                     totals["failed"] += len(plan.occurrences) - sent
                     break
                 totals["failed"] += len(items)
@@ -356,7 +357,7 @@ def ingest(format_, path, project, resource, note_project, url, token):
         f"{plan.format} report for {resource}: {totals['created']} created, {totals['unchanged']} unchanged, "
         f"{totals['failed']} failed; {totals['notesCreated']} notes created"
     )
-    sys.exit(EXIT_REFUSED if totals["failed"] else 0)
+    sys.exit(exit_code)
 
 
 def _plan_batches(plan):

@@ -1,8 +1,12 @@
 """`grafeas-py` as a CI client, against the real test server over HTTP: exit codes a pipeline can use."""
 
 import base64
+import contextlib
 import json
+import socket
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -92,6 +96,51 @@ def test_ingest_is_idempotent_and_refuses_a_malformed_report(cli, project):
     assert broken.exit_code == 1 and "truncated.json" in broken.output and "line" in broken.output
     assert json.loads(cli("occurrences", "list", f"{project}-x").output) == []
     assert cli("ingest", "nessus", report, "--project", project, "--resource", IMAGE).exit_code == 2
+
+
+@contextlib.contextmanager
+def _server_answering(status: int):
+    """A local HTTP server answering every request with `status`, as a failing or refusing server would."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"error": {"code": status, "message": "no, sorry", "status": "X"}}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def test_ingest_exit_code_tells_an_unreachable_or_failing_server_from_a_refusal(project):
+    ingest = ["ingest", "trivy", str(FIXTURES / "trivy/alpine-app-image.json"), "--project", project]
+    ingest += ["--resource", IMAGE, "--url"]
+    down = CliRunner().invoke(main, [*ingest, f"http://127.0.0.1:{_closed_port()}"])
+    assert down.exit_code == 3 and "cannot reach" in down.output and " 0 created" in down.output, down.output
+    with _server_answering(500) as url:
+        failing = CliRunner().invoke(main, [*ingest, url])
+    assert failing.exit_code == 3 and "500 no, sorry" in failing.output, failing.output
+    with _server_answering(400) as url:
+        refused = CliRunner().invoke(main, [*ingest, url])
+    assert refused.exit_code == 1 and "400 no, sorry" in refused.output, refused.output
 
 
 def _key_file(tmp_path, key):
