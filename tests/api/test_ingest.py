@@ -192,6 +192,19 @@ def test_the_gate_sees_each_cve_of_a_clair_advisory_at_its_own_severity(http, pr
     assert violation["code"] == "SEVERITY_EXCEEDED" and "severity HIGH" in violation["message"]
 
 
+def test_an_advisory_id_the_note_id_cannot_hold_stays_readable(http, project):
+    """A note id cannot hold the ':' of openSUSE-SU-2020:0062-1, so the descriptions keep the advisory id.
+
+    The fixture is one finding of Trivy's own opensuse-leap-151 test report, unchanged.
+    """
+    assert ingest(http, project, "trivy", "trivy/opensuse-advisory-with-colon.json").status_code == 200
+    [occurrence] = occurrences(http, project, 'kind="VULNERABILITY"')
+    assert occurrence["noteName"] == f"projects/{project}/notes/openSUSE-SU-2020-0062-1-f914a31a"  # as before
+    expected = "openSUSE-SU-2020:0062-1: Security update for openssl-1_1"
+    assert occurrence["vulnerability"]["shortDescription"] == expected
+    assert http.get(f"/v1/{occurrence['noteName']}").json()["shortDescription"] == expected
+
+
 def test_secrets_trivy_found_are_recorded_and_the_gate_denies_them(http, project):
     """A CI job ingests a Trivy report with exposed secrets; the deploy gate's secrets rule denies the image."""
     r = ingest(http, project, "trivy", "trivy/image-with-secrets.json")

@@ -27,6 +27,7 @@ VALID = {
         "trivy/clean-image.json",
         "trivy/image-with-secrets.json",
         "trivy/image-with-misconfigurations.json",
+        "trivy/opensuse-advisory-with-colon.json",
     ],
     "grype": ["grype/debian-app-image.json", "grype/clean-image.json"],
     "clair": ["clair/debian-image.json", "clair/clean-image.json"],
