@@ -24,9 +24,10 @@ from . import reading as r
 from .plan import compact
 
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
+SLSA_ZERO_TWO = "https://slsa.dev/provenance/v0.2"
 # Predicates InTotoStatement can hold, by predicate type: (its member, its message).
 STATEMENT_PREDICATES = {
-    "https://slsa.dev/provenance/v0.2": ("slsaProvenanceZeroTwo", "grafeas.v1.SlsaProvenanceZeroTwo"),
+    SLSA_ZERO_TWO: ("slsaProvenanceZeroTwo", "grafeas.v1.SlsaProvenanceZeroTwo"),
     "https://slsa.dev/provenance/v0.1": ("slsaProvenance", "grafeas.v1.SlsaProvenance"),
     "https://in-toto.io/Provenance/v0.1": ("provenance", "grafeas.v1.InTotoProvenance"),
 }
@@ -127,8 +128,21 @@ def statement_message(statement: Statement, path: str = "predicate") -> dict:
     known = STATEMENT_PREDICATES.get(statement.predicate_type)
     if known and statement.predicate:
         member, message = known
-        out[member] = to_message(message, statement.predicate, path)
+        predicate = statement.predicate
+        if statement.predicate_type == SLSA_ZERO_TWO:
+            predicate = _grafeas_spelling(predicate, path)
+        out[member] = to_message(message, predicate, path)
     return out
+
+
+def _grafeas_spelling(predicate: dict, path: str) -> dict:
+    """SLSA v0.2 writes `metadata.buildInvocationID`, a field Grafeas's SlsaMetadata spells `buildInvocationId`."""
+    metadata = predicate.get("metadata")
+    if type(metadata) is not dict or "buildInvocationID" not in metadata:
+        return predicate
+    invocation = r.text(metadata, "buildInvocationID", r.join(path, "metadata"))  # errors name it as written
+    rest = {key: value for key, value in metadata.items() if key != "buildInvocationID"}
+    return {**predicate, "metadata": {**rest, "buildInvocationId": invocation}}
 
 
 def to_message(message: str, data: dict, path: str) -> dict:

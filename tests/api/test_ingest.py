@@ -205,6 +205,17 @@ def test_an_advisory_id_the_note_id_cannot_hold_stays_readable(http, project):
     assert http.get(f"/v1/{occurrence['noteName']}").json()["shortDescription"] == expected
 
 
+def test_a_slsa_v0_2_build_invocation_id_is_kept(http, project):
+    """SLSA v0.2 spells it buildInvocationID, Grafeas buildInvocationId.
+
+    The fixture is slsa-github-generator v1.10.0's provenance for slsa-framework/example-package v14.2, unchanged.
+    """
+    assert ingest(http, project, "dsse", "dsse/slsa-github-generator-v0.2.intoto.jsonl").status_code == 200
+    [occurrence] = occurrences(http, project)
+    metadata = occurrence["dsseAttestation"]["statement"]["slsaProvenanceZeroTwo"]["metadata"]
+    assert metadata["buildInvocationId"] == "8373487016-1"
+
+
 def test_secrets_trivy_found_are_recorded_and_the_gate_denies_them(http, project):
     """A CI job ingests a Trivy report with exposed secrets; the deploy gate's secrets rule denies the image."""
     r = ingest(http, project, "trivy", "trivy/image-with-secrets.json")

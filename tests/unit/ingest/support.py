@@ -40,7 +40,12 @@ VALID = {
         "junit/gradle-failed.xml",
         "junit/empty-suite.xml",
     ],
-    "dsse": ["dsse/cosign-slsa-v0.2.json", "dsse/cosign-vuln-two-signatures.json", "dsse/plain-text-payload.json"],
+    "dsse": [
+        "dsse/cosign-slsa-v0.2.json",
+        "dsse/cosign-vuln-two-signatures.json",
+        "dsse/plain-text-payload.json",
+        "dsse/slsa-github-generator-v0.2.intoto.jsonl",
+    ],
 }
 VALID_CASES = [(fmt, name) for fmt, names in VALID.items() for name in names]
 

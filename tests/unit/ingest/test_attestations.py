@@ -177,6 +177,15 @@ def test_dsse_another_signer_is_another_attestation():
     assert ingest("dsse", json.dumps(envelope).encode()).occurrences[0].key != first
 
 
+def test_a_slsa_0_2_build_invocation_id_of_the_wrong_type_is_refused_where_it_is_written():
+    envelope = json.loads(raw("dsse/slsa-github-generator-v0.2.intoto.jsonl"))
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["predicate"]["metadata"]["buildInvocationID"] = 8373487016
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    with pytest.raises(InvalidArgument, match=r"payload\.predicate\.metadata\.buildInvocationID: expected a string"):
+        ingest("dsse", json.dumps(envelope).encode())
+
+
 def test_dsse_statement_must_be_in_toto():
     envelope = json.loads(raw("dsse/cosign-slsa-v0.2.json"))
     envelope["payload"] = base64.b64encode(b'{"_type": "something-else", "subject": []}').decode()
