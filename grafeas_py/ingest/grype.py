@@ -164,7 +164,7 @@ def _finding(match: GrypeMatch) -> Finding:
         cvss_v2=v2,
         description=v.description or next((rel.description for rel in match.related if rel.description), ""),
         urls=(*v.urls, *(url for rel in match.related for url in rel.urls)),
-        file_path=a.paths[0] if a.paths else "",
+        file_paths=a.paths,
         source=v.namespace,
         identity=(a.type, *sorted(a.paths)),
     )

@@ -316,7 +316,7 @@ def _finding(result: TrivyResult, v: TrivyVulnerability) -> Finding:
         title=v.title,
         description=v.description,
         urls=(v.primary_url, *v.references),
-        file_path=v.pkg_path,
+        file_paths=(v.pkg_path,),
         source=v.data_source,
         # The same package can sit in several targets (two lock files, two jars): separate findings.
         identity=(result.target, v.pkg_path, v.pkg_id),

@@ -216,6 +216,17 @@ def test_a_slsa_v0_2_build_invocation_id_is_kept(http, project):
     assert metadata["buildInvocationId"] == "8373487016-1"
 
 
+def test_every_file_grype_found_a_package_in_is_kept(http, project):
+    assert ingest(http, project, "grype", "grype/debian-app-image.json").status_code == 200
+    [zlib] = [
+        o["vulnerability"]["packageIssue"][0]
+        for o in occurrences(http, project, 'kind="VULNERABILITY"')
+        if o["vulnerability"]["packageIssue"][0]["affectedPackage"] == "zlib1g"
+    ]
+    paths = [location["filePath"] for location in zlib["fileLocation"]]
+    assert paths == ["/usr/share/doc/zlib1g/copyright", "/var/lib/dpkg/status"]
+
+
 def test_secrets_trivy_found_are_recorded_and_the_gate_denies_them(http, project):
     """A CI job ingests a Trivy report with exposed secrets; the deploy gate's secrets rule denies the image."""
     r = ingest(http, project, "trivy", "trivy/image-with-secrets.json")
