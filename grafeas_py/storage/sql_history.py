@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import false, func, insert, literal, literal_column, null, select, tuple_, union_all
+from sqlalchemy import Text, cast, false, func, insert, literal, literal_column, null, select, tuple_, union_all
 
-from ..errors import NotFound
+from ..errors import InvalidArgument, NotFound
 from ..names import note_name, occurrence_name, project_name
 from ..wire.timestamps import from_micros
 from .base import Page, PageRequest
@@ -36,8 +36,8 @@ _HISTORY_COLUMNS = [
     "resource_uri",
     "data",
 ]
-# Sources of an artifact's timeline, in the order that breaks ties between events of the same instant.
-_KEPT, _CURRENT, _DECISION = 0, 1, 2
+# A decision's place in the timeline key (time, id, revision): occurrence revisions count from 1.
+_DECISION = 0
 
 
 def now_micros() -> int:
@@ -165,60 +165,71 @@ class HistoryStorage:
 
     def artifact_history(self, project_id: str, resource_uri: str, page: PageRequest) -> Page:
         """One artifact's timeline in a project: every revision of its occurrences and every gate
-        decision about it, by time (ties: kept revisions, current ones, decisions; then insertion)."""
-        kept = select(
-            history.c.update_time.label("time"),
-            literal_column(str(_KEPT)).label("source"),
-            history.c.pk,
-            history.c.resource_id,
-            history.c.revision,
-            history.c.deleted,
-            history.c.updated_by,
-            history.c.changed_fields,
-            history.c.data,
-        ).where(
-            history.c.project_id == project_id,
-            history.c.resource_uri == resource_uri,
-            history.c.resource_type == "occurrence",
-        )
-        current = select(
-            occurrences.c.update_time,
-            literal_column(str(_CURRENT)),
-            occurrences.c.pk,
-            occurrences.c.occurrence_id,
-            occurrences.c.revision,
-            false(),
-            occurrences.c.updated_by,
-            occurrences.c.changed_fields,
-            occurrences.c.data,
-        ).where(occurrences.c.project_id == project_id, occurrences.c.resource_uri == resource_uri)
-        made = select(
-            decisions.c.evaluate_time,
-            literal_column(str(_DECISION)),
-            decisions.c.pk,
-            decisions.c.decision_id,
-            null(),
-            false(),
-            null(),
-            null(),
-            decisions.c.data,
-        ).where(decisions.c.project_id == project_id, decisions.c.resource_uri == resource_uri)
-        events = union_all(kept, current, made).subquery()
-        key = (events.c.time, events.c.source, events.c.pk)
-        query = select(events).order_by(*key).limit(page.size + 1)
-        if page.after:
-            query = query.where(tuple_(*key) > tuple_(*page.after))
+        decision about it, by time (ties: by occurrence or decision id, then revision)."""
+        if page.after and not _is_timeline_key(page.after):
+            raise InvalidArgument("pageToken is from an earlier version of this list: list again from the first page")
         with self._read() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(artifact_history_query(project_id, resource_uri, page)).all()
         more = len(rows) > page.size
         rows = rows[: page.size]
         items = []
         for r in rows:
-            if r.source == _DECISION:
+            if r.revision == _DECISION:
                 items.append({"time": from_micros(r.time), "decision": r.data})
             else:
-                name = occurrence_name(project_id, r.resource_id)
+                name = occurrence_name(project_id, r.id)
                 revision = revision_entry("occurrence", name, r, r.time)
                 items.append({"time": revision["updateTime"], "occurrenceRevision": revision})
-        last = (rows[-1].time, rows[-1].source, rows[-1].pk) if rows else page.after
+        last = (rows[-1].time, rows[-1].id, rows[-1].revision) if rows else page.after
         return Page(items=items, last=last, more=more)
+
+
+def artifact_history_query(project_id: str, resource_uri: str, page: PageRequest):
+    """ArtifactHistory: the page's events in key order (time, id, revision). An update or delete moves a
+    revision from `occurrences` to `history` with its key, so a page walk neither skips nor repeats it.
+
+    Each source gives its first page after the key from an index in key order, and only those are
+    sorted: a page reads a few rows per source, however long the timeline. One statement, so a
+    revision moving between sources mid-read is seen once."""
+    h, o, d = history.c, occurrences.c, decisions.c
+    sources = [
+        (
+            _event(h.update_time, h.resource_id, h.revision, h.deleted, h.updated_by, h.changed_fields, h.data),
+            (h.project_id == project_id, h.resource_uri == resource_uri, h.resource_type == "occurrence"),
+            (h.update_time, h.resource_id, h.revision),
+        ),
+        (
+            _event(o.update_time, o.occurrence_id, o.revision, false(), o.updated_by, o.changed_fields, o.data),
+            (o.project_id == project_id, o.resource_uri == resource_uri),
+            (o.update_time, o.occurrence_id, o.revision),
+        ),
+        (
+            _event(
+                d.evaluate_time, d.decision_id, literal_column(str(_DECISION)), false(), _NO_AUTHOR, _NO_FIELDS, d.data
+            ),
+            (d.project_id == project_id, d.resource_uri == resource_uri),
+            (d.evaluate_time, d.decision_id),  # its revision, 0, is below any other: (time, id) decides
+        ),
+    ]
+    arms = []
+    for events, where, key in sources:
+        if page.after:
+            where += (tuple_(*key) > tuple_(*page.after[: len(key)]),)
+        arms.append(select(events.where(*where).order_by(*key).limit(page.size + 1).subquery()))
+    events = union_all(*arms).subquery()
+    return select(events).order_by(events.c.time, events.c.id, events.c.revision).limit(page.size + 1)
+
+
+_EVENT = ("time", "id", "revision", "deleted", "updated_by", "changed_fields", "data")
+# Typed, as PostgreSQL cannot match an untyped NULL with json across a UNION of subqueries.
+_NO_AUTHOR, _NO_FIELDS = cast(null(), Text), cast(null(), history.c.changed_fields.type)
+
+
+def _event(*columns):
+    """A source of timeline events, its columns named alike."""
+    return select(*(column.label(name) for column, name in zip(columns, _EVENT, strict=True)))
+
+
+def _is_timeline_key(after) -> bool:
+    """Whether a page token carries this version's key (tokens issued before 0010 held (time, source, pk))."""
+    return isinstance(after, tuple) and tuple(map(type, after)) == (int, str, int)

@@ -78,6 +78,8 @@ occurrences = Table(
     Index(None, "project_id", "resource_uri", "pk"),
     Index(None, "project_id", "kind", "pk"),
     Index(None, "project_id", "create_time"),
+    # An artifact's timeline in its key order (time, id, revision); named, as generated names pass 63 characters.
+    Index("ix_occurrences_timeline", "project_id", "resource_uri", "update_time", "occurrence_id", "revision"),
     sqlite_autoincrement=True,
 )
 
@@ -133,6 +135,7 @@ decisions = Table(
     Index(None, "project_id", "pk"),
     Index(None, "project_id", "resource_uri", "pk"),
     Index(None, "project_id", "policy_id", "pk"),
+    Index("ix_decisions_timeline", "project_id", "resource_uri", "evaluate_time", "decision_id"),
     sqlite_autoincrement=True,
 )
 
@@ -203,7 +206,7 @@ history = Table(
     Column("resource_uri", Text),
     Column("data", OptionalDocument),
     Index(None, "project_id", "resource_type", "resource_id", "revision", unique=True),
-    Index(None, "project_id", "resource_uri", "update_time"),
+    Index("ix_history_timeline", "project_id", "resource_uri", "update_time", "resource_id", "revision"),
     sqlite_autoincrement=True,
 )
 

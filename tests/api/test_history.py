@@ -6,6 +6,7 @@ import datetime as dt
 import time
 import uuid
 
+from grafeas_py.storage import Page
 from grafeas_py.wire.timestamps import from_datetime
 from tests.factories import NOTE_BODIES, occurrence_body
 
@@ -220,3 +221,47 @@ def record_decision(app, project: str) -> dict:
         "evaluateTime": now,
     }
     return app.extensions["grafeas"].storage.record_decision(project, "d1", "prod", data)
+
+
+def test_paging_a_timeline_while_its_occurrences_change_skips_and_repeats_nothing(http, project):
+    """A revision keeps its place when an update or delete moves it out of the current rows."""
+    name = note(http, project)
+    bodies = [occurrence_body("VULNERABILITY", name, URI) for _ in range(10)]
+    r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": bodies})
+    created = [o["name"] for o in r.json()["occurrences"]]  # one batch: one createTime for all ten
+    path = f"/v1/projects/{project}/artifacts:history"
+
+    def walk(token=None):
+        page = history(http, path, resourceUri=URI, pageSize=3, **({"pageToken": token} if token else {}))
+        return [(e["occurrenceRevision"]["name"], e["occurrenceRevision"]["action"]) for e in page["events"]], page
+
+    seen, page = walk()
+    expected, touched = [(n, "CREATE") for n in created], set()
+    for behind, _ in seen[:2]:
+        # after each of the first two pages: one still ahead of the cursor is updated, another deleted,
+        # and one already served is updated
+        ahead = [n for n in created if (n, "CREATE") not in seen and n not in touched]
+        for method, changed in (("PATCH", ahead[0]), ("DELETE", ahead[1]), ("PATCH", behind)):
+            if method == "PATCH":
+                r = http.patch(f"/v1/{changed}", params={"updateMask": "remediation"}, json={"remediation": "x"})
+                expected.append((changed, "UPDATE"))
+            else:
+                r = http.delete(f"/v1/{changed}")
+                expected.append((changed, "DELETE"))
+            assert r.status_code == 200, r.text
+            touched.add(changed)
+        events, page = walk(page["nextPageToken"])
+        seen += events
+    while page.get("nextPageToken"):
+        events, page = walk(page["nextPageToken"])
+        seen += events
+    assert sorted(seen) == sorted(expected)  # every event, each once
+
+
+def test_a_timeline_page_token_from_before_its_key_changed_is_refused_clearly(app, http, project):
+    """Tokens issued before 0010 carry (time, source, pk), which no longer places a page."""
+    collection = f"projects/{project}/artifacts:history?resourceUri={URI}"
+    old = app.extensions["grafeas"].tokens.next_token(collection, "", Page(items=[], last=(1, 1, 7), more=True))
+    r = http.get(f"/v1/projects/{project}/artifacts:history", params={"resourceUri": URI, "pageToken": old})
+    assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "list again from the first page" in r.json()["error"]["message"]
