@@ -91,7 +91,11 @@ class HistoryQuery(_Query):
 
 class ArtifactHistoryQuery(HistoryQuery):
     resourceUri = fields.String(
-        required=True, metadata={"description": "The artifact, exactly as occurrences name it in resourceUri."}
+        required=True,
+        metadata={
+            "description": "The artifact, read under every spelling the gate reads it by: with and without "
+            "https://, and as its image reference (tag beside a digest dropped, registry host in lower case)."
+        },
     )
 
 

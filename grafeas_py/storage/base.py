@@ -160,8 +160,9 @@ class Storage(abc.ABC):
         """Every revision of a note or occurrence (`resource_type`), oldest first, tombstones included."""
 
     @abc.abstractmethod
-    def artifact_history(self, project_id: str, resource_uri: str, page: PageRequest) -> Page:
-        """One artifact's occurrence revisions and gate decisions in a project, by time."""
+    def artifact_history(self, project_id: str, resource_uris: list[str], page: PageRequest) -> Page:
+        """One artifact's occurrence revisions and gate decisions in a project (stored under any of
+        `resource_uris`, its spellings), by time."""
 
     # Access control
     @abc.abstractmethod

@@ -163,13 +163,14 @@ class HistoryStorage:
         items = [revision_entry(resource_type, name, r, r.update_time) for r in rows]
         return Page(items=items, last=rows[-1].revision if rows else page.after, more=more)
 
-    def artifact_history(self, project_id: str, resource_uri: str, page: PageRequest) -> Page:
+    def artifact_history(self, project_id: str, resource_uris: list[str], page: PageRequest) -> Page:
         """One artifact's timeline in a project: every revision of its occurrences and every gate
-        decision about it, by time (ties: by occurrence or decision id, then revision)."""
+        decision about it, stored under any of `resource_uris` (its spellings), by time (ties: by
+        occurrence or decision id, then revision)."""
         if page.after and not _is_timeline_key(page.after):
             raise InvalidArgument("pageToken is from an earlier version of this list: list again from the first page")
         with self._read() as conn:
-            rows = conn.execute(artifact_history_query(project_id, resource_uri, page)).all()
+            rows = conn.execute(artifact_history_query(project_id, resource_uris, page)).all()
         more = len(rows) > page.size
         rows = rows[: page.size]
         items = []
@@ -184,15 +185,27 @@ class HistoryStorage:
         return Page(items=items, last=last, more=more)
 
 
-def artifact_history_query(project_id: str, resource_uri: str, page: PageRequest):
+def artifact_history_query(project_id: str, resource_uris: list[str], page: PageRequest):
     """ArtifactHistory: the page's events in key order (time, id, revision). An update or delete moves a
     revision from `occurrences` to `history` with its key, so a page walk neither skips nor repeats it.
 
-    Each source gives its first page after the key from an index in key order, and only those are
-    sorted: a page reads a few rows per source, however long the timeline. One statement, so a
-    revision moving between sources mid-read is seen once."""
+    Each source (a table, under one spelling of the URI) gives its first page after the key from an
+    index in key order, and only those are sorted: a page reads a few rows per source, however long
+    the timeline. One statement, so a revision moving between sources mid-read is seen once."""
+    arms = []
+    for resource_uri in resource_uris:
+        for events, where, key in _timeline_sources(project_id, resource_uri):
+            if page.after:
+                where += (tuple_(*key) > tuple_(*page.after[: len(key)]),)
+            arms.append(select(events.where(*where).order_by(*key).limit(page.size + 1).subquery()))
+    events = union_all(*arms).subquery()
+    return select(events).order_by(events.c.time, events.c.id, events.c.revision).limit(page.size + 1)
+
+
+def _timeline_sources(project_id: str, resource_uri: str) -> list:
+    """(events, conditions, key columns) of each table for one resource URI."""
     h, o, d = history.c, occurrences.c, decisions.c
-    sources = [
+    return [
         (
             _event(h.update_time, h.resource_id, h.revision, h.deleted, h.updated_by, h.changed_fields, h.data),
             (h.project_id == project_id, h.resource_uri == resource_uri, h.resource_type == "occurrence"),
@@ -211,13 +224,6 @@ def artifact_history_query(project_id: str, resource_uri: str, page: PageRequest
             (d.evaluate_time, d.decision_id),  # its revision, 0, is below any other: (time, id) decides
         ),
     ]
-    arms = []
-    for events, where, key in sources:
-        if page.after:
-            where += (tuple_(*key) > tuple_(*page.after[: len(key)]),)
-        arms.append(select(events.where(*where).order_by(*key).limit(page.size + 1).subquery()))
-    events = union_all(*arms).subquery()
-    return select(events).order_by(events.c.time, events.c.id, events.c.revision).limit(page.size + 1)
 
 
 _EVENT = ("time", "id", "revision", "deleted", "updated_by", "changed_fields", "data")

@@ -11,6 +11,7 @@ from grafeas_py.wire.timestamps import from_datetime
 from tests.factories import NOTE_BODIES, occurrence_body
 
 URI = "https://gcr.io/acme/app@sha256:" + "e" * 64
+DENY_FIXABLE_HIGH = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
 
 
 def note(http, project: str, note_id: str = "CVE-1", kind: str = "VULNERABILITY") -> str:
@@ -192,6 +193,30 @@ def test_an_artifact_timeline_has_every_kind_and_gate_decisions_in_time_order(ap
         f"/v1/projects/{project}/artifacts:history", params={"resourceUri": URI + "-other", "pageToken": token or "x"}
     )
     assert r.status_code == 400
+
+
+def test_an_artifact_timeline_has_every_spelling_of_its_uri_as_the_gate_has(http, project):
+    """`https://X` and `X` (and a tag beside the digest) are one artifact to the gate, so to its timeline."""
+    digest = "sha256:" + "5" * 64
+    stored, asked = f"https://gcr.io/acme/sp@{digest}", f"gcr.io/acme/sp@{digest}"
+    vuln = occurrence(http, project, note(http, project), uri=stored)["name"]
+    occurrence(http, project, note(http, project, "CVE-2"), uri=f"https://gcr.io/acme/sp@sha256:{'6' * 64}")
+    r = http.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json=DENY_FIXABLE_HIGH)
+    assert r.status_code == 200, r.text
+    r = http.post(f"/v1/projects/{project}/policies/prod:evaluate", json={"resourceUri": asked})
+    decision = r.json()
+    assert decision["decision"] == "DENY" and decision["usedOccurrences"] == [vuln], r.text
+
+    path = f"/v1/projects/{project}/artifacts:history"
+    for spelling in (stored, asked, f"https://GCR.io/acme/sp:1.0@{digest}"):
+        events = history(http, path, resourceUri=spelling)["events"]
+        assert [e.get("decision") or e["occurrenceRevision"]["name"] for e in events] == [vuln, decision], spelling
+        served, token = [], None
+        while token != "":
+            page = history(http, path, resourceUri=spelling, pageSize=1, **({"pageToken": token} if token else {}))
+            served += page["events"]
+            token = page.get("nextPageToken", "")
+        assert served == events, spelling
 
 
 def test_an_artifact_timeline_needs_a_resource_uri(http, project):
