@@ -1,9 +1,12 @@
 """The common filters are served by an index, on SQLite and on PostgreSQL (read from the plans).
 
 A database of its own is seeded with 3,000 occurrences in 10 projects over 30 artifacts, 3,000
-more in one big project and an audit trail of 5,000 entries, and analyzed, so that the planners
-decide from real statistics rather than from empty tables.
+more in one big project, as many superseded revisions and gate decisions, and an audit trail of
+5,000 entries, and analyzed, so that the planners decide from real statistics rather than from
+empty tables.
 """
+
+import re
 
 import pytest
 from sqlalchemy import insert, text
@@ -13,11 +16,13 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from grafeas_py import create_app, db
 from grafeas_py.config import Settings
 from grafeas_py.filtering import parse
+from grafeas_py.gate.artifacts import resource_spellings
 from grafeas_py.names import NoteRef
 from grafeas_py.storage import PageRequest
 from grafeas_py.storage.sql import note_occurrences_query, occurrences_query
 from grafeas_py.storage.sql_auth import audit_entries_query
-from grafeas_py.storage.tables import audit_log
+from grafeas_py.storage.sql_history import artifact_history_query
+from grafeas_py.storage.tables import audit_log, decisions, history
 from grafeas_py.wire.grafeas_types import CODEC, NOTE, OCCURRENCE
 from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.factories import NOTE_BODIES, occurrence_body
@@ -52,6 +57,8 @@ def storage(tmp_path_factory, worker_id):
     with engine.begin() as conn:
         # An audit trail of 5,000 entries, written as rows: their plans need statistics, not a valid chain.
         conn.execute(insert(audit_log), [_audit_row(seq) for seq in range(10**6, 10**6 + 5000)])
+        conn.execute(insert(history), [_history_row(i) for i in range(3000)])
+        conn.execute(insert(decisions), [_decision_row(i) for i in range(3000)])
         conn.execute(text("ANALYZE"))
     yield engine
     app.extensions["grafeas"].storage.dispose()
@@ -67,6 +74,32 @@ def _audit_row(seq: int) -> dict:
         "detail": "{}",
         "prev_hash": "0" * 64,
         "hash": "0" * 64,
+    }
+
+
+def _history_row(i: int) -> dict:
+    return {
+        "project_id": f"p{i % 10}",
+        "resource_type": "occurrence",
+        "resource_id": f"occurrence-{i}",
+        "revision": 1,
+        "deleted": False,
+        "update_time": 1_800_000_000_000_000 + i,
+        "resource_uri": IMAGE.format(i % 30),
+        "data": {},
+    }
+
+
+def _decision_row(i: int) -> dict:
+    return {
+        "project_id": f"p{i % 10}",
+        "decision_id": f"decision-{i}",
+        "policy_id": "prod",
+        "policy_revision": 1,
+        "resource_uri": IMAGE.format(i % 30),
+        "decision": "ALLOW",
+        "evaluate_time": 1_800_000_000_000_000 + i,
+        "data": {},
     }
 
 
@@ -131,3 +164,16 @@ def test_member_equality_uses_the_document_index_on_postgres(storage):
     """A rare value anywhere in the documents is found through the GIN index, not by reading them all."""
     found = plan(storage, occurrences_query("big", PAGE, parse('vulnerability.packageIssue.affectedPackage="zlib"')))
     assert "ix_occurrences_data" in found, found
+
+
+@pytest.mark.parametrize("after", [0, (1_800_000_000_001_500, "m", 1)], ids=["first page", "mid-walk"])
+def test_an_artifact_timeline_reads_each_table_in_key_order_from_its_index(storage, after):
+    """Under each spelling, each table gives its page from its timeline index: no table is scanned."""
+    spellings = resource_spellings(IMAGE.format(7))
+    found = plan(storage, artifact_history_query("p3", spellings, PageRequest(size=100, after=after)))
+    for table in ("history", "occurrences", "decisions"):
+        assert f"ix_{table}_timeline" in found, found
+    assert not re.search(r"Seq Scan|SCAN (history|occurrences|decisions)\b", found), found
+    if not POSTGRES_URL:  # read in key order: only the union of the pages is sorted (PostgreSQL
+        # rightly sorts ten rows of an artifact instead, and walks the index once there are many)
+        assert found.count("TEMP B-TREE") == 1, found
