@@ -30,7 +30,7 @@ from tests.factories import NOTE_BODIES, occurrence_body
 PAGE = PageRequest(size=100)
 IMAGE = "https://gcr.io/acme/app-{}@sha256:" + "a" * 64
 KINDS = ["VULNERABILITY"] * 6 + ["PACKAGE"] * 2 + ["BUILD", "DISCOVERY"]
-BY_RESOURCE = ("ix_occurrences_project_id_resource_uri_pk", "ix_occurrences_timeline")
+BY_RESOURCE = "ix_occurrences_project_id_resource_uri_pk"
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,6 @@ def plan(engine, query) -> str:
 @pytest.mark.parametrize(
     "filter_, index",
     [
-        # ten to an artifact: PostgreSQL may as well find them through the timeline's (project, URI, time, ...)
         (f'resourceUrl="{IMAGE.format(7)}"', BY_RESOURCE),
         (f'kind="BUILD" AND resourceUrl="{IMAGE.format(7)}"', BY_RESOURCE),
         ('kind="DISCOVERY"', "ix_occurrences_project_id_"),  # by kind, or in key order: both indexes
@@ -168,12 +167,10 @@ def test_member_equality_uses_the_document_index_on_postgres(storage):
 
 @pytest.mark.parametrize("after", [0, (1_800_000_000_001_500, "m", 1)], ids=["first page", "mid-walk"])
 def test_an_artifact_timeline_reads_each_table_in_key_order_from_its_index(storage, after):
-    """Under each spelling, each table gives its page from its timeline index: no table is scanned."""
+    """Under each spelling, history and decisions give their page from their timeline index, current
+    occurrences come from the (project, URI) index: no table is scanned."""
     spellings = resource_spellings(IMAGE.format(7))
     found = plan(storage, artifact_history_query("p3", spellings, PageRequest(size=100, after=after)))
-    for table in ("history", "occurrences", "decisions"):
-        assert f"ix_{table}_timeline" in found, found
+    for index in ("ix_history_timeline", "ix_decisions_timeline", BY_RESOURCE):
+        assert index in found, found
     assert not re.search(r"Seq Scan|SCAN (history|occurrences|decisions)\b", found), found
-    if not POSTGRES_URL:  # read in key order: only the union of the pages is sorted (PostgreSQL
-        # rightly sorts ten rows of an artifact instead, and walks the index once there are many)
-        assert found.count("TEMP B-TREE") == 1, found

@@ -189,9 +189,11 @@ def artifact_history_query(project_id: str, resource_uris: list[str], page: Page
     """ArtifactHistory: the page's events in key order (time, id, revision). An update or delete moves a
     revision from `occurrences` to `history` with its key, so a page walk neither skips nor repeats it.
 
-    Each source (a table, under one spelling of the URI) gives its first page after the key from an
-    index in key order, and only those are sorted: a page reads a few rows per source, however long
-    the timeline. One statement, so a revision moving between sources mid-read is seen once."""
+    Each source (a table, under one spelling of the URI) gives its first page after the key, and only
+    those are sorted. History and decisions, which grow with every update and admission, give theirs
+    from an index in key order; current occurrences, one per finding, are found by (project, URI)
+    and sorted, so batch creates maintain no timeline index. One statement, so a revision moving
+    between sources mid-read is seen once."""
     arms = []
     for resource_uri in resource_uris:
         for events, where, key in _timeline_sources(project_id, resource_uri):

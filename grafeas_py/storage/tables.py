@@ -78,8 +78,6 @@ occurrences = Table(
     Index(None, "project_id", "resource_uri", "pk"),
     Index(None, "project_id", "kind", "pk"),
     Index(None, "project_id", "create_time"),
-    # An artifact's timeline in its key order (time, id, revision); named, as generated names pass 63 characters.
-    Index("ix_occurrences_timeline", "project_id", "resource_uri", "update_time", "occurrence_id", "revision"),
     sqlite_autoincrement=True,
 )
 

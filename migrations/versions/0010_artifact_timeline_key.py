@@ -2,8 +2,10 @@
 
 Its events were paged by (time, source table, pk), and an update or delete moves a revision from
 `occurrences` to `history` under a new pk, so a page walk skipped it. They are now paged by (time,
-id, revision), which the revision keeps wherever it is stored; each source has an index in that
-order, so a page reads a few rows of each, however long the timeline.
+id, revision), which the revision keeps wherever it is stored. History and decisions, which grow
+with every update and every admission, get an index in that order, so a page reads a few rows of
+each; an artifact's current occurrences are found by (project, URI) as before and sorted, which
+spares every batch create the cost of one more index on `occurrences`.
 
 Revision ID: 0010
 Revises: 0009
@@ -24,18 +26,12 @@ def upgrade() -> None:
     )
     op.drop_index(op.f("ix_history_project_id_resource_uri_update_time"), "history")
     op.create_index(
-        "ix_occurrences_timeline",
-        "occurrences",
-        ["project_id", "resource_uri", "update_time", "occurrence_id", "revision"],
-    )
-    op.create_index(
         "ix_decisions_timeline", "decisions", ["project_id", "resource_uri", "evaluate_time", "decision_id"]
     )
 
 
 def downgrade() -> None:
     op.drop_index("ix_decisions_timeline", "decisions")
-    op.drop_index("ix_occurrences_timeline", "occurrences")
     op.create_index(
         op.f("ix_history_project_id_resource_uri_update_time"), "history", ["project_id", "resource_uri", "update_time"]
     )
