@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 from . import fieldmask
 from .auth import roles
@@ -43,6 +44,15 @@ MAX_BATCH = 1000
 # An Idempotency-Key (IETF httpapi draft): an opaque token the client makes, such as a UUID.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 OUTPUT_ONLY = ("name", "kind", "createTime", "updateTime")
+
+
+class Ingested(NamedTuple):
+    """What an ingestion wrote: occurrences created, updated and left unchanged, and notes created."""
+
+    created: int
+    updated: int
+    unchanged: int
+    notes_created: int
 
 
 def _now() -> str:
@@ -219,16 +229,54 @@ class Grafeas:
             )
         return [stored[occ.occurrence_id] for occ in prepared]
 
-    def create_missing_occurrences(self, project_id: str, items: list[tuple[str, dict]]) -> list[dict]:
-        """Create each (occurrence id, body) whose id is not taken yet; those that exist stay as they are.
+    def ingest(self, project_id: str, notes: Mapping[str, dict], items: Sequence[tuple[str, dict]]) -> Ingested:
+        """Create the `notes` (by full name) that are missing and each (occurrence id, body) whose id is
+        free, in one transaction; an existing note or occurrence is left as it is.
 
-        Ingestion derives ids from idempotency keys, so a retried report creates nothing twice.
-        Returns the occurrences created.
-        """
-        if not 1 <= len(items) <= MAX_BATCH:
-            raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(items)}")
-        prepared = self._prepare_occurrences(project_id, [body for _, body in items], [i for i, _ in items])
-        return self.storage.create_missing_occurrences(project_id, prepared)
+        Everything is validated first: any problem writes nothing, and the error names each item by
+        its position in `items`. Aborted if another request wrote some of them meanwhile."""
+        self._require(roles.OCCURRENCES_CREATE, project_id)
+        now = _now()
+        new_notes = self._missing_notes(notes, now)
+        planned = {NoteRef(p, note_id): doc["kind"] for p, docs in new_notes.items() for note_id, doc in docs.items()}
+        prepared, errors = [], []
+        for index, (occurrence_id, body) in enumerate(items):
+            try:
+                prepared.append((index, self._new_occurrence(project_id, body, now, occurrence_id)))
+            except ApiError as exc:
+                errors.append((index, exc))
+        errors += self._note_problems(project_id, prepared, planned)
+        if errors:
+            raise _batch_error(errors, single=False, what="nothing was written")
+        stored = self.storage.get_occurrences_with_revisions(project_id, [occ.occurrence_id for _, occ in prepared])
+        created = [occ for _, occ in prepared if occ.occurrence_id not in stored]
+        if new_notes or created:
+            self.storage.ingest(project_id, new_notes, created, [])
+        notes_created = sum(len(docs) for docs in new_notes.values())
+        return Ingested(len(created), 0, len(prepared) - len(created), notes_created)
+
+    def _missing_notes(self, notes: Mapping[str, dict], now: str) -> dict[str, dict[str, dict]]:
+        """The documents of the `notes` that do not exist yet, by project and id, validated."""
+        refs = {parse_note_name(name, f"notes[{name!r}]"): body for name, body in notes.items()}
+        # Attaching to them is needed anyway; asked first, whether a note exists is told only to who may.
+        for project in sorted({ref.project for ref in refs}):
+            self._require(roles.NOTES_ATTACH_OCCURRENCE, project)
+        existing = self.storage.note_kinds(refs)
+        for project in sorted({ref.project for ref in refs if ref not in existing}):
+            self._require(roles.NOTES_CREATE, project)
+        missing: dict[str, dict[str, dict]] = {}
+        problems = []
+        for ref, body in refs.items():
+            if ref in existing:
+                continue
+            try:
+                check_id("note id", ref.note_id)
+                missing.setdefault(ref.project, {})[ref.note_id] = self._new_note(ref.project, ref.note_id, body, now)
+            except InvalidArgument as exc:
+                problems.append(f"notes[{ref.name!r}]: {exc.message}")
+        if problems:
+            raise InvalidArgument("nothing was written: " + "; ".join(problems))
+        return missing
 
     def _checked_occurrences(self, project_id: str, bodies: Sequence[dict]) -> Iterator[NewOccurrence]:
         """Validate the items one by one, yielding each valid one for as long as all are; after the
@@ -253,11 +301,14 @@ class Grafeas:
         if errors:
             raise _batch_error(errors, single=False)
 
-    def _note_problems(self, project_id: str, prepared: list[tuple[int, NewOccurrence]]) -> list[tuple[int, ApiError]]:
-        """(index, error) for each occurrence whose note is missing or of another kind."""
+    def _note_problems(
+        self, project_id: str, prepared: list[tuple[int, NewOccurrence]], planned: Mapping[NoteRef, str] | None = None
+    ) -> list[tuple[int, ApiError]]:
+        """(index, error) for each occurrence whose note is missing (and not among the `planned` notes
+        about to be created with it, by kind) or of another kind."""
         # Before the notes are looked up: whether a note exists is only told to who may attach to it.
         self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, [occ.note for _, occ in prepared])
-        kinds = self.storage.note_kinds(occ.note for _, occ in prepared)
+        kinds = {**self.storage.note_kinds(occ.note for _, occ in prepared), **(planned or {})}
         problems: list[tuple[int, ApiError]] = []
         for index, occ in prepared:
             note_kind = kinds.get(occ.note)
@@ -439,12 +490,14 @@ def _merge(existing: dict, body: dict, mask: str | None, sent: list[Path], msg: 
     return fieldmask.apply_mask(base, body, paths, msg)
 
 
-def _batch_error(errors: list[tuple[int, ApiError]], single: bool) -> ApiError:
+def _batch_error(
+    errors: list[tuple[int, ApiError]], single: bool, what: str = "no occurrences were created"
+) -> ApiError:
     """One error for a failed create: the item's own for a single create, all items' for a batch."""
     errors.sort(key=lambda e: e[0])
     if single:
         return errors[0][1]
     first = errors[0][1]
-    message = "no occurrences were created: " + "; ".join(f"occurrences[{i}]: {e.message}" for i, e in errors)
+    message = f"{what}: " + "; ".join(f"occurrences[{i}]: {e.message}" for i, e in errors)
     same = all(type(e) is type(first) for _, e in errors)
     return type(first)(message) if same else InvalidArgument(message)

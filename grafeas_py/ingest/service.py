@@ -1,8 +1,9 @@
-"""Applying ingestion plans: notes created when missing, occurrences created once per idempotency key.
+"""Applying ingestion plans: a whole report in one transaction, or nothing of it.
 
-An occurrence's id is derived from its key (the first 128 bits, written as a UUID), so the key is
-recorded on the occurrence itself: posting the same report again, or retrying after a dropped
-connection, finds the ids taken and creates nothing. A finding already recorded is left as it is.
+Notes are created when missing and never overwritten. An occurrence's id is derived from its
+idempotency key (the first 128 bits, written as a UUID), so the key is recorded on the occurrence
+itself: posting the same report again, or retrying after a dropped connection, finds the ids taken
+and creates nothing. A finding already recorded is left as it is.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import uuid
 from dataclasses import dataclass
 
 from ..auth import roles
-from ..errors import AlreadyExists, InvalidArgument
-from ..names import parse_note_name, project_name
+from ..errors import Aborted, InvalidArgument
+from ..names import project_name
 from .plan import PlannedOccurrence
 from .report import parse_report
 
-BATCH = 1000  # items per transaction, as for batchCreate
 _KEY = re.compile(r"[0-9a-f]{64}")
 
 
@@ -26,6 +26,24 @@ def occurrence_id(key: str) -> str:
     if not _KEY.fullmatch(key):
         raise InvalidArgument(f"an idempotency key is 64 lowercase hex digits (a sha256), got {key!r}")
     return str(uuid.UUID(hex=key[:32]))
+
+
+def occurrence_ids(occurrences: list[PlannedOccurrence]) -> list[str]:
+    """The id of each occurrence; InvalidArgument names every bad or repeated key by its position."""
+    ids: list[str] = []
+    first: dict[str, int] = {}
+    problems = []
+    for index, item in enumerate(occurrences):
+        try:
+            ids.append(occurrence_id(item.key))
+        except InvalidArgument as exc:
+            problems.append(f"occurrences[{index}]: {exc.message}")
+            continue
+        if first.setdefault(ids[-1], index) != index:
+            problems.append(f"occurrences[{index}]: the key of occurrences[{first[ids[-1]]}] again")
+    if problems:
+        raise InvalidArgument("nothing was written: " + "; ".join(problems))
+    return ids
 
 
 @dataclass
@@ -47,7 +65,7 @@ class Ingest:
         self.grafeas = grafeas
 
     def report(self, project: str, format_: str, raw: bytes, resource_uri: str, note_project: str, now) -> dict:
-        """Parse a whole report first (a malformed one writes nothing), then apply it in batches."""
+        """Parse a whole report first (a malformed one writes nothing), then apply it."""
         plan = parse_report(
             format_, raw, resource_uri=resource_uri, project=project, note_project=note_project, now=now
         )
@@ -55,39 +73,15 @@ class Ingest:
         return {**summary.to_dict(), "documentSha256": plan.document_sha256}
 
     def apply(self, project: str, notes: dict[str, dict], occurrences: list[PlannedOccurrence]) -> Summary:
-        # Before the notes: a caller who may not create the occurrences must not leave notes behind,
-        # nor get an answer for a plan with nothing in it.
+        """Write a plan in one transaction once all of it is valid; a problem names the item's position."""
+        # First: a caller who may not create the occurrences gets no answer for a plan with nothing in it.
         self.grafeas.access.require(roles.OCCURRENCES_CREATE, project, project_name(project))
-        summary = Summary(notes_created=self.ensure_notes(notes))
-        for start in range(0, len(occurrences), BATCH):
-            chunk = occurrences[start : start + BATCH]
-            items = [(occurrence_id(item.key), item.body) for item in chunk]
-            created = len(self.grafeas.create_missing_occurrences(project, items))
-            summary.created += created
-            summary.unchanged += len(chunk) - created
-        return summary
-
-    def ensure_notes(self, notes: dict[str, dict]) -> int:
-        """Create the notes that do not exist yet (never overwriting one); how many were created."""
-        refs = {parse_note_name(name, "note"): body for name, body in notes.items()}
-        # Attaching to them is needed anyway; asked first, whether a note exists is told only to who may.
-        for project in sorted({ref.project for ref in refs}):
-            self.grafeas.access.require(roles.NOTES_ATTACH_OCCURRENCE, project)
-        created = 0
+        items = list(zip(occurrence_ids(occurrences), (item.body for item in occurrences), strict=True))
         for attempt in (1, 2):
-            existing = self.grafeas.storage.note_kinds(refs)
-            missing = [ref for ref in refs if ref not in existing]
-            by_project: dict[str, dict[str, dict]] = {}
-            for ref in missing:
-                by_project.setdefault(ref.project, {})[ref.note_id] = refs[ref]
             try:
-                for project, bodies in by_project.items():
-                    ids = list(bodies)
-                    for start in range(0, len(ids), BATCH):
-                        chunk = {note_id: bodies[note_id] for note_id in ids[start : start + BATCH]}
-                        created += len(self.grafeas.batch_create_notes(project, chunk))
-                return created
-            except AlreadyExists:  # a concurrent ingestion created some of them: look again
+                done = self.grafeas.ingest(project, notes, items)
+                return Summary(created=done.created, unchanged=done.unchanged, notes_created=done.notes_created)
+            except Aborted:  # a concurrent ingestion wrote some of the same: look again
                 if attempt == 2:
                     raise
-        return created
+        raise AssertionError("unreachable")

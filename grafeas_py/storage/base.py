@@ -53,6 +53,16 @@ class NewOccurrence:
     data: dict
 
 
+@dataclass(frozen=True)
+class OccurrenceUpdate:
+    """A stored occurrence to replace: its new document, the revision it was read at, the fields that change."""
+
+    occurrence_id: str
+    data: dict
+    revision: int
+    changed_fields: list[str]
+
+
 class Storage(abc.ABC):
     """What the API needs from a store; every method is one atomic operation.
 
@@ -108,8 +118,15 @@ class Storage(abc.ABC):
         """Create one occurrence if its note exists and has its kind, atomically; None if not."""
 
     @abc.abstractmethod
-    def create_missing_occurrences(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict]:
-        """Create the occurrences whose ids are not taken, skip the rest; return those created."""
+    def ingest(
+        self,
+        project_id: str,
+        new_notes: dict[str, dict[str, dict]],
+        created: list[NewOccurrence],
+        updated: list[OccurrenceUpdate],
+    ) -> None:
+        """Create the notes (by project, then id) and occurrences and replace the updated occurrences, all
+        in one transaction; Aborted, with nothing written, if another request wrote any of them meanwhile."""
 
     @abc.abstractmethod
     def create_occurrences_unless_taken(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict] | None:
@@ -118,6 +135,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def get_occurrences(self, project_id: str, occurrence_ids: list[str]) -> dict[str, dict]:
         """The occurrences of those ids that exist, by id."""
+
+    @abc.abstractmethod
+    def get_occurrences_with_revisions(self, project_id: str, occurrence_ids: list[str]) -> dict[str, tuple[dict, int]]:
+        """The occurrences of those ids that exist, with the revision each is at, by id."""
 
     @abc.abstractmethod
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict: ...

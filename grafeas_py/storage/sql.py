@@ -16,7 +16,7 @@ from ..auth.sealer import AuditSealer
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from ..names import NoteRef, note_name, occurrence_name, project_name
 from ..wire.timestamps import to_micros
-from .base import NewOccurrence, Page, PageRequest, Storage, page_of
+from .base import NewOccurrence, OccurrenceUpdate, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
 from .sql_auth import AuthStorage, actor, entry_params
@@ -156,7 +156,22 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     # ---- notes -----------------------------------------------------------------------------
 
     def create_notes(self, project_id: str, new_notes: dict[str, dict]) -> list[dict]:
+        try:
+            with self._write() as conn:
+                taken = self._existing_note_ids(conn, project_id, list(new_notes))
+                if taken:
+                    raise AlreadyExists(f"note {note_name(project_id, taken[0])!r} already exists")
+                self._insert_notes(conn, project_id, new_notes)
+        except IntegrityError:  # another writer took an id between our check and our insert
+            raise AlreadyExists("one of the notes already exists; no notes were created") from None
+        return list(new_notes.values())
+
+    def _insert_notes(self, conn, project_id: str, new_notes: dict[str, dict]) -> None:
+        """Insert notes (by id) whose ids are free, and their audit entry; a re-created note continues
+        its numbering after its tombstone."""
         author = actor()
+        ids = list(new_notes)
+        recreated = self._first_revisions(conn, "note", project_id, ids)
         rows = []
         for note_id, data in new_notes.items():
             created = to_micros(data["createTime"])
@@ -165,30 +180,18 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                     project_id=project_id,
                     note_id=note_id,
                     kind=data["kind"],
-                    revision=1,
+                    revision=recreated.get(note_id, 1),
                     create_time=created,
                     update_time=created,
                     data=data,
                     updated_by=author,
                 )
             )
-        try:
-            with self._write() as conn:
-                ids = list(new_notes)
-                taken = self._existing_note_ids(conn, project_id, ids)
-                if taken:
-                    raise AlreadyExists(f"note {note_name(project_id, taken[0])!r} already exists")
-                recreated = self._first_revisions(conn, "note", project_id, ids)
-                for row in rows:
-                    row["revision"] = recreated.get(row["note_id"], 1)
-                _insert_many(conn, notes, rows)
-                if len(rows) == 1:
-                    self._audit(conn, "notes.create", note_name(project_id, ids[0]), {"revision": rows[0]["revision"]})
-                else:
-                    self._audit(conn, "notes.batchCreate", project_name(project_id), {"ids": ids})
-        except IntegrityError:  # another writer took an id between our check and our insert
-            raise AlreadyExists("one of the notes already exists; no notes were created") from None
-        return list(new_notes.values())
+        _insert_many(conn, notes, rows)
+        if len(rows) == 1:
+            self._audit(conn, "notes.create", note_name(project_id, ids[0]), {"revision": rows[0]["revision"]})
+        else:
+            self._audit(conn, "notes.batchCreate", project_name(project_id), {"ids": ids})
 
     @staticmethod
     def _existing_note_ids(conn, project_id: str, note_ids: list[str]) -> list[str]:
@@ -227,9 +230,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def update_note(
         self, project_id: str, note_id: str, data: dict, revision: int, changed_fields: Sequence[str] = ()
     ) -> dict:
-        where = (notes.c.project_id == project_id, notes.c.note_id == note_id)
         missing = lambda: _note_missing(project_id, note_id)  # noqa: E731
-        self._update("note", project_id, note_id, where, revision, data, changed_fields, missing)
+        self._update("note", project_id, note_id, revision, data, changed_fields, missing)
         return data
 
     def delete_note(self, project_id: str, note_id: str) -> None:
@@ -265,21 +267,32 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
     # ---- occurrences -----------------------------------------------------------------------
 
-    def create_missing_occurrences(self, project_id: str, new: list[NewOccurrence]) -> list[dict]:
-        """Create the occurrences whose ids are free, in one transaction; skip the others."""
-        rows = list(_occurrence_rows(project_id, new))
-        for attempt in (1, 2):
-            try:
-                with self._write() as conn:
-                    taken = self._taken_occurrence_ids(conn, project_id, [occ.occurrence_id for occ in new])
-                    fresh = [row for row in rows if row["occurrence_id"] not in taken]
-                    if fresh:
-                        self._insert_occurrences(conn, project_id, fresh)
-                break
-            except IntegrityError:  # a concurrent retry of the same report won the race: look again
-                if attempt == 2:
-                    raise Aborted("another request is writing the same occurrences; retry") from None
-        return [occ.data for occ in new if occ.occurrence_id not in taken]
+    def ingest(
+        self,
+        project_id: str,
+        new_notes: dict[str, dict[str, dict]],
+        created: list[NewOccurrence],
+        updated: list[OccurrenceUpdate],
+    ) -> None:
+        """Write one ingested report in one transaction: the notes it lacked (by project, then id), its
+        new occurrences and its changed ones. Aborted, with nothing written, if another request wrote
+        any of them since they were read."""
+        rows = list(_occurrence_rows(project_id, created))
+        try:
+            with self._write() as conn:
+                for note_project, docs in new_notes.items():
+                    if self._existing_note_ids(conn, note_project, list(docs)):
+                        raise _written_meanwhile()
+                    self._insert_notes(conn, note_project, docs)
+                if self._taken_occurrence_ids(conn, project_id, [row["occurrence_id"] for row in rows]):
+                    raise _written_meanwhile()
+                if rows:
+                    self._insert_occurrences(conn, project_id, rows)
+                for change in updated:
+                    args = (change.occurrence_id, change.revision, change.data, change.changed_fields)
+                    self._replace(conn, "occurrence", project_id, *args, _written_meanwhile)
+        except IntegrityError:  # a concurrent request inserted or updated one of them first
+            raise _written_meanwhile() from None
 
     def create_occurrences_unless_taken(self, project_id: str, new: list[NewOccurrence]) -> list[dict] | None:
         """Create all of them in one transaction, or nothing (None) if any of their ids is taken."""
@@ -364,14 +377,18 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return data
 
     def get_occurrences(self, project_id: str, occurrence_ids: list[str]) -> dict[str, dict]:
+        found = self.get_occurrences_with_revisions(project_id, occurrence_ids)
+        return {occurrence_id: data for occurrence_id, (data, _) in found.items()}
+
+    def get_occurrences_with_revisions(self, project_id: str, occurrence_ids: list[str]) -> dict[str, tuple[dict, int]]:
         found = {}
         with self._read() as conn:
             for start in range(0, len(occurrence_ids), _CHUNK):
-                query = select(occurrences.c.occurrence_id, occurrences.c.data).where(
+                query = select(occurrences.c.occurrence_id, occurrences.c.data, occurrences.c.revision).where(
                     occurrences.c.project_id == project_id,
                     occurrences.c.occurrence_id.in_(occurrence_ids[start : start + _CHUNK]),
                 )
-                found.update((row.occurrence_id, row.data) for row in conn.execute(query))
+                found.update((row.occurrence_id, (row.data, row.revision)) for row in conn.execute(query))
         return found
 
     def get_occurrence_with_revision(self, project_id: str, occurrence_id: str) -> tuple[dict, int]:
@@ -394,9 +411,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def update_occurrence(
         self, project_id: str, occurrence_id: str, data: dict, revision: int, changed_fields: Sequence[str] = ()
     ) -> dict:
-        where = (occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id)
         missing = lambda: _occurrence_missing(project_id, occurrence_id)  # noqa: E731
-        self._update("occurrence", project_id, occurrence_id, where, revision, data, changed_fields, missing)
+        self._update("occurrence", project_id, occurrence_id, revision, data, changed_fields, missing)
         return data
 
     def delete_occurrence(self, project_id: str, occurrence_id: str, revision: int | None = None) -> None:
@@ -469,10 +485,20 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         with self._read() as conn:
             return conn.execute(query.limit(page.size + 1)).all()
 
-    def _update(self, resource_type, project_id, resource_id, where, revision, data, changed_fields, missing) -> None:
+    def _update(self, resource_type, project_id, resource_id, revision, data, changed_fields, missing) -> None:
+        """Replace a note or occurrence read at `revision`, in a transaction of its own."""
+        try:
+            with self._write() as conn:
+                self._replace(conn, resource_type, project_id, resource_id, revision, data, changed_fields, missing)
+        except IntegrityError:  # a concurrent update kept the same revision first
+            raise _changed_meanwhile() from None
+
+    def _replace(self, conn, resource_type, project_id, resource_id, revision, data, changed_fields, missing) -> None:
         """Keep the revision read at `revision` and replace it, compare-and-set on `revision`, so two
-        concurrent updates cannot silently overwrite each other."""
+        concurrent updates cannot silently overwrite each other; raises `missing()` if it is gone."""
         table = notes if resource_type == "note" else occurrences
+        id_column = notes.c.note_id if resource_type == "note" else occurrences.c.occurrence_id
+        where = (table.c.project_id == project_id, id_column == resource_id)
         values = dict(
             data=data,
             update_time=to_micros(data["updateTime"]),
@@ -480,17 +506,13 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             updated_by=actor(),
             changed_fields=list(changed_fields),
         )
-        try:
-            with self._write() as conn:
-                self._supersede(conn, resource_type, project_id, resource_id, revision)
-                query = update(table).where(*where, table.c.revision == revision).values(**values)
-                if not conn.execute(query).rowcount:
-                    exists = conn.execute(select(table.c.pk).where(*where)).first()
-                    raise missing() if exists is None else _changed_meanwhile()
-                detail = {"revision": revision + 1, "changedFields": values["changed_fields"]}
-                self._audit(conn, f"{resource_type}s.update", data["name"], detail)
-        except IntegrityError:  # a concurrent update kept the same revision first
-            raise _changed_meanwhile() from None
+        self._supersede(conn, resource_type, project_id, resource_id, revision)
+        query = update(table).where(*where, table.c.revision == revision).values(**values)
+        if not conn.execute(query).rowcount:
+            exists = conn.execute(select(table.c.pk).where(*where)).first()
+            raise missing() if exists is None else _changed_meanwhile()
+        detail = {"revision": revision + 1, "changedFields": values["changed_fields"]}
+        self._audit(conn, f"{resource_type}s.update", data["name"], detail)
 
     def secret(self, name: str, make) -> str:
         """A server-wide secret, created on first use and shared by every instance."""
@@ -523,6 +545,10 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
 def _changed_meanwhile() -> Aborted:
     return Aborted("the resource was changed by another request while this update ran; retry it")
+
+
+def _written_meanwhile() -> Aborted:
+    return Aborted("another request wrote some of the same notes or occurrences meanwhile; retry")
 
 
 def _revision_of(table) -> tuple:

@@ -1,6 +1,8 @@
 """Ingestion over HTTP: raw reports in, idempotent writes, nothing written from a malformed report,
 and what is ingested is what the deploy gate judges."""
 
+import json
+
 import pytest
 
 from tests.factories import NOTE_BODIES, occurrence_body
@@ -262,3 +264,66 @@ def test_failed_trivy_checks_are_recorded_and_a_compliance_rule_can_name_them(ht
     [violation] = decision["violations"]
     assert violation["code"] == "NON_COMPLIANT"
     assert "Specify at least 1 USER command" in violation["message"] and "Dockerfile" in violation["message"]
+
+
+# ---- a report is written whole or not at all -------------------------------------------------
+
+
+def cyclonedx(names: list[str]) -> bytes:
+    """A CycloneDX 1.6 BOM listing one npm library per name."""
+    components = [{"type": "library", "name": n, "version": "1.0", "purl": f"pkg:npm/{n}@1.0"} for n in names]
+    return json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": components}).encode()
+
+
+def post_report(http, project, fmt, data, **params):
+    return http.post(
+        f"/v1/projects/{project}/occurrences:ingest",
+        params={"format": fmt, "resourceUri": IMAGE, **params},
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+
+
+def count(http, path, key):
+    """How many items a list endpoint pages through."""
+    total, token = 0, ""
+    while True:
+        page = http.get(path, params={"pageSize": 1000, "pageToken": token}).json()
+        total += len(page.get(key, []))
+        token = page.get("nextPageToken", "")
+        if not token:
+            return total
+
+
+def stored(http, project, note_project):
+    return count(http, f"/v1/projects/{note_project}/notes", "notes"), count(
+        http, f"/v1/projects/{project}/occurrences", "occurrences"
+    )
+
+
+def test_a_refused_report_writes_nothing_and_names_the_item_by_its_place_in_the_report(http, project):
+    notes = f"{project}-notes"
+    assert http.post(f"/v1/projects/{notes}/notes", params={"noteId": "lib-1100"}, json=NOTE_BODIES["BUILD"]).ok
+    before = stored(http, project, notes)
+    bom = cyclonedx([f"lib-{i}" for i in range(1200)])
+    r = post_report(http, project, "cyclonedx", bom, noteProject=notes)
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "occurrences[1101]" in message and "lib-1100" in message  # after the SBOM reference at [0]
+    assert "occurrences[101]" not in message
+    assert stored(http, project, notes) == before
+
+
+def test_a_plan_with_a_bad_key_writes_nothing(http, project):
+    note = f"projects/{project}/notes/CVE-2024-9"
+    body = {
+        "notes": {note: NOTE_BODIES["VULNERABILITY"]},
+        "occurrences": [
+            {"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)},
+            {"key": "zz", "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)},
+        ],
+    }
+    r = http.post(f"/v1/projects/{project}/occurrences:ingest", params={"format": "plan"}, json=body)
+    assert r.status_code == 400 and "occurrences[1]" in r.json()["error"]["message"], r.text
+    assert http.get(f"/v1/{note}").status_code == 404
+    assert occurrences(http, project) == []
