@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from grafeas_py.names import note_name
+from grafeas_py.wire.grafeas_types import KIND_BY_NOTE_TYPE
 
 # Note ids appear as a URL path segment, so they keep to characters no router or proxy rewrites.
 _NOTE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -67,6 +68,16 @@ def safe_note_id(text: str) -> str:
     return f"{cleaned}-{suffix}" if cleaned else f"id-{suffix}"
 
 
+def note_kind(body: dict) -> str | None:
+    """The kind of a note body: the one kind member it holds, e.g. "PACKAGE" for `package`."""
+    return next((KIND_BY_NOTE_TYPE[key] for key in body if key in KIND_BY_NOTE_TYPE), None)
+
+
+def alternative_note_id(note_id: str, kind: str) -> str:
+    """The id a note takes when a note of another kind holds its own: `sbom-cyclonedx-1-6-package`."""
+    return f"{note_id}-{kind.lower().replace('_', '-')}"
+
+
 def uri_note_id(uri: str) -> str:
     """A note id for a URI such as a predicate type or builder id, without its scheme."""
     return safe_note_id(uri.split("://", 1)[-1])
@@ -99,9 +110,15 @@ class PlanBuilder:
         self._keys: set[str] = set()
 
     def note(self, note_id: str, body: dict) -> str:
-        """Add a note unless one of that id is planned already; returns its full name."""
+        """Add a note unless one of that id is planned already; returns its full name.
+
+        Package notes are named after the package, so a package may be named like another note of
+        the report (the SBOM's own `sbom-cyclonedx-1-6`): the later one takes its alternative id."""
         name = note_name(self.note_project, note_id)
-        self._plan.notes.setdefault(name, body)
+        planned = self._plan.notes.setdefault(name, body)
+        if note_kind(planned) != note_kind(body):
+            name = note_name(self.note_project, alternative_note_id(note_id, note_kind(body)))
+            self._plan.notes.setdefault(name, body)
         return name
 
     def occurrence(self, note: str, details: dict, identity: tuple[str, ...], envelope: dict | None = None) -> None:

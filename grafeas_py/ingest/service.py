@@ -3,7 +3,8 @@
 Notes are created when missing and never overwritten. An occurrence's id is derived from its
 idempotency key (the first 128 bits, written as a UUID), so the key is recorded on the occurrence
 itself: posting the same report again, or retrying after a dropped connection, finds the ids taken
-and creates nothing. A finding already recorded is left as it is.
+and creates nothing. A finding already recorded is left as it is. A planned note whose id a note of
+another kind holds takes its alternative id (plan.alternative_note_id), as within one report.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 
 from ..auth import roles
 from ..errors import Aborted, InvalidArgument
-from ..names import project_name
-from .plan import PlannedOccurrence
+from ..names import NoteRef, parse_note_name, project_name
+from .plan import PlannedOccurrence, alternative_note_id, note_kind
 from .report import parse_report
 
 _KEY = re.compile(r"[0-9a-f]{64}")
@@ -76,12 +77,41 @@ class Ingest:
         """Write a plan in one transaction once all of it is valid; a problem names the item's position."""
         # First: a caller who may not create the occurrences gets no answer for a plan with nothing in it.
         self.grafeas.access.require(roles.OCCURRENCES_CREATE, project, project_name(project))
-        items = list(zip(occurrence_ids(occurrences), (item.body for item in occurrences), strict=True))
+        ids = occurrence_ids(occurrences)
         for attempt in (1, 2):
             try:
-                done = self.grafeas.ingest(project, notes, items)
+                moved, bodies = self.move_taken_notes(notes, [item.body for item in occurrences])
+                done = self.grafeas.ingest(project, moved, list(zip(ids, bodies, strict=True)))
                 return Summary(created=done.created, unchanged=done.unchanged, notes_created=done.notes_created)
             except Aborted:  # a concurrent ingestion wrote some of the same: look again
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def move_taken_notes(self, notes: dict[str, dict], bodies: list[dict]) -> tuple[dict[str, dict], list[dict]]:
+        """Planned notes whose ids a stored note of another kind holds take their alternative ids, as in
+        one report (PlanBuilder.note), and so do the occurrences on them: a package note named
+        `trivy-scan` must not make every later Trivy scan in its project fail."""
+        refs = {parse_note_name(name, f"notes[{name!r}]"): name for name in notes}
+        # Attaching to them is needed anyway; asked first, whether a note exists is told only to who may.
+        for note_project in sorted({ref.project for ref in refs}):
+            self.grafeas.access.require(roles.NOTES_ATTACH_OCCURRENCE, note_project)
+        kinds = {ref: note_kind(notes[name]) for ref, name in refs.items()}
+        alternatives = {
+            ref: NoteRef(ref.project, alternative_note_id(ref.note_id, kinds[ref])) for ref in refs if kinds[ref]
+        }
+        stored = self.grafeas.storage.note_kinds([*refs, *alternatives.values()])
+        moved = {
+            refs[ref]: alternative.name
+            for ref, alternative in alternatives.items()
+            if stored.get(ref, kinds[ref]) != kinds[ref]
+            and stored.get(alternative, kinds[ref]) == kinds[ref]
+            and alternative.name not in notes
+        }
+        if not moved:
+            return notes, bodies
+        notes = {moved.get(name, name): body for name, body in notes.items()}
+        bodies = [
+            {**body, "noteName": moved[body["noteName"]]} if body.get("noteName") in moved else body for body in bodies
+        ]
+        return notes, bodies

@@ -301,9 +301,34 @@ def stored(http, project, note_project):
     )
 
 
+def test_a_package_named_like_the_sboms_own_note_gets_a_note_of_its_own(http, project):
+    r = post_report(http, project, "cyclonedx", cyclonedx(["left-pad", "sbom-cyclonedx-1-6", "is-odd"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 4 and r.json()["notesCreated"] == 4
+    notes = f"projects/{project}/notes"
+    assert http.get(f"/v1/{notes}/sbom-cyclonedx-1-6").json()["kind"] == "SBOM_REFERENCE"
+    package = http.get(f"/v1/{notes}/sbom-cyclonedx-1-6-package").json()
+    assert package["kind"] == "PACKAGE" and package["package"]["name"] == "sbom-cyclonedx-1-6"
+    [occurrence] = occurrences(http, project, 'package.name="sbom-cyclonedx-1-6"')
+    assert occurrence["noteName"] == package["name"]
+
+
+def test_a_note_taken_by_another_kind_in_the_note_project_does_not_block_later_reports(http, project):
+    """An SBOM listing a package called `trivy-scan` must not stop every later Trivy scan there."""
+    assert post_report(http, project, "cyclonedx", cyclonedx(["trivy-scan"])).status_code == 200
+    r = ingest(http, project, "trivy", "trivy/clean-image.json")
+    assert r.status_code == 200, r.text
+    [discovery] = occurrences(http, project, 'kind="DISCOVERY"')
+    assert discovery["noteName"] == f"projects/{project}/notes/trivy-scan-discovery"
+    assert http.get(f"/v1/projects/{project}/notes/trivy-scan").json()["kind"] == "PACKAGE"
+    again = ingest(http, project, "trivy", "trivy/clean-image.json").json()
+    assert again["unchanged"] == 1 and again["notesCreated"] == 0
+
+
 def test_a_refused_report_writes_nothing_and_names_the_item_by_its_place_in_the_report(http, project):
     notes = f"{project}-notes"
-    assert http.post(f"/v1/projects/{notes}/notes", params={"noteId": "lib-1100"}, json=NOTE_BODIES["BUILD"]).ok
+    for note_id in ("lib-1100", "lib-1100-package"):  # the package's note and its alternative, both BUILD notes
+        assert http.post(f"/v1/projects/{notes}/notes", params={"noteId": note_id}, json=NOTE_BODIES["BUILD"]).ok
     before = stored(http, project, notes)
     bom = cyclonedx([f"lib-{i}" for i in range(1200)])
     r = post_report(http, project, "cyclonedx", bom, noteProject=notes)
