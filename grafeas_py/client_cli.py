@@ -310,7 +310,8 @@ def ingest(format_, path, project, resource, note_project, url, token):
 
     The report is parsed here first, so a malformed one is refused with the place of the problem and
     nothing is sent. It then goes in batches of at most 1000; each occurrence carries an idempotency
-    key, so running the same command again (say after a dropped connection) creates nothing twice.
+    key, so running the same command again (say after a dropped connection) creates nothing twice,
+    and a finding reported again with other content (a rescan) is updated.
     """
     import datetime as dt
 
@@ -333,7 +334,7 @@ def ingest(format_, path, project, resource, note_project, url, token):
         click.echo(f"error: {path}: {exc.message}", err=True)
         sys.exit(EXIT_REFUSED)
     client = Client(url, token)
-    totals = {"created": 0, "unchanged": 0, "failed": 0, "notesCreated": 0}
+    totals = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "notesCreated": 0}
     target = f"/v1/projects/{_quote(project)}/occurrences:ingest"
     sent, exit_code = 0, 0
     with click.progressbar(length=len(plan.occurrences), label="ingesting", file=sys.stderr) as bar:
@@ -349,13 +350,13 @@ def ingest(format_, path, project, resource, note_project, url, token):
                     break
                 totals["failed"] += len(items)
             else:
-                for key in ("created", "unchanged", "notesCreated"):
+                for key in ("created", "updated", "unchanged", "notesCreated"):
                     totals[key] += answer[key]
             sent += len(items)
             bar.update(len(items))
     click.echo(
-        f"{plan.format} report for {resource}: {totals['created']} created, {totals['unchanged']} unchanged, "
-        f"{totals['failed']} failed; {totals['notesCreated']} notes created"
+        f"{plan.format} report for {resource}: {totals['created']} created, {totals['updated']} updated, "
+        f"{totals['unchanged']} unchanged, {totals['failed']} failed; {totals['notesCreated']} notes created"
     )
     sys.exit(exit_code)
 

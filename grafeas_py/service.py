@@ -34,7 +34,7 @@ from .names import (
     project_name,
 )
 from .storage import Page, PageRequest, Storage
-from .storage.base import NewOccurrence
+from .storage.base import NewOccurrence, OccurrenceUpdate
 from .validation import validate_note, validate_occurrence
 from .wire.grafeas_types import KIND_BY_NOTE_TYPE, KIND_BY_OCCURRENCE_DETAILS, NOTE, OCCURRENCE, SEVERITY
 from .wire.schema import Message
@@ -231,7 +231,8 @@ class Grafeas:
 
     def ingest(self, project_id: str, notes: Mapping[str, dict], items: Sequence[tuple[str, dict]]) -> Ingested:
         """Create the `notes` (by full name) that are missing and each (occurrence id, body) whose id is
-        free, in one transaction; an existing note or occurrence is left as it is.
+        free, and update each stored occurrence whose content differs, in one transaction; an existing
+        note is left as it is.
 
         Everything is validated first: any problem writes nothing, and the error names each item by
         its position in `items`. Aborted if another request wrote some of them meanwhile."""
@@ -246,14 +247,18 @@ class Grafeas:
             except ApiError as exc:
                 errors.append((index, exc))
         errors += self._note_problems(project_id, prepared, planned)
+        stored = self.storage.get_occurrences_with_revisions(project_id, [occ.occurrence_id for _, occ in prepared])
+        created, updated, problems = _new_and_changed(prepared, stored)
+        errors += problems
         if errors:
             raise _batch_error(errors, single=False, what="nothing was written")
-        stored = self.storage.get_occurrences_with_revisions(project_id, [occ.occurrence_id for _, occ in prepared])
-        created = [occ for _, occ in prepared if occ.occurrence_id not in stored]
-        if new_notes or created:
-            self.storage.ingest(project_id, new_notes, created, [])
+        if updated:
+            notes_of = [parse_note_name(change.data["noteName"]) for change in updated]
+            self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, notes_of)
+        if new_notes or created or updated:
+            self.storage.ingest(project_id, new_notes, created, updated)
         notes_created = sum(len(docs) for docs in new_notes.values())
-        return Ingested(len(created), 0, len(prepared) - len(created), notes_created)
+        return Ingested(len(created), len(updated), len(prepared) - len(created) - len(updated), notes_created)
 
     def _missing_notes(self, notes: Mapping[str, dict], now: str) -> dict[str, dict[str, dict]]:
         """The documents of the `notes` that do not exist yet, by project and id, validated."""
@@ -447,6 +452,40 @@ class Grafeas:
             raise InvalidArgument("resourceUri is required: the artifact whose history to list")
         self._require(roles.HISTORY_GET, project_id, project_name(project_id))
         return self.storage.artifact_history(project_id, resource_spellings(resource_uri), page)
+
+
+def _new_and_changed(
+    prepared: list[tuple[int, NewOccurrence]], stored: dict[str, tuple[dict, int]]
+) -> tuple[list[NewOccurrence], list[OccurrenceUpdate], list[tuple[int, ApiError]]]:
+    """The occurrences to create, the updates of those `stored` with other content, and (index, error)
+    for each update that may not be made."""
+    created, updated, errors = [], [], []
+    for index, occ in prepared:
+        if occ.occurrence_id not in stored:
+            created.append(occ)
+            continue
+        try:
+            change = _replacement(occ, *stored[occ.occurrence_id])
+        except ApiError as exc:
+            errors.append((index, exc))
+            continue
+        if change is not None:
+            updated.append(change)
+    return created, updated, errors
+
+
+def _replacement(occ: NewOccurrence, stored: dict, revision: int) -> OccurrenceUpdate | None:
+    """The update that makes a stored occurrence what was ingested again with its id (an UpdateOccurrence
+    of every field), or None when it already is. It keeps its note: noteName is immutable, and a
+    report posted again with another noteProject still names the same finding."""
+    body = {**occ.data, "noteName": stored["noteName"]}
+    if _untimed(body) == _untimed(stored):
+        return None
+    immutable = ("resourceUri", "noteName")
+    doc = _updated(
+        stored, body, "*", [], OCCURRENCE, "occurrence", validate_occurrence, KIND_BY_OCCURRENCE_DETAILS, immutable
+    )
+    return OccurrenceUpdate(occ.occurrence_id, doc, revision, _changes(stored, doc))
 
 
 def _changes(existing: dict, doc: dict) -> list[str]:

@@ -90,7 +90,7 @@ def test_ingest_is_idempotent_and_refuses_a_malformed_report(cli, project):
     created = int(first.output.split(" created")[0].rsplit(" ", 1)[1])
     assert created > 1 and "0 unchanged, 0 failed" in first.output
     again = cli("ingest", "trivy", report, "--project", project, "--resource", IMAGE)
-    assert again.exit_code == 0 and f"0 created, {created} unchanged, 0 failed" in again.output
+    assert again.exit_code == 0 and f"0 created, 0 updated, {created} unchanged, 0 failed" in again.output
 
     broken = cli("ingest", "trivy", FIXTURES / "trivy/truncated.json", "--project", f"{project}-x", "--resource", IMAGE)
     assert broken.exit_code == 1 and "truncated.json" in broken.output and "line" in broken.output
@@ -141,6 +141,16 @@ def test_ingest_exit_code_tells_an_unreachable_or_failing_server_from_a_refusal(
     with _server_answering(400) as url:
         refused = CliRunner().invoke(main, [*ingest, url])
     assert refused.exit_code == 1 and "400 no, sorry" in refused.output, refused.output
+
+
+def test_ingest_counts_the_findings_a_rescan_changed(cli, project, tmp_path):
+    report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
+    first = cli("ingest", "trivy", "-", "--project", project, "--resource", IMAGE, input=json.dumps(report))
+    assert first.exit_code == 0, first.output
+    report["CreatedAt"] = "2024-12-10T09:00:00Z"
+    report["Results"][0]["Vulnerabilities"][0]["Severity"] = "CRITICAL"
+    rescan = cli("ingest", "trivy", "-", "--project", project, "--resource", IMAGE, input=json.dumps(report))
+    assert rescan.exit_code == 0 and "1 created, 1 updated, " in rescan.output, rescan.output
 
 
 def _key_file(tmp_path, key):

@@ -116,7 +116,8 @@ def register_gate_components(api) -> None:
     count = {"type": "integer", "minimum": 0}
     ingested = {
         "created": {**count, "description": "Occurrences created by this request."},
-        "unchanged": {**count, "description": "Occurrences already there from an earlier post."},
+        "updated": {**count, "description": "Occurrences from an earlier post that this one changed (a rescan)."},
+        "unchanged": {**count, "description": "Occurrences already there from an earlier post, as posted again."},
         "notesCreated": count,
         "documentSha256": {"type": "string", "description": "SHA-256 of the report as posted (hex)."},
     }

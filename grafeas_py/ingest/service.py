@@ -3,8 +3,10 @@
 Notes are created when missing and never overwritten. An occurrence's id is derived from its
 idempotency key (the first 128 bits, written as a UUID), so the key is recorded on the occurrence
 itself: posting the same report again, or retrying after a dropped connection, finds the ids taken
-and creates nothing. A finding already recorded is left as it is. A planned note whose id a note of
-another kind holds takes its alternative id (plan.alternative_note_id), as within one report.
+and creates nothing. A finding recorded before is updated when it comes with other content (a
+rescan raised its severity, say), and left unwritten when it comes the same. A planned note whose
+id a note of another kind holds takes its alternative id (plan.alternative_note_id), as within one
+report.
 """
 
 from __future__ import annotations
@@ -52,11 +54,17 @@ class Summary:
     """What an ingestion did."""
 
     created: int = 0
+    updated: int = 0
     unchanged: int = 0
     notes_created: int = 0
 
     def to_dict(self) -> dict:
-        return {"created": self.created, "unchanged": self.unchanged, "notesCreated": self.notes_created}
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "notesCreated": self.notes_created,
+        }
 
 
 class Ingest:
@@ -82,7 +90,7 @@ class Ingest:
             try:
                 moved, bodies = self.move_taken_notes(notes, [item.body for item in occurrences])
                 done = self.grafeas.ingest(project, moved, list(zip(ids, bodies, strict=True)))
-                return Summary(created=done.created, unchanged=done.unchanged, notes_created=done.notes_created)
+                return Summary(done.created, done.updated, done.unchanged, done.notes_created)
             except Aborted:  # a concurrent ingestion wrote some of the same: look again
                 if attempt == 2:
                     raise

@@ -36,7 +36,10 @@ def test_every_format_ingests_once_however_often_it_is_posted(http, project, fmt
     assert all(o["resourceUri"] == IMAGE for o in stored)
 
     again = ingest(http, project, fmt, fixture).json()  # a CI retry
-    assert again["created"] == 0 and again["unchanged"] == summary["created"] and again["notesCreated"] == 0
+    assert again["created"] == 0 and again["notesCreated"] == 0
+    # A Clair report does not say when it was made: its scan is timed when it is posted, each time.
+    assert again["updated"] == (1 if fmt == "clair" else 0)
+    assert again["unchanged"] == summary["created"] - again["updated"]
     assert sorted(o["name"] for o in occurrences(http, project)) == sorted(o["name"] for o in stored)
 
 
@@ -117,6 +120,7 @@ def test_plan_batches_from_the_command_line_client(http, project):
     path = f"/v1/projects/{project}/occurrences:ingest"
     assert http.post(path, params={"format": "plan"}, json=body).json() == {
         "created": 1,
+        "updated": 0,
         "unchanged": 0,
         "notesCreated": 1,
     }
@@ -352,3 +356,72 @@ def test_a_plan_with_a_bad_key_writes_nothing(http, project):
     assert r.status_code == 400 and "occurrences[1]" in r.json()["error"]["message"], r.text
     assert http.get(f"/v1/{note}").status_code == 404
     assert occurrences(http, project) == []
+
+
+# ---- a rescan updates what changed ---------------------------------------------------------
+
+
+def rescanned(changes: dict) -> bytes:
+    """The Alpine Trivy report scanned again later, with `changes` made to the `requests` finding."""
+    report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
+    report["CreatedAt"] = "2024-12-10T09:00:00Z"
+    for result in report["Results"]:
+        for finding in result.get("Vulnerabilities", []):
+            if finding["VulnerabilityID"] == "GHSA-9wx4-h78v-vm56":
+                finding.update(changes)
+    return json.dumps(report).encode()
+
+
+def test_a_rescan_that_changes_a_finding_updates_it(http, project):
+    first = post_report(http, project, "trivy", rescanned({})).json()
+    [finding] = occurrences(http, project, f'noteName="projects/{project}/notes/GHSA-9wx4-h78v-vm56"')
+    assert finding["vulnerability"]["effectiveSeverity"] == "MEDIUM"
+
+    raised = {"Severity": "CRITICAL", "FixedVersion": "2.32.3"}
+    r = post_report(http, project, "trivy", rescanned(raised))  # same findings, same scan document otherwise
+    assert r.status_code == 200, r.text
+    findings = first["created"] - 1  # all but the scan's DISCOVERY; the rescan's own is new
+    assert r.json() == {**r.json(), "created": 1, "updated": 1, "unchanged": findings - 1, "notesCreated": 0}
+    now = http.get(f"/v1/{finding['name']}").json()
+    assert now["vulnerability"]["effectiveSeverity"] == "CRITICAL"
+    assert now["vulnerability"]["packageIssue"][0]["fixedVersion"]["name"] == "2.32.3"
+    assert now["createTime"] == finding["createTime"] and now["updateTime"] > finding["updateTime"]
+    revisions = http.get(f"/v1/{finding['name']}:history").json()["revisions"]
+    assert [r["action"] for r in revisions] == ["CREATE", "UPDATE"]
+    assert "vulnerability.effectiveSeverity" in revisions[1]["changedFields"]
+    assert revisions[0]["occurrence"]["vulnerability"]["effectiveSeverity"] == "MEDIUM"
+
+
+def test_an_identical_rescan_writes_nothing(app, http, project):
+    from tests.test_audit_trail import entries_after, last_seq
+
+    storage = app.extensions["grafeas"].storage
+    first = ingest(http, project, "trivy", "trivy/alpine-app-image.json").json()
+    before = occurrences(http, project)
+    start = last_seq(storage)
+    again = ingest(http, project, "trivy", "trivy/alpine-app-image.json").json()
+    assert again == {**again, "created": 0, "updated": 0, "unchanged": first["created"], "notesCreated": 0}
+    assert occurrences(http, project) == before
+    assert all(len(http.get(f"/v1/{o['name']}:history").json()["revisions"]) == 1 for o in before)
+    assert [e for e in entries_after(storage, start) if project in e.resource] == []
+
+
+def test_a_report_posted_again_with_another_note_project_keeps_its_occurrences_on_their_notes(http, project):
+    first = ingest(http, project, "trivy", "trivy/alpine-app-image.json").json()
+    before = occurrences(http, project)
+    again = ingest(http, project, "trivy", "trivy/alpine-app-image.json", noteProject=f"{project}-vulnz").json()
+    assert again == {**again, "created": 0, "updated": 0, "unchanged": first["created"]}
+    assert occurrences(http, project) == before  # noteName is immutable, as in UpdateOccurrence
+
+
+def test_a_plan_that_would_change_an_immutable_field_writes_nothing(http, project):
+    note = f"projects/{project}/notes/CVE-2024-9"
+    first = {"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)}
+    body = {"notes": {note: NOTE_BODIES["VULNERABILITY"]}, "occurrences": [first]}
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    assert http.post(path, params={"format": "plan"}, json=body).status_code == 200
+    moved = {"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE + "-other")}
+    fresh = {"key": "b" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)}
+    r = http.post(path, params={"format": "plan"}, json={"occurrences": [fresh, moved]})
+    assert r.status_code == 400 and "occurrences[1]: occurrence is invalid: resourceUri is immutable" in r.text
+    assert len(occurrences(http, project)) == 1

@@ -102,6 +102,7 @@ def test_ingestion_needs_what_creating_occurrences_needs(secure, project):
     assert r.status_code == 200 and r.json()["created"] == 1
     assert ci.post(path, params={"format": "plan"}, json=plan).json() == {
         "created": 0,
+        "updated": 0,
         "unchanged": 1,
         "notesCreated": 0,
     }
