@@ -47,8 +47,9 @@ class IngestQuery(_Query):
 @blp.arguments(IngestQuery(), location="query")
 @blp.doc(
     summary="Ingest",
-    description="The body is the raw report. Nothing is written when it is malformed; posting it again creates "
-    "nothing new (each occurrence's id derives from an idempotency key).",
+    description="The body is the raw report. It is written whole, in one transaction, or not at all (a malformed "
+    "report, or an item the server cannot store). Posting it again creates nothing new (each occurrence's id "
+    "derives from an idempotency key); a finding that comes again with other content is updated.",
     requestBody={
         "required": True,
         "content": {

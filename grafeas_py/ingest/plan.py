@@ -27,7 +27,7 @@ _MAX_NOTE_ID = 100
 
 @dataclass(frozen=True, slots=True)
 class PlannedOccurrence:
-    """An occurrence to create unless one with the same key exists: its body has no name or times."""
+    """An occurrence to create, or to update the one with the same key to: its body has no name or times."""
 
     key: str
     body: dict
