@@ -164,6 +164,28 @@ def test_concurrent_retries_of_one_plan_create_it_once(base_url, project):
     )
 
 
+def test_concurrent_rescans_that_change_a_finding_update_it_once(base_url, http, project):
+    """Twins of a changed rescan race to update the same occurrence: one updates, the others find it done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    note = f"projects/{project}/notes/CVE-2024-7"
+    first = occurrence_body("VULNERABILITY", note)
+    body = {"notes": {note: NOTE_BODIES["VULNERABILITY"]}, "occurrences": [{"key": "c" * 64, "occurrence": first}]}
+    url = f"{base_url}/v1/projects/{project}/occurrences:ingest"
+    assert requests.post(url, params={"format": "plan"}, json=body).json()["created"] == 1
+    changed = {**first, "vulnerability": {**first["vulnerability"], "effectiveSeverity": "CRITICAL"}}
+    body["occurrences"][0]["occurrence"] = changed
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: requests.post(url, params={"format": "plan"}, json=body), range(4)))
+    assert [r.status_code for r in answers] == [200] * 4, [r.text for r in answers]
+    assert sorted(r.json()["updated"] for r in answers) == [0, 0, 0, 1]
+    [stored] = occurrences(http, project)
+    revisions = http.get(f"/v1/{stored['name']}:history").json()["revisions"]
+    assert [r["action"] for r in revisions] == ["CREATE", "UPDATE"]
+
+
 def test_the_gate_judges_what_was_ingested(http, project):
     policies = f"/v1/projects/{project}/policies"
     policy = {"rules": {"tests": {}, "scan": {"maxAge": "36500d"}}}
