@@ -28,6 +28,8 @@ from .tables import notes, occurrences, projects, server_secrets
 _CHUNK = 500
 # From this many rows on, inserts bypass SQLAlchemy's per-row processing (see _insert_many).
 _BULK_THRESHOLD = 50
+# Ids per batchCreate audit entry: as many as one batchCreate takes.
+_AUDITED_IDS = 1000
 
 
 # Statements built once: the hot single-row lookups skip SQLAlchemy's per-call construction.
@@ -191,7 +193,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         if len(rows) == 1:
             self._audit(conn, "notes.create", note_name(project_id, ids[0]), {"revision": rows[0]["revision"]})
         else:
-            self._audit(conn, "notes.batchCreate", project_name(project_id), {"ids": ids})
+            self._audit_batch(conn, "notes.batchCreate", project_id, ids)
 
     @staticmethod
     def _existing_note_ids(conn, project_id: str, note_ids: list[str]) -> list[str]:
@@ -333,8 +335,13 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         if len(rows) == 1:
             self._audit(conn, "occurrences.create", rows[0]["data"]["name"], {"revision": rows[0]["revision"]})
         else:
-            ids = [row["occurrence_id"] for row in rows]
-            self._audit(conn, "occurrences.batchCreate", project_name(project_id), {"ids": ids})
+            self._audit_batch(conn, "occurrences.batchCreate", project_id, [row["occurrence_id"] for row in rows])
+
+    def _audit_batch(self, conn, action: str, project_id: str, ids: list[str]) -> None:
+        """One entry per batch of ids as batchCreate takes them, so that an ingested report of any size
+        records entries of a bounded size."""
+        for start in range(0, len(ids), _AUDITED_IDS):
+            self._audit(conn, action, project_name(project_id), {"ids": ids[start : start + _AUDITED_IDS]})
 
     def create_occurrence_if_note_matches(self, project_id: str, occ: NewOccurrence) -> dict | None:
         """Create one occurrence if its note exists with its kind, checked in the same transaction.

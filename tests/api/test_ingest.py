@@ -365,6 +365,22 @@ def test_a_refused_report_writes_nothing_and_names_the_item_by_its_place_in_the_
     assert stored(http, project, notes) == before
 
 
+def test_a_large_report_is_audited_in_entries_of_at_most_1000_ids(app, http, project):
+    from tests.test_audit_trail import entries_after, last_seq
+
+    storage = app.extensions["grafeas"].storage
+    start = last_seq(storage)
+    r = post_report(http, project, "cyclonedx", cyclonedx([f"lib-{i}" for i in range(1200)]))
+    assert r.status_code == 200 and r.json()["created"] == 1201, r.text
+    entries = [e for e in entries_after(storage, start) if e.resource == f"projects/{project}"]
+    assert [(e.action, len(e.detail["ids"])) for e in entries] == [
+        ("notes.batchCreate", 1000),
+        ("notes.batchCreate", 201),
+        ("occurrences.batchCreate", 1000),
+        ("occurrences.batchCreate", 201),
+    ]
+
+
 def test_a_plan_with_a_bad_key_writes_nothing(http, project):
     note = f"projects/{project}/notes/CVE-2024-9"
     body = {
