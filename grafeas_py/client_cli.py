@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import click
 import requests
@@ -26,7 +27,7 @@ BATCH = 1000
 
 
 class ClientError(Exception):
-    """A request that did not succeed: `status` is the HTTP status (0 when the server was unreachable)."""
+    """A request that did not succeed: `status` is the HTTP status, 0 when no Grafeas server answered it."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -63,9 +64,14 @@ class Client:
         session = self.session if retry else requests
         headers = {**self.session.headers, **(headers or {})} if not retry else headers
         try:
-            r = session.request(method, self.url + path, timeout=self.timeout, headers=headers, **kwargs)
+            # Redirects are not followed: requests would resend a POST as a GET and print what that answers.
+            r = session.request(
+                method, self.url + path, timeout=self.timeout, headers=headers, allow_redirects=False, **kwargs
+            )
         except requests.RequestException as exc:
             raise ClientError(0, f"cannot reach {self.url}: {exc}") from None
+        if r.is_redirect:
+            raise ClientError(0, self._redirected(r))
         try:
             body = r.json() if r.content else {}
         except ValueError:
@@ -75,6 +81,13 @@ class Client:
             message = error.get("message") if isinstance(error, dict) else (r.text[:300] or r.reason)
             raise ClientError(r.status_code, f"{r.status_code} {message}")
         return body
+
+    def _redirected(self, r: requests.Response) -> str:
+        """Why a redirect is an error, and the --url that needs none when the Location says."""
+        location = urljoin(r.url, r.headers["Location"])
+        asked = r.url[len(self.url) :]
+        hint = f": use --url {location.removesuffix(asked)}" if location.endswith(asked) and location != r.url else ""
+        return f"the server answered {r.status_code} {r.reason}, Location {location}; redirects are not followed{hint}"
 
     def pages(self, path: str, key: str, params: dict, limit: int | None = None) -> Iterator[dict]:
         """Every item of a list, following nextPageToken."""

@@ -3,9 +3,11 @@
 import base64
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from pysequoia import Tsk
 from grafeas_py.cli import main
 from grafeas_py.gate.keys import default_key_id
 from tests.factories import NOTE_BODIES, occurrence_body
-from tests.test_cli import GRAFEAS_PY
+from tests.test_cli import GRAFEAS_PY, ROOT
 from tests.unit.ingest.support import FIXTURES, IMAGE
 
 
@@ -31,6 +33,44 @@ def cli(base_url):
         return runner.invoke(main, [str(a) for a in args], input=input, env={"GRAFEAS_URL": base_url})
 
     return run
+
+
+def grafeas_py(url, *args, input=None, env=None):
+    """The `grafeas-py` console script, on this checkout's code, as a CI job runs it against `url`."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "GRAFEAS_URL": url, **(env or {})}
+    command = [GRAFEAS_PY, *map(str, args)]
+    return subprocess.run(command, input=input, capture_output=True, text=True, env=env, timeout=60)
+
+
+@contextmanager
+def front(reply):
+    """A small HTTP server (a proxy, a redirect, a web server at the wrong --url) on a free port:
+    `reply(method, path, body)` gives each request's (status, headers, body)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def answer(self):
+            status, headers, data = reply(
+                self.command, self.path, self.rfile.read(int(self.headers["Content-Length"] or 0))
+            )
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(data))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_notes_and_occurrences_round_trip(cli, project, tmp_path):
@@ -248,3 +288,33 @@ def test_the_console_script_talks_to_the_server(base_url, project):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def _creates(project, tmp_path):
+    """Commands that write: a note, an occurrence, an attestation."""
+    note = tmp_path / "note.json"
+    note.write_text(json.dumps(NOTE_BODIES["ATTESTATION"]))
+    occurrence = tmp_path / "occurrence.json"
+    occurrence.write_text(json.dumps(occurrence_body("ATTESTATION", f"projects/{project}/notes/qa", IMAGE)))
+    key = _key_file(tmp_path, ed25519.Ed25519PrivateKey.generate())
+    return [
+        ("notes", "create", f"projects/{project}/notes/qa", "-f", note),
+        ("occurrences", "create", project, "-f", occurrence),
+        ("attest", "sign", "--key", key, "--resource", IMAGE, "--note", f"projects/{project}/notes/qa"),
+    ]
+
+
+def test_a_redirect_is_not_followed(base_url, http, project, tmp_path):
+    """An http->https redirect in front of the server: followed, requests would resend each POST as a GET."""
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
+    with front(lambda method, path, body: (301, {"Location": base_url + path}, b"")) as url:
+        runs = [grafeas_py(url, *command) for command in _creates(f"{project}-b", tmp_path)]
+        listed = grafeas_py(url, "notes", "list", project)
+    for run in [*runs, listed]:
+        assert run.returncode == 3 and run.stdout == "", run.stdout
+        assert (
+            "301 Moved Permanently" in run.stderr
+            and f"redirects are not followed: use --url {base_url}\n" in run.stderr
+        )
+    assert http.get(f"/v1/projects/{project}-b/notes").json() == {}
+    assert http.get(f"/v1/projects/{project}-b/occurrences").json() == {}
