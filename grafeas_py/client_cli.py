@@ -73,13 +73,18 @@ class Client:
         if r.is_redirect:
             raise ClientError(0, self._redirected(r))
         try:
-            body = r.json() if r.content else {}
+            body = r.json()
         except ValueError:
-            body = {}
+            body = None
         if r.status_code >= 400:
             error = body.get("error") if isinstance(body, dict) else None
             message = error.get("message") if isinstance(error, dict) else (r.text[:300] or r.reason)
             raise ClientError(r.status_code, f"{r.status_code} {message}")
+        if not isinstance(body, dict):
+            kind = r.headers.get("Content-Type", "no Content-Type").split(";")[0]
+            raise ClientError(
+                0, f"the server answered {r.status_code} with {kind}, not a JSON object: is --url the Grafeas server?"
+            )
         return body
 
     def _redirected(self, r: requests.Response) -> str:

@@ -318,3 +318,18 @@ def test_a_redirect_is_not_followed(base_url, http, project, tmp_path):
         )
     assert http.get(f"/v1/projects/{project}-b/notes").json() == {}
     assert http.get(f"/v1/projects/{project}-b/occurrences").json() == {}
+
+
+def test_an_answer_that_is_not_json_is_not_success(project, tmp_path):
+    """--url pointing at a web server that answers 200 with a page, not at the Grafeas server."""
+    page = (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html>Welcome to nginx!</html>")
+    with front(lambda *_: page) as url:
+        runs = [grafeas_py(url, *command) for command in _creates(project, tmp_path)]
+        runs.append(grafeas_py(url, "notes", "get", f"projects/{project}/notes/qa"))
+        gate = grafeas_py(
+            url, "gate", "check", "--project", project, "--policy", "qa", "--resource", IMAGE, "-o", "table"
+        )
+    message = "the server answered 200 with text/html, not a JSON object: is --url the Grafeas server?\n"
+    for run in runs:
+        assert run.returncode == 3 and run.stdout == "" and run.stderr == f"error: {message}", run.stdout
+    assert gate.returncode == 2 and gate.stderr == f"error: {message}", gate.stderr
