@@ -72,6 +72,10 @@ class Client:
             raise ClientError(0, f"cannot reach {self.url}: {exc}") from None
         if r.is_redirect:
             raise ClientError(0, self._redirected(r))
+        if r.status_code == 404 and method == "DELETE" and r.raw.retries and r.raw.retries.history:
+            # Only a retry: the first attempt reached the server and its answer was lost (a proxy's 502, a
+            # dropped connection); what was to be deleted is gone either way.
+            return {}
         try:
             body = r.json()
         except ValueError:

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
@@ -333,3 +334,29 @@ def test_an_answer_that_is_not_json_is_not_success(project, tmp_path):
     for run in runs:
         assert run.returncode == 3 and run.stdout == "" and run.stderr == f"error: {message}", run.stdout
     assert gate.returncode == 2 and gate.stderr == f"error: {message}", gate.stderr
+
+
+def test_a_retried_delete_that_had_deleted_is_done(base_url, http, project):
+    """A proxy loses the answer to the first DELETE (502 after the server deleted): the retry finds nothing."""
+    note, lost = f"projects/{project}/notes/qa", []
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
+    created = http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("ATTESTATION", note, IMAGE))
+    occurrence = created.json()["name"]
+
+    def lose_first_delete(method, path, body):
+        answer = requests.request(method, base_url + path, data=body, headers={"Content-Type": "application/json"})
+        if method == "DELETE" and path not in lost:
+            lost.append(path)
+            return 502, {"Content-Type": "text/plain"}, b"upstream timed out"
+        return answer.status_code, {"Content-Type": answer.headers["Content-Type"]}, answer.content
+
+    with front(lose_first_delete) as url:
+        deleted = [
+            grafeas_py(url, what, "delete", name) for what, name in [("occurrences", occurrence), ("notes", note)]
+        ]
+        again = grafeas_py(url, "notes", "delete", note)
+    assert [run.returncode for run in deleted] == [0, 0], deleted[0].stderr
+    assert len(lost) == 2 and http.get(f"/v1/{note}").status_code == 404
+    assert http.get(f"/v1/{occurrence}").status_code == 404
+    # Not retried, a 404 is what it says: there was nothing to delete.
+    assert again.returncode == 1 and "404" in again.stderr
