@@ -126,15 +126,42 @@ def _run(action):
         sys.exit(exc.exit_code)
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """YAML that reads a date as the text it is written as: JSON has no dates, the API takes RFC 3339 text."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read_document(path: str) -> dict:
     """A JSON or YAML object from a file ('-' for standard input)."""
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     try:
-        doc = yaml.safe_load(text)  # JSON is YAML too
-    except yaml.YAMLError as exc:
-        raise click.BadParameter(f"{path} is not valid JSON or YAML: {exc}") from None
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="--file") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = f"{path} is not UTF-8 (at byte {exc.start}): save it as UTF-8"
+        raise click.BadParameter(message, param_hint="--file") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as not_json:
+        # JSON is YAML too, but not all of it: YAML refuses the tabs of `jq --tab`.
+        try:
+            doc = yaml.load(text, Loader=_YamlLoader)
+        except yaml.YAMLError as exc:
+            reason = not_json if text.lstrip().startswith(("{", "[")) else exc
+            raise click.BadParameter(f"{path} is not valid JSON or YAML: {reason}", param_hint="--file") from None
     if not isinstance(doc, dict):
-        raise click.BadParameter(f"{path} must hold a JSON or YAML object")
+        raise click.BadParameter(f"{path} must hold a JSON or YAML object", param_hint="--file")
+    try:
+        json.dumps(doc, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(f"{path} holds a value JSON has no form for: {exc}", param_hint="--file") from None
     return doc
 
 
@@ -473,7 +500,9 @@ def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id
     from .gate.signing import attestation_occurrence, is_pgp_secret_key, load_private_key, pgp_attestation_occurrence
 
     note_project, _ = _name(note, "notes")
-    password = os.environ[password_env] if password_env else None
+    password = os.environ.get(password_env) if password_env else None
+    if password_env and password is None:
+        raise click.BadParameter(f"the environment variable {password_env} is not set", param_hint="--password-env")
     data = Path(key_path).read_bytes()
     try:
         if is_pgp_secret_key(data):

@@ -360,3 +360,43 @@ def test_a_retried_delete_that_had_deleted_is_done(base_url, http, project):
     assert http.get(f"/v1/{occurrence}").status_code == 404
     # Not retried, a 404 is what it says: there was nothing to delete.
     assert again.returncode == 1 and "404" in again.stderr
+
+
+def test_a_file_that_cannot_be_read_is_a_usage_error(base_url, project, tmp_path):
+    name = f"projects/{project}/notes/qa"
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("build: {builderVersion: café}\n".encode("latin-1"))
+    utf16 = tmp_path / "utf16.json"
+    utf16.write_text(json.dumps(NOTE_BODIES["BUILD"]), encoding="utf-16")
+    binary = tmp_path / "binary.yaml"
+    binary.write_text("build: {builderVersion: !!binary aGk=}\n")
+    problems = {
+        tmp_path / "missing.yaml": "missing.yaml: No such file or directory",
+        tmp_path: "Is a directory",
+        latin1: "latin1.yaml is not UTF-8 (at byte 27): save it as UTF-8",
+        utf16: "utf16.json is not UTF-8 (at byte 0)",
+        binary: "binary.yaml holds a value JSON has no form for",
+    }
+    for path, problem in problems.items():
+        run = grafeas_py(base_url, "notes", "create", name, "-f", path)
+        assert run.returncode == 2 and "Invalid value for --file" in run.stderr and problem in run.stderr, run.stderr
+    key = _key_file(tmp_path, ed25519.Ed25519PrivateKey.generate())
+    sign = ("attest", "sign", "--key", key, "--resource", IMAGE, "--note", name)
+    unset = grafeas_py(base_url, *sign, "--password-env", "NO_SUCH_VARIABLE")
+    assert unset.returncode == 2 and "the environment variable NO_SUCH_VARIABLE is not set" in unset.stderr
+
+
+def test_json_indented_with_tabs_and_yaml_with_dates(base_url, http, project, tmp_path):
+    """`jq --tab` output is JSON that YAML refuses; a YAML date is sent as the text it is written as."""
+    tabbed = tmp_path / "tabbed.json"
+    tabbed.write_text(json.dumps(NOTE_BODIES["BUILD"], indent="\t"))
+    dated = tmp_path / "dated.yaml"
+    dated.write_text(
+        "build: {builderVersion: v1}\nshortDescription: 2024-01-01\nexpirationTime: 2030-01-01T00:00:00Z\n"
+    )
+    for path, note_id in [(tabbed, "tabbed"), (dated, "dated")]:
+        run = grafeas_py(base_url, "notes", "create", f"projects/{project}/notes/{note_id}", "-f", path)
+        assert run.returncode == 0, run.stderr
+    assert http.get(f"/v1/projects/{project}/notes/tabbed").json()["build"] == NOTE_BODIES["BUILD"]["build"]
+    note = http.get(f"/v1/projects/{project}/notes/dated").json()
+    assert (note["shortDescription"], note["expirationTime"]) == ("2024-01-01", "2030-01-01T00:00:00Z")
