@@ -218,8 +218,17 @@ output_option = click.option(
 )
 
 
+def _token(ctx, param, value: str | None) -> str | None:
+    """The token without the spaces or newline around it (a secret file ends with one); others are refused."""
+    token = (value or "").strip()
+    if token and not (token.isascii() and token.isprintable() and " " not in token):
+        # Not shown: it is a secret.
+        raise click.BadParameter("the token holds spaces, control or non-ASCII characters", param=param)
+    return token or None
+
+
 def client_options(f):
-    f = click.option("--token", envvar="GRAFEAS_TOKEN", help="Bearer token [env GRAFEAS_TOKEN].")(f)
+    f = click.option("--token", envvar="GRAFEAS_TOKEN", callback=_token, help="Bearer token [env GRAFEAS_TOKEN].")(f)
     f = click.option(
         "--url", envvar="GRAFEAS_URL", default="http://127.0.0.1:8080", show_default=True, help="[env GRAFEAS_URL]"
     )(f)

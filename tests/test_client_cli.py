@@ -47,13 +47,12 @@ def grafeas_py(url, *args, input=None, env=None):
 @contextmanager
 def front(reply):
     """A small HTTP server (a proxy, a redirect, a web server at the wrong --url) on a free port:
-    `reply(method, path, body)` gives each request's (status, headers, body)."""
+    `reply(method, path, headers, body)` gives each request's (status, headers, body)."""
 
     class Handler(BaseHTTPRequestHandler):
         def answer(self):
-            status, headers, data = reply(
-                self.command, self.path, self.rfile.read(int(self.headers["Content-Length"] or 0))
-            )
+            body = self.rfile.read(int(self.headers["Content-Length"] or 0))
+            status, headers, data = reply(self.command, self.path, self.headers, body)
             self.send_response(status)
             for name, value in {**headers, "Content-Length": str(len(data))}.items():
                 self.send_header(name, value)
@@ -308,7 +307,7 @@ def _creates(project, tmp_path):
 def test_a_redirect_is_not_followed(base_url, http, project, tmp_path):
     """An http->https redirect in front of the server: followed, requests would resend each POST as a GET."""
     assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
-    with front(lambda method, path, body: (301, {"Location": base_url + path}, b"")) as url:
+    with front(lambda method, path, headers, body: (301, {"Location": base_url + path}, b"")) as url:
         runs = [grafeas_py(url, *command) for command in _creates(f"{project}-b", tmp_path)]
         listed = grafeas_py(url, "notes", "list", project)
     for run in [*runs, listed]:
@@ -343,7 +342,7 @@ def test_a_retried_delete_that_had_deleted_is_done(base_url, http, project):
     created = http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("ATTESTATION", note, IMAGE))
     occurrence = created.json()["name"]
 
-    def lose_first_delete(method, path, body):
+    def lose_first_delete(method, path, headers, body):
         answer = requests.request(method, base_url + path, data=body, headers={"Content-Type": "application/json"})
         if method == "DELETE" and path not in lost:
             lost.append(path)
@@ -400,3 +399,23 @@ def test_json_indented_with_tabs_and_yaml_with_dates(base_url, http, project, tm
     assert http.get(f"/v1/projects/{project}/notes/tabbed").json()["build"] == NOTE_BODIES["BUILD"]["build"]
     note = http.get(f"/v1/projects/{project}/notes/dated").json()
     assert (note["shortDescription"], note["expirationTime"]) == ("2024-01-01", "2030-01-01T00:00:00Z")
+
+
+def test_a_token_read_from_a_file_keeps_no_newline(project):
+    """A token read from a secret file ends with a newline: it is left out; other such characters are refused."""
+    seen = []
+
+    def server(method, path, headers, body):
+        seen.append(headers["Authorization"])
+        return 200, {"Content-Type": "application/json"}, b'{"notes": []}'
+
+    with front(server) as url:
+        read = grafeas_py(url, "notes", "list", project, env={"GRAFEAS_TOKEN": "s3cret-token\n"})
+        broken = [
+            grafeas_py(url, "notes", "list", project, "--token", token) for token in ["s3\ncret", "s3\x1bcret", "sé"]
+        ]
+    assert read.returncode == 0 and read.stdout == "[]\n", read.stderr
+    for run in broken:
+        assert run.returncode == 2 and "the token holds spaces, control or non-ASCII characters" in run.stderr
+        assert "s3" not in run.stderr
+    assert seen == ["Bearer s3cret-token"]
