@@ -99,15 +99,13 @@ class Client:
         return f"the server answered {r.status_code} {r.reason}, Location {location}; redirects are not followed{hint}"
 
     def pages(self, path: str, key: str, params: dict, limit: int | None = None) -> Iterator[dict]:
-        """Every item of a list, following nextPageToken."""
+        """Every item of a list, or the first `limit`, following nextPageToken."""
         params, count = dict(params), 0
-        while True:
+        while limit is None or count < limit:
             body = self.call("GET", path, params=params)
-            for item in body.get(key, []):
+            for item in body.get(key, [])[: None if limit is None else limit - count]:
                 yield item
                 count += 1
-                if limit is not None and count >= limit:
-                    return
             token = body.get("nextPageToken")
             if not token:
                 return
@@ -281,7 +279,7 @@ def notes_get(client, name, output):
 @notes.command("list")
 @click.argument("project")
 @click.option("--filter", "filter_", default="", help='AIP-160 filter, e.g. kind="VULNERABILITY".')
-@click.option("--limit", type=int, default=None, help="At most this many.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many.")
 @output_option
 @with_client
 def notes_list(client, project, filter_, limit, output):
@@ -333,7 +331,7 @@ def occurrences_get(client, name, output):
 @occurrences.command("list")
 @click.argument("project")
 @click.option("--filter", "filter_", default="", help='AIP-160 filter, e.g. resourceUrl="https://..."')
-@click.option("--limit", type=int, default=None, help="At most this many.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many.")
 @output_option
 @with_client
 def occurrences_list(client, project, filter_, limit, output):

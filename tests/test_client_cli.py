@@ -419,3 +419,13 @@ def test_a_token_read_from_a_file_keeps_no_newline(project):
         assert run.returncode == 2 and "the token holds spaces, control or non-ASCII characters" in run.stderr
         assert "s3" not in run.stderr
     assert seen == ["Bearer s3cret-token"]
+
+
+def test_limit(base_url, http, project):
+    for note_id in "abc":
+        assert http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=NOTE_BODIES["BUILD"]).ok
+    listed = {limit: grafeas_py(base_url, "notes", "list", project, "--limit", limit) for limit in (0, 2, 3, 4)}
+    assert {limit: len(json.loads(run.stdout)) for limit, run in listed.items()} == {0: 0, 2: 2, 3: 3, 4: 3}
+    assert json.loads(grafeas_py(base_url, "occurrences", "list", project, "--limit", 0).stdout) == []
+    negative = grafeas_py(base_url, "notes", "list", project, "--limit", -3)
+    assert negative.returncode == 2 and "-3 is not in the range x>=0" in negative.stderr, negative.stderr
