@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,10 +179,20 @@ def _emit(value, output: str, collection: str | None = None) -> None:
     else:
         rows = value if isinstance(value, list) else [value]
         columns = COLUMNS.get(collection or "", ("name",))
-        table = [columns] + [tuple(str(row.get(c, "")) for c in columns) for row in rows]
-        widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
+        table = [columns] + [tuple(_cell(row.get(c, "")) for c in columns) for row in rows]
+        widths = [max(_width(r[i]) for r in table) for i in range(len(columns))]
         for row in table:
-            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+            click.echo("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value) -> str:
+    """A value as table text: control characters escaped (\\n, \\t), so that a row stays one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(value))
+
+
+def _width(text: str) -> int:
+    """The columns a terminal gives `text`: two for a wide (CJK) character, none for a combining one."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _name(value: str, collection: str) -> tuple[str, str]:

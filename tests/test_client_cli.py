@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import threading
+import unicodedata
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -429,3 +430,16 @@ def test_limit(base_url, http, project):
     assert json.loads(grafeas_py(base_url, "occurrences", "list", project, "--limit", 0).stdout) == []
     negative = grafeas_py(base_url, "notes", "list", project, "--limit", -3)
     assert negative.returncode == 2 and "-3 is not in the range x>=0" in negative.stderr, negative.stderr
+
+
+def test_a_table_keeps_a_row_on_one_line_and_aligns_wide_characters(base_url, http, project):
+    note = f"projects/{project}/notes/n"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
+    for uri in ["https://gcr.io/プロジェクト/app", "https://gcr.io/a\tb/app", "https://gcr.io/a\nb"]:
+        assert http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("BUILD", note, uri)).ok
+    table = grafeas_py(base_url, "occurrences", "list", project, "-o", "table").stdout.splitlines()
+    assert len(table) == 4 and "https://gcr.io/a\\tb/app" in table[2] and "https://gcr.io/a\\nb" in table[3]
+    # A terminal gives a wide character two columns: the last column starts in the same one on every line.
+    prefixes = [line[: line.rfind(note if i else "noteName")] for i, line in enumerate(table)]
+    columns = {len(prefix) + sum(unicodedata.east_asian_width(c) == "W" for c in prefix) for prefix in prefixes}
+    assert len(columns) == 1, table
