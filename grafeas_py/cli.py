@@ -13,7 +13,25 @@ from . import __version__, db
 from .config import Settings
 
 
-@click.group()
+class _Program(click.Group):
+    """The command: Ctrl-C exits 130 and a closed output pipe 141 (128 + SIGINT, SIGPIPE), as a shell reports."""
+
+    def invoke(self, ctx: click.Context):
+        # click would exit 1 for both, which for the client means the server refused or the gate denied.
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, not at exit where Python would complain
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left to flush goes nowhere
+            sys.exit(141)
+
+
+@click.group(cls=_Program)
 @click.version_option(__version__, prog_name="grafeas-py")
 def main() -> None:
     """grafeas-py: a Grafeas v1 supply-chain metadata server."""

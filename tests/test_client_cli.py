@@ -4,6 +4,7 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -39,10 +40,13 @@ def cli(base_url):
 
 def grafeas_py(url, *args, input=None, env=None):
     """The `grafeas-py` console script, on this checkout's code, as a CI job runs it against `url`."""
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path, "GRAFEAS_URL": url, **(env or {})}
     command = [GRAFEAS_PY, *map(str, args)]
-    return subprocess.run(command, input=input, capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(command, input=input, capture_output=True, text=True, env=_env(url, env), timeout=60)
+
+
+def _env(url, env=None):
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "GRAFEAS_URL": url, **(env or {})}
 
 
 @contextmanager
@@ -443,3 +447,33 @@ def test_a_table_keeps_a_row_on_one_line_and_aligns_wide_characters(base_url, ht
     prefixes = [line[: line.rfind(note if i else "noteName")] for i, line in enumerate(table)]
     columns = {len(prefix) + sum(unicodedata.east_asian_width(c) == "W" for c in prefix) for prefix in prefixes}
     assert len(columns) == 1, table
+
+
+def test_ctrl_c_exits_130(project):
+    arrived, release = threading.Event(), threading.Event()
+
+    def slow(method, path, headers, body):
+        arrived.set()
+        release.wait(30)
+        return 200, {"Content-Type": "application/json"}, b"{}"
+
+    with front(slow) as url:
+        command = [GRAFEAS_PY, "notes", "list", project]
+        process = subprocess.Popen(command, env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert arrived.wait(30)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        release.set()
+    assert (process.returncode, out, err) == (130, "", "interrupted\n")
+
+
+def test_a_closed_output_pipe_exits_141_quietly(base_url, project):
+    """`grafeas-py ... | head -1`: head has gone before the output was written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        command = [GRAFEAS_PY, "notes", "list", project]
+        closed = subprocess.run(command, env=_env(base_url), stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert (closed.returncode, closed.stderr) == (141, "")
