@@ -203,6 +203,13 @@ def _name(value: str, collection: str) -> tuple[str, str]:
     return parts[1], parts[3]
 
 
+def _project(ctx, param, value: str | None) -> str | None:
+    """A project id: one segment of a name, not empty."""
+    if value is not None and (not value or "/" in value):
+        raise click.BadParameter(f"expected a project id, got {value!r}", param=param)
+    return value
+
+
 def _quote(segment: str) -> str:
     return requests.utils.quote(segment, safe="")
 
@@ -288,7 +295,7 @@ def notes_get(client, name, output):
 
 
 @notes.command("list")
-@click.argument("project")
+@click.argument("project", callback=_project)
 @click.option("--filter", "filter_", default="", help='AIP-160 filter, e.g. kind="VULNERABILITY".')
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many.")
 @output_option
@@ -315,7 +322,7 @@ def occurrences():
 
 
 @occurrences.command("create")
-@click.argument("project")
+@click.argument("project", callback=_project)
 @click.option("--file", "-f", "path", required=True, help="The occurrence as JSON or YAML ('-': standard input).")
 @idempotency_option
 @output_option
@@ -340,7 +347,7 @@ def occurrences_get(client, name, output):
 
 
 @occurrences.command("list")
-@click.argument("project")
+@click.argument("project", callback=_project)
 @click.option("--filter", "filter_", default="", help='AIP-160 filter, e.g. resourceUrl="https://..."')
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many.")
 @output_option
@@ -450,7 +457,7 @@ def gate():
 
 @gate.command("check")
 @client_options
-@click.option("--project", required=True, help="Project of the policy.")
+@click.option("--project", required=True, callback=_project, help="Project of the policy.")
 @click.option("--policy", required=True, help="Policy id (or projects/P/policies/ID).")
 @click.option("--resource", required=True, help="The artifact's resource URI, by digest.")
 @click.option("--breakglass", default=None, help="Justification for overriding a denial (it is recorded).")
@@ -462,6 +469,8 @@ def gate_check(url, token, project, policy, resource, breakglass, output):
         if len(parts) != 4 or parts[2] != "policies":
             raise click.BadParameter("expected a policy id or projects/P/policies/ID", param_hint="--policy")
         project, policy = parts[1], parts[3]
+    if not project or not policy or "/" in policy:
+        raise click.BadParameter("expected a policy id or projects/P/policies/ID", param_hint="--policy")
     body = {"resourceUri": resource}
     if breakglass:
         body["breakglass"] = {"justification": breakglass}
@@ -500,7 +509,9 @@ def attest():
 )
 @click.option("--resource", required=True, help="The artifact's resource URI, by digest.")
 @click.option("--note", required=True, help="The attestor's ATTESTATION note, projects/P/notes/N.")
-@click.option("--project", default=None, help="Project the occurrence goes to [default: the note's].")
+@click.option(
+    "--project", default=None, callback=_project, help="Project the occurrence goes to [default: the note's]."
+)
 @click.option("--algorithm", default=None, help="Signature algorithm as the policy declares it [default: by key].")
 @click.option(
     "--key-id",

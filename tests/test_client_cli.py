@@ -477,3 +477,24 @@ def test_a_closed_output_pipe_exits_141_quietly(base_url, project):
     finally:
         os.close(write_end)
     assert (closed.returncode, closed.stderr) == (141, "")
+
+
+def test_an_empty_project_or_policy_is_a_usage_error(base_url, tmp_path):
+    note = tmp_path / "note.json"
+    note.write_text(json.dumps(NOTE_BODIES["BUILD"]))
+    key = _key_file(tmp_path, ed25519.Ed25519PrivateKey.generate())
+    gate = ("gate", "check", "--resource", IMAGE)
+    commands = {
+        ("notes", "list", ""): "expected a project id, got ''",
+        ("occurrences", "list", "a/b"): "expected a project id, got 'a/b'",
+        ("occurrences", "create", "", "-f", note): "expected a project id, got ''",
+        (*gate, "--project", "", "--policy", "qa"): "expected a project id, got ''",
+        (*gate, "--project", "p", "--policy", ""): "expected a policy id",
+        (*gate, "--project", "p", "--policy", "projects//policies/qa"): "expected a policy id",
+        ("attest", "sign", "--key", key, "--resource", IMAGE, "--note", "projects/p/notes/qa", "--project", ""): (
+            "expected a project id, got ''"
+        ),
+    }
+    for command, message in commands.items():
+        run = grafeas_py(base_url, *command)
+        assert run.returncode == 2 and message in run.stderr, (command, run.stderr)
