@@ -23,7 +23,7 @@ import yaml
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-EXIT_REFUSED, EXIT_UNAVAILABLE = 1, 3
+EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 BATCH = 1000
 
 
@@ -541,9 +541,9 @@ def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id
         else:
             key = load_private_key(data, password.encode() if password is not None else None)
             body = attestation_occurrence(key, resource, note, algorithm, key_id, as_jwt)
-    except ApiError as exc:
+    except ApiError as exc:  # a key or an option that does not do: nothing was sent
         click.echo(f"error: {exc.message}", err=True)
-        sys.exit(EXIT_REFUSED)
+        sys.exit(EXIT_USAGE)
     path = f"/v1/projects/{_quote(project or note_project)}/occurrences"
     # A fresh key makes this command's own retries safe; a job run again signs anew, which is another request.
     created = _run(lambda: Client(url, token).call("POST", path, json=body, headers=_once(None)))

@@ -18,7 +18,7 @@ import requests
 import yaml
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pysequoia import Tsk
 
 from grafeas_py.cli import main
@@ -238,7 +238,7 @@ def test_attest_sign_then_gate_check(cli, http, project, tmp_path, make_key, alg
     unpinned = cli(
         "attest", "sign", "--key", _key_file(tmp_path, key), "--resource", "https://gcr.io/a/b:1", "--note", note, *form
     )
-    assert unpinned.exit_code == 1 and "digest" in unpinned.output
+    assert unpinned.exit_code == 2 and "digest" in unpinned.output
 
 
 PGP_SIGNER = Path(__file__).resolve().parent / "fixtures" / "pgp" / "signer.secret.asc"
@@ -262,13 +262,13 @@ def test_attest_sign_with_a_gnupg_key(cli, http, project, monkeypatch, tmp_path)
     broken = tmp_path / "broken.asc"
     broken.write_text("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nAAAA\n-----END PGP PRIVATE KEY BLOCK-----\n")
     unreadable = cli("attest", "sign", "--key", broken, "--resource", IMAGE, "--note", note)
-    assert unreadable.exit_code == 1 and "cannot read the OpenPGP key: " in unreadable.output, unreadable.output
+    assert unreadable.exit_code == 2 and "cannot read the OpenPGP key: " in unreadable.output, unreadable.output
     assert "backtrace" not in unreadable.output.lower()
     locked = cli(*sign)
-    assert locked.exit_code == 1 and "use --password-env" in locked.output, locked.output
+    assert locked.exit_code == 2 and "use --password-env" in locked.output, locked.output
     monkeypatch.setenv("WRONG_PASSWORD", "incorrect horse")
     wrong = cli(*sign, "--password-env", "WRONG_PASSWORD")
-    assert wrong.exit_code == 1 and "cannot unlock the OpenPGP key" in wrong.output, wrong.output
+    assert wrong.exit_code == 2 and "cannot unlock the OpenPGP key" in wrong.output, wrong.output
     assert cli(*sign, "--jwt").exit_code == 2
     assert cli(*check).exit_code == 1
 
@@ -498,3 +498,20 @@ def test_an_empty_project_or_policy_is_a_usage_error(base_url, tmp_path):
     for command, message in commands.items():
         run = grafeas_py(base_url, *command)
         assert run.returncode == 2 and message in run.stderr, (command, run.stderr)
+
+
+def test_attest_sign_with_an_algorithm_the_key_cannot_sign_with(base_url, project, tmp_path):
+    sign = ("attest", "sign", "--resource", IMAGE, "--note", f"projects/{project}/notes/qa", "--algorithm")
+    keys = [
+        (
+            rsa.generate_private_key(65537, 2048),
+            "a 2048-bit RSA key signs with RSA_SIGN_PKCS1_2048_SHA256, RSA_PSS_2048_SHA256",
+        ),
+        (ec.generate_private_key(ec.SECP384R1()), "an EC key on curve secp384r1 signs with ECDSA_P384_SHA384"),
+    ]
+    for key, signs_with in keys:
+        path = _key_file(tmp_path, key)
+        run = grafeas_py(base_url, *sign, "ED25519", "--key", path)
+        assert run.returncode == 2 and run.stderr == f"error: cannot sign with ED25519: {signs_with}\n", run.stderr
+    unknown = grafeas_py(base_url, *sign, "ECDSA_P384", "--key", path)
+    assert unknown.returncode == 2 and f"unknown algorithm 'ECDSA_P384'; {signs_with}" in unknown.stderr

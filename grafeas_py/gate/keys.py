@@ -69,17 +69,22 @@ def load_public_key(pem: str, algorithm: Algorithm) -> PublicKeyObject:
 
 def _mismatch(key: object, algorithm: Algorithm) -> str | None:
     if algorithm.family == "ed25519":
-        return None if isinstance(key, ed25519.Ed25519PublicKey) else f"is {_describe(key)}"
+        return None if isinstance(key, ed25519.Ed25519PublicKey) else f"is {describe_key(key)}"
     if algorithm.family == "ecdsa":
         if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, algorithm.curve):
             return None
-        return f"is {_describe(key)}"
+        return f"is {describe_key(key)}"
     if isinstance(key, rsa.RSAPublicKey) and key.key_size == algorithm.rsa_bits:
         return None
-    return f"is {_describe(key)}"
+    return f"is {describe_key(key)}"
 
 
-def _describe(key: object) -> str:
+def algorithms_for(key: PublicKeyObject) -> list[str]:
+    """The names of the algorithms a key signs (and verifies) with."""
+    return [algorithm.name for algorithm in _ALL if _mismatch(key, algorithm) is None]
+
+
+def describe_key(key: object) -> str:
     if isinstance(key, rsa.RSAPublicKey):
         return f"a {key.key_size}-bit RSA key"
     if isinstance(key, ec.EllipticCurvePublicKey):

@@ -15,7 +15,7 @@ from pysequoia import sign as pgp_sign
 from ..errors import InvalidArgument
 from .artifacts import parse_artifact
 from .jwt_attestations import SUBJECT_PREFIX
-from .keys import Algorithm, algorithm_named, default_key_id, jws_algorithm
+from .keys import Algorithm, algorithm_named, algorithms_for, default_key_id, describe_key, jws_algorithm
 from .pgp import sequoia_reason
 
 _CURVES = {"secp256r1": "ECDSA_P256_SHA256", "secp384r1": "ECDSA_P384_SHA384", "secp521r1": "ECDSA_P521_SHA512"}
@@ -110,7 +110,9 @@ def attestation_occurrence(
     try:
         chosen = algorithm_named(name)
     except KeyError:
-        raise InvalidArgument(f"unknown algorithm {name!r}") from None
+        raise InvalidArgument(f"unknown algorithm {name!r}; {_signs_with(key.public_key())}") from None
+    if chosen.name not in algorithms_for(key.public_key()):
+        raise InvalidArgument(f"cannot sign with {chosen.name}: {_signs_with(key.public_key())}")
     key_id = key_id or default_key_id(key.public_key())
     try:
         if as_jwt:
@@ -125,6 +127,14 @@ def attestation_occurrence(
     except (TypeError, ValueError, AttributeError, jwt.InvalidKeyError) as exc:
         raise InvalidArgument(f"this key cannot sign with {chosen.name}: {exc}") from None
     return {"resourceUri": resource_uri, "noteName": note_name, "attestation": details}
+
+
+def _signs_with(public) -> str:
+    """What a key can sign with, said for an error message."""
+    usable = algorithms_for(public)
+    if not usable:
+        return f"the gate knows no algorithm for {describe_key(public)}"
+    return f"{describe_key(public)} signs with {', '.join(usable)}"
 
 
 def pgp_attestation_occurrence(
