@@ -44,7 +44,8 @@ class Client:
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
-        self.timeout = timeout
+        # (connect, read): an address that drops packets would otherwise take the full wait at each retry.
+        self.timeout = (min(timeout, 10.0), timeout)
         self.session = requests.Session()
         # Reads, deletes and ingestion (idempotent by key) are retried on connection errors and 502-504;
         # calls that are not safe to repeat pass retry=False.
@@ -251,14 +252,24 @@ def client_options(f):
     return f
 
 
+timeout_option = click.option(
+    "--timeout",
+    envvar="GRAFEAS_TIMEOUT",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for each answer of the server [env GRAFEAS_TIMEOUT].",
+)
+
+
 def with_client(f):
-    """Give a command --url and --token, and hand it a `client` built from them."""
+    """Give a command --url, --token and --timeout, and hand it a `client` built from them."""
 
     @functools.wraps(f)
-    def wrapper(url, token, **kwargs):
-        return f(client=Client(url, token), **kwargs)
+    def wrapper(url, token, timeout, **kwargs):
+        return f(client=Client(url, token, timeout), **kwargs)
 
-    return client_options(wrapper)
+    return client_options(timeout_option(wrapper))
 
 
 # ---- notes and occurrences -----------------------------------------------------------------
@@ -457,12 +468,13 @@ def gate():
 
 @gate.command("check")
 @client_options
+@timeout_option
 @click.option("--project", required=True, callback=_project, help="Project of the policy.")
 @click.option("--policy", required=True, help="Policy id (or projects/P/policies/ID).")
 @click.option("--resource", required=True, help="The artifact's resource URI, by digest.")
 @click.option("--breakglass", default=None, help="Justification for overriding a denial (it is recorded).")
 @output_option
-def gate_check(url, token, project, policy, resource, breakglass, output):
+def gate_check(url, token, timeout, project, policy, resource, breakglass, output):
     """Evaluate RESOURCE against a policy: exit 0 on allow, 1 on deny, 2 on error; reasons are printed."""
     if policy.startswith("projects/"):
         parts = policy.split("/")
@@ -476,7 +488,7 @@ def gate_check(url, token, project, policy, resource, breakglass, output):
         body["breakglass"] = {"justification": breakglass}
     try:
         # Not retried: every evaluation is recorded, and a retried one would be recorded twice.
-        decision = Client(url, token).call(
+        decision = Client(url, token, timeout).call(
             "POST", f"/v1/projects/{_quote(project)}/policies/{_quote(policy)}:evaluate", json=body, retry=False
         )
     except ClientError as exc:
@@ -500,6 +512,7 @@ def attest():
 
 @attest.command("sign")
 @client_options
+@timeout_option
 @click.option(
     "--key",
     "key_path",
@@ -521,7 +534,9 @@ def attest():
 @click.option("--password-env", default=None, help="Environment variable holding the key's password.")
 @click.option("--jwt", "as_jwt", is_flag=True, help="Sign a JWT attestation (Binary Authorization's form) instead.")
 @output_option
-def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id, password_env, as_jwt, output):
+def attest_sign(
+    url, token, timeout, key_path, resource, note, project, algorithm, key_id, password_env, as_jwt, output
+):
     """Write a signed ATTESTATION occurrence for RESOURCE that the gate's attestation rule verifies."""
     import os
 
@@ -546,7 +561,7 @@ def attest_sign(url, token, key_path, resource, note, project, algorithm, key_id
         sys.exit(EXIT_USAGE)
     path = f"/v1/projects/{_quote(project or note_project)}/occurrences"
     # A fresh key makes this command's own retries safe; a job run again signs anew, which is another request.
-    created = _run(lambda: Client(url, token).call("POST", path, json=body, headers=_once(None)))
+    created = _run(lambda: Client(url, token, timeout).call("POST", path, json=body, headers=_once(None)))
     _emit(created, output, "occurrences")
 
 

@@ -515,3 +515,19 @@ def test_attest_sign_with_an_algorithm_the_key_cannot_sign_with(base_url, projec
         assert run.returncode == 2 and run.stderr == f"error: cannot sign with ED25519: {signs_with}\n", run.stderr
     unknown = grafeas_py(base_url, *sign, "ECDSA_P384", "--key", path)
     assert unknown.returncode == 2 and f"unknown algorithm 'ECDSA_P384'; {signs_with}" in unknown.stderr
+
+
+def test_timeout(project, tmp_path):
+    note = tmp_path / "note.json"
+    note.write_text(json.dumps(NOTE_BODIES["BUILD"]))
+    release = threading.Event()
+
+    def slow(method, path, headers, body):
+        release.wait(30)
+        return 200, {"Content-Type": "application/json"}, b"{}"
+
+    with front(slow) as url:
+        # A create is not retried, so this is one wait.
+        run = grafeas_py(url, "notes", "create", f"projects/{project}/notes/n", "-f", note, "--timeout", "0.5")
+        release.set()
+    assert run.returncode == 3 and "Read timed out. (read timeout=0.5)" in run.stderr, run.stderr
