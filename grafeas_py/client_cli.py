@@ -174,9 +174,9 @@ COLUMNS = {
 def _emit(value, output: str, collection: str | None = None) -> None:
     """Print a resource or a list as JSON, YAML or a table."""
     if output == "json":
-        click.echo(json.dumps(value, indent=2))
+        click.echo(json.dumps(value, indent=2, ensure_ascii=False))
     elif output == "yaml":
-        click.echo(yaml.safe_dump(value, sort_keys=False).rstrip())
+        click.echo(yaml.safe_dump(value, sort_keys=False, allow_unicode=True).rstrip())
     else:
         rows = value if isinstance(value, list) else [value]
         columns = COLUMNS.get(collection or "", ("name",))

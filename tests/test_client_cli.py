@@ -531,3 +531,14 @@ def test_timeout(project, tmp_path):
         run = grafeas_py(url, "notes", "create", f"projects/{project}/notes/n", "-f", note, "--timeout", "0.5")
         release.set()
     assert run.returncode == 3 and "Read timed out. (read timeout=0.5)" in run.stderr, run.stderr
+
+
+def test_json_and_yaml_keep_non_ascii_text_as_it_is(base_url, http, project):
+    text = "脆弱性: naïve café"
+    body = {**NOTE_BODIES["BUILD"], "shortDescription": text}
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=body).ok
+    for output, load in [("json", json.loads), ("yaml", yaml.safe_load)]:
+        run = grafeas_py(
+            base_url, "notes", "get", f"projects/{project}/notes/n", "-o", output, env={"PYTHONIOENCODING": "utf-8"}
+        )
+        assert run.returncode == 0 and text in run.stdout and load(run.stdout)["shortDescription"] == text, run.stdout
