@@ -19,6 +19,7 @@ from ..wire.timestamps import to_micros
 from .base import NewOccurrence, OccurrenceUpdate, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
+from .keyset import group_page
 from .sql_auth import AuthStorage, actor, entry_params
 from .sql_gate import GateStorage
 from .sql_history import HistoryStorage
@@ -223,10 +224,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return row.data, row.revision
 
     def list_notes(self, project_id: str, page: PageRequest, filter_=None) -> Page:
-        query = select(notes.c.pk, notes.c.data).where(
-            notes.c.project_id == project_id, notes.c.pk > page.after, compile_filter(filter_, notes)
-        )
-        rows = self._page_rows(query.order_by(notes.c.pk), page)
+        query = select(notes.c.pk, notes.c.data).where(compile_filter(filter_, notes))
+        rows = self._page_rows(group_page(query, notes.c.project_id, project_id, notes.c.pk, page.after), page)
         return page_of([r.data for r in rows], rows, page)
 
     def update_note(
@@ -581,23 +580,18 @@ def occurrences_query(project_id: str, page: PageRequest, filter_=None):
 @functools.lru_cache(maxsize=512)  # filter trees are immutable and repeat; statements are reusable
 def _occurrences_statement(filter_):
     """ListOccurrences with the project, page key and limit left as parameters."""
-    where = (occurrences.c.project_id == bindparam("project_id"), occurrences.c.pk > bindparam("after"))
-    return (
-        select(occurrences.c.pk, occurrences.c.data)
-        .where(*where, compile_filter(filter_, occurrences))
-        .order_by(occurrences.c.pk)
-        .limit(bindparam("limit"))
-    )
+    query = select(occurrences.c.pk, occurrences.c.data).where(compile_filter(filter_, occurrences))
+    project, after = bindparam("project_id"), bindparam("after")
+    return group_page(query, occurrences.c.project_id, project, occurrences.c.pk, after).limit(bindparam("limit"))
 
 
 def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None):
-    """ListNoteOccurrences: a note's occurrences in every project, in key order."""
-    where = (occurrences.c.note_project_id == note.project, occurrences.c.note_id == note.note_id)
-    return (
-        select(occurrences.c.pk, occurrences.c.data)
-        .where(*where, occurrences.c.pk > page.after, compile_filter(filter_, occurrences))
-        .order_by(occurrences.c.pk)
+    """ListNoteOccurrences: a note's occurrences in every project, in key order, through the
+    (note project, note id, pk) index."""
+    query = select(occurrences.c.pk, occurrences.c.data).where(
+        occurrences.c.note_id == note.note_id, compile_filter(filter_, occurrences)
     )
+    return group_page(query, occurrences.c.note_project_id, note.project, occurrences.c.pk, page.after)
 
 
 def _execute_prepared(conn, statement: str, params: dict) -> list[tuple]:

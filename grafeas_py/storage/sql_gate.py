@@ -12,6 +12,7 @@ from ..names import decision_name, policy_name
 from ..wire.timestamps import to_micros
 from .base import page_of
 from .filter_sql import compile_filter
+from .keyset import group_page
 from .sql_auth import actor
 from .sql_history import revision_entry
 from .tables import decisions, occurrences, policies, policy_revisions
@@ -99,10 +100,10 @@ class GateStorage:
         return revision
 
     def list_policies(self, project_id: str, page):
-        query = select(policies.c.pk, policies.c.data).where(
-            policies.c.project_id == project_id, policies.c.pk > page.after
+        query = group_page(
+            select(policies.c.pk, policies.c.data), policies.c.project_id, project_id, policies.c.pk, page.after
         )
-        rows = self._page_rows(query.order_by(policies.c.pk), page)
+        rows = self._page_rows(query, page)
         return page_of([r.data for r in rows], rows, page)
 
     def update_policy(
@@ -264,10 +265,6 @@ class GateStorage:
 
     def list_decisions(self, project_id: str, page, filter_=None):
         """A project's decisions, oldest first; `filter_` on resourceUri, policy, decision, evaluateTime."""
-        query = select(decisions.c.pk, decisions.c.data).where(
-            decisions.c.project_id == project_id,
-            decisions.c.pk > page.after,
-            compile_filter(filter_, decisions),
-        )
-        rows = self._page_rows(query.order_by(decisions.c.pk), page)
+        query = select(decisions.c.pk, decisions.c.data).where(compile_filter(filter_, decisions))
+        rows = self._page_rows(group_page(query, decisions.c.project_id, project_id, decisions.c.pk, page.after), page)
         return page_of([r.data for r in rows], rows, page)
