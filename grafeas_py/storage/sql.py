@@ -224,8 +224,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return row.data, row.revision
 
     def list_notes(self, project_id: str, page: PageRequest, filter_=None) -> Page:
-        query = select(notes.c.pk, notes.c.data).where(compile_filter(filter_, notes))
-        rows = self._page_rows(group_page(query, notes.c.project_id, project_id, notes.c.pk, page.after), page)
+        rows = self._rows(notes_query(project_id, page, filter_))
         return page_of([r.data for r in rows], rows, page)
 
     def update_note(
@@ -461,10 +460,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             ).first()
         if exists is None:
             raise _note_missing(note.project, note.note_id)
-        query = note_occurrences_query(note, page, filter_)
-        if projects is not None:
-            query = query.where(occurrences.c.project_id.in_(sorted(projects)))
-        rows = self._page_rows(query, page)
+        rows = self._rows(note_occurrences_query(note, page, filter_, projects))
         return page_of([r.data for r in rows], rows, page)
 
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
@@ -488,8 +484,11 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     # ---- shared ----------------------------------------------------------------------------
 
     def _page_rows(self, query, page: PageRequest) -> list:
+        return self._rows(query.limit(page.size + 1))
+
+    def _rows(self, query) -> list:
         with self._read() as conn:
-            return conn.execute(query.limit(page.size + 1)).all()
+            return conn.execute(query).all()
 
     def _update(self, resource_type, project_id, resource_id, revision, data, changed_fields, missing) -> None:
         """Replace a note or occurrence read at `revision`, in a transaction of its own."""
@@ -585,13 +584,22 @@ def _occurrences_statement(filter_):
     return group_page(query, occurrences.c.project_id, project, occurrences.c.pk, after).limit(bindparam("limit"))
 
 
-def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None):
-    """ListNoteOccurrences: a note's occurrences in every project, in key order, through the
-    (note project, note id, pk) index."""
+def notes_query(project_id: str, page: PageRequest, filter_=None):
+    """ListNotes: one page of a project's notes after the page's key, in key order."""
+    query = select(notes.c.pk, notes.c.data).where(compile_filter(filter_, notes))
+    return group_page(query, notes.c.project_id, project_id, notes.c.pk, page.after).limit(page.size + 1)
+
+
+def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None, projects: Collection[str] | None = None):
+    """ListNoteOccurrences: one page of a note's occurrences, in every project or in `projects`, in key
+    order, read through the (note project, note id, pk) index."""
     query = select(occurrences.c.pk, occurrences.c.data).where(
         occurrences.c.note_id == note.note_id, compile_filter(filter_, occurrences)
     )
-    return group_page(query, occurrences.c.note_project_id, note.project, occurrences.c.pk, page.after)
+    if projects is not None:
+        query = query.where(occurrences.c.project_id.in_(sorted(projects)))
+    note_project = occurrences.c.note_project_id
+    return group_page(query, note_project, note.project, occurrences.c.pk, page.after).limit(page.size + 1)
 
 
 def _execute_prepared(conn, statement: str, params: dict) -> list[tuple]:

@@ -100,10 +100,8 @@ class GateStorage:
         return revision
 
     def list_policies(self, project_id: str, page):
-        query = group_page(
-            select(policies.c.pk, policies.c.data), policies.c.project_id, project_id, policies.c.pk, page.after
-        )
-        rows = self._page_rows(query, page)
+        query = select(policies.c.pk, policies.c.data)
+        rows = self._page_rows(group_page(query, policies.c.project_id, project_id, policies.c.pk, page.after), page)
         return page_of([r.data for r in rows], rows, page)
 
     def update_policy(
@@ -265,6 +263,11 @@ class GateStorage:
 
     def list_decisions(self, project_id: str, page, filter_=None):
         """A project's decisions, oldest first; `filter_` on resourceUri, policy, decision, evaluateTime."""
-        query = select(decisions.c.pk, decisions.c.data).where(compile_filter(filter_, decisions))
-        rows = self._page_rows(group_page(query, decisions.c.project_id, project_id, decisions.c.pk, page.after), page)
+        rows = self._rows(decisions_query(project_id, page, filter_))
         return page_of([r.data for r in rows], rows, page)
+
+
+def decisions_query(project_id: str, page, filter_=None):
+    """ListDecisions: one page of a project's decisions after the page's key, in key order."""
+    query = select(decisions.c.pk, decisions.c.data).where(compile_filter(filter_, decisions))
+    return group_page(query, decisions.c.project_id, project_id, decisions.c.pk, page.after).limit(page.size + 1)
