@@ -169,7 +169,7 @@ def plan(engine, query) -> str:
 
 def generic_plan(engine, query) -> str:
     """PostgreSQL's plan for `query` made without its parameters' values: the plan it may cache, and
-    reuse for every project, once psycopg has prepared the statement (on its fifth execution)."""
+    reuse for every project, once psycopg has prepared the statement (after five executions)."""
     sent = []
     capture = lambda conn, cursor, statement, params, context, many: sent.append((statement, params))  # noqa: E731
     event.listen(engine, "before_cursor_execute", capture)
@@ -292,3 +292,19 @@ def test_an_unfiltered_page_keeps_to_its_group_in_a_generic_plan_too(storage, qu
     (group, pk) with the group an array comparison)."""
     found = generic_plan(storage, query)
     assert index in found and "pk_" not in found, found
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_pages_are_planned_with_their_values_every_time(seeded):
+    """psycopg prepares a statement once it has run five times, and PostgreSQL may then keep a generic
+    plan for it: a page is never prepared (a lookup by key is, which shows that the check sees)."""
+    occurrence_id = seeded.list_occurrences(LATE, PAGE).items[0]["name"].rsplit("/", 1)[1]
+    seeded._reader.dispose()  # from here on, one request at a time: the pool opens one connection
+    for _ in range(8):
+        seeded.list_occurrences(LATE, PAGE, parse('noteName="projects/vendor/notes/n-BUILD"'))
+        seeded.list_note_occurrences(NoteRef("vendor", "n-late"), PAGE)
+        seeded.get_occurrence(LATE, occurrence_id)
+    with seeded._reader.connect() as conn:  # the connection that ran them
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("occurrences.occurrence_id = " in statement for statement in prepared), prepared
+    assert not any("ORDER BY occurrences." in statement for statement in prepared), prepared

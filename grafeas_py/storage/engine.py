@@ -24,9 +24,11 @@ def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> En
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
     options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
-    return create_engine(
+    engine = create_engine(
         url, json_serializer=dumps_json, json_deserializer=orjson.loads, pool_size=pool_size, **options
     )
+    _plan_with_values(engine)
+    return engine
 
 
 def make_engines(url: str, *, pool_size: int = 5) -> tuple[Engine, Engine]:
@@ -39,6 +41,26 @@ def make_engines(url: str, *, pool_size: int = 5) -> tuple[Engine, Engine]:
     if url.startswith("sqlite"):
         return writer, writer.execution_options(isolation_level="AUTOCOMMIT")
     return writer, make_engine(url, pool_size=pool_size, autocommit=True)
+
+
+def _plan_with_values(engine: Engine) -> None:
+    """Statements with the execution option `plan_with_values` go to PostgreSQL unprepared, so each
+    execution is planned with its parameters' values.
+
+    psycopg prepares a statement once it has run five times on a connection, and after five runs of
+    the prepared statement PostgreSQL may settle on a generic plan, made without the values. A
+    lookup by key loses nothing by it; a page of a filtered list does, since which index serves it
+    depends on the values. At 300,000 occurrences in 3 projects the cached plans of a page filtered on
+    a popular noteName read the note's occurrences in every project (41 ms, against 0.6 ms planned
+    with the values), and on two document fields the matches of every project (236 ms, against
+    0.9 ms). Planning a page anew costs a fraction of a millisecond."""
+
+    @event.listens_for(engine, "do_execute")
+    def _unprepared(cursor, statement, parameters, context):
+        if context.execution_options.get("plan_with_values"):
+            cursor.execute(statement, parameters, prepare=False)
+            return True
+        return None
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -13,6 +13,9 @@ PostgreSQL derives no constant from an array comparison, so only an index that l
 (group, pk), (group, kind, pk) and the like can deliver that order, and the primary key cannot; the
 array of one element is estimated exactly as the equality. SQLite, which already plans these through
 the group's index, gets the plain equality (and drops the constant column from the ORDER BY itself).
+
+Pages are also never prepared on the server (`plan_with_values`, see engine.py): with a filter, the
+index that serves a page depends on the filter's values, which a generic plan does not know.
 """
 
 from __future__ import annotations
@@ -46,4 +49,5 @@ def _any_of_one(element, compiler, **kw):
 def group_page(query, column, value, pk, after):
     """`query` narrowed to the rows whose `column` is `value` and whose `pk` follows `after`, in pk order."""
     value = (column == value).right  # a parameter or a literal, bound with the column's type
-    return query.where(column == _OnlyValue(value), pk > after).order_by(column, pk)
+    query = query.where(column == _OnlyValue(value), pk > after).order_by(column, pk)
+    return query.execution_options(plan_with_values=True)  # never a generic plan (see engine.py)
