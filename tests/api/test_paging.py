@@ -108,3 +108,20 @@ def test_paging_under_concurrent_inserts_and_deletes(http, project):
             break
     assert len(seen) == len(set(seen)), "an item was repeated"
     assert stable <= set(seen), "an item that existed throughout was skipped"
+
+
+def test_walks_of_interleaved_projects_see_their_own_items_in_order_once(http, project):
+    """Pages of one project's occurrences, filtered or not, and of a note's occurrences across projects,
+    read in creation (key) order whatever lies between: each item once, no token after the last."""
+    other = project + "-x"
+    note = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).json()
+    mine, theirs = [], []
+    for batch in range(4):  # the two projects' items alternate in runs of 5 in key order
+        for owner, names in ((project, mine), (other, theirs)):
+            items = [occurrence_body("BUILD", note["name"], f"uri-{batch}-{i}") for i in range(5)]
+            body = http.post(f"/v1/projects/{owner}/occurrences:batchCreate", json={"occurrences": items}).json()
+            names += [o["name"] for o in body["occurrences"]]
+    assert walk(http, f"/v1/projects/{project}/occurrences", 3) == (mine, 7)
+    assert walk(http, f"/v1/projects/{other}/occurrences", 4, filter='kind="BUILD"') == (theirs, 5)
+    both = [name for run in range(4) for names in (mine, theirs) for name in names[run * 5 : run * 5 + 5]]
+    assert walk(http, f"/v1/{note['name']}/occurrences", 6) == (both, 7)
