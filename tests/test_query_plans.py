@@ -78,7 +78,7 @@ def seeded(tmp_path_factory, worker_id):
         conn.execute(insert(decisions), rows)
         conn.execute(insert(audit_log), [_audit_row(seq) for seq in range(10**6, 10**6 + 5000)])
         conn.execute(insert(history), [_history_row(i) for i in range(3000)])
-        conn.execute(insert(decisions), [_decision_row(i) for i in range(3000)])
+        conn.execute(insert(decisions), [_timeline_decision_row(i) for i in range(3000)])
         conn.execute(text("ANALYZE"))
     yield app.extensions["grafeas"].storage
     app.extensions["grafeas"].storage.dispose()
@@ -134,7 +134,8 @@ def _history_row(i: int) -> dict:
     }
 
 
-def _decision_row(i: int) -> dict:
+def _timeline_decision_row(i: int) -> dict:
+    """A decision about one of the artifacts the occurrences are on, for the timeline's plans."""
     return {
         "project_id": f"p{i % 10}",
         "decision_id": f"decision-{i}",
