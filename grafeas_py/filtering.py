@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import VisitError
 
 from .errors import InvalidArgument
 
@@ -123,8 +124,8 @@ class _ToTree(Transformer):
 
     def restriction(self, children):
         field, op, value = children
-        if not isinstance(field, Field):
-            raise InvalidArgument(f"filter: the left side of {op} must be a field, not {type(field).__name__.lower()}")
+        if not isinstance(field, Field):  # the grammar leaves a function call
+            raise InvalidArgument(f"filter: the left side of {op} must be a field, not a call of {field.function}")
         if isinstance(value, Field):  # a bare word: `kind = VULNERABILITY`
             value = Value(value.name, quoted=False)
         elif not isinstance(value, Value):
@@ -158,7 +159,12 @@ def _parse(text: str):
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
         raise InvalidArgument(_syntax_error(text, exc)) from None
-    node = _ToTree().transform(tree)
+    try:
+        node = _ToTree().transform(tree)
+    except VisitError as exc:  # Lark wraps what the transformer raises
+        if isinstance(exc.orig_exc, InvalidArgument):
+            raise exc.orig_exc from None
+        raise
     if isinstance(node, Field):
         raise InvalidArgument(f'filter: {node.name!r} alone is not a condition; compare it, e.g. {node.name}="value"')
     return node

@@ -327,6 +327,8 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ("has_prefix(resourceUrl)", "has_prefix takes a field and a string"),
         ("kind", "'kind' alone is not a condition"),
         ('noteName="CVE-1"', 'noteName must be in the form "projects/[PROJECT_ID]/notes/[NOTE_ID]"'),
+        ('has_prefix(resourceUrl, "h") = true', "the left side of = must be a field, not a call of has_prefix"),
+        ("kind = (BUILD OR IMAGE)", "the right side of = must be a value"),
     ],
 )
 def test_bad_filters_are_400_saying_what_is_wrong(http, project, filter_, message):
