@@ -45,6 +45,10 @@ NAME: /[A-Za-z_][A-Za-z0-9_]*/
 
 _PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
 
+# SQLite parses SQL on a stack of 100 entries (before 3.46), and a level of parentheses costs up to
+# seven of them in SQL (`NOT (a AND (b OR ...`): 8 is its edge; 6 leaves room for the statement around.
+MAX_DEPTH = 6
+
 
 @dataclass(frozen=True)
 class Field:
@@ -159,6 +163,8 @@ def _parse(text: str):
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
         raise InvalidArgument(_syntax_error(text, exc)) from None
+    if _depth(text) > MAX_DEPTH:
+        raise InvalidArgument(f"filter: parentheses nest more than {MAX_DEPTH} deep")
     try:
         node = _ToTree().transform(tree)
     except VisitError as exc:  # Lark wraps what the transformer raises
@@ -168,6 +174,18 @@ def _parse(text: str):
     if isinstance(node, Field):
         raise InvalidArgument(f'filter: {node.name!r} alone is not a condition; compare it, e.g. {node.name}="value"')
     return node
+
+
+def _depth(text: str) -> int:
+    """How deep the parentheses of a filter that parsed nest."""
+    depth = deepest = 0
+    for token in _PARSER.lex(text):
+        if token.type == "LPAR":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.type == "RPAR":
+            depth -= 1
+    return deepest
 
 
 def _syntax_error(text: str, exc: UnexpectedInput) -> str:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from grafeas_py.filtering import MAX_DEPTH
 from tests.factories import NOTE_BODIES, occurrence_body
 
 A = "https://gcr.io/acme/app@sha256:" + "a" * 64
@@ -343,3 +344,37 @@ def test_filter_text_never_reaches_sql_as_code(http, project, seeded):
     assert listed(http, f"/v1/projects/{project}/occurrences", f"resourceUrl='{evil}'") == []
     assert listed(http, f"/v1/projects/{project}/occurrences", 'resourceUrl="a\'; DROP TABLE occurrences; --"') == []
     assert len(listed(http, f"/v1/projects/{project}/occurrences", "")) == len(OCCURRENCES)
+
+
+def _deepest(depth: int) -> str:
+    """Parentheses `depth` deep, nested the way that nests deepest in SQL: NOT (a AND (b OR NOT (...)))."""
+    leaf = 'NOT discovery.lastScanTime > "2024-01-01T00:00:00Z"'
+    filter_ = leaf
+    for _ in range(depth):
+        filter_ = f"NOT ({leaf} AND {leaf} OR {filter_})"
+    return filter_
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        "NOT (" * 150 + 'kind="BUILD"' + ")" * 150,  # were a RecursionError: 500
+        "kind=BUILD AND (" * 200 + "kind=BUILD" + ")" * 200,
+        _deepest(MAX_DEPTH + 1),
+    ],
+    ids=["not-150", "and-200", "deepest"],
+)
+def test_filters_nested_too_deep_are_400(http, project, filter_):
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": filter_})
+    assert r.status_code == 400, r.text
+    assert f"parentheses nest more than {MAX_DEPTH} deep" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["occurrences", "occurrences:vulnerabilitySummary", "notes"])
+def test_filters_as_deep_as_allowed_work_on_both_databases(http, project, path):
+    # SQLite's parser stack overflowed ("parser stack overflow": a 503) two levels further
+    filter_ = _deepest(MAX_DEPTH)
+    if path == "notes":
+        filter_ = filter_.replace("discovery.lastScanTime", "vulnerability.sourceUpdateTime")
+    r = http.get(f"/v1/projects/{project}/{path}", params={"filter": filter_})
+    assert r.status_code == 200, r.text
