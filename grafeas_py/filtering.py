@@ -48,6 +48,9 @@ _PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
 # SQLite parses SQL on a stack of 100 entries (before 3.46), and a level of parentheses costs up to
 # seven of them in SQL (`NOT (a AND (b OR ...`): 8 is its edge; 6 leaves room for the statement around.
 MAX_DEPTH = 6
+# SQLite refuses an expression more than 1000 deep and parses a chain of terms left-deep; with the
+# parentheses' share (a few levels each) 500 terms stay well inside.
+MAX_TERMS = 500
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,8 @@ def _parse(text: str):
         raise
     if isinstance(node, Field):
         raise InvalidArgument(f'filter: {node.name!r} alone is not a condition; compare it, e.g. {node.name}="value"')
+    if _terms(node) > MAX_TERMS:
+        raise InvalidArgument(f"filter: more than {MAX_TERMS} terms (comparisons and function calls)")
     return node
 
 
@@ -186,6 +191,15 @@ def _depth(text: str) -> int:
         elif token.type == "RPAR":
             depth -= 1
     return deepest
+
+
+def _terms(node) -> int:
+    """The comparisons and function calls in a tree."""
+    if isinstance(node, (And, Or)):
+        return sum(_terms(n) for n in node.nodes)
+    if isinstance(node, Not):
+        return _terms(node.node)
+    return 1
 
 
 def _syntax_error(text: str, exc: UnexpectedInput) -> str:

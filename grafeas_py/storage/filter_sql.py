@@ -8,6 +8,9 @@ message schema; through a repeated field a restriction holds when it holds for a
 from __future__ import annotations
 
 from sqlalchemy import String, and_, literal, not_, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import BooleanClauseList, ColumnElement
+from sqlalchemy.types import Boolean
 
 from ..errors import InvalidArgument
 from ..filtering import And, Call, Compare, Field, Not, Or, Value
@@ -104,12 +107,37 @@ def _compile(node, table):
     if isinstance(node, Not):
         return not_(_compile(node.node, table))
     if isinstance(node, Compare):
-        return _comparison(node, table)
+        return _term(_comparison(node, table))
     if isinstance(node, Call):
-        return _call(node, table)
+        return _term(_call(node, table))
     if isinstance(node, Field):
         raise InvalidArgument(f'filter: {node.name!r} alone is not a condition; compare it, e.g. {node.name}="value"')
     raise InvalidArgument("filter: a value alone is not a condition")
+
+
+def _term(condition):
+    """One term's condition, kept as one operand of the AND or OR around it.
+
+    SQLAlchemy merges an AND or OR a term compiles to (an enum's order, a note's name) into the
+    chain around it, which SQLite parses left-deep and refuses beyond 1000 deep: in parentheses, a
+    chain is only as long as the filter's (MAX_TERMS).
+    """
+    return Parenthesized(condition) if isinstance(condition, BooleanClauseList) else condition
+
+
+class Parenthesized(ColumnElement):
+    """A condition in parentheses that SQLAlchemy cannot flatten into the chain around it."""
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, condition) -> None:
+        self.condition = condition
+
+
+@compiles(Parenthesized)
+def _parenthesized(element: Parenthesized, compiler, **kw):
+    return f"({compiler.process(element.condition, **kw)})"
 
 
 def _field(field: Field, table):
