@@ -322,8 +322,8 @@ def _json_path(run: tuple[str, ...]) -> str:
 def _any_sqlite(element: AnyElement, compiler, **kw):
     source = compiler.process(element.data, **kw)
     *walk, last = element.runs
-    if element.kind == "present":
-        sql = "1"
+    if element.kind == "present":  # an element has the rest of the path, as jsonpath asks on PostgreSQL
+        sql = f"json_extract(e{len(walk)}.value, {_param(compiler, _json_path(last), kw)}) IS NOT NULL" if last else "1"
     else:
         leaf = f"e{len(walk)}.value"
         if last:

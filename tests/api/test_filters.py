@@ -3,7 +3,7 @@
 import pytest
 
 from grafeas_py.filtering import MAX_DEPTH, MAX_TERMS
-from tests.factories import NOTE_BODIES, occurrence_body
+from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS, occurrence_body
 
 A = "https://gcr.io/acme/app@sha256:" + "a" * 64
 B = "https://gcr.io/acme/api@sha256:" + "b" * 64
@@ -11,7 +11,10 @@ C = "https://quay.io/other/db@sha256:" + "c" * 64
 TRICKY = "https://gcr.io/acme/100%_done@sha256:" + "d" * 64
 
 # Details some occurrences carry beyond the factory's, for member access into numbers, maps and times.
+VULNERABILITY = OCCURRENCE_DETAILS["VULNERABILITY"]["vulnerability"]
 EXTRA = {
+    "vuln-a": {"vulnerability": {**VULNERABILITY, "relatedUrls": [{"url": "https://example.com/a"}]}},
+    "vuln-b": {"vulnerability": {**VULNERABILITY, "relatedUrls": [{"url": "https://example.com/b", "label": "NVD"}]}},
     "build-a": {
         "build": {
             "provenance": {
@@ -99,6 +102,12 @@ CASES = [
     ('has_prefix(build.provenance.builderVersion, "gcb-")', {"build-a"}),
     ('discovery.analysisStatus="FINISHED_SUCCESS"', {"disc-c"}),
     ("vulnerability.packageIssue:*", {"vuln-a", "vuln-b"}),
+    # through a repeated field, presence asks for the rest of the path in an element
+    ("vulnerability.relatedUrls:*", {"vuln-a", "vuln-b"}),
+    ("vulnerability.relatedUrls.label:*", {"vuln-b"}),
+    ("vulnerability.packageIssue.affectedVersion:*", {"vuln-a", "vuln-b"}),
+    ("vulnerability.packageIssue.affectedVersion.epoch:*", set()),
+    ("NOT vulnerability.relatedUrls.label:*", {"vuln-a", "build-a", "disc-c", "pkg-tricky"}),
     ("build:*", {"build-a"}),
     ("image.distance = 0", {"vuln-a", "vuln-b", "build-a", "disc-c", "pkg-tricky"}),
     # through repeated fields: any element
