@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Numeric,
+    Text,
     bindparam,
     case,
     cast,
@@ -41,6 +42,8 @@ from ..wire.timestamps import to_micros
 from .tables import notes
 
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII: str.isdigit() and \d take "²"
+# Stored JSON escapes these in keys, and SQLite matches a path's key against the key as stored.
+_UNSEARCHABLE_KEY = re.compile(r'["\\\x00-\x1f]')
 _NUMBERS = {"int32", "uint32", "float", "double"}
 _TEXTS = {"string", "bytes", "enum"}
 
@@ -62,8 +65,9 @@ def member_path(field: Field, table) -> MemberPath:
     map_key = False
     for i, part in enumerate(field.path):
         if map_key:  # `leaf` is already the map's value field; `part` is any key
-            if '"' in part or "\\" in part:
-                raise InvalidArgument(f"filter: {field.name!r}: map keys with quotes or backslashes cannot be searched")
+            if _UNSEARCHABLE_KEY.search(part):
+                what = "quotes, backslashes or control characters"
+                raise InvalidArgument(f"filter: {field.name!r}: map keys with {what} cannot be searched")
             run.append(part)
             map_key = False
             current = leaf.message if leaf.message is not None and not leaf.message.well_known else None
@@ -101,7 +105,7 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     if leaf.enum is not None and op in ("<", "<=", ">", ">="):
         return _enum_order(path, op, literal, table)
     if len(path.runs) == 1 and kind == "time":  # an unset time satisfies no comparison; NOT of one holds for it
-        return func.coalesce(compare(time_micros(table.c.data[path.runs[0]].as_string()), op, literal), False)
+        return func.coalesce(compare(time_micros(json_value(table.c.data, path.runs[0], "string")), op, literal), False)
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
         condition = compare(expr, op, literal)
@@ -191,28 +195,57 @@ def _default_of(kind: str, leaf: SchemaField):
 
 def _scalar(data, run: tuple[str, ...], kind: str, leaf: SchemaField):
     """The value at `run`, or the proto3 default where the document leaves it out."""
-    element = data[run]
     if kind == "text":
-        expr = element.as_string()
+        expr = json_value(data, run, "string")
     elif kind == "bool":
-        expr = element.as_boolean()
+        expr = json_value(data, run, "boolean")
     elif kind == "int64":
-        return func.coalesce(cast(element.as_string(), Numeric), 0)
+        return func.coalesce(cast(json_value(data, run, "string"), Numeric), 0)
     elif leaf.kind in ("float", "double"):
         # The JSON mapping writes the special values as text. Read the same on both databases (a cast
         # made "Infinity" 0 on SQLite; PostgreSQL sorts NaN above every number): infinities compare as
         # such, and NaN, like SQL's NULL, satisfies no comparison.
-        text = element.as_string()
+        text = json_value(data, run, "string")
         return case(
             (text.is_(None), literal(0.0, Float)),
             (text == "NaN", null()),
             (text == "Infinity", literal(math.inf, Float)),
             (text == "-Infinity", literal(-math.inf, Float)),
-            else_=element.as_float(),
+            else_=json_value(data, run, "float"),
         )
     else:
-        expr = element.as_float()
+        expr = json_value(data, run, "float")
     return func.coalesce(expr, _default(kind, leaf))
+
+
+def json_value(data, run: tuple[str, ...], as_: str):
+    """The JSON value at the keys of `run` as a string, float or boolean; NULL where there is none.
+
+    On PostgreSQL each key is a bound parameter of its own: SQLAlchemy writes the path of `#>>` as
+    one array literal without quoting the keys, which a `,` `{` `}` space, NULL or empty key mangles.
+    """
+    default = getattr(data[run], f"as_{as_}")()
+    text = func.jsonb_extract_path_text(data, *(literal(key, Text) for key in run))
+    return ByDialect(default, postgresql=text if as_ == "string" else cast(text, default.type))
+
+
+class ByDialect(ColumnElement):
+    """`postgresql` on PostgreSQL, `default` elsewhere: one value, written in each database's terms."""
+
+    inherit_cache = False
+
+    def __init__(self, default, postgresql) -> None:
+        self.default, self.postgresql, self.type = default, postgresql, default.type
+
+
+@compiles(ByDialect)
+def _by_dialect_default(element: ByDialect, compiler, **kw):
+    return compiler.process(element.default, **kw)
+
+
+@compiles(ByDialect, "postgresql")
+def _by_dialect_postgresql(element: ByDialect, compiler, **kw):
+    return compiler.process(element.postgresql, **kw)
 
 
 def time_micros(text):
@@ -266,7 +299,7 @@ def compare(expr, op: str, literal):
 def _present(path: MemberPath, table):
     """`field:*`: the field is set (for a repeated field, it has an element)."""
     if len(path.runs) == 1:
-        return table.c.data[path.runs[0]].as_string().is_not(None)
+        return json_value(table.c.data, path.runs[0], "string").is_not(None)
     return AnyElement(table.c.data, path.runs, "present", "=", None)
 
 
