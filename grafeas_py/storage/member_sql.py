@@ -174,9 +174,12 @@ def _literal(path: MemberPath, kind: str, value: Value):
     if kind == "int64" and value.text is not None and _INTEGER.fullmatch(value.text):
         return int(value.text)  # exact: stored int64 text is cast to an exact number, not a double
     try:
-        return float(raw)
+        number = float(raw)
     except ValueError:
         raise InvalidArgument(f"filter: {path.name} is a number, not {raw!r}") from None
+    if math.isnan(number):  # SQLite matched nothing and PostgreSQL everything
+        raise InvalidArgument(f"filter: {path.name}: no comparison with NaN holds; compare with a number")
+    return number
 
 
 def _default(kind: str, leaf: SchemaField):
