@@ -347,7 +347,7 @@ class AnyElement(ColumnElement):
     def __init__(self, data, runs, kind: str, op: str, literal, default=None) -> None:
         self.data, self.runs, self.kind, self.op, self.literal = data, runs, kind, op, literal
         # An element that leaves the leaf out reads as this proto3 default (None: it matches nothing).
-        self.default = default if runs[-1] and op not in ("prefix", "suffix") else None
+        self.default = default if runs[-1] else None
 
 
 def _json_path(run: tuple[str, ...]) -> str:
@@ -361,12 +361,11 @@ def _any_sqlite(element: AnyElement, compiler, **kw):
     if element.kind == "present":  # an element has the rest of the path, as jsonpath asks on PostgreSQL
         sql = f"json_extract(e{len(walk)}.value, {_param(compiler, _json_path(last), kw)}) IS NOT NULL" if last else "1"
     else:
-        leaf = f"e{len(walk)}.value"
+        leaf = literal_column(f"e{len(walk)}.value")
         if last:
-            leaf = f"json_extract({leaf}, {_param(compiler, _json_path(last), kw)})"
+            leaf = func.json_extract(leaf, literal(_json_path(last)))
         if element.default is not None:
-            default = int(element.default) if element.kind == "bool" else element.default
-            leaf = f"COALESCE({leaf}, {_param(compiler, default, kw)})"
+            leaf = func.coalesce(leaf, literal(int(element.default) if element.kind == "bool" else element.default))
         sql = _leaf_test(leaf, element, compiler, kw)
     for depth in range(len(walk), 0, -1):
         parent = source if depth == 1 else f"e{depth - 1}.value"
@@ -375,20 +374,20 @@ def _any_sqlite(element: AnyElement, compiler, **kw):
     return sql
 
 
-def _leaf_test(leaf: str, element: AnyElement, compiler, kw) -> str:
-    """SQL for `leaf op literal`, where `leaf` is SQL yielding one element's value as a JSON scalar."""
+def _leaf_test(leaf, element: AnyElement, compiler, kw) -> str:
+    """SQL for `leaf op literal`, where `leaf` is an expression yielding one element's value as a JSON scalar."""
     literal = element.literal
     if element.op in ("prefix", "suffix"):
         escaped = literal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = escaped + "%" if element.op == "prefix" else "%" + escaped
-        return f"{leaf} LIKE {_param(compiler, pattern, kw)} ESCAPE '\\'"
+        return f"{compiler.process(leaf, **kw)} LIKE {_param(compiler, pattern, kw)} ESCAPE '\\'"
     if element.kind == "int64":  # int64 is a JSON string in documents
-        leaf = f"CAST({leaf} AS NUMERIC)"
+        leaf = cast(leaf, Numeric)
     elif element.kind == "time":  # an RFC 3339 string in documents; an unset one matches nothing
-        leaf = compiler.process(time_micros(literal_column(leaf)), **kw)
+        leaf = time_micros(leaf)
     elif element.kind == "bool":
         literal = int(literal)  # SQLite's JSON booleans read as 0 and 1
-    return f"{leaf} {element.op} {_param(compiler, literal, kw)}"
+    return f"{compiler.process(leaf, **kw)} {element.op} {_param(compiler, literal, kw)}"
 
 
 @compiles(AnyElement, "postgresql")
@@ -397,10 +396,15 @@ def _any_postgresql(element: AnyElement, compiler, **kw):
     *walk, last = element.runs
     path = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk) + _json_path(last)[1:]
     if element.op in ("prefix", "suffix") or element.kind in ("int64", "time"):
-        # jsonpath has no suffix test and no int64-as-string or time comparison: test each value in SQL
-        values = f"jsonb_path_query({source}, CAST({_param(compiler, path, kw)} AS jsonpath)) AS e(v)"
-        test = _leaf_test("(e.v #>> '{}')", element, compiler, kw)
-        return f"EXISTS (SELECT 1 FROM {values} WHERE {test})"
+        # jsonpath has no suffix test and no int64-as-string or time comparison: test each element in SQL
+        elements = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk)
+        values = f"jsonb_path_query({source}, CAST({_param(compiler, elements, kw)} AS jsonpath)) AS e(v)"
+        leaf = literal_column("(e.v #>> '{}')")
+        if last:
+            leaf = func.jsonb_extract_path_text(literal_column("e.v"), *(literal(key, Text) for key in last))
+        if element.default is not None:
+            leaf = func.coalesce(leaf, literal(element.default))
+        return f"EXISTS (SELECT 1 FROM {values} WHERE {_leaf_test(leaf, element, compiler, kw)})"
     if element.kind == "present":
         return f"jsonb_path_exists({source}, CAST({_param(compiler, path, kw)} AS jsonpath))"
     op = "==" if element.op == "=" else element.op

@@ -130,6 +130,10 @@ CASES = [
     ('has_prefix(vulnerability.packageIssue.affectedCpeUri, "cpe:/o:debian:")', {"vuln-a", "vuln-b"}),
     ('has_suffix(package.location.cpeUri, ":12")', {"pkg-tricky"}),
     ('has_suffix(package.location.cpeUri, "_linux%12")', set()),  # % and _ are literal here too
+    # an element that leaves the field out has "" there, which "" begins and ends
+    ('has_prefix(vulnerability.packageIssue.packageType, "")', {"vuln-a", "vuln-b"}),
+    ('has_suffix(vulnerability.packageIssue.packageType, "")', {"vuln-a", "vuln-b"}),
+    ('NOT has_prefix(vulnerability.packageIssue.packageType, "")', {"build-a", "disc-c", "pkg-tricky"}),
     ('has_prefix(resourceUrl, "HTTPS://")', set()),  # case matters, on SQLite as on PostgreSQL
     # numbers (PostgreSQL answers equality by containment, through the GIN index)
     ("vulnerability.cvssScore = 0", {"build-a", "disc-c", "pkg-tricky", "vuln-a", "vuln-b"}),
