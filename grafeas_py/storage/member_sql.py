@@ -309,6 +309,8 @@ def _present(path: MemberPath, table):
 def _containing(runs: tuple[tuple[str, ...], ...], literal) -> dict:
     """The smallest document containing `literal` at the path; arrays stand for repeated fields."""
     node = literal
+    if isinstance(literal, float) and math.isinf(literal):  # the JSON mapping writes infinities as text
+        node = "Infinity" if literal > 0 else "-Infinity"
     for i in range(len(runs) - 1, -1, -1):
         if i < len(runs) - 1:
             node = [node]  # containment of [x] in an array means: some element contains x
@@ -395,13 +397,17 @@ def _any_postgresql(element: AnyElement, compiler, **kw):
     source = compiler.process(element.data, **kw)
     *walk, last = element.runs
     path = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk) + _json_path(last)[1:]
-    if element.op in ("prefix", "suffix") or element.kind in ("int64", "time"):
-        # jsonpath has no suffix test and no int64-as-string or time comparison: test each element in SQL
+    infinite = element.kind == "number" and math.isinf(element.literal)
+    if element.op in ("prefix", "suffix") or element.kind in ("int64", "time") or infinite:
+        # jsonpath has no suffix test, no int64-as-string or time comparison and no infinities (a
+        # variable holding one is the string "Infinity"): test each element in SQL
         elements = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk)
         values = f"jsonb_path_query({source}, CAST({_param(compiler, elements, kw)} AS jsonpath)) AS e(v)"
         leaf = literal_column("(e.v #>> '{}')")
         if last:
             leaf = func.jsonb_extract_path_text(literal_column("e.v"), *(literal(key, Text) for key in last))
+        if element.kind == "number":
+            leaf = cast(leaf, Float)
         if element.default is not None:
             leaf = func.coalesce(leaf, literal(element.default))
         return f"EXISTS (SELECT 1 FROM {values} WHERE {_leaf_test(leaf, element, compiler, kw)})"

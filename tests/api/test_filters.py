@@ -223,9 +223,12 @@ def test_infinity_and_nan_compare_alike_on_both_databases(http, project):
     note = f"projects/{project}/notes/cve"
     assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"]).ok
     names = {}
-    for label, score in {"high": 9.8, "infinite": "Infinity", "nan": "NaN", "unset": None}.items():
+    scores = {"high": 9.8, "infinite": "Infinity", "negative": "-Infinity", "nan": "NaN", "unset": None}
+    for label, score in scores.items():
         body = occurrence_body("VULNERABILITY", note)
         body["vulnerability"] = {**body["vulnerability"], "cvssScore": score}
+        if label == "high":  # an element with an int32 set, for infinities through a repeated field
+            body["vulnerability"]["packageIssue"][0]["affectedVersion"]["epoch"] = 2
         r = http.post(f"/v1/projects/{project}/occurrences", json=body)
         assert r.status_code == 200, r.text
         names[r.json()["name"]] = label
@@ -235,8 +238,19 @@ def test_infinity_and_nan_compare_alike_on_both_databases(http, project):
 
     assert matching("vulnerability.cvssScore > 5") == ["high", "infinite"]
     assert matching("vulnerability.cvssScore = 0") == ["unset"]
-    assert matching("vulnerability.cvssScore < 1") == ["unset"]
-    assert matching("vulnerability.cvssScore != 0") == ["high", "infinite"]  # NaN satisfies no comparison
+    assert matching("vulnerability.cvssScore < 1") == ["negative", "unset"]
+    assert matching("vulnerability.cvssScore != 0") == ["high", "infinite", "negative"]  # NaN satisfies no comparison
+    # infinite literals (PostgreSQL's containment wrote them as null, and its jsonpath as a string)
+    assert matching("vulnerability.cvssScore = Infinity") == ["infinite"]
+    assert matching("vulnerability.cvssScore = 1e999") == ["infinite"]
+    assert matching('vulnerability.cvssScore = "-Infinity"') == ["negative"]
+    assert matching("vulnerability.cvssScore < Infinity") == ["high", "negative", "unset"]
+    assert matching("vulnerability.cvssScore >= Infinity") == ["infinite"]
+    epoch = "vulnerability.packageIssue.affectedVersion.epoch"
+    assert matching(f"{epoch} < Infinity") == sorted(scores)
+    assert matching(f"{epoch} > -1e999") == sorted(scores)
+    assert matching(f"{epoch} = Infinity") == []
+    assert matching(f"{epoch} != Infinity") == sorted(scores)
 
 
 def test_int64_fields_compare_exactly_beyond_a_double(http, project):
