@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     not_,
     null,
     or_,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
@@ -42,6 +44,8 @@ from ..wire.timestamps import to_micros
 from .tables import notes
 
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII: str.isdigit() and \d take "²"
+_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # the grammar's, in ASCII
+_INT64_RANGES = {"int64": (-(2**63), 2**63 - 1), "uint64": (0, 2**64 - 1)}
 # Stored JSON escapes these in keys, and SQLite matches a path's key against the key as stored.
 _UNSEARCHABLE_KEY = re.compile(r'["\\\x00-\x1f]')
 _NUMBERS = {"int32", "uint32", "float", "double"}
@@ -102,6 +106,11 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     literal = _literal(path, kind, value)
     if op == ":":
         op = "="
+    if kind == "int64":
+        exact = _int64_comparison(path, op, literal)
+        if isinstance(exact, bool):  # the literal decides it for every value the field can hold
+            return true() if exact else false()
+        op, literal = exact
     if leaf.enum is not None and op in ("<", "<=", ">", ">="):
         return _enum_order(path, op, literal, table)
     if len(path.runs) == 1 and kind == "time":  # an unset time satisfies no comparison; NOT of one holds for it
@@ -171,15 +180,28 @@ def _literal(path: MemberPath, kind: str, value: Value):
         if raw not in ("true", "false"):
             raise InvalidArgument(f"filter: {path.name} is true or false, not {raw!r}")
         return raw == "true"
-    if kind == "int64" and value.text is not None and _INTEGER.fullmatch(value.text):
-        return int(value.text)  # exact: stored int64 text is cast to an exact number, not a double
-    try:
-        number = float(raw)
-    except ValueError:
-        raise InvalidArgument(f"filter: {path.name} is a number, not {raw!r}") from None
-    if math.isnan(number):  # SQLite matched nothing and PostgreSQL everything
+    text = value.text if value.text is not None else raw  # as written
+    if text.lower() == "nan":  # SQLite matched nothing and PostgreSQL everything
         raise InvalidArgument(f"filter: {path.name}: no comparison with NaN holds; compare with a number")
-    return number
+    if not (_NUMBER.fullmatch(text) or text in ("Infinity", "-Infinity")):
+        raise InvalidArgument(f"filter: {path.name} is a number, not {text!r}")
+    # int64 exactly, beyond a double's 2**53: stored int64 text is cast to an exact number, not a double
+    return Decimal(text) if kind == "int64" else float(text)
+
+
+def _int64_comparison(path: MemberPath, op: str, number: Decimal) -> tuple[str, int] | bool:
+    """`op` and an integer that compare each value an int64 field can hold as `op number` does; or the
+    answer, where `number` decides the comparison for all of them."""
+    lowest, highest = _INT64_RANGES[path.leaf.kind]
+    if not lowest <= number <= highest:  # beyond the range: every value is on the same side of it
+        return _holds(lowest, op, number)
+    whole = math.floor(number)
+    if number == whole:
+        return op, whole
+    # a fraction, which no integer equals; those below it are at most its floor, those above at least one more
+    if op in ("=", "!="):
+        return op == "!="
+    return ("<=", whole) if op in ("<", "<=") else (">=", whole + 1)
 
 
 def _default(kind: str, leaf: SchemaField):

@@ -273,6 +273,24 @@ def test_int64_fields_compare_exactly_beyond_a_double(http, project):
     assert matching(f" = {2**63 - 1}") == [2**63 - 1]
     assert matching(f" > {2**53}") == [2**53 + 1, 2**63 - 1]
     assert matching(f" <= {2**53}") == [2**53]
+    assert matching(f' = "{2**53 + 1}"') == [2**53 + 1]  # quoted, as the JSON mapping writes int64
+    # a decimal point or an exponent read as a double: SQLite found 2**53 for 2**53 + 1, PostgreSQL not
+    assert matching(f" = {2**53 + 1}.0") == [2**53 + 1]
+    assert matching(" = 9.007199254740993e15") == [2**53 + 1]
+    assert matching(f" != {2**53 + 1}.0") == [2**53, 2**63 - 1]
+    # a fraction compares exactly too
+    assert matching(f" < {2**53}.5") == [2**53]
+    assert matching(f" >= {2**53}.5") == [2**53 + 1, 2**63 - 1]
+    assert matching(f" = {2**53}.5") == []
+    assert matching(f" != {2**53}.5") == [2**53, 2**53 + 1, 2**63 - 1]
+    # beyond int64's range (a 500 on both databases): every value is on one side
+    assert matching(f" > {2**63}") == []
+    assert matching(f" < {2**63}") == [2**53, 2**53 + 1, 2**63 - 1]
+    assert matching(f" != {2**63}") == [2**53, 2**53 + 1, 2**63 - 1]
+    assert matching(f" > {-(2**63) - 1}") == [2**53, 2**53 + 1, 2**63 - 1]
+    assert matching(" < 99999999999999999999999999999") == [2**53, 2**53 + 1, 2**63 - 1]
+    assert matching(" >= Infinity") == []
+    assert matching(" > 1e999999999") == []
 
 
 def test_a_field_an_element_leaves_out_reads_as_its_default(http, project):
@@ -362,6 +380,9 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ("vulnerability.cvssScore != NaN", "vulnerability.cvssScore: no comparison with NaN holds"),
         ('vulnerability.cvssScore < "nan"', "vulnerability.cvssScore: no comparison with NaN holds"),
         ("vulnerability.packageIssue.affectedVersion.epoch != NaN", "no comparison with NaN holds"),
+        ("build.intotoProvenance.recipe.definedInMaterial != NaN", "no comparison with NaN holds"),
+        ('vulnerability.cvssScore = "٣"', "vulnerability.cvssScore is a number, not '٣'"),  # ASCII digits only
+        ('build.intotoProvenance.recipe.definedInMaterial = "1_000"', "is a number, not '1_000'"),
         ("vulnerability.packageIssue.affectedPackage=5", "takes text, not the number 5"),
         ('discovery.lastScanTime:"2024"', "discovery.lastScanTime is a time: compare it with = != < <= > >="),
         ("discovery.lastScanTime > 5", "is a time; compare it with an RFC 3339 string, not a number"),
