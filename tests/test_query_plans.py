@@ -309,3 +309,13 @@ def test_pages_are_planned_with_their_values_every_time(seeded):
         prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
     assert any("occurrences.occurrence_id = " in statement for statement in prepared), prepared
     assert not any("ORDER BY occurrences." in statement for statement in prepared), prepared
+
+
+@pytest.mark.parametrize("project", ["p3", "big"])
+def test_a_prefix_of_resource_uris_is_a_range_of_their_index(storage, project):
+    """has_prefix(resourceUrl, ...) compiled to LIKE, which no index served: one artifact's prefix read the project."""
+    found = plan(
+        storage, occurrences_query(project, PAGE, parse(f'has_prefix(resourceUrl, "{IMAGE.format(7)[:-64]}")'))
+    )
+    assert "ix_occurrences_project_id_resource_uri_pk" in found, found
+    assert ("resource_uri ~>=~" if POSTGRES_URL else "resource_uri>?") in found, found

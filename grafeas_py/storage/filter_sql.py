@@ -17,7 +17,7 @@ from ..filtering import And, Call, Compare, Field, Not, Or, Value
 from ..names import parse_note_name, parse_policy_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
-from .member_sql import compare, member_condition, member_path, time_micros
+from .member_sql import ByDialect, compare, member_condition, member_path, time_micros
 from .tables import audit_log, decisions, notes, occurrences, projects
 
 # Kritis and the v1beta1 API name two kinds differently.
@@ -134,6 +134,10 @@ class Parenthesized(ColumnElement):
     def __init__(self, condition) -> None:
         self.condition = condition
 
+    def self_group(self, against=None):
+        # In parentheses already; and used as it stands, not as `(...) = 1`, which hides it from SQLite's indexes.
+        return self
+
 
 @compiles(Parenthesized)
 def _parenthesized(element: Parenthesized, compiler, **kw):
@@ -216,4 +220,32 @@ def _call(node: Call, table):
     if kind != "text":
         raise InvalidArgument(f"filter: {node.function} applies to text fields, not to {field.name}")
     text = _text(value, field)
-    return compare(column, "prefix" if node.function == "has_prefix" else "suffix", text)
+    if node.function == "has_prefix":
+        return _starts_with(column, text)
+    return compare(column, "suffix", text)
+
+
+def _starts_with(column, prefix: str):
+    """`column` begins with `prefix`, as the range of texts an index on the column serves.
+
+    In code point order every text that begins with `prefix` lies between it and its successor, and
+    nothing else does. SQLite's BINARY collation compares so; PostgreSQL's default collation may not
+    (a locale can ignore punctuation, or sort "ch" after "h"), so there the range compares with the
+    operators of text_pattern_ops, which the index of occurrences' resource URIs has (migration 0010).
+    """
+    after = _successor(prefix)
+    lower = ByDialect(column >= prefix, postgresql=column.op("~>=~", is_comparison=True)(prefix))
+    if after is None:
+        return lower
+    return and_(lower, ByDialect(column < after, postgresql=column.op("~<~", is_comparison=True)(after)))
+
+
+def _successor(prefix: str) -> str | None:
+    """The least text after every text that begins with `prefix`, in code point order (None: there is none)."""
+    kept = prefix.rstrip(chr(0x10FFFF))  # the last code point has no successor: step the one before it
+    if not kept:
+        return None
+    following = ord(kept[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: UTF-8 and text hold none
+        following = 0xE000
+    return kept[:-1] + chr(following)

@@ -255,12 +255,17 @@ def json_value(data, run: tuple[str, ...], as_: str):
 
 
 class ByDialect(ColumnElement):
-    """`postgresql` on PostgreSQL, `default` elsewhere: one value, written in each database's terms."""
+    """`postgresql` on PostgreSQL, `default` elsewhere: one value or comparison in each database's terms."""
 
     inherit_cache = False
 
     def __init__(self, default, postgresql) -> None:
         self.default, self.postgresql, self.type = default, postgresql, default.type
+
+    def self_group(self, against=None):
+        # A function's value or one comparison, which binds tighter than AND, OR and NOT: used as it
+        # stands, not as `x >= ? = 1`, which hides the comparison from SQLite's indexes.
+        return self
 
 
 @compiles(ByDialect)

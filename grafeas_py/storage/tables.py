@@ -75,7 +75,9 @@ occurrences = Table(
     Index(None, "project_id", "occurrence_id", unique=True),
     Index(None, "project_id", "pk"),
     Index(None, "note_project_id", "note_id", "pk"),
-    Index(None, "project_id", "resource_uri", "pk"),
+    # By URI, and by prefix: text_pattern_ops orders by code point, in which has_prefix is a range, as
+    # SQLite's BINARY collation does (PostgreSQL's default collation may not), and serves = as well.
+    Index(None, "project_id", "resource_uri", "pk", postgresql_ops={"resource_uri": "text_pattern_ops"}),
     Index(None, "project_id", "kind", "pk"),
     Index(None, "project_id", "create_time"),
     sqlite_autoincrement=True,

@@ -87,6 +87,13 @@ CASES = [
     ('has_prefix(resourceUrl, "https://gcr.io/acme/")', {"vuln-a", "vuln-b", "build-a", "pkg-tricky"}),
     ('has_prefix(resourceUrl, "https://gcr.io/acme/100%_")', {"pkg-tricky"}),  # % and _ are literal
     ('has_prefix(resourceUrl, "https://gcr.io/acme/1%")', set()),
+    # a range of resource URIs in code point order, for their index
+    ('has_prefix(resourceUrl, "")', {"vuln-a", "vuln-b", "build-a", "disc-c", "pkg-tricky"}),
+    ('has_prefix(resourceUrl, "https://gcr.io/acme/a")', {"vuln-a", "vuln-b", "build-a"}),
+    (f'has_prefix(resourceUrl, "{A}")', {"vuln-a", "build-a"}),
+    ('NOT has_prefix(resourceUrl, "https://gcr.io/")', {"disc-c"}),
+    ('has_prefix(resourceUrl, "https://gcr.io/acme/app\U0010ffff")', set()),  # the last code point
+    ('has_prefix(resourceUrl, "https://gcr.io/acme/\ud7ff")', set()),  # surrogates follow it
     ('has_suffix(resourceUrl, "c" )', {"disc-c"}),
     ('noteId="CVE-1"', {"vuln-a"}),
     ('dependencyPackageName="openssl"', {"pkg-tricky"}),  # Container Analysis's name for package.name
