@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import String, and_, literal, not_, or_, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import BooleanClauseList, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean
 
 from ..errors import InvalidArgument
@@ -129,6 +130,7 @@ class Parenthesized(ColumnElement):
     """A condition in parentheses that SQLAlchemy cannot flatten into the chain around it."""
 
     inherit_cache = False
+    _traverse_internals = [("condition", InternalTraversal.dp_clauseelement)]  # its cache key: statements stay cached
     type = Boolean()
 
     def __init__(self, condition) -> None:

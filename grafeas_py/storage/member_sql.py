@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean
 
 from ..errors import InvalidArgument
@@ -258,6 +259,11 @@ class ByDialect(ColumnElement):
     """`postgresql` on PostgreSQL, `default` elsewhere: one value or comparison in each database's terms."""
 
     inherit_cache = False
+    # its cache key, so that statements holding it stay cached as compiled SQL
+    _traverse_internals = [
+        ("default", InternalTraversal.dp_clauseelement),
+        ("postgresql", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, default, postgresql) -> None:
         self.default, self.postgresql, self.type = default, postgresql, default.type

@@ -2,7 +2,9 @@
 
 import pytest
 
-from grafeas_py.filtering import MAX_DEPTH, MAX_TERMS
+from grafeas_py.filtering import MAX_DEPTH, MAX_TERMS, parse
+from grafeas_py.storage import PageRequest
+from grafeas_py.storage.sql import occurrences_query
 from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS, occurrence_body
 
 A = "https://gcr.io/acme/app@sha256:" + "a" * 64
@@ -474,3 +476,12 @@ def test_filters_with_as_many_terms_as_allowed_work_on_both_databases(http, proj
     filter_ = " OR ".join(["vulnerability.effectiveSeverity < HIGH"] * MAX_TERMS)
     got = {names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", filter_)}
     assert got == {"build-a", "disc-c", "pkg-tricky"}
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    ['noteName="projects/p/notes/n"', 'has_prefix(resourceUrl, "https://")', 'build.provenance.buildOptions."a,b":*'],
+)
+def test_statements_of_common_filters_stay_cached_as_compiled_sql(filter_):
+    # The elements these compile to had no cache key: every request compiled its statement again.
+    assert occurrences_query("p", PageRequest(size=10), parse(filter_))._generate_cache_key() is not None
