@@ -1,7 +1,6 @@
 """`grafeas-py` as a CI client, against the real test server over HTTP: exit codes a pipeline can use."""
 
 import base64
-import contextlib
 import json
 import os
 import signal
@@ -143,30 +142,10 @@ def test_ingest_is_idempotent_and_refuses_a_malformed_report(cli, project):
     assert cli("ingest", "nessus", report, "--project", project, "--resource", IMAGE).exit_code == 2
 
 
-@contextlib.contextmanager
 def _server_answering(status: int):
     """A local HTTP server answering every request with `status`, as a failing or refusing server would."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"error": {"code": status, "message": "no, sorry", "status": "X"}}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    body = json.dumps({"error": {"code": status, "message": "no, sorry", "status": "X"}}).encode()
+    return front(lambda *_: (status, {"Content-Type": "application/json"}, body))
 
 
 def _closed_port() -> int:
