@@ -86,7 +86,8 @@ class Storage(abc.ABC):
     # Notes
     @abc.abstractmethod
     def create_notes(self, project_id: str, notes: dict[str, dict]) -> list[dict]:
-        """Create every note (keyed by note id) or none; AlreadyExists names a taken id."""
+        """Create every note (keyed by note id) or none; AlreadyExists names a taken id, and
+        FailedPrecondition an id still named by occurrences of another kind."""
 
     @abc.abstractmethod
     def get_note(self, project_id: str, note_id: str) -> dict: ...
@@ -126,7 +127,8 @@ class Storage(abc.ABC):
         updated: list[OccurrenceUpdate],
     ) -> None:
         """Create the notes (by project, then id) and occurrences and replace the updated occurrences, all
-        in one transaction; Aborted, with nothing written, if another request wrote any of them meanwhile."""
+        in one transaction; Aborted, with nothing written, if another request wrote any of them meanwhile,
+        and FailedPrecondition if occurrences of another kind name a note to create."""
 
     @abc.abstractmethod
     def create_occurrences_unless_taken(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict] | None:

@@ -65,6 +65,24 @@ RETURNING 1
 _NOTE_KINDS = select(notes.c.note_id, notes.c.kind).where(
     notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True))
 )
+# Whether a note id is taken, and the kind of an occurrence of another kind that still names it (kept
+# when a note of that kind was deleted): one statement, whose probe of the (note project, note id, pk)
+# index finds nothing for an id no occurrence names, so a single CreateNote costs no extra round trip.
+_NOTE_ID_HELD = select(
+    select(notes.c.pk)
+    .where(notes.c.project_id == bindparam("project_id"), notes.c.note_id == bindparam("note_id"))
+    .exists()
+    .label("taken"),
+    select(occurrences.c.kind)
+    .where(
+        occurrences.c.note_project_id == bindparam("project_id"),
+        occurrences.c.note_id == bindparam("note_id"),
+        occurrences.c.kind != bindparam("kind"),
+    )
+    .limit(1)
+    .scalar_subquery()
+    .label("other_kind"),
+)
 
 
 def _note_missing(project_id: str, note_id: str) -> NotFound:
@@ -73,6 +91,18 @@ def _note_missing(project_id: str, note_id: str) -> NotFound:
 
 def _occurrence_missing(project_id: str, occurrence_id: str) -> NotFound:
     return NotFound(f"occurrence {occurrence_name(project_id, occurrence_id)!r} not found")
+
+
+def _held_by_other_kind(project_id: str, held: dict[str, tuple[str, str]], what: str = "") -> FailedPrecondition:
+    """The refusal to create notes (by id: (kind, other kind)) that occurrences of another kind name;
+    `what` says, for more than one, what was not written."""
+    problems = [
+        f"note {note_name(project_id, note_id)!r} cannot be created as {kind}: {other} occurrences still name it "
+        "(kept when a note of that id was deleted), and an occurrence's kind must match its note's"
+        for note_id, (kind, other) in held.items()
+    ]
+    advice = "delete those occurrences first, or give the note another id"
+    return FailedPrecondition(f"{what}: " * bool(what) + "; ".join(problems) + "; " + advice)
 
 
 class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
@@ -161,9 +191,20 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def create_notes(self, project_id: str, new_notes: dict[str, dict]) -> list[dict]:
         try:
             with self._write() as conn:
-                taken = self._existing_note_ids(conn, project_id, list(new_notes))
+                if len(new_notes) == 1:  # CreateNote: both checks in one prebuilt statement
+                    [(note_id, doc)] = new_notes.items()
+                    params = {"project_id": project_id, "note_id": note_id, "kind": doc["kind"]}
+                    row = conn.execute(_NOTE_ID_HELD, params).one()
+                    taken = [note_id] if row.taken else []
+                    held = {note_id: row.other_kind} if row.other_kind else {}
+                else:
+                    taken = self._existing_note_ids(conn, project_id, list(new_notes))
+                    held = {} if taken else self._other_kinds(conn, project_id, new_notes)
                 if taken:
                     raise AlreadyExists(f"note {note_name(project_id, taken[0])!r} already exists")
+                if held:
+                    what = "no notes were created" if len(new_notes) > 1 else ""
+                    raise _held_by_other_kind(project_id, {i: (new_notes[i]["kind"], k) for i, k in held.items()}, what)
                 self._insert_notes(conn, project_id, new_notes)
         except IntegrityError:  # another writer took an id between our check and our insert
             raise AlreadyExists("one of the notes already exists; no notes were created") from None
@@ -204,6 +245,27 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             query = select(notes.c.note_id).where(notes.c.project_id == project_id, notes.c.note_id.in_(chunk))
             found.extend(conn.execute(query).scalars())
         return sorted(found, key=note_ids.index)
+
+    @staticmethod
+    def _other_kinds(conn, project_id: str, new_notes: dict[str, dict]) -> dict[str, str]:
+        """For the notes to create (by id) that occurrences of another kind name, one such kind, by id."""
+        by_kind: dict[str, list[str]] = {}
+        for note_id, doc in new_notes.items():
+            by_kind.setdefault(doc["kind"], []).append(note_id)
+        found: dict[str, str] = {}
+        for kind, note_ids in by_kind.items():
+            for start in range(0, len(note_ids), _CHUNK):
+                query = (
+                    select(occurrences.c.note_id, occurrences.c.kind)
+                    .where(
+                        occurrences.c.note_project_id == project_id,
+                        occurrences.c.note_id.in_(note_ids[start : start + _CHUNK]),
+                        occurrences.c.kind != kind,
+                    )
+                    .distinct()
+                )
+                found.update(conn.execute(query).all())
+        return {note_id: found[note_id] for note_id in new_notes if note_id in found}
 
     def get_note(self, project_id: str, note_id: str) -> dict:
         with self._read() as conn:
@@ -283,6 +345,10 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                 for note_project, docs in new_notes.items():
                     if self._existing_note_ids(conn, note_project, list(docs)):
                         raise _written_meanwhile()
+                    held = self._other_kinds(conn, note_project, docs)
+                    if held:
+                        kinds = {i: (docs[i]["kind"], k) for i, k in held.items()}
+                        raise _held_by_other_kind(note_project, kinds, "nothing was written")
                     self._insert_notes(conn, note_project, docs)
                 if self._taken_occurrence_ids(conn, project_id, [row["occurrence_id"] for row in rows]):
                     raise _written_meanwhile()
