@@ -5,8 +5,8 @@ idempotency key (the first 128 bits, written as a UUID), so the key is recorded 
 itself: posting the same report again, or retrying after a dropped connection, finds the ids taken
 and creates nothing. A finding recorded before is updated when it comes with other content (a
 rescan raised its severity, say), and left unwritten when it comes the same. A planned note whose
-id a note of another kind holds takes its alternative id (plan.alternative_note_id), as within one
-report.
+id another kind holds (a note, or occurrences kept after their note was deleted) takes its
+alternative id (plan.alternative_note_id), as within one report.
 """
 
 from __future__ import annotations
@@ -97,9 +97,10 @@ class Ingest:
         raise AssertionError("unreachable")
 
     def move_taken_notes(self, notes: dict[str, dict], bodies: list[dict]) -> tuple[dict[str, dict], list[dict]]:
-        """Planned notes whose ids a stored note of another kind holds take their alternative ids, as in
-        one report (PlanBuilder.note), and so do the occurrences on them: a package note named
-        `trivy-scan` must not make every later Trivy scan in its project fail."""
+        """Planned notes whose ids another kind holds take their alternative ids, as in one report
+        (PlanBuilder.note), and so do the occurrences on them: a package note named `trivy-scan` must not
+        make every later Trivy scan in its project fail. Another kind holds an id with a stored note, or
+        with occurrences kept after their note was deleted, which a note of this kind may not join."""
         refs = {parse_note_name(name, f"notes[{name!r}]"): name for name in notes}
         # Attaching to them is needed anyway; asked first, whether a note exists is told only to who may.
         for note_project in sorted({ref.project for ref in refs}):
@@ -108,13 +109,19 @@ class Ingest:
         alternatives = {
             ref: NoteRef(ref.project, alternative_note_id(ref.note_id, kinds[ref])) for ref in refs if kinds[ref]
         }
-        stored = self.grafeas.storage.note_kinds([*refs, *alternatives.values()])
+        storage = self.grafeas.storage
+        stored = storage.note_kinds([*refs, *alternatives.values()])
+        # Kept occurrences matter only where no note is stored; an alternative only where its id is held.
+        orphaned = storage.other_occurrence_kinds({ref: kinds[ref] for ref in alternatives if ref not in stored})
+        held = [ref for ref in alternatives if stored.get(ref, kinds[ref]) != kinds[ref] or ref in orphaned]
+        wanted = {alternatives[ref]: kinds[ref] for ref in held if alternatives[ref] not in stored}
+        taken = storage.other_occurrence_kinds(wanted)
         moved = {
-            refs[ref]: alternative.name
-            for ref, alternative in alternatives.items()
-            if stored.get(ref, kinds[ref]) != kinds[ref]
-            and stored.get(alternative, kinds[ref]) == kinds[ref]
-            and alternative.name not in notes
+            refs[ref]: alternatives[ref].name
+            for ref in held
+            if stored.get(alternatives[ref], kinds[ref]) == kinds[ref]
+            and alternatives[ref] not in taken
+            and alternatives[ref].name not in notes
         }
         if not moved:
             return notes, bodies

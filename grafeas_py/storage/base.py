@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..auth.audit import AuditEntry
@@ -108,6 +108,11 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def note_kinds(self, refs: Iterable[NoteRef]) -> dict[NoteRef, str]:
         """The kind of each existing note among `refs`."""
+
+    @abc.abstractmethod
+    def other_occurrence_kinds(self, wanted: Mapping[NoteRef, str]) -> dict[NoteRef, str]:
+        """For each note and kind in `wanted`, the kind of an occurrence naming the note that is not that
+        kind, where one does (occurrences outlive their note, so the note need not exist)."""
 
     # Occurrences
     @abc.abstractmethod

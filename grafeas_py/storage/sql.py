@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -266,6 +266,20 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                 )
                 found.update(conn.execute(query).all())
         return {note_id: found[note_id] for note_id in new_notes if note_id in found}
+
+    def other_occurrence_kinds(self, wanted: Mapping[NoteRef, str]) -> dict[NoteRef, str]:
+        """For each note and kind in `wanted`, an occurrence kind naming the note that is not that kind."""
+        if not wanted:
+            return {}
+        by_project: dict[str, dict[str, dict]] = {}
+        for ref, kind in wanted.items():
+            by_project.setdefault(ref.project, {})[ref.note_id] = {"kind": kind}
+        with self._read() as conn:
+            return {
+                NoteRef(project_id, note_id): kind
+                for project_id, new in by_project.items()
+                for note_id, kind in self._other_kinds(conn, project_id, new).items()
+            }
 
     def get_note(self, project_id: str, note_id: str) -> dict:
         with self._read() as conn:

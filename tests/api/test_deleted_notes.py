@@ -67,6 +67,24 @@ def test_a_deleted_note_comes_back_only_as_the_kind_of_the_occurrences_still_nam
     assert r.status_code == 200 and r.json()["kind"] == "BUILD", r.text
 
 
+def test_an_ingested_note_whose_id_kept_occurrences_of_another_kind_hold_takes_its_alternative_id(http, project):
+    """As with a stored note of another kind: a report is not refused over occurrences a user left behind."""
+    notes = f"{project}-notes"
+    old = note(http, notes, "CVE-9", "BUILD")
+    occurrence(http, project, "BUILD", old)
+    assert http.delete(f"/v1/{old}").status_code == 200
+
+    vulnerability = occurrence_body("VULNERABILITY", old, IMAGE)
+    r = plan(http, project, {old: NOTE_BODIES["VULNERABILITY"]}, [("a", vulnerability)])
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 1 and r.json()["notesCreated"] == 1
+    assert http.get(f"/v1/{old}").status_code == 404
+    moved = http.get(f"/v1/{old}-vulnerability").json()
+    assert moved["kind"] == "VULNERABILITY"
+    listed = http.get(f"/v1/{moved['name']}/occurrences").json()["occurrences"]
+    assert [o["kind"] for o in listed] == ["VULNERABILITY"]
+
+
 def test_an_ingested_note_whose_id_and_alternative_kept_occurrences_hold_is_refused_whole(http, project):
     notes = f"{project}-notes"
     for note_id in ("CVE-9", "CVE-9-vulnerability"):
