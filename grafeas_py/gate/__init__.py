@@ -2,7 +2,7 @@
 
 from .artifacts import artifact_digest
 from .decision import Decision, Violation
-from .engine import evaluate
+from .engine import evaluate, notes_needed
 from .model import Breakglass, Policy
 from .policy import load_policy_text, parse_policy
 
@@ -14,5 +14,6 @@ __all__ = [
     "artifact_digest",
     "evaluate",
     "load_policy_text",
+    "notes_needed",
     "parse_policy",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,6 +30,9 @@ class Context:
     now: datetime
     occurrences: list[dict]
     attestors: dict[str, Attestor]
+    # The notes read for what occurrences leave to them (vulnerability_checks.notes_needed), by name;
+    # None when the caller gave none.
+    notes: Mapping[str, dict] | None = None
     used: set[str] = field(default_factory=set)
     by_kind: dict[str, list[dict]] = field(init=False)
 
@@ -47,13 +51,13 @@ class Context:
             occurrence
             for kind in kinds
             for occurrence in self.by_kind.get(kind, ())
-            if note_name is None or _canonical_note_name(occurrence.get("noteName")) == note_name
+            if note_name is None or canonical_note_name(occurrence.get("noteName")) == note_name
         ]
         self.used.update(occurrence["name"] for occurrence in found)
         return found
 
 
-def _canonical_note_name(name) -> str | None:
+def canonical_note_name(name) -> str | None:
     """`projects/P/notes/N` for a note name with or without a location (occurrences stored before
     the server wrote one spelling may hold the other); anything else as it is."""
     if isinstance(name, str) and "/locations/" in name:

@@ -1,4 +1,4 @@
-"""The deploy gate's decision: `evaluate(policy, resource_uri, occurrences, now, breakglass)`, a pure function.
+"""The deploy gate's decision: `evaluate(policy, resource_uri, occurrences, now, breakglass, notes)`, a pure function.
 
 Order of evaluation:
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from grafeas_py.errors import InvalidArgument
@@ -46,7 +46,7 @@ from .decision import ALLOW, Decision, Violation, decide
 from .model import Breakglass, Exemption, Policy
 from .patterns import any_match
 from .timeutil import format_timestamp
-from .vulnerability_checks import check_vulnerabilities
+from .vulnerability_checks import check_vulnerabilities, vulnerability_notes_needed
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,13 @@ def evaluate(
     occurrences: list[dict],
     now: datetime,
     breakglass: Breakglass | None = None,
+    notes: Mapping[str, dict] | None = None,
 ) -> Decision:
-    """Decide whether the artifact at `resource_uri` may be deployed under `policy`, given its occurrences."""
+    """Decide whether the artifact at `resource_uri` may be deployed under `policy`, given its occurrences.
+
+    `notes` holds, by name, those of the notes `notes_needed` names that exist: a note it names and
+    `notes` lacks was deleted. Without `notes`, occurrences are judged on their
+    own fields alone."""
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
     if not isinstance(resource_uri, str) or not resource_uri:
@@ -87,7 +92,7 @@ def evaluate(
         if allowed_by is not None and not dot_segment and deny_pattern_of(artifacts, resource_uri) is None:
             return Decision(True, ALLOW, allow_pattern=allowed_by.text)
     on_artifact, findings = _select(resource_uri, occurrences)
-    ctx = Context(parse_artifact(resource_uri), now, on_artifact, policy.attestors_by_name)
+    ctx = Context(parse_artifact(resource_uri), now, on_artifact, policy.attestors_by_name, notes)
     exempted: list[Violation] = []
     for name, rule, mode, check in _enabled(policy):
         exemptions = [e for e in policy.exemptions if e.rule == name and e.artifact.matches(canonical)]
@@ -99,6 +104,12 @@ def evaluate(
             violation = _violation(name, finding_mode, finding, exemptions)
             (exempted if finding.waived else findings).append(violation)
     return decide(findings, exempted, sorted(ctx.used), breakglass)
+
+
+def notes_needed(policy: Policy, occurrences: list[dict]) -> set[str]:
+    """The names of the notes `evaluate` reads, to be given as its `notes`: those of the VULNERABILITY
+    occurrences that leave their severity (or CVSS score, under a maximum) to their note."""
+    return vulnerability_notes_needed(policy.rules.vulnerabilities, occurrences)
 
 
 def _select(resource_uri: str, occurrences: list[dict]) -> tuple[list[dict], list[Violation]]:

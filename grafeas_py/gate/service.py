@@ -16,12 +16,12 @@ from collections import OrderedDict
 from ..auth import roles
 from ..auth.access import Access
 from ..errors import FailedPrecondition, InvalidArgument
-from ..names import decision_name, new_id, policy_name
+from ..names import decision_name, new_id, parse_note_name, policy_name
 from ..storage import Page, PageRequest
 from ..validation import MAX_RESOURCE_URI_LENGTH
 from ..wire.timestamps import from_datetime
 from .artifacts import resource_spellings
-from .engine import evaluate
+from .engine import evaluate, notes_needed
 from .model import Breakglass, Policy
 from .policy import load_policy_text, parse_policy
 
@@ -173,8 +173,9 @@ class Gate:
             raise TooManyOccurrences(
                 f"{resource_uri} has more than {MAX_OCCURRENCES} occurrences; the gate does not judge on a part"
             )
+        notes = self._notes(notes_needed(policy, occurrences))
         now = self._clock()
-        decision = evaluate(policy, resource_uri, occurrences, now, glass)
+        decision = evaluate(policy, resource_uri, occurrences, now, glass, notes)
         decision_id = new_id()
         record = {
             "name": decision_name(project_id, decision_id),
@@ -187,6 +188,17 @@ class Gate:
         if not record_it:
             return record
         return self.storage.record_decision(project_id, decision_id, policy_id, record)
+
+    def _notes(self, names: set[str]) -> dict[str, dict]:
+        """The notes of these names that exist, by name. Whoever may evaluate may read what an occurrence's
+        note says of it, as whoever may read an occurrence may read its note."""
+        refs = []
+        for name in sorted(names):
+            try:
+                refs.append(parse_note_name(name))
+            except InvalidArgument:
+                continue  # no note has that name: the rule judges the occurrence as one whose note is gone
+        return {ref.name: note for ref, note in self.storage.get_notes(refs).items()} if refs else {}
 
     @staticmethod
     def occurrence_projects(resource: dict) -> list[str]:

@@ -110,6 +110,10 @@ class Storage(abc.ABC):
         """The kind of each existing note among `refs`."""
 
     @abc.abstractmethod
+    def get_notes(self, refs: Iterable[NoteRef]) -> dict[NoteRef, dict]:
+        """The notes among `refs` that exist."""
+
+    @abc.abstractmethod
     def other_occurrence_kinds(self, wanted: Mapping[NoteRef, str]) -> dict[NoteRef, str]:
         """For each note and kind in `wanted`, the kind of an occurrence naming the note that is not that
         kind, where one does (occurrences outlive their note, so the note need not exist)."""

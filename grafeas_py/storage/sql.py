@@ -65,6 +65,9 @@ RETURNING 1
 _NOTE_KINDS = select(notes.c.note_id, notes.c.kind).where(
     notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True))
 )
+_NOTES = select(notes.c.note_id, notes.c.data).where(
+    notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True))
+)
 # Whether a note id is taken, and the kind of an occurrence of another kind that still names it (kept
 # when a note of that kind was deleted): one statement, whose probe of the (note project, note id, pk)
 # index finds nothing for an id no occurrence names, so a single CreateNote costs no extra round trip.
@@ -266,6 +269,19 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                 )
                 found.update(conn.execute(query).all())
         return {note_id: found[note_id] for note_id in new_notes if note_id in found}
+
+    def get_notes(self, refs: Iterable[NoteRef]) -> dict[NoteRef, dict]:
+        """The notes among `refs` that exist, looked up per project as `note_kinds` does."""
+        by_project: dict[str, list[str]] = {}
+        for project_id, note_id in dict.fromkeys(refs):
+            by_project.setdefault(project_id, []).append(note_id)
+        found: dict[NoteRef, dict] = {}
+        with self._read() as conn:
+            for project_id, note_ids in by_project.items():
+                for start in range(0, len(note_ids), _CHUNK):
+                    params = {"project_id": project_id, "note_ids": note_ids[start : start + _CHUNK]}
+                    found.update((NoteRef(project_id, i), data) for i, data in conn.execute(_NOTES, params))
+        return found
 
     def other_occurrence_kinds(self, wanted: Mapping[NoteRef, str]) -> dict[NoteRef, str]:
         """For each note and kind in `wanted`, an occurrence kind naming the note that is not that kind."""

@@ -180,6 +180,80 @@ def test_a_fixable_high_vulnerability_is_denied_with_evidence_and_recorded(http,
     assert [d["name"] for d in listed["decisions"]] == [decision["name"]]
 
 
+def vulnerability_note(http, project, note_id, **given):
+    """A VULNERABILITY note giving only the `given` fields (severity, cvssScore) besides its details."""
+    details = NOTE_BODIES["VULNERABILITY"]["vulnerability"]["details"]
+    body = {"vulnerability": {"details": details, **given}}
+    r = http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["name"]
+
+
+def unrated(note_name, **given):
+    """A fixable VULNERABILITY occurrence on IMAGE that gives no severity and no CVSS score but `given`."""
+    body = occurrence_body("VULNERABILITY", note_name, IMAGE)
+    del body["vulnerability"]["effectiveSeverity"]
+    body["vulnerability"].update(given)
+    return body
+
+
+def test_a_vulnerability_that_gives_no_severity_is_judged_by_its_notes(http, project, policies):
+    """The occurrence's severity is the note provider's, which Container Analysis copies in: without it, a
+    fixable vulnerability on a HIGH note passed a LOW maximum as if it were below MINIMAL."""
+    provider = f"{project}-vulnz"
+    high = vulnerability_note(http, provider, "CVE-1", severity="HIGH")
+    unrated_note = vulnerability_note(http, provider, "CVE-2")
+    on_high = occurrence(http, project, unrated(high))
+    occurrence(http, project, unrated(unrated_note))  # no one rates it: unspecified, below LOW
+    occurrence(http, project, unrated(high, severity="LOW"))  # its own severity wins over its note's
+    create(http, policies, "low", {"rules": {"vulnerabilities": {"maximumFixableSeverity": "LOW"}}})
+
+    decision = evaluate(http, policies, "low")
+    assert decision["decision"] == "DENY", decision
+    [violation] = decision["violations"]
+    assert violation["code"] == "SEVERITY_EXCEEDED"
+    assert "CVE-1 (in xz-utils 5.6.0, fixed in 5.6.1)" in violation["message"]
+    assert "with severity HIGH (its note's: the occurrence gives none), above the maximum LOW" in violation["message"]
+    assert violation["evidence"] == [on_high, high]  # the note may change after the decision
+    assert len(decision["usedOccurrences"]) == 3
+
+
+def test_a_deleted_note_never_lets_through_what_it_would_have_stopped(http, project, policies):
+    """Its severity is unknown, and judged as the worst it could be; a limit nothing exceeds still allows."""
+    provider = f"{project}-vulnz"
+    gone = vulnerability_note(http, provider, "CVE-1", severity="HIGH")
+    on_gone = occurrence(http, project, unrated(gone))
+    assert http.delete(f"/v1/{gone}").status_code == 200
+    create(http, policies, "low", {"rules": {"vulnerabilities": {"maximumFixableSeverity": "LOW"}}})
+    create(http, policies, "lax", {"rules": {"vulnerabilities": {"maximumFixableSeverity": "CRITICAL"}}})
+
+    decision = evaluate(http, policies, "low")
+    assert decision["decision"] == "DENY", decision
+    [violation] = decision["violations"]
+    assert violation["code"] == "SEVERITY_UNKNOWN" and violation["evidence"] == [on_gone, gone]
+    assert (
+        f"with an unknown severity (the occurrence gives none, and its note {gone} no longer exists), "
+        "judged as CRITICAL, above the maximum LOW for fixable vulnerabilities" in violation["message"]
+    )
+    assert evaluate(http, policies, "lax")["decision"] == "ALLOW"
+
+
+def test_a_vulnerability_that_gives_no_cvss_score_is_judged_by_its_notes(http, project, policies):
+    provider = f"{project}-vulnz"
+    scored = vulnerability_note(http, provider, "CVE-1", severity="LOW", cvssV3={"baseScore": 9.8})
+    on_scored = occurrence(http, project, unrated(scored, effectiveSeverity="LOW"))
+    create(http, policies, "cvss", {"rules": {"vulnerabilities": {"maximumCvssScore": 7}}})
+
+    [violation] = evaluate(http, policies, "cvss")["violations"]
+    assert violation["code"] == "CVSS_EXCEEDED" and violation["evidence"] == [on_scored, scored]
+    assert "with CVSS score 9.8 (its note's), above the maximum 7" in violation["message"]
+
+    assert http.delete(f"/v1/{scored}").status_code == 200
+    [violation] = evaluate(http, policies, "cvss")["violations"]
+    assert violation["code"] == "CVSS_UNKNOWN", violation
+    assert f"its note {scored} no longer exists), judged as 10, above the maximum 7" in violation["message"]
+
+
 BARE = IMAGE.removeprefix("https://")
 
 

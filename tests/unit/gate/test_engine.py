@@ -770,3 +770,20 @@ def test_occurrences_must_be_a_list():
 def test_now_must_be_aware():
     with pytest.raises(ValueError, match="timezone"):
         evaluate(make_policy({}), URI, [], NOW.replace(tzinfo=None))
+
+
+def test_a_note_of_another_kind_says_nothing_of_a_vulnerability_left_to_it():
+    """Stored before a note id could change kind: a BUILD note under a VULNERABILITY occurrence gives no
+    severity, so the occurrence is judged as one whose note is gone, not as unspecified."""
+    from grafeas_py.gate import notes_needed, parse_policy
+
+    policy = parse_policy({"rules": {"vulnerabilities": {"maximumFixableSeverity": "LOW"}}})
+    unrated, rated = vulnerability(severity=None), vulnerability("CVE-2", "HIGH")
+    [needed] = notes_needed(policy, [unrated, rated])  # only the one that leaves its severity to its note
+    assert needed == unrated["noteName"]
+    build_note = {"name": needed, "kind": "BUILD", "build": {"builderVersion": "1"}}
+    decision = evaluate(policy, URI, [unrated], NOW, notes={needed: build_note})
+    [violation] = decision.violations
+    assert violation.code == "SEVERITY_UNKNOWN" and violation.evidence == [unrated["name"], needed]
+    assert f"its note {needed} is a BUILD note), judged as CRITICAL" in violation.message
+    assert evaluate(policy, URI, [unrated], NOW).decision == "ALLOW"  # given no notes: its own fields alone
