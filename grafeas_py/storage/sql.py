@@ -560,10 +560,19 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return page_of([r.data for r in rows], rows, page)
 
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
-        """(resource URI, severity, total, fixable) for the project's VULNERABILITY occurrences."""
+        """(resource URI, severity, total, fixable) for the project's VULNERABILITY occurrences: severity is
+        the occurrence's effective severity, else its own severity, else its note's (the note provider's,
+        which Container Analysis copies into the occurrence)."""
         vulnerability = occurrences.c.data["vulnerability"]
         effective, severity = vulnerability["effectiveSeverity"].as_string(), vulnerability["severity"].as_string()
-        severity = func.coalesce(effective, severity, "SEVERITY_UNSPECIFIED").label("severity")
+        # A correlated lookup through the notes' unique key: COALESCE evaluates it only for the
+        # occurrences that give no severity themselves, so the common summary reads no note.
+        of_note = (
+            select(notes.c.data["vulnerability"]["severity"].as_string())
+            .where(notes.c.project_id == occurrences.c.note_project_id, notes.c.note_id == occurrences.c.note_id)
+            .scalar_subquery()
+        )
+        severity = func.coalesce(effective, severity, of_note, "SEVERITY_UNSPECIFIED").label("severity")
         fixable = func.sum(case((vulnerability["fixAvailable"].as_boolean() == true(), 1), else_=0))
         query = (
             select(occurrences.c.resource_uri, severity, func.count(), fixable)
