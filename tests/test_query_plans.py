@@ -23,7 +23,13 @@ from grafeas_py.filtering import parse
 from grafeas_py.gate.artifacts import resource_spellings
 from grafeas_py.names import NoteRef
 from grafeas_py.storage import PageRequest
-from grafeas_py.storage.sql import note_occurrences_query, notes_query, occurrences_query
+from grafeas_py.storage.sql import (
+    note_occurrences_query,
+    notes_query,
+    occurrences_query,
+    other_kinds_query,
+    vulnerability_summary_query,
+)
 from grafeas_py.storage.sql_auth import audit_entries_query
 from grafeas_py.storage.sql_gate import decisions_query
 from grafeas_py.storage.sql_history import artifact_history_query
@@ -224,6 +230,18 @@ def test_audit_listing_by_resource_or_principal_uses_an_index(storage, filter_, 
 def test_list_note_occurrences_uses_the_note_index(storage):
     found = plan(storage, note_occurrences_query(NoteRef("vendor", "n-BUILD"), PAGE, None))
     assert "ix_occurrences_note_project_id_note_id_pk" in found, found
+
+
+def test_creating_a_note_looks_for_kept_occurrences_of_another_kind_through_the_note_index(storage):
+    found = plan(storage, other_kinds_query("vendor", ["n-BUILD", "n-gone"], "BUILD"))
+    assert "ix_occurrences_note_project_id_note_id_pk" in found, found
+
+
+def test_the_summary_reads_an_occurrences_note_by_its_key(storage):
+    """Only for occurrences without a severity of their own, and then one row through the unique index."""
+    found = plan(storage, vulnerability_summary_query("p3"))
+    assert "ix_notes_project_id_note_id" in found, found
+    assert "SCAN notes" not in found and "Seq Scan on notes" not in found, found
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")

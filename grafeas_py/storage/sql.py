@@ -258,16 +258,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         found: dict[str, str] = {}
         for kind, note_ids in by_kind.items():
             for start in range(0, len(note_ids), _CHUNK):
-                query = (
-                    select(occurrences.c.note_id, occurrences.c.kind)
-                    .where(
-                        occurrences.c.note_project_id == project_id,
-                        occurrences.c.note_id.in_(note_ids[start : start + _CHUNK]),
-                        occurrences.c.kind != kind,
-                    )
-                    .distinct()
-                )
-                found.update(conn.execute(query).all())
+                found.update(conn.execute(other_kinds_query(project_id, note_ids[start : start + _CHUNK], kind)).all())
         return {note_id: found[note_id] for note_id in new_notes if note_id in found}
 
     def get_notes(self, refs: Iterable[NoteRef]) -> dict[NoteRef, dict]:
@@ -560,31 +551,10 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return page_of([r.data for r in rows], rows, page)
 
     def vulnerability_summary(self, project_id: str, filter_=None) -> list[tuple[str, str, int, int]]:
-        """(resource URI, severity, total, fixable) for the project's VULNERABILITY occurrences: severity is
-        the occurrence's effective severity, else its own severity, else its note's (the note provider's,
-        which Container Analysis copies into the occurrence)."""
-        vulnerability = occurrences.c.data["vulnerability"]
-        effective, severity = vulnerability["effectiveSeverity"].as_string(), vulnerability["severity"].as_string()
-        # A correlated lookup through the notes' unique key: COALESCE evaluates it only for the
-        # occurrences that give no severity themselves, so the common summary reads no note.
-        of_note = (
-            select(notes.c.data["vulnerability"]["severity"].as_string())
-            .where(notes.c.project_id == occurrences.c.note_project_id, notes.c.note_id == occurrences.c.note_id)
-            .scalar_subquery()
-        )
-        severity = func.coalesce(effective, severity, of_note, "SEVERITY_UNSPECIFIED").label("severity")
-        fixable = func.sum(case((vulnerability["fixAvailable"].as_boolean() == true(), 1), else_=0))
-        query = (
-            select(occurrences.c.resource_uri, severity, func.count(), fixable)
-            .where(
-                occurrences.c.project_id == project_id,
-                occurrences.c.kind == "VULNERABILITY",
-                compile_filter(filter_, occurrences),
-            )
-            .group_by(occurrences.c.resource_uri, severity)
-        )
+        """(resource URI, severity, total, fixable) for the project's VULNERABILITY occurrences."""
         with self._read() as conn:
-            return [(uri, sev, int(total), int(fix or 0)) for uri, sev, total, fix in conn.execute(query)]
+            rows = conn.execute(vulnerability_summary_query(project_id, filter_))
+            return [(uri, sev, int(total), int(fix or 0)) for uri, sev, total, fix in rows]
 
     # ---- shared ----------------------------------------------------------------------------
 
@@ -705,6 +675,46 @@ def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None, proje
         query = query.where(occurrences.c.project_id.in_(sorted(projects)))
     note_project = occurrences.c.note_project_id
     return group_page(query, note_project, note.project, occurrences.c.pk, page.after).limit(page.size + 1)
+
+
+def vulnerability_summary_query(project_id: str, filter_=None):
+    """GetVulnerabilityOccurrencesSummary: (resource URI, severity, total, fixable) per resource and
+    severity, the occurrence's effective severity, else its own severity, else its note's (the note
+    provider's, which Container Analysis copies into the occurrence)."""
+    vulnerability = occurrences.c.data["vulnerability"]
+    effective, severity = vulnerability["effectiveSeverity"].as_string(), vulnerability["severity"].as_string()
+    # A correlated lookup through the notes' unique key: COALESCE evaluates it only for the
+    # occurrences that give no severity themselves, so the common summary reads no note.
+    of_note = (
+        select(notes.c.data["vulnerability"]["severity"].as_string())
+        .where(notes.c.project_id == occurrences.c.note_project_id, notes.c.note_id == occurrences.c.note_id)
+        .scalar_subquery()
+    )
+    severity = func.coalesce(effective, severity, of_note, "SEVERITY_UNSPECIFIED").label("severity")
+    fixable = func.sum(case((vulnerability["fixAvailable"].as_boolean() == true(), 1), else_=0))
+    return (
+        select(occurrences.c.resource_uri, severity, func.count(), fixable)
+        .where(
+            occurrences.c.project_id == project_id,
+            occurrences.c.kind == "VULNERABILITY",
+            compile_filter(filter_, occurrences),
+        )
+        .group_by(occurrences.c.resource_uri, severity)
+    )
+
+
+def other_kinds_query(project_id: str, note_ids: list[str], kind: str):
+    """The (note id, kind) of the occurrences of another kind than `kind` that name one of the notes
+    `note_ids` of a project, read through the (note project, note id, pk) index."""
+    return (
+        select(occurrences.c.note_id, occurrences.c.kind)
+        .where(
+            occurrences.c.note_project_id == project_id,
+            occurrences.c.note_id.in_(note_ids),
+            occurrences.c.kind != kind,
+        )
+        .distinct()
+    )
 
 
 def _execute_prepared(conn, statement: str, params: dict) -> list[tuple]:
