@@ -23,7 +23,7 @@ from .keyset import group_page
 from .sql_auth import AuthStorage, actor, entry_params
 from .sql_gate import GateStorage
 from .sql_history import HistoryStorage
-from .tables import notes, occurrences, projects, server_secrets
+from .tables import notes, occurrences, policies, projects, server_secrets
 
 # Lookups by many keys go in chunks so that no statement exceeds a driver's parameter limit.
 _CHUNK = 500
@@ -175,7 +175,9 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def delete_project(self, project_id: str) -> None:
         name = project_name(project_id)
         with self._write() as conn:
-            for table, what in ((notes, "notes"), (occurrences, "occurrences")):
+            # A policy left behind would keep gating admissions, and a project re-created under the id
+            # would inherit it.
+            for table, what in ((notes, "notes"), (occurrences, "occurrences"), (policies, "policies")):
                 if conn.execute(select(table.c.pk).where(table.c.project_id == project_id).limit(1)).first():
                     raise FailedPrecondition(f"project {name!r} still has {what}; delete them first")
             row = conn.execute(

@@ -54,6 +54,18 @@ def test_project_with_notes_cannot_be_deleted(http, project):
     assert http.get(f"/v1/projects/{project}").status_code == 200
 
 
+def test_project_with_policies_cannot_be_deleted(http, project):
+    http.post("/v1/projects", json={"name": f"projects/{project}"})
+    policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "HIGH"}}}
+    assert http.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json=policy).status_code == 200
+    r = http.delete(f"/v1/projects/{project}")
+    assert r.status_code == 400 and r.json()["error"]["status"] == "FAILED_PRECONDITION", r.text
+    assert "policies" in r.json()["error"]["message"]
+    assert http.get(f"/v1/projects/{project}").status_code == 200
+    assert http.delete(f"/v1/projects/{project}/policies/prod").status_code == 200
+    assert http.delete(f"/v1/projects/{project}").status_code == 200
+
+
 def test_missing_project_is_404(http, project):
     assert http.get(f"/v1/projects/{project}").status_code == 404
     assert http.delete(f"/v1/projects/{project}").status_code == 404
