@@ -168,7 +168,10 @@ class Grafeas:
         self._require(roles.NOTES_UPDATE, project_id, note_name(project_id, note_id))
         existing, revision = self.storage.get_note_with_revision(project_id, note_id)
         doc = _updated(existing, body, mask, sent, NOTE, "note", validate_note, KIND_BY_NOTE_TYPE)
-        return self.storage.update_note(project_id, note_id, doc, revision, _changes(existing, doc))
+        changes = _changes(existing, doc)
+        if not changes:
+            return existing  # as ingestion does: no revision, no audit entry, the update time stays
+        return self.storage.update_note(project_id, note_id, doc, revision, changes)
 
     def delete_note(self, project_id: str, note_id: str) -> None:
         self._require(roles.NOTES_DELETE, project_id, note_name(project_id, note_id))
@@ -403,6 +406,8 @@ class Grafeas:
             immutable=("resourceUri", "noteName"),
         )
         changes = _changes(existing, doc)
+        if not changes:
+            return existing  # as for notes: an update to what is stored writes nothing
         return self.storage.update_occurrence(project_id, occurrence_id, doc, revision, changes)
 
     def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
@@ -525,8 +530,13 @@ def _merge(existing: dict, body: dict, mask: str | None, sent: list[Path], msg: 
         paths = fieldmask.parse_mask(mask, msg)
         if paths is None:
             return body
-    paths = [p for p in paths if p[0] not in OUTPUT_ONLY]
-    return fieldmask.apply_mask(base, body, paths, msg)
+    settable = [p for p in paths if p[0] not in OUTPUT_ONLY]
+    if not settable:
+        only = ", ".join(sorted({p[0] for p in paths}))
+        raise InvalidArgument(
+            f"the update changes nothing: it names only output-only fields ({only}), which are ignored"
+        )
+    return fieldmask.apply_mask(base, body, settable, msg)
 
 
 def _batch_error(

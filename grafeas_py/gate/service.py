@@ -110,6 +110,8 @@ class Gate:
         }
         before, after = _strip(current), _strip(resource)
         changed = [key for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+        if not changed:
+            return current  # the same document again: no new revision for decisions to cite
         return self.storage.update_policy(project_id, policy_id, resource, revision, changed)
 
     def delete_policy(self, project_id: str, policy_id: str) -> None:

@@ -70,6 +70,8 @@ def test_policy_lifecycle_keeps_every_revision(http, project, policies):
     updated = http.patch(f"{policies}/prod", json=changed).json()
     assert updated["revision"] == 2 and updated["name"] == created["name"]  # output-only fields ignored
     assert updated["createTime"] == created["createTime"] and "description" not in updated
+    same = http.patch(f"{policies}/prod", json=changed).json()
+    assert same == updated  # the same document again: no revision 3 for decisions to cite
 
     assert http.delete(f"{policies}/prod").status_code == 200
     assert http.get(f"{policies}/prod").status_code == 404

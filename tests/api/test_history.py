@@ -6,6 +6,8 @@ import datetime as dt
 import time
 import uuid
 
+import pytest
+
 from grafeas_py.storage import Page
 from grafeas_py.wire.timestamps import from_datetime
 from tests.factories import NOTE_BODIES, occurrence_body
@@ -74,15 +76,35 @@ def test_history_answers_enums_as_numbers_when_asked_as_a_get_does(http, project
 def test_changed_fields_are_the_paths_whose_values_changed(http, project):
     name = note(http, project)
     http.patch(f"/v1/{name}", json={"shortDescription": "xz", "relatedUrl": [{"url": "https://x"}]})
-    http.patch(f"/v1/{name}", params={"updateMask": "shortDescription"}, json={"shortDescription": "xz"})
     http.patch(f"/v1/{name}", params={"updateMask": "*"}, json={**NOTE_BODIES["VULNERABILITY"], "longDescription": "l"})
     revisions = history(http, f"/v1/{name}:history")["revisions"]
     assert [r.get("changedFields") for r in revisions] == [
         None,
         ["relatedUrl", "shortDescription"],
-        [],  # asked to set what it already held
         ["longDescription", "relatedUrl", "shortDescription"],
     ]
+
+
+@pytest.mark.parametrize("kind", ["note", "occurrence"])
+def test_an_update_to_what_is_stored_writes_nothing(http, project, kind):
+    note_name = note(http, project)
+    name = note_name if kind == "note" else occurrence(http, project, note_name)["name"]
+    field = "shortDescription" if kind == "note" else "remediation"
+    set_once = http.patch(f"/v1/{name}", json={field: "same"})
+    assert set_once.status_code == 200, set_once.text
+    again = http.patch(f"/v1/{name}", params={"updateMask": field}, json={field: "same"})
+    assert again.status_code == 200 and again.json() == set_once.json()  # the update time stays too
+    assert [r["revision"] for r in history(http, f"/v1/{name}:history")["revisions"]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "params, body", [({}, {"updateTime": "2020-01-01T00:00:00Z"}), ({"updateMask": "createTime"}, {})]
+)
+def test_an_update_of_only_output_only_fields_is_400(http, project, params, body):
+    name = note(http, project)
+    r = http.patch(f"/v1/{name}", params=params, json=body)
+    assert r.status_code == 400 and "output-only" in r.json()["error"]["message"], r.text
+    assert [r["revision"] for r in history(http, f"/v1/{name}:history")["revisions"]] == [1]
 
 
 def test_a_recreated_note_continues_the_revision_numbers(http, project):
