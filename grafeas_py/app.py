@@ -13,7 +13,7 @@ from . import __version__, db
 from .admin import Admin
 from .api import admin, admission, auth, errors, gate_routes, health, ingest_routes, projects
 from .api.grafeas_routes import make_blueprint
-from .api.http import RawPathMiddleware, SegmentConverter
+from .api.http import RawPathMiddleware, SegmentConverter, drain_unread_body
 from .api.openapi import register_components
 from .api.openapi_gate import register_gate_components
 from .api.paging import PageTokens
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health.blp)
     _serve_swagger_ui(app)
     errors.register(app)
+    app.after_request(drain_unread_body)
     return app
 
 

@@ -152,3 +152,41 @@ def test_db_check_fails_on_an_unmigrated_database(tmp_path):
 def test_version():
     out = subprocess.run([GRAFEAS_PY, "--version"], capture_output=True, text=True).stdout
     assert out.startswith("grafeas-py, version ")
+
+
+def _read_response(sock: socket.socket) -> tuple[int, bytes]:
+    """One response from a keep-alive connection, by its Content-Length: (status, body); (0, b"")
+    if the server closed the connection instead."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return 0, b""
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(head.split()[1]), body
+
+
+def test_a_refused_request_with_a_large_body_keeps_its_connection_usable(tmp_path, worker_id):
+    """gunicorn drains at most 64 KiB of a body the app did not read, then closes the connection it
+    answered with keep-alive; the client's next request on it would fail."""
+    url, port = _fresh_url(tmp_path, worker_id), _free_port()
+    body = json.dumps({"shortDescription": "x" * 200_000}).encode()
+    refused = {
+        405: b"PUT /v1/projects/p/notes HTTP/1.1",  # a method the route does not take
+        404: b"POST /v1/nowhere HTTP/1.1",
+        400: b"POST /v1/projects/p/notes?noteId=a%2Fb HTTP/1.1",  # an id with a slash
+    }
+    with _serving([GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"], _env(url), port):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            for status, line in refused.items():
+                headers = b"Host: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                sock.sendall(line + b"\r\n" + headers + body)
+                assert _read_response(sock)[0] == status
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert _read_response(sock)[0] == 200, f"the connection did not survive a {status}"

@@ -7,6 +7,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 from flask import Response, current_app, request
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.routing import BaseConverter
 
 from ..errors import InvalidArgument
@@ -41,6 +42,24 @@ class RawPathMiddleware:
                 path = path[len(script) :]
             environ["PATH_INFO"] = path
         return self.app(environ, start_response)
+
+
+def drain_unread_body(response: Response) -> Response:
+    """Read and drop what is left of a request body the view did not read (an answer given before the
+    body: 401, 404, 405, a bad id), so that the connection stays usable.
+
+    gunicorn answers such a request with keep-alive, then reads at most 64 KiB of the rest itself and
+    closes the socket if there is more, under the client's next request on it (a CI job whose token
+    expired lost its next call too). A body over the size limit is not read: it was refused as too
+    large, and the client is still sending it."""
+    length = request.content_length
+    if length and length <= (current_app.config["MAX_CONTENT_LENGTH"] or length):
+        try:
+            while request.stream.read(65536):
+                pass
+        except (OSError, ClientDisconnected):  # the client went away: nothing left to keep alive
+            pass
+    return response
 
 
 class SegmentConverter(BaseConverter):
