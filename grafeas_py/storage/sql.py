@@ -583,7 +583,11 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
     def _replace(self, conn, resource_type, project_id, resource_id, revision, data, changed_fields, missing) -> None:
         """Keep the revision read at `revision` and replace it, compare-and-set on `revision`, so two
-        concurrent updates cannot silently overwrite each other; raises `missing()` if it is gone."""
+        concurrent updates cannot silently overwrite each other; raises `missing()` if it is gone.
+
+        The row is locked before its revision goes into history, as a delete locks it (by deleting
+        it) before burying it: in the other order an update and a delete of one resource each waited
+        for the other's history row, and PostgreSQL broke the deadlock with an error."""
         table = notes if resource_type == "note" else occurrences
         id_column = notes.c.note_id if resource_type == "note" else occurrences.c.occurrence_id
         where = (table.c.project_id == project_id, id_column == resource_id)
@@ -594,11 +598,13 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             updated_by=actor(),
             changed_fields=list(changed_fields),
         )
+        current = conn.execute(select(table.c.revision).where(*where).with_for_update()).scalar()
+        if current is None:
+            raise missing()
+        if current != revision:
+            raise _changed_meanwhile()
         self._supersede(conn, resource_type, project_id, resource_id, revision)
-        query = update(table).where(*where, table.c.revision == revision).values(**values)
-        if not conn.execute(query).rowcount:
-            exists = conn.execute(select(table.c.pk).where(*where)).first()
-            raise missing() if exists is None else _changed_meanwhile()
+        conn.execute(update(table).where(*where).values(**values))
         detail = {"revision": revision + 1, "changedFields": values["changed_fields"]}
         self._audit(conn, f"{resource_type}s.update", data["name"], detail)
 

@@ -1,0 +1,74 @@
+"""Updates racing deletes and other updates of one note or occurrence, over real HTTP: the losers get
+404 or 409 ABORTED, never a 5xx, and every resource's revisions stay contiguous with one tombstone
+at most, written by the one delete that won."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import Http
+from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
+
+ROUNDS = 12
+# What the racers of each round send, all at once, to the round's resource.
+RACERS = ("PATCH", "PATCH", "DELETE", "DELETE")
+
+
+def create(http, project: str, kind: str, index: int) -> str:
+    """A fresh note or occurrence for one round; its name."""
+    if kind == "note":
+        r = http.post(f"/v1/projects/{project}/notes", params={"noteId": f"n{index}"}, json=NOTE_BODIES["BUILD"])
+    else:
+        body = occurrence_body("BUILD", f"projects/{project}/notes/target", f"{IMAGE}-{index}")
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["name"]
+
+
+def race(base_url: str, names: list[str], kind: str) -> list[list[tuple[str, object]]]:
+    """Every round's racers released together on its resource; (method, answer) per racer per round."""
+    barrier = threading.Barrier(len(RACERS))
+    field = "shortDescription" if kind == "note" else "remediation"
+
+    def racer(number: int) -> list:
+        method = RACERS[number]
+        answers = []
+        with Http(base_url) as http:  # a connection of its own, open before the first round starts
+            try:
+                http.get("/v1/projects/warm-up/notes")
+                for name in names:
+                    barrier.wait()
+                    body = {field: f"racer {number}"} if method == "PATCH" else None
+                    answers.append((method, http.request(method, f"/v1/{name}", json=body)))
+            except BaseException:
+                barrier.abort()  # the other racers stop waiting for this one
+                raise
+        return answers
+
+    with ThreadPoolExecutor(len(RACERS)) as pool:
+        per_racer = list(pool.map(racer, range(len(RACERS))))
+    return [list(answers) for answers in zip(*per_racer, strict=True)]
+
+
+@pytest.mark.parametrize("kind", ["note", "occurrence"])
+def test_updates_racing_deletes_lose_cleanly_and_keep_history_contiguous(http, base_url, project, kind):
+    if kind == "occurrence":
+        r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "target"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+    names = [create(http, project, kind, index) for index in range(ROUNDS)]
+    rounds = race(base_url, names, kind)
+
+    for name, answers in zip(names, rounds, strict=True):
+        seen = [(method, r.status_code, r.json().get("error", {}).get("status")) for method, r in answers]
+        assert all(status in (200, 404, 409) for _, status, _ in seen), [r.text for _, r in answers]
+        assert all(grpc in (None, "NOT_FOUND", "ABORTED") for *_, grpc in seen), seen
+        revisions = http.get(f"/v1/{name}:history", params={"pageSize": 1000}).json()["revisions"]
+        actions = [entry["action"] for entry in revisions]
+        assert [entry["revision"] for entry in revisions] == list(range(1, len(revisions) + 1)), actions
+        updated = sum(1 for method, status, _ in seen if method == "PATCH" and status == 200)
+        deleted = sum(1 for method, status, _ in seen if method == "DELETE" and status == 200)
+        assert deleted <= 1 and actions == ["CREATE"] + ["UPDATE"] * updated + ["DELETE"] * deleted, seen
+        assert http.get(f"/v1/{name}").status_code == (404 if deleted else 200)
