@@ -11,11 +11,14 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from ..errors import ApiError, Unauthenticated, error_body
+from ..errors import Aborted, ApiError, Unauthenticated, error_body
 from .http import respond
 
 log = logging.getLogger("grafeas_py")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction lost to a concurrent one
+# and was rolled back whole, so the request may simply be sent again.
+_LOST_TO_CONCURRENT = {"40001", "40P01"}
 
 
 def request_id() -> str:
@@ -50,7 +53,11 @@ def _http_error(exc: HTTPException):
 
 
 def _database_error(exc: Exception):
-    """The database could not be reached or stayed busy: 503, which clients retry; anything else is ours."""
+    """The database could not be reached or stayed busy: 503, which clients retry; a transaction that
+    lost to a concurrent one: 409 ABORTED, as a lost compare-and-set is; anything else is ours."""
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _LOST_TO_CONCURRENT:
+        log.warning("concurrent write conflict handling %s %s: %s", request.method, request.path, exc)
+        return _api_error(Aborted("the request conflicted with a concurrent write of the same data; retry it"))
     unreachable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or getattr(
         exc, "connection_invalidated", False
     )

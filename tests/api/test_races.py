@@ -5,16 +5,27 @@ at most, written by the one delete that won."""
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import create_engine, insert, select, text
 
-from tests.conftest import Http
+from grafeas_py import create_app
+from grafeas_py.config import Settings
+from grafeas_py.storage.tables import history, notes
+from tests.conftest import POSTGRES_URL, Http, serve
 from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
 
 ROUNDS = 12
 # What the racers of each round send, all at once, to the round's resource.
 RACERS = ("PATCH", "PATCH", "DELETE", "DELETE")
+# The server's history insert waiting for a lock, found by the application name its connections carry.
+_WAITING = text(
+    "SELECT 1 FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"
+    " AND query LIKE 'INSERT INTO history%'"
+)
 
 
 def create(http, project: str, kind: str, index: int) -> str:
@@ -72,3 +83,35 @@ def test_updates_racing_deletes_lose_cleanly_and_keep_history_contiguous(http, b
         deleted = sum(1 for method, status, _ in seen if method == "DELETE" and status == 200)
         assert deleted <= 1 and actions == ["CREATE"] + ["UPDATE"] * updated + ["DELETE"] * deleted, seen
         assert http.get(f"/v1/{name}").status_code == (404 if deleted else 200)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_a_deadlock_is_409_aborted_to_retry_not_503(database_url, project):
+    """Should two writers still lock in opposite orders, the one PostgreSQL rolls back is told to retry.
+
+    A transaction of the test's own holds the history row a delete goes on to write, as an update did
+    before it locked its row first, and then waits for the deleted row."""
+    name = f"deadlock-{uuid.uuid4().hex[:8]}"
+    app = create_app(Settings(database_url=f"{database_url}&application_name={name}"))
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with serve(app) as base_url, Http(base_url) as http, engine.connect() as other:
+            r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+            assert r.status_code == 200, r.text
+            other.execute(text("SET LOCAL deadlock_timeout = '10min'"))  # the server's check finds the cycle
+            kept = dict(project_id=project, resource_type="note", resource_id="n", revision=1, deleted=False)
+            other.execute(insert(history).values(**kept, update_time=0))
+            with ThreadPoolExecutor(1) as pool:
+                deleting = pool.submit(http.delete, f"/v1/projects/{project}/notes/n")
+                while other.execute(_WAITING, {"name": name}).first() is None and not deleting.done():
+                    time.sleep(0.01)  # until the delete, its row deleted, waits for the history row above
+                other.execute(select(notes.c.pk).where(notes.c.project_id == project).with_for_update())
+                other.rollback()
+                r = deleting.result()
+            assert r.status_code == 409 and r.json()["error"]["status"] == "ABORTED", r.text
+            assert "retry" in r.json()["error"]["message"]
+            assert http.get(f"/v1/projects/{project}/notes/n").status_code == 200  # the delete was rolled back
+            assert http.delete(f"/v1/projects/{project}/notes/n").status_code == 200
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+        engine.dispose()
