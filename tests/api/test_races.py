@@ -95,19 +95,21 @@ def test_a_deadlock_is_409_aborted_to_retry_not_503(database_url, project):
     app = create_app(Settings(database_url=f"{database_url}&application_name={name}"))
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
-        with serve(app) as base_url, Http(base_url) as http, engine.connect() as other:
+        # The pool outermost: should anything fail, the test's transaction ends before the delete is awaited.
+        with serve(app) as base_url, Http(base_url) as http, ThreadPoolExecutor(1) as pool:
             r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
             assert r.status_code == 200, r.text
-            other.execute(text("SET LOCAL deadlock_timeout = '10min'"))  # the server's check finds the cycle
-            kept = dict(project_id=project, resource_type="note", resource_id="n", revision=1, deleted=False)
-            other.execute(insert(history).values(**kept, update_time=0))
-            with ThreadPoolExecutor(1) as pool:
+            watching = engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # each look a new snapshot
+            with engine.connect() as other, watching as watcher:
+                other.execute(text("SET LOCAL deadlock_timeout = '10min'"))  # the server's check finds the cycle
+                kept = dict(project_id=project, resource_type="note", resource_id="n", revision=1, deleted=False)
+                other.execute(insert(history).values(**kept, update_time=0))
                 deleting = pool.submit(http.delete, f"/v1/projects/{project}/notes/n")
-                while other.execute(_WAITING, {"name": name}).first() is None and not deleting.done():
+                while watcher.execute(_WAITING, {"name": name}).first() is None and not deleting.done():
                     time.sleep(0.01)  # until the delete, its row deleted, waits for the history row above
                 other.execute(select(notes.c.pk).where(notes.c.project_id == project).with_for_update())
                 other.rollback()
-                r = deleting.result()
+            r = deleting.result()
             assert r.status_code == 409 and r.json()["error"]["status"] == "ABORTED", r.text
             assert "retry" in r.json()["error"]["message"]
             assert http.get(f"/v1/projects/{project}/notes/n").status_code == 200  # the delete was rolled back
