@@ -140,18 +140,18 @@ class GateStorage:
         return data
 
     def delete_policy(self, project_id: str, policy_id: str, delete_time: str) -> None:
-        """Remove the policy, leaving a tombstone revision; earlier revisions stay readable."""
+        """Remove the policy, leaving a tombstone revision; earlier revisions stay readable.
+
+        The tombstone follows the revision the delete removed: one read before it could be replaced by
+        a concurrent update, whose revision the tombstone then collided with."""
         with self._write() as conn:
             row = conn.execute(
-                select(policies.c.revision, policies.c.data).where(
-                    policies.c.project_id == project_id, policies.c.policy_id == policy_id
-                )
+                policies.delete()
+                .where(policies.c.project_id == project_id, policies.c.policy_id == policy_id)
+                .returning(policies.c.revision, policies.c.data)
             ).first()
             if row is None:
                 raise _policy_missing(project_id, policy_id)
-            conn.execute(
-                policies.delete().where(policies.c.project_id == project_id, policies.c.policy_id == policy_id)
-            )
             tombstone = {
                 "name": row.data["name"],
                 "revision": row.revision + 1,

@@ -1,6 +1,7 @@
-"""Updates racing deletes and other updates of one note or occurrence, over real HTTP: the losers get
-404 or 409 ABORTED, never a 5xx, and every resource's revisions stay contiguous with one tombstone
-at most, written by the one delete that won."""
+"""Writes racing each other on one resource, over real HTTP: updates against deletes and other
+updates of a note, an occurrence or a gate policy. The losers get 404 or 409 ABORTED, never a 5xx,
+and each resource's revisions stay contiguous, with one tombstone at most, written by the one
+delete that won."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ from tests.conftest import POSTGRES_URL, Http, serve
 from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
 
 ROUNDS = 12
-# What the racers of each round send, all at once, to the round's resource.
-RACERS = ("PATCH", "PATCH", "DELETE", "DELETE")
+POLICY = {"description": "d", "rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+# Per kind: where its revisions are listed, and an update of it by racer `n`.
+KINDS = {
+    "note": (":history", lambda n: {"shortDescription": f"racer {n}"}),
+    "occurrence": (":history", lambda n: {"remediation": f"racer {n}"}),
+    "policy": ("/revisions", lambda n: {**POLICY, "description": f"racer {n}"}),
+}
 # The server's history insert waiting for a lock, found by the application name its connections carry.
 _WAITING = text(
     "SELECT 1 FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"
@@ -29,54 +35,63 @@ _WAITING = text(
 
 
 def create(http, project: str, kind: str, index: int) -> str:
-    """A fresh note or occurrence for one round; its name."""
+    """A fresh note, occurrence or policy for one round; its name."""
     if kind == "note":
         r = http.post(f"/v1/projects/{project}/notes", params={"noteId": f"n{index}"}, json=NOTE_BODIES["BUILD"])
-    else:
+    elif kind == "occurrence":
         body = occurrence_body("BUILD", f"projects/{project}/notes/target", f"{IMAGE}-{index}")
         r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+    else:
+        r = http.post(f"/v1/projects/{project}/policies", params={"policyId": f"p{index}"}, json=POLICY)
     assert r.status_code == 200, r.text
     return r.json()["name"]
 
 
-def race(base_url: str, names: list[str], kind: str) -> list[list[tuple[str, object]]]:
-    """Every round's racers released together on its resource; (method, answer) per racer per round."""
-    barrier = threading.Barrier(len(RACERS))
-    field = "shortDescription" if kind == "note" else "remediation"
+def race(base_url: str, rounds: list[list[tuple[str, str, dict | None]]]) -> list[list]:
+    """Each round's requests (method, path, body), one per racer, released together; their answers."""
+    racers = len(rounds[0])
+    barrier = threading.Barrier(racers)
 
     def racer(number: int) -> list:
-        method = RACERS[number]
         answers = []
         with Http(base_url) as http:  # a connection of its own, open before the first round starts
             try:
                 http.get("/v1/projects/warm-up/notes")
-                for name in names:
+                for calls in rounds:
+                    method, path, body = calls[number]
                     barrier.wait()
-                    body = {field: f"racer {number}"} if method == "PATCH" else None
-                    answers.append((method, http.request(method, f"/v1/{name}", json=body)))
+                    answers.append(http.request(method, path, json=body))
             except BaseException:
                 barrier.abort()  # the other racers stop waiting for this one
                 raise
         return answers
 
-    with ThreadPoolExecutor(len(RACERS)) as pool:
-        per_racer = list(pool.map(racer, range(len(RACERS))))
+    with ThreadPoolExecutor(racers) as pool:
+        per_racer = list(pool.map(racer, range(racers)))
     return [list(answers) for answers in zip(*per_racer, strict=True)]
 
 
-@pytest.mark.parametrize("kind", ["note", "occurrence"])
+def outcome(answers: list) -> list[tuple[str, int, str | None]]:
+    """(method, status, error status) of each answer, having checked that it is a clean win or loss."""
+    seen = [(r.request.method, r.status_code, r.json().get("error", {}).get("status")) for r in answers]
+    assert all(status in (200, 404, 409) for _, status, _ in seen), [r.text for r in answers]
+    return seen
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_updates_racing_deletes_lose_cleanly_and_keep_history_contiguous(http, base_url, project, kind):
     if kind == "occurrence":
         r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "target"}, json=NOTE_BODIES["BUILD"])
         assert r.status_code == 200, r.text
+    history_of, update = KINDS[kind]
     names = [create(http, project, kind, index) for index in range(ROUNDS)]
-    rounds = race(base_url, names, kind)
+    calls = [("PATCH", update(0)), ("PATCH", update(1)), ("DELETE", None), ("DELETE", None)]
+    rounds = race(base_url, [[(method, f"/v1/{name}", body) for method, body in calls] for name in names])
 
     for name, answers in zip(names, rounds, strict=True):
-        seen = [(method, r.status_code, r.json().get("error", {}).get("status")) for method, r in answers]
-        assert all(status in (200, 404, 409) for _, status, _ in seen), [r.text for _, r in answers]
+        seen = outcome(answers)
         assert all(grpc in (None, "NOT_FOUND", "ABORTED") for *_, grpc in seen), seen
-        revisions = http.get(f"/v1/{name}:history", params={"pageSize": 1000}).json()["revisions"]
+        revisions = http.get(f"/v1/{name}{history_of}", params={"pageSize": 1000}).json()["revisions"]
         actions = [entry["action"] for entry in revisions]
         assert [entry["revision"] for entry in revisions] == list(range(1, len(revisions) + 1)), actions
         updated = sum(1 for method, status, _ in seen if method == "PATCH" and status == 200)
