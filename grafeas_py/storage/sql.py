@@ -145,18 +145,19 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     # ---- projects --------------------------------------------------------------------------
 
     def create_project(self, project_id: str, create_time: str) -> dict:
+        """Insert the row, then number it: an insert racing a delete of the project waits for the delete,
+        so the tombstone it leaves is read after, and a project created again continues after it."""
         name = project_name(project_id)
         try:
             with self._write() as conn:
-                revision = self._first_revisions(conn, "project", project_id, [project_id]).get(project_id, 1)
                 conn.execute(
                     insert(projects).values(
-                        project_id=project_id,
-                        create_time=to_micros(create_time),
-                        revision=revision,
-                        updated_by=actor(),
+                        project_id=project_id, create_time=to_micros(create_time), revision=1, updated_by=actor()
                     )
                 )
+                revision = self._first_revisions(conn, "project", project_id, [project_id]).get(project_id, 1)
+                if revision != 1:
+                    conn.execute(update(projects).where(projects.c.project_id == project_id).values(revision=revision))
                 self._audit(conn, "projects.create", name, {"revision": revision})
         except IntegrityError:
             raise AlreadyExists(f"project {name!r} already exists") from None

@@ -1,7 +1,7 @@
 """Writes racing each other on one resource, over real HTTP: updates against deletes and other
-updates of a note, an occurrence or a gate policy. The losers get 404 or 409 ABORTED, never a 5xx,
-and each resource's revisions stay contiguous, with one tombstone at most, written by the one
-delete that won."""
+updates of a note, an occurrence or a gate policy, creates against a delete of a project. The losers
+get 404, 409 ABORTED or 409 ALREADY_EXISTS, never a 5xx, and each resource's revisions stay
+contiguous, with one tombstone at most, written by the one delete that won."""
 
 from __future__ import annotations
 
@@ -98,6 +98,24 @@ def test_updates_racing_deletes_lose_cleanly_and_keep_history_contiguous(http, b
         deleted = sum(1 for method, status, _ in seen if method == "DELETE" and status == 200)
         assert deleted <= 1 and actions == ["CREATE"] + ["UPDATE"] * updated + ["DELETE"] * deleted, seen
         assert http.get(f"/v1/{name}").status_code == (404 if deleted else 200)
+
+
+def test_creates_racing_a_delete_of_a_project_continue_its_revisions(http, base_url, project):
+    names = [f"projects/{project}-{index}" for index in range(ROUNDS)]
+    for name in names:
+        assert http.post("/v1/projects", json={"name": name}).status_code == 200
+    calls = [lambda name: ("POST", "/v1/projects", {"name": name})] * 2 + [lambda name: ("DELETE", f"/v1/{name}", None)]
+    rounds = race(base_url, [[call(name) for call in calls] for name in names])
+
+    for name, answers in zip(names, rounds, strict=True):
+        seen = outcome(answers)
+        assert all(grpc in (None, "ALREADY_EXISTS") for *_, grpc in seen), seen
+        created = sum(1 for method, status, _ in seen if method == "POST" and status == 200)
+        assert created <= 1 and ("DELETE", 200, None) in seen, seen
+        # A project created again once the delete went through is numbered after its tombstone, so it
+        # can be deleted again: numbered from the revision read before, its tombstone was a 500.
+        r = http.delete(f"/v1/{name}")
+        assert r.status_code == (200 if created else 404), r.text
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
