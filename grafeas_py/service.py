@@ -212,7 +212,9 @@ class Grafeas:
 
         Each item's id derives from the caller, the project, the key and the item's place, so a retry
         finds them taken and writes nothing. It gets the stored occurrences if they are what it asks
-        for (apart from the times the server keeps), and 409 if the key went with another request.
+        for (apart from the times the server keeps), and 409 if the key went with another request or
+        what it created was changed or deleted since: a deleted id stays taken, so that one name never
+        stands for two artifacts.
         """
         if not 1 <= len(bodies) <= MAX_BATCH:
             raise InvalidArgument(f"occurrences must hold 1 to {MAX_BATCH} items, got {len(bodies)}")
@@ -225,10 +227,15 @@ class Grafeas:
         if created is not None:
             return created
         stored = self.storage.get_occurrences(project_id, ids)
+        if not stored:  # taken, yet none of them is there: what the key created was deleted
+            raise AlreadyExists(
+                f"Idempotency-Key {key!r} was used in project {project_id!r} for occurrences that were "
+                "deleted since; use a new key for a new request"
+            )
         if any(_untimed(stored.get(occ.occurrence_id, {})) != _untimed(occ.data) for occ in prepared):
             raise AlreadyExists(
                 f"Idempotency-Key {key!r} was used for another request in project {project_id!r}, "
-                "or what it created has changed since; use a new key for a new request"
+                "or what it created has changed since or was deleted; use a new key for a new request"
             )
         return [stored[occ.occurrence_id] for occ in prepared]
 

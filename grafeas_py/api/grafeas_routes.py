@@ -30,7 +30,8 @@ IDEMPOTENCY_KEY = {
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "description": "Makes a retry safe: a repeat with the same key creates nothing and answers with what the "
-    "first request created; the same key with another request is a 409.",
+    "first request created; the same key with another request, or once what it created was changed or deleted, "
+    "is a 409.",
 }
 
 

@@ -391,14 +391,20 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             raise _written_meanwhile() from None
 
     def create_occurrences_unless_taken(self, project_id: str, new: list[NewOccurrence]) -> list[dict] | None:
-        """Create all of them in one transaction, or nothing (None) if any of their ids is taken."""
+        """Create all of them in one transaction, or nothing (None) if any of their ids is taken or was
+        ever used: ids derived from an Idempotency-Key are the key's only record, and a deleted one's
+        tombstone keeps it, so that the key cannot create under that name again."""
         rows = list(_occurrence_rows(project_id, new))
+        ids = [occ.occurrence_id for occ in new]
         for attempt in (1, 2):
             try:
                 with self._write() as conn:
-                    if self._taken_occurrence_ids(conn, project_id, [occ.occurrence_id for occ in new]):
+                    if self._taken_occurrence_ids(conn, project_id, ids) or self._first_revisions(
+                        conn, "occurrence", project_id, ids
+                    ):
                         return None
-                    self._insert_occurrences(conn, project_id, rows)
+                    _insert_many(conn, occurrences, rows)  # never used, so each starts at revision 1
+                    self._audit_created(conn, project_id, rows)
                 return [occ.data for occ in new]
             except IntegrityError:  # a concurrent twin inserted them first: now they are taken
                 if attempt == 2:
@@ -417,8 +423,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return taken
 
     def _insert_occurrences(self, conn, project_id: str, rows: list[dict]) -> None:
-        """Insert rows whose ids may have been used before: ids derived from keys come back after a
-        delete, and their revisions continue after the tombstone."""
+        """Insert rows whose ids may have been used before: ingestion's ids, derived from each finding
+        and its artifact, come back after a delete, and their revisions continue after the tombstone."""
         again = self._first_revisions(conn, "occurrence", project_id, [r["occurrence_id"] for r in rows])
         for row in rows:
             row["revision"] = again.get(row["occurrence_id"], 1)

@@ -81,6 +81,36 @@ def test_a_retry_after_the_occurrence_changed_is_409(http, project, note):
     assert r.status_code == 409 and "changed since" in r.json()["error"]["message"], r.text
 
 
+def test_a_key_whose_occurrence_was_deleted_is_409_and_recreates_nothing(http, project, note):
+    headers, body = key(), occurrence_body("VULNERABILITY", note)
+    created = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers).json()
+    assert http.delete(f"/v1/{created['name']}").status_code == 200
+    other = occurrence_body("VULNERABILITY", note, f"{IMAGE}-other")
+    for retried in (other, body):  # another request, and the very one whose answer was lost
+        r = http.post(f"/v1/projects/{project}/occurrences", json=retried, headers=headers)
+        assert r.status_code == 409 and r.json()["error"]["status"] == "ALREADY_EXISTS", r.text
+        assert "deleted" in r.json()["error"]["message"], r.text
+    assert http.get(f"/v1/{created['name']}").status_code == 404
+    history = http.get(f"/v1/{created['name']}:history").json()["revisions"]
+    assert [h["action"] for h in history] == ["CREATE", "DELETE"]  # one name, one artifact
+    assert listed(http, project) == []
+
+
+def test_a_keyed_batch_is_409_once_any_of_it_was_deleted_even_all(http, project, note):
+    headers = key()
+    body = {"occurrences": [occurrence_body("VULNERABILITY", note, f"{IMAGE}-{i}") for i in range(2)]}
+    first, second = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers).json()[
+        "occurrences"
+    ]
+    for deleted in (first, second):
+        assert http.delete(f"/v1/{deleted['name']}").status_code == 200
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+        assert r.status_code == 409 and "deleted" in r.json()["error"]["message"], r.text
+    assert listed(http, project) == []
+    for name in (first["name"], second["name"]):
+        assert [h["action"] for h in http.get(f"/v1/{name}:history").json()["revisions"]] == ["CREATE", "DELETE"]
+
+
 def test_keys_are_per_project(http, project, note):
     headers, body = key(), occurrence_body("VULNERABILITY", note)
     here = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
