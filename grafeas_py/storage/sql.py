@@ -145,11 +145,11 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     # ---- projects --------------------------------------------------------------------------
 
     def create_project(self, project_id: str, create_time: str) -> dict:
-        """Insert the row, then number it: an insert racing a delete of the project waits for the delete,
-        so the tombstone it leaves is read after, and a project created again continues after it."""
         name = project_name(project_id)
         try:
             with self._write() as conn:
+                # The row first, then its number: an insert racing a delete of the project waits for the
+                # delete, so the tombstone it leaves is read below and a project made again follows it.
                 conn.execute(
                     insert(projects).values(
                         project_id=project_id, create_time=to_micros(create_time), revision=1, updated_by=actor()
@@ -391,14 +391,14 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             raise _written_meanwhile() from None
 
     def create_occurrences_unless_taken(self, project_id: str, new: list[NewOccurrence]) -> list[dict] | None:
-        """Create all of them in one transaction, or nothing (None) if any of their ids is taken or was
-        ever used: ids derived from an Idempotency-Key are the key's only record, and a deleted one's
-        tombstone keeps it, so that the key cannot create under that name again."""
+        """Create all of them in one transaction, or nothing (None) if any of their ids is taken or ever was."""
         rows = list(_occurrence_rows(project_id, new))
         ids = [occ.occurrence_id for occ in new]
         for attempt in (1, 2):
             try:
                 with self._write() as conn:
+                    # The ids are the key's only record: a deleted one's tombstone keeps it taken, or the
+                    # key would create under that name again, for another artifact even.
                     if self._taken_occurrence_ids(conn, project_id, ids) or self._first_revisions(
                         conn, "occurrence", project_id, ids
                     ):
@@ -590,11 +590,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
     def _replace(self, conn, resource_type, project_id, resource_id, revision, data, changed_fields, missing) -> None:
         """Keep the revision read at `revision` and replace it, compare-and-set on `revision`, so two
-        concurrent updates cannot silently overwrite each other; raises `missing()` if it is gone.
-
-        The row is locked before its revision goes into history, as a delete locks it (by deleting
-        it) before burying it: in the other order an update and a delete of one resource each waited
-        for the other's history row, and PostgreSQL broke the deadlock with an error."""
+        concurrent updates cannot silently overwrite each other; raises `missing()` if it is gone."""
         table = notes if resource_type == "note" else occurrences
         id_column = notes.c.note_id if resource_type == "note" else occurrences.c.occurrence_id
         where = (table.c.project_id == project_id, id_column == resource_id)
@@ -605,6 +601,9 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             updated_by=actor(),
             changed_fields=list(changed_fields),
         )
+        # The row is locked before its revision goes into history, as a delete locks it (by deleting it)
+        # before burying it: in the other order an update and a delete of one resource each waited for
+        # the other's history row, and PostgreSQL broke the deadlock with an error.
         current = conn.execute(select(table.c.revision).where(*where).with_for_update()).scalar()
         if current is None:
             raise missing()

@@ -140,11 +140,10 @@ class GateStorage:
         return data
 
     def delete_policy(self, project_id: str, policy_id: str, delete_time: str) -> None:
-        """Remove the policy, leaving a tombstone revision; earlier revisions stay readable.
-
-        The tombstone follows the revision the delete removed: one read before it could be replaced by
-        a concurrent update, whose revision the tombstone then collided with."""
+        """Remove the policy, leaving a tombstone revision; earlier revisions stay readable."""
         with self._write() as conn:
+            # The tombstone follows the revision the delete removed: one read before could be replaced by
+            # a concurrent update, whose revision the tombstone then collided with (a 500).
             row = conn.execute(
                 policies.delete()
                 .where(policies.c.project_id == project_id, policies.c.policy_id == policy_id)

@@ -123,10 +123,9 @@ def test_creates_racing_a_delete_of_a_project_continue_its_revisions(http, base_
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
 def test_a_deadlock_is_409_aborted_to_retry_not_503(database_url, project):
-    """Should two writers still lock in opposite orders, the one PostgreSQL rolls back is told to retry.
-
-    A transaction of the test's own holds the history row a delete goes on to write, as an update did
-    before it locked its row first, and then waits for the deleted row."""
+    """Should two writers still lock in opposite orders, the one PostgreSQL rolls back is told to retry."""
+    # A transaction of the test's own holds the history row a delete goes on to write, as an update did
+    # before it locked its row first, and then waits for the deleted row.
     name = f"deadlock-{uuid.uuid4().hex[:8]}"
     app = create_app(Settings(database_url=f"{database_url}&application_name={name}"))
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
