@@ -31,6 +31,12 @@ class _Program(click.Group):
             sys.exit(141)
 
 
+class BadConfiguration(click.ClickException):
+    """A setting that cannot work: one line naming it, and exit 2, as for bad usage."""
+
+    exit_code = 2
+
+
 @click.group(cls=_Program)
 @click.version_option(__version__, prog_name="grafeas-py")
 def main() -> None:
@@ -42,15 +48,51 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=None, type=int, help="Worker processes [default: 2 x CPUs + 1, at most 8].")
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (and its chain).",
+)
+@click.option(
+    "--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's PEM private key, if apart."
+)
 @click.option("--migrate/--no-migrate", default=True, show_default=True, help="Upgrade the schema before serving.")
-def serve(host: str, port: int, workers: int | None, threads: int, migrate: bool) -> None:
-    """Serve the API with gunicorn."""
-    from .server import run
+@click.pass_context
+def serve(ctx: click.Context, **flags) -> None:
+    """Serve the API with gunicorn.
 
+    GUNICORN_CMD_ARGS is read as gunicorn reads it, e.g. "--timeout 120 --forwarded-allow-ips '*'":
+    it overrides serve's defaults, and the options given here override it.
+    """
+    from click.core import ParameterSource
+
+    from . import server
+
+    migrate = flags.pop("migrate")
+    from_flags = {
+        "bind": f"{flags['host']}:{flags['port']}",
+        "workers": flags["workers"] or default_workers(),
+        "threads": flags["threads"],
+        "certfile": flags["certfile"],
+        "keyfile": flags["keyfile"],
+    }
+    # The flags given win over GUNICORN_CMD_ARGS (gunicorn's own precedence); those left at their
+    # defaults do not, so that GUNICORN_CMD_ARGS="--bind ..." or "--workers 3" takes effect.
+    given = {
+        "bind" if name in ("host", "port") else name
+        for name in flags
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
+    defaults = {k: v for k, v in from_flags.items() if v is not None and k not in given}
+    chosen = {k: from_flags[k] for k in given}
+    try:
+        options = server.options(defaults, chosen)
+    except server.CmdArgsError as exc:
+        raise BadConfiguration(str(exc)) from None
     settings = Settings.from_env()
     if migrate:
         db.upgrade(settings.database_url)
-    run(host=host, port=port, workers=workers or default_workers(), threads=threads)
+    server.run(options)
 
 
 def default_workers() -> int:

@@ -7,6 +7,7 @@ import gc
 import orjson
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import Config
 
 from .errors import error_body
 
@@ -66,20 +67,55 @@ class _Server(BaseApplication):
         return create_app()
 
 
-def run(host: str, port: int, workers: int, threads: int) -> None:
+# What `grafeas-py serve` sets whatever its flags say; GUNICORN_CMD_ARGS may change any of it.
+SERVE_SETTINGS = {
+    "worker_class": "gthread",
+    "timeout": 60,
+    "graceful_timeout": 30,
+    "keepalive": 5,
+    "limit_request_line": LIMIT_REQUEST_LINE,
+    "accesslog": "-",
+    "errorlog": "-",
+    "post_worker_init": post_worker_init,
+}
+
+
+class CmdArgsError(ValueError):
+    """GUNICORN_CMD_ARGS holds something gunicorn would refuse, or that serve cannot honour."""
+
+
+def _refuse(message: str):
+    # argparse would print gunicorn's whole usage and exit; say what is wrong in one line instead.
+    raise CmdArgsError(f"GUNICORN_CMD_ARGS: {message}")
+
+
+def env_settings() -> dict:
+    """The settings in GUNICORN_CMD_ARGS, parsed and checked by gunicorn's own parser, as `gunicorn` reads it."""
+    cfg = Config()
+    parser = cfg.parser()
+    parser.error = _refuse
+    given = {k: v for k, v in vars(parser.parse_args(cfg.get_cmd_args_from_env())).items() if v is not None}
+    given.pop("args", None)  # an app module: gunicorn ignores it here too
+    if "config" in given:
+        # gunicorn would read the file before GUNICORN_CMD_ARGS; serve has no config file of its own.
+        _refuse("--config is not read by grafeas-py serve; run gunicorn -c FILE (see deploy/gunicorn.conf.py)")
+    for key, value in given.items():
+        try:
+            cfg.set(key, value)  # gunicorn's validators, so that a bad value is refused before migrating
+        except (TypeError, ValueError) as exc:
+            _refuse(f"{cfg.settings[key].cli[-1]}: {exc}")
+    return given
+
+
+def options(defaults: dict, flags: dict) -> dict:
+    """gunicorn's settings for serve, in gunicorn's order of precedence: serve's own settings and the
+    defaults of its flags, then GUNICORN_CMD_ARGS, then the flags given on the command line."""
+    merged = {**SERVE_SETTINGS, **defaults, **env_settings(), **flags}
+    if merged.get("keyfile") and not merged.get("certfile"):
+        raise CmdArgsError("a keyfile needs a certfile (--certfile) to serve HTTPS")
+    return merged
+
+
+def run(options: dict) -> None:
     """Serve until stopped; each worker builds its own app and database pool after forking."""
-    _Server(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
-            "timeout": 60,
-            "graceful_timeout": 30,
-            "keepalive": 5,
-            "limit_request_line": LIMIT_REQUEST_LINE,
-            "accesslog": "-",
-            "errorlog": "-",
-            "post_worker_init": post_worker_init,
-        }
-    ).run()
+    _Server(options).run()

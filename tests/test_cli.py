@@ -40,16 +40,17 @@ def _fresh_url(tmp_path, worker_id):
 
 
 @contextmanager
-def _serving(command: list[str], env: dict, port: int):
-    """A running server's base URL; its combined output is in the returned list once it has stopped."""
+def _serving(command: list[str], env: dict, port: int, *, scheme: str = "http", verify=True, probe: str = "/readyz"):
+    """A running server's base URL once `probe` answers 200; its combined output is in the returned list once
+    it has stopped."""
     output: list[str] = []
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    base = f"{scheme}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
+                if requests.get(f"{base}{probe}", timeout=5, verify=verify).status_code == 200:
                     break
             except requests.RequestException:  # not listening yet, or workers still booting
                 pass
@@ -79,6 +80,78 @@ def test_serve_migrates_and_answers_under_gunicorn(tmp_path, worker_id):
             page = requests.get(f"{base}/v1/projects/cli/notes", params={"pageSize": 1, "pageToken": token})
             assert page.json()["notes"][0]["name"] == "projects/cli/notes/m"
     assert "Booting worker" in output[0]
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that signs itself, and its key: (cert.pem, key.pem)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "grafeas-py test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("how", ["GUNICORN_CMD_ARGS", "--certfile"])
+def test_serve_speaks_https_with_a_certificate(tmp_path, worker_id, how):
+    """The webhook's recipe: HTTPS with the given certificate, and no answer to plain HTTP."""
+    cert, key = _self_signed(tmp_path)
+    url, port = _fresh_url(tmp_path, worker_id), _free_port()
+    command, env = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"], _env(url)
+    if how == "GUNICORN_CMD_ARGS":  # as deploy/kubernetes/validating-webhook.yaml has it, and gunicorn reads it
+        env["GUNICORN_CMD_ARGS"] = f"--certfile {cert} --keyfile {key}"
+    else:  # serve's own flags, which win over GUNICORN_CMD_ARGS as gunicorn's command line does
+        env["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{_free_port()} --certfile {tmp_path / 'missing.pem'}"
+        command += ["--certfile", str(cert), "--keyfile", str(key)]
+    with _serving(command, env, port, scheme="https", verify=str(cert)) as (base, output):
+        r = requests.post(
+            f"{base}/v1/projects/tls/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"], verify=str(cert)
+        )
+        assert r.status_code == 200, r.text
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+    assert f"Listening at: https://127.0.0.1:{port}" in output[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--no-such-option", "GUNICORN_CMD_ARGS: unrecognized arguments: --no-such-option"),
+        ("--workers -1", "GUNICORN_CMD_ARGS: --workers: Value must be positive: -1"),
+        ("--config gunicorn.conf.py", "GUNICORN_CMD_ARGS: --config is not read by grafeas-py serve"),
+        ("--keyfile key.pem", "a keyfile needs a certfile"),
+    ],
+)
+def test_serve_refuses_gunicorn_cmd_args_it_cannot_honour_in_one_line(tmp_path, args, message):
+    env = {**_env(f"sqlite:///{tmp_path / 'never.db'}"), "GUNICORN_CMD_ARGS": args}
+    command = [GRAFEAS_PY, "serve", "--port", str(_free_port())]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith(f"Error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "never.db").exists()  # refused before migrating
 
 
 def _raw_exchange(port: int, request: bytes) -> tuple[int, dict, bytes]:
