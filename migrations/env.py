@@ -1,11 +1,17 @@
 """Alembic environment: the database URL comes from the config grafeas_py.db builds."""
 
 from alembic import context
+from sqlalchemy import text
 
 from grafeas_py.storage.engine import make_engine
 from grafeas_py.storage.tables import metadata
 
 config = context.config
+
+# The advisory lock that serialises upgrades of one PostgreSQL database: fixed, and unlikely to be
+# another application's ("grafeas" in ASCII). Locks are per database, so schemas of one database
+# (tests, side-by-side installs) upgrade one at a time as well.
+MIGRATION_LOCK = 0x67726166656173
 
 
 def _for_dialect(dialect: str):
@@ -35,6 +41,12 @@ def run_migrations_online() -> None:
             include_object=_for_dialect(connection.dialect.name),
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Instances starting at once would each find no alembic_version and create it, and all
+                # but one fail on a unique violation. Taken before Alembic reads the revision, the lock
+                # lets one upgrade at a time; the next reads the revision the last committed. It ends
+                # with the transaction, which holds every migration (PostgreSQL's DDL is transactional).
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
     engine.dispose()
 

@@ -214,6 +214,54 @@ def test_db_commands(tmp_path, worker_id):
     assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_upgrades_started_at_once_on_a_fresh_database_all_succeed():
+    """Instances starting together each upgrade the schema: one migrates, the others find it at head."""
+    from sqlalchemy import create_engine, text
+
+    url, schema = _postgres_schema_url(POSTGRES_URL, "race")
+    tag = f"upgrade-{schema}"  # finds the upgraders' sessions in pg_stat_activity
+    env = _env(f"{url}&application_name={tag}")
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :tag AND wait_event_type = 'Lock'")
+    upgraders = []
+    try:
+        with admin.connect() as holder:
+            # The worst interleaving, made certain: an alembic_version not committed yet, which every upgrade
+            # that looks for the table misses, so that it creates its own and waits on this one.
+            holder.execute(text(f'CREATE TABLE "{schema}".alembic_version (version_num varchar(32) NOT NULL)'))
+            for _ in range(3):
+                upgraders.append(
+                    subprocess.Popen(
+                        [GRAFEAS_PY, "db", "upgrade"],
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
+            deadline = time.monotonic() + 60
+            while True:
+                with admin.connect() as conn:  # a transaction of its own sees the activity as it is now
+                    if conn.execute(waiting, {"tag": tag}).scalar() == len(upgraders):
+                        break
+                assert all(u.poll() is None for u in upgraders), [u.communicate() for u in upgraders]
+                assert time.monotonic() < deadline, "the upgrades did not all reach the schema"
+                time.sleep(0.1)
+            holder.rollback()
+        results = [u.communicate(timeout=120) for u in upgraders]
+        assert [u.returncode for u in upgraders] == [0, 0, 0], [err[-2000:] for _out, err in results]
+        with admin.connect() as conn:
+            assert conn.execute(text(f'SELECT version_num FROM "{schema}".alembic_version')).scalars().all() == [
+                db.head()
+            ]
+    finally:
+        for u in upgraders:
+            if u.poll() is None:
+                u.kill()
+        admin.dispose()
+
+
 def test_db_check_fails_on_an_unmigrated_database(tmp_path):
     result = subprocess.run(
         [GRAFEAS_PY, "db", "check"], env=_env(f"sqlite:///{tmp_path / 'empty.db'}"), capture_output=True, text=True
