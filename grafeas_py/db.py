@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -24,6 +25,12 @@ def alembic_config(database_url: str) -> Config:
 def head() -> str:
     """The newest revision the code knows."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+@cache
+def revisions() -> frozenset[str]:
+    """Every revision the code knows."""
+    return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

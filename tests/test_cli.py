@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from grafeas_py import db
 from grafeas_py.errors import STATUS_BY_HTTP
+from grafeas_py.storage.engine import make_engine
 from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.factories import NOTE_BODIES
 
@@ -154,6 +156,48 @@ def test_serve_refuses_gunicorn_cmd_args_it_cannot_honour_in_one_line(tmp_path, 
     assert result.stderr.count("\n") == 1 and not (tmp_path / "never.db").exists()  # refused before migrating
 
 
+def test_a_schema_behind_the_server_is_a_503_saying_so_until_upgraded(tmp_path, worker_id):
+    """Served with --no-migrate on a database not migrated, or migrated to an older release: calls that need
+    what is missing say the revision and what to run, and succeed once it has run, without a restart."""
+    url, port = _fresh_url(tmp_path, worker_id), _free_port()
+    env = _env(url)
+    command = [GRAFEAS_PY, "serve", "--no-migrate", "--port", str(port), "--workers", "1"]
+    with _serving(command, env, port, probe="/healthz") as (base, output):
+        # None: nothing at all; 0005 lacks audit_pending (0007), 0008 its credential column (0009).
+        for revision in (None, "0005", "0008"):
+            if revision:
+                subprocess.run([GRAFEAS_PY, "db", "upgrade", revision], env=env, check=True, capture_output=True)
+            calls = [("POST", "/v1/projects/schema/notes?noteId=n", NOTE_BODIES["BUILD"])]
+            if revision is None:
+                calls += [("GET", "/v1/projects/schema/notes", None), ("GET", "/v1/projects", None)]
+            for method, path, body in calls:
+                r = requests.request(method, f"{base}{path}", json=body)
+                assert r.status_code == 503 and r.headers["X-Request-Id"], (revision, method, path, r.text)
+                error = r.json()["error"]
+                assert error["status"] == "UNAVAILABLE", error
+                assert error["message"].startswith(
+                    f"the database schema is at revision {revision or 'none (never migrated)'}, not this"
+                    f" server's {db.head()}: run 'grafeas-py db upgrade' (request id {r.headers['X-Request-Id']})"
+                ), error
+            assert requests.get(f"{base}/readyz").status_code == 503
+        subprocess.run([GRAFEAS_PY, "db", "upgrade"], env=env, check=True, capture_output=True)
+        r = requests.post(f"{base}/v1/projects/schema/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+        assert requests.get(f"{base}/readyz").status_code == 200
+        # A newer release's migration (this server rolled back after it ran): no upgrade would help.
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9000'"))
+            conn.execute(text("ALTER TABLE audit_pending RENAME TO audit_queue"))
+        engine.dispose()
+        r = requests.post(f"{base}/v1/projects/schema/notes", params={"noteId": "m"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 503 and r.json()["error"]["message"].startswith(
+            f"the database schema is at revision 9000, which this server (at {db.head()}) does not know: a newer"
+            " release migrated it; run that release"
+        ), r.text
+    assert "Traceback" not in output[0] and "not this server's" in output[0]
+
+
 def _raw_exchange(port: int, request: bytes) -> tuple[int, dict, bytes]:
     """Send bytes as they are, read until the server closes: (status, headers, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -217,7 +261,7 @@ def test_db_commands(tmp_path, worker_id):
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
 def test_upgrades_started_at_once_on_a_fresh_database_all_succeed():
     """Instances starting together each upgrade the schema: one migrates, the others find it at head."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     url, schema = _postgres_schema_url(POSTGRES_URL, "race")
     tag = f"upgrade-{schema}"  # finds the upgraders' sessions in pg_stat_activity

@@ -6,11 +6,12 @@ import logging
 import re
 import uuid
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from .. import db
 from ..errors import Aborted, ApiError, Unauthenticated, error_body
 from .http import respond
 
@@ -53,14 +54,18 @@ def _http_error(exc: HTTPException):
 
 
 def _database_error(exc: Exception):
-    """The database could not be reached or stayed busy: 503, which clients retry; a transaction that
-    lost to a concurrent one: 409 ABORTED, as a lost compare-and-set is; anything else is ours."""
+    """The database unreachable or busy, or its schema at another revision: 503; a transaction that lost
+    to a concurrent one: 409 ABORTED, as a lost compare-and-set is; anything else is ours."""
     if getattr(getattr(exc, "orig", None), "sqlstate", None) in _LOST_TO_CONCURRENT:
         log.warning("concurrent write conflict handling %s %s: %s", request.method, request.path, exc)
         return _api_error(Aborted("the request conflicted with a concurrent write of the same data; retry it"))
     unreachable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or getattr(
         exc, "connection_invalidated", False
     )
+    if not unreachable or _missing_from_schema(exc):
+        mismatch = _schema_mismatch()
+        if mismatch:
+            return _schema_error(exc, mismatch)
     if not unreachable:
         return _internal_error(exc)
     rid = request_id()
@@ -68,6 +73,46 @@ def _database_error(exc: Exception):
     response = respond(error_body(503, f"the database is unavailable; retry later (request id {rid})"), 503)
     response.headers["X-Request-Id"] = rid
     response.headers["Retry-After"] = "1"
+    return response
+
+
+def _missing_from_schema(exc: Exception) -> bool:
+    """SQLite's word for a table or column that is not there (an OperationalError, as a lost connection is)."""
+    text = str(getattr(exc, "orig", exc))
+    return text.startswith(("no such table", "no such column")) or " has no column named " in text
+
+
+def _schema_mismatch() -> str | None:
+    """Why the schema cannot serve this server, when it is at another revision than the code's."""
+    # Asked only once a statement has failed, as its likely cause (a table or column missing or changed),
+    # never per request: /readyz is what checks the revision ahead of time.
+    ext = current_app.extensions["grafeas"]
+    try:
+        revision = ext.storage.ping()
+    except Exception:  # unreachable after all: the failure was not about the schema
+        return None
+    head = ext.schema_head
+    if revision == head:
+        return None
+    if revision is None or revision in db.revisions():
+        return (
+            f"the database schema is at revision {revision or 'none (never migrated)'}, not this server's {head}:"
+            " run 'grafeas-py db upgrade'"
+        )
+    return (
+        f"the database schema is at revision {revision}, which this server (at {head}) does not know: a newer"
+        " release migrated it; run that release"
+    )
+
+
+def _schema_error(exc: Exception, mismatch: str):
+    # 503, as /readyz answers: the caller did nothing wrong, and the request succeeds once the schema is
+    # upgraded, without restarting the server. No Retry-After: an upgrade takes as long as it takes.
+    rid = request_id()
+    failed = (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0]  # PostgreSQL adds the statement
+    log.error("%s; handling %s %s (request id %s): %s", mismatch, request.method, request.path, rid, failed)
+    response = respond(error_body(503, f"{mismatch} (request id {rid})"), 503)
+    response.headers["X-Request-Id"] = rid
     return response
 
 
