@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from .auth.settings import AuthSettings
@@ -12,12 +13,42 @@ DEFAULT_DATABASE_URL = "sqlite:///grafeas.db"
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return float(value) if value else default
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+
+
+def masked_url(url: str) -> str:
+    """`url` as written, but with any password in it replaced by ***, for messages and logs."""
+    # Textual, not through SQLAlchemy's URL: a URL that does not parse may still hold a password.
+    url = re.sub(r"(://[^/:@?#]*:)[^?#]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+
+
+def _database_url(url: str) -> str:
+    """GRAFEAS_DATABASE_URL, once it names a database of a kind grafeas-py runs on."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError) as exc:
+        raise ValueError(f"GRAFEAS_DATABASE_URL={masked_url(url)} is not a database URL: {exc}") from None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise ValueError(
+            f"GRAFEAS_DATABASE_URL={masked_url(url)}: grafeas-py runs on SQLite (sqlite:///PATH) or PostgreSQL"
+            f" (postgresql://USER@HOST/DATABASE), not {backend}"
+        )
+    return url
 
 
 @dataclass(frozen=True)
@@ -43,7 +74,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            database_url=os.environ.get("GRAFEAS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=_database_url(os.environ.get("GRAFEAS_DATABASE_URL") or DEFAULT_DATABASE_URL),
             max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
             pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", cls.pool_size),

@@ -33,6 +33,32 @@ def revisions() -> frozenset[str]:
     return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
 
 
+class Unreachable(Exception):
+    """The database of a URL cannot be opened or connected to; the message says which and why, in one line."""
+
+
+def reach(database_url: str) -> None:
+    """Connect once, so that a database that is not there fails in one line before any work starts."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .config import masked_url
+    from .storage.engine import make_engine
+
+    try:
+        engine = make_engine(database_url, pool_size=1)
+    except ImportError as exc:  # the driver: psycopg comes with grafeas-py[postgres]
+        raise Unreachable(
+            f"cannot connect to the database at {masked_url(database_url)}: the module {exc.name} is not installed"
+        ) from None
+    try:
+        engine.connect().close()
+    except DBAPIError as exc:
+        reason = (str(exc.orig).strip().splitlines() or ["no reason given"])[0]
+        raise Unreachable(f"cannot connect to the database at {masked_url(database_url)}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 

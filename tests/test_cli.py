@@ -314,6 +314,73 @@ def test_db_check_fails_on_an_unmigrated_database(tmp_path):
     assert "Target database is not up to date" in result.stderr
 
 
+def _no_such_database() -> str:
+    """POSTGRES_URL's server, naming a database that is not there, with a password (which trust ignores)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL).set(database="grafeas_py_no_such_database", password="hunter2")
+    return url.render_as_string(hide_password=False)
+
+
+# A setting that cannot work: (environment, exit status, the message's start); {tmp} and {port} are filled in.
+_BAD_SETTINGS = {
+    "a missing directory": (
+        {"GRAFEAS_DATABASE_URL": "sqlite:///{tmp}/missing/grafeas.db"},
+        1,
+        "cannot connect to the database at sqlite:///{tmp}/missing/grafeas.db: unable to open database file",
+    ),
+    "a URL that does not parse": (
+        {"GRAFEAS_DATABASE_URL": "postgresql://ci:hunter2@db:port/grafeas"},
+        2,
+        "bad configuration: GRAFEAS_DATABASE_URL=postgresql://ci:***@db:port/grafeas is not a database URL",
+    ),
+    "MySQL": (
+        {"GRAFEAS_DATABASE_URL": "mysql://ci:hunter2@127.0.0.1/grafeas"},
+        2,
+        "bad configuration: GRAFEAS_DATABASE_URL=mysql://ci:***@127.0.0.1/grafeas: grafeas-py runs on SQLite",
+    ),
+    "a closed port": (
+        {"GRAFEAS_DATABASE_URL": "postgresql://ci:hunter2@127.0.0.1:{port}/grafeas"},
+        1,
+        "cannot connect to the database at postgresql://ci:***@127.0.0.1:{port}/grafeas: connection failed",
+    ),
+    "a pool size that is not a number": (
+        {"GRAFEAS_DB_POOL_SIZE": "abc"},
+        2,
+        "bad configuration: GRAFEAS_DB_POOL_SIZE must be a whole number, not 'abc'",
+    ),
+    "a body limit with a unit": (
+        {"GRAFEAS_MAX_BODY_BYTES": "32M"},
+        2,
+        "bad configuration: GRAFEAS_MAX_BODY_BYTES must be a whole number, not '32M'",
+    ),
+}
+_NO_SUCH_DATABASE = pytest.param(
+    "a database that does not exist",
+    marks=pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)"),
+)
+
+
+@pytest.mark.parametrize("case", [*_BAD_SETTINGS, _NO_SUCH_DATABASE])
+@pytest.mark.parametrize("command", [["serve"], ["db", "upgrade"], ["auth", "token", "list"]])
+def test_a_setting_that_cannot_work_is_one_line_naming_it(tmp_path, case, command):
+    if case == "a database that does not exist":
+        url = _no_such_database()
+        env, status, message = {"GRAFEAS_DATABASE_URL": url}, 1, "cannot connect to the database at "
+        message += url.replace(":hunter2@", ":***@") + ": connection failed"
+    else:
+        env, status, message = _BAD_SETTINGS[case]
+        fill = {"tmp": tmp_path, "port": _free_port()}
+        env, message = {k: v.format(**fill) for k, v in env.items()}, message.format(**fill)
+    env = {**_env(f"sqlite:///{tmp_path / 'grafeas.db'}"), **env}
+    if command == ["serve"]:
+        command = ["serve", "--port", str(_free_port())]  # were it to start after all
+    result = subprocess.run([GRAFEAS_PY, *command], env=env, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout) == (status, ""), result.stderr[-3000:]
+    assert result.stderr.startswith(f"Error: {message}") and result.stderr.count("\n") == 1, result.stderr[-3000:]
+    assert "hunter2" not in result.stderr
+
+
 def test_version():
     out = subprocess.run([GRAFEAS_PY, "--version"], capture_output=True, text=True).stdout
     assert out.startswith("grafeas-py, version ")
