@@ -54,7 +54,8 @@ def seeded(tmp_path_factory, worker_id):
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('plans') / 'plans.db'}"
     db.upgrade(url)
-    app = create_app(Settings(database_url=url))
+    # No background sealer: it would take connections from the pools a test below counts on.
+    app = create_app(Settings(database_url=url, audit_seal_seconds=0))
     service = app.extensions["grafeas"].service
     provided = {f"n-{kind}": CODEC.decode(NOTE, NOTE_BODIES[kind]) for kind in set(KINDS)}
     service.batch_create_notes("vendor", provided)
