@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = RawPathMiddleware(app.wsgi_app)
 
     storage = SqlStorage(
-        *make_engines(settings.database_url, pool_size=settings.pool_size), audit_key=settings.auth.audit_key
+        *make_engines(settings.database_url, pool_size=settings.pool_size, timeout=settings.db_timeout),
+        audit_key=settings.auth.audit_key,
     )
     if settings.audit_seal_seconds > 0:
         storage.seal_in_background(settings.audit_seal_seconds)

@@ -27,6 +27,13 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, not {value!r}") from None
 
 
+def _env_seconds(name: str, default: float) -> float:
+    value = _env_float(name, default)
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more seconds, not {value:g}")
+    return value
+
+
 def masked_url(url: str) -> str:
     """`url` as written, but with any password in it replaced by ***, for messages and logs."""
     # Textual, not through SQLAlchemy's URL: a URL that does not parse may still hold a password.
@@ -61,6 +68,9 @@ class Settings:
     # Signs page tokens; when unset, a random key is made once and kept in the database.
     secret_key: str | None = None
     pool_size: int = 5
+    # Seconds the server waits on PostgreSQL for any one thing: connecting, a free pooled connection,
+    # one statement (its statement_timeout), an answer at all. A stalled database is then a 503.
+    db_timeout: float = 5.0
     # YAML or JSON file mapping Kubernetes namespaces to gate policies (see gate.admission).
     admission_config: str | None = None
     # Who may call, and how they prove it (GRAFEAS_AUTH, GRAFEAS_OIDC_*, ...); open by default.
@@ -78,6 +88,7 @@ class Settings:
             max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
             pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", cls.pool_size),
+            db_timeout=_env_seconds("GRAFEAS_DB_TIMEOUT", cls.db_timeout),
             admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,
             auth=AuthSettings.from_env(),
             bindings_ttl=_env_float("GRAFEAS_BINDINGS_TTL", cls.bindings_ttl),

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import orjson
 from sqlalchemy import Engine, create_engine, event
 
+# Connecting gives up after this many seconds where no `timeout` is given (commands, migrations);
+# psycopg's own default is 130.
+CONNECT_TIMEOUT = 10
+# PostgreSQL ends a session left idle inside a transaction this long (the server sets it on its
+# connections): between two statements of a request there is only Python's work, milliseconds, so
+# only a client that hung mid-transaction, holding its row locks, is ever hit.
+IDLE_IN_TRANSACTION_SECONDS = 60
 # Bytes of WAL a SQLite database keeps once a checkpoint has let the log start over.
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+# Idle pooled connections to a host that vanished are found out within a minute, not hours.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
 def dumps_json(value) -> str:
@@ -14,8 +25,32 @@ def dumps_json(value) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> Engine:
+class _Bounds:
+    """What a PostgreSQL database's engines share: the gate on connecting and, with a `timeout`, the
+    watchdog over every wait (see `bounds`)."""
+
+    def __init__(self, timeout: float | None) -> None:
+        from .bounds import GRACE_SECONDS, ConnectGate, Watchdog
+
+        self.timeout = timeout
+        self.gate = ConnectGate()
+        self.watchdog = Watchdog(timeout + GRACE_SECONDS, on_cut=self.gate.trip) if timeout else None
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    autocommit: bool = False,
+    timeout: float | None = None,
+    _bounds: _Bounds | None = None,
+) -> Engine:
     """An engine with JSON through orjson, and SQLite tuned for concurrent writers.
+
+    On PostgreSQL a `timeout` (seconds) bounds every wait: connecting, a free pooled connection,
+    each statement (`statement_timeout`), and any answer at all (see `bounds`); without it only
+    connecting is bounded (`CONNECT_TIMEOUT`), for migrations and commands that may run long.
 
     There is no pre-ping (a round trip per checkout): a dropped connection fails one request with
     503, which clients retry, and the pool reconnects.
@@ -27,23 +62,72 @@ def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> En
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
     options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    if timeout:
+        options["pool_timeout"] = timeout
     engine = create_engine(
-        url, json_serializer=dumps_json, json_deserializer=orjson.loads, pool_size=pool_size, **options
+        url,
+        json_serializer=dumps_json,
+        json_deserializer=orjson.loads,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        **options,
     )
     _plan_with_values(engine)
+    if engine.dialect.driver == "psycopg":
+        _bound(engine, _bounds or _Bounds(timeout))
     return engine
 
 
-def make_engines(url: str, *, pool_size: int = 5) -> tuple[Engine, Engine]:
+def make_engines(url: str, *, pool_size: int = 5, timeout: float | None = None) -> tuple[Engine, Engine]:
     """A (writer, reader) pair; the reader runs queries without BEGIN/ROLLBACK round trips.
 
     PostgreSQL gets a second pool of autocommit connections, so that no connection switches mode
     per request. SQLite shares one engine (an in-memory database exists once per engine).
     """
-    writer = make_engine(url, pool_size=pool_size)
+    bounds = None if url.startswith("sqlite") else _Bounds(timeout)
+    kwargs = {"pool_size": pool_size, "timeout": timeout, "_bounds": bounds}
+    writer = make_engine(url, **kwargs)
     if url.startswith("sqlite"):
         return writer, writer.execution_options(isolation_level="AUTOCOMMIT")
-    return writer, make_engine(url, pool_size=pool_size, autocommit=True)
+    return writer, make_engine(url, autocommit=True, **kwargs)
+
+
+def _bound(engine: Engine, bounds: _Bounds) -> None:
+    """Connect through the gate, with keepalives, a connect timeout and, with a timeout, the
+    session's `statement_timeout` and the watchdog. Parameters in the URL win over these."""
+    from psycopg import pq
+
+    from .bounds import GRACE_SECONDS, WatchedConnection
+
+    timeout, watchdog = bounds.timeout, bounds.watchdog
+    defaults: dict = {"connect_timeout": max(2, math.ceil(timeout)) if timeout else CONNECT_TIMEOUT, **_KEEPALIVES}
+    session = None
+    if timeout:
+        session = (
+            f"SET statement_timeout = {max(1, round(timeout * 1000))}; "
+            f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_SECONDS * 1000}"
+        )
+        if pq.version() >= 120000:  # sent data unacknowledged this long: the network is gone
+            defaults["tcp_user_timeout"] = round((timeout + GRACE_SECONDS) * 1000)
+
+    def connect(cargs, cparams):
+        conn = WatchedConnection.connect(*cargs, **cparams)
+        conn.watchdog = watchdog
+        if session:
+            try:
+                conn.autocommit = True  # one round trip, no transaction to commit
+                conn.execute(session)
+                conn.autocommit = False
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        for key, value in defaults.items():
+            cparams.setdefault(key, value)
+        return bounds.gate.connect(lambda: connect(cargs, cparams))
 
 
 def _plan_with_values(engine: Engine) -> None:

@@ -1,5 +1,7 @@
 """Settings read from the environment."""
 
+import pytest
+
 from grafeas_py import create_app
 from grafeas_py.config import Settings
 
@@ -14,3 +16,13 @@ def test_audit_seal_interval_comes_from_the_environment(monkeypatch):
 def test_an_interval_of_zero_starts_no_sealer(tmp_path):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", audit_seal_seconds=0))
     assert app.extensions["grafeas"].storage._sealer is None
+
+
+def test_database_timeout_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("GRAFEAS_DB_TIMEOUT", raising=False)
+    assert Settings.from_env().db_timeout == 5.0
+    monkeypatch.setenv("GRAFEAS_DB_TIMEOUT", "2.5")
+    assert Settings.from_env().db_timeout == 2.5
+    monkeypatch.setenv("GRAFEAS_DB_TIMEOUT", "-1")  # would be a statement timeout of a millisecond
+    with pytest.raises(ValueError, match="GRAFEAS_DB_TIMEOUT must be 0 or more seconds, not -1"):
+        Settings.from_env()
