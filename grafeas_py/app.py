@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, send_from_directory
 from flask_smorest import Api
@@ -13,6 +13,7 @@ from . import __version__, db
 from .admin import Admin
 from .api import admin, admission, auth, errors, gate_routes, health, ingest_routes, projects
 from .api.grafeas_routes import make_blueprint
+from .api.health import Readiness
 from .api.http import RawPathMiddleware, SegmentConverter, drain_unread_body
 from .api.openapi import register_components
 from .api.openapi_gate import register_gate_components
@@ -44,6 +45,10 @@ class Extension:
     gate: Gate
     ingest: Ingest
     admission: AdmissionConfig | None = None
+    readiness: Readiness = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.readiness = Readiness(self.storage.ping)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
