@@ -7,11 +7,15 @@ that is not an AdmissionReview at all gets a 400 (and the API server's failurePo
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import time
 
 from flask import current_app
 from flask_smorest import Blueprint
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..errors import ApiError
 from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response
@@ -20,6 +24,10 @@ from .openapi import body_doc
 
 log = logging.getLogger("grafeas_py.admission")
 blp = Blueprint("admission", __name__, description="Kubernetes ValidatingAdmissionWebhook; it fails closed.")
+# Reviews a process judges at once, those still running past their deadline included: on a database
+# that does not answer, later reviews are denied at once instead of starting ever more threads.
+MAX_JUDGING = 16
+_judging = threading.BoundedSemaphore(MAX_JUDGING)
 
 
 @blp.route("/v1/admission:review", methods=["POST"], endpoint="review")
@@ -33,17 +41,15 @@ blp = Blueprint("admission", __name__, description="Kubernetes ValidatingAdmissi
 def admission_review():
     review = parse_review(json_body())
     ext = current_app.extensions["grafeas"]
-    try:
-        allowed, message, warnings = judge(review, ext.admission, ext.gate)
-    except Exception:  # never allow by accident
-        log.exception("admission review %s failed", review.uid)
-        allowed, message, warnings = False, "grafeas-py could not judge this request (internal error); denied", []
+    allowed, message, warnings = settled(review, ext.admission) or _judge_in_time(review, ext.admission, ext.gate)
     return respond(response(review.uid, allowed, message, warnings))
 
 
-def judge(review: Review, config, gate) -> tuple[bool, str, list[str]]:
-    """(allowed, message, warnings) for one review."""
-    what = f"{review.kind} {review.namespace}/{review.name}".rstrip("/")
+Verdict = tuple[bool, str, list[str]]  # (allowed, message, warnings)
+
+
+def settled(review: Review, config) -> Verdict | None:
+    """The verdict on a review that needs no policy evaluated, or None."""
     if config is None:
         return False, "grafeas-py has no admission configuration (GRAFEAS_ADMISSION_CONFIG); denied", []
     if review.operation in NO_IMAGE_OPERATIONS:
@@ -51,17 +57,66 @@ def judge(review: Review, config, gate) -> tuple[bool, str, list[str]]:
     if review.namespace and review.namespace in config.exempt_namespaces:
         return True, f"namespace {review.namespace!r} is exempt from the gate", []
     if review.problem is not None:
-        return False, f"grafeas-py cannot judge {what}: {review.problem}; denied", []
-    policy = config.policy_for(review.namespace)
-    if policy is None:
+        return False, f"grafeas-py cannot judge {_what(review)}: {review.problem}; denied", []
+    if config.policy_for(review.namespace) is None:
         return False, f"no gate policy is configured for namespace {review.namespace!r}; denied", []
-    project, policy_id = policy
+    return None
+
+
+def _judge_in_time(review: Review, config, gate) -> Verdict:
+    """`judge` in a thread of its own, so that the answer is a denial at the deadline whatever the
+    judging waits for (a database that stopped answering, a slow policy); checking the clock between
+    images alone overran it by as long as one wait lasted. A judging that ends late still records
+    its decision, as the gate's verdict on the artifact; the review was already denied."""
     deadline = time.monotonic() + config.deadline_seconds
+    if not _judging.acquire(blocking=False):
+        return False, f"grafeas-py is still judging {MAX_JUDGING} earlier requests; denied", []
+    done, outcome = threading.Event(), []
+    context = contextvars.copy_context()  # the caller's principal, for permissions and records
+
+    def run() -> None:
+        try:
+            outcome.append(context.run(judge, review, config, gate, deadline))
+        except (DBAPIError, PoolTimeout) as exc:  # the database is away: no fault of ours to trace
+            log.warning("admission review %s: the database is unavailable: %s", review.uid, exc)
+            outcome.append((False, "grafeas-py could not reach its database; denied", []))
+        except Exception:  # never allow by accident
+            log.exception("admission review %s failed", review.uid)
+            outcome.append((False, "grafeas-py could not judge this request (internal error); denied", []))
+        finally:
+            _judging.release()
+            done.set()
+
+    threading.Thread(target=run, name="admission", daemon=True).start()
+    if done.wait(max(0.0, deadline - time.monotonic())):
+        return outcome[0]
+    log.warning("admission review %s: no verdict within %gs; denied", review.uid, config.deadline_seconds)
+    return _overrun(review, config, [])
+
+
+def _what(review: Review) -> str:
+    return f"{review.kind} {review.namespace}/{review.name}".rstrip("/")
+
+
+def _overrun(review: Review, config, warnings: list[str]) -> Verdict:
+    return False, f"grafeas-py could not judge {_what(review)} within {config.deadline_seconds:g}s; denied", warnings
+
+
+def judge(review: Review, config, gate, deadline: float | None = None) -> Verdict:
+    """The verdict on one review; images not yet judged at `deadline` (monotonic time; default: the
+    config's deadline from now) deny it."""
+    early = settled(review, config)
+    if early is not None:
+        return early
+    project, policy_id = config.policy_for(review.namespace)
+    if deadline is None:
+        deadline = time.monotonic() + config.deadline_seconds
+    what = _what(review)
     glass = {"justification": review.breakglass} if review.breakglass else None
     denials, warnings = [], []
     for image in review.images:
         if time.monotonic() > deadline:
-            return False, f"grafeas-py could not judge {what} within {config.deadline_seconds:g}s; denied", warnings
+            return _overrun(review, config, warnings)
         try:
             decision = gate.evaluate(project, policy_id, resource_uri(image), glass, record_it=not review.dry_run)
         except ApiError as exc:
@@ -74,7 +129,7 @@ def judge(review: Review, config, gate) -> tuple[bool, str, list[str]]:
         if decision.get("breakglass"):
             warnings.append(f"{image}: admitted by breakglass ({review.breakglass})")
     if time.monotonic() > deadline:
-        return False, f"grafeas-py could not judge {what} within {config.deadline_seconds:g}s; denied", warnings
+        return _overrun(review, config, warnings)
     if denials:
         return False, f"grafeas-py denied {what}: " + " | ".join(denials), warnings
     return True, f"{what}: every image passed policy projects/{project}/policies/{policy_id}", warnings

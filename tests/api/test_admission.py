@@ -2,12 +2,14 @@
 
 import copy
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
+from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from grafeas_py import create_app
@@ -220,6 +222,35 @@ def test_a_deadline_overrun_denies(database_url, tmp_path, gate_project):
         answer = post(base, review(POD))
         assert answer["allowed"] is False and "within" in answer["status"]["message"]
     finally:
+        server.shutdown()
+
+
+def test_a_judging_held_up_by_the_database_is_denied_at_the_deadline(database_url, tmp_path, gate_project):
+    """Recording the decision waits for a lock another session holds: SQLite's write lock (for up to its
+    busy timeout of 30 s), PostgreSQL's on the decisions table (up to the statement timeout, 5 s)."""
+    path = tmp_path / "deadline.yaml"
+    path.write_text(f"namespaces:\n  prod: projects/{gate_project}/policies/prod\ndeadlineSeconds: 1\n")
+    server, base = serve(database_url, path)
+    requests.post(f"{base}/v1/projects/{gate_project}/policies", params={"policyId": "prod"}, json={"rules": {}})
+    assert post(base, review(POD))["allowed"] is True
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as locker:
+            if engine.dialect.name == "sqlite":
+                locker.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                locker.begin()
+                locker.execute(text("LOCK TABLE decisions IN EXCLUSIVE MODE"))
+            started = time.monotonic()
+            try:  # without a bound, the answer waited for the lock, which waits for the answer
+                answer = requests.post(f"{base}/v1/admission:review", json=review(POD), timeout=30).json()["response"]
+            finally:
+                took = time.monotonic() - started
+                locker.rollback()
+        assert answer["allowed"] is False and "within 1s" in answer["status"]["message"], answer
+        assert took < 3, took  # the deadline, give or take a thread switch and a round trip
+    finally:
+        engine.dispose()
         server.shutdown()
 
 

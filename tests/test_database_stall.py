@@ -1,0 +1,143 @@
+"""A PostgreSQL that stops answering, behind a paused relay, under gunicorn: requests fail with 503
+within bounds, probes answer, the admission webhook denies in time, and all recovers."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import make_url
+
+from tests.conftest import POSTGRES_URL, _postgres_schema_url
+from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
+from tests.relay import Relay
+from tests.test_cli import GRAFEAS_PY, ROOT, _env, _free_port
+
+pytestmark = pytest.mark.skipif(
+    not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)"
+)
+
+DIGEST_URI = "https://gcr.io/acme/app@sha256:" + "3" * 64
+# The webhook's deadline, and what it may take beyond it: a thread switch and a round trip.
+DEADLINE_SECONDS, SLACK_SECONDS = 2.5, 1.5
+
+
+@contextmanager
+def _serving(command: list[str], env: dict, port: int, log: Path):
+    """A running server's base URL, once ready. Its output goes to `log`: a pipe nobody reads while
+    it serves would fill with access log lines and stop it."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or workers still booting
+                pass
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def _review() -> dict:
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "web"},
+        "spec": {"containers": [{"name": "app", "image": DIGEST_URI.removeprefix("https://")}]},
+    }
+    request = {"uid": str(uuid.uuid4()), "kind": {"kind": "Pod"}, "namespace": "prod", "operation": "CREATE"}
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {**request, "object": pod}}
+
+
+def _timed(call) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def _occurrence(project: str) -> dict:
+    return {"resourceUri": DIGEST_URI, "noteName": f"projects/{project}/notes/n", **OCCURRENCE_DETAILS["BUILD"]}
+
+
+def test_a_stalled_database_costs_503s_within_bounds_and_then_recovers(tmp_path, worker_id):
+    database = make_url(POSTGRES_URL)
+    with Relay((database.host or "127.0.0.1", database.port or 5432)) as relay:
+        url = _postgres_schema_url(POSTGRES_URL, f"stall_{worker_id}")[0]
+        url = url.replace(f"{database.host}:{database.port or 5432}", f"127.0.0.1:{relay.port}", 1)
+        assert str(relay.port) in url
+        project = f"stall-{uuid.uuid4().hex[:8]}"
+        config = tmp_path / "admission.yaml"
+        policy_name = f"projects/{project}/policies/prod"
+        config.write_text(f"namespaces: {{prod: {policy_name}}}\ndeadlineSeconds: {DEADLINE_SECONDS}\n")
+        env = {**_env(url), "GRAFEAS_DB_TIMEOUT": "2", "GRAFEAS_ADMISSION_CONFIG": str(config)}
+        port = _free_port()
+        command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "2", "--threads", "4"]
+        with _serving(command, env, port, tmp_path / "server.log") as base:
+            note = f"{base}/v1/projects/{project}/notes/n"
+            batch = f"{base}/v1/projects/{project}/occurrences:batchCreate"
+            policy = requests.post(f"{base}/v1/projects/{project}/policies", params={"policyId": "prod"}, json={})
+            assert policy.status_code == 200, policy.text
+            assert requests.post(note.rsplit("/", 1)[0], params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
+            with ThreadPoolExecutor(8) as pool:  # every worker's pools hold open connections
+                assert all(r.ok for r in pool.map(lambda _: requests.get(note), range(40)))
+            assert requests.post(f"{base}/v1/admission:review", json=_review()).json()["response"]["allowed"]
+
+            relay.pause()
+            try:
+                # A dozen probes given up after a second, as kubelets do: they must not hold threads.
+                abandoned = [threading.Thread(target=_probe_and_give_up, args=(base,)) for _ in range(12)]
+                for thread in abandoned:
+                    thread.start()
+                for thread in abandoned:
+                    thread.join()
+                r, took = _timed(lambda: requests.get(f"{base}/healthz", timeout=30))
+                assert r.status_code == 200 and took < 5, took
+                r, took = _timed(lambda: requests.get(f"{base}/readyz", timeout=60))
+                assert r.status_code == 503 and took < 6, (took, r.text)
+                assert r.json()["error"]["status"] == "UNAVAILABLE"
+                for call in (
+                    lambda: requests.get(note, timeout=60),
+                    lambda: requests.post(batch, json={"occurrences": [_occurrence(project)] * 60}, timeout=60),
+                    lambda: requests.get(note, timeout=60),
+                ):
+                    r, took = _timed(call)
+                    assert r.status_code == 503 and took < 10, (took, r.text)
+                    assert r.json()["error"]["status"] == "UNAVAILABLE" and r.headers["Retry-After"]
+                r, took = _timed(lambda: requests.post(f"{base}/v1/admission:review", json=_review(), timeout=60))
+                answer = r.json()["response"]
+                assert answer["allowed"] is False and took < DEADLINE_SECONDS + SLACK_SECONDS, (took, answer)
+                assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+            finally:
+                relay.resume()
+
+            deadline = time.monotonic() + 30
+            while requests.get(f"{base}/readyz", timeout=30).status_code != 200:
+                assert time.monotonic() < deadline, "not ready again after the database came back"
+                time.sleep(0.2)
+            for _ in range(8):  # each worker, each pool
+                assert requests.get(note, timeout=30).status_code == 200
+            r = requests.post(batch, json={"occurrences": [_occurrence(project)] * 60}, timeout=30)
+            assert r.status_code == 200, r.text
+            assert requests.post(f"{base}/v1/admission:review", json=_review()).json()["response"]["allowed"]
+
+
+def _probe_and_give_up(base: str) -> None:
+    try:
+        requests.get(f"{base}/readyz", timeout=1)
+    except requests.Timeout:
+        pass
