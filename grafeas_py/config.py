@@ -67,6 +67,8 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     # Signs page tokens; when unset, a random key is made once and kept in the database.
     secret_key: str | None = None
+    # Connections in each of a worker's two PostgreSQL pools (writes, autocommit reads), never more:
+    # one per gunicorn thread (GRAFEAS_THREADS, 4) and one for the worker's background threads.
     pool_size: int = 5
     # Seconds the server waits on PostgreSQL for any one thing: connecting, a free pooled connection,
     # one statement (its statement_timeout), an answer at all. A stalled database is then a 503.
@@ -87,7 +89,7 @@ class Settings:
             database_url=_database_url(os.environ.get("GRAFEAS_DATABASE_URL") or DEFAULT_DATABASE_URL),
             max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
-            pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", cls.pool_size),
+            pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", _env_int("GRAFEAS_THREADS", 4) + 1),
             db_timeout=_env_seconds("GRAFEAS_DB_TIMEOUT", cls.db_timeout),
             admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,
             auth=AuthSettings.from_env(),

@@ -1,5 +1,6 @@
 """A PostgreSQL that stops answering, behind a paused relay, under gunicorn: requests fail with 503
-within bounds, probes answer, the admission webhook denies in time, and all recovers."""
+within bounds, probes answer, the admission webhook denies in time, and all recovers; and the
+connections a server keeps stay within what its pools allow."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import make_url
+from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import POSTGRES_URL, _postgres_schema_url
 from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
@@ -141,3 +142,54 @@ def _probe_and_give_up(base: str) -> None:
         requests.get(f"{base}/readyz", timeout=1)
     except requests.Timeout:
         pass
+
+
+def test_a_server_keeps_at_most_workers_x_2_x_pool_size_connections(tmp_path, worker_id):
+    """Each worker has a writer and a reader pool of GRAFEAS_DB_POOL_SIZE connections and no overflow:
+    four threads on pools of one queue for a connection instead of opening more (before: 9 here)."""
+    name = f"pool-{uuid.uuid4().hex[:8]}"
+    url = _postgres_schema_url(POSTGRES_URL, f"pool_{worker_id}")[0] + f"&application_name={name}"
+    env = {**_env(url), "GRAFEAS_DB_POOL_SIZE": "1"}
+    workers, pool_size = 2, 1
+    port = _free_port()
+    command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", str(workers), "--threads", "4"]
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    counts: list[int] = []
+    loaded = threading.Event()
+
+    def sample() -> None:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            while not loaded.is_set():
+                query = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n")
+                counts.append(conn.execute(query, {"n": name}).scalar())
+                time.sleep(0.01)
+
+    with _serving(command, env, port, tmp_path / "server.log") as base:
+        project = f"p-{name}"
+        r = requests.post(f"{base}/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+
+        def client(_: int) -> list[int]:
+            # Batches and long pages keep connections busy, so that threads overlap on them.
+            statuses = []
+            with requests.Session() as session:
+                for _ in range(8):
+                    batch = {"occurrences": [_occurrence(project)] * 100}
+                    r = session.post(f"{base}/v1/projects/{project}/occurrences:batchCreate", json=batch)
+                    statuses.append(r.status_code)
+                    page = session.get(f"{base}/v1/projects/{project}/occurrences", params={"pageSize": 200})
+                    statuses.append(page.status_code)
+            return statuses
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            with ThreadPoolExecutor(24) as pool:
+                statuses = [s for batch in pool.map(client, range(24)) for s in batch]
+        finally:
+            loaded.set()
+            sampler.join()
+        admin.dispose()
+    assert set(statuses) == {200}, sorted(set(statuses))
+    assert counts and max(counts) > 0
+    assert max(counts) <= workers * 2 * pool_size, max(counts)

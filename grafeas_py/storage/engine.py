@@ -83,9 +83,12 @@ def make_engines(url: str, *, pool_size: int = 5, timeout: float | None = None) 
 
     PostgreSQL gets a second pool of autocommit connections, so that no connection switches mode
     per request. SQLite shares one engine (an in-memory database exists once per engine).
+
+    Each pool holds at most `pool_size` connections, never more: a thread that finds them all in use
+    waits for one (at most `timeout`), so a process keeps at most 2 x `pool_size` on PostgreSQL.
     """
     bounds = None if url.startswith("sqlite") else _Bounds(timeout)
-    kwargs = {"pool_size": pool_size, "timeout": timeout, "_bounds": bounds}
+    kwargs = {"pool_size": pool_size, "max_overflow": 0, "timeout": timeout, "_bounds": bounds}
     writer = make_engine(url, **kwargs)
     if url.startswith("sqlite"):
         return writer, writer.execution_options(isolation_level="AUTOCOMMIT")

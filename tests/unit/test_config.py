@@ -18,6 +18,16 @@ def test_an_interval_of_zero_starts_no_sealer(tmp_path):
     assert app.extensions["grafeas"].storage._sealer is None
 
 
+def test_the_pool_has_a_connection_per_gunicorn_thread_and_one_more(monkeypatch):
+    monkeypatch.delenv("GRAFEAS_DB_POOL_SIZE", raising=False)
+    monkeypatch.delenv("GRAFEAS_THREADS", raising=False)
+    assert Settings.from_env().pool_size == 5
+    monkeypatch.setenv("GRAFEAS_THREADS", "8")  # deploy/gunicorn.conf.py's threads per worker
+    assert Settings.from_env().pool_size == 9
+    monkeypatch.setenv("GRAFEAS_DB_POOL_SIZE", "3")
+    assert Settings.from_env().pool_size == 3
+
+
 def test_database_timeout_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv("GRAFEAS_DB_TIMEOUT", raising=False)
     assert Settings.from_env().db_timeout == 5.0
