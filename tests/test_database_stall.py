@@ -1,6 +1,6 @@
 """A PostgreSQL that stops answering, behind a paused relay, under gunicorn: requests fail with 503
-within bounds, probes answer, the admission webhook denies in time, and all recovers; and the
-connections a server keeps stay within what its pools allow."""
+within bounds, probes answer, the admission webhook denies in time, and all recovers; the
+connections a server keeps stay within what its pools allow; and a batch's COPY fails as a 503."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, make_url, text
 
-from tests.conftest import POSTGRES_URL, _postgres_schema_url
+from grafeas_py import create_app
+from grafeas_py.config import Settings
+from tests.conftest import POSTGRES_URL, _postgres_schema_url, serve
 from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
 from tests.relay import Relay
 from tests.test_cli import GRAFEAS_PY, ROOT, _env, _free_port
@@ -193,3 +195,25 @@ def test_a_server_keeps_at_most_workers_x_2_x_pool_size_connections(tmp_path, wo
     assert set(statuses) == {200}, sorted(set(statuses))
     assert counts and max(counts) > 0
     assert max(counts) <= workers * 2 * pool_size, max(counts)
+
+
+def test_a_batch_cut_off_by_the_statement_timeout_is_a_503(database_url, project):
+    """COPY talks to psycopg directly; its errors must reach the handlers as SQLAlchemy's do."""
+    app = create_app(Settings(database_url=database_url, db_timeout=1, audit_seal_seconds=0))
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    schema = make_url(database_url).query["options"].split("=", 1)[1]
+    try:
+        with serve(app) as base:
+            r = requests.post(f"{base}/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+            assert r.status_code == 200, r.text
+            batch = {"occurrences": [_occurrence(project)] * 60}
+            with admin.connect() as locker:
+                locker.execute(text(f'LOCK TABLE "{schema}".occurrences IN EXCLUSIVE MODE'))  # COPY waits
+                r = requests.post(f"{base}/v1/projects/{project}/occurrences:batchCreate", json=batch, timeout=60)
+                locker.rollback()
+            assert r.status_code == 503 and r.json()["error"]["status"] == "UNAVAILABLE", r.text
+            r = requests.post(f"{base}/v1/projects/{project}/occurrences:batchCreate", json=batch, timeout=60)
+            assert r.status_code == 200, r.text
+    finally:
+        admin.dispose()
+        app.extensions["grafeas"].storage.dispose()

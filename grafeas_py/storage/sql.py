@@ -786,6 +786,10 @@ def _insert_many(conn, table, rows: Iterable[dict]) -> list[dict]:
                     written.append(row)
         except psycopg.IntegrityError as exc:  # the driver's own: callers catch SQLAlchemy's, as for INSERT
             raise IntegrityError(statement, None, exc) from exc
+        except psycopg.Error as exc:  # as SQLAlchemy's own: a lost connection is a 503, not a 500
+            if isinstance(exc, psycopg.OperationalError):
+                conn.invalidate()
+            raise DBAPIError.instance(statement, None, exc, psycopg.Error) from None
         return written
     written = first + list(rows)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # qmark
