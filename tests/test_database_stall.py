@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from grafeas_py import create_app
 from grafeas_py.config import Settings
-from tests.conftest import POSTGRES_URL, _postgres_schema_url, serve
+from tests.conftest import POSTGRES_URL, _postgres_schema_url, fresh_database_url, serve
 from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
 from tests.relay import Relay
 from tests.test_cli import GRAFEAS_PY, ROOT, _env, _free_port
@@ -217,3 +217,34 @@ def test_a_batch_cut_off_by_the_statement_timeout_is_a_503(database_url, project
     finally:
         admin.dispose()
         app.extensions["grafeas"].storage.dispose()
+
+
+def test_readiness_probes_of_a_stalled_database_share_one_check_and_answer_in_time(tmp_path):
+    """No statement timeout here (GRAFEAS_DB_TIMEOUT=0), so a ping waits as long as the stall lasts."""
+    database = make_url(POSTGRES_URL)
+    with Relay((database.host or "127.0.0.1", database.port or 5432)) as relay:
+        url = fresh_database_url(tmp_path, "ready")
+        url = url.replace(f"{database.host}:{database.port or 5432}", f"127.0.0.1:{relay.port}", 1)
+        app = create_app(Settings(database_url=url, db_timeout=0, audit_seal_seconds=0))
+        try:
+            with serve(app) as base:
+                assert requests.get(f"{base}/readyz", timeout=30).status_code == 200
+                relay.pause()
+                try:
+                    with ThreadPoolExecutor(12) as pool:
+                        probes = list(
+                            pool.map(lambda _: _timed(lambda: requests.get(f"{base}/readyz", timeout=30)), range(12))
+                        )
+                    assert all(r.status_code == 503 and took < 5 for r, took in probes), [
+                        (r.status_code, took) for r, took in probes
+                    ]
+                    checks = [t for t in threading.enumerate() if t.name == "readiness"]
+                    assert len(checks) == 1, checks
+                finally:
+                    relay.resume()
+                deadline = time.monotonic() + 30
+                while requests.get(f"{base}/readyz", timeout=30).status_code != 200:
+                    assert time.monotonic() < deadline, "not ready again after the database came back"
+                    time.sleep(0.2)
+        finally:
+            app.extensions["grafeas"].storage.dispose()
