@@ -124,7 +124,15 @@ def test_a_stalled_database_costs_503s_within_bounds_and_then_recovers(tmp_path,
                 r, took = _timed(lambda: requests.post(f"{base}/v1/admission:review", json=_review(), timeout=60))
                 answer = r.json()["response"]
                 assert answer["allowed"] is False and took < DEADLINE_SECONDS + SLACK_SECONDS, (took, answer)
-                assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+                # A burst of calls: one thread per worker at a time tries to connect, the rest fail
+                # at once, so /healthz finds a free thread; each waiting to connect queued it behind
+                # 60 x 2 s of connect timeouts over 8 threads.
+                with ThreadPoolExecutor(60) as pool:
+                    burst = [pool.submit(_timed, lambda: requests.get(note, timeout=60)) for _ in range(60)]
+                    time.sleep(0.5)  # the burst reaches the workers first
+                    r, took = _timed(lambda: requests.get(f"{base}/healthz", timeout=60))
+                    assert r.status_code == 200 and took < 5, took
+                    assert all(f.result()[0].status_code == 503 for f in burst)
             finally:
                 relay.resume()
 
