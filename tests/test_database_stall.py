@@ -77,6 +77,14 @@ def _occurrence(project: str) -> dict:
     return {"resourceUri": DIGEST_URI, "noteName": f"projects/{project}/notes/n", **OCCURRENCE_DETAILS["BUILD"]}
 
 
+def _ready_again(base: str) -> None:
+    """Wait until /readyz answers 200 once the database is back (at most 30 s)."""
+    deadline = time.monotonic() + 30
+    while requests.get(f"{base}/readyz", timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "not ready again after the database came back"
+        time.sleep(0.2)
+
+
 def test_a_stalled_database_costs_503s_within_bounds_and_then_recovers(tmp_path, worker_id):
     database = make_url(POSTGRES_URL)
     with Relay((database.host or "127.0.0.1", database.port or 5432)) as relay:
@@ -136,10 +144,7 @@ def test_a_stalled_database_costs_503s_within_bounds_and_then_recovers(tmp_path,
             finally:
                 relay.resume()
 
-            deadline = time.monotonic() + 30
-            while requests.get(f"{base}/readyz", timeout=30).status_code != 200:
-                assert time.monotonic() < deadline, "not ready again after the database came back"
-                time.sleep(0.2)
+            _ready_again(base)
             for _ in range(8):  # each worker, each pool
                 assert requests.get(note, timeout=30).status_code == 200
             r = requests.post(batch, json={"occurrences": [_occurrence(project)] * 60}, timeout=30)
@@ -250,9 +255,6 @@ def test_readiness_probes_of_a_stalled_database_share_one_check_and_answer_in_ti
                     assert len(checks) == 1, checks
                 finally:
                     relay.resume()
-                deadline = time.monotonic() + 30
-                while requests.get(f"{base}/readyz", timeout=30).status_code != 200:
-                    assert time.monotonic() < deadline, "not ready again after the database came back"
-                    time.sleep(0.2)
+                _ready_again(base)
         finally:
             app.extensions["grafeas"].storage.dispose()

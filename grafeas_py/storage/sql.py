@@ -94,6 +94,14 @@ _NOTE_ID_HELD = select(
 )
 
 
+def _note_ids_by_project(refs: Iterable[NoteRef]) -> dict[str, list[str]]:
+    """The distinct note ids of `refs`, grouped by project, in the order given."""
+    by_project: dict[str, list[str]] = {}
+    for project_id, note_id in dict.fromkeys(refs):
+        by_project.setdefault(project_id, []).append(note_id)
+    return by_project
+
+
 def _note_missing(project_id: str, note_id: str) -> NotFound:
     return NotFound(f"note {note_name(project_id, note_id)!r} not found")
 
@@ -272,9 +280,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
     def get_notes(self, refs: Iterable[NoteRef]) -> dict[NoteRef, dict]:
         """The notes among `refs` that exist, looked up per project as `note_kinds` does."""
-        by_project: dict[str, list[str]] = {}
-        for project_id, note_id in dict.fromkeys(refs):
-            by_project.setdefault(project_id, []).append(note_id)
+        by_project = _note_ids_by_project(refs)
         found: dict[NoteRef, dict] = {}
         with self._read() as conn:
             for project_id, note_ids in by_project.items():
@@ -341,9 +347,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         A batch names a few hundred notes, mostly of one provider project: `note_id IN (...)` within a
         project is one index scan over an array of keys, where a row-value `(project_id, note_id) IN`
         made PostgreSQL plan an OR of hundreds of index scans (25 ms a query)."""
-        by_project: dict[str, list[str]] = {}
-        for project_id, note_id in dict.fromkeys(refs):
-            by_project.setdefault(project_id, []).append(note_id)
+        by_project = _note_ids_by_project(refs)
         found: dict[NoteRef, str] = {}
         with self._read() as conn:
             for project_id, note_ids in by_project.items():
