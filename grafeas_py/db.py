@@ -33,6 +33,21 @@ def revisions() -> frozenset[str]:
     return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
 
 
+def schema_problem(revision: str | None, expected: str) -> str | None:
+    """Why a database at `revision` cannot serve code that expects `expected`, and what to do; None if it can."""
+    if revision == expected:
+        return None
+    if revision is None or revision in revisions():
+        return (
+            f"the database schema is at revision {revision or 'none (never migrated)'}, not this server's {expected}:"
+            " run 'grafeas-py db upgrade'"
+        )
+    return (
+        f"the database schema is at revision {revision}, which this server (at {expected}) does not know: a newer"
+        " release migrated it; run that release"
+    )
+
+
 class Unreachable(Exception):
     """The database of a URL cannot be opened or connected to; the message says which and why, in one line."""
 

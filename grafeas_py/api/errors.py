@@ -91,18 +91,7 @@ def _schema_mismatch() -> str | None:
         revision = ext.storage.ping()
     except Exception:  # unreachable after all: the failure was not about the schema
         return None
-    head = ext.schema_head
-    if revision == head:
-        return None
-    if revision is None or revision in db.revisions():
-        return (
-            f"the database schema is at revision {revision or 'none (never migrated)'}, not this server's {head}:"
-            " run 'grafeas-py db upgrade'"
-        )
-    return (
-        f"the database schema is at revision {revision}, which this server (at {head}) does not know: a newer"
-        " release migrated it; run that release"
-    )
+    return db.schema_problem(revision, ext.schema_head)
 
 
 def _schema_error(exc: Exception, mismatch: str):

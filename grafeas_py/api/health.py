@@ -9,6 +9,7 @@ from collections.abc import Callable
 from flask import current_app
 from flask_smorest import Blueprint
 
+from .. import db
 from ..errors import error_body
 from .http import respond
 
@@ -83,9 +84,7 @@ def readyz():
     except Exception as exc:  # any failure to reach the database means not ready
         current_app.logger.warning("readiness check failed: %s", exc)
         return respond(error_body(503, "database unreachable"), 503)
-    if revision != ext.schema_head:
-        message = (
-            f"database schema is at {revision or 'nothing'}, expected {ext.schema_head}: run 'grafeas-py db upgrade'"
-        )
-        return respond(error_body(503, message), 503)
+    problem = db.schema_problem(revision, ext.schema_head)
+    if problem is not None:
+        return respond(error_body(503, problem), 503)
     return respond({"status": "ready", "schemaRevision": revision})
