@@ -41,7 +41,7 @@ from .checks import (
     check_secrets,
     deny_pattern_of,
 )
-from .context import Context, Finding
+from .context import Context, Finding, canonical_note_name
 from .decision import ALLOW, Decision, Violation, decide
 from .model import Breakglass, Exemption, Policy
 from .patterns import any_match
@@ -108,8 +108,18 @@ def evaluate(
 
 def notes_needed(policy: Policy, occurrences: list[dict]) -> set[str]:
     """The names of the notes `evaluate` reads, to be given as its `notes`: those of the VULNERABILITY
-    occurrences that leave their severity (or CVSS score, under a maximum) to their note."""
-    return vulnerability_notes_needed(policy.rules.vulnerabilities, occurrences)
+    occurrences that leave their severity (or CVSS score, under a maximum) to their note, and, for a
+    Rego module, which may read any of them, the notes of all the occurrences."""
+    needed = vulnerability_notes_needed(policy.rules.vulnerabilities, occurrences)
+    if policy.rego is not None:
+        needed.update(_note_names(occurrences))
+    return needed
+
+
+def _note_names(occurrences: list) -> set[str]:
+    """The canonical names of the notes these occurrences are on."""
+    names = (canonical_note_name(o.get("noteName")) for o in occurrences if isinstance(o, dict))
+    return {name for name in names if isinstance(name, str) and name}
 
 
 def _select(resource_uri: str, occurrences: list[dict]) -> tuple[list[dict], list[Violation]]:
@@ -171,7 +181,16 @@ def _run(name: str, rule, mode: str, check: Callable | None, ctx: Context) -> li
 
 
 def _check_rego(rule, ctx: Context) -> list[tuple[Finding, str]]:
-    input_doc = {"resourceUri": ctx.uri, "occurrences": ctx.occurrences, "now": format_timestamp(ctx.now)}
+    # The notes too: what a vulnerability leaves to its note (severity, CVSS, fixes) a module must be able
+    # to read, or a finding without a severity of its own would pass a rule written against the note's.
+    given = ctx.notes or {}
+    notes = {name: given[name] for name in sorted(_note_names(ctx.occurrences)) if name in given}
+    input_doc = {
+        "resourceUri": ctx.uri,
+        "occurrences": ctx.occurrences,
+        "notes": notes,
+        "now": format_timestamp(ctx.now),
+    }
     ctx.used.update(occurrence["name"] for occurrence in ctx.occurrences)
     result = rego.evaluate_module(rule.module, input_doc)
     warn_mode = "dryrun" if rule.mode == "dryrun" else "warn"

@@ -1,8 +1,9 @@
 """Optional Rego rules through regopy (the `rego` extra), evaluated in a worker process with a time limit.
 
 Contract for a policy's module: it declares `package gate` and uses Rego v1 syntax. Its input is
-`{"resourceUri": ..., "occurrences": [...], "now": "<RFC 3339>"}`, the occurrences being those on
-the artifact, in canonical Grafeas JSON. It answers through two sets, `data.gate.deny` and
+`{"resourceUri": ..., "occurrences": [...], "notes": {name: note}, "now": "<RFC 3339>"}`, the
+occurrences being those on the artifact and the notes those of them that exist, in canonical Grafeas
+JSON. It answers through two sets, `data.gate.deny` and
 `data.gate.warn`, of messages: strings, or objects `{"msg": ..., "code": ..., "evidence": [...]}`
 with `code` and `evidence` (occurrence names) optional. `rego_worker` runs the modules.
 """

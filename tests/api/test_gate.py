@@ -240,6 +240,45 @@ def test_a_deleted_note_never_lets_through_what_it_would_have_stopped(http, proj
     assert evaluate(http, policies, "lax")["decision"] == "ALLOW"
 
 
+# Severity as a Rego module reads it: the occurrence's own, else its note's; a deleted note is absent.
+NOTE_SEVERITY_REGO = """\
+package gate
+import rego.v1
+
+severity(o) := o.vulnerability.severity
+severity(o) := input.notes[o.noteName].vulnerability.severity if not o.vulnerability.severity
+
+deny contains {"msg": sprintf("%s is %s", [o.noteName, severity(o)]), "evidence": [o.name]} if {
+  some o in input.occurrences
+  severity(o) in {"HIGH", "CRITICAL"}
+}
+
+deny contains {"msg": sprintf("%s is gone", [o.noteName]), "code": "NOTE_GONE"} if {
+  some o in input.occurrences
+  not input.notes[o.noteName]
+}
+"""
+
+
+def test_a_rego_module_reads_the_notes_of_the_occurrences(http, project, policies):
+    """Rego's input carries the notes, so a module can judge a finding that leaves its severity to its
+    note: with occurrences alone it saw no severity, and a HIGH finding passed."""
+    pytest.importorskip("regopy")  # in the test extra, so CI always has it
+    provider = f"{project}-vulnz"
+    high = vulnerability_note(http, provider, "CVE-1", severity="HIGH")
+    on_high = occurrence(http, project, unrated(high))
+    occurrence(http, project, unrated(vulnerability_note(http, provider, "CVE-2")))  # no severity anywhere
+    create(http, policies, "rego", {"rego": NOTE_SEVERITY_REGO})
+
+    decision = evaluate(http, policies, "rego")
+    assert [(v["code"], v["message"], v["evidence"]) for v in decision["violations"]] == [
+        ("REGO_DENY", f"{high} is HIGH", [on_high])
+    ]
+    assert http.delete(f"/v1/{high}").status_code == 200
+    gone = evaluate(http, policies, "rego")
+    assert [(v["code"], v["message"]) for v in gone["violations"]] == [("NOTE_GONE", f"{high} is gone")]
+
+
 def test_a_vulnerability_that_gives_no_cvss_score_is_judged_by_its_notes(http, project, policies):
     provider = f"{project}-vulnz"
     scored = vulnerability_note(http, provider, "CVE-1", severity="LOW", cvssV3={"baseScore": 9.8})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grafeas_py.errors import InvalidArgument
-from grafeas_py.gate import evaluate, parse_policy, rego_worker
+from grafeas_py.gate import evaluate, notes_needed, parse_policy, rego_worker
 from grafeas_py.gate import rego as rego_module
 from tests.unit.gate.builders import NOW, OTHER_URI, URI, codes, vulnerability
 
@@ -51,6 +51,19 @@ def test_deny_and_warn():
         "REGO_WARN",
         "2 occurrences, checked at 2026-06-01T12:00:00Z",
     )
+
+
+def test_the_input_holds_the_notes_of_the_occurrences_that_exist():
+    """A module may read any occurrence's note, so every one is needed; those not given are absent."""
+    module = 'package gate\nimport rego.v1\nwarn contains concat(",", object.keys(input.notes)) if { true }\n'
+    policy = parse_policy({"rego": module})
+    mine, other = vulnerability(), vulnerability("CVE-2024-1")
+    assert notes_needed(policy, [mine, other]) == {mine["noteName"], other["noteName"]}
+    notes = {mine["noteName"]: {"name": mine["noteName"], "kind": "VULNERABILITY"}}
+    [warning] = evaluate(policy, URI, [mine, other], NOW, notes=notes).warnings
+    assert warning.message == mine["noteName"]
+    [warning] = evaluate(policy, URI, [mine], NOW).warnings  # given no notes: none
+    assert warning.message == ""
 
 
 def test_warn_only_allows_with_warnings():
