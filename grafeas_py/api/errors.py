@@ -13,13 +13,11 @@ from werkzeug.exceptions import HTTPException
 
 from .. import db
 from ..errors import Aborted, ApiError, Unauthenticated, error_body
+from ..storage.sql import LOST_TO_CONCURRENT as _LOST_TO_CONCURRENT
 from .http import respond
 
 log = logging.getLogger("grafeas_py")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
-# PostgreSQL's serialization_failure and deadlock_detected: the transaction lost to a concurrent one
-# and was rolled back whole, so the request may simply be sent again.
-_LOST_TO_CONCURRENT = {"40001", "40P01"}
 
 
 def request_id() -> str:

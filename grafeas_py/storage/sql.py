@@ -31,6 +31,9 @@ _CHUNK = 500
 _BULK_THRESHOLD = 50
 # Ids per batchCreate audit entry: as many as one batchCreate takes.
 _AUDITED_IDS = 1000
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction lost to a concurrent one
+# and was rolled back whole, so it may simply be run again.
+LOST_TO_CONCURRENT = frozenset({"40001", "40P01"})
 
 
 # Statements built once: the hot single-row lookups skip SQLAlchemy's per-call construction.
@@ -372,11 +375,16 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     ) -> None:
         """Write one ingested report in one transaction: the notes it lacked (by project, then id), its
         new occurrences and its changed ones. Aborted, with nothing written, if another request wrote
-        any of them since they were read."""
-        rows = list(_occurrence_rows(project_id, created))
+        any of them since they were read.
+
+        Each kind of row is written in id order, so that two reports naming the same findings in other
+        orders wait for each other rather than deadlock; should one lose to a concurrent writer all the
+        same, it is Aborted too, for the caller to read again and retry."""
+        rows = sorted(_occurrence_rows(project_id, created), key=operator.itemgetter("occurrence_id"))
         try:
             with self._write() as conn:
-                for note_project, docs in new_notes.items():
+                for note_project, docs in sorted(new_notes.items()):
+                    docs = dict(sorted(docs.items()))
                     if self._existing_note_ids(conn, note_project, list(docs)):
                         raise _written_meanwhile()
                     held = self._other_kinds(conn, note_project, docs)
@@ -388,10 +396,14 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                     raise _written_meanwhile()
                 if rows:
                     self._insert_occurrences(conn, project_id, rows)
-                for change in updated:
+                for change in sorted(updated, key=operator.attrgetter("occurrence_id")):
                     args = (change.occurrence_id, change.revision, change.data, change.changed_fields)
                     self._replace(conn, "occurrence", project_id, *args, _written_meanwhile)
         except IntegrityError:  # a concurrent request inserted or updated one of them first
+            raise _written_meanwhile() from None
+        except DBAPIError as exc:  # a deadlock or serialization failure PostgreSQL rolled back
+            if getattr(exc.orig, "sqlstate", None) not in LOST_TO_CONCURRENT:
+                raise
             raise _written_meanwhile() from None
 
     def create_occurrences_unless_taken(self, project_id: str, new: list[NewOccurrence]) -> list[dict] | None:

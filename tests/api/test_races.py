@@ -1,21 +1,27 @@
 """Writes racing each other on one resource, over real HTTP: updates against deletes and other
 updates of a note, an occurrence or a gate policy, creates against a delete of a project. The losers
 get 404, 409 ABORTED or 409 ALREADY_EXISTS, never a 5xx, and each resource's revisions stay
-contiguous, with one tombstone at most, written by the one delete that won."""
+contiguous, with one tombstone at most, written by the one delete that won.
+
+On PostgreSQL, a server of a test's own is held at one point of a request (a lock the test holds)
+while other requests run, found waiting in pg_stat_activity: one interleaving, every time."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import Engine, create_engine, insert, select, text
 
 from grafeas_py import create_app
 from grafeas_py.config import Settings
-from grafeas_py.storage.tables import history, notes
+from grafeas_py.ingest.service import occurrence_id
+from grafeas_py.storage.tables import history, notes, occurrences
 from tests.conftest import POSTGRES_URL, Http, serve
 from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
 
@@ -27,10 +33,19 @@ KINDS = {
     "occurrence": (":history", lambda n: {"remediation": f"racer {n}"}),
     "policy": ("/revisions", lambda n: {**POLICY, "description": f"racer {n}"}),
 }
-# The server's history insert waiting for a lock, found by the application name its connections carry.
+postgres_only = pytest.mark.skipif(
+    not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)"
+)
+# How many of the server's statements that match a pattern wait for a lock, found by the application
+# name its connections carry.
 _WAITING = text(
-    "SELECT 1 FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"
-    " AND query LIKE 'INSERT INTO history%'"
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"
+    " AND query LIKE :query"
+)
+# The server's sessions that wait for each other: a deadlock, which they were told not to break.
+_DEADLOCKED = text(
+    "SELECT a.pid FROM pg_stat_activity a JOIN pg_stat_activity b ON b.pid = ANY(pg_blocking_pids(a.pid))"
+    " WHERE a.application_name = :name AND a.pid = ANY(pg_blocking_pids(b.pid))"
 )
 
 
@@ -121,34 +136,140 @@ def test_creates_racing_a_delete_of_a_project_continue_its_revisions(http, base_
         assert r.status_code == (200 if created else 404), r.text
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+@dataclass
+class Held:
+    """A server of a test's own (`http` to it), and `engine` for the test's own transactions."""
+
+    name: str
+    base_url: str
+    http: Http
+    engine: Engine
+
+    def call(self, method: str, path: str, **kwargs):
+        """A request on a session of its own, as each thread of a test needs."""
+        with Http(self.base_url) as http:
+            return http.request(method, path, **kwargs)
+
+    def waiting(self, query: str) -> int:
+        """How many of the server's statements LIKE `query` wait for a lock (each look a new snapshot)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(_WAITING, {"name": self.name, "query": query}).scalar()
+
+    def wait(self, query: str, until: Future, count: int = 1) -> None:
+        """Until `count` of the server's statements LIKE `query` wait for a lock, or `until` is done."""
+        while self.waiting(query) < count and not until.done():
+            time.sleep(0.01)
+
+    def deadlocked(self) -> bool:
+        """Whether two of the server's sessions wait for each other; if so, one is cancelled, to end it."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            pids = conn.execute(_DEADLOCKED, {"name": self.name}).scalars().all()
+            if pids:
+                conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pids[0]})
+        return bool(pids)
+
+
+@contextmanager
+def held_server(database_url: str, breaks_deadlocks: bool = True):
+    """The app on a server of its own whose connections carry a name of their own; without
+    `breaks_deadlocks` they leave a deadlock among them for the test to see (`Held.deadlocked`)."""
+    name = f"race-{uuid.uuid4().hex[:8]}"
+    url = f"{database_url}&application_name={name}"
+    if not breaks_deadlocks:
+        url = url.replace("options=", "options=-cdeadlock_timeout%3D10min%20", 1)
+    app = create_app(Settings(database_url=url))
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with serve(app) as base_url, Http(base_url) as http:
+            yield Held(name, base_url, http, engine)
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+        engine.dispose()
+
+
+@postgres_only
 def test_a_deadlock_is_409_aborted_to_retry_not_503(database_url, project):
     """Should two writers still lock in opposite orders, the one PostgreSQL rolls back is told to retry."""
     # A transaction of the test's own holds the history row a delete goes on to write, as an update did
     # before it locked its row first, and then waits for the deleted row.
-    name = f"deadlock-{uuid.uuid4().hex[:8]}"
-    app = create_app(Settings(database_url=f"{database_url}&application_name={name}"))
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        # The pool outermost: should anything fail, the test's transaction ends before the delete is awaited.
-        with serve(app) as base_url, Http(base_url) as http, ThreadPoolExecutor(1) as pool:
-            r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
-            assert r.status_code == 200, r.text
-            watching = engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # each look a new snapshot
-            with engine.connect() as other, watching as watcher:
-                other.execute(text("SET LOCAL deadlock_timeout = '10min'"))  # the server's check finds the cycle
-                kept = dict(project_id=project, resource_type="note", resource_id="n", revision=1, deleted=False)
-                other.execute(insert(history).values(**kept, update_time=0))
-                deleting = pool.submit(http.delete, f"/v1/projects/{project}/notes/n")
-                while watcher.execute(_WAITING, {"name": name}).first() is None and not deleting.done():
-                    time.sleep(0.01)  # until the delete, its row deleted, waits for the history row above
-                other.execute(select(notes.c.pk).where(notes.c.project_id == project).with_for_update())
-                other.rollback()
-            r = deleting.result()
-            assert r.status_code == 409 and r.json()["error"]["status"] == "ABORTED", r.text
-            assert "retry" in r.json()["error"]["message"]
-            assert http.get(f"/v1/projects/{project}/notes/n").status_code == 200  # the delete was rolled back
-            assert http.delete(f"/v1/projects/{project}/notes/n").status_code == 200
-    finally:
-        app.extensions["grafeas"].storage.dispose()
-        engine.dispose()
+    # The pool outermost: should anything fail, the test's transaction ends before the delete is awaited.
+    with ThreadPoolExecutor(1) as pool, held_server(database_url) as server:
+        http = server.http
+        r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+        with server.engine.connect() as other:
+            other.execute(text("SET LOCAL deadlock_timeout = '10min'"))  # the server's check finds the cycle
+            kept = dict(project_id=project, resource_type="note", resource_id="n", revision=1, deleted=False)
+            other.execute(insert(history).values(**kept, update_time=0))
+            deleting = pool.submit(server.call, "DELETE", f"/v1/projects/{project}/notes/n")
+            server.wait("INSERT INTO history%", deleting)  # the delete, its row deleted, waits for the row above
+            other.execute(select(notes.c.pk).where(notes.c.project_id == project).with_for_update())
+            other.rollback()
+        r = deleting.result()
+        assert r.status_code == 409 and r.json()["error"]["status"] == "ABORTED", r.text
+        assert "retry" in r.json()["error"]["message"]
+        assert http.get(f"/v1/projects/{project}/notes/n").status_code == 200  # the delete was rolled back
+        assert http.delete(f"/v1/projects/{project}/notes/n").status_code == 200
+
+
+def _findings(project: str, severity: str, keys: list[str]) -> dict:
+    """An ingestion plan of one VULNERABILITY finding per idempotency key, in the order of `keys`."""
+    note = f"projects/{project}/notes/CVE-2024-7"
+    body = occurrence_body("VULNERABILITY", note)
+    body["vulnerability"]["effectiveSeverity"] = severity
+    return {
+        "notes": {note: NOTE_BODIES["VULNERABILITY"]},
+        "occurrences": [{"key": k, "occurrence": body} for k in keys],
+    }
+
+
+def _keep_revision_1(conn, project: str, key: str) -> None:
+    """Write (uncommitted) the history row an update of the finding of `key` at revision 1 goes on to write."""
+    kept = dict(project_id=project, resource_type="occurrence", resource_id=occurrence_id(key), revision=1)
+    conn.execute(insert(history).values(**kept, deleted=False, update_time=0))
+
+
+@postgres_only
+def test_ingestions_updating_the_same_findings_in_other_orders_wait_rather_than_deadlock(database_url, project):
+    """Two rescans list two findings in opposite orders: written in id order, the second waits for the first."""
+    first, second = "a" * 64, "b" * 64  # their occurrence ids in this order too
+    path = f"/v1/projects/{project}/occurrences:ingest?format=plan"
+    with ThreadPoolExecutor(2) as pool, held_server(database_url, breaks_deadlocks=False) as server:
+        assert server.http.post(path, json=_findings(project, "LOW", [first, second])).json()["created"] == 2
+        with server.engine.connect() as other:
+            # The first rescan, once it holds the first finding, waits for the history row of it.
+            _keep_revision_1(other, project, first)
+            rescans = [pool.submit(server.call, "POST", path, json=_findings(project, "HIGH", [first, second]))]
+            server.wait("INSERT INTO history%", rescans[0])
+            # The second, listing the findings the other way round, waits for a finding the first holds.
+            rescans.append(pool.submit(server.call, "POST", path, json=_findings(project, "CRITICAL", [second, first])))
+            server.wait("%FOR %UPDATE", rescans[1])
+            other.rollback()
+        while not all(rescan.done() for rescan in rescans):
+            assert not server.deadlocked(), "the rescans deadlocked"
+            time.sleep(0.01)
+        answers = [rescan.result() for rescan in rescans]
+        assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+        assert [r.json()["updated"] for r in answers] == [2, 2]
+        stored = server.http.get(f"/v1/projects/{project}/occurrences").json()["occurrences"]
+        assert {o["vulnerability"]["effectiveSeverity"] for o in stored} == {"CRITICAL"}
+
+
+@postgres_only
+def test_an_ingestion_that_loses_a_deadlock_is_retried(database_url, project):
+    """PostgreSQL rolls an ingestion back to break a deadlock: it reads again and writes, as after a lost
+    compare-and-set, rather than answer 409."""
+    key = "c" * 64
+    path = f"/v1/projects/{project}/occurrences:ingest?format=plan"
+    with ThreadPoolExecutor(1) as pool, held_server(database_url) as server:
+        assert server.http.post(path, json=_findings(project, "LOW", [key])).json()["created"] == 1
+        with server.engine.connect() as other:
+            other.execute(text("SET LOCAL deadlock_timeout = '10min'"))  # the server's check finds the cycle
+            _keep_revision_1(other, project, key)
+            rescan = pool.submit(server.call, "POST", path, json=_findings(project, "HIGH", [key]))
+            server.wait("INSERT INTO history%", rescan)  # holding the finding, it waits for the row above
+            other.execute(select(occurrences.c.pk).where(occurrences.c.project_id == project).with_for_update())
+            other.rollback()
+        r = rescan.result()
+        assert r.status_code == 200, r.text
+        assert r.json()["updated"] == 1
