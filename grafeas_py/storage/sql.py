@@ -46,8 +46,16 @@ _GET_NOTE = select(notes.c.data).where(
 _NOTE_KIND = select(notes.c.kind).where(
     notes.c.project_id == bindparam("project_id"), notes.c.note_id == bindparam("note_id")
 )
+# The notes of occurrences being created, held as a foreign key would hold them: a delete of one waits
+# until the occurrences are committed, so a note created again under its id sees them.
+_HOLD_NOTE_KINDS = (
+    select(notes.c.note_id, notes.c.kind)
+    .where(notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True)))
+    .with_for_update(read=True, key_share=True)
+)
 # PostgreSQL: the insert, on the condition that its note exists with its kind, and the audit entry
-# recorded only for a row inserted. The casts give each parameter one type wherever it is used.
+# recorded only for a row inserted. The note is held as `_HOLD_NOTE_KINDS` holds it. The casts give
+# each parameter one type wherever it is used.
 _CREATE_OCCURRENCE_IF_NOTE_MATCHES = """
 WITH created AS (
     INSERT INTO occurrences (project_id, occurrence_id, note_project_id, note_id, kind, resource_uri,
@@ -56,7 +64,8 @@ WITH created AS (
            %(resource_uri)s, %(revision)s, %(create_time)s, %(update_time)s, CAST(%(data)s AS JSONB),
            %(updated_by)s
     WHERE EXISTS (SELECT 1 FROM notes
-                  WHERE project_id = %(note_project_id)s AND note_id = %(note_id)s AND kind = CAST(%(kind)s AS VARCHAR))
+                  WHERE project_id = %(note_project_id)s AND note_id = %(note_id)s AND kind = CAST(%(kind)s AS VARCHAR)
+                  FOR KEY SHARE)
     RETURNING 1
 )
 INSERT INTO audit_pending (txid, time, principal, credential, action, resource, detail)
@@ -396,6 +405,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                     raise _written_meanwhile()
                 if rows:
                     self._insert_occurrences(conn, project_id, rows)
+                    self._hold_notes(conn, rows)
                 for change in sorted(updated, key=operator.attrgetter("occurrence_id")):
                     args = (change.occurrence_id, change.revision, change.data, change.changed_fields)
                     self._replace(conn, "occurrence", project_id, *args, _written_meanwhile)
@@ -420,12 +430,27 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                     ):
                         return None
                     _insert_many(conn, occurrences, rows)  # never used, so each starts at revision 1
+                    self._hold_notes(conn, rows)
                     self._audit_created(conn, project_id, rows)
                 return [occ.data for occ in new]
             except IntegrityError:  # a concurrent twin inserted them first: now they are taken
                 if attempt == 2:
                     raise Aborted("another request is writing the same occurrences; retry") from None
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _hold_notes(conn, rows: list[dict]) -> None:
+        """Hold the notes of occurrence rows about to be committed (see `_HOLD_NOTE_KINDS`): the caller
+        checked them before this transaction began, so Aborted if one was deleted since, or replaced by
+        a note of another kind."""
+        kinds = {NoteRef(row["note_project_id"], row["note_id"]): row["kind"] for row in rows}
+        found: dict[NoteRef, str] = {}
+        for project_id, note_ids in _note_ids_by_project(sorted(kinds)).items():
+            for start in range(0, len(note_ids), _CHUNK):
+                params = {"project_id": project_id, "note_ids": note_ids[start : start + _CHUNK]}
+                found.update((NoteRef(project_id, i), kind) for i, kind in conn.execute(_HOLD_NOTE_KINDS, params))
+        if found != kinds:
+            raise _written_meanwhile()
 
     @staticmethod
     def _taken_occurrence_ids(conn, project_id: str, ids: list[str]) -> set[str]:
@@ -489,6 +514,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             new = list(new)
         with self._write() as conn:
             rows = _insert_many(conn, occurrences, _occurrence_rows(project_id, new))
+            self._hold_notes(conn, rows)
             self._audit_created(conn, project_id, rows)
         return [row["data"] for row in rows]
 
@@ -619,8 +645,9 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         )
         # The row is locked before its revision goes into history, as a delete locks it (by deleting it)
         # before burying it: in the other order an update and a delete of one resource each waited for
-        # the other's history row, and PostgreSQL broke the deadlock with an error.
-        current = conn.execute(select(table.c.revision).where(*where).with_for_update()).scalar()
+        # the other's history row, and PostgreSQL broke the deadlock with an error. Its key stays, so
+        # occurrences being created on a note (`_HOLD_NOTE_KINDS`) need not wait for its update.
+        current = conn.execute(select(table.c.revision).where(*where).with_for_update(key_share=True)).scalar()
         if current is None:
             raise missing()
         if current != revision:

@@ -187,6 +187,29 @@ def held_server(database_url: str, breaks_deadlocks: bool = True):
         engine.dispose()
 
 
+@contextmanager
+def inserts_held(server: Held, table: str, project: str):
+    """Inserts into `table` in `project` wait, where their statement has got to them, until the block ends."""
+    key, hold = uuid.uuid4().int >> 65, f"hold_{uuid.uuid4().hex[:8]}"
+    with server.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        # The project and the key are the test's own: its trigger keeps out of other tests' way.
+        conn.execute(
+            text(
+                f"CREATE FUNCTION {hold}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                f" IF NEW.project_id = '{project}' THEN PERFORM pg_advisory_xact_lock_shared({key}); END IF;"
+                " RETURN NEW; END $$"
+            )
+        )
+        conn.execute(text(f"CREATE TRIGGER {hold} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {hold}()"))
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.execute(text(f"DROP TRIGGER {hold} ON {table}"))
+            conn.execute(text(f"DROP FUNCTION {hold}()"))
+
+
 @postgres_only
 def test_a_deadlock_is_409_aborted_to_retry_not_503(database_url, project):
     """Should two writers still lock in opposite orders, the one PostgreSQL rolls back is told to retry."""
@@ -273,3 +296,33 @@ def test_an_ingestion_that_loses_a_deadlock_is_retried(database_url, project):
         r = rescan.result()
         assert r.status_code == 200, r.text
         assert r.json()["updated"] == 1
+
+
+@postgres_only
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_an_occurrence_created_while_its_note_is_replaced_keeps_the_kind_of_its_note(database_url, project, batch):
+    """Its note deleted and created again as another kind while the create is under way: the delete waits
+    for the create, whose occurrence then keeps the note from coming back as another kind, or the create
+    finds the note gone and writes nothing."""
+    note = f"projects/{project}/notes/n"
+    path, body = f"/v1/projects/{project}/occurrences", occurrence_body("BUILD", note)
+    if batch:
+        path, body = f"{path}:batchCreate", {"occurrences": [body]}
+
+    def replace() -> list:
+        deleted = server.call("DELETE", f"/v1/{note}")
+        return [deleted, server.call("POST", f"/v1/projects/{project}/notes?noteId=n", json=NOTE_BODIES["DISCOVERY"])]
+
+    with ThreadPoolExecutor(2) as pool, held_server(database_url) as server:
+        assert server.http.post(f"/v1/projects/{project}/notes?noteId=n", json=NOTE_BODIES["BUILD"]).status_code == 200
+        with inserts_held(server, "occurrences", project):
+            creating = pool.submit(server.call, "POST", path, json=body)
+            server.wait("%", creating)  # the create, its note checked, waits to insert (on the advisory lock)
+            replacing = pool.submit(replace)
+            server.wait("DELETE FROM notes%", replacing)
+        created, (deleted, recreated) = creating.result(), replacing.result()
+        assert created.status_code in (200, 409) and deleted.status_code == 200, created.text
+        kind = server.http.get(f"/v1/{note}").json().get("kind")
+        stored = server.http.get(f"/v1/projects/{project}/occurrences").json().get("occurrences", [])
+        assert kind is None or all(o["kind"] == kind for o in stored), (kind, stored, recreated.text)
+        assert len(stored) == (created.status_code == 200)
