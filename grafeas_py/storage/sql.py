@@ -46,6 +46,14 @@ _GET_NOTE = select(notes.c.data).where(
 _NOTE_KIND = select(notes.c.kind).where(
     notes.c.project_id == bindparam("project_id"), notes.c.note_id == bindparam("note_id")
 )
+# A create holds its project's row, where there is one, until it commits: a delete of the project
+# waits for it and then sees what it wrote, or deletes first and the create writes to a project that
+# no longer has a row, as to any project never created (see `delete_project`).
+_HOLD_PROJECT = (
+    select(projects.c.pk)
+    .where(projects.c.project_id == bindparam("project_id"))
+    .with_for_update(read=True, key_share=True)
+)
 # The notes of occurrences being created, held as a foreign key would hold them: a delete of one waits
 # until the occurrences are committed, so a note created again under its id sees them.
 _HOLD_NOTE_KINDS = (
@@ -54,15 +62,19 @@ _HOLD_NOTE_KINDS = (
     .with_for_update(read=True, key_share=True)
 )
 # PostgreSQL: the insert, on the condition that its note exists with its kind, and the audit entry
-# recorded only for a row inserted. The note is held as `_HOLD_NOTE_KINDS` holds it. The casts give
-# each parameter one type wherever it is used.
+# recorded only for a row inserted. The note and the project are held as `_HOLD_NOTE_KINDS` and
+# `_HOLD_PROJECT` hold them (the count makes the one row to insert, once the project is held). The
+# casts give each parameter one type wherever it is used.
 _CREATE_OCCURRENCE_IF_NOTE_MATCHES = """
-WITH created AS (
+WITH project AS (
+    SELECT 1 FROM projects WHERE project_id = %(project_id)s FOR KEY SHARE
+), created AS (
     INSERT INTO occurrences (project_id, occurrence_id, note_project_id, note_id, kind, resource_uri,
                              revision, create_time, update_time, data, updated_by)
     SELECT %(project_id)s, %(occurrence_id)s, %(note_project_id)s, %(note_id)s, CAST(%(kind)s AS VARCHAR),
            %(resource_uri)s, %(revision)s, %(create_time)s, %(update_time)s, CAST(%(data)s AS JSONB),
            %(updated_by)s
+    FROM (SELECT count(*) FROM project) AS held
     WHERE EXISTS (SELECT 1 FROM notes
                   WHERE project_id = %(note_project_id)s AND note_id = %(note_id)s AND kind = CAST(%(kind)s AS VARCHAR)
                   FOR KEY SHARE)
@@ -86,8 +98,9 @@ _NOTE_TAKEN = (
     .exists()
 )
 # Whether a note id is taken, and the kind of an occurrence of another kind that still names it (kept
-# when a note of that kind was deleted): one statement, whose probe of the (note project, note id, pk)
-# index finds nothing for an id no occurrence names, so a single CreateNote costs no extra round trip.
+# when a note of that kind was deleted), the project held as `_HOLD_PROJECT` holds it: one statement,
+# whose probe of the (note project, note id, pk) index finds nothing for an id no occurrence names, so a
+# single CreateNote costs no extra round trip.
 # The occurrences are asked about only when the id is free (a CASE runs only the branch it takes):
 # a create of a note that exists, as CI jobs make to be sure of it, must not read its every occurrence.
 _NOTE_ID_HELD = select(
@@ -103,6 +116,7 @@ _NOTE_ID_HELD = select(
         .limit(1)
         .scalar_subquery(),
     ).label("other_kind"),
+    _HOLD_PROJECT.scalar_subquery().label("held"),
 )
 
 
@@ -202,6 +216,9 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def delete_project(self, project_id: str) -> None:
         name = project_name(project_id)
         with self._write() as conn:
+            # Held first, so that the creates in the project under way (see `_HOLD_PROJECT`) are committed
+            # before the checks below look for what they wrote.
+            conn.execute(select(projects.c.pk).where(projects.c.project_id == project_id).with_for_update())
             # A policy left behind would keep gating admissions, and a project re-created under the id
             # would inherit it.
             for table, what in ((notes, "notes"), (occurrences, "occurrences"), (policies, "policies")):
@@ -230,6 +247,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                     taken = [note_id] if row.taken else []
                     held = {note_id: row.other_kind} if row.other_kind else {}
                 else:
+                    self._hold_projects(conn, [project_id])
                     taken = self._existing_note_ids(conn, project_id, list(new_notes))
                     held = {} if taken else self._other_kinds(conn, project_id, new_notes)
                 if taken:
@@ -392,6 +410,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         rows = sorted(_occurrence_rows(project_id, created), key=operator.itemgetter("occurrence_id"))
         try:
             with self._write() as conn:
+                self._hold_projects(conn, [project_id, *new_notes])
                 for note_project, docs in sorted(new_notes.items()):
                     docs = dict(sorted(docs.items()))
                     if self._existing_note_ids(conn, note_project, list(docs)):
@@ -423,6 +442,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         for attempt in (1, 2):
             try:
                 with self._write() as conn:
+                    self._hold_projects(conn, [project_id])
                     # The ids are the key's only record: a deleted one's tombstone keeps it taken, or the
                     # key would create under that name again, for another artifact even.
                     if self._taken_occurrence_ids(conn, project_id, ids) or self._first_revisions(
@@ -437,6 +457,14 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                 if attempt == 2:
                     raise Aborted("another request is writing the same occurrences; retry") from None
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _hold_projects(conn, project_ids: Iterable[str]) -> None:
+        """Hold the rows of the projects a create writes to (see `_HOLD_PROJECT`); SQLite has but one
+        writer at a time anyway."""
+        if conn.dialect.name == "postgresql":
+            for project_id in sorted(set(project_ids)):
+                conn.execute(_HOLD_PROJECT, {"project_id": project_id})
 
     @staticmethod
     def _hold_notes(conn, rows: list[dict]) -> None:
@@ -513,6 +541,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         if self.engine.dialect.name != "postgresql":
             new = list(new)
         with self._write() as conn:
+            self._hold_projects(conn, [project_id])
             rows = _insert_many(conn, occurrences, _occurrence_rows(project_id, new))
             self._hold_notes(conn, rows)
             self._audit_created(conn, project_id, rows)

@@ -59,6 +59,7 @@ class GateStorage:
         """Store revision 1 (or the next after a deleted policy's last) of a new policy."""
         try:
             with self._write() as conn:
+                self._hold_projects(conn, [project_id])
                 taken = conn.execute(
                     select(policies.c.pk).where(policies.c.project_id == project_id, policies.c.policy_id == policy_id)
                 ).first()

@@ -326,3 +326,33 @@ def test_an_occurrence_created_while_its_note_is_replaced_keeps_the_kind_of_its_
         stored = server.http.get(f"/v1/projects/{project}/occurrences").json().get("occurrences", [])
         assert kind is None or all(o["kind"] == kind for o in stored), (kind, stored, recreated.text)
         assert len(stored) == (created.status_code == 200)
+
+
+@postgres_only
+@pytest.mark.parametrize("kind", ["note", "occurrence", "notes", "occurrences", "policy"])
+def test_a_delete_of_a_project_waits_for_a_create_in_it_and_is_refused(database_url, project, kind):
+    """A create in the project under way when its delete begins: the delete finds what it wrote."""
+    note = f"projects/{project}-notes/notes/n"  # an occurrence's note need not be in its project
+    table, path, body = {
+        "note": ("notes", f"/v1/projects/{project}/notes?noteId=n", NOTE_BODIES["BUILD"]),
+        "notes": ("notes", f"/v1/projects/{project}/notes:batchCreate", {"notes": {"n": NOTE_BODIES["BUILD"]}}),
+        "occurrence": ("occurrences", f"/v1/projects/{project}/occurrences", occurrence_body("BUILD", note)),
+        "occurrences": (
+            "occurrences",
+            f"/v1/projects/{project}/occurrences:batchCreate",
+            {"occurrences": [occurrence_body("BUILD", note)]},
+        ),
+        "policy": ("policies", f"/v1/projects/{project}/policies?policyId=p", POLICY),
+    }[kind]
+    with ThreadPoolExecutor(2) as pool, held_server(database_url) as server:
+        assert server.http.post(f"/v1/projects/{project}-notes/notes?noteId=n", json=NOTE_BODIES["BUILD"]).ok
+        assert server.http.post("/v1/projects", json={"name": f"projects/{project}"}).status_code == 200
+        with inserts_held(server, table, project):
+            creating = pool.submit(server.call, "POST", path, json=body)
+            server.wait("%", creating)  # the create waits to insert (on the advisory lock)
+            deleting = pool.submit(server.call, "DELETE", f"/v1/projects/{project}")
+            server.wait("%", deleting, count=2)  # and the delete waits for it
+        assert creating.result().status_code == 200, creating.result().text
+        r = deleting.result()
+        assert r.status_code == 400 and r.json()["error"]["status"] == "FAILED_PRECONDITION", r.text
+        assert server.http.get(f"/v1/projects/{project}").status_code == 200
