@@ -45,6 +45,7 @@ class Extension:
     gate: Gate
     ingest: Ingest
     admission: AdmissionConfig | None = None
+    db_timeout: float = 5.0  # seconds, named in the error of a statement it cut off
     readiness: Readiness = field(init=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         gate=Gate(storage, access),
         ingest=Ingest(grafeas),
         admission=_admission_config(settings.admission_config),
+        db_timeout=settings.db_timeout,
     )
 
     api = _Api(app)

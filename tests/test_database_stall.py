@@ -210,8 +210,11 @@ def test_a_server_keeps_at_most_workers_x_2_x_pool_size_connections(tmp_path, wo
     assert max(counts) <= workers * 2 * pool_size, max(counts)
 
 
-def test_a_batch_cut_off_by_the_statement_timeout_is_a_503(database_url, project):
-    """COPY talks to psycopg directly; its errors must reach the handlers as SQLAlchemy's do."""
+@pytest.mark.parametrize("batch_size", [1, 60], ids=["insert", "copy"])
+def test_a_write_cut_off_by_the_statement_timeout_is_a_504_naming_it(database_url, project, batch_size):
+    """Waiting on a lock past GRAFEAS_DB_TIMEOUT: the database is up, so not 503 "unavailable" but 504
+    DEADLINE_EXCEEDED. COPY (a batch of 60) talks to psycopg directly; its errors must reach the handlers
+    as SQLAlchemy's do."""
     app = create_app(Settings(database_url=database_url, db_timeout=1, audit_seal_seconds=0))
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     schema = make_url(database_url).query["options"].split("=", 1)[1]
@@ -219,12 +222,13 @@ def test_a_batch_cut_off_by_the_statement_timeout_is_a_503(database_url, project
         with serve(app) as base:
             r = requests.post(f"{base}/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
             assert r.status_code == 200, r.text
-            batch = {"occurrences": [_occurrence(project)] * 60}
+            batch = {"occurrences": [_occurrence(project)] * batch_size}
             with admin.connect() as locker:
-                locker.execute(text(f'LOCK TABLE "{schema}".occurrences IN EXCLUSIVE MODE'))  # COPY waits
+                locker.execute(text(f'LOCK TABLE "{schema}".occurrences IN EXCLUSIVE MODE'))  # the write waits
                 r = requests.post(f"{base}/v1/projects/{project}/occurrences:batchCreate", json=batch, timeout=60)
                 locker.rollback()
-            assert r.status_code == 503 and r.json()["error"]["status"] == "UNAVAILABLE", r.text
+            assert (r.status_code, r.json()["error"]["status"]) == (504, "DEADLINE_EXCEEDED"), r.text
+            assert "within GRAFEAS_DB_TIMEOUT (1 s)" in r.json()["error"]["message"]
             r = requests.post(f"{base}/v1/projects/{project}/occurrences:batchCreate", json=batch, timeout=60)
             assert r.status_code == 200, r.text
     finally:

@@ -18,6 +18,7 @@ from .http import respond
 
 log = logging.getLogger("grafeas_py")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
+_QUERY_CANCELED = "57014"  # PostgreSQL's query_canceled: here, by the statement_timeout the engine sets
 
 
 def request_id() -> str:
@@ -54,9 +55,12 @@ def _http_error(exc: HTTPException):
 def _database_error(exc: Exception):
     """The database unreachable or busy, or its schema at another revision: 503; a transaction that lost
     to a concurrent one: 409 ABORTED, as a lost compare-and-set is; anything else is ours."""
-    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _LOST_TO_CONCURRENT:
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if sqlstate in _LOST_TO_CONCURRENT:
         log.warning("concurrent write conflict handling %s %s: %s", request.method, request.path, exc)
         return _api_error(Aborted("the request conflicted with a concurrent write of the same data; retry it"))
+    if sqlstate == _QUERY_CANCELED:
+        return _deadline_error(exc)
     unreachable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or getattr(
         exc, "connection_invalidated", False
     )
@@ -69,6 +73,24 @@ def _database_error(exc: Exception):
     rid = request_id()
     log.warning("database unavailable handling %s %s (request id %s): %s", request.method, request.path, rid, exc)
     response = respond(error_body(503, f"the database is unavailable; retry later (request id {rid})"), 503)
+    response.headers["X-Request-Id"] = rid
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def _deadline_error(exc: Exception):
+    """A statement PostgreSQL cut off at its statement_timeout (GRAFEAS_DB_TIMEOUT): the database is up,
+    but this request's work took too long, so say that rather than that the database is unavailable."""
+    rid = request_id()
+    timeout = current_app.extensions["grafeas"].db_timeout
+    log.warning(
+        "database statement timed out handling %s %s (request id %s): %s", request.method, request.path, rid, exc
+    )
+    message = (
+        f"the database did not finish this request within GRAFEAS_DB_TIMEOUT ({timeout:g} s): it was slow or "
+        f"waited for other writers; retry, or ask for less (a narrower filter, a smaller pageSize) (request id {rid})"
+    )
+    response = respond(error_body(504, message), 504)
     response.headers["X-Request-Id"] = rid
     response.headers["Retry-After"] = "1"
     return response
