@@ -36,7 +36,10 @@ def parse_policy(doc: dict) -> Policy:
     """Validate a policy document; raises InvalidArgument listing every problem with its field path."""
     if not isinstance(doc, dict):
         raise InvalidArgument(f"a policy must be an object, got {type(doc).__name__}")
-    problems = list(_unstorable_text(doc, ""))
+    try:
+        problems = list(_unstorable_text(doc, ""))
+    except RecursionError:  # a JSON body of up to orjson's 1024 levels reaches here whole
+        raise InvalidArgument("the policy is nested too deeply") from None
     if not problems:  # text that cannot be stored, so nothing else is worth saying
         try:
             return PolicySchema().load(doc)
