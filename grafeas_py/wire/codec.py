@@ -382,6 +382,8 @@ class Codec:
             raise DecodeError(path, f"expected an object with '@type', got {type_name(value)}")
         if not value:
             return {}  # an empty Any (no type, no value), as protobuf prints and parses it
+        if path.count(".") + path.count("[") >= MAX_JSON_DEPTH:  # an Any in an Any in an Any...
+            raise DecodeError(path, f"nested more than {MAX_JSON_DEPTH} objects or lists deep")
         type_url = value.get("@type")
         if not isinstance(type_url, str) or "/" not in type_url or type_url.endswith("/"):
             raise DecodeError(path, "an Any needs '@type', e.g. 'type.googleapis.com/google.rpc.ErrorInfo'")
@@ -457,14 +459,23 @@ def _text(value: str, path: str) -> str:
     return value
 
 
-def _json_value(value, path: str):
+# Objects and lists nested in one free-form JSON value, at most. protobuf holds each level as a Struct
+# or ListValue inside a Value, and its JSON parser (the official client's) stops at 100 messages deep;
+# orjson, which writes every answer, stops at 255 levels. Deeper, a document could be stored but never
+# listed or read back.
+MAX_JSON_DEPTH = 32
+
+
+def _json_value(value, path: str, depth: int = 1):
     """Free-form JSON (Struct, Value, ListValue) as protobuf holds it: every number is a double."""
     if isinstance(value, str):
         return _text(value, path)
+    if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
+        raise DecodeError(path, f"nested more than {MAX_JSON_DEPTH} objects or lists deep")
     if isinstance(value, dict):
-        return {_text(k, path): _json_value(v, f"{path}[{k!r}]") for k, v in value.items()}
+        return {_text(k, path): _json_value(v, f"{path}[{k!r}]", depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_json_value(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_json_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             as_double = float(value)
