@@ -166,7 +166,7 @@ def images_of(kind: str, obj: dict) -> list[str]:
         specs.append(_dig(spec, "template", "spec"))
     elif kind == "CronJob":
         specs.append(_dig(spec, "jobTemplate", "spec", "template", "spec"))
-    images: list[str] = []
+    images: dict[str, None] = {}  # ordered, and a lookup per container where a list was a scan
     for pod_spec in specs:
         for key in _CONTAINER_LISTS:
             containers = pod_spec.get(key) if isinstance(pod_spec, dict) else None
@@ -176,9 +176,8 @@ def images_of(kind: str, obj: dict) -> list[str]:
                 image = container.get("image") if isinstance(container, dict) else None
                 if not isinstance(image, str) or not image:
                     raise InvalidArgument(f"{kind} {key} entry has no image")
-                if image not in images:
-                    images.append(image)
-    return images
+                images[image] = None
+    return list(images)
 
 
 def _dig(value, *keys):
