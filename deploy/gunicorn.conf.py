@@ -6,14 +6,20 @@ stateless and shares one PostgreSQL database (GRAFEAS_DATABASE_URL).
 
 import multiprocessing
 import os
+import sys
 
 from grafeas_py import server
+from grafeas_py.config import env_count
 
 wsgi_app = "grafeas_py:create_app()"
 bind = os.environ.get("GRAFEAS_BIND", "0.0.0.0:8080")
-workers = int(os.environ.get("GRAFEAS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
+try:
+    workers = env_count("GRAFEAS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8))
+    threads = env_count("GRAFEAS_THREADS", 4)
+except ValueError as exc:  # one line, as grafeas-py says it, rather than gunicorn's traceback of this file
+    print(f"Error: bad configuration: {exc}", file=sys.stderr)
+    sys.exit(2)
 worker_class = "gthread"
-threads = int(os.environ.get("GRAFEAS_THREADS", 4))
 timeout = 60
 graceful_timeout = 30
 keepalive = 5

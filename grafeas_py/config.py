@@ -19,6 +19,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
+def env_count(name: str, default: int) -> int:
+    """A whole number of at least 1 (workers, threads, connections) from the environment."""
+    value = _env_int(name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value}")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     try:
@@ -87,9 +95,9 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             database_url=_database_url(os.environ.get("GRAFEAS_DATABASE_URL") or DEFAULT_DATABASE_URL),
-            max_body_bytes=_env_int("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_body_bytes=env_count("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
-            pool_size=_env_int("GRAFEAS_DB_POOL_SIZE", _env_int("GRAFEAS_THREADS", 4) + 1),
+            pool_size=env_count("GRAFEAS_DB_POOL_SIZE", env_count("GRAFEAS_THREADS", 4) + 1),
             db_timeout=_env_seconds("GRAFEAS_DB_TIMEOUT", cls.db_timeout),
             admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,
             auth=AuthSettings.from_env(),

@@ -248,6 +248,21 @@ def test_requests_gunicorn_refuses_get_the_json_error_shape(tmp_path, worker_id,
             assert int(headers["content-length"]) == len(body)
 
 
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("GRAFEAS_WORKERS", "abc", "GRAFEAS_WORKERS must be a whole number, not 'abc'"),
+        ("GRAFEAS_THREADS", "0", "GRAFEAS_THREADS must be 1 or more, not 0"),
+    ],
+)
+def test_gunicorn_conf_refuses_a_bad_setting_in_one_line(tmp_path, variable, value, message):
+    """It was a traceback of the config file, which gunicorn prints before giving up."""
+    env = {**_env(f"sqlite:///{tmp_path / 'grafeas.db'}"), "GRAFEAS_BIND": f"127.0.0.1:{_free_port()}", variable: value}
+    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (2, f"Error: bad configuration: {message}\n"), result.stderr[-3000:]
+
+
 def test_db_commands(tmp_path, worker_id):
     url = _fresh_url(tmp_path, worker_id)
     run = lambda *args: subprocess.run([GRAFEAS_PY, "db", *args], env=_env(url), capture_output=True, text=True)  # noqa: E731
@@ -348,6 +363,16 @@ _BAD_SETTINGS = {
         {"GRAFEAS_DB_POOL_SIZE": "abc"},
         2,
         "bad configuration: GRAFEAS_DB_POOL_SIZE must be a whole number, not 'abc'",
+    ),
+    "a pool of no connections": (
+        {"GRAFEAS_DB_POOL_SIZE": "0"},
+        2,
+        "bad configuration: GRAFEAS_DB_POOL_SIZE must be 1 or more, not 0",
+    ),
+    "no threads": (
+        {"GRAFEAS_THREADS": "-1"},
+        2,
+        "bad configuration: GRAFEAS_THREADS must be 1 or more, not -1",
     ),
     "a body limit with a unit": (
         {"GRAFEAS_MAX_BODY_BYTES": "32M"},
