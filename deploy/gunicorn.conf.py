@@ -37,3 +37,5 @@ forwarded_allow_ips = os.environ.get("GRAFEAS_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Garbage collection tuned for batches, and gunicorn's own errors in the API's JSON error shape
 # (see grafeas_py.server.post_worker_init).
 post_worker_init = server.post_worker_init
+# The database pools follow the threads a worker runs, also when GUNICORN_CMD_ARGS changes them.
+post_fork = server.post_fork

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 
 import orjson
 from gunicorn import util
@@ -33,6 +34,13 @@ def write_json_error(sock, status: int, reason: str, message: str) -> None:
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def post_fork(_server, worker) -> None:
+    """Each worker's database pools default to a connection per thread it runs, and one more (a gunicorn
+    hook, here and in deploy/): Settings reads GRAFEAS_THREADS, which `serve --threads` and
+    GUNICORN_CMD_ARGS would otherwise leave behind what gunicorn runs."""
+    os.environ["GRAFEAS_THREADS"] = str(worker.cfg.threads)
 
 
 def post_worker_init(worker=None) -> None:
@@ -76,6 +84,7 @@ SERVE_SETTINGS = {
     "limit_request_line": LIMIT_REQUEST_LINE,
     "accesslog": "-",
     "errorlog": "-",
+    "post_fork": post_fork,
     "post_worker_init": post_worker_init,
 }
 

@@ -262,3 +262,40 @@ def test_readiness_probes_of_a_stalled_database_share_one_check_and_answer_in_ti
                 _ready_again(base)
         finally:
             app.extensions["grafeas"].storage.dispose()
+
+
+@pytest.mark.parametrize("how", ["--threads", "GUNICORN_CMD_ARGS"])
+def test_a_worker_has_a_connection_for_each_of_its_threads(tmp_path, worker_id, how):
+    """The pools' default size follows the threads gunicorn runs, however they were given: it followed
+    GRAFEAS_THREADS only, so with 7 threads two requests at a time queued for one of 5 connections."""
+    name = f"threads-{uuid.uuid4().hex[:8]}"
+    url = _postgres_schema_url(POSTGRES_URL, f"threads_{worker_id}")[0] + f"&application_name={name}"
+    env = {k: v for k, v in _env(url).items() if k not in ("GRAFEAS_THREADS", "GRAFEAS_DB_POOL_SIZE")}
+    env["GRAFEAS_DB_TIMEOUT"] = "60"  # the writes below wait on a lock for as long as the test needs
+    port = _free_port()
+    command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"]
+    if how == "--threads":
+        command += ["--threads", "7"]
+    else:
+        env["GUNICORN_CMD_ARGS"] = "--threads 7"
+    schema = make_url(url).query["options"].split("=", 1)[1]
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n AND wait_event_type = 'Lock'")
+    with _serving(command, env, port, tmp_path / "server.log") as base:
+        project = f"p-{name}"
+        r = requests.post(f"{base}/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+        assert r.status_code == 200, r.text
+        with admin.connect() as locker, admin.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+            locker.execute(text(f'LOCK TABLE "{schema}".occurrences IN EXCLUSIVE MODE'))  # every create waits
+            with ThreadPoolExecutor(7) as pool:
+                post = lambda _: requests.post(f"{base}/v1/projects/{project}/occurrences", json=_occurrence(project))  # noqa: E731
+                answers = pool.map(post, range(7))
+                deadline = time.monotonic() + 30
+                while (held := watcher.execute(waiting, {"n": name}).scalar()) < 7:
+                    if time.monotonic() > deadline:
+                        locker.rollback()  # let the requests end before failing
+                        pytest.fail(f"only {held} of 7 threads had a connection")
+                    time.sleep(0.05)
+                locker.rollback()
+                assert [a.status_code for a in answers] == [200] * 7
+    admin.dispose()
