@@ -96,6 +96,27 @@ def test_downgrade_keeps_unsealed_audit_entries(tmp_path, worker_id):
     engine.dispose()
 
 
+def test_downgrade_below_0009_keeps_the_credentials_audit_entries_hash(tmp_path, worker_id):
+    """A credential is part of its entry's hash: dropping the column would break the chain for good."""
+    from alembic import command
+
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_pending (time, principal, credential, action, resource, detail) VALUES"
+                " ('2026-01-01T00:00:00Z', 'token:ci', 'token:0123456789abcdef', 'notes.create', 'projects/p', '{}')"
+            )
+        )
+    with pytest.raises(RuntimeError, match="1 audit entries record a credential"):
+        command.downgrade(db.alembic_config(url), "0008")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT credential FROM audit_pending")).scalar() == "token:0123456789abcdef"
+    engine.dispose()
+
+
 def test_entries_sealed_before_0009_verify_beside_entries_that_name_their_credential(tmp_path, worker_id):
     """0009 records how each principal signed in; the chain sealed before it must verify unchanged."""
     from alembic import command

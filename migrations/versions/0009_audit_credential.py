@@ -23,6 +23,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Sealed entries hash their credential: without the column the chain no longer verifies.
+    query = "SELECT (SELECT count(*) FROM audit_log WHERE credential IS NOT NULL)"
+    query += " + (SELECT count(*) FROM audit_pending WHERE credential IS NOT NULL)"
+    recorded = op.get_bind().execute(sa.text(query)).scalar()
+    if recorded:
+        raise RuntimeError(
+            f"{recorded} audit entries record a credential, which the previous schema cannot hold: "
+            "the audit chain would no longer verify"
+        )
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_column("credential")
     with op.batch_alter_table("audit_pending") as batch:
