@@ -79,7 +79,8 @@ class Settings:
     # one per gunicorn thread (GRAFEAS_THREADS, 4) and one for the worker's background threads.
     pool_size: int = 5
     # Seconds the server waits on PostgreSQL for any one thing: connecting, a free pooled connection,
-    # one statement (its statement_timeout), an answer at all. A stalled database is then a 503.
+    # one statement (its statement_timeout), an answer at all. A stalled database is then a 503. On
+    # SQLite it bounds each read.
     db_timeout: float = 5.0
     # YAML or JSON file mapping Kubernetes namespaces to gate policies (see gate.admission).
     admission_config: str | None = None

@@ -13,12 +13,12 @@ from werkzeug.exceptions import HTTPException
 
 from .. import db
 from ..errors import Aborted, ApiError, Unauthenticated, error_body
+from ..storage.engine import timed_out
 from ..storage.sql import LOST_TO_CONCURRENT as _LOST_TO_CONCURRENT
 from .http import respond
 
 log = logging.getLogger("grafeas_py")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
-_QUERY_CANCELED = "57014"  # PostgreSQL's query_canceled: here, by the statement_timeout the engine sets
 
 
 def request_id() -> str:
@@ -54,12 +54,13 @@ def _http_error(exc: HTTPException):
 
 def _database_error(exc: Exception):
     """The database unreachable or busy, or its schema at another revision: 503; a transaction that lost
-    to a concurrent one: 409 ABORTED, as a lost compare-and-set is; anything else is ours."""
+    to a concurrent one: 409 ABORTED, as a lost compare-and-set is; a statement cut off at its timeout:
+    504; anything else is ours."""
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
     if sqlstate in _LOST_TO_CONCURRENT:
         log.warning("concurrent write conflict handling %s %s: %s", request.method, request.path, exc)
         return _api_error(Aborted("the request conflicted with a concurrent write of the same data; retry it"))
-    if sqlstate == _QUERY_CANCELED:
+    if timed_out(exc):
         return _deadline_error(exc)
     unreachable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or getattr(
         exc, "connection_invalidated", False
@@ -79,8 +80,9 @@ def _database_error(exc: Exception):
 
 
 def _deadline_error(exc: Exception):
-    """A statement PostgreSQL cut off at its statement_timeout (GRAFEAS_DB_TIMEOUT): the database is up,
-    but this request's work took too long, so say that rather than that the database is unavailable."""
+    """A statement cut off at GRAFEAS_DB_TIMEOUT (PostgreSQL's statement_timeout, a SQLite read's
+    deadline): the database is up, but this request's work took too long, so say that rather than
+    that the database is unavailable."""
     rid = request_id()
     timeout = current_app.extensions["grafeas"].db_timeout
     log.warning(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+import time
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -16,6 +18,10 @@ CONNECT_TIMEOUT = 10
 IDLE_IN_TRANSACTION_SECONDS = 60
 # Bytes of WAL a SQLite database keeps once a checkpoint has let the log start over.
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+# SQLite VM instructions between two checks of a read's deadline (see `_bound_sqlite_reads`).
+SQLITE_CHECK_EVERY = 100_000
+# PostgreSQL's query_canceled: here, by the statement_timeout the engine sets.
+_QUERY_CANCELED = "57014"
 # Idle pooled connections to a host that vanished are found out within a minute, not hours.
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
@@ -50,7 +56,8 @@ def make_engine(
 
     On PostgreSQL a `timeout` (seconds) bounds every wait: connecting, a free pooled connection,
     each statement (`statement_timeout`), and any answer at all (see `bounds`); without it only
-    connecting is bounded (`CONNECT_TIMEOUT`), for migrations and commands that may run long.
+    connecting is bounded (`CONNECT_TIMEOUT`), for migrations and commands that may run long. On
+    SQLite it bounds each read (see `_bound_sqlite_reads`).
 
     There is no pre-ping (a round trip per checkout): a dropped connection fails one request with
     503, which clients retry, and the pool reconnects.
@@ -58,6 +65,8 @@ def make_engine(
     if url.startswith("sqlite"):
         engine = create_engine(url, json_serializer=dumps_json, json_deserializer=orjson.loads)
         _tune_sqlite(engine)
+        if timeout:
+            _bound_sqlite_reads(engine, timeout)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, not psycopg2
@@ -93,6 +102,14 @@ def make_engines(url: str, *, pool_size: int = 5, timeout: float | None = None) 
     if url.startswith("sqlite"):
         return writer, writer.execution_options(isolation_level="AUTOCOMMIT")
     return writer, make_engine(url, autocommit=True, **kwargs)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a database error (SQLAlchemy's, or the driver's) is a statement cut off at its timeout."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.OperationalError):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT
+    return getattr(orig, "sqlstate", None) == _QUERY_CANCELED
 
 
 def _bound(engine: Engine, bounds: _Bounds) -> None:
@@ -185,3 +202,41 @@ def _tune_sqlite(engine: Engine) -> None:
         if options.get("isolation_level") == "AUTOCOMMIT":
             return  # each statement is its own transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("write") else "BEGIN DEFERRED")
+
+
+class _Deadline:
+    """When the statement running on one SQLite connection is to be interrupted; None: never."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def passed(self) -> bool:
+        """The progress handler: true (interrupt) once the deadline has passed."""
+        return self.at is not None and time.monotonic() > self.at
+
+
+def _bound_sqlite_reads(engine: Engine, timeout: float) -> None:
+    """Interrupt a read (a statement in autocommit mode: on SQLite the reader runs nothing else) once it
+    has run `timeout` seconds, as PostgreSQL's statement_timeout does; `timed_out` then tells.
+
+    SQLite has no statement timeout, and one unbounded read (a long OR of document filters over a big
+    project) holds a thread for minutes: a few of them stop a server. Writes are not bounded: the body
+    limit bounds each, a large batch or ingestion legitimately takes longer, and cutting one short
+    would only fail work that was going to finish.
+
+    The handler runs every `SQLITE_CHECK_EVERY` VM instructions: some 7 ms of a plain scan, 30 ms of
+    one evaluating JSON paths. Each call takes the GIL, so far fewer calls than that would slow reads
+    while other threads run Python; a read ends at most that much past its deadline."""
+
+    @event.listens_for(engine, "connect")
+    def _install(dbapi_conn, record):
+        deadline = record.record_info["deadline"] = _Deadline()
+        dbapi_conn.set_progress_handler(deadline.passed, SQLITE_CHECK_EVERY)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn, _cursor, _statement, _parameters, _context, _executemany):
+        # Set per statement, and left in place while its rows are read; the next statement resets it.
+        reading = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        conn.connection.record_info["deadline"].at = time.monotonic() + timeout if reading else None
