@@ -825,6 +825,10 @@ def _execute_prepared(conn, statement: str, params: dict) -> list[tuple]:
         raise DBAPIError.instance(statement, params, exc, psycopg.Error) from None
 
 
+class _RowsFailed(Exception):
+    """Ends a COPY whose rows could not all be made, with a reason short enough for psycopg to send."""
+
+
 def _insert_many(conn, table, rows: Iterable[dict]) -> list[dict]:
     """Insert rows in the open transaction and return them, handing them to the driver in bulk: COPY
     on PostgreSQL, sent as `rows` yields them, and one executemany on SQLite. Both skip SQLAlchemy's
@@ -853,9 +857,18 @@ def _insert_many(conn, table, rows: Iterable[dict]) -> list[dict]:
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         try:
             with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in itertools.chain(first, rows):
-                    copy.write_row(values(row))
-                    written.append(row)
+                try:
+                    for row in itertools.chain(first, rows):
+                        copy.write_row(values(row))
+                        written.append(row)
+                except psycopg.Error:
+                    raise
+                except Exception as exc:
+                    # psycopg ends the COPY with the exception's text as the reason, and fails to, losing
+                    # the connection, when that is long (a batch's error listing 150 items): give it ours.
+                    raise _RowsFailed from exc
+        except _RowsFailed as stop:
+            raise stop.__cause__ from None  # the caller's own error, for the API to answer
         except psycopg.IntegrityError as exc:  # the driver's own: callers catch SQLAlchemy's, as for INSERT
             raise IntegrityError(statement, None, exc) from exc
         except psycopg.Error as exc:  # as SQLAlchemy's own: a lost connection is a 503, not a 500

@@ -212,6 +212,22 @@ class TestBatch:
         listed = http.get(f"/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()["occurrences"]
         assert len(listed) == 3 * 299
 
+    def test_a_batch_with_many_missing_notes_lists_each_after_its_first_items_were_streamed(self, http, project):
+        """PostgreSQL is copying the first 50 items when the check of the notes fails: the error, some
+        13 KB, must reach the caller whole, as a 404 listing each item, and the connection the next batch."""
+        note = make_note(http, project, "VULNERABILITY")
+        ghost = f"projects/{project}/notes/ghost"
+        items = [occurrence_body("VULNERABILITY", note if i < 50 else ghost, f"{IMAGE}/{i}") for i in range(200)]
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+        assert r.status_code == 404, r.text
+        message = r.json()["error"]["message"]
+        assert [f"occurrences[{i}]: note {ghost!r}" in message for i in range(50, 200)] == [True] * 150
+        assert message.count("occurrences[") == 150
+        assert http.get(f"/v1/projects/{project}/occurrences").json() == {}
+        for _ in range(3):  # more than the pool's idle connections: each must be usable
+            r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items[:50]})
+            assert r.status_code == 200, r.text
+
     def test_a_batch_naming_hundreds_of_notes_in_several_projects_checks_every_one(self, http, project):
         """Notes are looked up per project, in chunks: more than one chunk of a provider's, and one's own."""
         provider = f"{project}-provider"
