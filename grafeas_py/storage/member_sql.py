@@ -46,6 +46,7 @@ from .tables import notes
 
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII: str.isdigit() and \d take "²"
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # the grammar's, in ASCII
+_MAX_NUMBER_LENGTH = 100  # characters of a number in a filter: far more than any double or int64 needs
 _INT64_RANGES = {"int64": (-(2**63), 2**63 - 1), "uint64": (0, 2**64 - 1)}
 # Stored JSON escapes these in keys, and SQLite matches a path's key against the key as stored.
 _UNSEARCHABLE_KEY = re.compile(r'["\\\x00-\x1f]')
@@ -162,7 +163,7 @@ def _literal(path: MemberPath, kind: str, value: Value):
             raise InvalidArgument(f"filter: {path.name} takes text, not the number {raw:g}; quote it")
         if enum is not None:  # by name or by number, as in requests
             number = int(raw) if isinstance(raw, float) else enum.numbers.get(raw)
-            if number is None and _INTEGER.fullmatch(raw):
+            if number is None and len(raw) <= 20 and _INTEGER.fullmatch(raw):  # int() refuses over 4300 digits
                 number = int(raw)
             if number not in enum.names:
                 raise InvalidArgument(
@@ -186,6 +187,8 @@ def _literal(path: MemberPath, kind: str, value: Value):
         raise InvalidArgument(f"filter: {path.name}: no comparison with NaN holds; compare with a number")
     if not (_NUMBER.fullmatch(text) or text in ("Infinity", "-Infinity")):
         raise InvalidArgument(f"filter: {path.name} is a number, not {text!r}")
+    if len(text) > _MAX_NUMBER_LENGTH:  # Decimal() and int() refuse exponents and digits past their limits
+        raise InvalidArgument(f"filter: {path.name}: a number of more than {_MAX_NUMBER_LENGTH} characters")
     # int64 exactly, beyond a double's 2**53: stored int64 text is cast to an exact number, not a double
     return Decimal(text) if kind == "int64" else float(text)
 

@@ -241,7 +241,9 @@ class Codec:
         if isinstance(value, str):
             number = enum.numbers.get(value)
             if number is None:
-                if _ASCII_INTEGER.fullmatch(value):  # str.isdigit() takes "²", which int() refuses
+                # str.isdigit() takes "²", which int() refuses; int() refuses over 4300 digits, and no
+                # enum number has more than 10.
+                if len(value) <= 20 and _ASCII_INTEGER.fullmatch(value):
                     number = int(value)
                 else:
                     allowed = ", ".join(sorted(enum.numbers, key=enum.numbers.get))

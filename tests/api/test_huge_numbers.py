@@ -1,0 +1,27 @@
+"""Numbers past what Python converts (int() stops at 4300 digits, Decimal at its exponent limits): a
+400 like any other bad number, where they were a 500."""
+
+import pytest
+
+DIGITS = "1" * 5000
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        f'vulnerability.effectiveSeverity="{DIGITS}"',
+        f"build.intotoProvenance.recipe.definedInMaterial>1e{DIGITS}",
+        f"build.intotoProvenance.recipe.definedInMaterial>1e-{DIGITS}",
+    ],
+    ids=["enum number", "exponent", "negative exponent"],
+)
+def test_a_filter_with_a_huge_number_is_a_400(http, project, filter_):
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": filter_})
+    assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
+
+
+def test_an_enum_given_as_a_huge_number_is_a_400(http, project):
+    body = {"resourceUri": "https://x", "noteName": f"projects/{project}/notes/n"}
+    r = http.post(f"/v1/projects/{project}/occurrences", json={**body, "vulnerability": {"effectiveSeverity": DIGITS}})
+    assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
+    assert "is not a grafeas.v1.Severity" in r.json()["error"]["message"]
