@@ -466,29 +466,55 @@ def _text(value: str, path: str) -> str:
 # orjson, which writes every answer, stops at 255 levels. Deeper, a document could be stored but never
 # listed or read back.
 MAX_JSON_DEPTH = 32
+# Values (objects, lists, strings, numbers...) in one free-form JSON field, at most: PostgreSQL spends
+# some 700 bytes parsing each into JSONB, so 11 million empty objects, which fit a 32 MB body, took
+# gigabytes of its memory per request.
+MAX_JSON_VALUES = 100_000
 
 
-def _json_value(value, path: str, depth: int = 1):
+def _json_value(value, path: str):
     """Free-form JSON (Struct, Value, ListValue) as protobuf holds it: every number is a double."""
-    if isinstance(value, str):
-        return _text(value, path)
-    if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
-        raise DecodeError(path, f"nested more than {MAX_JSON_DEPTH} objects or lists deep")
-    if isinstance(value, dict):
-        return {_text(k, path): _json_value(v, f"{path}[{k!r}]", depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            as_double = float(value)
-        except OverflowError:
-            raise DecodeError(path, "number is too large for a double") from None
-        if not math.isfinite(as_double):
-            raise DecodeError(path, "NaN and Infinity cannot be held in a JSON value")
-        if as_double == 0:
-            return value if type(value) is int else 0.0  # -0.0 as for floats: JSONB has no negative zero
-        return value if as_double == value else as_double  # ints a double holds exactly stay ints
-    return value
+    budget = [MAX_JSON_VALUES]
+
+    def walk(value, where: tuple, depth: int):
+        # `where` is (parent's where, key): a path is spelled out only for an error, since copying it
+        # for every value cost time in proportion to a long key times the values under it.
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise DecodeError(path, f"holds more than {MAX_JSON_VALUES} values")
+        if isinstance(value, str):
+            return value if "\x00" not in value else _text(value, _spelled(path, where))
+        if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
+            raise DecodeError(_spelled(path, where), f"nested more than {MAX_JSON_DEPTH} objects or lists deep")
+        if isinstance(value, dict):
+            return {
+                (k if "\x00" not in k else _text(k, _spelled(path, where))): walk(v, (where, k), depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(v, (where, i), depth + 1) for i, v in enumerate(value)]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                as_double = float(value)
+            except OverflowError:
+                raise DecodeError(_spelled(path, where), "number is too large for a double") from None
+            if not math.isfinite(as_double):
+                raise DecodeError(_spelled(path, where), "NaN and Infinity cannot be held in a JSON value")
+            if as_double == 0:
+                return value if type(value) is int else 0.0  # -0.0 as for floats: JSONB has no negative zero
+            return value if as_double == value else as_double  # ints a double holds exactly stay ints
+        return value
+
+    return walk(value, (), 1)
+
+
+def _spelled(path: str, where: tuple) -> str:
+    """`path` followed by the keys and indexes in `where`, long keys cut short."""
+    steps = []
+    while where:
+        where, step = where
+        steps.append(f"[{step}]" if isinstance(step, int) else f"[{step[:40] + '...' if len(step) > 40 else step!r}]")
+    return path + "".join(reversed(steps))
 
 
 def _is_default(f: Field, value) -> bool:

@@ -1,4 +1,5 @@
-"""Documents nested deeper than the server can store and answer again: a clear 400, never a 500.
+"""Documents nested deeper, or holding more values, than the server can store and answer again: a clear
+400, never a 500.
 
 orjson parses request bodies up to 1024 levels but writes answers only up to 255, and the official
 client's protobuf parser stops at 100 messages deep: a Struct nested 248 levels was stored, and from
@@ -63,6 +64,16 @@ def test_an_any_nested_in_anys_too_deeply_is_a_400(http, project, build_note):
     r = post(http, f"/v1/projects/{project}/occurrences", text)
     assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text
     assert "nested more than 32 objects or lists deep" in r.json()["error"]["message"]
+
+
+def test_a_struct_of_more_values_than_allowed_is_a_400(http, project, build_note):
+    """11 million empty objects fit a 32 MB body, and took PostgreSQL gigabytes to parse into JSONB."""
+    values = "{" + '"x": [' + ", ".join(["{}"] * 99_999) + "]}"  # the object, its list and 99,999 more: 100,001
+    r = post(http, f"/v1/projects/{project}/occurrences", occurrence_text(project, values))
+    assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
+    assert f"occurrence.{PROVENANCE}: holds more than 100000 values" in r.json()["error"]["message"]
+    r = post(http, f"/v1/projects/{project}/occurrences", occurrence_text(project, values.replace("{}, ", "", 1)))
+    assert r.status_code == 200, r.text[:500]
 
 
 @pytest.mark.parametrize("levels", [500, 990])
