@@ -116,19 +116,30 @@ def _deep_copy(value):
     return value
 
 
-def changed_paths(before: dict, after: dict) -> list[str]:
-    """Dotted paths of the leaves whose values differ between two documents (lists count as leaves)."""
-    paths: list[str] = []
+# How far, and into how many changes, changed_paths spells out an object that changed. Past these it
+# names the object: free-form JSON (a Struct) can hold any number of keys, and one update of 5,000
+# values under a long key recorded a 500 MB list of paths in history and the audit trail.
+_MAX_PATH_DEPTH = 8
+_MAX_PATHS_PER_OBJECT = 50
 
-    def walk(old: dict, new: dict, prefix: str) -> None:
+
+def changed_paths(before: dict, after: dict) -> list[str]:
+    """Dotted paths of the leaves whose values differ between two documents (lists count as leaves; an
+    object deeper than 8 levels, or with more than 50 changes below it, counts as one)."""
+
+    def walk(old: dict, new: dict, prefix: str, depth: int, limit: int | None) -> list[str] | None:
+        """The changed paths below, or None as soon as they are more than `limit`."""
+        paths: list[str] = []
         for key in sorted(old.keys() | new.keys()):
             a, b = old.get(key, _MISSING), new.get(key, _MISSING)
             if a == b:
                 continue
-            if isinstance(a, dict) and isinstance(b, dict):
-                walk(a, b, f"{prefix}{key}.")
-            else:
-                paths.append(prefix + key)
+            below = None
+            if isinstance(a, dict) and isinstance(b, dict) and depth < _MAX_PATH_DEPTH:
+                below = walk(a, b, f"{prefix}{key}.", depth + 1, _MAX_PATHS_PER_OBJECT)
+            paths += below if below is not None else [prefix + key]
+            if limit is not None and len(paths) > limit:
+                return None
+        return paths
 
-    walk(before, after, "")
-    return paths
+    return walk(before, after, "", 1, None)

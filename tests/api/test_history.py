@@ -85,6 +85,25 @@ def test_changed_fields_are_the_paths_whose_values_changed(http, project):
     ]
 
 
+def test_changed_fields_name_a_free_form_object_whose_many_values_changed(http, project):
+    """A Struct holds any keys: an update of 5,000 of its values under a long key listed each of them,
+    prefix and all, and wrote a 500 MB audit entry."""
+    name = note(http, project, "b", "BUILD")
+    key = "K" * 1000
+
+    def provenance(value: int) -> dict:
+        parameters = {key: {f"k{i}": value for i in range(5000)}, "small": {"a": value}}
+        return {"inTotoSlsaProvenanceV1": {"predicate": {"buildDefinition": {"externalParameters": parameters}}}}
+
+    body = {"resourceUri": URI, "noteName": name, "build": provenance(0)}
+    created = http.post(f"/v1/projects/{project}/occurrences", json=body).json()["name"]
+    r = http.patch(f"/v1/{created}", params={"updateMask": "build"}, json={"build": provenance(1)})
+    assert r.status_code == 200, r.text[:300]
+    prefix = "build.inTotoSlsaProvenanceV1.predicate.buildDefinition.externalParameters."
+    changed = history(http, f"/v1/{created}:history")["revisions"][-1]["changedFields"]
+    assert changed == [prefix + key, prefix + "small.a"]
+
+
 @pytest.mark.parametrize("kind", ["note", "occurrence"])
 def test_an_update_to_what_is_stored_writes_nothing(http, project, kind):
     note_name = note(http, project)
