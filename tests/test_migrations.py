@@ -10,6 +10,7 @@ from grafeas_py import create_app, db
 from grafeas_py.config import Settings
 from grafeas_py.storage.engine import make_engine
 from tests.conftest import POSTGRES_URL, Http, _postgres_schema_url, serve
+from tests.factories import occurrence_body
 
 
 def _fresh_url(tmp_path, worker_id):
@@ -75,8 +76,18 @@ def test_postgres_documents_are_jsonb():
     engine.dispose()
 
 
-def test_downgrade_keeps_unsealed_audit_entries(tmp_path, worker_id):
-    """The schema before 0007 has no place for recorded but unsealed entries: refuse rather than lose them."""
+@pytest.mark.parametrize(
+    "credential, revision, refusal",
+    [
+        # The schema before 0007 has no place for recorded but unsealed entries.
+        (None, "0006", "1 audit entries are not sealed yet"),
+        # A credential is part of its entry's hash: without the column the chain breaks for good.
+        ("token:0123456789abcdef", "0008", "1 audit entries record a credential"),
+    ],
+)
+def test_a_downgrade_that_would_lose_audit_entries_or_their_hash_is_refused(
+    tmp_path, worker_id, credential, revision, refusal
+):
     from alembic import command
 
     url = _fresh_url(tmp_path, worker_id)
@@ -85,35 +96,15 @@ def test_downgrade_keeps_unsealed_audit_entries(tmp_path, worker_id):
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO audit_pending (time, principal, action, resource, detail)"
-                " VALUES ('2026-01-01T00:00:00Z', 'user:a', 'notes.create', 'projects/p/notes/n', '{}')"
-            )
+                "INSERT INTO audit_pending (time, principal, credential, action, resource, detail)"
+                " VALUES ('2026-01-01T00:00:00Z', 'token:ci', :credential, 'notes.create', 'projects/p/notes/n', '{}')"
+            ),
+            {"credential": credential},
         )
-    with pytest.raises(RuntimeError, match="1 audit entries are not sealed yet"):
-        command.downgrade(db.alembic_config(url), "0006")
+    with pytest.raises(RuntimeError, match=refusal):
+        command.downgrade(db.alembic_config(url), revision)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_pending")).scalar() == 1
-    engine.dispose()
-
-
-def test_downgrade_below_0009_keeps_the_credentials_audit_entries_hash(tmp_path, worker_id):
-    """A credential is part of its entry's hash: dropping the column would break the chain for good."""
-    from alembic import command
-
-    url = _fresh_url(tmp_path, worker_id)
-    db.upgrade(url)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO audit_pending (time, principal, credential, action, resource, detail) VALUES"
-                " ('2026-01-01T00:00:00Z', 'token:ci', 'token:0123456789abcdef', 'notes.create', 'projects/p', '{}')"
-            )
-        )
-    with pytest.raises(RuntimeError, match="1 audit entries record a credential"):
-        command.downgrade(db.alembic_config(url), "0008")
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT credential FROM audit_pending")).scalar() == "token:0123456789abcdef"
     engine.dispose()
 
 
@@ -158,23 +149,9 @@ def test_entries_sealed_before_0009_verify_beside_entries_that_name_their_creden
 _OLD_NOTE = {"name": "projects/old/notes/CVE-1", "kind": "VULNERABILITY", "vulnerability": {"severity": "HIGH"}}
 _OLD_OCCURRENCE = {
     "name": "projects/old/occurrences/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
-    "resourceUri": "https://gcr.io/acme/app@sha256:" + "ab" * 32,
-    "noteName": "projects/old/notes/CVE-1",
+    **occurrence_body("VULNERABILITY", "projects/old/notes/CVE-1", "https://gcr.io/acme/app@sha256:" + "ab" * 32),
     "kind": "VULNERABILITY",
     "remediation": "upgrade",
-    "vulnerability": {
-        "effectiveSeverity": "HIGH",
-        "packageIssue": [
-            {
-                "affectedCpeUri": "cpe:/o:debian:debian_linux:12",
-                "affectedPackage": "xz-utils",
-                "affectedVersion": {"name": "5.6.0", "kind": "NORMAL"},
-                "fixedCpeUri": "cpe:/o:debian:debian_linux:12",
-                "fixedPackage": "xz-utils",
-                "fixedVersion": {"name": "5.6.1", "kind": "NORMAL"},
-            }
-        ],
-    },
     "createTime": "2026-11-01T10:00:00Z",
     "updateTime": "2026-11-02T10:00:00Z",
 }
