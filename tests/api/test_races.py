@@ -188,24 +188,26 @@ def held_server(database_url: str, breaks_deadlocks: bool = True):
 
 
 @contextmanager
-def inserts_held(server: Held, table: str, project: str):
-    """Inserts into `table` in `project` wait, where their statement has got to them, until the block ends."""
+def inserts_held(server: Held, table: str, project: str, only: str = "TRUE"):
+    """Inserts into `table` in `project` of rows NEW that `only` holds for wait till the block ends or releases them."""
     key, hold = uuid.uuid4().int >> 65, f"hold_{uuid.uuid4().hex[:8]}"
     with server.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        release = lambda: conn.execute(text("SELECT pg_advisory_unlock_all()"))  # noqa: E731
         # The project and the key are the test's own: its trigger keeps out of other tests' way.
         conn.execute(
             text(
                 f"CREATE FUNCTION {hold}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-                f" IF NEW.project_id = '{project}' THEN PERFORM pg_advisory_xact_lock_shared({key}); END IF;"
+                f" IF NEW.project_id = '{project}' AND {only} THEN PERFORM pg_advisory_xact_lock_shared({key});"
+                " END IF;"
                 " RETURN NEW; END $$"
             )
         )
         conn.execute(text(f"CREATE TRIGGER {hold} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {hold}()"))
         try:
-            yield
+            yield release
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            release()
             conn.execute(text(f"DROP TRIGGER {hold} ON {table}"))
             conn.execute(text(f"DROP FUNCTION {hold}()"))
 
@@ -276,6 +278,40 @@ def test_ingestions_updating_the_same_findings_in_other_orders_wait_rather_than_
         assert [r.json()["updated"] for r in answers] == [2, 2]
         stored = server.http.get(f"/v1/projects/{project}/occurrences").json()["occurrences"]
         assert {o["vulnerability"]["effectiveSeverity"] for o in stored} == {"CRITICAL"}
+
+
+@postgres_only
+def test_ingestions_creating_the_same_notes_in_other_orders_wait_rather_than_deadlock(database_url, project):
+    """Two reports lacking the same two notes list them in opposite orders: inserted in id order, the
+    second waits for the first's, then finds them taken and retries."""
+
+    def report(marker: str, key: str, order: list[str]) -> dict:
+        note = {**NOTE_BODIES["VULNERABILITY"], "shortDescription": marker}
+        plan = _findings(project, "LOW", [key * 64])
+        plan["notes"] = {f"projects/{project}/notes/{n}": note for n in order}
+        plan["occurrences"][0]["occurrence"]["noteName"] = f"projects/{project}/notes/a"
+        return plan
+
+    path = f"/v1/projects/{project}/occurrences:ingest?format=plan"
+    # The first report's insert of note b waits, its note a inserted; the pool outermost, as above.
+    held_b = "NEW.note_id = 'b' AND NEW.data->>'shortDescription' = 'first'"
+    with (
+        ThreadPoolExecutor(2) as pool,
+        held_server(database_url, breaks_deadlocks=False) as server,
+        inserts_held(server, "notes", project, held_b) as release,
+    ):
+        reports = [pool.submit(server.call, "POST", path, json=report("first", "d", ["a", "b"]))]
+        server.wait("INSERT INTO notes%", reports[0])
+        # The second, inserting in id order, waits for note a before it takes b, which the first goes on to insert.
+        reports.append(pool.submit(server.call, "POST", path, json=report("second", "e", ["b", "a"])))
+        server.wait("INSERT INTO notes%", reports[1], count=2)
+        release()
+        while not all(r.done() for r in reports):
+            assert not server.deadlocked(), "the reports deadlocked"
+            time.sleep(0.01)
+    answers = [r.result() for r in reports]
+    assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+    assert [(r.json()["created"], r.json()["notesCreated"]) for r in answers] == [(1, 2), (1, 0)]
 
 
 @postgres_only
