@@ -365,7 +365,7 @@ def test_an_occurrence_created_while_its_note_is_replaced_keeps_the_kind_of_its_
 
 
 @postgres_only
-@pytest.mark.parametrize("kind", ["note", "occurrence", "notes", "occurrences", "policy"])
+@pytest.mark.parametrize("kind", ["note", "occurrence", "notes", "occurrences", "idempotent", "ingest", "policy"])
 def test_a_delete_of_a_project_waits_for_a_create_in_it_and_is_refused(database_url, project, kind):
     """A create in the project under way when its delete begins: the delete finds what it wrote."""
     note = f"projects/{project}-notes/notes/n"  # an occurrence's note need not be in its project
@@ -378,13 +378,20 @@ def test_a_delete_of_a_project_waits_for_a_create_in_it_and_is_refused(database_
             f"/v1/projects/{project}/occurrences:batchCreate",
             {"occurrences": [occurrence_body("BUILD", note)]},
         ),
+        "idempotent": ("occurrences", f"/v1/projects/{project}/occurrences", occurrence_body("BUILD", note)),
+        "ingest": (
+            "occurrences",
+            f"/v1/projects/{project}/occurrences:ingest?format=plan",
+            {"notes": {}, "occurrences": [{"key": "f" * 64, "occurrence": occurrence_body("BUILD", note)}]},
+        ),
         "policy": ("policies", f"/v1/projects/{project}/policies?policyId=p", POLICY),
     }[kind]
     with ThreadPoolExecutor(2) as pool, held_server(database_url) as server:
         assert server.http.post(f"/v1/projects/{project}-notes/notes?noteId=n", json=NOTE_BODIES["BUILD"]).ok
         assert server.http.post("/v1/projects", json={"name": f"projects/{project}"}).status_code == 200
         with inserts_held(server, table, project):
-            creating = pool.submit(server.call, "POST", path, json=body)
+            headers = {"Idempotency-Key": f"ci-run-{project}"} if kind == "idempotent" else {}
+            creating = pool.submit(server.call, "POST", path, json=body, headers=headers)
             server.wait("%", creating)  # the create waits to insert (on the advisory lock)
             deleting = pool.submit(server.call, "DELETE", f"/v1/projects/{project}")
             server.wait("%", deleting, count=2)  # and the delete waits for it
