@@ -28,7 +28,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import bulk_ceiling, drop_schemas, fresh_database, occurrence_body  # noqa: E402
+from bench_core import NOTE, bulk_ceiling, drop_schemas, fresh_database, occurrence_body  # noqa: E402
 
 from grafeas_py import db  # noqa: E402
 from grafeas_py.api.http import decode  # noqa: E402
@@ -39,6 +39,13 @@ from grafeas_py.storage.sql import SqlStorage  # noqa: E402
 from grafeas_py.wire.grafeas_types import OCCURRENCE  # noqa: E402
 
 GOAL = 0.3
+NOTE_DOC = {
+    "name": NOTE,
+    "kind": "VULNERABILITY",
+    "createTime": "2026-01-01T00:00:00Z",
+    "updateTime": "2026-01-01T00:00:00Z",
+    "vulnerability": {"severity": "HIGH", "details": [{"affectedCpeUri": "cpe:/o:x", "affectedPackage": "openssl"}]},
+}
 
 
 def batch_payload() -> bytes:
@@ -72,6 +79,7 @@ def bench(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
     schemas += [schema] if schema else []
     db.upgrade(url)
     storage = SqlStorage(*make_engines(url))
+    storage.create_notes("bench", {"CVE-2024-0001": NOTE_DOC})  # the note every batch item names
     payload = batch_payload()
     tune_gc()  # as gunicorn's workers run
     python_times, storage_times, budgets = [], [], []
