@@ -397,6 +397,10 @@ def test_json_policy():
         ("{1: x}", "application/yaml", "invalid policy: policy: key 1 must be text"),
         ("a: !!binary aGk=", "application/yaml", "invalid policy: a: a bytes is not a JSON value"),
         ('{"a": NaN}', "application/json", "invalid policy: a: nan is not a JSON number"),
+        ('{"a": {"b": [1, NaN]}}', "application/json", "invalid policy: a.b[1]: nan is not a JSON number"),
+        ("a: [{b: {1: x}}]", "application/yaml", "invalid policy: a[0].b: key 1 must be text"),
+        # a long key is cut short in the path, not echoed whole
+        (f'{{"{"k" * 100}": [NaN]}}', "application/json", f"invalid policy: {'k' * 40}...[0]: nan is not"),
         ("a: !!python/object:os.system x", "application/yaml", "could not determine a constructor"),
     ],
 )
