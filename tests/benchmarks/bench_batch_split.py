@@ -48,10 +48,12 @@ NOTE_DOC = {
 }
 
 
-def batch_payload() -> bytes:
-    """The body bench_core.py posts: 1000 copies of occ.json, each for its own artifact."""
+def batch_payload(artifacts: int = 1000) -> bytes:
+    """The body bench_core.py posts: 1000 copies of occ.json, each for its own artifact (or spread
+    over fewer `artifacts`: bulk_ceiling.py's rows name 100)."""
     body = occurrence_body()
-    return orjson.dumps({"occurrences": [dict(body, resourceUri=f"{body['resourceUri']}-{i}") for i in range(1000)]})
+    items = [dict(body, resourceUri=f"{body['resourceUri']}-{i % artifacts}") for i in range(1000)]
+    return orjson.dumps({"occurrences": items})
 
 
 def python_side(payload: bytes) -> list:
