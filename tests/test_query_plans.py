@@ -277,6 +277,13 @@ def test_an_artifact_timeline_reads_each_table_in_key_order_from_its_index(stora
     assert not re.search(r"Seq Scan|SCAN (history|occurrences|decisions)\b", found), found
 
 
+def walks_primary_key(found: str, table: str) -> bool:
+    """Whether a plan reads `table` through its primary key other than to fetch, one key at a time, the
+    rows a page kept: `keyset.within_bytes` looks those up by pk once their sizes have cut the page."""
+    lookups = re.findall(rf"pk_{table} on {table}\b[^\n]*\n\s*Index Cond: \(pk = \w+\.pk\)", found)
+    return found.count(f"pk_{table}") > len(lookups)
+
+
 @pytest.mark.parametrize("project", [LATE, "big"])
 @pytest.mark.parametrize(
     "filter_",
@@ -286,7 +293,7 @@ def test_a_project_page_reads_that_projects_rows_only(storage, project, filter_)
     """Through an index that leads with the project, never by walking the primary key past other
     projects' rows (the planner assumes a project's rows spread evenly over it; a tenant's are not)."""
     found = plan(storage, occurrences_query(project, PAGE, parse(filter_)))
-    assert "pk_occurrences" not in found, found
+    assert not walks_primary_key(found, "occurrences"), found
     assert "ix_occurrences_project_id_" in found or "ix_occurrences_data" in found, found
     assert "SCAN occurrences" not in found and "Seq Scan" not in found, found
 
@@ -294,19 +301,20 @@ def test_a_project_page_reads_that_projects_rows_only(storage, project, filter_)
 @pytest.mark.parametrize("filter_", ["", 'kind="BUILD"'])
 def test_a_page_of_notes_reads_that_projects_notes_only(storage, filter_):
     found = plan(storage, notes_query(LATE, PAGE, parse(filter_)))
-    assert "pk_notes" not in found and "ix_notes_project_id_" in found, found
+    assert not walks_primary_key(found, "notes") and "ix_notes_project_id_" in found, found
 
 
 @pytest.mark.parametrize("filter_", ["", 'decision="DENY"', f'resourceUri="{IMAGE.format(7)}"'])
 def test_a_page_of_decisions_reads_that_projects_decisions_only(storage, filter_):
     found = plan(storage, decisions_query(LATE, PAGE, parse(filter_)))
-    assert "pk_decisions" not in found and "ix_decisions_project_id_" in found, found
+    assert not walks_primary_key(found, "decisions") and "ix_decisions_project_id_" in found, found
 
 
 @pytest.mark.parametrize("note", ["n-late", "n-BUILD"])
 def test_a_page_of_a_notes_occurrences_reads_that_notes_occurrences_only(storage, note):
     found = plan(storage, note_occurrences_query(NoteRef("vendor", note), PAGE, None))
-    assert "pk_occurrences" not in found and "ix_occurrences_note_project_id_note_id_pk" in found, found
+    assert not walks_primary_key(found, "occurrences"), found
+    assert "ix_occurrences_note_project_id_note_id_pk" in found, found
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
@@ -325,7 +333,8 @@ def test_an_unfiltered_page_keeps_to_its_group_in_a_generic_plan_too(storage, qu
     able to walk the primary key at all (as it did, for every project, before pages were ordered by
     (group, pk) with the group an array comparison)."""
     found = generic_plan(storage, query)
-    assert index in found and "pk_" not in found, found
+    table = index.split("_")[1]
+    assert index in found and not walks_primary_key(found, table), found
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")

@@ -17,9 +17,10 @@ MAX_PAGE_SIZE = 1000
 class PageTokens:
     """Issues and checks page tokens that carry the keyset position of the last item served."""
 
-    def __init__(self, secret: Callable[[], str]) -> None:
+    def __init__(self, secret: Callable[[], str], max_bytes: int) -> None:
         self._secret = secret  # fetched on first use, so the app starts before the database is up
         self._cached: URLSafeSerializer | None = None
+        self._max_bytes = max_bytes  # of documents in a page: as much as a request's body may hold
 
     @property
     def _serializer(self) -> URLSafeSerializer:
@@ -35,14 +36,15 @@ class PageTokens:
             raise InvalidArgument(f"pageSize must be at most {MAX_PAGE_SIZE}, got {page_size}")
         size = page_size or DEFAULT_PAGE_SIZE
         if not token:
-            return PageRequest(size=size)
+            return PageRequest(size=size, max_bytes=self._max_bytes)
         try:
             issued_for, issued_filter, after = self._serializer.loads(token)
         except (BadSignature, ValueError, TypeError):
             raise InvalidArgument("pageToken is invalid: use the nextPageToken of a previous response") from None
         if issued_for != collection or issued_filter != filter_:
             raise InvalidArgument("pageToken was issued for a different list request (its parent or filter differ)")
-        return PageRequest(size=size, after=tuple(after) if isinstance(after, list) else int(after))
+        after = tuple(after) if isinstance(after, list) else int(after)
+        return PageRequest(size=size, after=after, max_bytes=self._max_bytes)
 
     def next_token(self, collection: str, filter_: str, page: Page) -> str | None:
         """The token for the page after `page`, or None on the last page."""

@@ -16,12 +16,18 @@ from ..names import NoteRef
 Key = int | tuple[int, ...]
 
 
+# Bytes of documents a page holds by default (the API uses its body limit, which this is by default).
+PAGE_BYTES = 32 << 20
+
+
 @dataclass(frozen=True)
 class PageRequest:
-    """Up to `size` items that come after the item with key `after` (0: from the start)."""
+    """Up to `size` items that come after the item with key `after` (0: from the start), and of documents
+    only so many as `max_bytes` holds, past the first (see `keyset.within_bytes`)."""
 
     size: int
     after: Key = 0
+    max_bytes: int = PAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -36,10 +42,16 @@ class Page:
 
 def page_of(items: list, rows: list, page: PageRequest) -> Page:
     """The page among `rows` (fetched with one extra to tell whether more follow)."""
-    more = len(rows) > page.size
-    if more:
+    more = more_follow(rows, page)
+    if len(rows) > page.size:
         items, rows = items[: page.size], rows[: page.size]
     return Page(items=items, last=rows[-1].pk if rows else page.after, more=more)
+
+
+def more_follow(rows: list, page: PageRequest) -> bool:
+    """Whether items follow `rows`: they were fetched with one extra, or are fewer than the query held
+    before its byte budget cut them (their `fetched` column, see `keyset.within_bytes`)."""
+    return len(rows) > page.size or (bool(rows) and getattr(rows[0], "fetched", 0) > len(rows))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ..wire.timestamps import to_micros
 from .base import NewOccurrence, OccurrenceUpdate, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
-from .keyset import group_page
+from .keyset import group_page, within_bytes
 from .sql_auth import AuthStorage, actor, entry_params
 from .sql_gate import GateStorage
 from .sql_history import HistoryStorage
@@ -581,7 +581,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return row.data, row.revision
 
     def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page:
-        params = {"project_id": project_id, "after": page.after, "limit": page.size + 1}
+        params = {"project_id": project_id, "after": page.after, "limit": page.size + 1, "max_bytes": page.max_bytes}
         with self._read() as conn:
             rows = conn.execute(_occurrences_statement(filter_), params).all()
         return page_of([r.data for r in rows], rows, page)
@@ -740,7 +740,8 @@ class _ProjectRevision(NamedTuple):
 
 def occurrences_query(project_id: str, page: PageRequest, filter_=None):
     """ListOccurrences: one project's occurrences after the page's key, in key order."""
-    return _occurrences_statement(filter_).params(project_id=project_id, after=page.after, limit=page.size + 1)
+    params = {"project_id": project_id, "after": page.after, "limit": page.size + 1, "max_bytes": page.max_bytes}
+    return _occurrences_statement(filter_).params(params)
 
 
 @functools.lru_cache(maxsize=512)  # filter trees are immutable and repeat; statements are reusable
@@ -748,13 +749,15 @@ def _occurrences_statement(filter_):
     """ListOccurrences with the project, page key and limit left as parameters."""
     query = select(occurrences.c.pk, occurrences.c.data).where(compile_filter(filter_, occurrences))
     project, after = bindparam("project_id"), bindparam("after")
-    return group_page(query, occurrences.c.project_id, project, occurrences.c.pk, after).limit(bindparam("limit"))
+    paged = group_page(query, occurrences.c.project_id, project, occurrences.c.pk, after)
+    return within_bytes(paged.limit(bindparam("limit")), occurrences, bindparam("max_bytes"))
 
 
 def notes_query(project_id: str, page: PageRequest, filter_=None):
     """ListNotes: one page of a project's notes after the page's key, in key order."""
     query = select(notes.c.pk, notes.c.data).where(compile_filter(filter_, notes))
-    return group_page(query, notes.c.project_id, project_id, notes.c.pk, page.after).limit(page.size + 1)
+    paged = group_page(query, notes.c.project_id, project_id, notes.c.pk, page.after)
+    return within_bytes(paged.limit(page.size + 1), notes, page.max_bytes)
 
 
 def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None, projects: Collection[str] | None = None):
@@ -766,7 +769,8 @@ def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None, proje
     if projects is not None:
         query = query.where(occurrences.c.project_id.in_(sorted(projects)))
     note_project = occurrences.c.note_project_id
-    return group_page(query, note_project, note.project, occurrences.c.pk, page.after).limit(page.size + 1)
+    paged = group_page(query, note_project, note.project, occurrences.c.pk, page.after)
+    return within_bytes(paged.limit(page.size + 1), occurrences, page.max_bytes)
 
 
 def vulnerability_summary_query(project_id: str, filter_=None):

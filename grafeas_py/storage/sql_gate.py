@@ -12,7 +12,7 @@ from ..names import decision_name, policy_name
 from ..wire.timestamps import to_micros
 from .base import page_of
 from .filter_sql import compile_filter
-from .keyset import group_page
+from .keyset import group_page, within_bytes
 from .sql_auth import actor
 from .sql_history import revision_entry
 from .tables import decisions, occurrences, policies, policy_revisions
@@ -102,7 +102,8 @@ class GateStorage:
 
     def list_policies(self, project_id: str, page):
         query = select(policies.c.pk, policies.c.data)
-        rows = self._page_rows(group_page(query, policies.c.project_id, project_id, policies.c.pk, page.after), page)
+        paged = group_page(query, policies.c.project_id, project_id, policies.c.pk, page.after)
+        rows = self._rows(within_bytes(paged.limit(page.size + 1), policies, page.max_bytes))
         return page_of([r.data for r in rows], rows, page)
 
     def update_policy(
@@ -182,7 +183,9 @@ class GateStorage:
             policy_revisions.c.policy_id == policy_id,
             policy_revisions.c.pk > page.after,
         )
-        rows = self._page_rows(query.order_by(policy_revisions.c.pk), page)
+        rows = self._rows(
+            within_bytes(query.order_by(policy_revisions.c.pk).limit(page.size + 1), policy_revisions, page.max_bytes)
+        )
         if not rows and not page.after:
             raise _policy_missing(project_id, policy_id)
         name = policy_name(project_id, policy_id)
@@ -270,4 +273,5 @@ class GateStorage:
 def decisions_query(project_id: str, page, filter_=None):
     """ListDecisions: one page of a project's decisions after the page's key, in key order."""
     query = select(decisions.c.pk, decisions.c.data).where(compile_filter(filter_, decisions))
-    return group_page(query, decisions.c.project_id, project_id, decisions.c.pk, page.after).limit(page.size + 1)
+    paged = group_page(query, decisions.c.project_id, project_id, decisions.c.pk, page.after)
+    return within_bytes(paged.limit(page.size + 1), decisions, page.max_bytes)

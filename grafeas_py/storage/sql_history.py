@@ -17,7 +17,8 @@ from sqlalchemy import Text, cast, false, func, insert, literal, literal_column,
 from ..errors import InvalidArgument, NotFound
 from ..names import note_name, occurrence_name, project_name
 from ..wire.timestamps import from_micros
-from .base import Page, PageRequest
+from .base import Page, PageRequest, more_follow
+from .keyset import rows_within_bytes
 from .sql_auth import actor
 from .tables import decisions, history, notes, occurrences
 
@@ -154,11 +155,11 @@ class HistoryStorage:
         revisions = union_all(kept, current).subquery()
         query = select(revisions).order_by(revisions.c.revision).limit(page.size + 1)
         with self._read() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(rows_within_bytes(query, ["revision"], page.max_bytes)).all()
         name = _NAMES[resource_type](project_id, resource_id)
         if not rows and not page.after:
             raise NotFound(f"{resource_type} {name!r} has no history: it never existed")
-        more = len(rows) > page.size
+        more = more_follow(rows, page)
         rows = rows[: page.size]
         items = [revision_entry(resource_type, name, r, r.update_time) for r in rows]
         return Page(items=items, last=rows[-1].revision if rows else page.after, more=more)
@@ -171,7 +172,7 @@ class HistoryStorage:
             raise InvalidArgument("pageToken is from an earlier version of this list: list again from the first page")
         with self._read() as conn:
             rows = conn.execute(artifact_history_query(project_id, resource_uris, page)).all()
-        more = len(rows) > page.size
+        more = more_follow(rows, page)
         rows = rows[: page.size]
         items = []
         for r in rows:
@@ -201,7 +202,8 @@ def artifact_history_query(project_id: str, resource_uris: list[str], page: Page
                 where += (tuple_(*key) > tuple_(*page.after[: len(key)]),)
             arms.append(select(events.where(*where).order_by(*key).limit(page.size + 1).subquery()))
     events = union_all(*arms).subquery()
-    return select(events).order_by(events.c.time, events.c.id, events.c.revision).limit(page.size + 1)
+    query = select(events).order_by(events.c.time, events.c.id, events.c.revision).limit(page.size + 1)
+    return rows_within_bytes(query, ["time", "id", "revision"], page.max_bytes)
 
 
 def _timeline_sources(project_id: str, resource_uri: str) -> list:

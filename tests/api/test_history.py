@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import os
 import time
 import uuid
 
@@ -331,3 +333,26 @@ def test_a_timeline_page_token_from_before_its_key_changed_is_refused_clearly(ap
     r = http.get(f"/v1/projects/{project}/artifacts:history", params={"resourceUri": URI, "pageToken": old})
     assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert "list again from the first page" in r.json()["error"]["message"]
+
+
+def test_pages_of_big_revisions_end_early_and_the_next_pages_hold_the_rest(http, project):
+    """History and timeline pages hold about as many bytes of documents as a request body may (4 MiB
+    in the tests), whatever their size asks, as other lists do (tests/api/test_paging.py)."""
+    name = occurrence(http, project, note(http, project))["name"]
+    for _ in range(5):
+        text = base64.b64encode(os.urandom((3 << 19) * 3 // 4)).decode()  # 1.5 MiB that does not compress
+        r = http.patch(f"/v1/{name}", params={"updateMask": "remediation"}, json={"remediation": text})
+        assert r.status_code == 200, r.text
+    # Revision 1 is small, the others 1.5 MiB: the fourth takes a page past 4 MiB and ends it.
+    for path, params, items in (
+        (f"/v1/{name}:history", {}, "revisions"),
+        (f"/v1/projects/{project}/artifacts:history", {"resourceUri": URI}, "events"),
+    ):
+        pages, token = [], None
+        while True:
+            body = history(http, path, pageSize=1000, **params, **({"pageToken": token} if token else {}))
+            pages.append([item.get("occurrenceRevision", item)["revision"] for item in body[items]])
+            token = body.get("nextPageToken")
+            if not token:
+                break
+        assert pages == [[1, 2, 3, 4], [5, 6]], path

@@ -1,8 +1,16 @@
 """Paging: sizes, signed tokens bound to their request, and keyset stability under writes."""
 
+import base64
+import os
+
 import pytest
 
+from grafeas_py import create_app
+from grafeas_py.config import Settings
+from tests.conftest import Http, serve
 from tests.factories import NOTE_BODIES, occurrence_body
+
+MiB = 1 << 20
 
 
 def make_notes(http, project, count):
@@ -125,3 +133,50 @@ def test_walks_of_interleaved_projects_see_their_own_items_in_order_once(http, p
     assert walk(http, f"/v1/projects/{other}/occurrences", 4, filter='kind="BUILD"') == (theirs, 5)
     both = [name for run in range(4) for names in (mine, theirs) for name in names[run * 5 : run * 5 + 5]]
     assert walk(http, f"/v1/{note['name']}/occurrences", 6) == (both, 7)
+
+
+def _big_text(mebibytes: float) -> str:
+    """Text of that size that does not compress (PostgreSQL counts a document's stored size)."""
+    return base64.b64encode(os.urandom(int(mebibytes * MiB * 3 / 4))).decode()
+
+
+def _pages(http, path: str) -> list[list[str]]:
+    """The names on each page of a walk through `path` with the largest page size."""
+    pages, token = [], None
+    while True:
+        body = http.get(path, params={"pageSize": 1000, **({"pageToken": token} if token else {})}).json()
+        pages.append([item["name"] for item in body.get("notes", body.get("occurrences", []))])
+        token = body.get("nextPageToken")
+        if not token:
+            return pages
+
+
+def test_a_page_of_big_documents_ends_early_and_the_next_pages_hold_the_rest(http, app, project):
+    """A page holds about as many bytes of documents as a request body may, whatever its size asks: a
+    thousand documents of a few megabytes would be read, decoded and encoded whole by one worker."""
+    assert app.config["MAX_CONTENT_LENGTH"] == 4 * MiB  # the tests' body limit: so, a page's budget
+    note = http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).json()
+    made = []
+    for size in (1.5, 1.5, 1.5, 0, 3.9, 0.2, 0):
+        body = occurrence_body("BUILD", note["name"], "uri") | ({"remediation": _big_text(size)} if size else {})
+        made.append(http.post(f"/v1/projects/{project}/occurrences", json=body).json()["name"])
+    # The document that takes a page past 4 MiB ends it: the third (4.5 MiB), then the one after
+    # the 3.9 MiB one (4.1 MiB).
+    expected = [made[:3], made[3:6], made[6:]]
+    assert _pages(http, f"/v1/projects/{project}/occurrences") == expected
+    assert _pages(http, f"/v1/{note['name']}/occurrences") == expected
+
+
+def test_a_document_bigger_than_a_page_comes_alone(http, database_url, project):
+    """The first document of a page is always sent, however big, or a page could hold nothing and never
+    move on: as when the body limit, and with it pages, is lowered below documents stored before."""
+    for note_id in ("a", "b", "c"):
+        body = NOTE_BODIES["BUILD"] | {"longDescription": _big_text(1.5)}
+        assert http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=body).status_code == 200
+    smaller = create_app(Settings(database_url=database_url, max_body_bytes=1 * MiB, audit_seal_seconds=0))
+    try:
+        with serve(smaller) as base, Http(base) as small:
+            pages = _pages(small, f"/v1/projects/{project}/notes")
+    finally:
+        smaller.extensions["grafeas"].storage.dispose()
+    assert pages == [[f"projects/{project}/notes/{note_id}"] for note_id in "abc"]
