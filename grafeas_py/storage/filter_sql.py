@@ -18,7 +18,7 @@ from ..filtering import And, Call, Compare, Field, Not, Or, Value
 from ..names import parse_note_name, parse_policy_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
-from .member_sql import ByDialect, compare, member_condition, member_path, time_micros
+from .member_sql import ByDialect, compare, holds, member_condition, member_path, time_micros
 from .tables import audit_log, decisions, notes, occurrences, projects
 
 # Kritis and the v1beta1 API name two kinds differently.
@@ -201,6 +201,9 @@ def _column_comparison(node: Compare, kind: str, column, table):
         text = _KIND_ALIASES.get(text, text)
         if text not in NOTE_KIND.numbers:
             raise InvalidArgument(f"filter: {text!r} is not a kind; kinds are " + ", ".join(NOTE_KIND.numbers))
+        if op in ("<", "<=", ">", ">="):  # by number, as other enums order (member_sql._enum_order), not by name
+            number = NOTE_KIND.numbers[text]
+            return column.in_([name for n, name in sorted(NOTE_KIND.names.items()) if holds(n, op, number)])
     if kind == "note":
         if op not in ("=", "!=", ":"):
             raise InvalidArgument(f"filter: {name} can only be compared with = or !=")

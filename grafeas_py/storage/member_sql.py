@@ -135,7 +135,7 @@ def _enum_order(path: MemberPath, op: str, name: str, table):
     not by name: the condition is equality with any name whose number satisfies the comparison."""
     enum = path.leaf.enum
     number = enum.numbers[name]
-    names = [enum.names[n] for n in sorted(enum.names) if _holds(n, op, number)]
+    names = [enum.names[n] for n in sorted(enum.names) if holds(n, op, number)]
     return or_(false(), *(member_condition(path, "=", Value(n), table) for n in names))
 
 
@@ -198,7 +198,7 @@ def _int64_comparison(path: MemberPath, op: str, number: Decimal) -> tuple[str, 
     answer, where `number` decides the comparison for all of them."""
     lowest, highest = _INT64_RANGES[path.leaf.kind]
     if not lowest <= number <= highest:  # beyond the range: every value is on the same side of it
-        return _holds(lowest, op, number)
+        return holds(lowest, op, number)
     whole = math.floor(number)
     if number == whole:
         return op, whole
@@ -450,7 +450,7 @@ def _any_postgresql(element: AnyElement, compiler, **kw):
     if element.kind == "present":
         return f"jsonb_path_exists({source}, CAST({_param(compiler, path, kw)} AS jsonpath))"
     op = "==" if element.op == "=" else element.op
-    if element.default is not None and _holds(element.default, element.op, element.literal):
+    if element.default is not None and holds(element.default, element.op, element.literal):
         # An element leaving the leaf out matches too: test the elements, not the leaves.
         leaf = "@" + _json_path(last)[1:]
         path = "$" + "".join(_json_path(run)[1:] + "[*]" for run in walk)
@@ -463,7 +463,7 @@ def _any_postgresql(element: AnyElement, compiler, **kw):
     return f"jsonb_path_exists({source}, {jsonpath}, jsonb_build_object('v', {variable}))"
 
 
-def _holds(value, op: str, literal) -> bool:
+def holds(value, op: str, literal) -> bool:
     """Whether `value op literal` holds, in Python, for a default value of the leaf's kind."""
     return {
         "=": value == literal,

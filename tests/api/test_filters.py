@@ -86,6 +86,10 @@ CASES = [
     ('NOT kind="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
     ('-kind="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
     ('kind!="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
+    # kinds order by number, as protobuf declares them (VULNERABILITY 1, BUILD 2, PACKAGE 4, DISCOVERY 6)
+    ('kind < "PACKAGE"', {"vuln-a", "vuln-b", "build-a"}),
+    ("kind >= DISCOVERY", {"disc-c"}),
+    ("kind <= PACKAGE_VULNERABILITY", {"vuln-a", "vuln-b"}),
     ('has_prefix(resourceUrl, "https://gcr.io/acme/")', {"vuln-a", "vuln-b", "build-a", "pkg-tricky"}),
     ('has_prefix(resourceUrl, "https://gcr.io/acme/100%_")', {"pkg-tricky"}),  # % and _ are literal
     ('has_prefix(resourceUrl, "https://gcr.io/acme/1%")', set()),
