@@ -46,8 +46,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", default=None, type=int, help="Worker processes [default: 2 x CPUs + 1, at most 8].")
-@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Worker processes [default: 2 x CPUs + 1, at most 8].",
+)
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
 @click.option(
     "--certfile",
     type=click.Path(exists=True, dir_okay=False),
@@ -71,7 +76,7 @@ def serve(ctx: click.Context, **flags) -> None:
     migrate = flags.pop("migrate")
     from_flags = {
         "bind": f"{flags['host']}:{flags['port']}",
-        "workers": flags["workers"] or default_workers(),
+        "workers": default_workers() if flags["workers"] is None else flags["workers"],
         "threads": flags["threads"],
         "certfile": flags["certfile"],
         "keyfile": flags["keyfile"],

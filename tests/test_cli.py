@@ -156,6 +156,18 @@ def test_serve_refuses_gunicorn_cmd_args_it_cannot_honour_in_one_line(tmp_path, 
     assert result.stderr.count("\n") == 1 and not (tmp_path / "never.db").exists()  # refused before migrating
 
 
+@pytest.mark.parametrize("value", ["0", "-1"])
+@pytest.mark.parametrize("flag", ["--workers", "--threads"])
+def test_serve_refuses_fewer_than_one_worker_or_thread(tmp_path, flag, value):
+    """--workers 0 served with the default number instead, and --threads 0 started workers that failed."""
+    env = _env(f"sqlite:///{tmp_path / 'never.db'}")
+    command = [GRAFEAS_PY, "serve", "--port", str(_free_port()), flag, value]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.endswith(f"Error: Invalid value for '{flag}': {value} is not in the range x>=1.\n")
+    assert not (tmp_path / "never.db").exists()  # refused before migrating
+
+
 def test_a_schema_behind_the_server_is_a_503_saying_so_until_upgraded(tmp_path, worker_id):
     """Served with --no-migrate on a database not migrated, or migrated to an older release: calls that need
     what is missing say the revision and what to run, and succeed once it has run, without a restart."""
