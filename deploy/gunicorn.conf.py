@@ -24,9 +24,8 @@ timeout = 60
 graceful_timeout = 30
 keepalive = 5
 limit_request_line = server.LIMIT_REQUEST_LINE  # long filters on list calls
-# Recycle workers now and then so that slow leaks cannot accumulate.
-max_requests = 10000
-max_requests_jitter = 1000
+max_requests = server.MAX_REQUESTS  # workers are replaced now and then (see grafeas_py.server)
+max_requests_jitter = server.MAX_REQUESTS_JITTER
 # gunicorn 25.1+ would open a control socket at one path per user, shared by every instance on a
 # host; nothing here uses it (older versions ignore the setting).
 control_socket_disable = True

@@ -55,6 +55,12 @@ def post_worker_init(worker=None) -> None:
 # such as an OR of dozens of resource URIs. A longer line is a 414 (see write_json_error).
 LIMIT_REQUEST_LINE = 8190
 
+# Replace each worker after 10,000 to 11,000 requests: memory a worker once needed stays with it (one
+# that served a 32 MB batch keeps 160-200 MB), and slow leaks cannot accumulate. The jitter keeps the
+# workers from being replaced all at once.
+MAX_REQUESTS = 10_000
+MAX_REQUESTS_JITTER = 1_000
+
 
 class _Server(BaseApplication):
     def __init__(self, options: dict) -> None:
@@ -82,6 +88,8 @@ SERVE_SETTINGS = {
     "graceful_timeout": 30,
     "keepalive": 5,
     "limit_request_line": LIMIT_REQUEST_LINE,
+    "max_requests": MAX_REQUESTS,
+    "max_requests_jitter": MAX_REQUESTS_JITTER,
     "accesslog": "-",
     "errorlog": "-",
     "post_fork": post_fork,

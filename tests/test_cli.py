@@ -156,6 +156,37 @@ def test_serve_refuses_gunicorn_cmd_args_it_cannot_honour_in_one_line(tmp_path, 
     assert result.stderr.count("\n") == 1 and not (tmp_path / "never.db").exists()  # refused before migrating
 
 
+@pytest.mark.parametrize("how", ["grafeas-py serve", "deploy/gunicorn.conf.py"])
+def test_workers_are_replaced_after_10000_to_11000_requests(tmp_path, how):
+    """A worker keeps the memory a large batch needed (160-200 MB after a 32 MB one); serve kept its
+    workers for ever. gunicorn logs the settings it runs with at debug level."""
+    port = _free_port()
+    env = {**_env(f"sqlite:///{tmp_path / 'grafeas.db'}"), "GUNICORN_CMD_ARGS": "--log-level debug"}
+    if how == "grafeas-py serve":
+        command = [GRAFEAS_PY, "serve", "--no-migrate", "--port", str(port), "--workers", "1"]
+    else:
+        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        env.update(GRAFEAS_BIND=f"127.0.0.1:{port}", GRAFEAS_WORKERS="1")
+    with _serving(command, env, port, probe="/healthz") as (_, output):
+        pass
+    assert "\n  max_requests: 10000\n" in output[0] and "\n  max_requests_jitter: 1000\n" in output[0], output[0]
+
+
+def test_gunicorn_cmd_args_may_change_how_often_serve_replaces_workers(tmp_path):
+    """GUNICORN_CMD_ARGS overrides serve's settings, these included."""
+    port = _free_port()
+    env = {
+        **_env(f"sqlite:///{tmp_path / 'grafeas.db'}"),
+        "GUNICORN_CMD_ARGS": "--max-requests 3 --max-requests-jitter 0",
+    }
+    command = [GRAFEAS_PY, "serve", "--no-migrate", "--port", str(port), "--workers", "1"]
+    with _serving(command, env, port, probe="/healthz") as (base, output):
+        for _ in range(6):  # those after the third wait for the worker that replaces the first
+            assert requests.get(f"{base}/healthz", timeout=30).status_code == 200
+    assert "Autorestarting worker after current request." in output[0]
+    assert output[0].count("Booting worker with pid") >= 2, output[0]
+
+
 @pytest.mark.parametrize("value", ["0", "-1"])
 @pytest.mark.parametrize("flag", ["--workers", "--threads"])
 def test_serve_refuses_fewer_than_one_worker_or_thread(tmp_path, flag, value):
