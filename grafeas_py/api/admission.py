@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..errors import ApiError
 from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response
+from ..storage.engine import timed_out
 from .http import json_body, respond
 from .openapi import body_doc
 
@@ -41,8 +42,8 @@ _judging = threading.BoundedSemaphore(MAX_JUDGING)
 def admission_review():
     review = parse_review(json_body())
     ext = current_app.extensions["grafeas"]
-    allowed, message, warnings = settled(review, ext.admission) or _judge_in_time(review, ext.admission, ext.gate)
-    return respond(response(review.uid, allowed, message, warnings))
+    verdict = settled(review, ext.admission) or _judge_in_time(review, ext.admission, ext.gate, ext.db_timeout)
+    return respond(response(review.uid, *verdict))
 
 
 Verdict = tuple[bool, str, list[str]]  # (allowed, message, warnings)
@@ -63,7 +64,7 @@ def settled(review: Review, config) -> Verdict | None:
     return None
 
 
-def _judge_in_time(review: Review, config, gate) -> Verdict:
+def _judge_in_time(review: Review, config, gate, db_timeout: float) -> Verdict:
     """`judge` in a thread of its own, so that the answer is a denial at the deadline whatever the
     judging waits for (a database that stopped answering, a slow policy); checking the clock between
     images alone overran it by as long as one wait lasted. A judging that ends late still records
@@ -77,9 +78,8 @@ def _judge_in_time(review: Review, config, gate) -> Verdict:
     def run() -> None:
         try:
             outcome.append(context.run(judge, review, config, gate, deadline))
-        except (DBAPIError, PoolTimeout) as exc:  # the database is away: no fault of ours to trace
-            log.warning("admission review %s: the database is unavailable: %s", review.uid, exc)
-            outcome.append((False, "grafeas-py could not reach its database; denied", []))
+        except (DBAPIError, PoolTimeout) as exc:  # the database is away or slow: no fault of ours to trace
+            outcome.append(_database_failed(review, exc, db_timeout))
         except Exception:  # never allow by accident
             log.exception("admission review %s failed", review.uid)
             outcome.append((False, "grafeas-py could not judge this request (internal error); denied", []))
@@ -92,6 +92,15 @@ def _judge_in_time(review: Review, config, gate) -> Verdict:
         return outcome[0]
     log.warning("admission review %s: no verdict within %gs; denied", review.uid, config.deadline_seconds)
     return _overrun(review, config, [])
+
+
+def _database_failed(review: Review, exc: Exception, db_timeout: float) -> Verdict:
+    """The denial of a review the database failed, saying what the API would say: slow or unreachable."""
+    if timed_out(exc):  # the database is up, but a statement ran past its bound
+        log.warning("admission review %s: a database statement timed out: %s", review.uid, exc)
+        return False, f"grafeas-py's database lookup timed out (GRAFEAS_DB_TIMEOUT, {db_timeout:g} s); denied", []
+    log.warning("admission review %s: the database is unavailable: %s", review.uid, exc)
+    return False, "grafeas-py could not reach its database; denied", []
 
 
 def _what(review: Review) -> str:

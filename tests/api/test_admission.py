@@ -15,6 +15,8 @@ from werkzeug.serving import make_server
 from grafeas_py import create_app
 from grafeas_py.config import Settings
 from grafeas_py.gate.admission import load_config, resource_uri
+from grafeas_py.gate.service import MAX_OCCURRENCES
+from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
 from tests.spec_conformance import check_response
 from tests.unit.gate.builders import DIGEST
 
@@ -22,8 +24,8 @@ GOOD = f"gcr.io/acme/app@sha256:{DIGEST}"
 TAGGED = "gcr.io/acme/app:1.0"
 
 
-def serve(database_url, config_path):
-    settings = Settings(database_url=database_url, admission_config=str(config_path), audit_seal_seconds=0)
+def serve(database_url, config_path, **more):
+    settings = Settings(database_url=database_url, admission_config=str(config_path), audit_seal_seconds=0, **more)
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -249,6 +251,45 @@ def test_a_judging_held_up_by_the_database_is_denied_at_the_deadline(database_ur
                 locker.rollback()
         assert answer["allowed"] is False and "within 1s" in answer["status"]["message"], answer
         assert took < 3, took  # the deadline, give or take a thread switch and a round trip
+    finally:
+        engine.dispose()
+        server.shutdown()
+
+
+def test_a_statement_cut_off_at_the_database_timeout_denies_saying_so(database_url, tmp_path):
+    """The denial named an unreachable database. On PostgreSQL recording the decision waits on a lock
+    past statement_timeout; on SQLite reading the most occurrences the gate judges on (some 8 VM instructions
+    each) runs past a read bound of 1 ms, which is checked every 100,000 instructions."""
+    project = f"k8s-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "timeout.yaml"
+    path.write_text(f"namespaces:\n  prod: projects/{project}/policies/prod\ndeadlineSeconds: 10\n")
+    sqlite = database_url.startswith("sqlite")
+    timeout = 0.001 if sqlite else 1
+    server, base = serve(database_url, path, db_timeout=timeout)
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        r = requests.post(f"{base}/v1/projects/{project}/policies", params={"policyId": "prod"}, json={"rules": {}})
+        assert r.status_code == 200, r.text
+        if sqlite:  # writes are not bounded on SQLite, nor are reads shorter than 100,000 instructions
+            r = requests.post(f"{base}/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"])
+            assert r.status_code == 200, r.text
+            item = {"resourceUri": resource_uri(GOOD), "noteName": f"projects/{project}/notes/n"}
+            for _ in range(MAX_OCCURRENCES // 1000):
+                batch = {"occurrences": [{**item, **OCCURRENCE_DETAILS["BUILD"]}] * 1000}
+                r = requests.post(f"{base}/v1/projects/{project}/occurrences:batchCreate", json=batch)
+                assert r.status_code == 200, r.text
+            answer = post(base, review(POD))
+        else:
+            with engine.connect() as locker:
+                locker.begin()
+                locker.execute(text("LOCK TABLE decisions IN EXCLUSIVE MODE"))
+                try:
+                    answer = post(base, review(POD))
+                finally:
+                    locker.rollback()
+        assert answer["allowed"] is False, answer
+        message = f"grafeas-py's database lookup timed out (GRAFEAS_DB_TIMEOUT, {timeout:g} s); denied"
+        assert answer["status"]["message"] == message, answer
     finally:
         engine.dispose()
         server.shutdown()
