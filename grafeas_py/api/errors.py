@@ -27,6 +27,13 @@ def request_id() -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
+def _error_with_request_id(status: int, message: str, rid: str):
+    """An error response whose message quotes request id `rid`, also sent as the X-Request-Id header."""
+    response = respond(error_body(status, message), status)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
 def _api_error(exc: ApiError):
     response = respond(exc.body(), exc.http_status)
     if isinstance(exc, Unauthenticated):  # RFC 6750: say which scheme would be accepted
@@ -56,8 +63,7 @@ def _database_error(exc: Exception):
     """The database unreachable or busy, or its schema at another revision: 503; a transaction that lost
     to a concurrent one: 409 ABORTED, as a lost compare-and-set is; a statement cut off at its timeout:
     504; anything else is ours."""
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    if sqlstate in _LOST_TO_CONCURRENT:
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _LOST_TO_CONCURRENT:
         log.warning("concurrent write conflict handling %s %s: %s", request.method, request.path, exc)
         return _api_error(Aborted("the request conflicted with a concurrent write of the same data; retry it"))
     if timed_out(exc):
@@ -73,8 +79,7 @@ def _database_error(exc: Exception):
         return _internal_error(exc)
     rid = request_id()
     log.warning("database unavailable handling %s %s (request id %s): %s", request.method, request.path, rid, exc)
-    response = respond(error_body(503, f"the database is unavailable; retry later (request id {rid})"), 503)
-    response.headers["X-Request-Id"] = rid
+    response = _error_with_request_id(503, f"the database is unavailable; retry later (request id {rid})", rid)
     response.headers["Retry-After"] = "1"
     return response
 
@@ -92,8 +97,7 @@ def _deadline_error(exc: Exception):
         f"the database did not finish this request within GRAFEAS_DB_TIMEOUT ({timeout:g} s): it was slow or "
         f"waited for other writers; retry, or ask for less (a narrower filter, a smaller pageSize) (request id {rid})"
     )
-    response = respond(error_body(504, message), 504)
-    response.headers["X-Request-Id"] = rid
+    response = _error_with_request_id(504, message, rid)
     response.headers["Retry-After"] = "1"
     return response
 
@@ -122,17 +126,13 @@ def _schema_error(exc: Exception, mismatch: str):
     rid = request_id()
     failed = (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0]  # PostgreSQL adds the statement
     log.error("%s; handling %s %s (request id %s): %s", mismatch, request.method, request.path, rid, failed)
-    response = respond(error_body(503, f"{mismatch} (request id {rid})"), 503)
-    response.headers["X-Request-Id"] = rid
-    return response
+    return _error_with_request_id(503, f"{mismatch} (request id {rid})", rid)
 
 
 def _internal_error(exc: Exception):
     rid = request_id()
     log.exception("internal error handling %s %s (request id %s)", request.method, request.path, rid)
-    response = respond(error_body(500, f"internal error; quote request id {rid} when reporting it"), 500)
-    response.headers["X-Request-Id"] = rid
-    return response
+    return _error_with_request_id(500, f"internal error; quote request id {rid} when reporting it", rid)
 
 
 def _flatten(messages: dict, prefix: str = "") -> str:
