@@ -121,6 +121,9 @@ def env_settings() -> dict:
             cfg.set(key, value)  # gunicorn's validators, so that a bad value is refused before migrating
         except (TypeError, ValueError) as exc:
             _refuse(f"{cfg.settings[key].cli[-1]}: {exc}")
+    for key in ("workers", "threads"):  # gunicorn takes 0 (refusing only negatives), as serve's flags do not
+        if given.get(key) == 0:
+            _refuse(f"--{key}: must be 1 or more, got 0")
     return given
 
 

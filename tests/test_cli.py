@@ -144,6 +144,8 @@ def test_serve_speaks_https_with_a_certificate(tmp_path, worker_id, how):
     [
         ("--no-such-option", "GUNICORN_CMD_ARGS: unrecognized arguments: --no-such-option"),
         ("--workers -1", "GUNICORN_CMD_ARGS: --workers: Value must be positive: -1"),
+        ("--workers 0", "GUNICORN_CMD_ARGS: --workers: must be 1 or more, got 0"),
+        ("--threads 0", "GUNICORN_CMD_ARGS: --threads: must be 1 or more, got 0"),
         ("--config gunicorn.conf.py", "GUNICORN_CMD_ARGS: --config is not read by grafeas-py serve"),
         ("--keyfile key.pem", "a keyfile needs a certfile"),
     ],
