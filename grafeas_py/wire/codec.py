@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import functools
 import math
 import re
@@ -286,23 +287,18 @@ class Codec:
             if not _ASCII_NUMBER.fullmatch(value):  # int() and float() also take spaces and other scripts' digits
                 raise DecodeError(path, f"expected an integer, got {value!r}")
             try:
-                number = int(value)
-            except ValueError:
-                number = None
-            if number is None:
-                try:
-                    as_float = float(value)
-                except ValueError:
-                    as_float = math.nan
-                if not as_float.is_integer():
-                    raise DecodeError(path, f"expected an integer, got {value!r}") from None
-                number = int(as_float)
+                # Exactly: a float rounds "1.9999999999999999999999" to 2 and "9007199254740993.0" to ...992.
+                number = decimal.Decimal(value)
+            except decimal.InvalidOperation:  # an exponent past Decimal's limits
+                raise DecodeError(path, f"expected an integer, got {value!r}") from None
+            if number != number.to_integral_value():
+                raise DecodeError(path, f"expected an integer, got {value!r}")
         else:
             raise DecodeError(path, f"expected an integer, got {type_name(value)}")
         low, high = _INT_RANGES[kind]
         if not low <= number <= high:
             raise DecodeError(path, f"{number} is out of range for {kind}")
-        return number
+        return int(number)
 
     @staticmethod
     def _float(kind: str, value, path: str):

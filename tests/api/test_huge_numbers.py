@@ -25,3 +25,12 @@ def test_an_enum_given_as_a_huge_number_is_a_400(http, project):
     r = http.post(f"/v1/projects/{project}/occurrences", json={**body, "vulnerability": {"effectiveSeverity": DIGITS}})
     assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
     assert "is not a grafeas.v1.Severity" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("value", [f"1e{DIGITS}", f"1e-{DIGITS}", f"{DIGITS}.5", DIGITS])
+def test_an_int64_given_as_huge_text_is_a_400_naming_it(http, project, value):
+    body = {"resourceUri": "https://x", "noteName": f"projects/{project}/notes/n"}
+    body["build"] = {"intotoProvenance": {"recipe": {"definedInMaterial": value}}}
+    r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+    assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
+    assert "build.intotoProvenance.recipe.definedInMaterial" in r.json()["error"]["message"]

@@ -234,6 +234,26 @@ def test_int64_rejected(value):
     assert _parse_fails(OccurrencePb, sent)
 
 
+@pytest.mark.parametrize(
+    ("value", "canonical"),
+    [
+        ("1.9999999999999999999999", None),
+        ("1e-400", None),
+        ("9007199254740993.0", "9007199254740993"),
+        ("-1.20e1", "-12"),
+    ],
+)
+def test_int64_text_read_exactly(value, canonical):
+    # Deliberately unlike protobuf's Python json_format, which reads such text through a float: 2 for
+    # the first, 0 for the second, 9007199254740992 for the third. Go's protojson is exact, as here.
+    sent = {"build": {"intotoProvenance": {"recipe": {"definedInMaterial": value}}}}
+    if canonical is None:
+        assert _decode_error(OCCURRENCE, sent).path == "build.intotoProvenance.recipe.definedInMaterial"
+    else:
+        assert CODEC.decode(OCCURRENCE, sent)["build"]["intotoProvenance"]["recipe"]["definedInMaterial"] == canonical
+    assert not _parse_fails(OccurrencePb, sent)
+
+
 @pytest.mark.parametrize(("value", "expected"), [(2147483647, 2147483647), ("-2147483648", -2147483648), (3.0, 3)])
 def test_int32_as_number_or_string(value, expected):
     out = CODEC.decode(OCCURRENCE, {"image": {"distance": value}})
