@@ -282,6 +282,10 @@ class Codec:
         elif isinstance(value, float):
             if not value.is_integer():
                 raise DecodeError(path, f"expected an integer, got {value!r}")
+            # orjson reads an integer below int64's range as a float, and -9223372036854775809 rounds to
+            # -2**63 itself: a float there may have been out of range, so the minimum comes as an integer or text.
+            if value <= -(2.0**63):
+                raise DecodeError(path, f"{value!r} is out of range for {kind}")
             number = int(value)
         elif isinstance(value, str):
             if not _ASCII_NUMBER.fullmatch(value):  # int() and float() also take spaces and other scripts' digits

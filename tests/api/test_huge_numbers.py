@@ -34,3 +34,12 @@ def test_an_int64_given_as_huge_text_is_a_400_naming_it(http, project, value):
     r = http.post(f"/v1/projects/{project}/occurrences", json=body)
     assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
     assert "build.intotoProvenance.recipe.definedInMaterial" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("value", ["-9223372036854775809", "-9223372036854776832"])
+def test_an_int64_below_its_range_is_a_400_naming_it(http, project, value):
+    # orjson reads these as the float -2**63, int64's minimum; protobuf refuses them.
+    body = '{"build": {"intotoProvenance": {"recipe": {"definedInMaterial": ' + value + "}}}}"
+    r = http.post(f"/v1/projects/{project}/occurrences", data=body, headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
+    assert "build.intotoProvenance.recipe.definedInMaterial" in r.json()["error"]["message"]

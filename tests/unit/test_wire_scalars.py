@@ -60,6 +60,7 @@ INTEGER_INPUTS = [
     *["0", "-0", "1", "-1", "1e3", "1E3", "1.0", "-0.0", "1.5", "1e-3", "1000e-3", "true", "null"],
     *["2147483647", "2147483648", "-2147483648", "-2147483649", "4294967295", "4294967296"],
     *["9223372036854775807", "9223372036854775808", "-9223372036854775808", "18446744073709551615"],
+    *["-9223372036854775809", "-9223372036854776832", "-9223372036854775808.0", "-9.223372036854775808e18"],
     *["18446744073709551616", "1e19", "1e400", "1.9999999999999999999999", "9007199254740993.0"],
     *['"0"', '"-0"', '"1"', '"-1"', '"01"', '"1e3"', '"1E3"', '"1e+3"', '"1.0"', '"1."', '".5e1"', '"-0.0"'],
     *['"1.5"', '"1e-3"', '"1000e-3"', '"1.9999999999999999999999"', '"9007199254740993.0"', '"1e-400"'],
@@ -124,6 +125,7 @@ ENUM_NOT_INTEGER = "json_format takes true and floats as enum numbers (5.5 as 5)
 BASE64 = "json_format's base64 skips characters outside the alphabet and stops at padding; the codec wants well-formed"
 RFC3339 = "json_format's strptime takes one-digit fields, an empty fraction and offsets past 23:59; RFC 3339 does not"
 DURATION = "json_format reads durations with int() and float() ('+', spaces, '_', '1.s', 10 digits cut to 9)"
+MIN_AS_FLOAT = "orjson reads integers below int64's range as floats, some as -2**63: the codec refuses that float"
 NOT_JSON = "orjson refuses a number beyond a double as JSON: a 400 naming the line and column, not the field"
 
 
@@ -136,6 +138,7 @@ DIFFERENCES = {
     **_each(INTEGERS, ['"1.9999999999999999999999"', '"1e-400"'], EXACT),
     **_each(("int64", "optional int64", "uint64"), ['"9007199254740993.0"'], EXACT),
     **_each(INTEGERS + FLOATS, ["1e400"], NOT_JSON),
+    **_each(("int64", "optional int64"), ["-9223372036854775808.0", "-9.223372036854775808e18"], MIN_AS_FLOAT),
     **_each(FLOATS, ["-0.0", '"-0"'], NEGATIVE_ZERO),
     **_each(FLOATS, ['"Nan"', '"inf"', '"-inf"', '"infinity"', '"+Infinity"', '"NaN "', '" Infinity"'], FLOAT_WORDS),
     **_each(FLOATS, ['"1e309"', '"-1e309"'], OVERFLOW),
