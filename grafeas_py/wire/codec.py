@@ -315,12 +315,18 @@ class Codec:
                 number = float(value)
             except ValueError:
                 raise DecodeError(path, f"expected a number, got {value!r}") from None
-            if math.isnan(number) or math.isinf(number):
-                raise DecodeError(path, f"write {value!r} as 'NaN', 'Infinity' or '-Infinity'")
         elif isinstance(value, (int, float)):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an int beyond every double
+                number = math.inf
         else:
             raise DecodeError(path, f"expected a number, got {type_name(value)}")
+        # NaN and the infinities come only as the three words: text past a double's range is refused (json_format
+        # makes it Infinity, which nobody sent), and so are such Python numbers, which orjson never makes but a
+        # caller could pass (json_format refuses them too), and which would be written out as null.
+        if not math.isfinite(number):
+            raise DecodeError(path, f"{value!r} is not a finite number; write 'NaN', 'Infinity' or '-Infinity'")
         if kind == "float":
             if abs(number) >= _FLOAT32_LIMIT:
                 raise DecodeError(path, f"{value!r} is out of range for a 32-bit float")

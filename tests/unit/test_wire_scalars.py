@@ -10,6 +10,7 @@ says why.
 from __future__ import annotations
 
 import json
+import math
 
 import orjson
 import pytest
@@ -230,3 +231,15 @@ def test_each_field_is_of_its_kind(kind):
     assert (fd.type, desc.full_name if desc else None) == (field_type, message)
     if message is None:
         assert fd.has_presence == (kind == "optional int64")
+
+
+@pytest.mark.parametrize("kind", ["float", "double"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 10**400], ids=["nan", "inf", "-inf", "10**400"])
+def test_python_numbers_past_a_double_are_refused(kind, value):
+    """Values orjson never makes, which a Python caller could pass: json_format.ParseDict refuses them too."""
+    sent = _nest(FIELDS[kind][0], value)
+    with pytest.raises(DecodeError) as info:
+        CODEC.decode(OCCURRENCE, sent)
+    assert info.value.path == _error_path(kind)
+    with pytest.raises((json_format.ParseError, OverflowError)):  # 10**400: an OverflowError, not a ParseError
+        json_format.ParseDict(sent, OccurrencePb())
