@@ -155,6 +155,53 @@ def check() -> None:
         sys.exit(1)
 
 
+class CannotExamine(click.ClickException):
+    """`db doctor` could not look (exit 2), told apart from the findings it reports (exit 1)."""
+
+    exit_code = 2
+
+
+@db_group.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def doctor(as_json: bool) -> None:
+    """Report stored rows an earlier release wrote that this one cannot serve or treats differently, and what
+    to do about each; changes nothing. Exit 0: none, 1: some, 2: the database cannot be reached or is not at
+    this release's schema."""
+    import json
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from .storage.doctor import NotAtHead, examine
+
+    url = _settings().database_url
+    sqlite_file = make_url(url).database if url.startswith("sqlite") else None
+    if sqlite_file and sqlite_file != ":memory:" and not os.path.exists(sqlite_file):
+        raise CannotExamine(f"no database at {sqlite_file}")  # connecting would create an empty one
+    try:
+        db.reach(url)
+    except db.Unreachable as exc:
+        raise CannotExamine(str(exc)) from None
+    try:
+        findings = examine(url, db.head())
+    except NotAtHead as exc:
+        raise CannotExamine(str(exc)) from None
+    except DBAPIError as exc:  # the database went away meanwhile
+        reason = (str(exc.orig).strip().splitlines() or ["no reason given"])[0]
+        raise CannotExamine(f"cannot read the database: {reason}") from None
+    if as_json:
+        click.echo(json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2))
+    else:
+        for f in findings:
+            click.echo(f"{f.resource}  [{f.check}; table {f.table}, pk {f.pk}]")
+            click.echo(f"  problem: {f.problem}")
+            click.echo(f"  to do:   {f.remedy}")
+        count = f"{len(findings)} finding{'' if len(findings) == 1 else 's'}"
+        click.echo(count if findings else "no findings: this release serves every row as stored")
+    if findings:
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False), default="-")
 def openapi(path: str) -> None:
