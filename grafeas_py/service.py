@@ -21,7 +21,7 @@ from .auth.authz import ALL_PROJECTS
 from .auth.context import current_principal
 from .errors import AlreadyExists, ApiError, InvalidArgument, NotFound
 from .fieldmask import Path
-from .gate.artifacts import resource_spellings
+from .gate.artifacts import resource_spellings, stored_artifact_key
 from .names import (
     NoteRef,
     check_id,
@@ -380,7 +380,8 @@ class Grafeas:
             "createTime": now,
             "updateTime": now,
         }
-        return NewOccurrence(occurrence_id, note, kind, body["resourceUri"], data)
+        uri = body["resourceUri"]
+        return NewOccurrence(occurrence_id, note, kind, uri, data, stored_artifact_key(uri))
 
     def get_occurrence(self, project_id: str, occurrence_id: str) -> dict:
         self._require(roles.OCCURRENCES_GET, project_id, occurrence_name(project_id, occurrence_id))

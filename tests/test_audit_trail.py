@@ -321,15 +321,15 @@ def test_a_failed_single_create_leaves_no_entry_and_a_usable_store(app, http, pr
     body = occurrence_body("BUILD", note["name"])
     now = "2026-01-01T00:00:00Z"
     data = {"name": occurrence_name(project, "fixed"), **body, "kind": "BUILD", "createTime": now, "updateTime": now}
-    occ = NewOccurrence("fixed", NoteRef(project, "n"), "BUILD", body["resourceUri"], data)
+    occ = NewOccurrence("fixed", NoteRef(project, "n"), "BUILD", body["resourceUri"], data, None)
     storage.create_occurrences(project, [occ])
     start = last_seq(storage)
     for _ in range(3):  # the same id again: refused, and the pooled connections stay usable
         with pytest.raises(IntegrityError):
             storage.create_occurrence_if_note_matches(project, occ)
-    wrong_kind = NewOccurrence("other", NoteRef(project, "n"), "VULNERABILITY", body["resourceUri"], data)
+    wrong_kind = NewOccurrence("other", NoteRef(project, "n"), "VULNERABILITY", body["resourceUri"], data, None)
     assert storage.create_occurrence_if_note_matches(project, wrong_kind) is None
-    missing_note = NewOccurrence("other", NoteRef(project, "nope"), "BUILD", body["resourceUri"], data)
+    missing_note = NewOccurrence("other", NoteRef(project, "nope"), "BUILD", body["resourceUri"], data, None)
     assert storage.create_occurrence_if_note_matches(project, missing_note) is None
     assert entries_after(storage, start) == []
     assert http.get(f"/v1/{data['name']}").json()["name"] == data["name"]

@@ -217,3 +217,51 @@ def test_data_from_before_history_is_served_after_an_upgrade(tmp_path, worker_id
             assert {"occurrences.update", "notes.delete", "occurrences.delete"} <= set(actions), actions
     finally:
         app.extensions["grafeas"].storage.dispose()
+
+
+def test_occurrences_written_before_0012_keep_their_artifact_key_and_the_gate_reads_them(tmp_path, worker_id):
+    """The backfill keeps the key of every URI spelled otherwise than it, so that the gate finds those
+    stored before the gate read by key too: a critical finding stored under a tag was never read."""
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url, "0011")
+    image = "gcr.io/acme/app@sha256:" + "c" * 64
+    stored = {"o-https": f"https://{image}", "o-tag": f"https://{image.replace('app@', 'app:1.0@')}"}
+    stored |= {"o-http": f"http://{image}", "o-file": "deb://debian:12/openssl=3.0"}
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO notes (project_id, note_id, kind, revision, create_time, update_time, data)"
+                " VALUES ('old', 'CVE-1', 'VULNERABILITY', 1, 0, 0, :data)"
+            ),
+            {"data": json.dumps(_OLD_NOTE)},
+        )
+        for occurrence_id, uri in stored.items():
+            data = {**_OLD_OCCURRENCE, "name": f"projects/old/occurrences/{occurrence_id}", "resourceUri": uri}
+            conn.execute(
+                text(
+                    "INSERT INTO occurrences (project_id, occurrence_id, note_project_id, note_id, kind, resource_uri,"
+                    " revision, create_time, update_time, data) VALUES ('old', :id, 'old', 'CVE-1', 'VULNERABILITY',"
+                    " :uri, 1, 0, 0, :data)"
+                ),
+                {"id": occurrence_id, "uri": uri, "data": json.dumps(data)},
+            )
+    engine.dispose()
+    db.upgrade(url)
+    db.check(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        keys = dict(conn.execute(text("SELECT occurrence_id, artifact_key FROM occurrences")).all())
+    engine.dispose()
+    assert keys == {"o-https": None, "o-tag": image, "o-http": image, "o-file": None}
+
+    app = create_app(Settings(database_url=url))
+    try:
+        with serve(app) as base, Http(base) as http:
+            policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+            assert http.post("/v1/projects/old/policies", params={"policyId": "p"}, json=policy).status_code == 200
+            decision = http.post("/v1/projects/old/policies/p:evaluate", json={"resourceUri": image}).json()
+            used = {name.rsplit("/", 1)[1] for name in decision["usedOccurrences"]}
+            assert used == {"o-https", "o-tag", "o-http"}, decision
+    finally:
+        app.extensions["grafeas"].storage.dispose()

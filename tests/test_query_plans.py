@@ -20,7 +20,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from grafeas_py import create_app, db
 from grafeas_py.config import Settings
 from grafeas_py.filtering import parse
-from grafeas_py.gate.artifacts import resource_spellings
+from grafeas_py.gate.artifacts import artifact_key, resource_spellings
 from grafeas_py.names import NoteRef
 from grafeas_py.storage import PageRequest
 from grafeas_py.storage.sql import (
@@ -32,7 +32,7 @@ from grafeas_py.storage.sql import (
     vulnerability_summary_query,
 )
 from grafeas_py.storage.sql_auth import audit_entries_query
-from grafeas_py.storage.sql_gate import decisions_query
+from grafeas_py.storage.sql_gate import _ARTIFACT_OCCURRENCES, decisions_query
 from grafeas_py.storage.sql_history import artifact_history_query
 from grafeas_py.storage.tables import audit_log, decisions, history, notes
 from grafeas_py.wire.grafeas_types import CODEC, NOTE, OCCURRENCE
@@ -361,3 +361,13 @@ def test_a_prefix_of_resource_uris_is_a_range_of_their_index(storage, project):
     )
     assert "ix_occurrences_project_id_resource_uri_pk" in found, found
     assert ("resource_uri ~>=~" if POSTGRES_URL else "resource_uri>?") in found, found
+
+
+def test_the_gate_reads_an_artifacts_occurrences_by_its_uri_and_its_key(storage):
+    """By the (project, URI) index for each spelling, and by the (project, artifact key) index for those
+    stored under others, never by scanning a project."""
+    uri = IMAGE.format(7)
+    params = {"projects": ["p3", LATE], "resource_uris": resource_spellings(uri), "limit": 20001}
+    found = plan(storage, _ARTIFACT_OCCURRENCES.params(params, artifact_key=artifact_key(uri)))
+    assert BY_RESOURCE in found and "ix_occurrences_project_id_artifact_key_pk" in found, found
+    assert not re.search(r"Seq Scan|SCAN occurrences\b", found), found

@@ -90,6 +90,14 @@ def artifact_key(uri: str) -> str:
     return bare
 
 
+def stored_artifact_key(uri: str) -> str | None:
+    """The `artifact_key` an occurrence stored under `uri` keeps beside it (occurrences.artifact_key), for
+    the gate to find it by: None when `uri` is the key or `https://` + key, spellings the gate looks up
+    anyway. A change to `artifact_key`'s rule needs a migration that computes the stored keys again."""
+    key = artifact_key(uri)
+    return None if uri in (key, "https://" + key) else key
+
+
 def canonical_uri(uri: str) -> str:
     """The one spelling of an artifact's URI that policies' patterns and exemptions are matched against:
     for an image, `https://` + `image_reference`; anything else as written."""

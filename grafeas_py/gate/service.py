@@ -20,7 +20,7 @@ from ..names import decision_name, new_id, parse_note_name, policy_name
 from ..storage import Page, PageRequest
 from ..validation import MAX_RESOURCE_URI_LENGTH
 from ..wire.timestamps import from_datetime
-from .artifacts import resource_spellings
+from .artifacts import artifact_key, resource_spellings
 from .engine import evaluate, notes_needed
 from .model import Breakglass, Policy
 from .policy import load_policy_text, parse_policy
@@ -169,8 +169,8 @@ class Gate:
         revision = self.storage.policy_revision(project_id, policy_id)
         policy, more_projects = self._parsed(project_id, policy_id, revision)
         projects = [project_id, *(p for p in more_projects if p != project_id)]
-        spellings = resource_spellings(resource_uri)
-        occurrences = self.storage.artifact_occurrences(projects, spellings, MAX_OCCURRENCES + 1)
+        spellings, key = resource_spellings(resource_uri), artifact_key(resource_uri)
+        occurrences = self.storage.artifact_occurrences(projects, spellings, key, MAX_OCCURRENCES + 1)
         if len(occurrences) > MAX_OCCURRENCES:
             raise TooManyOccurrences(
                 f"{resource_uri} has more than {MAX_OCCURRENCES} occurrences; the gate does not judge on a part"

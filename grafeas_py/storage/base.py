@@ -56,13 +56,15 @@ def more_follow(rows: list, page: PageRequest) -> bool:
 
 @dataclass(frozen=True)
 class NewOccurrence:
-    """An occurrence to write: its canonical document and the note it is attached to."""
+    """An occurrence to write: its canonical document, the note it is attached to, and the key of the
+    artifact it is about where its URI spells that otherwise (`gate.artifacts.stored_artifact_key`)."""
 
     occurrence_id: str
     note: NoteRef
     kind: str
     resource_uri: str
     data: dict
+    artifact_key: str | None
 
 
 @dataclass(frozen=True)

@@ -70,10 +70,10 @@ WITH project AS (
     SELECT 1 FROM projects WHERE project_id = %(project_id)s FOR KEY SHARE
 ), created AS (
     INSERT INTO occurrences (project_id, occurrence_id, note_project_id, note_id, kind, resource_uri,
-                             revision, create_time, update_time, data, updated_by)
+                             artifact_key, revision, create_time, update_time, data, updated_by)
     SELECT %(project_id)s, %(occurrence_id)s, %(note_project_id)s, %(note_id)s, CAST(%(kind)s AS VARCHAR),
-           %(resource_uri)s, %(revision)s, %(create_time)s, %(update_time)s, CAST(%(data)s AS JSONB),
-           %(updated_by)s
+           %(resource_uri)s, %(artifact_key)s, %(revision)s, %(create_time)s, %(update_time)s,
+           CAST(%(data)s AS JSONB), %(updated_by)s
     FROM (SELECT count(*) FROM project) AS held
     WHERE EXISTS (SELECT 1 FROM notes
                   WHERE project_id = %(note_project_id)s AND note_id = %(note_id)s AND kind = CAST(%(kind)s AS VARCHAR)
@@ -902,6 +902,7 @@ def _occurrence_rows(project_id: str, new: Iterable[NewOccurrence]) -> Iterator[
             note_id=occ.note.note_id,
             kind=occ.kind,
             resource_uri=occ.resource_uri,
+            artifact_key=occ.artifact_key,
             revision=1,
             create_time=created,
             update_time=created,

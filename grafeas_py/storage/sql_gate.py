@@ -4,7 +4,7 @@ Every change records its audit entry (`_audit`, from sql_auth) in its own transa
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Aborted, AlreadyExists, NotFound
@@ -22,12 +22,16 @@ def _policy_missing(project_id: str, policy_id: str) -> NotFound:
     return NotFound(f"policy {policy_name(project_id, policy_id)!r} not found")
 
 
-# The occurrences of one artifact, through the (project, resource URI, pk) index, for each spelling.
+# The occurrences of one artifact: through the (project, resource URI, pk) index for each spelling
+# the URI may have, and through the (project, artifact key, pk) index for those stored under others.
 _ARTIFACT_OCCURRENCES = (
     select(occurrences.c.data)
     .where(
         occurrences.c.project_id.in_(bindparam("projects", expanding=True)),
-        occurrences.c.resource_uri.in_(bindparam("resource_uris", expanding=True)),
+        or_(
+            occurrences.c.resource_uri.in_(bindparam("resource_uris", expanding=True)),
+            occurrences.c.artifact_key == bindparam("artifact_key"),
+        ),
     )
     .order_by(occurrences.c.pk)
     .limit(bindparam("limit"))
@@ -219,11 +223,18 @@ class GateStorage:
 
     # ---- what the gate reads ---------------------------------------------------------------
 
-    def artifact_occurrences(self, project_ids: list[str], resource_uris: list[str], limit: int) -> list[dict]:
-        """Up to `limit` occurrences on one artifact (stored under any of `resource_uris`, its spellings),
-        from the given projects, oldest first."""
+    def artifact_occurrences(
+        self, project_ids: list[str], resource_uris: list[str], artifact_key: str, limit: int
+    ) -> list[dict]:
+        """Up to `limit` occurrences on one artifact, from the given projects, oldest first: those stored
+        under any of `resource_uris` (its spellings) or kept with its `artifact_key` (any other)."""
         with self._read() as conn:
-            params = {"projects": project_ids, "resource_uris": resource_uris, "limit": limit}
+            params = {
+                "projects": project_ids,
+                "resource_uris": resource_uris,
+                "artifact_key": artifact_key,
+                "limit": limit,
+            }
             return conn.execute(_ARTIFACT_OCCURRENCES, params).scalars().all()
 
     # ---- decisions -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The database schema. Alembic migrations create it; this module only describes it."""
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(
@@ -72,9 +72,21 @@ occurrences = Table(
     Column("update_time", Time, nullable=False),
     Column("data", Document, nullable=False),
     *_revision_columns(),
+    # The artifact the URI names (gate.artifacts.artifact_key), kept only where the URI is spelled
+    # otherwise (a tag beside the digest, http://, a host in capitals, Docker Hub's other names): the
+    # gate finds the rest by the URI itself, so most writes pay for no entry in this index.
+    Column("artifact_key", Text),
     Index(None, "project_id", "occurrence_id", unique=True),
     Index(None, "project_id", "pk"),
     Index(None, "note_project_id", "note_id", "pk"),
+    Index(
+        None,
+        "project_id",
+        "artifact_key",
+        "pk",
+        sqlite_where=text("artifact_key IS NOT NULL"),
+        postgresql_where=text("artifact_key IS NOT NULL"),
+    ),
     # By URI, and by prefix: text_pattern_ops orders by code point, in which has_prefix is a range, as
     # SQLite's BINARY collation does (PostgreSQL's default collation may not), and serves = as well.
     Index(None, "project_id", "resource_uri", "pk", postgresql_ops={"resource_uri": "text_pattern_ops"}),

@@ -36,6 +36,7 @@ from grafeas_py import create_app, db  # noqa: E402
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, TEST_RESULT_PREDICATE_TYPE  # noqa: E402
 from grafeas_py.config import Settings  # noqa: E402
 from grafeas_py.gate import evaluate, parse_policy  # noqa: E402
+from grafeas_py.gate.artifacts import artifact_key  # noqa: E402
 from grafeas_py.gate.keys import algorithm_named  # noqa: E402
 from grafeas_py.gate.signing import sign, simple_signing_payload  # noqa: E402
 from tests.benchmarks.bench_core import ROOT, drop_schemas, free_port, fresh_database, gunicorn  # noqa: E402
@@ -164,7 +165,7 @@ def bench_database(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
     print(f"[{kind}] seeded {args.size:,} + 200 occurrences ({rate:,.0f} rows/s)", flush=True)
     grafeas.gate.create_policy(PROJECT, "prod", policy)
 
-    occurrences = grafeas.storage.artifact_occurrences([PROJECT], [IMAGE], 1000)
+    occurrences = grafeas.storage.artifact_occurrences([PROJECT], [IMAGE], artifact_key(IMAGE), 1000)
     parsed, now = parse_policy(policy), dt.datetime.now(dt.UTC)
     decision = evaluate(parsed, IMAGE, occurrences, now)
     assert decision.allowed and len(occurrences) == 200, decision.to_dict()
