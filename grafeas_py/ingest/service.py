@@ -75,6 +75,8 @@ class Ingest:
 
     def report(self, project: str, format_: str, raw: bytes, resource_uri: str, note_project: str, now) -> dict:
         """Parse a whole report first (a malformed one writes nothing), then apply it."""
+        # Asked before the parse too: a caller who may not write here gets no work done on its behalf.
+        self.grafeas.access.require(roles.OCCURRENCES_CREATE, project, project_name(project))
         plan = parse_report(
             format_, raw, resource_uri=resource_uri, project=project, note_project=note_project, now=now
         )

@@ -106,3 +106,13 @@ def test_ingestion_needs_what_creating_occurrences_needs(secure, project):
         "unchanged": 1,
         "notesCreated": 0,
     }
+
+
+def test_ingestion_refuses_a_caller_who_may_not_create_before_reading_the_report(secure, project):
+    """A malformed report was parsed (up to the body limit) and answered with its faults before the
+    caller's rights were checked: any token holder could make the server parse 32 MB in any project."""
+    viewer, _ = caller(secure, project, "occurrencesViewer")
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    params = {"format": "trivy", "resourceUri": "https://gcr.io/acme/app@sha256:" + "a" * 64}
+    r = viewer.post(path, params=params, data=b'{"Results": [')
+    assert r.status_code == 403 and "occurrences.create" in r.text, r.text
