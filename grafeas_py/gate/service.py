@@ -71,10 +71,12 @@ class Gate:
     def _require(self, permission: str, project_id: str, resource: str | None = None) -> None:
         self.access.require(permission, project_id, resource)
 
-    def _require_readable(self, project_id: str, document: dict) -> None:
-        """A policy reads the occurrences of its `occurrenceProjects` for whoever evaluates it, so its
-        author must be allowed to list them: a policy is no way round another project's access."""
-        for other in self.occurrence_projects(document):
+    def _require_readable(self, project_id: str, others: list[str]) -> None:
+        """A policy reads the occurrences of its `occurrenceProjects` and shows them to whoever evaluates
+        it, so its author, and each evaluator, must be allowed to list them: a policy is no way round
+        another project's access (as Binary Authorization's agent needs read access to attestors'
+        occurrences), and losing that access ends the reads."""
+        for other in others:
             if other != project_id:
                 self._require(roles.OCCURRENCES_LIST, other)
 
@@ -82,7 +84,7 @@ class Gate:
         self._require(roles.POLICIES_CREATE, project_id)
         document = _document(body)
         parse_policy(document)  # 400 naming every offending field
-        self._require_readable(project_id, document)
+        self._require_readable(project_id, self.occurrence_projects(document))
         now = from_datetime(self._clock())
         resource = {"name": policy_name(project_id, policy_id), "createTime": now, "updateTime": now, **document}
         return self.storage.create_policy(project_id, policy_id, resource)
@@ -100,7 +102,7 @@ class Gate:
         self._require(roles.POLICIES_UPDATE, project_id, policy_name(project_id, policy_id))
         document = _document(body)
         parse_policy(document)
-        self._require_readable(project_id, document)
+        self._require_readable(project_id, self.occurrence_projects(document))
         current, revision = self.storage.get_policy(project_id, policy_id)
         resource = {
             "name": current["name"],
@@ -168,6 +170,7 @@ class Gate:
             glass = Breakglass(justification)
         revision = self.storage.policy_revision(project_id, policy_id)
         policy, more_projects = self._parsed(project_id, policy_id, revision)
+        self._require_readable(project_id, more_projects)
         projects = [project_id, *(p for p in more_projects if p != project_id)]
         spellings, key = resource_spellings(resource_uri), artifact_key(resource_uri)
         occurrences = self.storage.artifact_occurrences(projects, spellings, key, MAX_OCCURRENCES + 1)

@@ -116,3 +116,20 @@ def test_ingestion_refuses_a_caller_who_may_not_create_before_reading_the_report
     params = {"format": "trivy", "resourceUri": "https://gcr.io/acme/app@sha256:" + "a" * 64}
     r = viewer.post(path, params=params, data=b'{"Results": [')
     assert r.status_code == 403 and "occurrences.create" in r.text, r.text
+
+
+def test_an_evaluator_must_be_able_to_list_the_other_projects_a_policy_reads(secure, project):
+    """The answer shows what was read there: a policy reading another project kept reading it, for any
+    evaluator, after its author lost access (found by the access audit)."""
+    tenant = f"reads-{uuid.uuid4().hex[:8]}"
+    body = {"rules": {}, "occurrenceProjects": [tenant]}
+    assert secure.admin.post(f"/v1/projects/{project}/policies", params={"policyId": "wide"}, json=body).ok
+    path = f"/v1/projects/{project}/policies/wide:evaluate"
+    gate, _ = caller(secure, project, "gateEvaluator")
+    r = gate.post(path, json={"resourceUri": IMAGE})
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["message"] == (
+        f"permission 'occurrences.list' denied on resource 'projects/{tenant}' (or it may not exist)"
+    )
+    reader, _ = caller(secure, project, "gateEvaluator", on={tenant: ("occurrencesViewer",)})
+    assert reader.post(path, json={"resourceUri": IMAGE}).json()["decision"] == "ALLOW"
