@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from ..auth.roles import POLICIES_EVALUATE
 from ..errors import ApiError
 from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response
 from ..storage.engine import timed_out
@@ -42,11 +43,26 @@ _judging = threading.BoundedSemaphore(MAX_JUDGING)
 def admission_review():
     review = parse_review(json_body())
     ext = current_app.extensions["grafeas"]
-    verdict = settled(review, ext.admission) or _judge_in_time(review, ext.admission, ext.gate, ext.db_timeout)
+    verdict = (
+        _stranger(ext.admission, ext.gate.access)
+        or settled(review, ext.admission)
+        or _judge_in_time(review, ext.admission, ext.gate, ext.db_timeout)
+    )
     return respond(response(review.uid, *verdict))
 
 
 Verdict = tuple[bool, str, list[str]]  # (allowed, message, warnings)
+
+
+def _stranger(config, access) -> Verdict | None:
+    """A denial that tells nothing, for a caller that may evaluate none of the configured policies: the
+    answers would map namespaces to policies and name the exempt ones to anyone with a token."""
+    if config is None or not config.policies:
+        return None
+    scope = access.scope(POLICIES_EVALUATE)
+    if any(project in scope for project, _ in config.policies.values()):
+        return None
+    return False, "grafeas-py answers only callers that may evaluate a configured gate policy; denied", []
 
 
 def settled(review: Review, config) -> Verdict | None:

@@ -81,12 +81,15 @@ def test_the_admission_webhook_needs_a_caller_allowed_to_evaluate(secure, webhoo
     allowed = requests.post(f"{webhook}/v1/admission:review", json=pod, headers=headers).json()["response"]
     assert allowed["allowed"] is True, allowed
     stranger = {"Authorization": f"Bearer {secure.token()}"}
-    denied = requests.post(f"{webhook}/v1/admission:review", json=pod, headers=stranger).json()["response"]
-    assert denied["allowed"] is False  # fails closed, saying why
-    assert (
-        f"permission 'policies.evaluate' denied on resource 'projects/{project}/policies/prod'"
-        in (denied["status"]["message"])
-    )
+    for namespace in ("prod", "kube-system", "elsewhere"):
+        sent = review(
+            {**pod["request"]["object"], "metadata": {"name": "web", "namespace": namespace}}, namespace=namespace
+        )
+        denied = requests.post(f"{webhook}/v1/admission:review", json=sent, headers=stranger).json()["response"]
+        # Fails closed, naming no policy and no exempt namespace: those told any token holder the config.
+        assert denied["allowed"] is False and denied["status"]["message"] == (
+            "grafeas-py answers only callers that may evaluate a configured gate policy; denied"
+        ), denied
 
 
 def test_ingestion_needs_what_creating_occurrences_needs(secure, project):
