@@ -180,3 +180,14 @@ def test_a_document_bigger_than_a_page_comes_alone(http, database_url, project):
     finally:
         smaller.extensions["grafeas"].storage.dispose()
     assert pages == [[f"projects/{project}/notes/{note_id}"] for note_id in "abc"]
+
+
+def test_a_page_token_tells_nothing_of_what_it_holds(http, project):
+    """Signed only, a token showed its collection and row key, and keys are numbered across projects:
+    a caller reading its own tokens learned how many rows other projects wrote meanwhile."""
+    make_notes(http, project, 3)
+    token = http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1}).json()["nextPageToken"]
+    opened = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert project.encode() not in opened and b"notes" not in opened
+    again = http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1}).json()["nextPageToken"]
+    assert again != token  # a fresh nonce each time: equal pages do not even give equal tokens
