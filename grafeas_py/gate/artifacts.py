@@ -56,14 +56,25 @@ _DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 
 
+def _names_registry(host: str) -> bool:
+    """Whether the first segment of an image reference is a registry host (else the image is on Docker Hub)."""
+    return "." in host or ":" in host or host == "localhost"
+
+
 def image_reference(reference: str) -> str:
-    """An image reference as a runtime pulls it: registry host in lower case, Docker Hub under one
-    name (`nginx` is `docker.io/library/nginx`), and no tag beside a digest (the digest is what runs)."""
+    """An image reference as a runtime pulls it: registry host in lower case and without the default
+    HTTPS port, Docker Hub under one name (`nginx` is `docker.io/library/nginx`), and no tag beside a
+    digest (the digest is what runs)."""
     name, at, digest = reference.partition("@")
     host, slash, path = name.partition("/")
-    if not slash or ("." not in host and ":" not in host and host != "localhost"):
+    if not slash or not _names_registry(host):
         host, path = _DOCKER_HUB, name  # no registry named: Docker Hub
     host = host.lower()
+    # A runtime pulls `gcr.io:443/app` from `gcr.io/app`; kept, the port let the image slip past
+    # `gcr.io/**` patterns and away from the occurrences stored for it. A host that would then read
+    # as a Docker Hub path (`myhost:443/app` is not `docker.io/myhost/app`) keeps its port.
+    if host.endswith(":443") and _names_registry(host.removesuffix(":443")):
+        host = host.removesuffix(":443")
     if host in _DOCKER_HUB_ALIASES:
         host = _DOCKER_HUB
     if host == _DOCKER_HUB and "/" not in path:
@@ -107,7 +118,7 @@ def canonical_uri(uri: str) -> str:
 def resource_spellings(uri: str) -> list[str]:
     """The resource URIs an artifact's occurrences may be stored under, for an exact lookup of each:
     as written, with and without `https://`, and its image reference (tag dropped beside a digest,
-    registry host in lower case, Docker Hub's aliases) with and without `https://`."""
+    registry host in lower case and without `:443`, Docker Hub's aliases) with and without `https://`."""
     bare = _without_web_scheme(uri)
     if bare == uri and "://" in uri:  # another scheme (file://, deb://, ...): written one way only
         return [uri]

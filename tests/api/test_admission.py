@@ -196,8 +196,10 @@ def test_breakglass_false_is_no_breakglass(webhook):
 
 
 def test_docker_hub_aliases_are_judged_as_docker_hub(webhook, gate_project):
-    # index.docker.io/library/nginx is the image docker.io/library/nginx; a deny pattern on one holds for both.
-    for image in (f"index.docker.io/library/nginx@sha256:{DIGEST}", f"registry-1.docker.io/nginx@sha256:{DIGEST}"):
+    # index.docker.io/library/nginx is the image docker.io/library/nginx; a deny pattern on one holds for both,
+    # and for the registry written with its default port.
+    hub_names = ("index.docker.io/library", "registry-1.docker.io", "docker.io:443/library", "registry-1.docker.io:443")
+    for image in (f"{name}/nginx@sha256:{DIGEST}" for name in hub_names):
         answer = post(webhook, review(with_images(POD, ["spec"], [image]), namespace="hub"))
         assert answer["allowed"] is False and "docker.io/**" in answer["status"]["message"], answer
 
@@ -326,6 +328,7 @@ def test_a_malformed_review_is_400(webhook, body, message):
         ("acme/app@sha256:" + "a" * 64, "https://docker.io/acme/app@sha256:" + "a" * 64),
         ("gcr.io/p/app:1.0@sha256:" + "b" * 64, "https://gcr.io/p/app@sha256:" + "b" * 64),
         ("localhost:5000/app:dev", "https://localhost:5000/app:dev"),
+        ("gcr.io:443/p/app@sha256:" + "b" * 64, "https://gcr.io/p/app@sha256:" + "b" * 64),
         ("registry.example.com:5000/team/app", "https://registry.example.com:5000/team/app"),
     ],
 )

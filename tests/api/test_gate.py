@@ -302,8 +302,9 @@ SPELLINGS = [
     IMAGE.replace("app@", "app:1.0@"),
     "HTTPS://GCR.IO/acme/app@sha256:" + DIGEST,
     "http://" + BARE,
+    BARE.replace("gcr.io/", "gcr.io:443/"),  # the registry's default port: a runtime pulls the same image
 ]
-SPELLED = ["https", "bare", "tag-and-digest", "upper-case-host", "http"]
+SPELLED = ["https", "bare", "tag-and-digest", "upper-case-host", "http", "default-port"]
 
 
 @pytest.mark.parametrize("stored_at", SPELLINGS, ids=SPELLED)
@@ -346,7 +347,9 @@ def test_a_finding_naming_its_note_with_a_location_counts(http, project, policie
 def test_patterns_match_the_image_as_a_runtime_pulls_it(http, policies):
     create(http, policies, "hub", {"rules": {"artifacts": {"allowPatterns": ["**"], "denyPatterns": ["docker.io/**"]}}})
     digest = f"@sha256:{DIGEST}"
-    for image in ("index.docker.io/library/nginx", "registry-1.docker.io/library/nginx", "DOCKER.IO/nginx", "nginx"):
+    images = ["index.docker.io/library/nginx", "registry-1.docker.io/library/nginx", "DOCKER.IO/nginx", "nginx"]
+    images += ["docker.io:443/library/nginx", "registry-1.docker.io:443/library/nginx", "index.docker.io:443/nginx"]
+    for image in images:
         decision = evaluate(http, policies, "hub", f"https://{image}{digest}")
         assert decision["decision"] == "DENY", (image, decision)
     assert evaluate(http, policies, "hub", f"https://gcr.io/acme/app{digest}")["decision"] == "ALLOW"

@@ -104,6 +104,12 @@ D = "sha256:" + "d" * 64
         (f"docker.io/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
         (f"nginx@{D}", f"https://docker.io/library/nginx@{D}"),
         ("localhost:5000/app:1", "https://localhost:5000/app:1"),
+        # A runtime pulls a registry's default HTTPS port and the registry alike.
+        (f"https://gcr.io:443/a@{D}", f"https://gcr.io/a@{D}"),
+        (f"GCR.IO:443/a:1.0@{D}", f"https://gcr.io/a@{D}"),
+        (f"registry-1.docker.io:443/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+        (f"docker.io:443/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+        ("localhost:443/app:1", "https://localhost/app:1"),
     ],
 )
 def test_same_resource(a, b):
@@ -118,6 +124,8 @@ def test_same_resource(a, b):
         (f"https://gcr.io/a@{D}", f"https://gcr.io/b@{D}"),
         (f"https://gcr.io/Acme/a@{D}", f"https://gcr.io/acme/a@{D}"),  # only the host is case-blind
         ("https://gcr.io/a:1", "https://gcr.io/a:2"),
+        (f"gcr.io:5000/a@{D}", f"gcr.io/a@{D}"),  # only :443 is the default port
+        (f"myhost:443/a@{D}", f"docker.io/myhost/a@{D}"),  # without its port, myhost/a would be on Docker Hub
         (f"file://sha256:{'d' * 64}:a.jar", f"file://sha256:{'d' * 64}:b.jar"),
     ],
 )
