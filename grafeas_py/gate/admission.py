@@ -46,6 +46,12 @@ class AdmissionConfig:
         return self.policies.get(namespace) or self.policies.get("*")
 
 
+_QUOTE_NAMESPACES = (
+    "YAML reads an unquoted no, yes, on, off, true, false, null or number as a boolean, null or number, "
+    "so quote such a namespace"
+)
+
+
 def load_config(text: str) -> AdmissionConfig:
     """An AdmissionConfig from YAML or JSON: {namespaces: {ns: policy}, exemptNamespaces: [...], deadlineSeconds}."""
     try:
@@ -60,10 +66,19 @@ def load_config(text: str) -> AdmissionConfig:
     namespaces = doc.get("namespaces") or {}
     if not isinstance(namespaces, dict):
         raise InvalidArgument("admission config: namespaces must map a namespace to projects/P/policies/ID")
-    policies = {str(ns): parse_policy_name(str(name), f"namespaces.{ns}") for ns, name in namespaces.items()}
+    for ns in namespaces:
+        # str() made namespace `no` the key 'False', so it fell through to the `*` policy.
+        if not isinstance(ns, str):
+            raise InvalidArgument(
+                f"admission config: namespaces: the key {ns!r} is not a namespace name; {_QUOTE_NAMESPACES}"
+                ' ("no": projects/P/policies/ID)'
+            )
+    policies = {ns: parse_policy_name(str(name), f"namespaces.{ns}") for ns, name in namespaces.items()}
     exempt = doc.get("exemptNamespaces", ["kube-system"])
     if not isinstance(exempt, list) or not all(isinstance(ns, str) for ns in exempt):
-        raise InvalidArgument("admission config: exemptNamespaces must be a list of namespaces")
+        raise InvalidArgument(
+            f'admission config: exemptNamespaces must be a list of namespaces; {_QUOTE_NAMESPACES} (["no"])'
+        )
     deadline = doc.get("deadlineSeconds", 2.5)
     if not isinstance(deadline, int | float) or isinstance(deadline, bool) or not 0 < deadline <= 30:
         raise InvalidArgument("admission config: deadlineSeconds must be a number of seconds in (0, 30]")

@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 from grafeas_py import create_app
 from grafeas_py.config import Settings
+from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate.admission import load_config, resource_uri
 from grafeas_py.gate.service import MAX_OCCURRENCES
 from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
@@ -301,6 +302,27 @@ def test_without_configuration_every_review_is_denied(database_url):
     app = create_app(Settings(database_url=database_url, audit_seal_seconds=0))
     answer = app.test_client().post("/v1/admission:review", json=review(POD)).get_json()["response"]
     assert answer["allowed"] is False and "GRAFEAS_ADMISSION_CONFIG" in answer["status"]["message"]
+
+
+def test_namespace_no_is_judged_by_its_own_policy(database_url, tmp_path, gate_project):
+    """YAML reads an unquoted `no` as False: the server refuses such a config rather than judge namespace
+    `no` by the `*` policy, and judges it by its own policy once quoted."""
+    path = tmp_path / "admission.yaml"
+    policies = f"projects/{gate_project}/policies"
+    path.write_text(f"namespaces:\n  no: {policies}/strict\n  '*': {policies}/lax\n")
+    with pytest.raises(InvalidArgument, match="quote"):
+        serve(database_url, path)
+    path.write_text(f"namespaces:\n  'no': {policies}/strict\n  '*': {policies}/lax\n")
+    server, base = serve(database_url, path)
+    try:
+        for policy_id, rules in (("strict", {"artifacts": {"denyPatterns": ["**"]}}), ("lax", {})):
+            r = requests.post(f"{base}/v1/{policies}", params={"policyId": policy_id}, json={"rules": rules})
+            assert r.status_code == 200, r.text
+        assert post(base, review(POD, namespace="other"))["allowed"] is True
+        answer = post(base, review(POD, namespace="no"))
+        assert answer["allowed"] is False and "deny pattern '**'" in answer["status"]["message"], answer
+    finally:
+        server.shutdown()
 
 
 @pytest.mark.parametrize(
