@@ -186,7 +186,10 @@ def _check_rego(rule, ctx: Context) -> list[tuple[Finding, str]]:
     given = ctx.notes or {}
     notes = {name: given[name] for name in sorted(_note_names(ctx.occurrences)) if name in given}
     input_doc = {
-        "resourceUri": ctx.uri,
+        # The form patterns see: as written, `startswith(input.resourceUri, "https://eu.gcr.io/")` let
+        # `eu.gcr.io/...` and `https://EU.GCR.IO/...`, the same image, through.
+        "resourceUri": canonical_uri(ctx.uri),
+        "resourceUriAsWritten": ctx.uri,
         "occurrences": ctx.occurrences,
         "notes": notes,
         "now": format_timestamp(ctx.now),

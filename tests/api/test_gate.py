@@ -355,6 +355,32 @@ def test_patterns_match_the_image_as_a_runtime_pulls_it(http, policies):
     assert evaluate(http, policies, "hub", f"https://gcr.io/acme/app{digest}")["decision"] == "ALLOW"
 
 
+OLD_REGISTRY_REGO = """\
+package gate
+import rego.v1
+
+deny contains {"msg": msg, "code": "OLD_REGISTRY"} if {
+  startswith(input.resourceUri, "https://eu.gcr.io/")
+  msg := sprintf("%s (as written: %s) is in a deprecated registry", [input.resourceUri, input.resourceUriAsWritten])
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["https://eu.gcr.io/acme/app", "eu.gcr.io/acme/app", "HTTPS://EU.GCR.IO/acme/app", "http://eu.gcr.io/acme/app:1.0"],
+)
+def test_rego_sees_the_image_as_patterns_do(http, policies, image):
+    """docs/policy.md's own example rule: given the URI as written, it let every other spelling of the image through."""
+    pytest.importorskip("regopy")
+    create(http, policies, "old", {"rego": OLD_REGISTRY_REGO})
+    judged = f"{image}@sha256:{DIGEST}"
+    [violation] = evaluate(http, policies, "old", judged)["violations"]
+    canonical = f"https://eu.gcr.io/acme/app@sha256:{DIGEST}"
+    assert violation["code"] == "OLD_REGISTRY", violation
+    assert violation["message"] == f"{canonical} (as written: {judged}) is in a deprecated registry"
+
+
 def test_breakglass_allows_and_is_recorded(http, project, policies):
     cve = note(http, project, "CVE-2024-2", "VULNERABILITY")
     occurrence(http, project, occurrence_body("VULNERABILITY", cve, IMAGE))
