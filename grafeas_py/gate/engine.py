@@ -45,7 +45,7 @@ from .context import Context, Finding, canonical_note_name
 from .decision import ALLOW, Decision, Violation, decide
 from .model import Breakglass, Exemption, Policy
 from .patterns import any_match
-from .timeutil import format_timestamp
+from .timeutil import format_timestamp, unix_nanos
 from .vulnerability_checks import check_vulnerabilities, vulnerability_notes_needed
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,8 @@ def _check_rego(rule, ctx: Context) -> list[tuple[Finding, str]]:
         "occurrences": ctx.occurrences,
         "notes": notes,
         "now": format_timestamp(ctx.now),
+        # regopy's time.parse_rfc3339_ns refuses the `Z` every time here ends in (docs/policy.md, Rego).
+        "nowNs": unix_nanos(ctx.now),
     }
     ctx.used.update(occurrence["name"] for occurrence in ctx.occurrences)
     result = rego.evaluate_module(rule.module, input_doc)

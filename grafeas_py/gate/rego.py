@@ -2,11 +2,13 @@
 
 Contract for a policy's module: it declares `package gate` and uses Rego v1 syntax. Its input is
 `{"resourceUri": ..., "resourceUriAsWritten": ..., "occurrences": [...], "notes": {name: note},
-"now": "<RFC 3339>"}`, the resource URI in the canonical form patterns see (`artifacts.canonical_uri`)
-and as the caller wrote it, the occurrences being those on the artifact and the notes those of them
-that exist, in canonical Grafeas JSON. It answers through two sets, `data.gate.deny` and
-`data.gate.warn`, of messages: strings, or objects `{"msg": ..., "code": ..., "evidence": [...]}`
-with `code` and `evidence` (occurrence names) optional. `rego_worker` runs the modules.
+"now": "<RFC 3339>", "nowNs": <nanoseconds since the epoch>}`, the resource URI in the canonical
+form patterns see (`artifacts.canonical_uri`) and as the caller wrote it, the occurrences being
+those on the artifact and the notes those of them that exist, in canonical Grafeas JSON, and the
+time as text and as nanoseconds (regopy cannot parse the text's `Z`). It answers through two sets,
+`data.gate.deny` and `data.gate.warn`, of messages: strings, or objects `{"msg": ..., "code": ...,
+"evidence": [...]}` with `code` and `evidence` (occurrence names) optional. `rego_worker` runs the
+modules.
 """
 
 from __future__ import annotations
@@ -64,7 +66,13 @@ def check_module(source: str) -> list[str]:
         )
     if problems:
         return problems
-    empty = {"resourceUri": "", "resourceUriAsWritten": "", "occurrences": [], "now": "1970-01-01T00:00:00Z"}
+    empty = {
+        "resourceUri": "",
+        "resourceUriAsWritten": "",
+        "occurrences": [],
+        "now": "1970-01-01T00:00:00Z",
+        "nowNs": 0,
+    }
     try:
         to_result(call({"module": source, "input": empty}, CHECK_TIMEOUT))
     except RegoFailure as error:

@@ -10,8 +10,8 @@ regopy's conversion of the input (`Interpreter.set_input`); starting a worker co
 
 regopy's failures come in three forms, all reported as one RegoFailure: `RegoError` (syntax and
 compile errors, with file:line:col), output that is not JSON (an undefined function, recursion;
-the Python wrapper raises `json.JSONDecodeError`) and `Output.ok() == False` (e.g. conflicting
-values of a complete rule).
+the Python wrapper raises `json.JSONDecodeError`) and `Output.ok() == False` (a builtin that failed,
+or conflicting values of a complete rule; regopy says neither, so `_failure` tells them apart).
 """
 
 from __future__ import annotations
@@ -197,9 +197,27 @@ def _query(interpreters: dict, module: str, input_doc: dict) -> object:
     except json.JSONDecodeError:
         raise RegoFailure(_raw_error(interpreter, module)) from None
     if not output.ok():
-        raise RegoFailure("Rego evaluation failed (for example, a complete rule with conflicting values)")
+        raise RegoFailure(_failure(interpreter))
     text = str(output)
     return None if text == "undefined" else json.loads(text)["expressions"][0]
+
+
+def _failure(interpreter) -> str:
+    """What made a query fail, as far as can be told: a builtin, or something else."""
+    # regopy's failed output carries no message. Asked again with builtins' errors ignored, a query that
+    # then answers failed in a builtin; the answer itself is dropped: a failed builtin stays an error.
+    interpreter.strict_built_in_errors = False
+    try:
+        builtin_failed = interpreter.query("data.gate").ok()
+    finally:
+        interpreter.strict_built_in_errors = True
+    if builtin_failed:
+        return (
+            "Rego evaluation failed: a builtin function failed (regopy does not say which; for example a "
+            "division by zero, a bad regular expression, or time.parse_rfc3339_ns given a time ending in Z, "
+            'which regopy refuses: use input.nowNs, or replace(t, "Z", "+00:00"))'
+        )
+    return "Rego evaluation failed (for example, a complete rule with conflicting values)"
 
 
 def _raw_error(interpreter, module: str) -> str:

@@ -35,6 +35,11 @@ def _from_rfc3339(value: object) -> datetime:
     raise ValueError("must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z")
 
 
+def unix_nanos(value: datetime) -> int:
+    """Nanoseconds since 1970-01-01T00:00:00Z, as Rego's time functions count."""
+    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
+
+
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, to the second."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

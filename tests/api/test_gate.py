@@ -2,6 +2,9 @@
 
 import base64
 import json
+import re
+import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from tests.unit.gate.builders import (
 IMAGE = f"https://gcr.io/acme/app@sha256:{DIGEST}"
 TAGGED = "https://gcr.io/acme/app:1.0"
 PGP_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pgp"
+POLICY_DOC = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
 
 VULN_POLICY = {"description": "no fixable HIGH", "rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
 
@@ -379,6 +383,47 @@ def test_rego_sees_the_image_as_patterns_do(http, policies, image):
     canonical = f"https://eu.gcr.io/acme/app@sha256:{DIGEST}"
     assert violation["code"] == "OLD_REGISTRY", violation
     assert violation["message"] == f"{canonical} (as written: {judged}) is in a deprecated registry"
+
+
+PARSES_NOW = 'package gate\nimport rego.v1\ndeny contains "x" if { time.parse_rfc3339_ns(input.now) < 0 }\n'
+PARSES_SCAN_TIME = """\
+package gate
+import rego.v1
+deny contains "old" if {
+  some o in input.occurrences
+  time.parse_rfc3339_ns(o.discovery.lastScanTime) < input.nowNs
+}
+"""
+
+
+def test_rego_reads_times_as_documented(http, project, policies):
+    """regopy's time.parse_rfc3339_ns refuses the Z every time the gate gives Rego ends in: docs/policy.md's
+    rule, on input.nowNs and its workaround, judges scan times; the plain call fails, saying why."""
+    pytest.importorskip("regopy")
+    rule = re.search(r"```rego\n(.*?)```", POLICY_DOC.read_text(), re.DOTALL).group(1)
+    module = f"package gate\nimport rego.v1\n\n{textwrap.dedent(rule)}"
+    create(http, policies, "scan-age", {"rego": module})
+    discovery = note(http, project, "scans", "DISCOVERY")
+    stale = occurrence(http, project, occurrence_body("DISCOVERY", discovery, IMAGE))  # scanned 2024-05-01
+    decision = evaluate(http, policies, "scan-age")
+    assert [(v["code"], v["evidence"]) for v in decision["violations"]] == [("SCAN_OLD", [])], decision
+    assert decision["usedOccurrences"] == [stale]
+    fresh = occurrence_body("DISCOVERY", discovery, IMAGE.replace("acme/app", "acme/fresh"))
+    fresh["discovery"]["lastScanTime"] = decision["evaluateTime"]
+    occurrence(http, project, fresh)
+    assert evaluate(http, policies, "scan-age", fresh["resourceUri"])["decision"] == "ALLOW"
+
+    prints_now = 'package gate\nimport rego.v1\nwarn contains sprintf("%v", [input.nowNs])'
+    create(http, policies, "now-ns", {"rego": prints_now})
+    decision = evaluate(http, policies, "now-ns")
+    moment = datetime.fromisoformat(decision["evaluateTime"])
+    assert int(decision["warnings"][0]["message"]) == round(moment.timestamp() * 1_000_000) * 1000
+
+    r = http.post(policies, params={"policyId": "parses-now"}, json={"rego": PARSES_NOW})
+    assert r.status_code == 400 and "a builtin function failed" in r.json()["error"]["message"], r.text
+    create(http, policies, "parses-scan-time", {"rego": PARSES_SCAN_TIME})  # no scan on upload: nothing parsed
+    [violation] = evaluate(http, policies, "parses-scan-time")["violations"]
+    assert violation["code"] == "EVALUATION_ERROR" and "time.parse_rfc3339_ns" in violation["message"], violation
 
 
 def test_breakglass_allows_and_is_recorded(http, project, policies):
