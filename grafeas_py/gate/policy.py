@@ -142,7 +142,34 @@ def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode, deep: 
     return loader.construct_mapping(node, deep)
 
 
+class _Unreadable:
+    """A YAML scalar Python cannot build; `_json_types` refuses it, naming its field."""
+
+    def __init__(self, text: str, problem: str) -> None:
+        self.text, self.problem = text, problem
+
+    def __repr__(self) -> str:
+        return repr(self.text if len(self.text) <= 40 else self.text[:40] + "...")
+
+
+# PyYAML's constructors raise ValueError, not a YAMLError, for a scalar Python refuses: a 500.
+def _construct_int(loader: _StrictSafeLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:  # more than Python's 4300 digits
+        return _Unreadable(node.value, f"an integer of {len(node.value)} characters is too long")
+
+
+def _construct_timestamp(loader: _StrictSafeLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as error:  # 2026-13-01, 24:00:00
+        return _Unreadable(node.value, f"{node.value} is not a valid date or time: {error}")
+
+
 _StrictSafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def _load_yaml(text: str) -> object:
@@ -172,6 +199,8 @@ def _json_types(value: object, where: tuple, budget: list[int]) -> object:
         return {key: _json_types(item, (where, key), budget) for key, item in value.items()}
     if isinstance(value, list):
         return [_json_types(item, (where, index), budget) for index, item in enumerate(value)]
+    if isinstance(value, _Unreadable):
+        raise InvalidArgument(f"invalid policy: {_spelled(where)}: {value.problem}")
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.isoformat()  # the schema then says which field lacks a time zone

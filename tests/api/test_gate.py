@@ -127,6 +127,17 @@ def test_put_replaces_the_policy_with_a_yaml_document_as_patch_does(http, polici
         # YAML can spell a lone surrogate, which is not text: a 500 at storage, or in the error itself.
         ('description: "\\ud800"', "application/yaml", "description: must not contain a lone surrogate"),
         ('"\\ud800": 1', "application/yaml", "'\\ud800': must not contain a lone surrogate"),
+        # YAML scalars Python refuses to build: a ValueError out of the loader, a 500.
+        (
+            "rules:\n  vulnerabilities:\n    maximumCvssScore: " + "9" * 5000 + "\n",
+            "application/yaml",
+            "rules.vulnerabilities.maximumCvssScore: an integer of 5000 characters is too long",
+        ),
+        (
+            "exemptions:\n  - {artifact: '**', rule: scan, justification: j, expires: 2026-13-01}\n",
+            "application/yaml",
+            "exemptions[0].expires: 2026-13-01 is not a valid date or time: month must be in 1..12",
+        ),
     ],
 )
 def test_invalid_policies_are_400_naming_the_field(http, policies, body, content_type, message):
