@@ -204,7 +204,10 @@ def _json_types(value: object, where: tuple, budget: list[int]) -> object:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.isoformat()  # the schema then says which field lacks a time zone
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        try:
+            return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        except OverflowError:  # past year 9999 or before year 1 in UTC: the schema says which field
+            return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):

@@ -23,7 +23,10 @@ def parse_timestamp(value: str | datetime | date) -> datetime:
         parsed = _from_rfc3339(value)
     if parsed.tzinfo is None:
         raise ValueError("must include a time zone, such as Z")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-23:00 is in the year 10000 in UTC
+        raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
 def _from_rfc3339(value: object) -> datetime:

@@ -111,6 +111,9 @@ def test_put_replaces_the_policy_with_a_yaml_document_as_patch_does(http, polici
     assert http.get(f"{policies}/y").json()["revision"] == 2  # nothing written
 
 
+LATE, EARLY = "9999-12-31T23:59:59-23:00", "0001-01-01T00:00:00+01:00"
+
+
 @pytest.mark.parametrize(
     "body, content_type, message",
     [
@@ -137,6 +140,27 @@ def test_put_replaces_the_policy_with_a_yaml_document_as_patch_does(http, polici
             "exemptions:\n  - {artifact: '**', rule: scan, justification: j, expires: 2026-13-01}\n",
             "application/yaml",
             "exemptions[0].expires: 2026-13-01 is not a valid date or time: month must be in 1..12",
+        ),
+        # Times that fall outside the years 1 to 9999 in UTC: an OverflowError, a 500.
+        (
+            {"exemptions": [{"artifact": "**", "rule": "scan", "justification": "j", "expires": LATE}]},
+            None,
+            "exemptions[0].expires: must fall between the years 1 and 9999 in UTC",
+        ),
+        (
+            {"rules": {"vulnerabilities": {"exemptions": [{"cve": "CVE-1", "justification": "j", "expires": EARLY}]}}},
+            None,
+            "rules.vulnerabilities.exemptions[0].expires: must fall between the years 1 and 9999 in UTC",
+        ),
+        (
+            f"exemptions:\n  - {{artifact: '**', rule: scan, justification: j, expires: {LATE}}}\n",
+            "application/yaml",
+            "exemptions[0].expires: must fall between the years 1 and 9999 in UTC",
+        ),
+        (
+            f"exemptions:\n  - {{artifact: '**', rule: scan, justification: j, expires: {EARLY}}}\n",
+            "application/yaml",
+            "exemptions[0].expires: must fall between the years 1 and 9999 in UTC",
         ),
     ],
 )

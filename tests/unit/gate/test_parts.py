@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import assume, given, settings
@@ -188,7 +188,20 @@ def test_timestamp(value, expected):
     assert parse_timestamp(value) == expected
 
 
-@pytest.mark.parametrize("value", ["2026-01-31T00:00:00", "31/01/2026", "2026-01-31Tnoon", 5, None])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-31T00:00:00",
+        "31/01/2026",
+        "2026-01-31Tnoon",
+        5,
+        None,
+        # In UTC these fall outside the years 1 to 9999: an OverflowError, which callers did not expect.
+        "9999-12-31T23:59:59-23:00",
+        "0001-01-01T00:00:00+01:00",
+        datetime(9999, 12, 31, 23, 0, tzinfo=timezone(-timedelta(hours=2))),
+    ],
+)
 def test_bad_timestamp(value):
     with pytest.raises(ValueError):
         parse_timestamp(value)
