@@ -187,7 +187,8 @@ def _json_types(value: object, where: tuple, budget: list[int]) -> object:
     """The value with YAML-only types turned into JSON ones, so that the document can be stored as JSON.
 
     `where` is the value's path as nested (parent, key or index) pairs, spelled only for an error:
-    building each value's path as text cost time in proportion to its length (43 s for one 8 MB key)."""
+    building each value's path as text cost time in proportion to its length (36 s for one 8 MB key
+    over 98,000 values)."""
     # YAML aliases let a few lines stand for a huge tree (the "billion laughs"); stop walking before it hurts.
     budget[0] -= 1
     if budget[0] < 0:

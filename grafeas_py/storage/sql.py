@@ -581,9 +581,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         return row.data, row.revision
 
     def list_occurrences(self, project_id: str, page: PageRequest, filter_=None) -> Page:
-        params = {"project_id": project_id, "after": page.after, "limit": page.size + 1, "max_bytes": page.max_bytes}
         with self._read() as conn:
-            rows = conn.execute(_occurrences_statement(filter_), params).all()
+            rows = conn.execute(_occurrences_statement(filter_), _occurrences_params(project_id, page)).all()
         return page_of([r.data for r in rows], rows, page)
 
     def update_occurrence(
@@ -740,8 +739,12 @@ class _ProjectRevision(NamedTuple):
 
 def occurrences_query(project_id: str, page: PageRequest, filter_=None):
     """ListOccurrences: one project's occurrences after the page's key, in key order."""
-    params = {"project_id": project_id, "after": page.after, "limit": page.size + 1, "max_bytes": page.max_bytes}
-    return _occurrences_statement(filter_).params(params)
+    return _occurrences_statement(filter_).params(_occurrences_params(project_id, page))
+
+
+def _occurrences_params(project_id: str, page: PageRequest) -> dict:
+    """The values of `_occurrences_statement`'s parameters for one page."""
+    return {"project_id": project_id, "after": page.after, "limit": page.size + 1, "max_bytes": page.max_bytes}
 
 
 @functools.lru_cache(maxsize=512)  # filter trees are immutable and repeat; statements are reusable
