@@ -195,7 +195,8 @@ def _names(occurrences: Iterable[dict]) -> tuple[str, ...]:
 
 
 def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
-    """Passing test results for the artifact's digest: for each test configuration, the newest result counts.
+    """Passing test results for the artifact's digest: for each test configuration, the newest result counts,
+    a result dating from the first time its payload was posted.
 
     A result counts when its envelope is in-toto with the test-result predicate, names the digest,
     and (with signedBy) verifies with every listed attestor. Results are grouped by the predicate's
@@ -207,7 +208,7 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
         message = f"test results cannot be checked: {ctx.uri} carries no sha256 digest for them to name"
         return [Finding("DIGEST_MISSING", message, _names(envelopes))]
     accepted = ("PASSED", "WARNED") if rule.allow_warned else ("PASSED",)
-    newest: dict[str, tuple] = {}
+    results = []
     problems = []
     for occurrence in envelopes:
         try:
@@ -218,11 +219,19 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
         if isinstance(found, Finding):
             problems.append(found)
         elif found is not None:
-            configuration, created, result = found
-            kept = newest.get(configuration)
-            # Results made at one time (a batch shares its createTime) have no order: a failure wins.
-            if kept is None or created > kept[0] or (created == kept[0] and result not in accepted):
-                newest[configuration] = (created, result, occurrence["name"])
+            results.append((*found, occurrence["name"]))
+    # A result dates from the first post of its payload: posted again later, an old signed PASSED
+    # envelope would otherwise outrank the FAILED run that came after it.
+    first_posted: dict[bytes, float] = {}
+    for _, created, _, payload, _ in results:
+        first_posted[payload] = min(created, first_posted.get(payload, created))
+    newest: dict[str, tuple] = {}
+    for configuration, _, result, payload, name in results:
+        created = first_posted[payload]
+        kept = newest.get(configuration)
+        # Results made at one time (a batch shares its createTime) have no order: a failure wins.
+        if kept is None or created > kept[0] or (created == kept[0] and result not in accepted):
+            newest[configuration] = (created, result, name)
     failing = [
         Finding(
             "TEST_FAILED",
@@ -245,7 +254,8 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
 
 
 def _test_result(occurrence: dict, rule: TestResultRule, ctx: Context):
-    """(configuration key, create time, result) for a valid test result; a Finding when it is not; None otherwise."""
+    """(configuration key, create time, result, payload) for a valid test result; a Finding when it is not; None
+    otherwise."""
     signed = read_signed(occurrence)
     if signed.payload_type != IN_TOTO_PAYLOAD_TYPE:
         return None
@@ -263,4 +273,4 @@ def _test_result(occurrence: dict, rule: TestResultRule, ctx: Context):
     result = get(statement, "predicate.result", str, "")
     configuration = json.dumps(get(statement, "predicate.configuration", list, []), sort_keys=True)
     created = get_time(occurrence, "createTime")
-    return configuration, created.timestamp() if created else 0.0, result
+    return configuration, created.timestamp() if created else 0.0, result, signed.payload

@@ -28,6 +28,8 @@ CHECK_TIMEOUT = 5.0  # seconds, for compiling and smoke-testing a module when a 
 
 _PACKAGE = re.compile(r"^\s*package\s+gate\s*(#.*)?$", re.MULTILINE)
 _V0_RULE = re.compile(r"^\s*(deny|warn)\s*\[[^\]]*\]\s*(\{|if\b)", re.MULTILINE)
+# A rule head for `deny` or `warn` that the smoke test may not see: a complete rule undefined on its input.
+_RULE_HEAD = re.compile(r"^[ \t]*(?:default[ \t]+)?(?:deny|warn)\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,19 @@ def check_module(source: str) -> list[str]:
         "nowNs": 0,
     }
     try:
-        to_result(call({"module": source, "input": empty}, CHECK_TIMEOUT))
+        gate = call({"module": source, "input": empty}, CHECK_TIMEOUT)
+        to_result(gate)
     except RegoFailure as error:
         return [str(error)]
-    return []
+    if isinstance(gate, dict) and ("deny" in gate or "warn" in gate) or _RULE_HEAD.search(source):
+        return []
+    # Uploaded, a module of other rules (Gatekeeper's `violation`, say) would allow everything.
+    others = (
+        f" (it defines {', '.join(f'`{name}`' for name in sorted(gate))})" if isinstance(gate, dict) and gate else ""
+    )
+    return [
+        f"the module defines no `deny` or `warn` rule, so it could never deny: the gate reads only those two{others}"
+    ]
 
 
 def evaluate_module(source: str, input_doc: dict, timeout: float | None = None) -> RegoResult:

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pysequoia import Cert, SignatureMode
 
-from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD_TYPE, pae
+from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD_TYPE, TEST_RESULT_PREDICATE_TYPE, pae
 from grafeas_py.gate import evaluate
 from grafeas_py.gate.keys import ALGORITHMS
 from tests.unit.gate.builders import (
@@ -37,6 +37,7 @@ from tests.unit.gate.builders import (
     signed_dsse,
     signer,
     simple_signing,
+    stamp,
     statement,
 )
 
@@ -262,6 +263,21 @@ def test_newest_result_of_a_suite_counts():
     assert decide(ci_policy(), rerun).decision == "ALLOW"
     regressed = [result_occurrence("PASSED", age_hours=5), result_occurrence("FAILED", age_hours=1)]
     assert codes(decide(ci_policy(), regressed).violations) == ["TEST_FAILED"]
+
+
+def test_an_old_passing_result_posted_again_does_not_outrank_a_later_failure():
+    ci = signer("ED25519", "ci-key")
+    policy = ci_policy(signed_by=["ci"], ci=ci)
+    passed = result_occurrence("PASSED", by=ci, age_hours=5)
+    failed = result_occurrence("FAILED", by=ci, age_hours=3)
+    replayed = {**passed, "name": "projects/acme/occurrences/replayed", "createTime": stamp(NOW)}
+    result = decide(policy, [passed, failed, replayed])
+    assert codes(result.violations) == ["TEST_FAILED"]
+    assert result.violations[0].evidence == [failed["name"]]
+    # A rerun that passes (a payload of its own: here, its run's url) still replaces the failure.
+    predicate = {"result": "PASSED", "configuration": [{"uri": "ci/unit.yaml"}], "url": "https://ci.example/run/3"}
+    rerun = signed_dsse(ci, CI_NOTE, statement(DIGEST, TEST_RESULT_PREDICATE_TYPE, predicate), created=NOW)
+    assert decide(policy, [passed, failed, replayed, rerun]).decision == "ALLOW"
 
 
 @pytest.mark.parametrize("order", [("PASSED", "FAILED"), ("FAILED", "PASSED")])

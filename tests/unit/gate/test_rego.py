@@ -108,6 +108,13 @@ def test_plain_string_messages():
             "must be a string or an object with a string msg",
         ),
         ('package other\nimport rego.v1\ndeny contains "x" if { true }\n', "must declare `package gate`"),
+        # Gatekeeper's rule name: uploaded, it would never deny
+        (
+            'package gate\nimport rego.v1\nviolation contains {"msg": "x"} if { true }\n',
+            "defines no `deny` or `warn` rule, so it could never deny: the gate reads only those two (it defines "
+            "`violation`)",
+        ),
+        ("package gate\n", "defines no `deny` or `warn` rule"),
     ],
 )
 def test_bad_module_is_refused_on_upload(module, says):
@@ -115,6 +122,11 @@ def test_bad_module_is_refused_on_upload(module, says):
         parse_policy({"rego": module})
     assert "invalid policy: rego: " in caught.value.message
     assert says in caught.value.message
+
+
+def test_a_complete_deny_rule_undefined_on_the_smoke_input_is_kept():
+    module = 'package gate\nimport rego.v1\ndeny := {"no"} if { count(input.occurrences) > 0 }\n'
+    assert parse_policy({"rego": module}).rego.module == module
 
 
 def test_bad_module_in_object_form_names_the_module_field():
