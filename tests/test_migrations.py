@@ -265,3 +265,71 @@ def test_occurrences_written_before_0012_keep_their_artifact_key_and_the_gate_re
             assert used == {"o-https", "o-tag", "o-http"}, decision
     finally:
         app.extensions["grafeas"].storage.dispose()
+
+
+def test_history_and_decisions_written_before_0013_keep_their_artifact_key_for_the_timeline(tmp_path, worker_id):
+    """An auditor asking for an image's timeline sees the revisions and decisions kept under another
+    spelling of it (a tag beside the digest, http://), as the gate reads such occurrences since 0012."""
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url, "0012")
+    image = "gcr.io/acme/app@sha256:" + "d" * 64
+    tagged, http_uri = f"https://{image.replace('app@', 'app:1.0@')}", f"http://{image}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for pk, (uri, deleted) in enumerate(
+            [(tagged, False), (tagged, True), (http_uri, False), (f"https://{image}", False)]
+        ):
+            data = (
+                None if deleted else {**_OLD_OCCURRENCE, "name": f"projects/old/occurrences/h{pk}", "resourceUri": uri}
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO history (project_id, resource_type, resource_id, revision, deleted, update_time,"
+                    " resource_uri, data) VALUES ('old', 'occurrence', :id, :revision, :deleted, :time, :uri, :data)"
+                ),
+                {
+                    "id": "h0" if deleted else f"h{pk}",
+                    "revision": 2 if deleted else 1,
+                    "deleted": deleted,
+                    "time": 1_000 + pk,
+                    "uri": uri,
+                    "data": json.dumps(data) if data else None,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO decisions (project_id, decision_id, policy_id, policy_revision, resource_uri, decision,"
+                " evaluate_time, data) VALUES ('old', 'd1', 'p', 1, :uri, 'DENY', 2000, :data)"
+            ),
+            {"uri": tagged, "data": json.dumps({"name": "projects/old/decisions/d1", "resourceUri": tagged})},
+        )
+    engine.dispose()
+    db.upgrade(url)
+    db.check(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        history_keys = conn.execute(text("SELECT resource_uri, artifact_key FROM history ORDER BY pk")).all()
+        decision_keys = conn.execute(text("SELECT artifact_key FROM decisions")).scalars().all()
+    engine.dispose()
+    assert [key for _, key in history_keys] == [image, image, image, None]
+    assert decision_keys == [image]
+
+    app = create_app(Settings(database_url=url))
+    try:
+        with serve(app) as base, Http(base) as http:
+            page = http.get("/v1/projects/old/artifacts:history", params={"resourceUri": image}).json()
+            seen = [
+                (item["occurrenceRevision"]["name"].rsplit("/", 1)[1], item["occurrenceRevision"]["action"])
+                if "occurrenceRevision" in item
+                else ("decision", item["decision"]["name"])
+                for item in page["events"]
+            ]
+            assert seen == [
+                ("h0", "CREATE"),
+                ("h0", "DELETE"),
+                ("h2", "CREATE"),
+                ("h3", "CREATE"),
+                ("decision", "projects/old/decisions/d1"),
+            ], page
+    finally:
+        app.extensions["grafeas"].storage.dispose()

@@ -268,11 +268,19 @@ def test_member_equality_uses_the_document_index_on_postgres(storage):
 
 @pytest.mark.parametrize("after", [0, (1_800_000_000_001_500, "m", 1)], ids=["first page", "mid-walk"])
 def test_an_artifact_timeline_reads_each_table_in_key_order_from_its_index(storage, after):
-    """Under each spelling, history and decisions give their page from their timeline index, current
-    occurrences come from the (project, URI) index: no table is scanned."""
-    spellings = resource_spellings(IMAGE.format(7))
-    found = plan(storage, artifact_history_query("p3", spellings, PageRequest(size=100, after=after)))
+    """Under each spelling, and by artifact key for the others, history and decisions give their page
+    from their timeline index, current occurrences come from the (project, URI) and (project, key)
+    indexes: no table is scanned."""
+    uri = IMAGE.format(7)
+    query = artifact_history_query("p3", resource_spellings(uri), artifact_key(uri), PageRequest(size=100, after=after))
+    found = plan(storage, query)
     for index in ("ix_history_timeline", "ix_decisions_timeline", BY_RESOURCE):
+        assert index in found, found
+    for index in (
+        "ix_history_artifact_timeline",
+        "ix_decisions_artifact_timeline",
+        "ix_occurrences_project_id_artifact_key_pk",
+    ):
         assert index in found, found
     assert not re.search(r"Seq Scan|SCAN (history|occurrences|decisions)\b", found), found
 

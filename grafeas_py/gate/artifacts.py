@@ -102,9 +102,10 @@ def artifact_key(uri: str) -> str:
 
 
 def stored_artifact_key(uri: str) -> str | None:
-    """The `artifact_key` an occurrence stored under `uri` keeps beside it (occurrences.artifact_key), for
-    the gate to find it by: None when `uri` is the key or `https://` + key, spellings the gate looks up
-    anyway. A change to `artifact_key`'s rule needs a migration that computes the stored keys again."""
+    """The `artifact_key` an occurrence, its history rows and a decision stored under `uri` keep beside it,
+    for the gate and the artifact timeline to find them by: None when `uri` is the key or `https://` + key,
+    spellings they look up anyway. A change to `artifact_key`'s rule needs a migration that computes the
+    keys stored in occurrences, history and decisions again."""
     key = artifact_key(uri)
     return None if uri in (key, "https://" + key) else key
 

@@ -596,12 +596,15 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         where = [occurrences.c.project_id == project_id, occurrences.c.occurrence_id == occurrence_id]
         with self._write() as conn:
             query = delete(occurrences).where(*where)
-            row = conn.execute(query.returning(*_revision_of(occurrences), occurrences.c.resource_uri)).first()
+            returned = (*_revision_of(occurrences), occurrences.c.resource_uri, occurrences.c.artifact_key)
+            row = conn.execute(query.returning(*returned)).first()
             if row is None:
                 raise _occurrence_missing(project_id, occurrence_id)
             if revision is not None and row.revision != revision:
                 raise _changed_meanwhile()  # rolls the delete back
-            tombstone = self._bury(conn, "occurrence", project_id, occurrence_id, row, row.resource_uri)
+            tombstone = self._bury(
+                conn, "occurrence", project_id, occurrence_id, row, row.resource_uri, row.artifact_key
+            )
             name = occurrence_name(project_id, occurrence_id)
             self._audit(conn, "occurrences.delete", name, {"revision": tombstone})
 

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Aborted, AlreadyExists, NotFound
+from ..gate.artifacts import stored_artifact_key
 from ..names import decision_name, policy_name
 from ..wire.timestamps import to_micros
 from .base import page_of
@@ -250,6 +251,7 @@ class GateStorage:
                     policy_id=policy_id,
                     policy_revision=data["policyRevision"],
                     resource_uri=data["resourceUri"],
+                    artifact_key=stored_artifact_key(data["resourceUri"]),
                     decision=data["decision"],
                     evaluate_time=to_micros(data["evaluateTime"]),
                     data=data,

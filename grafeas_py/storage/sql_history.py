@@ -36,6 +36,7 @@ _HISTORY_COLUMNS = [
     "changed_fields",
     "resource_uri",
     "data",
+    "artifact_key",
 ]
 # A decision's place in the timeline key (time, id, revision): occurrence revisions count from 1.
 _DECISION = 0
@@ -67,7 +68,7 @@ class HistoryStorage:
     def _supersede(conn, resource_type: str, project_id: str, resource_id: str, revision: int) -> None:
         """Copy the current row into history before an update replaces it (nothing if it left `revision`)."""
         table, id_column = _TABLES[resource_type]
-        uri = table.c.resource_uri if resource_type == "occurrence" else null()
+        uri, key = (table.c.resource_uri, table.c.artifact_key) if resource_type == "occurrence" else (null(), null())
         source = select(
             table.c.project_id,
             literal(resource_type),
@@ -79,13 +80,22 @@ class HistoryStorage:
             table.c.changed_fields,
             uri,
             table.c.data,
+            key,
         ).where(table.c.project_id == project_id, id_column == resource_id, table.c.revision == revision)
         conn.execute(insert(history).from_select(_HISTORY_COLUMNS, source))
 
     @staticmethod
-    def _bury(conn, resource_type: str, project_id: str, resource_id: str, row, resource_uri=None) -> int:
+    def _bury(
+        conn, resource_type: str, project_id: str, resource_id: str, row, resource_uri=None, artifact_key=None
+    ) -> int:
         """Keep a deleted row's last revision and a tombstone after it; the tombstone's revision."""
-        common = dict(project_id=project_id, resource_type=resource_type, resource_id=resource_id)
+        common = dict(
+            project_id=project_id,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            resource_uri=resource_uri,
+            artifact_key=artifact_key,
+        )
         last = dict(
             common,
             revision=row.revision,
@@ -93,7 +103,6 @@ class HistoryStorage:
             updated_by=row.updated_by,
             update_time=row.update_time,
             changed_fields=row.changed_fields,
-            resource_uri=resource_uri,
             data=row.data,
         )
         tombstone = dict(
@@ -103,7 +112,6 @@ class HistoryStorage:
             updated_by=actor(),
             update_time=now_micros(),
             changed_fields=None,
-            resource_uri=resource_uri,
             data=None,
         )
         conn.execute(insert(history), [last, tombstone])
@@ -164,14 +172,14 @@ class HistoryStorage:
         items = [revision_entry(resource_type, name, r, r.update_time) for r in rows]
         return Page(items=items, last=rows[-1].revision if rows else page.after, more=more)
 
-    def artifact_history(self, project_id: str, resource_uris: list[str], page: PageRequest) -> Page:
+    def artifact_history(self, project_id: str, resource_uris: list[str], artifact_key: str, page: PageRequest) -> Page:
         """One artifact's timeline in a project: every revision of its occurrences and every gate
-        decision about it, stored under any of `resource_uris` (its spellings), by time (ties: by
-        occurrence or decision id, then revision)."""
+        decision about it, stored under any of `resource_uris` (its spellings) or kept with its
+        `artifact_key` (any other), by time (ties: by occurrence or decision id, then revision)."""
         if page.after and not _is_timeline_key(page.after):
             raise InvalidArgument("pageToken is from an earlier version of this list: list again from the first page")
         with self._read() as conn:
-            rows = conn.execute(artifact_history_query(project_id, resource_uris, page)).all()
+            rows = conn.execute(artifact_history_query(project_id, resource_uris, artifact_key, page)).all()
         more = more_follow(rows, page)
         rows = rows[: page.size]
         items = []
@@ -186,18 +194,27 @@ class HistoryStorage:
         return Page(items=items, last=last, more=more)
 
 
-def artifact_history_query(project_id: str, resource_uris: list[str], page: PageRequest):
+def artifact_history_query(project_id: str, resource_uris: list[str], artifact_key: str, page: PageRequest):
     """ArtifactHistory: the page's events in key order (time, id, revision). An update or delete moves a
     revision from `occurrences` to `history` with its key, so a page walk neither skips nor repeats it.
 
-    Each source (a table, under one spelling of the URI) gives its first page after the key, and only
-    those are sorted. History and decisions, which grow with every update and admission, give theirs
-    from an index in key order; current occurrences, one per finding, are found by (project, URI)
-    and sorted, so batch creates maintain no timeline index. One statement, so a revision moving
-    between sources mid-read is seen once."""
+    Each source (a table, under one spelling of the URI, or by artifact key for the rows stored under
+    the others) gives its first page after the key, and only those are sorted. History and decisions,
+    which grow with every update and admission, give theirs from an index in key order; current
+    occurrences, one per finding, are found by (project, URI) or (project, key) and sorted, so batch
+    creates maintain no timeline index. One statement, so a revision moving between sources mid-read
+    is seen once."""
+
+    def by_spelling(uri: str):
+        return lambda t: (t.resource_uri == uri,)
+
+    # A row kept with the key under one of the spellings is read by its spelling already.
+    def by_key(t):
+        return (t.artifact_key == artifact_key, t.resource_uri.not_in(resource_uris))
+
     arms = []
-    for resource_uri in resource_uris:
-        for events, where, key in _timeline_sources(project_id, resource_uri):
+    for matches in [*map(by_spelling, resource_uris), by_key]:
+        for events, where, key in _timeline_sources(project_id, matches):
             if page.after:
                 where += (tuple_(*key) > tuple_(*page.after[: len(key)]),)
             arms.append(select(events.where(*where).order_by(*key).limit(page.size + 1).subquery()))
@@ -206,25 +223,25 @@ def artifact_history_query(project_id: str, resource_uris: list[str], page: Page
     return rows_within_bytes(query, ["time", "id", "revision"], page.max_bytes)
 
 
-def _timeline_sources(project_id: str, resource_uri: str) -> list:
-    """(events, conditions, key columns) of each table for one resource URI."""
+def _timeline_sources(project_id: str, matches) -> list:
+    """(events, conditions, key columns) of each table for the rows `matches(columns)` picks."""
     h, o, d = history.c, occurrences.c, decisions.c
     return [
         (
             _event(h.update_time, h.resource_id, h.revision, h.deleted, h.updated_by, h.changed_fields, h.data),
-            (h.project_id == project_id, h.resource_uri == resource_uri, h.resource_type == "occurrence"),
+            (h.project_id == project_id, *matches(h), h.resource_type == "occurrence"),
             (h.update_time, h.resource_id, h.revision),
         ),
         (
             _event(o.update_time, o.occurrence_id, o.revision, false(), o.updated_by, o.changed_fields, o.data),
-            (o.project_id == project_id, o.resource_uri == resource_uri),
+            (o.project_id == project_id, *matches(o)),
             (o.update_time, o.occurrence_id, o.revision),
         ),
         (
             _event(
                 d.evaluate_time, d.decision_id, literal_column(str(_DECISION)), false(), _NO_AUTHOR, _NO_FIELDS, d.data
             ),
-            (d.project_id == project_id, d.resource_uri == resource_uri),
+            (d.project_id == project_id, *matches(d)),
             (d.evaluate_time, d.decision_id),  # its revision, 0, is below any other: (time, id) decides
         ),
     ]

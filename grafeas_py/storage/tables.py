@@ -147,7 +147,18 @@ decisions = Table(
     Index(None, "project_id", "pk"),
     Index(None, "project_id", "resource_uri", "pk"),
     Index(None, "project_id", "policy_id", "pk"),
+    # As occurrences keep it: the artifact, where `resource_uri` spells it otherwise (see below).
+    Column("artifact_key", Text),
     Index("ix_decisions_timeline", "project_id", "resource_uri", "evaluate_time", "decision_id"),
+    Index(
+        "ix_decisions_artifact_timeline",
+        "project_id",
+        "artifact_key",
+        "evaluate_time",
+        "decision_id",
+        sqlite_where=text("artifact_key IS NOT NULL"),
+        postgresql_where=text("artifact_key IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 
@@ -202,7 +213,7 @@ role_bindings = Table(
 # is its newest revision, so a create writes nothing here; an update copies the row it replaces and
 # a delete copies the last revision and adds a tombstone (deleted, no data). A re-created note or
 # project, or an ingested occurrence reported again after a delete (its id derives from its key),
-# continues the numbering. `resource_uri` (occurrences only) serves artifact timelines.
+# continues the numbering. `resource_uri` and `artifact_key` (occurrences only) serve artifact timelines.
 history = Table(
     "history",
     metadata,
@@ -217,8 +228,19 @@ history = Table(
     Column("changed_fields", OptionalJson),
     Column("resource_uri", Text),
     Column("data", OptionalDocument),
+    Column("artifact_key", Text),  # as the occurrence kept it
     Index(None, "project_id", "resource_type", "resource_id", "revision", unique=True),
     Index("ix_history_timeline", "project_id", "resource_uri", "update_time", "resource_id", "revision"),
+    Index(
+        "ix_history_artifact_timeline",
+        "project_id",
+        "artifact_key",
+        "update_time",
+        "resource_id",
+        "revision",
+        sqlite_where=text("artifact_key IS NOT NULL"),
+        postgresql_where=text("artifact_key IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 

@@ -262,6 +262,42 @@ def test_an_artifact_timeline_has_every_spelling_of_its_uri_as_the_gate_has(http
         assert served == events, spelling
 
 
+def test_an_artifact_timeline_has_what_is_kept_under_any_spelling(http, project):
+    """Occurrences, their revisions and tombstones, and decisions stored under a spelling the timeline
+    does not look up by (a tag beside the digest, http://, a host in capitals) are found by artifact key."""
+    digest = "sha256:" + "7" * 64
+    canonical = f"gcr.io/acme/ks@{digest}"
+    tagged, plain, shouting = f"https://gcr.io/acme/ks:1.0@{digest}", f"http://{canonical}", f"GCR.IO/acme/ks@{digest}"
+    kept = occurrence(http, project, note(http, project), uri=tagged)["name"]
+    updated = occurrence(http, project, note(http, project, "CVE-2"), uri=plain)["name"]
+    deleted = occurrence(http, project, note(http, project, "CVE-3"), uri=shouting)["name"]
+    r = http.patch(f"/v1/{updated}", params={"updateMask": "remediation"}, json={"remediation": "upgrade"})
+    assert r.status_code == 200, r.text
+    assert http.delete(f"/v1/{deleted}").status_code == 200
+    r = http.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json=DENY_FIXABLE_HIGH)
+    assert r.status_code == 200, r.text
+    r = http.post(f"/v1/projects/{project}/policies/prod:evaluate", json={"resourceUri": tagged})
+    assert r.status_code == 200, r.text
+    decision = r.json()["name"]
+
+    path = f"/v1/projects/{project}/artifacts:history"
+    expected = [(kept, "CREATE"), (updated, "CREATE"), (deleted, "CREATE"), (updated, "UPDATE")]
+    expected += [(deleted, "DELETE"), ("decision", decision)]
+    for spelling in (canonical, f"https://{canonical}", tagged, plain, shouting):
+        served, token = [], None
+        while token != "":
+            page = history(http, path, resourceUri=spelling, pageSize=2, **({"pageToken": token} if token else {}))
+            served += page["events"]
+            token = page.get("nextPageToken", "")
+        seen = [
+            ("decision", e["decision"]["name"])
+            if "decision" in e
+            else (e["occurrenceRevision"]["name"], e["occurrenceRevision"]["action"])
+            for e in served
+        ]
+        assert seen == expected, spelling
+
+
 def test_an_artifact_timeline_needs_a_resource_uri(http, project):
     r = http.get(f"/v1/projects/{project}/artifacts:history")
     assert r.status_code == 400 and "resourceUri" in r.json()["error"]["message"]
