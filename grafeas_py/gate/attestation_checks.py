@@ -196,7 +196,7 @@ def _names(occurrences: Iterable[dict]) -> tuple[str, ...]:
 
 def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
     """Passing test results for the artifact's digest: for each test configuration, the newest result counts,
-    a result dating from the first time its payload was posted.
+    a signed result dating from the first time its payload was posted.
 
     A result counts when its envelope is in-toto with the test-result predicate, names the digest,
     and (with signedBy) verifies with every listed attestor. Results are grouped by the predicate's
@@ -220,14 +220,16 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
             problems.append(found)
         elif found is not None:
             results.append((*found, occurrence["name"]))
-    # A result dates from the first post of its payload: posted again later, an old signed PASSED
-    # envelope would otherwise outrank the FAILED run that came after it.
+    # A signed result dates from the first post of its payload: posted again later, an old PASSED
+    # envelope would otherwise outrank the FAILED run that came after it. Unsigned results can be
+    # written afresh by anyone who could replay one, and a rerun may repeat its payload exactly.
     first_posted: dict[bytes, float] = {}
     for _, created, _, payload, _ in results:
         first_posted[payload] = min(created, first_posted.get(payload, created))
     newest: dict[str, tuple] = {}
-    for configuration, _, result, payload, name in results:
-        created = first_posted[payload]
+    for configuration, created, result, payload, name in results:
+        if rule.signed_by:
+            created = first_posted[payload]
         kept = newest.get(configuration)
         # Results made at one time (a batch shares its createTime) have no order: a failure wins.
         if kept is None or created > kept[0] or (created == kept[0] and result not in accepted):

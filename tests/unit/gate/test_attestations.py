@@ -280,6 +280,14 @@ def test_an_old_passing_result_posted_again_does_not_outrank_a_later_failure():
     assert decide(policy, [passed, failed, replayed, rerun]).decision == "ALLOW"
 
 
+def test_an_unsigned_rerun_repeating_an_earlier_payload_replaces_a_failure():
+    # Anyone may write an unsigned result, so its createTime stands: a fixed flaky suite whose rerun
+    # reports exactly what a run before the failure did still counts as the newest.
+    passed, failed = result_occurrence("PASSED", age_hours=5), result_occurrence("FAILED", age_hours=3)
+    rerun = {**passed, "name": "projects/acme/occurrences/rerun", "createTime": stamp(NOW)}
+    assert decide(ci_policy(), [passed, failed, rerun]).decision == "ALLOW"
+
+
 @pytest.mark.parametrize("order", [("PASSED", "FAILED"), ("FAILED", "PASSED")])
 def test_results_of_one_time_have_no_order_and_a_failure_wins(order):
     # A batch gives its items one createTime: which came first must not decide.
