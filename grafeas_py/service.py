@@ -259,7 +259,7 @@ class Grafeas:
         errors += self._note_problems(project_id, prepared, planned)
         stored = self.storage.get_occurrences_with_revisions(project_id, [occ.occurrence_id for _, occ in prepared])
         created, updated, problems = _new_and_changed(prepared, stored)
-        errors += problems
+        errors += problems + self._moved_after_delete(project_id, prepared, stored)
         if errors:
             raise _batch_error(errors, single=False, what="nothing was written")
         if updated:
@@ -269,6 +269,25 @@ class Grafeas:
             self.storage.ingest(project_id, new_notes, created, updated)
         notes_created = sum(len(docs) for docs in new_notes.values())
         return Ingested(len(created), len(updated), len(prepared) - len(created) - len(updated), notes_created)
+
+    def _moved_after_delete(
+        self, project_id: str, prepared: list[tuple[int, NewOccurrence]], stored: Mapping[str, object]
+    ) -> list[tuple[int, ApiError]]:
+        """(index, error) for each occurrence to create again after a delete for another artifact: its
+        history would join one artifact's finding to another's, as resourceUri's immutability forbids."""
+        again = [occ.occurrence_id for _, occ in prepared if occ.occurrence_id not in stored]
+        deleted = self.storage.deleted_occurrence_uris(project_id, again) if again else {}
+        return [
+            (
+                index,
+                InvalidArgument(
+                    f"occurrence {occ.data['name']!r} was deleted from {deleted[occ.occurrence_id]!r}: its key "
+                    "cannot create it again for another artifact; use a new key"
+                ),
+            )
+            for index, occ in prepared
+            if deleted.get(occ.occurrence_id, occ.resource_uri) != occ.resource_uri
+        ]
 
     def _missing_notes(self, notes: Mapping[str, dict], now: str) -> dict[str, dict[str, dict]]:
         """The documents of the `notes` that do not exist yet, by project and id, validated."""

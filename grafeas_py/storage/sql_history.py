@@ -136,6 +136,24 @@ class HistoryStorage:
 
     # ---- reading ---------------------------------------------------------------------------
 
+    def deleted_occurrence_uris(self, project_id: str, occurrence_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._read() as conn:
+            for start in range(0, len(occurrence_ids), _CHUNK):
+                query = (
+                    select(history.c.resource_id, history.c.resource_uri)
+                    .where(
+                        history.c.project_id == project_id,
+                        history.c.resource_type == "occurrence",
+                        history.c.resource_id.in_(occurrence_ids[start : start + _CHUNK]),
+                        history.c.deleted,
+                        history.c.resource_uri.is_not(None),
+                    )
+                    .order_by(history.c.revision)  # the last tombstone's, should there be several
+                )
+                found.update(conn.execute(query).all())
+        return found
+
     def list_revisions(self, resource_type: str, project_id: str, resource_id: str, page: PageRequest) -> Page:
         """Every revision of a note or occurrence, oldest first, including those before a delete."""
         table, id_column = _TABLES[resource_type]

@@ -452,6 +452,35 @@ def test_a_report_posted_again_with_another_note_project_keeps_its_occurrences_o
     assert occurrences(http, project) == before  # noteName is immutable, as in UpdateOccurrence
 
 
+def test_a_plan_key_cannot_bring_a_deleted_occurrence_back_for_another_artifact(http, project):
+    """Its history would read: created on one artifact, deleted, then on another."""
+    note = f"projects/{project}/notes/CVE-2024-9"
+    first = {"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)}
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    assert (
+        http.post(
+            path,
+            params={"format": "plan"},
+            json={"notes": {note: NOTE_BODIES["VULNERABILITY"]}, "occurrences": [first]},
+        ).status_code
+        == 200
+    )
+    [stored] = occurrences(http, project)
+    assert http.delete(f"/v1/{stored['name']}").status_code == 200
+    moved = {"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE + "-other")}
+    fresh = {"key": "b" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)}
+    r = http.post(path, params={"format": "plan"}, json={"occurrences": [fresh, moved]})
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert f"occurrences[1]: occurrence {stored['name']!r} was deleted from {IMAGE!r}" in message
+    assert "cannot create it again for another artifact" in message
+    assert occurrences(http, project) == []
+    # For the artifact it was on, the key brings it back, its revisions going on after the tombstone.
+    assert http.post(path, params={"format": "plan"}, json={"occurrences": [first]}).json()["created"] == 1
+    revisions = http.get(f"/v1/{stored['name']}:history").json()["revisions"]
+    assert [r["action"] for r in revisions] == ["CREATE", "DELETE", "CREATE"]
+
+
 def test_a_plan_that_would_change_an_immutable_field_writes_nothing(http, project):
     note = f"projects/{project}/notes/CVE-2024-9"
     first = {"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE)}
