@@ -54,6 +54,16 @@ class Statement:
     predicate: dict
 
 
+def unwrap_bundle(doc: dict) -> tuple[dict, str]:
+    """A Sigstore bundle's DSSE envelope and the path to it (`gh attestation download` and
+    actions/attest-build-provenance write bundles); any other document as it is, at the root."""
+    if "dsseEnvelope" in doc:
+        return r.obj(doc, "dsseEnvelope", "", required=True), "dsseEnvelope"
+    if "messageSignature" in doc:
+        r.fail("messageSignature", "this Sigstore bundle signs a blob, not an attestation: it holds no DSSE envelope")
+    return doc, ""
+
+
 def is_envelope(doc: dict) -> bool:
     """Whether a parsed document is a DSSE envelope rather than a bare statement."""
     return "payloadType" in doc and "payload" in doc

@@ -24,6 +24,7 @@ from .intoto import (
     parse_statement,
     statement_payload,
     to_message,
+    unwrap_bundle,
 )
 from .plan import PlanBuilder, compact, uri_note_id
 
@@ -32,11 +33,11 @@ PREDICATE_MESSAGE = "grafeas.v1.InTotoSlsaProvenanceV1.SlsaProvenanceV1"
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan the BUILD note and occurrence of a SLSA v1 provenance statement or envelope."""
-    doc = r.as_object(r.load_json(raw), "")
-    envelope = parse_envelope(doc) if is_envelope(doc) else None
+    doc, at = unwrap_bundle(r.as_object(r.load_json(raw), ""))
+    envelope = parse_envelope(doc, at) if at or is_envelope(doc) else None
     # Errors inside an envelope point into its decoded payload.
-    where = "payload." if envelope else ""
-    statement = statement_payload(envelope) if envelope else parse_statement(doc)
+    where = r.join(at, "payload.") if envelope else ""
+    statement = statement_payload(envelope, r.join(at, "payload")) if envelope else parse_statement(doc)
     if statement.predicate_type != SLSA_PROVENANCE_V1:
         r.fail(
             f"{where}predicateType",

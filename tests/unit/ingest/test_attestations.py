@@ -177,6 +177,56 @@ def test_dsse_another_signer_is_another_attestation():
     assert ingest("dsse", json.dumps(envelope).encode()).occurrences[0].key != first
 
 
+def bundle(envelope: dict) -> dict:
+    """A Sigstore bundle (v0.3) around a DSSE envelope, as `gh attestation download` writes one."""
+    return {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"certificate": {"rawBytes": "MIIB"}, "tlogEntries": []},
+        "dsseEnvelope": envelope,
+    }
+
+
+def test_a_sigstore_bundle_is_read_as_its_envelope():
+    for fmt, fixture in [("dsse", "dsse/cosign-slsa-v0.2.json"), ("slsa", "slsa/payments-api.provenance.dsse.json")]:
+        envelope = json.loads(raw(fixture))
+        plain = ingest(fmt, json.dumps(envelope).encode()).occurrences
+        bundled = ingest(fmt, json.dumps(bundle(envelope)).encode()).occurrences
+        assert [(o.key, o.body) for o in bundled] == [(o.key, o.body) for o in plain], fmt
+
+
+def test_errors_inside_a_bundle_name_its_envelope():
+    envelope = json.loads(raw("dsse/cosign-slsa-v0.2.json"))
+    del envelope["payloadType"]
+    with pytest.raises(InvalidArgument, match=r"dsse report: dsseEnvelope\.payloadType: is required"):
+        ingest("dsse", json.dumps(bundle(envelope)).encode())
+    envelope = json.loads(raw("slsa/payments-api.provenance.dsse.json"))
+    envelope["payload"] = base64.b64encode(b'{"_type": 5}').decode()
+    with pytest.raises(InvalidArgument, match=r"slsa report: dsseEnvelope\.payload\._type"):
+        ingest("slsa", json.dumps(bundle(envelope)).encode())
+    blob = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "messageSignature": {}}
+    with pytest.raises(InvalidArgument, match="signs a blob, not an attestation"):
+        ingest("dsse", json.dumps(blob).encode())
+
+
+def test_json_lines_of_envelopes_are_one_occurrence_each():
+    """`cosign download attestation` prints one envelope per line when an image has several."""
+    first, second = (json.loads(raw(f)) for f in ("dsse/cosign-slsa-v0.2.json", "dsse/cosign-vuln-two-signatures.json"))
+    lines = b"\n".join(json.dumps(doc).encode() for doc in (first, bundle(second))) + b"\n"
+    plan = ingest("dsse", lines)
+    one_by_one = [ingest("dsse", json.dumps(doc).encode()).occurrences[0] for doc in (first, second)]
+    assert [(o.key, o.body) for o in plan.occurrences] == [(o.key, o.body) for o in one_by_one]
+    broken = lines + json.dumps({"payloadType": "text/plain"}).encode()
+    with pytest.raises(InvalidArgument, match=r"dsse report: line 3: payload: is required"):
+        ingest("dsse", broken)
+
+
+def test_a_pretty_printed_envelope_with_a_problem_is_not_read_as_lines():
+    envelope = json.loads(raw("dsse/cosign-slsa-v0.2.json"))
+    del envelope["payload"]
+    with pytest.raises(InvalidArgument, match=r"dsse report: payload: is required"):
+        ingest("dsse", json.dumps(envelope, indent=2).encode())
+
+
 def test_a_slsa_0_2_build_invocation_id_of_the_wrong_type_is_refused_where_it_is_written():
     envelope = json.loads(raw("dsse/slsa-github-generator-v0.2.intoto.jsonl"))
     statement = json.loads(base64.b64decode(envelope["payload"]))
