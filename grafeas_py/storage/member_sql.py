@@ -120,6 +120,10 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
         condition = compare(expr, op, literal)
+        if leaf.kind in ("float", "double"):
+            # NaN reads as NULL, so its comparison is NULL, and NOT NULL is NULL too: as false, NaN
+            # satisfies no comparison and the negation of any one holds for it (as for unset times).
+            condition = func.coalesce(condition, False)
     elif op == "!=":  # no element equals it
         return not_(AnyElement(table.c.data, path.runs, kind, "=", literal, _default_of(kind, leaf)))
     else:

@@ -253,6 +253,12 @@ def test_infinity_and_nan_compare_alike_on_both_databases(http, project):
     assert matching("vulnerability.cvssScore = 0") == ["unset"]
     assert matching("vulnerability.cvssScore < 1") == ["negative", "unset"]
     assert matching("vulnerability.cvssScore != 0") == ["high", "infinite", "negative"]  # NaN satisfies no comparison
+    # so the negation of any comparison holds for NaN (it read as SQL NULL, and NOT NULL dropped it)
+    assert matching("NOT vulnerability.cvssScore < 5") == ["high", "infinite", "nan"]
+    assert matching("-vulnerability.cvssScore < 5") == ["high", "infinite", "nan"]
+    assert matching("NOT (vulnerability.cvssScore < 5 OR kind = BUILD)") == ["high", "infinite", "nan"]
+    assert matching("NOT vulnerability.cvssScore != 0") == ["nan", "unset"]
+    assert matching("NOT vulnerability.cvssScore = Infinity") == ["high", "nan", "negative", "unset"]
     # infinite literals (PostgreSQL's containment wrote them as null, and its jsonpath as a string)
     assert matching("vulnerability.cvssScore = Infinity") == ["infinite"]
     assert matching("vulnerability.cvssScore = 1e999") == ["infinite"]
