@@ -31,9 +31,10 @@ member: NAME ("." (NAME | STRING))*
 ?arg: comparable | literal | "(" expression ")"
 literal: STRING | NUMBER | STAR
 
-_AND.2: "AND"
-_OR.2: "OR"
-_NOT.2: "NOT"
+// Keywords are whole words: `NOTE` and `ORnoteId` are names, not NOT E and OR noteId.
+_AND.2: /AND\b/
+_OR.2: /OR\b/
+_NOT.2: /NOT\b/
 MINUS: "-"
 STAR: "*"
 COMPARATOR: "<=" | ">=" | "!=" | "<" | ">" | "=" | ":"

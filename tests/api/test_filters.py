@@ -85,6 +85,8 @@ CASES = [
     (f'resourceUrl="{A}" kind="BUILD" OR kind="DISCOVERY"', {"build-a"}),  # OR binds tighter
     ('NOT kind="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
     ('-kind="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
+    ('NOT(kind="VULNERABILITY")', {"build-a", "disc-c", "pkg-tricky"}),  # a keyword ends where a word does
+    ('kind="BUILD" OR(kind="DISCOVERY")', {"build-a", "disc-c"}),
     ('kind!="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
     # kinds order by number, as protobuf declares them (VULNERABILITY 1, BUILD 2, PACKAGE 4, DISCOVERY 6)
     ('kind < "PACKAGE"', {"vuln-a", "vuln-b", "build-a"}),
@@ -393,6 +395,10 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ('kind == "X"', "syntax error at column 7: unexpected '='"),
         ('(kind="BUILD"', "the filter ends early; expected )"),
         ('kind="BUILD" #', "syntax error at column 14: unexpected character '#'"),
+        # keywords are whole words: these were NOT (E = 1), AND c = 1 and ... OR noteId = "CVE-1"
+        ("NOTE = 1", "unknown field 'NOTE'"),
+        ("kind = BUILD ANDc = 1", "unknown field 'ANDc'"),
+        ('kind = BUILD ORnoteId = "CVE-1"', "unknown field 'ORnoteId'"),
         ('color="red"', "unknown field 'color': Occurrence has no field 'color'"),
         ('vulnerability.effectiveSeverity="SEVERE"', "'SEVERE' is not a grafeas.v1.Severity"),
         ('vulnerability.cvssScore="high"', "vulnerability.cvssScore is a number, not 'high'"),
