@@ -26,20 +26,23 @@ start: expression?
 ?simple: restriction | "(" expression ")"
 ?restriction: comparable (COMPARATOR arg)?
 ?comparable: function | member
-function: NAME "(" [arg ("," arg)*] ")"
+function: FUNC_NAME "(" [arg ("," arg)*] ")"
 member: NAME ("." (NAME | STRING))*
 ?arg: comparable | literal | "(" expression ")"
 literal: STRING | NUMBER | STAR
 
 // Keywords are whole words: `NOTE` and `ORnoteId` are names, not NOT E and OR noteId.
-_AND.2: /AND\b/
-_OR.2: /OR\b/
-_NOT.2: /NOT\b/
+_AND.3: /AND\b/
+_OR.3: /OR\b/
+_NOT.3: /NOT\b/
 MINUS: "-"
 STAR: "*"
 COMPARATOR: "<=" | ">=" | "!=" | "<" | ">" | "=" | ":"
 STRING: /"(?:[^"\\]|\\.)*"/ | /'(?:[^'\\]|\\.)*'/
 NUMBER.2: /-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/
+// A call has its `(` right after the name, so in `kind = BUILD (a OR b)` the group is a term of its
+// own (implicit AND), not arguments; keywords come first: `NOT(a)` is a negation.
+FUNC_NAME.2: /[A-Za-z_][A-Za-z0-9_]*(?=\()/
 NAME: /[A-Za-z_][A-Za-z0-9_]*/
 %ignore /\s+/
 """
@@ -227,6 +230,7 @@ _TERMINALS = {
     "STRING": "a quoted string",
     "NUMBER": "a number",
     "NAME": "a field name",
+    "FUNC_NAME": "a function call",
     "LPAR": "(",
     "RPAR": ")",
     "COMMA": ",",

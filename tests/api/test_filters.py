@@ -81,6 +81,8 @@ CASES = [
     (f'kind="VULNERABILITY" AND resourceUrl="{A}"', {"vuln-a"}),
     (f'(kind="VULNERABILITY" AND resourceUrl="{A}")', {"vuln-a"}),
     (f'kind="VULNERABILITY" resourceUrl="{A}"', {"vuln-a"}),  # a sequence is an implicit AND
+    # a bare value before a group: no call, which has its ( right after the name (was a syntax error)
+    (f'kind = VULNERABILITY (resourceUrl = "{A}" OR resourceUrl = "{C}")', {"vuln-a"}),
     ('kind="BUILD" OR kind="DISCOVERY"', {"build-a", "disc-c"}),
     (f'resourceUrl="{A}" kind="BUILD" OR kind="DISCOVERY"', {"build-a"}),  # OR binds tighter
     ('NOT kind="VULNERABILITY"', {"build-a", "disc-c", "pkg-tricky"}),
@@ -425,6 +427,7 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ('has_prefix(kind, "V")', "has_prefix applies to text fields"),
         ('starts_with(resourceUrl, "x")', "unknown function 'starts_with'"),
         ("has_prefix(resourceUrl)", "has_prefix takes a field and a string"),
+        ('has_prefix (resourceUrl, "h")', "syntax error at column 24: unexpected ','"),  # a group, not a call
         ("kind", "'kind' alone is not a condition"),
         ('noteName="CVE-1"', 'noteName must be in the form "projects/[PROJECT_ID]/notes/[NOTE_ID]"'),
         ('has_prefix(resourceUrl, "h") = true', "the left side of = must be a field, not a call of has_prefix"),
