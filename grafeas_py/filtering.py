@@ -39,7 +39,8 @@ MINUS: "-"
 STAR: "*"
 COMPARATOR: "<=" | ">=" | "!=" | "<" | ">" | "=" | ":"
 STRING: /"(?:[^"\\]|\\.)*"/ | /'(?:[^'\\]|\\.)*'/
-NUMBER.2: /-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/
+// `-Infinity` is a number, as the bare word `Infinity` is (a `-` starting a term still negates it).
+NUMBER.2: /-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/ | /-Infinity\b/
 // A call has its `(` right after the name, so in `kind = BUILD (a OR b)` the group is a term of its
 // own (implicit AND), not arguments; keywords come first: `NOT(a)` is a negation.
 FUNC_NAME.2: /[A-Za-z_][A-Za-z0-9_]*(?=\()/

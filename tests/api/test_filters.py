@@ -269,9 +269,13 @@ def test_infinity_and_nan_compare_alike_on_both_databases(http, project):
     assert matching('vulnerability.cvssScore = "-Infinity"') == ["negative"]
     assert matching("vulnerability.cvssScore < Infinity") == ["high", "negative", "unset"]
     assert matching("vulnerability.cvssScore >= Infinity") == ["infinite"]
+    # bare -Infinity, as the README writes it (was a syntax error at its "-")
+    assert matching("vulnerability.cvssScore > -Infinity") == ["high", "infinite", "unset"]
+    assert matching("vulnerability.cvssScore = -Infinity") == ["negative"]
     epoch = "vulnerability.packageIssue.affectedVersion.epoch"
     assert matching(f"{epoch} < Infinity") == sorted(scores)
     assert matching(f"{epoch} > -1e999") == sorted(scores)
+    assert matching(f"{epoch} >= -Infinity") == sorted(scores)
     assert matching(f"{epoch} = Infinity") == []
     assert matching(f"{epoch} != Infinity") == sorted(scores)
 
@@ -313,6 +317,7 @@ def test_int64_fields_compare_exactly_beyond_a_double(http, project):
     assert matching(f" > {-(2**63) - 1}") == [2**53, 2**53 + 1, 2**63 - 1]
     assert matching(" < 99999999999999999999999999999") == [2**53, 2**53 + 1, 2**63 - 1]
     assert matching(" >= Infinity") == []
+    assert matching(" > -Infinity") == [2**53, 2**53 + 1, 2**63 - 1]
     assert matching(" > 1e999999999") == []
 
 
@@ -424,6 +429,7 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ("createTime > 5", "createTime is a time; compare it with an RFC 3339 string, not a number"),
         ('createTime > "yesterday"', "not an RFC 3339 timestamp"),
         ("resourceUrl = 5", "resourceUrl takes text, not the number 5"),
+        ("resourceUrl = -Infinity", "resourceUrl takes text, not the number -inf"),
         ('has_prefix(kind, "V")', "has_prefix applies to text fields"),
         ('starts_with(resourceUrl, "x")', "unknown function 'starts_with'"),
         ("has_prefix(resourceUrl)", "has_prefix takes a field and a string"),
