@@ -371,6 +371,15 @@ def test_a_prefix_of_resource_uris_is_a_range_of_their_index(storage, project):
     assert ("resource_uri ~>=~" if POSTGRES_URL else "resource_uri>?") in found, found
 
 
+def test_a_range_of_resource_uris_in_code_point_order_is_a_range_of_their_index(storage):
+    """On PostgreSQL `<` `<=` `>` `>=` on text compare by code point, with text_pattern_ops's operators,
+    which the resource URI index has: `<` in the database's collation was a filter after another index."""
+    filter_ = f'resourceUri >= "{IMAGE.format(7)}" AND resourceUri < "{IMAGE.format(8)}"'
+    found = plan(storage, occurrences_query("p3", PAGE, parse(filter_)))
+    assert BY_RESOURCE in found, found
+    assert ("resource_uri ~>=~" if POSTGRES_URL else "resource_uri>?") in found, found
+
+
 def test_the_gate_reads_an_artifacts_occurrences_by_its_uri_and_its_key(storage):
     """By the (project, URI) index for each spelling, and by the (project, artifact key) index for those
     stored under others, never by scanning a project."""

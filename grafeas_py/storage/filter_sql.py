@@ -18,7 +18,7 @@ from ..filtering import And, Call, Compare, Field, Not, Or, Value
 from ..names import parse_note_name, parse_policy_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
-from .member_sql import ByDialect, compare, holds, member_condition, member_path, time_micros
+from .member_sql import ByDialect, compare, compare_text, holds, member_condition, member_path, time_micros
 from .tables import audit_log, decisions, notes, occurrences, projects
 
 # Kritis and the v1beta1 API name two kinds differently.
@@ -210,7 +210,7 @@ def _column_comparison(node: Compare, kind: str, column, table):
         note = parse_note_name(text, f"filter: {name}")
         match = and_(occurrences.c.note_project_id == note.project, occurrences.c.note_id == note.note_id)
         return not_(match) if op == "!=" else match
-    return compare(column, "=" if op == ":" else op, text)
+    return compare_text(column, "=" if op == ":" else op, text)
 
 
 def _call(node: Call, table):

@@ -119,7 +119,7 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
         return func.coalesce(compare(time_micros(json_value(table.c.data, path.runs[0], "string")), op, literal), False)
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
-        condition = compare(expr, op, literal)
+        condition = (compare_text if kind == "text" else compare)(expr, op, literal)
         if leaf.kind in ("float", "double"):
             # NaN reads as NULL, so its comparison is NULL, and NOT NULL is NULL too: as false, NaN
             # satisfies no comparison and the negation of any one holds for it (as for unset times).
@@ -337,6 +337,26 @@ def compare(expr, op: str, literal):
         ">": lambda: expr > literal,
         ">=": lambda: expr >= literal,
     }[op]()
+
+
+# Code point order on PostgreSQL: text_pattern_ops's operators compare UTF-8 bytes, as COLLATE "C" does.
+_CODE_POINT_ORDER = {"<": "~<~", "<=": "~<=~", ">": "~>~", ">=": "~>=~"}
+
+
+def compare_text(expr, op: str, text: str):
+    """`expr op text` for text, ordered by code point on both databases.
+
+    SQLite's BINARY collation and PostgreSQL's jsonpath (through repeated fields) order so; PostgreSQL's
+    `<` orders in the database's collation, which may not (an ICU locale has "_x" < "a" < "B"). Its
+    pattern operators are code point order, and the index of occurrences' resource URIs
+    (text_pattern_ops, migration 0011) serves them, where it served no `<`. Indexes of the default
+    operator class serve neither them nor `COLLATE "C"`: on PostgreSQL a range on another key column
+    is a filter, as a prefix already was.
+    """
+    if op not in _CODE_POINT_ORDER:
+        return compare(expr, op, text)
+    by_code_point = expr.op(_CODE_POINT_ORDER[op], is_comparison=True)(text)
+    return ByDialect(compare(expr, op, text), postgresql=by_code_point)
 
 
 def _present(path: MemberPath, table):
