@@ -424,7 +424,7 @@ def ingest(format_, path, project, resource, note_project, url, token):
     sent, exit_code = 0, 0
     with click.progressbar(length=len(plan.occurrences), label="ingesting", file=sys.stderr) as bar:
         for notes, items in _plan_batches(plan):
-            body = {"notes": notes, "occurrences": [{"key": i.key, "occurrence": i.body} for i in items]}
+            body = {"notes": notes, "occurrences": [_planned(item) for item in items]}
             try:
                 answer = client.call("POST", target, params={"format": "plan"}, json=body)
             except ClientError as exc:
@@ -444,6 +444,14 @@ def ingest(format_, path, project, resource, note_project, url, token):
         f"{totals['unchanged']} unchanged, {totals['failed']} failed; {totals['notesCreated']} notes created"
     )
     sys.exit(exit_code)
+
+
+def _planned(item) -> dict:
+    """One occurrence of a plan batch, as the server's `format=plan` reads it."""
+    planned = {"key": item.key, "occurrence": item.body}
+    if item.legacy_key:  # the finding's key in earlier versions: what they stored is updated, not duplicated
+        planned["legacyKey"] = item.legacy_key
+    return planned
 
 
 def _plan_batches(plan):

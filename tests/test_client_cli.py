@@ -177,6 +177,22 @@ def test_ingest_counts_the_findings_a_rescan_changed(cli, project, tmp_path):
     assert rescan.exit_code == 0 and "1 created, 1 updated, " in rescan.output, rescan.output
 
 
+def test_ingest_updates_os_package_findings_stored_under_their_earlier_keys(cli, http, project):
+    """The batches carry each finding's earlier key: after an upgrade, a rescan duplicates nothing."""
+    from grafeas_py.ingest import parse_report
+    from tests.unit.ingest.support import NOW
+
+    report = FIXTURES / "trivy/alpine-app-image.json"
+    plan = parse_report(
+        "trivy", report.read_bytes(), resource_uri=IMAGE, project=project, note_project=project, now=NOW
+    )
+    old = [{"key": o.legacy_key or o.key, "occurrence": o.body} for o in plan.occurrences]
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    assert http.post(path, params={"format": "plan"}, json={"notes": plan.notes, "occurrences": old}).ok
+    again = cli("ingest", "trivy", report, "--project", project, "--resource", IMAGE)
+    assert again.exit_code == 0 and f"0 created, 0 updated, {len(old)} unchanged, 0 failed" in again.output
+
+
 def _key_file(tmp_path, key):
     path = tmp_path / "key.pem"
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

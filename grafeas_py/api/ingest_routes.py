@@ -74,7 +74,8 @@ def ingest(args, project):
 
 
 def _plan(body: dict) -> tuple[dict[str, dict], list[PlannedOccurrence]]:
-    """A parsed batch: {"notes": {name: note}, "occurrences": [{"key": sha256, "occurrence": {...}}]} (<= 1000)."""
+    """A parsed batch: {"notes": {name: note}, "occurrences": [{"key": sha256, "occurrence": {...}}]} (<= 1000);
+    an occurrence may carry a "legacyKey" too (PlannedOccurrence.legacy_key)."""
     unknown = set(body) - {"notes", "occurrences"}
     if unknown:
         raise InvalidArgument(f"unknown field {sorted(unknown)[0]!r} in the plan")
@@ -89,7 +90,16 @@ def _plan(body: dict) -> tuple[dict[str, dict], list[PlannedOccurrence]]:
         decoded_notes[name] = decode(NOTE, note, f"notes[{name!r}]")
     planned = []
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or set(item) != {"key", "occurrence"} or not isinstance(item["key"], str):
-            raise InvalidArgument(f'occurrences[{index}] must be {{"key": "<sha256 hex>", "occurrence": {{...}}}}')
-        planned.append(PlannedOccurrence(item["key"], decode(OCCURRENCE, item["occurrence"], f"occurrences[{index}]")))
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"legacyKey"} != {"key", "occurrence"}
+            or not isinstance(item["key"], str)
+            or not isinstance(item.get("legacyKey", ""), str)
+        ):
+            raise InvalidArgument(
+                f'occurrences[{index}] must be {{"key": "<sha256 hex>", "occurrence": {{...}}}}, '
+                'with "legacyKey": "<sha256 hex>" if the finding had another key before'
+            )
+        occurrence = decode(OCCURRENCE, item["occurrence"], f"occurrences[{index}]")
+        planned.append(PlannedOccurrence(item["key"], occurrence, item.get("legacyKey", "")))
     return decoded_notes, planned

@@ -23,8 +23,8 @@ Storing a plan (what the endpoint and the CLI do):
     for name, note in plan.notes.items():      # noteId = name.rsplit("/", 1)[1]
         create the note unless it exists
     for planned in plan.occurrences:
-        create `planned.body` in projects/p unless an occurrence with `planned.key` exists,
-        else update that one if its content differs
+        create `planned.body` in projects/p unless an occurrence with `planned.key` exists (or,
+        when there is none, one with `planned.legacy_key`), else update that one if its content differs
 
 Grafeas has no field for the key, so the store keeps it beside the occurrence.
 """

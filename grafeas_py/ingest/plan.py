@@ -7,6 +7,9 @@ scan's DISCOVERY occurrence, an SBOM reference or an attestation: the sha256 of 
 the signed payload). A JSON array cannot be confused by a separator inside a value. The same report
 ingested twice yields the same keys; two findings that differ yield different keys; a report that
 lists the same finding twice yields one occurrence.
+
+When a format's identity of a finding changes, its occurrences also carry the key the finding had
+before (`legacy_key`): what earlier versions stored under it is found and updated, not duplicated.
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ _MAX_NOTE_ID = 100
 
 @dataclass(frozen=True, slots=True)
 class PlannedOccurrence:
-    """An occurrence to create, or to update the one with the same key to: its body has no name or times."""
+    """An occurrence to create, or to update the one with the same key to: its body has no name or times.
+
+    `legacy_key`, when set, is the key earlier versions gave the same finding: the occurrence stored
+    under it is updated when none is stored under `key`."""
 
     key: str
     body: dict
+    legacy_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,8 +128,16 @@ class PlanBuilder:
             self._plan.notes.setdefault(name, body)
         return name
 
-    def occurrence(self, note: str, details: dict, identity: tuple[str, ...], envelope: dict | None = None) -> None:
-        """Add an occurrence of `note`; `details` holds the one kind member, e.g. {"vulnerability": {...}}."""
+    def occurrence(
+        self,
+        note: str,
+        details: dict,
+        identity: tuple[str, ...],
+        envelope: dict | None = None,
+        legacy_identity: tuple[str, ...] | None = None,
+    ) -> None:
+        """Add an occurrence of `note`; `details` holds the one kind member, e.g. {"vulnerability": {...}}.
+        `legacy_identity` is the identity earlier versions gave the finding, when it was another."""
         key = occurrence_key(self.format, self.resource_uri, identity)
         if key in self._keys:
             return  # the same finding listed twice in one report
@@ -130,7 +145,8 @@ class PlanBuilder:
         body = {"resourceUri": self.resource_uri, "noteName": note, **details}
         if envelope:
             body["envelope"] = envelope
-        self._plan.occurrences.append(PlannedOccurrence(key, body))
+        legacy_key = occurrence_key(self.format, self.resource_uri, legacy_identity) if legacy_identity else ""
+        self._plan.occurrences.append(PlannedOccurrence(key, body, legacy_key if legacy_key != key else ""))
 
     def build(self) -> IngestPlan:
         return self._plan

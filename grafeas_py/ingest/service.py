@@ -4,9 +4,10 @@ Notes are created when missing and never overwritten. An occurrence's id is deri
 idempotency key (the first 128 bits, written as a UUID), so the key is recorded on the occurrence
 itself: posting the same report again, or retrying after a dropped connection, finds the ids taken
 and creates nothing. A finding recorded before is updated when it comes with other content (a
-rescan raised its severity, say), and left unwritten when it comes the same. A planned note whose
-id another kind holds (a note, or occurrences kept after their note was deleted) takes its
-alternative id (plan.alternative_note_id), as within one report.
+rescan raised its severity, say), and left unwritten when it comes the same. A planned occurrence
+with a legacy key (plan.PlannedOccurrence) takes the legacy key's id when only that one is stored.
+A planned note whose id another kind holds (a note, or occurrences kept after their note was
+deleted) takes its alternative id (plan.alternative_note_id), as within one report.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def occurrence_ids(occurrences: list[PlannedOccurrence]) -> list[str]:
     problems = []
     for index, item in enumerate(occurrences):
         try:
+            if item.legacy_key:
+                occurrence_id(item.legacy_key)
             ids.append(occurrence_id(item.key))
         except InvalidArgument as exc:
             problems.append(f"occurrences[{index}]: {exc.message}")
@@ -90,13 +93,29 @@ class Ingest:
         ids = occurrence_ids(occurrences)
         for attempt in (1, 2):
             try:
+                stored_ids = self.legacy_ids(project, occurrences, ids)
                 moved, bodies = self.move_taken_notes(notes, [item.body for item in occurrences])
-                done = self.grafeas.ingest(project, moved, list(zip(ids, bodies, strict=True)))
+                done = self.grafeas.ingest(project, moved, list(zip(stored_ids, bodies, strict=True)))
                 return Summary(done.created, done.updated, done.unchanged, done.notes_created)
             except Aborted:  # a concurrent ingestion wrote some of the same: look again
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def legacy_ids(self, project: str, occurrences: list[PlannedOccurrence], ids: list[str]) -> list[str]:
+        """The ids, but the legacy key's id where only that one is stored: a finding keyed another way
+        by earlier versions stays the occurrence they created, rather than being created a second time."""
+        legacy = {index: occurrence_id(item.legacy_key) for index, item in enumerate(occurrences) if item.legacy_key}
+        if not legacy:
+            return ids
+        wanted = sorted({*(ids[index] for index in legacy), *legacy.values()})
+        stored = self.grafeas.storage.get_occurrences(project, wanted)
+        chosen, taken = list(ids), set(ids)
+        for index, old in legacy.items():
+            if ids[index] not in stored and old in stored and old not in taken:
+                chosen[index] = old
+                taken.add(old)
+        return chosen
 
     def move_taken_notes(self, notes: dict[str, dict], bodies: list[dict]) -> tuple[dict[str, dict], list[dict]]:
         """Planned notes whose ids another kind holds take their alternative ids, as in one report

@@ -301,6 +301,14 @@ def _lines(start: int | None, end: int | None) -> str:
 def _finding(result: TrivyResult, v: TrivyVulnerability) -> Finding:
     ecosystem = purl_type(v.purl) or result.type
     cvss = _chosen_cvss(v)
+    # The same package can sit in several targets (two lock files, two jars): separate findings. But
+    # an OS package result's Target is the image reference as typed, plus the OS ("app:1.4 (alpine
+    # 3.19.1)"): scanned by tag, then by digest, the image would get every OS finding twice.
+    in_target = (result.target, v.pkg_path, v.pkg_id)
+    if result.result_class == "os-pkgs":
+        identity, legacy_identity = (result.result_class, result.type, v.pkg_path, v.pkg_id), in_target
+    else:
+        identity, legacy_identity = in_target, None
     return Finding(
         vulnerability_id=v.vulnerability_id,
         package=v.pkg_name,
@@ -318,8 +326,8 @@ def _finding(result: TrivyResult, v: TrivyVulnerability) -> Finding:
         urls=(v.primary_url, *v.references),
         file_paths=(v.pkg_path,),
         source=v.data_source,
-        # The same package can sit in several targets (two lock files, two jars): separate findings.
-        identity=(result.target, v.pkg_path, v.pkg_id),
+        identity=identity,
+        legacy_identity=legacy_identity,
     )
 
 

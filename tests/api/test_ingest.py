@@ -381,6 +381,16 @@ def test_a_large_report_is_audited_in_entries_of_at_most_1000_ids(app, http, pro
     ]
 
 
+@pytest.mark.parametrize("legacy, message", [("nope", "64 lowercase hex"), (7, "legacyKey")])
+def test_a_plan_with_a_bad_legacy_key_writes_nothing(http, project, legacy, message):
+    note = f"projects/{project}/notes/CVE-2024-9"
+    item = {"key": "a" * 64, "occurrence": occurrence_body("VULNERABILITY", note, IMAGE), "legacyKey": legacy}
+    body = {"notes": {note: NOTE_BODIES["VULNERABILITY"]}, "occurrences": [item]}
+    r = http.post(f"/v1/projects/{project}/occurrences:ingest", params={"format": "plan"}, json=body)
+    assert r.status_code == 400 and "occurrences[0]" in r.text and message in r.text, r.text
+    assert occurrences(http, project) == []
+
+
 def test_a_plan_with_a_bad_key_writes_nothing(http, project):
     note = f"projects/{project}/notes/CVE-2024-9"
     body = {
@@ -428,6 +438,54 @@ def test_a_rescan_that_changes_a_finding_updates_it(http, project):
     assert [r["action"] for r in revisions] == ["CREATE", "UPDATE"]
     assert "vulnerability.effectiveSeverity" in revisions[1]["changedFields"]
     assert revisions[0]["occurrence"]["vulnerability"]["effectiveSeverity"] == "MEDIUM"
+
+
+def scanned_as(reference: str) -> bytes:
+    """The Alpine Trivy report of the same image, scanned by `reference` as the user typed it."""
+    report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
+    report["ArtifactName"] = reference
+    for result in report["Results"]:
+        if result["Class"] == "os-pkgs":  # Trivy names them after the reference and the OS
+            result["Target"] = f"{reference} (alpine 3.19.1)"
+    return json.dumps(report).encode()
+
+
+def test_a_rescan_by_another_reference_to_the_image_finds_the_same_os_package_findings(http, project):
+    """Scanned by tag, then by digest: the same image, the same findings."""
+    first = post_report(http, project, "trivy", scanned_as("registry.example.com/payments/api:1.4.2")).json()
+    vulnerabilities = occurrences(http, project, 'kind="VULNERABILITY"')
+    again = post_report(http, project, "trivy", scanned_as(f"registry.example.com/payments/api@sha256:{DIGEST}"))
+    assert again.status_code == 200, again.text
+    # Only the rescan's own DISCOVERY is new.
+    assert again.json() == {**again.json(), "created": 1, "updated": 0, "unchanged": first["created"] - 1}
+    assert occurrences(http, project, 'kind="VULNERABILITY"') == vulnerabilities
+
+
+def test_a_rescan_after_the_upgrade_updates_os_package_findings_stored_under_their_old_keys(http, project):
+    """Before, an OS package finding's key held the target Trivy names after the reference typed: what was
+    stored so must be found again, not duplicated."""
+    from grafeas_py.ingest import parse_report
+    from tests.unit.ingest.support import NOW
+
+    report = rescanned({})
+    plan = parse_report("trivy", report, resource_uri=IMAGE, project=project, note_project=project, now=NOW)
+    old = [{"key": o.legacy_key or o.key, "occurrence": o.body} for o in plan.occurrences]
+    assert sum(1 for o in plan.occurrences if o.legacy_key) == 5  # the OS package findings
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    r = http.post(path, params={"format": "plan"}, json={"notes": plan.notes, "occurrences": old})
+    assert r.status_code == 200 and r.json()["created"] == len(old), r.text
+    before = occurrences(http, project)
+
+    again = post_report(http, project, "trivy", report).json()
+    assert again == {**again, "created": 0, "updated": 0, "unchanged": len(old), "notesCreated": 0}
+    changed = json.loads(report)
+    changed["CreatedAt"] = "2024-12-11T09:00:00Z"
+    changed["Results"][0]["Vulnerabilities"][0]["Severity"] = "CRITICAL"  # an OS package finding
+    r = post_report(http, project, "trivy", json.dumps(changed).encode())
+    assert r.json() == {**r.json(), "created": 1, "updated": 1}  # the new scan's DISCOVERY, the raised finding
+    assert {o["name"] for o in occurrences(http, project, 'kind="VULNERABILITY"')} == {
+        o["name"] for o in before if o["kind"] == "VULNERABILITY"
+    }
 
 
 def test_an_identical_rescan_writes_nothing(app, http, project):

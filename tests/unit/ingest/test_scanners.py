@@ -124,6 +124,51 @@ def test_two_findings_differing_only_in_target_or_version_get_different_keys():
     assert len(keys) == len(set(keys)) == 3
 
 
+# The keys versions before OS package findings left the typed reference out gave the fixture's findings:
+# databases hold occurrences under them.
+KEYS_BEFORE = {
+    ("CVE-2024-6119", "libcrypto3"): "0af382927a522a261532d7f2ec26d345dca9528889c64797411351c313bd4d11",
+    ("CVE-2024-6119", "libssl3"): "f1af4e3808b810860a0cca74c0996ec3e81f0176c26019d833d4742fd70fac81",
+    ("CVE-2023-42366", "busybox"): "61dc406b88fb4775cea0558ab89305ee8aa6c2a07d4ee7959299e81fcd50c1db",
+    ("CVE-2024-9143", "libcrypto3"): "28f7e36497e771c5b6cbfece0c7e0abc792280f1381eccc7c313f1626c5c90e5",
+    ("CVE-2019-14697", "musl"): "c982dd74beec8e053bc4c841270a08cc1ea6070599ba92b1e9b68fc6b5bf794c",
+    ("CVE-2022-1471", "org.yaml:snakeyaml"): "96db48f73532cfc42d09190ba488248ef4998240d0bdad2fa743343507df2cf9",
+    ("CVE-2021-44228", "org.apache.logging.log4j:log4j-core"): (
+        "5cc45ee5a527426023f29954cb5a4d5d21e825e5dd64bc73ebdf24d002eebed0"
+    ),
+    ("GHSA-9wx4-h78v-vm56", "requests"): "8f54ff1cc315b136e55492540cef1531ffdf97934e29e2b09449507352abf086",
+}
+
+
+def _vulnerability_keys(plan) -> dict[tuple[str, str], tuple[str, str]]:
+    """(key, legacy key) of each finding, by (advisory, package)."""
+    return {
+        (o.body["noteName"].rsplit("/", 1)[1], o.body["vulnerability"]["packageIssue"][0]["affectedPackage"]): (
+            o.key,
+            o.legacy_key,
+        )
+        for o in plan.occurrences
+        if "vulnerability" in o.body
+    }
+
+
+def test_os_package_findings_are_keyed_without_the_reference_trivy_was_given():
+    """Trivy names an OS package result after the image reference as typed: by tag or by digest, one image."""
+    doc = json.loads(raw("trivy/alpine-app-image.json"))
+    keys = _vulnerability_keys(ingest("trivy", json.dumps(doc).encode()))
+    doc["ArtifactName"] = "registry.example.com/payments/api:1.4.2"
+    doc["Results"][0]["Target"] = "registry.example.com/payments/api:1.4.2 (alpine 3.19.1)"
+    by_tag = _vulnerability_keys(ingest("trivy", json.dumps(doc).encode()))
+    assert {finding: key for finding, (key, _) in by_tag.items()} == {
+        finding: key for finding, (key, _) in keys.items()
+    }
+    # Each OS package finding carries the key it had before, so what was stored under it is found again;
+    # language package findings, whose targets are paths in the image, keep their keys.
+    assert {finding: legacy or key for finding, (key, legacy) in keys.items()} == KEYS_BEFORE
+    assert [finding for finding, (_, legacy) in keys.items() if legacy] == list(KEYS_BEFORE)[:5]
+    assert by_tag[("CVE-2019-14697", "musl")][1] != KEYS_BEFORE[("CVE-2019-14697", "musl")]  # another target
+
+
 def test_a_finding_listed_twice_is_one_occurrence():
     doc = json.loads(raw("trivy/alpine-app-image.json"))
     doc["Results"][0]["Vulnerabilities"].append(doc["Results"][0]["Vulnerabilities"][0])
