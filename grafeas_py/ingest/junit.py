@@ -4,7 +4,10 @@ The report becomes an in-toto Statement v1 with predicate type TEST_RESULT_PREDI
 subject is the artifact (name: the resource URI, digest.sha256: the digest the URI names) and
 whose predicate lists every test as `suite/classname.name` (no `suite/` when the suite is unnamed;
 nested suites use the innermost name). A test with a failure or an error is failed; a skipped test
-is warned, since it proved nothing; the rest passed. The result is FAILED when any test failed,
+is warned, since it proved nothing; the rest passed. A suite (or the root <testsuites>) whose
+`errors` plus `failures` exceed the failed tests found in it, nested suites included, adds one
+failed test named after it (`<testsuite> at line N` when unnamed): a test file that failed to load
+lists no test but counts an error. The result is FAILED when any test failed,
 WARNED when any was skipped or the report holds no test at all, else PASSED. `configuration` names
 the report file by its sha256. The statement goes into an unsigned DSSE envelope (payload type
 IN_TOTO_PAYLOAD_TYPE, no signatures until someone signs it) in a DSSE_ATTESTATION occurrence on the
@@ -91,21 +94,57 @@ def parse(raw: bytes) -> TestResults:
     if root.tag not in ("testsuites", "testsuite"):
         line = recorder.lines.get(root, 1)
         r.fail("", f"line {line}: the root element must be <testsuites> or <testsuite>, got <{root.tag}>")
-    passed, failed, warned = [], [], []
-    for suite in JUnitXml.fromroot(root):
-        for suite_name, case in _cases(suite):
+    suites = _suites(JUnitXml.fromroot(root))
+    outcomes: list[list[tuple[str, str]]] = []  # each suite's (outcome, test), in document order
+    for suite, _ in suites:
+        outcomes.append([])
+        for case in suite.iterchildren(TestCase):
             if not case.name:
                 r.fail("", f"line {recorder.lines.get(case._elem, '?')}: <testcase> needs a name attribute")
             name = f"{case.classname}.{case.name}" if case.classname else case.name
-            test = f"{suite_name}/{name}" if suite_name else name
-            results = case.result
-            if any(isinstance(x, (Failure, Error)) for x in results):
-                failed.append(test)
-            elif any(isinstance(x, Skipped) for x in results):
-                warned.append(test)
-            else:
-                passed.append(test)
-    return TestResults(tuple(passed), tuple(failed), tuple(warned))
+            test = f"{suite.name}/{name}" if suite.name else name
+            outcomes[-1].append((_outcome(case), test))
+    # A suite can report errors or failures that no <testcase> holds: a test file that failed to load
+    # (jest-junit writes `errors="1" tests="0"`). Counts include nested suites', so children come first.
+    failed_under = [sum(outcome == "failed" for outcome, _ in tests) for tests in outcomes]
+    unlisted = [False] * len(suites)
+    for index in reversed(range(len(suites))):  # a suite's descendants all follow it
+        suite, parent = suites[index]
+        claimed = _count(suite._elem, "errors") + _count(suite._elem, "failures")
+        if claimed > failed_under[index]:
+            unlisted[index], failed_under[index] = True, claimed
+        if parent is not None:
+            failed_under[parent] += failed_under[index]
+    found = {"passed": [], "failed": [], "warned": []}
+    for index, tests in enumerate(outcomes):
+        for outcome, test in tests:
+            found[outcome].append(test)
+        if unlisted[index]:  # a failed test named after the suite stands for what it did not list
+            found["failed"].append(_label(suites[index][0]._elem, recorder))
+    top = sum(failed_under[index] for index, (_, parent) in enumerate(suites) if parent is None)
+    if root.tag == "testsuites" and _count(root, "errors") + _count(root, "failures") > top:
+        found["failed"].append(_label(root, recorder))
+    return TestResults(tuple(found["passed"]), tuple(found["failed"]), tuple(found["warned"]))
+
+
+def _outcome(case: TestCase) -> str:
+    """A test with a failure or an error failed; a skipped one is warned; the rest passed."""
+    if any(isinstance(x, (Failure, Error)) for x in case.result):
+        return "failed"
+    return "warned" if any(isinstance(x, Skipped) for x in case.result) else "passed"
+
+
+def _count(element, attribute: str) -> int:
+    """A count attribute; 0 when absent or not a whole number: no tool writes such a count, so it says nothing."""
+    digits = (element.get(attribute) or "").strip().lstrip("0")
+    if not (digits.isascii() and digits.isdigit()):
+        return 0
+    return int(digits[:19])  # no real count is longer; int() refuses numbers of over 4300 digits
+
+
+def _label(element, recorder: _LineRecorder) -> str:
+    """The name of a suite, or where it is when it has none."""
+    return element.get("name") or f"<{element.tag}> at line {recorder.lines.get(element, '?')}"
 
 
 def _reason(exc: ParseError) -> str:
@@ -113,15 +152,16 @@ def _reason(exc: ParseError) -> str:
     return str(exc).split(": line ")[0]
 
 
-def _cases(suite: TestSuite):
-    """Each (innermost suite name, test case) of a suite, nested suites included, in document order."""
+def _suites(report: JUnitXml) -> list[tuple[TestSuite, int | None]]:
+    """Every suite, nested ones included, in document order, each with its parent's index (None at the top)."""
     # A stack, not recursion: a report can nest suites deeper than Python's recursion limit.
-    stack = [suite]
+    order: list[tuple[TestSuite, int | None]] = []
+    stack: list[tuple[TestSuite, int | None]] = [(suite, None) for suite in reversed(list(report))]
     while stack:
-        suite = stack.pop()
-        for case in suite.iterchildren(TestCase):
-            yield suite.name or "", case
-        stack.extend(reversed(list(suite.testsuites())))
+        suite, parent = stack.pop()
+        order.append((suite, parent))
+        stack.extend((child, len(order) - 1) for child in reversed(list(suite.testsuites())))
+    return order
 
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:

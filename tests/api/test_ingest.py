@@ -205,6 +205,18 @@ def test_the_gate_judges_what_was_ingested(http, project):
     assert "tests" in {v["rule"] for v in denied["violations"]}
 
 
+def test_the_gate_denies_a_junit_report_whose_suite_failed_to_load(http, project):
+    """The suite counts an error but lists no test: the report must not pass as the other suite's tests."""
+    from tests.unit.ingest.test_attestations import SUITE_THAT_FAILED_TO_LOAD
+
+    policies = f"/v1/projects/{project}/policies"
+    assert http.post(policies, params={"policyId": "ci"}, json={"rules": {"tests": {}}}).status_code == 200
+    assert post_report(http, project, "junit", SUITE_THAT_FAILED_TO_LOAD).status_code == 200
+    decision = http.post(f"{policies}/ci:evaluate", json={"resourceUri": IMAGE}).json()
+    assert decision["decision"] == "DENY"
+    assert [v["code"] for v in decision["violations"]] == ["TEST_FAILED"]
+
+
 def test_the_gate_sees_each_cve_of_a_clair_advisory_at_its_own_severity(http, project):
     """Clair names each CVE a Red Hat advisory fixes after the advisory: the HIGH one must not hide behind a LOW."""
     summary = ingest(http, project, "clair", "clair/rhsa-one-name-many-cves.json").json()

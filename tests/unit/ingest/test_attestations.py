@@ -324,6 +324,61 @@ def test_junit_nested_suites_use_the_innermost_name():
     assert statement["predicate"]["passedTests"] == ["all/top", "unit/a.B.c"]
 
 
+# jest-junit's report of a test file that failed to load: the suite counts an error but lists no test.
+SUITE_THAT_FAILED_TO_LOAD = (
+    b'<testsuites name="jest tests" tests="2" failures="0" errors="1">'
+    b'<testsuite name="src/payments.test.js" errors="1" failures="0" skipped="0" tests="0"></testsuite>'
+    b'<testsuite name="src/ledger.test.js" errors="0" failures="0" skipped="0" tests="2">'
+    b'<testcase classname="ledger" name="adds"/><testcase classname="ledger" name="rounds"/></testsuite>'
+    b"</testsuites>"
+)
+
+
+def test_junit_errors_a_suite_counts_but_lists_no_test_for_fail_the_report():
+    _, statement = _test_result(ingest("junit", SUITE_THAT_FAILED_TO_LOAD))
+    predicate = statement["predicate"]
+    assert predicate["result"] == "FAILED"
+    assert predicate["failedTests"] == ["src/payments.test.js"]  # one test, named after the suite
+    assert predicate["passedTests"] == ["src/ledger.test.js/ledger.adds", "src/ledger.test.js/ledger.rounds"]
+
+
+@pytest.mark.parametrize(
+    "xml, failed",
+    [
+        # Counts a parent suite sums from its children's listed failures add nothing.
+        (
+            b'<testsuites errors="1"><testsuite name="all" errors="1"><testsuite name="unit" errors="1">'
+            b'<testcase name="a"><error/></testcase></testsuite></testsuite></testsuites>',
+            ["unit/a"],
+        ),
+        # A nested suite's unlisted failure is counted once, where it is.
+        (
+            b'<testsuite name="all" failures="2"><testsuite name="unit" failures="1"/>'
+            b'<testcase name="a"><failure/></testcase></testsuite>',
+            ["all/a", "unit"],
+        ),
+        # More failures than the suite lists: the suite stands for the rest, once.
+        (
+            b'<testsuite name="s" failures="99999999999999999999999"><testcase name="a"><failure/></testcase>'
+            b'<testcase name="b"/></testsuite>',
+            ["s/a", "s"],
+        ),
+        (
+            b'<testsuites failures="1"><testsuite><testcase name="a"/></testsuite></testsuites>',
+            ["<testsuites> at line 1"],
+        ),
+        (b'<testsuite errors="1"/>', ["<testsuite> at line 1"]),
+        # Counts that are not whole numbers say nothing.
+        (b'<testsuite name="s" errors="-1" failures="one"><testcase name="a"/></testsuite>', []),
+        (b'<testsuite name="s" errors=" 0 " failures="0.5"><testcase name="a"/></testsuite>', []),
+    ],
+)
+def test_junit_suite_counts_beyond_the_failures_listed_fail(xml, failed):
+    _, statement = _test_result(ingest("junit", xml))
+    assert statement["predicate"]["failedTests"] == failed
+    assert statement["predicate"]["result"] == ("FAILED" if failed else "PASSED")
+
+
 def test_xml_bombs_are_refused_before_anything_expands():
     for fixture in ("junit/billion-laughs.xml", "junit/external-entity.xml"):
         with pytest.raises(InvalidArgument, match="DTDs and entities are not allowed"):
