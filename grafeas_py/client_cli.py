@@ -389,8 +389,14 @@ def occurrences_delete(client, name):
 @click.option("--project", required=True, help="Project the occurrences go to.")
 @click.option("--resource", required=True, help="The artifact the report is about (its resource URI).")
 @click.option("--note-project", default=None, help="Project of the notes the report needs [default: --project].")
+@click.option(
+    "--suite",
+    default=None,
+    help="junit: the test suite the report is of; the gate counts the newest result of each suite "
+    "[default: the set of tests the report holds].",
+)
 @client_options
-def ingest(format_, path, project, resource, note_project, url, token):
+def ingest(format_, path, project, resource, note_project, suite, url, token):
     """Ingest a report FILE of FORMAT (trivy, grype, clair, spdx, cyclonedx, slsa, junit, dsse).
 
     The report is parsed here first, so a malformed one is refused with the place of the problem and
@@ -405,6 +411,15 @@ def ingest(format_, path, project, resource, note_project, url, token):
 
     if format_ not in FORMATS:
         raise click.BadParameter(f"FORMAT must be one of {', '.join(FORMATS)}", param_hint="FORMAT")
+    if suite is not None:
+        from .ingest.junit import check_suite
+
+        if format_ != "junit":
+            raise click.BadParameter("only a junit report is of a test suite", param_hint="--suite")
+        try:
+            check_suite(suite)
+        except ApiError as exc:
+            raise click.BadParameter(exc.message, param_hint="--suite") from None
     raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     try:
         plan = parse_report(
@@ -414,6 +429,7 @@ def ingest(format_, path, project, resource, note_project, url, token):
             project=project,
             note_project=note_project or project,
             now=dt.datetime.now(dt.UTC),
+            suite=suite,
         )
     except ApiError as exc:
         click.echo(f"error: {path}: {exc.message}", err=True)

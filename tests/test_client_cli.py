@@ -193,6 +193,21 @@ def test_ingest_updates_os_package_findings_stored_under_their_earlier_keys(cli,
     assert again.exit_code == 0 and f"0 created, 0 updated, {len(old)} unchanged, 0 failed" in again.output
 
 
+def test_ingest_names_the_test_suite_of_a_junit_report(cli, http, project, tmp_path):
+    from tests.unit.ingest.support import envelope_statement, junit_report
+
+    report = tmp_path / "junit.xml"
+    report.write_bytes(junit_report("tests", {"checkout": True}))
+    done = cli("ingest", "junit", report, "--project", project, "--resource", IMAGE, "--suite", "e2e")
+    assert done.exit_code == 0, done.output
+    [occurrence] = http.get(f"/v1/projects/{project}/occurrences").json()["occurrences"]
+    statement = envelope_statement(occurrence["dsseAttestation"]["envelope"])
+    assert statement["predicate"]["configuration"] == [{"name": "junit:e2e"}]
+    for format_, suite, message in (("junit", "", "must not be empty"), ("trivy", "e2e", "only a junit report")):
+        bad = cli("ingest", format_, report, "--project", project, "--resource", IMAGE, "--suite", suite)
+        assert bad.exit_code == 2 and "--suite" in bad.output and message in bad.output, bad.output
+
+
 def _key_file(tmp_path, key):
     path = tmp_path / "key.pem"
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

@@ -41,6 +41,13 @@ class IngestQuery(_Query):
         load_default="",
         metadata={"description": "Project of the notes the report needs (created when missing); default: this one."},
     )
+    suite = fields.String(
+        load_default=None,
+        metadata={
+            "description": "format=junit: the test suite the report is of (1 to 255 characters), which the gate's "
+            "tests rule groups results by, the newest of each counting; default: the set of tests the report holds."
+        },
+    )
 
 
 @blp.route("/occurrences:ingest", methods=["POST"], endpoint="ingest")
@@ -70,7 +77,7 @@ def ingest(args, project):
     note_project = check_id("noteProject", args["noteProject"]) if args["noteProject"] else project
     raw = request.get_data(cache=False)
     now = dt.datetime.now(dt.UTC)
-    return respond(service.report(project, args["format"], raw, args["resourceUri"], note_project, now))
+    return respond(service.report(project, args["format"], raw, args["resourceUri"], note_project, now, args["suite"]))
 
 
 def _plan(body: dict) -> tuple[dict[str, dict], list[PlannedOccurrence]]:

@@ -8,8 +8,14 @@ is warned, since it proved nothing; the rest passed. A suite (or the root <tests
 `errors` plus `failures` exceed the failed tests found in it, nested suites included, adds one
 failed test named after it (`<testsuite> at line N` when unnamed): a test file that failed to load
 lists no test but counts an error. The result is FAILED when any test failed,
-WARNED when any was skipped or the report holds no test at all, else PASSED. `configuration` names
-the report file by its sha256. The statement goes into an unsigned DSSE envelope (payload type
+WARNED when any was skipped or the report holds no test at all, else PASSED.
+
+`configuration` names the suite, which the gate's tests rule groups results by, the newest of each
+group counting: with `suite=e2e` given, `[{"name": "junit:e2e"}]`; else `[{"name": "junit",
+"digest": {"sha256": ...}}]`, the sha256 of the report's test ids sorted and joined by newlines, so
+a rerun of the same tests replaces an earlier result while other tests are a group of their own.
+(It named the report file by its sha256 before, which made every report its own group: a failed one
+was never replaced.) The statement goes into an unsigned DSSE envelope (payload type
 IN_TOTO_PAYLOAD_TYPE, no signatures until someone signs it) in a DSSE_ATTESTATION occurrence on the
 note `test-results`.
 
@@ -20,7 +26,9 @@ tree. Errors name the line.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from xml.etree.ElementTree import ParseError, TreeBuilder
 
@@ -29,6 +37,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, TEST_RESULT_PREDICATE_TYPE
+from grafeas_py.errors import InvalidArgument
 
 from . import reading as r
 from .digests import require_resource_digest
@@ -36,7 +45,9 @@ from .intoto import Envelope, envelope_message, parse_statement, statement_messa
 from .plan import PlanBuilder
 
 NOTE_ID = "test-results"
-CONFIGURATION_NAME = "junit.xml"
+MAX_SUITE_LENGTH = 255
+# Control characters (C0, C1), lone surrogates (from a command line that is not UTF-8), edge spaces.
+_BAD_SUITE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]|^\s|\s$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +175,27 @@ def _suites(report: JUnitXml) -> list[tuple[TestSuite, int | None]]:
     return order
 
 
-def ingest(raw: bytes, plan: PlanBuilder) -> None:
-    """Plan the test-results note and the DSSE_ATTESTATION occurrence of a JUnit report."""
+def check_suite(suite: str) -> str:
+    """A suite name as given to ingestion: 1 to 255 characters, no control characters, no edge spaces."""
+    if not suite:
+        raise InvalidArgument("suite must not be empty")
+    if len(suite) > MAX_SUITE_LENGTH:
+        raise InvalidArgument(f"suite must be at most {MAX_SUITE_LENGTH} characters")
+    if _BAD_SUITE.search(suite):
+        raise InvalidArgument(f"suite must not hold control characters or begin or end with a space, got {suite!r}")
+    return suite
+
+
+def configuration(results: TestResults, suite: str | None) -> list[dict]:
+    """The predicate's configuration: the suite named, else the set of tests the report holds."""
+    if suite is not None:
+        return [{"name": f"junit:{suite}"}]
+    tests = "\n".join(sorted({*results.passed, *results.failed, *results.warned}))
+    return [{"name": "junit", "digest": {"sha256": hashlib.sha256(tests.encode()).hexdigest()}}]
+
+
+def ingest(raw: bytes, plan: PlanBuilder, suite: str | None = None) -> None:
+    """Plan the test-results note and the DSSE_ATTESTATION occurrence of a JUnit report of `suite`."""
     results = parse(raw)
     statement = {
         "_type": IN_TOTO_STATEMENT_TYPE,
@@ -173,7 +203,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
         "predicateType": TEST_RESULT_PREDICATE_TYPE,
         "predicate": {
             "result": results.result,
-            "configuration": [{"name": CONFIGURATION_NAME, "digest": {"sha256": plan.document_sha256}}],
+            "configuration": configuration(results, suite),
             "passedTests": list(results.passed),
             "failedTests": list(results.failed),
             "warnedTests": list(results.warned),
@@ -190,4 +220,6 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
         },
     )
     attestation = {"envelope": envelope_message(envelope), "statement": statement_message(parse_statement(statement))}
-    plan.occurrence(note, {"dsseAttestation": attestation}, ("junit", plan.document_sha256))
+    # The same bytes can report two suites (two empty reports, say): each is its own result.
+    identity = ("junit", plan.document_sha256) if suite is None else ("junit", plan.document_sha256, suite)
+    plan.occurrence(note, {"dsseAttestation": attestation}, identity)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 from grafeas_py.errors import InvalidArgument
@@ -30,17 +31,29 @@ _NEEDS_DIGEST = frozenset({"junit"})
 
 
 def parse_report(
-    format: str, raw: bytes, *, resource_uri: str, project: str, note_project: str, now: dt.datetime
+    format: str,
+    raw: bytes,
+    *,
+    resource_uri: str,
+    project: str,
+    note_project: str,
+    now: dt.datetime,
+    suite: str | None = None,
 ) -> IngestPlan:
     """Map one report onto Grafeas notes and occurrences for the artifact at `resource_uri`.
 
     `project` will hold the occurrences and `note_project` the notes; `now` stands in for the scan
-    time when a report does not give one (a naive datetime is taken as UTC). Malformed input raises
-    InvalidArgument whose message says where the problem is; no partial plan is ever returned.
+    time when a report does not give one (a naive datetime is taken as UTC); `suite` names the test
+    suite of a junit report (junit.configuration). Malformed input raises InvalidArgument whose
+    message says where the problem is; no partial plan is ever returned.
     """
     ingest = _INGESTERS.get(format)
     if ingest is None:
         raise InvalidArgument(f"unknown report format {format!r}; supported: {', '.join(FORMATS)}")
+    if suite is not None:
+        if format != "junit":
+            raise InvalidArgument(f"suite names the test suite of a junit report; a {format} report has none")
+        ingest = functools.partial(junit.ingest, suite=junit.check_suite(suite))
     check_id("project", project)
     check_id("note project", note_project)
     if not resource_uri:

@@ -76,12 +76,14 @@ class Ingest:
     def __init__(self, grafeas) -> None:
         self.grafeas = grafeas
 
-    def report(self, project: str, format_: str, raw: bytes, resource_uri: str, note_project: str, now) -> dict:
+    def report(
+        self, project: str, format_: str, raw: bytes, resource_uri: str, note_project: str, now, suite=None
+    ) -> dict:
         """Parse a whole report first (a malformed one writes nothing), then apply it."""
         # Asked before the parse too: a caller who may not write here gets no work done on its behalf.
         self.grafeas.access.require(roles.OCCURRENCES_CREATE, project, project_name(project))
         plan = parse_report(
-            format_, raw, resource_uri=resource_uri, project=project, note_project=note_project, now=now
+            format_, raw, resource_uri=resource_uri, project=project, note_project=note_project, now=now, suite=suite
         )
         summary = self.apply(project, plan.notes, plan.occurrences)
         return {**summary.to_dict(), "documentSha256": plan.document_sha256}

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.factories import NOTE_BODIES, occurrence_body
-from tests.unit.ingest.support import DIGEST, FIXTURES, IMAGE, VALID_CASES, envelope_statement
+from tests.unit.ingest.support import DIGEST, FIXTURES, IMAGE, VALID_CASES, envelope_statement, junit_report
 
 
 def ingest(http, project, fmt, fixture, resource=IMAGE, **params):
@@ -102,6 +102,10 @@ def test_a_junit_report_nesting_suites_deeper_than_python_recurses_is_read_whole
         ({"format": "trivy"}, "resourceUri is required"),
         ({"format": "junit", "resourceUri": "https://gcr.io/acme/app:1.0"}, "must name the artifact's digest"),
         ({"format": "trivy", "resourceUri": IMAGE, "noteProject": "a/b"}, "noteProject"),
+        ({"format": "junit", "resourceUri": IMAGE, "suite": ""}, "suite must not be empty"),
+        ({"format": "junit", "resourceUri": IMAGE, "suite": "e2e\x07"}, "suite must not hold control characters"),
+        ({"format": "junit", "resourceUri": IMAGE, "suite": "e" * 256}, "suite must be at most 255 characters"),
+        ({"format": "trivy", "resourceUri": IMAGE, "suite": "e2e"}, "a trivy report has none"),
     ],
 )
 def test_bad_ingest_requests_are_400(http, project, params, message):
@@ -215,6 +219,49 @@ def test_the_gate_denies_a_junit_report_whose_suite_failed_to_load(http, project
     decision = http.post(f"{policies}/ci:evaluate", json={"resourceUri": IMAGE}).json()
     assert decision["decision"] == "DENY"
     assert [v["code"] for v in decision["violations"]] == ["TEST_FAILED"]
+
+
+def judged_by_tests_rule(http, project):
+    """A policy with only the tests rule; returns a function judging IMAGE by it."""
+    policies = f"/v1/projects/{project}/policies"
+    assert http.post(policies, params={"policyId": "ci"}, json={"rules": {"tests": {}}}).status_code == 200
+    return lambda: http.post(f"{policies}/ci:evaluate", json={"resourceUri": IMAGE}).json()
+
+
+def post_junit(http, project, report: bytes, **params):
+    r = post_report(http, project, "junit", report, **params)
+    assert r.status_code == 200, r.text
+
+
+def test_a_passing_rerun_of_the_same_tests_replaces_the_failed_run(http, project):
+    decide = judged_by_tests_rule(http, project)
+    post_junit(http, project, junit_report("e2e", {"checkout": False, "login": True}))
+    assert [v["code"] for v in decide()["violations"]] == ["TEST_FAILED"]
+    post_junit(http, project, junit_report("e2e", {"login": True, "checkout": True}))  # a flaky test passed
+    assert decide()["decision"] == "ALLOW"
+
+
+def test_other_tests_passing_do_not_hide_a_failed_suite(http, project):
+    decide = judged_by_tests_rule(http, project)
+    post_junit(http, project, junit_report("e2e", {"checkout": False, "login": True}))
+    post_junit(http, project, junit_report("unit", {"rounding": True, "refunds": True}))
+    decision = decide()
+    assert decision["decision"] == "DENY" and [v["code"] for v in decision["violations"]] == ["TEST_FAILED"]
+
+
+def test_a_named_suite_is_replaced_by_its_own_rerun_only(http, project):
+    decide = judged_by_tests_rule(http, project)
+    post_junit(http, project, junit_report("tests", {"checkout": False}), suite="e2e")
+    post_junit(http, project, junit_report("tests", {"checkout": True}), suite="unit")  # the same test names
+    assert decide()["decision"] == "DENY"
+    # A rerun of the suite replaces its result even when it ran other tests.
+    post_junit(http, project, junit_report("tests", {"checkout": True, "login": True}), suite="e2e")
+    assert decide()["decision"] == "ALLOW"
+    configurations = [
+        envelope_statement(o["dsseAttestation"]["envelope"])["predicate"]["configuration"]
+        for o in occurrences(http, project)
+    ]
+    assert sorted(c[0]["name"] for c in configurations) == ["junit:e2e", "junit:e2e", "junit:unit"]
 
 
 def test_the_gate_sees_each_cve_of_a_clair_advisory_at_its_own_severity(http, project):

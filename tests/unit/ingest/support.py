@@ -60,6 +60,12 @@ def ingest(format: str, source: str | bytes, resource_uri: str = IMAGE, now: dt.
     return parse_report(format, data, resource_uri=resource_uri, project=PROJECT, note_project=NOTE_PROJECT, now=now)
 
 
+def junit_report(suite: str, tests: dict[str, bool]) -> bytes:
+    """A JUnit report of one suite: each test passed (True) or failed."""
+    cases = "".join(f'<testcase name="{name}">{"" if ok else "<failure/>"}</testcase>' for name, ok in tests.items())
+    return f'<testsuite name="{suite}">{cases}</testsuite>'.encode()
+
+
 def note_name(note_id: str) -> str:
     return f"projects/{NOTE_PROJECT}/notes/{note_id}"
 

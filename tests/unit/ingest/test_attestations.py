@@ -10,9 +10,9 @@ import pytest
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPE, TEST_RESULT_PREDICATE_TYPE
 from grafeas_py.errors import InvalidArgument
-from grafeas_py.ingest import require_resource_digest, resource_digest
+from grafeas_py.ingest import parse_report, require_resource_digest, resource_digest
 
-from .support import DIGEST, IMAGE, details, envelope_statement, ingest, raw
+from .support import DIGEST, IMAGE, NOW, details, envelope_statement, ingest, junit_report, raw
 
 # ---- the resource digest rule --------------------------------------------------------------
 
@@ -251,6 +251,18 @@ def _test_result(plan) -> tuple[dict, dict]:
     return attestation, envelope_statement(attestation["envelope"])
 
 
+PYTEST_PASSED = [
+    "pytest/tests.test_payments.TestRefunds.test_refund_is_idempotent",
+    "pytest/tests.test_payments.TestRefunds.test_partial_refund_keeps_remaining_balance",
+    "pytest/tests.test_payments.test_currency_rounding[EUR]",
+    "pytest/tests.test_payments.test_currency_rounding[JPY]",
+]
+
+
+def _sha256_of_lines(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def test_junit_passed_report_is_an_unsigned_test_result_attestation():
     plan = ingest("junit", "junit/pytest-passed.xml")
     attestation, statement = _test_result(plan)
@@ -262,15 +274,8 @@ def test_junit_passed_report_is_an_unsigned_test_result_attestation():
         "predicateType": TEST_RESULT_PREDICATE_TYPE,
         "predicate": {
             "result": "PASSED",
-            "configuration": [
-                {"name": "junit.xml", "digest": {"sha256": hashlib.sha256(raw("junit/pytest-passed.xml")).hexdigest()}}
-            ],
-            "passedTests": [
-                "pytest/tests.test_payments.TestRefunds.test_refund_is_idempotent",
-                "pytest/tests.test_payments.TestRefunds.test_partial_refund_keeps_remaining_balance",
-                "pytest/tests.test_payments.test_currency_rounding[EUR]",
-                "pytest/tests.test_payments.test_currency_rounding[JPY]",
-            ],
+            "configuration": [{"name": "junit", "digest": {"sha256": _sha256_of_lines(sorted(PYTEST_PASSED))}}],
+            "passedTests": PYTEST_PASSED,
             "failedTests": [],
             "warnedTests": [],
         },
@@ -377,6 +382,51 @@ def test_junit_suite_counts_beyond_the_failures_listed_fail(xml, failed):
     _, statement = _test_result(ingest("junit", xml))
     assert statement["predicate"]["failedTests"] == failed
     assert statement["predicate"]["result"] == ("FAILED" if failed else "PASSED")
+
+
+def _configuration(xml: bytes, suite: str | None = None) -> list[dict]:
+    plan = parse_report("junit", xml, resource_uri=IMAGE, project="p", note_project="p", now=NOW, suite=suite)
+    return _test_result(plan)[1]["predicate"]["configuration"]
+
+
+def test_junit_configuration_is_the_set_of_tests_unless_a_suite_is_named():
+    """The gate counts the newest result of each configuration: a rerun must share it, other tests not."""
+    failed = _configuration(junit_report("e2e", {"checkout": False, "login": True}))
+    assert failed == [{"name": "junit", "digest": {"sha256": _sha256_of_lines(["e2e/checkout", "e2e/login"])}}]
+    assert _configuration(junit_report("e2e", {"login": True, "checkout": True})) == failed  # a rerun, in another order
+    assert _configuration(junit_report("unit", {"checkout": True, "login": True})) != failed
+    assert _configuration(junit_report("e2e", {"checkout": True})) != failed
+    assert _configuration(junit_report("any", {"checkout": True}), suite="e2e") == [{"name": "junit:e2e"}]
+
+
+def test_junit_reports_of_two_suites_are_two_results_even_when_their_bytes_are_the_same():
+    from grafeas_py.ingest import occurrence_key
+
+    xml = raw("junit/pytest-passed.xml")
+
+    def key(suite):
+        plan = parse_report("junit", xml, resource_uri=IMAGE, project="p", note_project="p", now=NOW, suite=suite)
+        return plan.occurrences[0].key
+
+    assert key(None) == occurrence_key("junit", IMAGE, ("junit", hashlib.sha256(xml).hexdigest()))  # as before
+    assert len({key(None), key("e2e"), key("unit")}) == 3
+
+
+@pytest.mark.parametrize(
+    "format, suite, message",
+    [
+        ("junit", "", "suite must not be empty"),
+        ("junit", "x" * 256, "at most 255 characters"),
+        ("junit", "e2e\n", "control characters"),
+        ("junit", "e2e\x85", "control characters"),
+        ("junit", " e2e", "begin or end with a space"),
+        ("trivy", "e2e", "a trivy report has none"),
+    ],
+)
+def test_a_bad_suite_is_refused(format, suite, message):
+    source = raw("junit/pytest-passed.xml" if format == "junit" else "trivy/clean-image.json")
+    with pytest.raises(InvalidArgument, match=message):
+        parse_report(format, source, resource_uri=IMAGE, project="p", note_project="p", now=NOW, suite=suite)
 
 
 def test_xml_bombs_are_refused_before_anything_expands():
