@@ -99,6 +99,23 @@ def test_cyclonedx_components_nested_ones_included():
     assert reference["payload"]["predicate"]["mimeType"] == "application/vnd.cyclonedx+json"
 
 
+@pytest.mark.parametrize(
+    "purl, location",
+    [
+        ("pkg:npm/%40babel/core@7.22.0", "pkg:npm/%40babel/core"),
+        # The spec asks for %40, but many SBOMs write the scope's @ bare: only the last @ starts the version.
+        ("pkg:npm/@babel/core@7.22.0", "pkg:npm/@babel/core"),
+        ("pkg:npm/@babel/core", "pkg:npm/@babel/core"),
+        ("pkg:npm/@babel/core@7.22.0?repository_url=r.example.com", "pkg:npm/@babel/core?repository_url=r.example.com"),
+    ],
+)
+def test_a_scoped_npm_package_is_located_by_its_name_however_its_at_is_written(purl, location):
+    component = {"type": "library", "group": "@babel", "name": "core", "version": "7.22.0", "purl": purl}
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [component]}
+    [package] = details(ingest("cyclonedx", json.dumps(doc).encode()), "package")
+    assert package["name"] == "@babel/core" and package["cpeUri"] == location
+
+
 def test_cyclonedx_package_notes_keep_look_alike_names_apart():
     plan = ingest("cyclonedx", "cyclonedx/payments-api-1.5.cdx.json")
     babel = [name for name in plan.notes if "babel" in name]
