@@ -119,10 +119,14 @@ def parse(raw: bytes) -> CdxBom:
 
 
 def _components(d: dict, path: str):
-    """Every component, depth first: a component may nest the components it contains."""
-    for cpath, c in r.objects(d, "components", path):
+    """Every component in document order, each before the components it nests."""
+    # A stack, not recursion: each `yield from` level costs every component below it a frame to pass.
+    stack = r.objects(d, "components", path)[::-1]
+    while stack:
+        cpath, c = stack.pop()
         yield _component(c, cpath)
-        yield from _components(c, cpath)
+        if c.get("components") is not None:  # most have none: spare them the deep path string
+            stack.extend(r.objects(c, "components", cpath)[::-1])
 
 
 def _component(d: dict, path: str) -> CdxComponent:
