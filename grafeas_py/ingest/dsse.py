@@ -28,6 +28,7 @@ from .plan import PlanBuilder, compact, uri_note_id
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan the DSSE_ATTESTATION note and occurrence of each DSSE envelope (or Sigstore bundle) of a
     document, or of a JSON Lines file of them, as `cosign download attestation` writes several."""
+    raw = r.utf8(raw)  # before splitting lines: a UTF-16 line break is two bytes
     try:
         _plan_envelope(r.as_object(r.load_json(raw), ""), plan)
         return

@@ -8,6 +8,7 @@ most scanners emit it for empty fields.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from typing import NoReturn, TypeVar
 
@@ -19,13 +20,34 @@ from grafeas_py.wire.timestamps import normalize_timestamp
 
 T = TypeVar("T")
 
-_BOM = b"\xef\xbb\xbf"
+# UTF-32's marks come first: UTF-32LE's begins with UTF-16LE's.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32LE"),
+    (codecs.BOM_UTF32_BE, "UTF-32BE"),
+    (codecs.BOM_UTF16_LE, "UTF-16LE"),
+    (codecs.BOM_UTF16_BE, "UTF-16BE"),
+)
+
+
+def utf8(raw: bytes) -> bytes:
+    """A document in UTF-16 or UTF-32 with a byte order mark transcoded to UTF-8; any other as it is."""
+    # PowerShell 5's `trivy ... > report.json` writes UTF-16LE. JSON allows UTF-16 and UTF-32 (RFC 8259
+    # 8.1 asks for UTF-8 only between systems), but orjson reads only UTF-8.
+    for bom, encoding in _WIDE_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(encoding).encode()
+            except UnicodeDecodeError as exc:
+                at = len(bom) + exc.start
+                fail("", f"not valid {encoding}, as its byte order mark says it is: {exc.reason} at byte {at}")
+    return raw
 
 
 def load_json(raw: bytes):
-    """Parse a JSON document; a UTF-8 byte order mark (Windows tools write one) is tolerated."""
+    """Parse a JSON document in UTF-8 (Windows tools may start it with a byte order mark), UTF-16 or UTF-32."""
+    raw = utf8(raw)
     try:
-        return orjson.loads(raw[3:] if raw.startswith(_BOM) else raw)
+        return orjson.loads(raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidArgument(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
 

@@ -33,6 +33,7 @@ PREDICATE_MESSAGE = "grafeas.v1.InTotoSlsaProvenanceV1.SlsaProvenanceV1"
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan the BUILD note and occurrence of a SLSA v1 provenance statement or envelope."""
+    raw = r.utf8(raw)  # a bare statement is kept as text, and hashed, in UTF-8 whatever it came in
     doc, at = unwrap_bundle(r.as_object(r.load_json(raw), ""))
     envelope = parse_envelope(doc, at) if at or is_envelope(doc) else None
     # Errors inside an envelope point into its decoded payload.

@@ -1,6 +1,7 @@
 """Ingestion over HTTP: raw reports in, idempotent writes, nothing written from a malformed report,
 and what is ingested is what the deploy gate judges."""
 
+import codecs
 import json
 
 import pytest
@@ -78,6 +79,17 @@ def test_a_malformed_report_is_400_and_writes_nothing(http, project, fmt, fixtur
     assert message in r.json()["error"]["message"]
     assert occurrences(http, project) == []
     assert http.get(f"/v1/projects/{project}-notes/notes").json() == {}
+
+
+def test_a_report_powershell_wrote_in_utf_16_records_what_its_utf_8_does(http, project):
+    """PowerShell 5's `trivy image -f json app > report.json` writes UTF-16LE with a byte order mark."""
+    text = (FIXTURES / "trivy/alpine-app-image.json").read_text(encoding="utf-8")
+    utf16 = post_report(http, project, "trivy", codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    assert utf16.status_code == 200, utf16.text
+    created = utf16.json()["created"]
+    utf8 = post_report(http, project, "trivy", text.encode()).json()
+    # The same findings; only the scan's DISCOVERY is new, as each document is a scan of its own.
+    assert (utf8["created"], utf8["updated"], utf8["unchanged"]) == (1, 0, created - 1)
 
 
 def test_a_junit_report_nesting_suites_deeper_than_python_recurses_is_read_whole(http, project):

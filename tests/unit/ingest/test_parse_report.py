@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
@@ -33,6 +34,37 @@ def test_the_same_report_twice_gives_the_same_plan(format, fixture):
     first, second = ingest(format, fixture), ingest(format, fixture, now=NOW + dt.timedelta(hours=1))
     assert [o.key for o in first.occurrences] == [o.key for o in second.occurrences]
     assert first.notes.keys() == second.notes.keys()
+
+
+JSON_CASES = [(format, fixture) for format, fixture in VALID_CASES if format != "junit"]
+BYTE_ORDER_MARKS = {
+    "UTF-16LE": (codecs.BOM_UTF16_LE, "utf-16-le"),  # what PowerShell 5's `>` writes
+    "UTF-16BE": (codecs.BOM_UTF16_BE, "utf-16-be"),
+    "UTF-32LE": (codecs.BOM_UTF32_LE, "utf-32-le"),
+    "UTF-32BE": (codecs.BOM_UTF32_BE, "utf-32-be"),
+}
+
+
+def _bodies(plan) -> str:
+    """The plan's notes and occurrence bodies, with the digest of the document's own bytes left out."""
+    bodies = json.dumps([plan.notes, [o.body for o in plan.occurrences]], sort_keys=True)
+    return bodies.replace(plan.document_sha256, "<document sha256>")
+
+
+@pytest.mark.parametrize("encoding", BYTE_ORDER_MARKS)
+@pytest.mark.parametrize("format,fixture", JSON_CASES)
+def test_a_json_report_in_utf_16_or_utf_32_with_a_byte_order_mark_reads_as_in_utf_8(format, fixture, encoding):
+    bom, codec = BYTE_ORDER_MARKS[encoding]
+    encoded = bom + raw(fixture).decode().encode(codec)
+    assert _bodies(ingest(format, encoded)) == _bodies(ingest(format, fixture))
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16LE", "UTF-32BE"])
+def test_a_report_its_byte_order_mark_misdescribes_says_so(encoding):
+    bom, codec = BYTE_ORDER_MARKS[encoding]
+    encoded = bom + raw("trivy/clean-image.json").decode().encode(codec)
+    with pytest.raises(InvalidArgument, match=f"not valid {encoding}, as its byte order mark says it is: .* at byte"):
+        ingest("trivy", encoded[:-1])
 
 
 @pytest.mark.parametrize("format,fixture", VALID_CASES)
