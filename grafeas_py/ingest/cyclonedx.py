@@ -8,7 +8,8 @@ names, which are not SPDX, go to `license.comments`.
 VEX: each entry of `vulnerabilities[]` with an `analysis` becomes a VULNERABILITY_ASSESSMENT note
 whose product is the resource. States map as not_affected and false_positive -> NOT_AFFECTED,
 exploitable -> AFFECTED, resolved and resolved_with_pedigree -> FIXED, in_triage ->
-UNDER_INVESTIGATION. Justifications map where Grafeas has the same idea (code_not_present,
+UNDER_INVESTIGATION; an analysis without a state (the schema allows it) gives an assessment without
+one, which clears nothing. Justifications map where Grafeas has the same idea (code_not_present,
 code_not_reachable, protected_*); the requires_* ones have none and are named in the justification
 details. An assessment is a statement at one time, so the note id carries a hash of the resource and
 of the whole vulnerability entry: re-ingesting the same VEX changes nothing, a revised one adds a
@@ -74,7 +75,7 @@ class CdxComponent:
 
 @dataclass(frozen=True, slots=True)
 class CdxAnalysis:
-    state: str  # Grafeas name
+    state: str  # Grafeas name, "" when the analysis gives none
     justification: str  # CycloneDX name, "" when absent
     responses: tuple[str, ...]
     detail: str
@@ -166,9 +167,9 @@ def _vulnerability(d: dict, path: str) -> CdxVulnerability:
 
 
 def _analysis(a: dict, path: str) -> CdxAnalysis:
-    state = r.choice(a, "state", path, STATES, default=None)
-    if state is None:
-        r.fail(f"{path}.state", "is required")
+    # The schema makes state optional. Without one the analysis claims nothing: its assessment has no
+    # state (STATE_UNSPECIFIED), so it can never clear a finding.
+    state = r.choice(a, "state", path, STATES, default="")
     responses = r.strings(a, "response", path)
     for i, response in enumerate(responses):
         if response not in RESPONSES:
@@ -228,7 +229,7 @@ def _add_assessment(plan: PlanBuilder, bom: CdxBom, v: CdxVulnerability) -> None
         ],
     )
     body = compact(
-        shortDescription=f"{v.id}: {analysis.state}",
+        shortDescription=f"{v.id}: {analysis.state or 'no state given'}",
         longDescription=analysis.detail,
         vulnerabilityAssessment=compact(
             title=f"VEX for {bom.subject_name or plan.resource_uri}",

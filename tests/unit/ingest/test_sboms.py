@@ -10,7 +10,8 @@ import pytest
 
 from grafeas_py.errors import InvalidArgument
 
-from .support import DIGEST, IMAGE, details, ingest, note_name, raw
+from .support import DIGEST, IMAGE, assert_valid_grafeas, details, ingest, note_name, raw
+from .test_fixture_schemas import _validator
 
 
 def _packages(plan) -> dict[str, dict]:
@@ -192,6 +193,17 @@ def test_cyclonedx_vex_becomes_assessment_notes():
     assert exploitable["remediations"] == [{"remediationType": "VENDOR_FIX", "details": "update"}]
     assert assessments["CVE-2024-9143"]["vulnerabilityAssessment"]["assessment"]["state"] == "UNDER_INVESTIGATION"
     assert assessments["GHSA-9wx4-h78v-vm56"]["vulnerabilityAssessment"]["assessment"]["state"] == "FIXED"
+
+
+def test_an_analysis_without_a_state_is_accepted_and_clears_nothing():
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    del doc["vulnerabilities"][0]["analysis"]["state"]  # CVE-2022-1471's not_affected
+    assert list(_validator("cyclonedx/payments-api-1.6.cdx.json").iter_errors(doc)) == []  # the schema allows it
+    plan = ingest("cyclonedx", json.dumps(doc).encode())
+    assert_valid_grafeas(plan)
+    note = _assessments(plan)["CVE-2022-1471"]
+    assert "state" not in note["vulnerabilityAssessment"]["assessment"]  # STATE_UNSPECIFIED: neither cleared nor fixed
+    assert note["shortDescription"] == "CVE-2022-1471: no state given"
 
 
 def test_a_revised_assessment_is_a_new_note_and_the_same_one_is_not():
