@@ -108,8 +108,9 @@ def evaluate(
 
 def notes_needed(policy: Policy, occurrences: list[dict]) -> set[str]:
     """The names of the notes `evaluate` reads, to be given as its `notes`: those of the VULNERABILITY
-    occurrences that leave their severity (or CVSS score, under a maximum) to their note, and, for a
-    Rego module, which may read any of them, the notes of all the occurrences."""
+    occurrences that leave their severity (or CVSS score, under a maximum) to their note, the assessment
+    notes of their VEX states, which say which packages an assessment covers, and, for a Rego module,
+    which may read any of them, the notes of all the occurrences."""
     needed = vulnerability_notes_needed(policy.rules.vulnerabilities, occurrences)
     if policy.rego is not None:
         needed.update(_note_names(occurrences))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from grafeas_py.gate.purls import split_purl_version
+
 # Package kinds that are the operating system's own packages: Grafeas's packageType "OS".
 OS_PACKAGE_TYPES = frozenset({"apk", "deb", "rpm", "alpm", "portage", "os"})
 
@@ -32,15 +34,3 @@ def package_location(purl: str, cpe: str, ecosystem: str, name: str) -> str:
     if cpe:
         return cpe
     return f"pkg:{(ecosystem or 'generic').lower()}/{quote(name, safe='')}"
-
-
-def split_purl_version(purl: str) -> tuple[str, str]:
-    """A package URL without its version, and the version as written ("" when it has none)."""
-    # `pkg:type/namespace/name@version?qualifiers#subpath`: the version follows the last @ before the
-    # qualifiers and holds no `/`. The spec escapes an @ in a namespace as %40, but npm scopes are often
-    # written bare (`pkg:npm/@babel/core@7.22.0`), and that @ is followed by a `/`.
-    end = min((i for i in (purl.find("?"), purl.find("#")) if i >= 0), default=len(purl))
-    at = purl.rfind("@", 0, end)
-    if not purl.startswith("pkg:") or at < 0 or "/" in purl[at:end]:
-        return purl, ""
-    return purl[:at] + purl[end:], purl[at + 1 : end]

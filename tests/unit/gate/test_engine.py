@@ -787,3 +787,88 @@ def test_a_note_of_another_kind_says_nothing_of_a_vulnerability_left_to_it():
     assert violation.code == "SEVERITY_UNKNOWN" and violation.evidence == [unrated["name"], needed]
     assert f"its note {needed} is a BUILD note), judged as CRITICAL" in violation.message
     assert evaluate(policy, URI, [unrated], NOW).decision == "ALLOW"  # given no notes: its own fields alone
+
+
+# ---- a VEX assessment clears only findings in the packages it names ------------------------------
+
+VEX_NOTE = "projects/acme/notes/vex-CVE-2022-1471-0123456789abcdef"
+SNAKEYAML = "pkg:maven/org.yaml/snakeyaml"
+
+
+def _in(location: str, version: str) -> dict:
+    """A package issue as ingestion writes it: the purl without its version, the version apart."""
+    return {
+        "affectedCpeUri": location,
+        "affectedPackage": location.rsplit("/", 1)[-1],
+        "affectedVersion": {"kind": "NORMAL", "name": version, "fullName": version},
+        "fixedVersion": {"kind": "NORMAL", "name": "2.0"},
+    }
+
+
+def _assessment(product_id: str | None, kind: str = "VULNERABILITY_ASSESSMENT") -> dict:
+    product = {"name": "registry.example.com/payments/api", "genericUri": URI}
+    if product_id is not None:
+        product["id"] = product_id
+    body = {"product": product, "assessment": {"vulnerabilityId": "CVE-2022-1471", "state": "NOT_AFFECTED"}}
+    return {"name": VEX_NOTE, "kind": kind, "vulnerabilityAssessment": body}
+
+
+@pytest.mark.parametrize(
+    "product_id, issues, decision",
+    [
+        (f"{SNAKEYAML}@1.33", [_in(SNAKEYAML, "1.33")], "ALLOW"),
+        # The same CVE elsewhere in the artifact: another version, another package, or both at once.
+        (f"{SNAKEYAML}@1.33", [_in(SNAKEYAML, "1.30")], "DENY"),
+        (f"{SNAKEYAML}@1.33", [_in("pkg:maven/com.example/yaml-shaded", "1.33")], "DENY"),
+        (f"{SNAKEYAML}@1.33", [_in(SNAKEYAML, "1.33"), _in("pkg:maven/com.example/yaml-shaded", "4.0")], "DENY"),
+        (f"{SNAKEYAML}@1.33", [], "DENY"),  # a finding naming no package is not shown to be in this one
+        (SNAKEYAML, [_in(SNAKEYAML, "1.30")], "ALLOW"),  # a purl without a version names every version
+        # Escaped or not, and whatever qualifiers each tool adds, a purl names the same package.
+        ("pkg:npm/@babel/core@7.22.0", [_in("pkg:npm/%40babel/core", "7.22.0")], "ALLOW"),
+        (
+            "pkg:apk/alpine/libcrypto3@3.1.4-r5?arch=x86_64&distro=3.19.1",
+            [_in("pkg:apk/alpine/libcrypto3?arch=x86_64&upstream=openssl&distro=alpine-3.19.1", "3.1.4-r5")],
+            "ALLOW",
+        ),
+        ("cpe:2.3:a:snakeyaml:snakeyaml:1.33:*:*:*:*:*:*:*", [_in(SNAKEYAML, "1.33")], "DENY"),
+        # An assessment naming no package, or an id that is no package, is about the artifact as a whole.
+        (None, [_in("pkg:maven/com.example/yaml-shaded", "1.33")], "ALLOW"),
+        ("CSAFPID-0001", [_in("pkg:maven/com.example/yaml-shaded", "1.33")], "ALLOW"),
+    ],
+)
+def test_a_vex_assessment_clears_only_findings_in_the_package_it_names(product_id, issues, decision):
+    from grafeas_py.gate import notes_needed, parse_policy
+
+    policy = parse_policy({"rules": {"vulnerabilities": VULNS}})
+    found = vulnerability(
+        "CVE-2022-1471", "CRITICAL", packageIssue=issues, vexAssessment={"state": "NOT_AFFECTED", "noteName": VEX_NOTE}
+    )
+    assert notes_needed(policy, [found]) == {VEX_NOTE}  # the note that says what the assessment covers
+    result = evaluate(policy, URI, [found], NOW, notes={VEX_NOTE: _assessment(product_id)})
+    assert result.decision == decision
+    if decision == "DENY":
+        [violation] = result.violations
+        assert violation.code.endswith("SEVERITY_EXCEEDED") and violation.evidence == [found["name"], VEX_NOTE]
+        assert f"its VEX assessment (NOT_AFFECTED, note {VEX_NOTE}) covers only {product_id}" in violation.message
+
+
+@pytest.mark.parametrize(
+    "notes, says",
+    [
+        ({}, "no longer exists"),
+        (
+            {VEX_NOTE: _assessment(None, kind="VULNERABILITY")},
+            "is a VULNERABILITY note, not a VULNERABILITY_ASSESSMENT",
+        ),
+    ],
+)
+def test_a_vex_assessment_whose_note_cannot_say_what_it_covers_clears_nothing(notes, says):
+    """Read as the whole artifact, a scoped assessment whose note was deleted would let everything through."""
+    found = vulnerability("CVE-2022-1471", "CRITICAL", vexAssessment={"state": "FIXED", "noteName": VEX_NOTE})
+    result = evaluate(make_policy({"vulnerabilities": VULNS}), URI, [found], NOW, notes=notes)
+    [violation] = result.violations
+    assert f"its VEX assessment (FIXED) is not honoured: its note {VEX_NOTE} {says}" in violation.message
+    assert violation.evidence == [found["name"], VEX_NOTE]
+    # Without a note to name, the assessment covers the whole artifact, as it always did.
+    del found["vulnerability"]["vexAssessment"]["noteName"]
+    assert evaluate(make_policy({"vulnerabilities": VULNS}), URI, [found], NOW, notes=notes).decision == "ALLOW"
