@@ -6,21 +6,29 @@ data. Licences: SPDX ids and expressions join with AND into `license.expression`
 names, which are not SPDX, go to `license.comments`.
 
 VEX: each entry of `vulnerabilities[]` with an `analysis` becomes a VULNERABILITY_ASSESSMENT note
-whose product is the resource. States map as not_affected and false_positive -> NOT_AFFECTED,
-exploitable -> AFFECTED, resolved and resolved_with_pedigree -> FIXED, in_triage ->
+per package its `affects` names, whose product is that package in the resource: `product.id` is the
+package's purl (else its CPE, else a purl made of its name and version), which limits what the
+assessment clears to findings in that package (gate/purls.py); `genericUri` is the resource. An
+`affects` ref is a component's bom-ref, or a BOM-Link to one; a ref to no component of the BOM is
+taken as a purl if it is one (a VEX document kept apart from its SBOM names packages so), and
+refused otherwise. An entry that names no package, or the BOM's own subject, is about the resource
+as a whole: its note has no `product.id`. States map as not_affected and false_positive ->
+NOT_AFFECTED, exploitable -> AFFECTED, resolved and resolved_with_pedigree -> FIXED, in_triage ->
 UNDER_INVESTIGATION; an analysis without a state (the schema allows it) gives an assessment without
 one, which clears nothing. Justifications map where Grafeas has the same idea (code_not_present,
 code_not_reachable, protected_*); the requires_* ones have none and are named in the justification
-details. An assessment is a statement at one time, so the note id carries a hash of the resource and
-of the whole vulnerability entry: re-ingesting the same VEX changes nothing, a revised one adds a
-note. Entries without an analysis are a vulnerability disclosure, not VEX, and are skipped. A BOM
-with assessments and no components is a VEX document: it gets no SBOM reference.
+details. An assessment is a statement at one time, so the note id carries a hash of the resource, of
+the whole vulnerability entry and of the package: re-ingesting the same VEX changes nothing, a
+revised one adds a note, and two entries for one vulnerability in different packages are two notes.
+Entries without an analysis are a vulnerability disclosure, not VEX, and are skipped. A BOM with
+assessments and no components is a VEX document: it gets no SBOM reference.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 import orjson
 
@@ -64,6 +72,7 @@ RESPONSES = {
 
 @dataclass(frozen=True, slots=True)
 class CdxComponent:
+    bom_ref: str
     kind: str
     name: str
     version: str
@@ -88,6 +97,7 @@ class CdxVulnerability:
     source_url: str
     description: str
     analysis: CdxAnalysis | None
+    affects: tuple[tuple[str, str], ...]  # (path, ref) of each component or service it names
     entry: dict  # the raw entry: what the assessment's note id is a hash of
 
 
@@ -95,6 +105,7 @@ class CdxVulnerability:
 class CdxBom:
     spec_version: str
     subject_name: str
+    subject_ref: str  # the bom-ref of metadata.component, the resource itself
     publisher: str
     components: tuple[CdxComponent, ...]
     vulnerabilities: tuple[CdxVulnerability, ...]
@@ -110,9 +121,11 @@ def parse(raw: bytes) -> CdxBom:
         r.fail("specVersion", "is required")
     metadata = r.obj(doc, "metadata", "")
     publisher = r.obj(metadata, "supplier", "metadata") or r.obj(metadata, "manufacturer", "metadata")
+    subject = r.obj(metadata, "component", "metadata")
     return CdxBom(
         spec_version=version,
-        subject_name=r.text(r.obj(metadata, "component", "metadata"), "name", "metadata.component"),
+        subject_name=r.text(subject, "name", "metadata.component"),
+        subject_ref=r.text(subject, "bom-ref", "metadata.component"),
         publisher=r.text(publisher, "name", "metadata.supplier"),
         components=tuple(_components(doc, "")),
         vulnerabilities=tuple(_vulnerability(v, path) for path, v in r.objects(doc, "vulnerabilities", "")),
@@ -144,6 +157,7 @@ def _component(d: dict, path: str) -> CdxComponent:
             names.append(r.text(lic, "name", f"{lpath}.license", required=True))
     group, name = r.text(d, "group", path), r.text(d, "name", path, required=True)
     return CdxComponent(
+        bom_ref=r.text(d, "bom-ref", path),
         kind=r.text(d, "type", path, required=True),
         name=f"{group}/{name}" if group else name,  # as a purl names it: npm @babel/core, Maven group/artifact
         version=r.text(d, "version", path),
@@ -162,6 +176,9 @@ def _vulnerability(d: dict, path: str) -> CdxVulnerability:
         source_url=r.text(source, "url", f"{path}.source"),
         description=r.text(d, "description", path),
         analysis=_analysis(r.obj(d, "analysis", path), f"{path}.analysis") if "analysis" in d else None,
+        affects=tuple(
+            (f"{apath}.ref", r.text(a, "ref", apath, required=True)) for apath, a in r.objects(d, "affects", path)
+        ),
         entry=d,
     )
 
@@ -189,8 +206,13 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     if bom.components or not assessed:
         add_sbom(plan, "cyclonedx", bom.spec_version, MIME_TYPE)
     add_packages(plan, [_package(c) for c in bom.components if c.kind in PACKAGE_KINDS])
+    by_ref = {c.bom_ref: c for c in bom.components if c.bom_ref} if assessed else {}
     for vulnerability in assessed:
-        _add_assessment(plan, bom, vulnerability)
+        packages = [_affected(ref, path, by_ref, bom.subject_ref) for path, ref in vulnerability.affects] or [""]
+        # One note per package, so that a state given for one never reads as given for another; the
+        # whole resource ("") covers every package.
+        for package in dict.fromkeys(packages) if "" not in packages else [""]:
+            _add_assessment(plan, bom, vulnerability, package)
 
 
 def _package(c: CdxComponent) -> Component:
@@ -208,9 +230,35 @@ def _package(c: CdxComponent) -> Component:
     )
 
 
-def _add_assessment(plan: PlanBuilder, bom: CdxBom, v: CdxVulnerability) -> None:
+def _affected(ref: str, path: str, by_ref: dict[str, CdxComponent], subject_ref: str) -> str:
+    """The package an `affects` ref names, as an assessment's product.id; "" for the resource itself."""
+    if ref.startswith("urn:cdx:") and "#" in ref:
+        ref = unquote(ref.split("#", 1)[1])  # a BOM-Link: the bom-ref it points at, in this BOM or another
+    if ref == subject_ref:
+        return ""
+    component = by_ref.get(ref)
+    if component is not None:
+        return _package_id(component)
+    if ref.startswith("pkg:"):
+        return ref
+    # Read as the whole resource, an assessment of one unknown part would clear findings in every other.
+    why = "names no component of this BOM and is not a package URL: the assessment cannot be limited to its package"
+    r.fail(path, f"{ref!r} {why}")
+
+
+def _package_id(c: CdxComponent) -> str:
+    """A component as one package identifier: its purl, else its CPE, else a purl of its name and version."""
+    if c.purl or c.cpe:
+        return c.purl or c.cpe
+    location = package_location("", "", "", c.name)
+    return f"{location}@{quote(c.version, safe='')}" if c.version else location
+
+
+def _add_assessment(plan: PlanBuilder, bom: CdxBom, v: CdxVulnerability, package: str) -> None:
     analysis = v.analysis
-    revision = hashlib.sha256(orjson.dumps([plan.resource_uri, v.entry], option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # An assessment of the whole resource keeps the id it had before assessments named packages.
+    identity = [plan.resource_uri, v.entry, package] if package else [plan.resource_uri, v.entry]
+    revision = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     justification = None
     if analysis.justification:
         # Grafeas has no type for the requires_* justifications: name them in the details instead.
@@ -228,13 +276,16 @@ def _add_assessment(plan: PlanBuilder, bom: CdxBom, v: CdxVulnerability) -> None
             compact(remediationType=RESPONSES[response], details=response) for response in analysis.responses
         ],
     )
+    subject = bom.subject_name or plan.resource_uri
     body = compact(
-        shortDescription=f"{v.id}: {analysis.state or 'no state given'}",
+        shortDescription=f"{v.id}{f' in {package}' if package else ''}: {analysis.state or 'no state given'}",
         longDescription=analysis.detail,
         vulnerabilityAssessment=compact(
-            title=f"VEX for {bom.subject_name or plan.resource_uri}",
+            title=f"VEX for {subject}",
             publisher=compact(name=bom.publisher) or None,
-            product=compact(name=bom.subject_name or plan.resource_uri, genericUri=plan.resource_uri),
+            product=compact(
+                name=f"{package} in {subject}" if package else subject, id=package, genericUri=plan.resource_uri
+            ),
             assessment=assessment,
         ),
     )

@@ -276,6 +276,43 @@ def test_a_named_suite_is_replaced_by_its_own_rerun_only(http, project):
     assert sorted(c[0]["name"] for c in configurations) == ["junit:e2e", "junit:e2e", "junit:unit"]
 
 
+def test_a_vex_assessment_of_one_package_does_not_clear_the_same_cve_in_another(http, project):
+    """The SBOM's VEX says CVE-2022-1471 does not affect snakeyaml 1.33. The image also holds a snakeyaml
+    1.30, which nobody assessed. A client that copies the assessment onto every finding of the CVE, as
+    Artifact Analysis copies `load-vex` states onto occurrences, must not get the other one let through."""
+    assert ingest(http, project, "cyclonedx", "cyclonedx/payments-api-1.6.cdx.json").status_code == 200
+    notes = http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1000}).json()["notes"]
+    [vex] = [
+        n for n in notes if n.get("vulnerabilityAssessment", {}).get("assessment", {}).get("state") == "NOT_AFFECTED"
+    ]
+    assert vex["vulnerabilityAssessment"]["product"]["id"] == "pkg:maven/org.yaml/snakeyaml@1.33"
+
+    report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
+    [jar] = [result for result in report["Results"] if result["Target"] == "app/payments-api.jar"]
+    [snakeyaml] = [v for v in jar["Vulnerabilities"] if v["VulnerabilityID"] == "CVE-2022-1471"]
+    older = snakeyaml | {"InstalledVersion": "1.30", "PkgIdentifier": {"PURL": "pkg:maven/org.yaml/snakeyaml@1.30"}}
+    older["PkgPath"] = "app/payments-api.jar/BOOT-INF/lib/legacy-client.jar/snakeyaml-1.30.jar"
+    report["Results"] = [jar | {"Vulnerabilities": [snakeyaml, older]}]
+    assert post_report(http, project, "trivy", json.dumps(report).encode()).status_code == 200
+    findings = occurrences(http, project, 'kind="VULNERABILITY"')
+    assert len(findings) == 2
+    for finding in findings:
+        assessment = {"vulnerabilityId": "CVE-2022-1471", "noteName": vex["name"], "state": "NOT_AFFECTED"}
+        body = {"vulnerability": finding["vulnerability"] | {"vexAssessment": assessment}}
+        r = http.patch(f"/v1/{finding['name']}", params={"updateMask": "vulnerability"}, json=body)
+        assert r.status_code == 200, r.text
+
+    policies = f"/v1/projects/{project}/policies"
+    policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+    assert http.post(policies, params={"policyId": "vex"}, json=policy).status_code == 200
+    decision = http.post(f"{policies}/vex:evaluate", json={"resourceUri": IMAGE}).json()
+    assert decision["decision"] == "DENY"
+    [violation] = decision["violations"]  # snakeyaml 1.33's is cleared, 1.30's is not
+    assert "(in org.yaml:snakeyaml 1.30, fixed in 2.0)" in violation["message"]
+    assert "covers only pkg:maven/org.yaml/snakeyaml@1.33" in violation["message"]
+    assert vex["name"] in violation["evidence"]
+
+
 def test_the_gate_sees_each_cve_of_a_clair_advisory_at_its_own_severity(http, project):
     """Clair names each CVE a Red Hat advisory fixes after the advisory: the HIGH one must not hide behind a LOW."""
     summary = ingest(http, project, "clair", "clair/rhsa-one-name-many-cves.json").json()

@@ -176,7 +176,12 @@ def test_cyclonedx_vex_becomes_assessment_notes():
     # CVE-2024-2511 has no analysis: a disclosure, not VEX.
     assert set(assessments) == {"CVE-2022-1471", "CVE-2024-6119", "CVE-2024-9143", "GHSA-9wx4-h78v-vm56"}
     snakeyaml = assessments["CVE-2022-1471"]["vulnerabilityAssessment"]
-    assert snakeyaml["product"] == {"name": "registry.example.com/payments/api", "genericUri": IMAGE}
+    # `affects` names the component by its bom-ref: the assessment is about that package in the image only.
+    assert snakeyaml["product"] == {
+        "name": "pkg:maven/org.yaml/snakeyaml@1.33 in registry.example.com/payments/api",
+        "id": "pkg:maven/org.yaml/snakeyaml@1.33",
+        "genericUri": IMAGE,
+    }
     assert snakeyaml["assessment"]["state"] == "NOT_AFFECTED"
     assert snakeyaml["assessment"]["justification"] == {
         "justificationType": "VULNERABLE_CODE_NOT_IN_EXECUTE_PATH",
@@ -203,7 +208,92 @@ def test_an_analysis_without_a_state_is_accepted_and_clears_nothing():
     assert_valid_grafeas(plan)
     note = _assessments(plan)["CVE-2022-1471"]
     assert "state" not in note["vulnerabilityAssessment"]["assessment"]  # STATE_UNSPECIFIED: neither cleared nor fixed
-    assert note["shortDescription"] == "CVE-2022-1471: no state given"
+    assert note["shortDescription"] == "CVE-2022-1471 in pkg:maven/org.yaml/snakeyaml@1.33: no state given"
+
+
+def _vex(*entries: dict, components: list[dict] | None = None) -> bytes:
+    """A CycloneDX 1.6 BOM of the payments image with these vulnerability entries."""
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    doc["vulnerabilities"] = list(entries)
+    if components is not None:
+        doc["components"] = components
+    assert list(_validator("cyclonedx/payments-api-1.6.cdx.json").iter_errors(doc)) == []
+    return json.dumps(doc).encode()
+
+
+def _entry(state: str, *refs: str, cve: str = "CVE-2022-1471") -> dict:
+    entry = {"id": cve, "analysis": {"state": state}}
+    if refs:
+        entry["affects"] = [{"ref": ref} for ref in refs]
+    return entry
+
+
+def _scopes(plan) -> dict[str, str]:
+    """Each assessment's package (product.id, "" for the whole image) and its state."""
+    return {
+        note["vulnerabilityAssessment"]["product"].get("id", ""): note["vulnerabilityAssessment"]["assessment"]["state"]
+        for note in plan.notes.values()
+        if "vulnerabilityAssessment" in note
+    }
+
+
+JAR = {"bom-ref": "shaded-jar", "type": "library", "name": "yaml-shaded", "version": "4.0", "cpe": "cpe:2.3:a:ex:y:4.0"}
+
+
+def test_entries_for_one_vulnerability_in_two_packages_are_two_notes_that_do_not_contradict():
+    components = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))["components"] + [JAR]
+    bom = _vex(
+        _entry("not_affected", "pkg:maven/org.yaml/snakeyaml@1.33"),
+        _entry("exploitable", "shaded-jar"),
+        components=components,
+    )
+    plan = ingest("cyclonedx", bom)
+    assert_valid_grafeas(plan)
+    assert _scopes(plan) == {"pkg:maven/org.yaml/snakeyaml@1.33": "NOT_AFFECTED", "cpe:2.3:a:ex:y:4.0": "AFFECTED"}
+
+
+def test_an_entry_naming_two_packages_is_a_note_for_each():
+    components = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))["components"] + [JAR]
+    link = "urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#pkg%3Amaven%2Forg.yaml%2Fsnakeyaml%401.33"
+    refs = ("pkg:maven/org.yaml/snakeyaml@1.33", "shaded-jar", link)  # the link names the first one again
+    plan = ingest("cyclonedx", _vex(_entry("not_affected", *refs), components=components))
+    assert _scopes(plan) == {"pkg:maven/org.yaml/snakeyaml@1.33": "NOT_AFFECTED", "cpe:2.3:a:ex:y:4.0": "NOT_AFFECTED"}
+
+
+@pytest.mark.parametrize(
+    "refs, package",
+    [
+        # A BOM-Link to a component, in this BOM or in the SBOM a separate VEX document refers to.
+        (("urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#pkg%3Amaven%2Forg.yaml%2Fsnakeyaml%401.33",), None),
+        # A component without purl or CPE: a purl made of its name and version.
+        (("app-config",), "pkg:generic/config%2Fapplication.yaml"),
+        # No affects, or the image itself: the whole image.
+        ((), ""),
+        (
+            (
+                "pkg:oci/api@sha256%3A4c1f9a7b2d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8?repository_url=registry.example.com%2Fpayments%2Fapi",
+            ),
+            "",
+        ),
+    ],
+)
+def test_an_affects_ref_resolves_to_the_package_it_names(refs, package):
+    plan = ingest("cyclonedx", _vex(_entry("not_affected", *refs)))
+    expected = "pkg:maven/org.yaml/snakeyaml@1.33" if package is None else package
+    assert _scopes(plan) == {expected: "NOT_AFFECTED"}
+
+
+def test_an_assessment_of_the_whole_image_keeps_its_note_id():
+    entry = _entry("not_affected")
+    [name] = [n for n, body in ingest("cyclonedx", _vex(entry)).notes.items() if "vulnerabilityAssessment" in body]
+    revision = hashlib.sha256(json.dumps([IMAGE, entry], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert name == note_name(f"vex-CVE-2022-1471-{revision[:16]}")
+
+
+def test_an_affects_ref_to_nothing_known_is_refused():
+    """Taken for the whole image, an assessment of an unknown part would clear findings in every other."""
+    with pytest.raises(InvalidArgument, match=r"vulnerabilities\[0\]\.affects\[1\]\.ref: 'comp-17' names no component"):
+        ingest("cyclonedx", _vex(_entry("not_affected", "pkg:pypi/requests@2.32.3", "comp-17")))
 
 
 def test_a_revised_assessment_is_a_new_note_and_the_same_one_is_not():
