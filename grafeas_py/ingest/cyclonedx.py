@@ -1,4 +1,6 @@
-"""CycloneDX JSON BOMs (1.4 to 1.6; tested against the 1.5 and 1.6 schemas): typed model and mapping.
+"""CycloneDX JSON BOMs (1.4 to 1.7; tested against the 1.5 and 1.6 schemas): typed model and mapping.
+
+1.7 only adds to what 1.6 has (citations, patents, ...), none of it in the members read here.
 
 Components (nested ones too) become packages, see sbom.py; only software kinds count (application,
 framework, library, operating-system, firmware, container, platform, device-driver), not files or
@@ -37,7 +39,7 @@ from .identifiers import package_location, package_type, purl_type
 from .plan import PlanBuilder, compact, safe_note_id
 from .sbom import Component, add_packages, add_sbom
 
-VERSIONS = {"1.4": "1.4", "1.5": "1.5", "1.6": "1.6"}
+VERSIONS = {"1.4": "1.4", "1.5": "1.5", "1.6": "1.6", "1.7": "1.7"}
 MIME_TYPE = "application/vnd.cyclonedx+json"
 PACKAGE_KINDS = frozenset(
     {"application", "framework", "library", "operating-system", "firmware", "container", "platform", "device-driver"}

@@ -118,6 +118,18 @@ def test_a_scoped_npm_package_is_located_by_its_name_however_its_at_is_written(p
     assert package["name"] == "@babel/core" and package["cpeUri"] == location
 
 
+def test_cyclonedx_1_7_reads_as_1_6_does():
+    """1.7 (October 2025) adds members this mapping does not read; what it reads is as in 1.6."""
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    newer = ingest("cyclonedx", json.dumps({**doc, "specVersion": "1.7"}).encode())
+    plan = ingest("cyclonedx", json.dumps(doc).encode())
+    assert [o.body for o in newer.occurrences if "package" in o.body] == [
+        o.body for o in plan.occurrences if "package" in o.body
+    ]
+    assert set(newer.notes) - {note_name("sbom-cyclonedx-1-7")} == set(plan.notes) - {note_name("sbom-cyclonedx-1-6")}
+    assert newer.notes[note_name("sbom-cyclonedx-1-7")] == {"sbomReference": {"format": "cyclonedx", "version": "1.7"}}
+
+
 def test_cyclonedx_package_notes_keep_look_alike_names_apart():
     plan = ingest("cyclonedx", "cyclonedx/payments-api-1.5.cdx.json")
     babel = [name for name in plan.notes if "babel" in name]
