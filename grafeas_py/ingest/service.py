@@ -111,7 +111,7 @@ class Ingest:
         if not legacy:
             return ids
         wanted = sorted({*(ids[index] for index in legacy), *legacy.values()})
-        stored = self.grafeas.storage.get_occurrences(project, wanted)
+        stored = self.grafeas.storage.existing_occurrence_ids(project, wanted)  # grafeas.ingest reads the documents
         chosen, taken = list(ids), set(ids)
         for index, old in legacy.items():
             if ids[index] not in stored and old in stored and old not in taken:

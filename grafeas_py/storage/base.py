@@ -166,6 +166,10 @@ class Storage(abc.ABC):
         """The occurrences of those ids that exist, with the revision each is at, by id."""
 
     @abc.abstractmethod
+    def existing_occurrence_ids(self, project_id: str, occurrence_ids: list[str]) -> set[str]:
+        """Those of the ids that occurrences have, their documents unread."""
+
+    @abc.abstractmethod
     def deleted_occurrence_uris(self, project_id: str, occurrence_ids: list[str]) -> dict[str, str]:
         """The resource URI each of those ids had when it was last deleted, by id, for those ever deleted."""
 

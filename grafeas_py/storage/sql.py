@@ -558,6 +558,10 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         found = self.get_occurrences_with_revisions(project_id, occurrence_ids)
         return {occurrence_id: data for occurrence_id, (data, _) in found.items()}
 
+    def existing_occurrence_ids(self, project_id: str, occurrence_ids: list[str]) -> set[str]:
+        with self._read() as conn:
+            return self._taken_occurrence_ids(conn, project_id, occurrence_ids)
+
     def get_occurrences_with_revisions(self, project_id: str, occurrence_ids: list[str]) -> dict[str, tuple[dict, int]]:
         found = {}
         with self._read() as conn:
