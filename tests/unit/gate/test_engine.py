@@ -872,3 +872,64 @@ def test_a_vex_assessment_whose_note_cannot_say_what_it_covers_clears_nothing(no
     # Without a note to name, the assessment covers the whole artifact, as it always did.
     del found["vulnerability"]["vexAssessment"]["noteName"]
     assert evaluate(make_policy({"vulnerabilities": VULNS}), URI, [found], NOW, notes=notes).decision == "ALLOW"
+
+
+def _assessment_with(assessment: dict | None = None, **product) -> dict:
+    """An assessment note of the whole artifact, its assessment and product fields changed."""
+    note = _assessment(None)
+    note["vulnerabilityAssessment"]["assessment"].update(assessment or {})
+    note["vulnerabilityAssessment"]["product"].update(product)
+    return note
+
+
+@pytest.mark.parametrize(
+    "note, says",
+    [
+        # Pointed at the assessment of another CVE (by a client's mistake, or a note id reused).
+        (_assessment_with({"vulnerabilityId": "CVE-2021-44228"}), "assesses CVE-2021-44228, not CVE-2022-1471"),
+        (_assessment_with({"vulnerabilityId": "", "cve": "CVE-2021-44228"}), "assesses CVE-2021-44228"),
+        # The same image under another digest is another artifact.
+        (_assessment_with(genericUri=OTHER_URI), f"is about {OTHER_URI}, not {URI}"),
+        # The publisher's statement says the artifact is affected, whatever the occurrence copied.
+        (_assessment_with({"state": "AFFECTED"}), "says AFFECTED"),
+        (_assessment_with({"state": "UNDER_INVESTIGATION"}), "says UNDER_INVESTIGATION"),
+    ],
+)
+def test_a_vex_assessment_whose_note_is_about_something_else_clears_nothing(note, says):
+    found = vulnerability("CVE-2022-1471", "CRITICAL", vexAssessment={"state": "NOT_AFFECTED", "noteName": VEX_NOTE})
+    result = evaluate(make_policy({"vulnerabilities": VULNS}), URI, [found], NOW, notes={VEX_NOTE: note})
+    [violation] = result.violations
+    assert violation.code == "SEVERITY_EXCEEDED"  # a fixable CRITICAL, as if it had no assessment
+    assert f"its VEX assessment (NOT_AFFECTED) is not honoured: its note {VEX_NOTE} {says}" in violation.message
+    assert violation.evidence == [found["name"], VEX_NOTE]
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        _assessment_with({"vulnerabilityId": "cve-2022-1471"}),  # ids compared without case
+        _assessment_with({"vulnerabilityId": ""}),  # naming none: the occurrence's own note says which
+        _assessment_with({"state": "FIXED"}),  # the note's and the occurrence's states both clear it
+        _assessment_with({"state": ""}),
+        _assessment_with(genericUri=URI.removeprefix("https://")),  # one artifact, spelled two ways
+        _assessment_with(genericUri=""),
+    ],
+)
+def test_a_vex_assessment_whose_note_is_about_this_finding_clears_it(note):
+    found = vulnerability("CVE-2022-1471", "CRITICAL", vexAssessment={"state": "NOT_AFFECTED", "noteName": VEX_NOTE})
+    assert evaluate(make_policy({"vulnerabilities": VULNS}), URI, [found], NOW, notes={VEX_NOTE: note}).decision == (
+        "ALLOW"
+    )
+
+
+def test_a_vex_assessment_matches_a_vulnerability_by_the_note_id_ingestion_makes_of_it():
+    """Ingestion names a vulnerability's note after its id, cleaned of what a note id may not hold."""
+    from grafeas_py.ingest.plan import safe_note_id
+
+    vid = "GO-2024/2687"  # no vulnerability id of this shape exists; the slash is what matters
+    found = vulnerability(safe_note_id(vid), "CRITICAL", vexAssessment={"state": "FIXED", "noteName": VEX_NOTE})
+    assert found["noteName"].endswith("/" + safe_note_id(vid)) and safe_note_id(vid) != vid
+    note = _assessment_with({"vulnerabilityId": vid})
+    assert evaluate(make_policy({"vulnerabilities": VULNS}), URI, [found], NOW, notes={VEX_NOTE: note}).decision == (
+        "ALLOW"
+    )
