@@ -383,7 +383,11 @@ class Codec:
             if not isinstance(value, dict) or value:
                 raise DecodeError(path, "expected an empty object")
             return {}
-        return self._scalar(wk, value, path)  # wrappers hold one scalar
+        if wk == "string":  # wrappers hold one scalar, which _scalar converts unless it is text
+            if not isinstance(value, str):
+                raise DecodeError(path, f"expected a string, got {type_name(value)}")
+            return _text(value, path)
+        return self._scalar(wk, value, path)
 
     def _any(self, value, path: str) -> dict:
         if not isinstance(value, dict):

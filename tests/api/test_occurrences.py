@@ -37,6 +37,35 @@ def test_every_occurrence_kind_round_trips(http, project, kind):
     assert http.get(f"/v1/{created['name']}").json() == created
 
 
+WRAPPED = "type.googleapis.com/google.protobuf."
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"@type": WRAPPED + "StringValue", "value": "AIza-leaked"},
+        {"@type": WRAPPED + "StringValue", "value": ""},
+        {"@type": WRAPPED + "BoolValue", "value": True},
+        {"@type": WRAPPED + "Int64Value", "value": "-7"},
+    ],
+)
+def test_a_secret_holding_a_wrapper_in_an_any_round_trips(http, project, data):
+    """SecretOccurrence.data is an Any; a StringValue in it was a 500."""
+    note = make_note(http, project, "SECRET")
+    secret = {"kind": "SECRET_KIND_GCP_API_KEY", "data": data}
+    created = create(http, project, {"resourceUri": IMAGE, "noteName": note, "secret": secret})
+    assert created["secret"]["data"] == data
+    assert http.get(f"/v1/{created['name']}").json() == created
+
+
+def test_a_string_wrapper_holding_no_string_is_a_400(http, project):
+    note = make_note(http, project, "SECRET")
+    secret = {"kind": "SECRET_KIND_GCP_API_KEY", "data": {"@type": WRAPPED + "StringValue", "value": 7}}
+    body = {"resourceUri": IMAGE, "noteName": note, "secret": secret}
+    message = create(http, project, body, 400)["error"]["message"]
+    assert message.endswith("secret.data.value: expected a string, got a number")
+
+
 def test_kind_is_derived_from_details_not_from_the_request(http, project):
     note = make_note(http, project, "BUILD")
     created = create(http, project, {**occurrence_body("BUILD", note), "kind": "VULNERABILITY"})
