@@ -11,9 +11,18 @@ class _Query(Schema):
 
     @pre_load
     def _accept_snake_case(self, data, **_):
-        out = {}
+        out, given = {}, {}
+        raw = getattr(data, "data", data)  # webargs' proxy of the query string's multidict
         for key in data:
             name = _camel(key) if "_" in key and _camel(key) in self.fields else key
+            if name in self.fields and not isinstance(self.fields[name], fields.List | fields.Tuple):
+                # The first of two values would be used and the other dropped without a word: a filter
+                # or an update mask half applied.
+                count = len(raw.getlist(key)) if hasattr(raw, "getlist") else 1
+                if count > 1 or name in given:
+                    twice = f"{count} times" if count > 1 else f"as {given[name]!r} and as {key!r}"
+                    raise ValidationError({name: [f"given {twice}; give it once"]})
+                given[name] = key
             out.setdefault(name, data[key])
         return out
 

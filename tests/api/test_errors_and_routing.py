@@ -84,6 +84,24 @@ def test_unknown_query_parameters_are_ignored(http, project):
     assert r.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "query, says",
+    [
+        ("updateMask=shortDescription&updateMask=longDescription", "updateMask: given 2 times; give it once"),
+        ("update_mask=shortDescription&updateMask=longDescription", "given as 'update_mask' and as 'updateMask'"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_a_400_not_half_used(http, project, query, says):
+    """The first value was used and the other dropped: an update of half the fields the caller named."""
+    assert http.post(f"/v1/projects/{project}/notes?noteId=n", json=NOTE_BODIES["BUILD"]).status_code == 200
+    r = http.patch(f"/v1/projects/{project}/notes/n?{query}", json={"shortDescription": "a", "longDescription": "b"})
+    assert_error(r, 400, "INVALID_ARGUMENT", says)
+    assert "shortDescription" not in http.get(f"/v1/projects/{project}/notes/n").json()
+    r = http.get(f"/v1/projects/{project}/occurrences?filter=kind%3DBUILD&filter=kind%3DVULNERABILITY")
+    assert_error(r, 400, "INVALID_ARGUMENT", "filter: given 2 times; give it once")
+    assert http.get(f"/v1/projects/{project}/notes?x=1&x=2&$alt=json").status_code == 200  # unknown: ignored
+
+
 def test_bad_page_size_type_is_400(http, project):
     assert_error(http.get(f"/v1/projects/{project}/notes?pageSize=many"), 400, "INVALID_ARGUMENT", "pageSize")
 
