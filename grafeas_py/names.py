@@ -93,7 +93,7 @@ def parse_project_name(name: str) -> str:
     parts = name.split("/")
     if len(parts) != 2 or parts[0] != "projects" or not parts[1]:
         raise InvalidArgument(f'project name must be in the form "projects/[PROJECT_ID]", got {name!r}')
-    return parts[1]
+    return check_id("project id", parts[1])
 
 
 def parse_note_name(name: str, field: str = "note name") -> NoteRef:
@@ -103,7 +103,9 @@ def parse_note_name(name: str, field: str = "note name") -> NoteRef:
         parts = parts[:2] + parts[4:]
     if len(parts) != 4 or parts[0] != "projects" or parts[2] != "notes" or not parts[1] or not parts[3]:
         raise InvalidArgument(f'{field} must be in the form "projects/[PROJECT_ID]/notes/[NOTE_ID]", got {name!r}')
-    return NoteRef(parts[1], parts[3])
+    # A name that arrives in a body (noteName, a plan's notes, a policy) is held to the ids' rules as a
+    # URL's are: else a note could be stored that no URL can read or delete.
+    return NoteRef(check_id(f"the project id of {field}", parts[1]), check_id(f"the note id of {field}", parts[3]))
 
 
 def parse_policy_name(name: str, field: str = "policy") -> tuple[str, str]:
@@ -111,4 +113,4 @@ def parse_policy_name(name: str, field: str = "policy") -> tuple[str, str]:
     parts = name.split("/")
     if len(parts) != 4 or parts[0] != "projects" or parts[2] != "policies" or not parts[1] or not parts[3]:
         raise InvalidArgument(f'{field} must be in the form "projects/[PROJECT_ID]/policies/[POLICY_ID]", got {name!r}')
-    return parts[1], parts[3]
+    return check_id(f"the project id of {field}", parts[1]), check_id(f"the policy id of {field}", parts[3])

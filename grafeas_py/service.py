@@ -101,7 +101,7 @@ class Grafeas:
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')
-        project_id = check_id("project id", parse_project_name(name))
+        project_id = parse_project_name(name)
         if project_id == ALL_PROJECTS:  # its audit resource would read as bindings on every project
             raise InvalidArgument("a project may not be named '*', which stands for every project in bindings")
         self._require(roles.PROJECTS_CREATE, project_id)

@@ -149,6 +149,28 @@ def test_plan_batches_from_the_command_line_client(http, project):
     assert r.status_code == 400 and "does not match the kind" in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "project_id, says",
+    [
+        ("p" * 256, "must be at most 255 characters"),
+        ("..", "/notes/n1'] must not be '.' or '..'"),
+        ("a\x00b", "must not contain the NUL character"),
+    ],
+)
+def test_a_plan_note_in_a_project_no_url_can_name_is_refused(http, project, project_id, says):
+    """Such notes were stored, and could then be neither read nor deleted (a NUL was a 500 on PostgreSQL)."""
+    good = f"projects/{project}/notes/fine"
+    body = {"notes": {good: NOTE_BODIES["PACKAGE"], f"projects/{project_id}/notes/n1": NOTE_BODIES["PACKAGE"]}}
+    r = http.post(f"/v1/projects/{project}/occurrences:ingest", params={"format": "plan"}, json=body)
+    message = r.json()["error"]["message"]
+    assert r.status_code == 400 and message.startswith("the project id of notes['projects/") and says in message
+    assert http.get(f"/v1/{good}").status_code == 404  # nothing written
+    occurrence = occurrence_body("PACKAGE", f"projects/{project_id}/notes/n1", IMAGE)
+    r = http.post(f"/v1/projects/{project}/occurrences", json=occurrence)
+    expected = "occurrence.noteName: text may not" if "\x00" in project_id else "the project id of noteName must"
+    assert r.status_code == 400 and expected in r.json()["error"]["message"], r.text
+
+
 def test_concurrent_retries_of_one_plan_create_it_once(base_url, project):
     """CI retrying while its first post is still being written: the twins race for the same ids."""
     import hashlib
