@@ -119,6 +119,8 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
         return func.coalesce(compare(time_micros(json_value(table.c.data, path.runs[0], "string")), op, literal), False)
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
+        if kind == "bool":  # bound, since SQLAlchemy refuses to order by a Python bool; false < true
+            literal = bindparam(None, literal, type_=Boolean)
         condition = (compare_text if kind == "text" else compare)(expr, op, literal)
         if leaf.kind in ("float", "double"):
             # NaN reads as NULL, so its comparison is NULL, and NOT NULL is NULL too: as false, NaN

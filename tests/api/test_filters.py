@@ -395,6 +395,31 @@ def test_a_field_an_element_leaves_out_reads_as_its_default(http, project):
     assert matching(f'{issue}.effectiveSeverity >= "MEDIUM"') == ["fixable"]
 
 
+def test_booleans_order_false_before_true(http, project):
+    """`<` `<=` `>` `>=` on a boolean outside any repeated field were a 500 on both databases."""
+    note = f"projects/{project}/notes/cve"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"]).ok
+    names = {}
+    for label, fixable in (("fixable", True), ("unfixable", False), ("unsaid", None)):
+        body = occurrence_body("VULNERABILITY", note)
+        body["vulnerability"] = {**body["vulnerability"], "fixAvailable": fixable}
+        body["vulnerability"]["packageIssue"] = [{**body["vulnerability"]["packageIssue"][0], "fixAvailable": fixable}]
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+        assert r.status_code == 200, r.text
+        names[r.json()["name"]] = label
+
+    def matching(filter_):
+        return sorted(names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", filter_))
+
+    for field in ("vulnerability.fixAvailable", "vulnerability.packageIssue.fixAvailable"):
+        assert matching(f"{field} > false") == ["fixable"], field
+        assert matching(f"{field} >= true") == ["fixable"], field
+        assert matching(f"{field} < true") == ["unfixable", "unsaid"], field  # unset reads as false
+        assert matching(f'{field} <= "false"') == ["unfixable", "unsaid"], field
+        assert matching(f"NOT {field} > false") == ["unfixable", "unsaid"], field
+        assert matching(f"{field} >= false") == ["fixable", "unfixable", "unsaid"], field
+
+
 def test_times_under_repeated_fields_compare_as_times(http, project):
     provider = f"{project}-provider"
     old, new = (
