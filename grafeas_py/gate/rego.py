@@ -32,6 +32,16 @@ _V0_RULE = re.compile(r"^\s*(deny|warn)\s*\[[^\]]*\]\s*(\{|if\b)", re.MULTILINE)
 _RULE_HEAD = re.compile(r"^[ \t]*(?:default[ \t]+)?(?:deny|warn)\b", re.MULTILINE)
 
 
+# What a decision cannot hold: a lone surrogate (a Rego string may spell one, "\ud800", which UTF-8
+# cannot encode) and NUL (which PostgreSQL cannot store).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    """Text with what a decision cannot hold replaced by U+FFFD: the message still denies, and reads."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 @dataclass(frozen=True)
 class RegoMessage:
     """One member of `data.gate.deny` or `data.gate.warn`."""
@@ -124,13 +134,14 @@ def _messages(value: object, name: str) -> tuple[RegoMessage, ...]:
 
 def _message(item: object, name: str) -> RegoMessage:
     if isinstance(item, str):
-        return RegoMessage(item)
+        return RegoMessage(_storable(item))
     if isinstance(item, dict) and isinstance(item.get("msg"), str):
         code = item.get("code")
         evidence = item.get("evidence", [])
         if (code is None or isinstance(code, str)) and isinstance(evidence, list):
             if all(isinstance(entry, str) for entry in evidence):
-                return RegoMessage(item["msg"], code, tuple(evidence))
+                code = None if code is None else _storable(code)
+                return RegoMessage(_storable(item["msg"]), code, tuple(_storable(entry) for entry in evidence))
     raise RegoFailure(
         f"each member of data.gate.{name} must be a string or an object with a string msg (and optionally a "
         f"string code and a list of occurrence names as evidence), got {json.dumps(item)[:80]}"

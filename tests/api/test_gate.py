@@ -420,6 +420,26 @@ def test_rego_sees_the_image_as_patterns_do(http, policies, image):
     assert violation["message"] == f"{canonical} (as written: {judged}) is in a deprecated registry"
 
 
+UNSTORABLE_REGO = r"""package gate
+import rego.v1
+deny contains "lone \ud800 surrogate" if { true }
+deny contains {"msg": "a NUL \u0000 here", "code": "C\u0000", "evidence": ["x\udfff"]} if { true }
+"""
+
+
+def test_a_rego_message_no_database_can_store_still_denies_and_is_recorded(http, project, policies):
+    """A lone surrogate (no UTF-8 for it) or NUL (no PostgreSQL text for it) in a message: every evaluation
+    of the policy was a 500 when its decision was written."""
+    pytest.importorskip("regopy")
+    create(http, policies, "odd", {"rego": UNSTORABLE_REGO})
+    decision = evaluate(http, policies, "odd")
+    assert decision["decision"] == "DENY"
+    found = sorted((v["code"], v["message"], v.get("evidence", [])) for v in decision["violations"])
+    assert found == [("C\ufffd", "a NUL \ufffd here", ["x\ufffd"]), ("REGO_DENY", "lone \ufffd surrogate", [])], found
+    recorded = http.get(f"/v1/projects/{project}/decisions").json()["decisions"]
+    assert [d["name"] for d in recorded] == [decision["name"]]
+
+
 PARSES_NOW = 'package gate\nimport rego.v1\ndeny contains "x" if { time.parse_rfc3339_ns(input.now) < 0 }\n'
 PARSES_SCAN_TIME = """\
 package gate
