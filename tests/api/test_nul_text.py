@@ -1,6 +1,8 @@
 """Text holding the NUL character is refused with a 400 naming where it is, wherever text is stored or
 searched: PostgreSQL cannot store or compare it, and refused it with a 500 (found by schemathesis)."""
 
+import re
+
 import pytest
 
 NUL = "must not contain the NUL character (U+0000)"
@@ -61,3 +63,24 @@ def test_binding_members(http, project):
     binding = {"project": project, "role": "occurrencesViewer", "member": "token:ci\x00"}
     r = http.post("/v1/admin/bindings", json=binding)
     assert r.status_code == 400 and "binding member" in r.json()["error"]["message"], r.text
+
+
+def _routes_with_path_variables(app) -> list[tuple[str, str, str]]:
+    """(method, rule, variable) for every route and each of its id variables (the `segment` converter's,
+    which percent-decodes: a static file's path stays as sent)."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found += [(method, rule.rule, name) for name in re.findall(r"<segment:(\w+)>", rule.rule)]
+    return found
+
+
+def test_every_path_variable_holding_nul_is_a_400_naming_it(app, http):
+    """DELETE /v1/admin/tokens/a%00b was a 500 on PostgreSQL: the token name went to the database unchecked."""
+    routes = _routes_with_path_variables(app)
+    assert len(routes) > 50  # every Grafeas, gate, history and admin route
+    for method, rule, name in routes:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m, name=name: "a%00b" if m.group(1) == name else "x", rule)
+        r = http.request(method, path, json={})
+        message = f"the {name} in the path {NUL}"
+        assert r.status_code == 400 and r.json()["error"]["message"] == message, (method, path, r.text)
