@@ -30,6 +30,10 @@ class InvalidArgument(ApiError):
     http_status, status = 400, "INVALID_ARGUMENT"
 
 
+class UnsupportedEncoding(ApiError):
+    http_status, status = 415, "INVALID_ARGUMENT"
+
+
 class Unauthenticated(ApiError):
     http_status, status = 401, "UNAUTHENTICATED"
 

@@ -10,7 +10,7 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.routing import BaseConverter
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, UnsupportedEncoding
 from ..wire.codec import DecodeError
 from ..wire.grafeas_types import CODEC
 from ..wire.schema import Message
@@ -72,6 +72,14 @@ class SegmentConverter(BaseConverter):
 
     def to_url(self, value: str) -> str:
         return quote(value, safe="")
+
+
+def refuse_encoded_body() -> None:
+    """A 415 for a body sent compressed (a before_request hook): read as it came, gzip was a confusing
+    "not valid UTF-8", and a body merely labelled gzip was taken as plain JSON."""
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed")
 
 
 def refuse_nul_in_path() -> None:

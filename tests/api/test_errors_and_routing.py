@@ -1,5 +1,6 @@
 """The one error shape for every failure, and routing on the raw path."""
 
+import json
 import logging
 
 import pytest
@@ -47,6 +48,22 @@ def test_body_over_the_limit_is_413(http, project):
     big = b'{"shortDescription": "' + b"x" * (5 * 1024 * 1024) + b'"}'
     r = http.post(f"/v1/projects/{project}/notes?noteId=n", data=big)
     assert_error(r, 413, "INVALID_ARGUMENT", "larger than the limit of 4194304 bytes")
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gzip", "labelled-only"])
+def test_a_compressed_body_is_a_415(http, project, compressed):
+    """gzip was read as it came (a confusing "not valid UTF-8"), and a plain body labelled gzip was taken."""
+    import gzip
+
+    text = json.dumps(NOTE_BODIES["BUILD"]).encode()
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    r = http.post(
+        f"/v1/projects/{project}/notes?noteId=n", data=gzip.compress(text) if compressed else text, headers=headers
+    )
+    assert_error(r, 415, "INVALID_ARGUMENT", "Content-Encoding 'gzip' is not supported: send the body uncompressed")
+    assert http.get(f"/v1/projects/{project}/notes/n").status_code == 404
+    headers["Content-Encoding"] = "identity"
+    assert http.post(f"/v1/projects/{project}/notes?noteId=n", data=text, headers=headers).status_code == 200
 
 
 def test_internal_fault_is_500_with_request_id_and_no_trace(app, http, project, caplog, monkeypatch):
