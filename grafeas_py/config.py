@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -30,15 +31,18 @@ def env_count(name: str, default: int) -> int:
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     try:
-        return float(value) if value else default
+        number = float(value) if value else default
     except ValueError:
         raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):  # "nan", "inf", "1e400": a cache never refreshed, a timeout never set
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
+    return number
 
 
-def _env_seconds(name: str, default: float) -> float:
+def _env_seconds(name: str, default: float, maximum: float = 365 * 86400) -> float:
     value = _env_float(name, default)
-    if value < 0:
-        raise ValueError(f"{name} must be 0 or more seconds, not {value:g}")
+    if not 0 <= value <= maximum:
+        raise ValueError(f"{name} must be from 0 to {maximum:.0f} seconds, not {value:g}")
     return value
 
 
@@ -58,6 +62,11 @@ def _database_url(url: str) -> str:
         backend = make_url(url).get_backend_name()
     except (ArgumentError, ValueError) as exc:
         raise ValueError(f"GRAFEAS_DATABASE_URL={masked_url(url)} is not a database URL: {exc}") from None
+    if backend == "sqlite" and make_url(url).database in (None, "", ":memory:"):
+        raise ValueError(
+            f"GRAFEAS_DATABASE_URL={url}: an in-memory SQLite database is one per worker process, each empty;"
+            " name a file, sqlite:///PATH"
+        )
     if backend not in ("sqlite", "postgresql", "postgres"):
         raise ValueError(
             f"GRAFEAS_DATABASE_URL={masked_url(url)}: grafeas-py runs on SQLite (sqlite:///PATH) or PostgreSQL"
@@ -99,9 +108,10 @@ class Settings:
             max_body_bytes=env_count("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
             pool_size=env_count("GRAFEAS_DB_POOL_SIZE", env_count("GRAFEAS_THREADS", 4) + 1),
-            db_timeout=_env_seconds("GRAFEAS_DB_TIMEOUT", cls.db_timeout),
+            # PostgreSQL takes at most 2**31 - 1 milliseconds for statement_timeout.
+            db_timeout=_env_seconds("GRAFEAS_DB_TIMEOUT", cls.db_timeout, maximum=2_147_483),
             admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,
             auth=AuthSettings.from_env(),
-            bindings_ttl=_env_float("GRAFEAS_BINDINGS_TTL", cls.bindings_ttl),
-            audit_seal_seconds=_env_float("GRAFEAS_AUDIT_SEAL_SECONDS", cls.audit_seal_seconds),
+            bindings_ttl=_env_seconds("GRAFEAS_BINDINGS_TTL", cls.bindings_ttl),
+            audit_seal_seconds=_env_seconds("GRAFEAS_AUDIT_SEAL_SECONDS", cls.audit_seal_seconds),
         )

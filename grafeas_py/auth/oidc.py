@@ -23,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -120,6 +121,9 @@ class OidcSettings:
                 )
         if self.jwks_ttl <= 0 or self.jwks_timeout <= 0 or self.leeway < 0:
             raise ValueError("OIDC JWKS TTL and timeout must be positive, the leeway not negative")
+        if self.jwks_file is not None and not os.path.isfile(self.jwks_file):
+            # Found at start-up, not as a 503 on every OIDC request.
+            raise ValueError(f"GRAFEAS_OIDC_JWKS_FILE={self.jwks_file}: no such file")
 
     @property
     def principal_prefix(self) -> str:

@@ -38,6 +38,7 @@ octo-org/app on main is then `github:repo:octo-org/app:ref:refs/heads/main`, in 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -101,9 +102,12 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
     if not value:
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(number):  # an infinite leeway would take every expired token
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    return number
 
 
 def _oidc_from_env(environ: Mapping[str, str]) -> OidcSettings:

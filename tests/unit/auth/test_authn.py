@@ -97,6 +97,16 @@ def test_oidc_defaults():
         ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_ISSUER": ISSUER, "GRAFEAS_OIDC_JWKS_FILE": "/j"}, "audience"),
         ({"GRAFEAS_AUTH": "mtls", "GRAFEAS_MTLS_TRUSTED_PROXIES": "proxy"}, "not an IP address"),
         ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_LEEWAY": "a minute"}, "GRAFEAS_OIDC_LEEWAY must be a number"),
+        ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_LEEWAY": "inf"}, "GRAFEAS_OIDC_LEEWAY must be a finite number"),
+        (
+            {
+                "GRAFEAS_AUTH": "oidc",
+                "GRAFEAS_OIDC_ISSUER": ISSUER,
+                "GRAFEAS_OIDC_AUDIENCE": "grafeas",
+                "GRAFEAS_OIDC_JWKS_FILE": "/nonexistent/jwks.json",
+            },
+            "GRAFEAS_OIDC_JWKS_FILE=/nonexistent/jwks.json: no such file",
+        ),
     ],
 )
 def test_bad_environment(environ, message):
