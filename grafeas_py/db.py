@@ -74,14 +74,56 @@ def reach(database_url: str) -> None:
         engine.dispose()
 
 
+class NotMigratable(Exception):
+    """The schema cannot be moved or checked as asked; the message says why and what to do, in one line."""
+
+
+def stored_revision(database_url: str) -> str | None:
+    """The revision the database is at, as stored (None: never migrated), known to this release or not."""
+    from alembic.runtime.migration import MigrationContext
+
+    from .storage.engine import make_engine
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def _known(database_url: str) -> str | None:
+    """The stored revision, if this release knows it; else NotMigratable (a newer release migrated it)."""
+    revision = stored_revision(database_url)
+    if revision is not None and revision not in revisions():
+        raise NotMigratable(schema_problem(revision, head()))
+    return revision
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    from alembic.util import CommandError
+
+    _known(database_url)
+    try:
+        command.upgrade(alembic_config(database_url), revision)
+    except CommandError as exc:  # a target this release does not know
+        raise NotMigratable(f"cannot upgrade to {revision!r}: {exc}") from None
 
 
-def current(database_url: str) -> None:
-    command.current(alembic_config(database_url), verbose=False)
+def current(database_url: str) -> str:
+    """The revision the database is at, as `db current` prints it."""
+    revision = stored_revision(database_url)
+    if revision is None:
+        return "none (never migrated): run 'grafeas-py db upgrade'"
+    if revision not in revisions():
+        return f"{revision} (unknown to this release, at {head()}: a newer release migrated it)"
+    return f"{revision} (head)" if revision == head() else f"{revision} (head is {head()})"
 
 
 def check(database_url: str) -> None:
-    """Raise if the models and the migrated schema differ (`alembic check`)."""
+    """Raise if the models and the migrated schema differ (`alembic check`); NotMigratable if the database
+    is not at head, where a diff would only say so at length."""
+    problem = schema_problem(_known(database_url), head())
+    if problem:
+        raise NotMigratable(problem)
     command.check(alembic_config(database_url))

@@ -366,12 +366,38 @@ def test_upgrades_started_at_once_on_a_fresh_database_all_succeed():
         admin.dispose()
 
 
-def test_db_check_fails_on_an_unmigrated_database(tmp_path):
-    result = subprocess.run(
-        [GRAFEAS_PY, "db", "check"], env=_env(f"sqlite:///{tmp_path / 'empty.db'}"), capture_output=True, text=True
-    )
-    assert result.returncode != 0
-    assert "Target database is not up to date" in result.stderr
+NEWER = "the database schema is at revision 0099, which this server (at {head}) does not know: a newer release"
+
+
+@pytest.mark.parametrize(
+    "stored, command, code, says",
+    [
+        (None, ["check"], 1, "the database schema is at revision none (never migrated), not this server's {head}"),
+        (None, ["current"], 0, "none (never migrated): run 'grafeas-py db upgrade'"),
+        ("0012", ["check"], 1, "the database schema is at revision 0012, not this server's {head}: run 'grafeas-py db"),
+        ("0012", ["current"], 0, "0012 (head is {head})"),
+        ("head", ["upgrade", "9999"], 1, "cannot upgrade to '9999': "),
+        # A rollback to this release after a newer one migrated: each was a 90-line traceback.
+        ("0099", ["check"], 1, NEWER),
+        ("0099", ["upgrade"], 1, NEWER),
+        ("0099", ["current"], 0, "0099 (unknown to this release, at {head}: a newer release migrated it)"),
+        ("0099", ["serve", "--port", "1"], 1, NEWER),
+    ],
+)
+def test_db_commands_say_in_one_line_where_the_schema_is(tmp_path, stored, command, code, says):
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    if stored is not None:
+        db.upgrade(url, "head" if stored == "0099" else stored)
+    if stored == "0099":
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+        engine.dispose()
+    argv = [GRAFEAS_PY, *(command if command[0] == "serve" else ["db", *command])]
+    result = subprocess.run(argv, env=_env(url), capture_output=True, text=True, timeout=120)
+    output = (result.stdout if code == 0 else result.stderr).strip()
+    assert result.returncode == code and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert len(output.splitlines()) == 1 and says.format(head=db.head()) in output, output
 
 
 def _no_such_database() -> str:
