@@ -22,6 +22,7 @@ from .api.schemas import ErrorSchema
 from .auth.access import Access, LiveAuthorizer
 from .auth.authn import build_chain, open_access_warning
 from .config import Settings
+from .errors import InvalidArgument
 from .gate.admission import AdmissionConfig
 from .gate.admission import load_config as load_admission_config
 from .gate.service import Gate
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         schema_head=db.head(),
         gate=Gate(storage, access),
         ingest=Ingest(grafeas),
-        admission=_admission_config(settings.admission_config),
+        admission=read_admission_config(settings.admission_config),
         db_timeout=settings.db_timeout,
     )
 
@@ -135,12 +136,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def _admission_config(path: str | None) -> AdmissionConfig | None:
-    """The admission webhook's configuration; without one the webhook denies every review."""
+def read_admission_config(path: str | None) -> AdmissionConfig | None:
+    """The admission webhook's configuration (without one the webhook denies every review); ValueError in
+    one line naming GRAFEAS_ADMISSION_CONFIG if it cannot be read or used."""
     if not path:
         return None
-    with open(path, encoding="utf-8") as config:
-        return load_admission_config(config.read())
+    try:
+        with open(path, encoding="utf-8") as config:
+            return load_admission_config(config.read())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"GRAFEAS_ADMISSION_CONFIG={path}: {exc.strerror if isinstance(exc, OSError) else exc}"
+        ) from None
+    except InvalidArgument as exc:
+        raise ValueError(f"GRAFEAS_ADMISSION_CONFIG={path}: {exc.message}") from None
 
 
 class _Api(Api):

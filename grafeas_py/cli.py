@@ -75,7 +75,7 @@ def serve(ctx: click.Context, **flags) -> None:
 
     migrate = flags.pop("migrate")
     from_flags = {
-        "bind": f"{flags['host']}:{flags['port']}",
+        "bind": server.bind_address(flags["host"], flags["port"]),
         "workers": default_workers() if flags["workers"] is None else flags["workers"],
         "threads": flags["threads"],
         "certfile": flags["certfile"],
@@ -95,6 +95,7 @@ def serve(ctx: click.Context, **flags) -> None:
     except server.CmdArgsError as exc:
         raise BadConfiguration(str(exc)) from None
     settings = _settings()  # each worker reads them again; a value that cannot work is refused here, once
+    _check_admission_config(settings)
     if migrate:
         _upgrade(_reachable(settings.database_url))
     server.run(options)
@@ -108,6 +109,16 @@ def _settings() -> Settings:
     """The settings of the environment; a value that cannot work is a one-line error naming its variable."""
     try:
         return Settings.from_env()
+    except ValueError as exc:
+        raise BadConfiguration(f"bad configuration: {exc}") from None
+
+
+def _check_admission_config(settings: Settings) -> None:
+    """GRAFEAS_ADMISSION_CONFIG read once before the workers start, each of which would fail on it."""
+    from .app import read_admission_config
+
+    try:
+        read_admission_config(settings.admission_config)
     except ValueError as exc:
         raise BadConfiguration(f"bad configuration: {exc}") from None
 

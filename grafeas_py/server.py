@@ -133,7 +133,26 @@ def options(defaults: dict, flags: dict) -> dict:
     merged = {**SERVE_SETTINGS, **defaults, **env_settings(), **flags}
     if merged.get("keyfile") and not merged.get("certfile"):
         raise CmdArgsError("a keyfile needs a certfile (--certfile) to serve HTTPS")
+    if merged.get("certfile"):
+        _check_certificate(merged["certfile"], merged.get("keyfile"))
     return merged
+
+
+def _check_certificate(certfile: str, keyfile: str | None) -> None:
+    """Load the certificate and its key once, as gunicorn would for each connection: a key that does not
+    match, or a file that is no certificate, failed every handshake of a server that seemed up."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        key = f" with the key {keyfile}" if keyfile else " (holding its key too, as no --keyfile is given)"
+        raise CmdArgsError(f"cannot serve HTTPS with the certificate {certfile}{key}: {exc}") from None
+
+
+def bind_address(host: str, port: int) -> str:
+    """gunicorn's bind for a host and port: an IPv6 address goes in brackets, or its colons read as a port."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 def run(options: dict) -> None:

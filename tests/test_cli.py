@@ -42,12 +42,21 @@ def _fresh_url(tmp_path, worker_id):
 
 
 @contextmanager
-def _serving(command: list[str], env: dict, port: int, *, scheme: str = "http", verify=True, probe: str = "/readyz"):
+def _serving(
+    command: list[str],
+    env: dict,
+    port: int,
+    *,
+    scheme: str = "http",
+    verify=True,
+    probe: str = "/readyz",
+    host: str = "127.0.0.1",
+):
     """A running server's base URL once `probe` answers 200; its combined output is in the returned list once
     it has stopped."""
     output: list[str] = []
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"{scheme}://127.0.0.1:{port}"
+    base = f"{scheme}://{host}:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -137,6 +146,63 @@ def test_serve_speaks_https_with_a_certificate(tmp_path, worker_id, how):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
     assert f"Listening at: https://127.0.0.1:{port}" in output[0]
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]"])
+def test_serve_listens_on_an_ipv6_address(tmp_path, host):
+    """--host ::1 was "'' is not a valid port number": the address needs brackets in gunicorn's bind."""
+    port = _free_port()
+    command = [GRAFEAS_PY, "serve", "--host", host, "--port", str(port), "--workers", "1"]
+    with _serving(command, _env(f"sqlite:///{tmp_path / 'g.db'}"), port, host="[::1]") as (base, _output):
+        assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("mistake", ["another key", "no certificate", "no key"])
+def test_serve_refuses_a_certificate_it_cannot_serve_in_one_line(tmp_path, mistake):
+    """It started, then failed every TLS handshake with one warning per connection."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cert, key = _self_signed(tmp_path / "a")
+    other_cert, other_key = _self_signed(tmp_path / "b")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    flags = {
+        "another key": ["--certfile", str(cert), "--keyfile", str(other_key)],
+        "no certificate": ["--certfile", str(junk), "--keyfile", str(key)],
+        "no key": ["--certfile", str(cert)],  # a certfile holding no key, and no --keyfile
+    }[mistake]
+    command = [GRAFEAS_PY, "serve", "--port", str(_free_port()), *flags]
+    result = subprocess.run(command, env=_env(f"sqlite:///{tmp_path / 'never.db'}"), capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("Error: cannot serve HTTPS with the certificate ")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "never.db").exists(), result.stderr
+
+
+@pytest.mark.parametrize(
+    "config, says",
+    [
+        (None, "GRAFEAS_ADMISSION_CONFIG={path}: No such file or directory"),
+        ("namespaces:\n  no: projects/p/policies/x\n", "the key False is not a namespace name"),
+    ],
+)
+@pytest.mark.parametrize("how", ["serve", "gunicorn -c deploy/gunicorn.conf.py"])
+def test_an_admission_config_that_cannot_work_stops_the_start_in_one_line(tmp_path, config, says, how):
+    """Each worker failed to boot on it, with a traceback each, and gunicorn gave up (exit 3)."""
+    path = tmp_path / "admission.yaml"
+    if config is not None:
+        path.write_text(config)
+    env = {**_env(f"sqlite:///{tmp_path / 'g.db'}"), "GRAFEAS_ADMISSION_CONFIG": str(path)}
+    port = _free_port()
+    if how == "serve":
+        command = [GRAFEAS_PY, "serve", "--port", str(port)]
+    else:
+        command, env["GRAFEAS_BIND"] = (
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
+            f"127.0.0.1:{port}",
+        )
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.startswith("Error: bad configuration: ") and result.stderr.count("\n") == 1, result.stderr
+    assert says.format(path=path) in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -298,6 +364,12 @@ def test_requests_gunicorn_refuses_get_the_json_error_shape(tmp_path, worker_id,
     [
         ("GRAFEAS_WORKERS", "abc", "GRAFEAS_WORKERS must be a whole number, not 'abc'"),
         ("GRAFEAS_THREADS", "0", "GRAFEAS_THREADS must be 1 or more, not 0"),
+        (
+            "GRAFEAS_DATABASE_URL",
+            "not a url",
+            "GRAFEAS_DATABASE_URL=not a url is not a database URL: Could not parse SQLAlchemy URL from given"
+            " URL string",
+        ),
     ],
 )
 def test_gunicorn_conf_refuses_a_bad_setting_in_one_line(tmp_path, variable, value, message):
@@ -444,6 +516,16 @@ _BAD_SETTINGS = {
         {"GRAFEAS_THREADS": "-1"},
         2,
         "bad configuration: GRAFEAS_THREADS must be 1 or more, not -1",
+    ),
+    "an in-memory SQLite database": (
+        {"GRAFEAS_DATABASE_URL": "sqlite://"},
+        2,
+        "bad configuration: GRAFEAS_DATABASE_URL=sqlite://: an in-memory SQLite database is one per worker process",
+    ),
+    "a TTL that is not finite": (
+        {"GRAFEAS_BINDINGS_TTL": "nan"},
+        2,
+        "bad configuration: GRAFEAS_BINDINGS_TTL must be a finite number, not 'nan'",
     ),
     "a body limit with a unit": (
         {"GRAFEAS_MAX_BODY_BYTES": "32M"},

@@ -14,7 +14,6 @@ from werkzeug.serving import make_server
 
 from grafeas_py import create_app
 from grafeas_py.config import Settings
-from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate.admission import load_config, resource_uri
 from grafeas_py.gate.service import MAX_OCCURRENCES
 from tests.factories import NOTE_BODIES, OCCURRENCE_DETAILS
@@ -310,7 +309,7 @@ def test_namespace_no_is_judged_by_its_own_policy(database_url, tmp_path, gate_p
     path = tmp_path / "admission.yaml"
     policies = f"projects/{gate_project}/policies"
     path.write_text(f"namespaces:\n  no: {policies}/strict\n  '*': {policies}/lax\n")
-    with pytest.raises(InvalidArgument, match="quote"):
+    with pytest.raises(ValueError, match="GRAFEAS_ADMISSION_CONFIG=.*quote"):
         serve(database_url, path)
     path.write_text(f"namespaces:\n  'no': {policies}/strict\n  '*': {policies}/lax\n")
     server, base = serve(database_url, path)
