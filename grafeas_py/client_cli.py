@@ -457,7 +457,8 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
             bar.update(len(items))
     click.echo(
         f"{plan.format} report for {resource}: {totals['created']} created, {totals['updated']} updated, "
-        f"{totals['unchanged']} unchanged, {totals['failed']} failed; {totals['notesCreated']} notes created"
+        f"{totals['unchanged']} unchanged, {totals['failed']} failed; {totals['notesCreated']} "
+        f"note{'' if totals['notesCreated'] == 1 else 's'} created"
     )
     sys.exit(exit_code)
 

@@ -177,6 +177,18 @@ def test_ingest_counts_the_findings_a_rescan_changed(cli, project, tmp_path):
     assert rescan.exit_code == 0 and "1 created, 1 updated, " in rescan.output, rescan.output
 
 
+def test_ingest_counts_one_note_in_the_singular(cli, project):
+    """It said "1 notes created"."""
+    report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
+    vulnerability = report["Results"][0]["Vulnerabilities"][0]
+    report["Results"] = [{**report["Results"][0], "Vulnerabilities": [vulnerability]}]
+    first = cli("ingest", "trivy", "-", "--project", project, "--resource", IMAGE, input=json.dumps(report))
+    assert first.exit_code == 0 and first.output.rstrip().endswith("; 2 notes created"), first.output
+    vulnerability["VulnerabilityID"] = "CVE-2099-0001"  # one new note; the scan's own note is there already
+    one = cli("ingest", "trivy", "-", "--project", project, "--resource", IMAGE, input=json.dumps(report))
+    assert one.exit_code == 0 and one.output.rstrip().endswith("; 1 note created"), one.output
+
+
 def test_ingest_updates_os_package_findings_stored_under_their_earlier_keys(cli, http, project):
     """The batches carry each finding's earlier key: after an upgrade, a rescan duplicates nothing."""
     from grafeas_py.ingest import parse_report
