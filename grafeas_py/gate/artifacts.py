@@ -57,8 +57,10 @@ _DOCKER_HUB_ALIASES = frozenset({"index.docker.io", "registry-1.docker.io", "reg
 
 
 def _names_registry(host: str) -> bool:
-    """Whether the first segment of an image reference is a registry host (else the image is on Docker Hub)."""
-    return "." in host or ":" in host or host == "localhost"
+    """Whether the first segment of an image reference is a registry host (else the image is on Docker Hub):
+    Docker's rule, under which a segment in capitals (`LOCALHOST/app`) is a host too, since a repository
+    path is lower case."""
+    return "." in host or ":" in host or host == "localhost" or host != host.lower()
 
 
 def image_reference(reference: str) -> str:
@@ -112,8 +114,30 @@ def stored_artifact_key(uri: str) -> str | None:
 
 def canonical_uri(uri: str) -> str:
     """The one spelling of an artifact's URI that policies' patterns and exemptions are matched against:
-    for an image, `https://` + `image_reference`; anything else as written."""
-    return "https://" + image_reference(_without_web_scheme(uri)) if parse_artifact(uri).kind == "image" else uri
+    for an image, `https://` + `image_reference`, with `:latest` where it names neither tag nor digest (what
+    a runtime pulls, so that a `**:latest` pattern holds for it); anything else as written."""
+    if parse_artifact(uri).kind != "image":
+        return uri
+    reference = image_reference(_without_web_scheme(uri))
+    return "https://" + (reference + ":latest" if _untagged(reference) else reference)
+
+
+def _untagged(reference: str) -> bool:
+    """Whether an image reference names neither a tag nor a digest (a port in its host is no tag)."""
+    return "@" not in reference and ":" not in reference.rsplit("/", 1)[-1]
+
+
+def latest_twin(uri: str) -> str | None:
+    """The other spelling of an image a runtime pulls as `:latest`: `X:latest` for an untagged `X`, and `X`
+    for `X:latest`, so that the gate reads the occurrences stored under either; None for anything else."""
+    if parse_artifact(uri).kind != "image":
+        return None
+    reference = image_reference(_without_web_scheme(uri))
+    if _untagged(reference):
+        return "https://" + reference + ":latest"
+    if reference.endswith(":latest") and "@" not in reference:
+        return "https://" + reference.removesuffix(":latest")
+    return None
 
 
 def resource_spellings(uri: str) -> list[str]:
@@ -128,8 +152,14 @@ def resource_spellings(uri: str) -> list[str]:
 
 
 def same_resource(a: str, b: str) -> bool:
-    """Whether two resource URIs name the same artifact (see `artifact_key`)."""
-    return a == b or artifact_key(a) == artifact_key(b)
+    """Whether two resource URIs name the same artifact (see `artifact_key`); an image named without a tag
+    is the one named `:latest`, which is what runs."""
+    return a == b or _pulled(a) == _pulled(b)
+
+
+def _pulled(uri: str) -> str:
+    key = artifact_key(uri)
+    return key + ":latest" if parse_artifact(uri).kind == "image" and _untagged(key) else key
 
 
 def _image(uri: str, rest: str) -> Artifact:

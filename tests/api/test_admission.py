@@ -351,6 +351,9 @@ def test_a_malformed_review_is_400(webhook, body, message):
         ("localhost:5000/app:dev", "https://localhost:5000/app:dev"),
         ("gcr.io:443/p/app@sha256:" + "b" * 64, "https://gcr.io/p/app@sha256:" + "b" * 64),
         ("registry.example.com:5000/team/app", "https://registry.example.com:5000/team/app"),
+        # Docker reads a first segment in capitals as a host (a repository path is lower case).
+        ("LOCALHOST/app@sha256:" + "c" * 64, "https://localhost/app@sha256:" + "c" * 64),
+        ("Registry/team/app:1", "https://registry/team/app:1"),
     ],
 )
 def test_image_references_become_resource_uris(image, uri):

@@ -420,6 +420,50 @@ def test_rego_sees_the_image_as_patterns_do(http, policies, image):
     assert violation["message"] == f"{canonical} (as written: {judged}) is in a deprecated registry"
 
 
+VULNS_MEDIUM = {"maximumFixableSeverity": "MEDIUM", "maximumUnfixableSeverity": "MEDIUM"}
+
+
+def _critical_finding(http, project, uri):
+    note_name = f"projects/{project}/notes/cve-crit"
+    if http.get(f"/v1/{note_name}").status_code == 404:
+        note(http, project, "cve-crit", "VULNERABILITY")
+    body = occurrence_body("VULNERABILITY", note_name, uri)
+    body["vulnerability"] = {**body["vulnerability"], "effectiveSeverity": "CRITICAL"}
+    return occurrence(http, project, body)
+
+
+@pytest.mark.parametrize(
+    "stored, judged",
+    [
+        ("https://gcr.io/acme/v10:latest", "https://gcr.io/acme/v10"),
+        ("https://gcr.io/acme/v10:latest", "gcr.io/acme/v10"),
+        ("https://gcr.io/acme/v10", "https://gcr.io/acme/v10:latest"),
+        ("gcr.io/acme/v10", "http://GCR.IO/acme/v10:latest"),
+        # Docker pulls LOCALHOST/app from the host localhost, not from Docker Hub's LOCALHOST/app.
+        (f"https://localhost/app@sha256:{DIGEST}", f"LOCALHOST/app@sha256:{DIGEST}"),
+        (f"https://localhost/app@sha256:{DIGEST}", f"https://Localhost/app@sha256:{DIGEST}"),
+    ],
+)
+def test_the_gate_reads_an_image_as_the_runtime_pulls_it(http, project, policies, stored, judged):
+    """An image named without a tag runs as `:latest`, and a first segment in capitals is a host: each was
+    judged as another image, without the findings stored for the one that runs (allowed by accident)."""
+    rules = {"identity": {"allowTags": True}, "vulnerabilities": VULNS_MEDIUM}
+    create(http, policies, "tags", {"rules": rules})
+    finding = _critical_finding(http, project, stored)
+    decision = evaluate(http, policies, "tags", judged)
+    assert decision["decision"] == "DENY", decision
+    assert [v["evidence"] for v in decision["violations"]] == [[finding]], decision
+
+
+@pytest.mark.parametrize("judged", ["https://gcr.io/acme/v10", "gcr.io/acme/v10", "nginx"])
+def test_a_latest_pattern_holds_for_an_image_named_without_a_tag(http, policies, judged):
+    rules = {"identity": {"allowTags": True}, "artifacts": {"denyPatterns": ["**:latest"]}}
+    create(http, policies, "no-latest", {"rules": rules})
+    decision = evaluate(http, policies, "no-latest", judged)
+    assert decision["decision"] == "DENY", decision
+    assert evaluate(http, policies, "no-latest", judged + ":1.0")["decision"] == "ALLOW"
+
+
 UNSTORABLE_REGO = r"""package gate
 import rego.v1
 deny contains "lone \ud800 surrogate" if { true }
