@@ -12,6 +12,7 @@ import functools
 import json
 import sys
 import unicodedata
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,8 +85,13 @@ class Client:
             body = None
         if r.status_code >= 400:
             error = body.get("error") if isinstance(body, dict) else None
-            message = error.get("message") if isinstance(error, dict) else (r.text[:300] or r.reason)
-            raise ClientError(r.status_code, f"{r.status_code} {message}")
+            if not isinstance(error, dict):  # not the API's error shape: no Grafeas server refused it
+                kind = r.headers.get("Content-Type", "no Content-Type").split(";")[0]
+                raise ClientError(
+                    0,
+                    f"the server answered {r.status_code} with {kind}, not an API error: is --url the Grafeas server?",
+                )
+            raise ClientError(r.status_code, f"{r.status_code} {error.get('message')}")
         if not isinstance(body, dict):
             kind = r.headers.get("Content-Type", "no Content-Type").split(";")[0]
             raise ClientError(
@@ -127,7 +133,15 @@ def _run(action):
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """YAML that reads a date as the text it is written as: JSON has no dates, the API takes RFC 3339 text."""
+    """YAML that reads a date as the text it is written as (JSON has no dates, the API takes RFC 3339 text),
+    and takes no aliases: a few hundred bytes of aliases to aliases expand to gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted", self.peek_event().start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 _YamlLoader.yaml_implicit_resolvers = {
@@ -149,10 +163,14 @@ def _read_document(path: str) -> dict:
         raise click.BadParameter(message, param_hint="--file") from None
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise click.BadParameter(f"{path} is not valid JSON or YAML: nested too deeply", param_hint="--file") from None
     except ValueError as not_json:
         # JSON is YAML too, but not all of it: YAML refuses the tabs of `jq --tab`.
         try:
             doc = yaml.load(text, Loader=_YamlLoader)
+        except RecursionError:
+            raise click.BadParameter(f"{path} is not valid YAML: nested too deeply", param_hint="--file") from None
         except yaml.YAMLError as exc:
             reason = not_json if text.lstrip().startswith(("{", "[")) else exc
             raise click.BadParameter(f"{path} is not valid JSON or YAML: {reason}", param_hint="--file") from None
@@ -215,11 +233,19 @@ def _quote(segment: str) -> str:
     return requests.utils.quote(segment, safe="")
 
 
+def _idempotency_key(ctx, param, value: str | None) -> str | None:
+    """A key that fits a header: an empty one (a CI variable left unset) would silently be a random key."""
+    if value is not None and not (value and value.isascii() and value.isprintable()):
+        raise click.BadParameter("give a non-empty key of printable ASCII characters", param=param)
+    return value
+
+
 def idempotency_option(f):
     """--idempotency-key: what makes a create safe to retry, here and when the CI job runs again."""
     return click.option(
         "--idempotency-key",
         default=None,
+        callback=_idempotency_key,
         help="Sent as Idempotency-Key: give the same value when the job runs again to create nothing twice "
         "[default: a new random key, so that this command's own retries are safe].",
     )(f)
@@ -244,10 +270,27 @@ def _token(ctx, param, value: str | None) -> str | None:
     return token or None
 
 
+def _url(ctx, param, value: str) -> str:
+    """An http(s) URL with a host: anything else is bad usage, not a server that cannot be reached (exit 3)."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018  # a port that is not a number raises here
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a URL: {exc}", param=param) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"expected http://HOST[:PORT] or https://..., got {value!r}", param=param)
+    return value
+
+
 def client_options(f):
     f = click.option("--token", envvar="GRAFEAS_TOKEN", callback=_token, help="Bearer token [env GRAFEAS_TOKEN].")(f)
     f = click.option(
-        "--url", envvar="GRAFEAS_URL", default="http://127.0.0.1:8080", show_default=True, help="[env GRAFEAS_URL]"
+        "--url",
+        envvar="GRAFEAS_URL",
+        default="http://127.0.0.1:8080",
+        show_default=True,
+        callback=_url,
+        help="[env GRAFEAS_URL]",
     )(f)
     return f
 
@@ -386,7 +429,7 @@ def occurrences_delete(client, name):
 @click.command()
 @click.argument("format_", metavar="FORMAT")
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--project", required=True, help="Project the occurrences go to.")
+@click.option("--project", required=True, callback=_project, help="Project the occurrences go to.")
 @click.option("--resource", required=True, help="The artifact the report is about (its resource URI).")
 @click.option("--note-project", default=None, help="Project of the notes the report needs [default: --project].")
 @click.option(

@@ -362,6 +362,15 @@ def test_an_answer_that_is_not_json_is_not_success(project, tmp_path):
     assert gate.returncode == 2 and gate.stderr == f"error: {message}", gate.stderr
 
 
+def test_an_error_page_that_is_not_the_apis_is_not_a_refusal(project):
+    """A 404 page from another web server was printed raw and exited 1, as if the server had refused."""
+    page = (404, {"Content-Type": "text/html"}, b"<!DOCTYPE HTML><html>File not found</html>")
+    with front(lambda *_: page) as url:
+        run = grafeas_py(url, "notes", "get", f"projects/{project}/notes/qa")
+    message = "error: the server answered 404 with text/html, not an API error: is --url the Grafeas server?\n"
+    assert (run.returncode, run.stderr) == (3, message), run.stderr
+
+
 def test_a_retried_delete_that_had_deleted_is_done(base_url, http, project):
     """A proxy loses the answer to the first DELETE (502 after the server deleted): the retry finds nothing."""
     note, lost = f"projects/{project}/notes/qa", []
@@ -396,7 +405,19 @@ def test_a_file_that_cannot_be_read_is_a_usage_error(base_url, project, tmp_path
     utf16.write_text(json.dumps(NOTE_BODIES["BUILD"]), encoding="utf-16")
     binary = tmp_path / "binary.yaml"
     binary.write_text("build: {builderVersion: !!binary aGk=}\n")
+    # Nine levels of aliases to aliases in 400 bytes: 17 s and a MemoryError traceback.
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{c}: &{c} [{(f'*{p}, ' * 9)[:-2]}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    )
+    deep_json, deep_yaml = tmp_path / "deep.json", tmp_path / "deep.yaml"
+    deep_json.write_text("[" * 100_000 + "]" * 100_000)  # a RecursionError traceback
+    deep_yaml.write_text("a:\n" + "".join(" " * i + "- \n" for i in range(1, 3000)))
     problems = {
+        bomb: "aliases (*name) are not accepted",
+        deep_json: "deep.json is not valid JSON or YAML: nested too deeply",
+        deep_yaml: "deep.yaml is not valid YAML: nested too deeply",
         tmp_path / "missing.yaml": "missing.yaml: No such file or directory",
         tmp_path: "Is a directory",
         latin1: "latin1.yaml is not UTF-8 (at byte 27): save it as UTF-8",
@@ -510,6 +531,18 @@ def test_an_empty_project_or_policy_is_a_usage_error(base_url, tmp_path):
         ("notes", "list", ""): "expected a project id, got ''",
         ("occurrences", "list", "a/b"): "expected a project id, got 'a/b'",
         ("occurrences", "create", "", "-f", note): "expected a project id, got ''",
+        # It blamed the report file, and exited 1 as for a refusal.
+        ("ingest", "trivy", FIXTURES / "trivy/alpine-app-image.json", "--project", "", "--resource", IMAGE): (
+            "expected a project id, got ''"
+        ),
+        # A CI variable left unset made it a random key, and a newline or non-ASCII one a traceback or exit 3.
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", ""): "give a non-empty key",
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "a\nb"): "give a non-empty key",
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "ключ"): "give a non-empty key",
+        # Read as a server that cannot be reached (exit 3), which a CI job retries.
+        ("notes", "list", "p", "--url", "127.0.0.1:8080"): "expected http://HOST[:PORT] or https://..., got",
+        ("notes", "list", "p", "--url", "ftp://127.0.0.1"): "expected http://HOST[:PORT]",
+        ("notes", "list", "p", "--url", "http://[bad"): "is not a URL",
         (*gate, "--project", "", "--policy", "qa"): "expected a project id, got ''",
         (*gate, "--project", "p", "--policy", ""): "expected a policy id",
         (*gate, "--project", "p", "--policy", "projects//policies/qa"): "expected a policy id",
