@@ -40,6 +40,13 @@ class ClientError(Exception):
         return EXIT_REFUSED if 400 <= self.status < 500 else EXIT_UNAVAILABLE
 
 
+def _not_the_api(r: requests.Response, expected: str) -> ClientError:
+    """An answer no Grafeas server gives (status 0: exit 3, as for a server that cannot be reached)."""
+    kind = r.headers.get("Content-Type", "no Content-Type").split(";")[0]
+    answered = f"the server answered {r.status_code} with {kind}, not {expected}"
+    return ClientError(0, f"{answered}: is --url the Grafeas server?")
+
+
 class Client:
     """A thin JSON client for the server's REST API, retrying what is safe to retry."""
 
@@ -86,17 +93,10 @@ class Client:
         if r.status_code >= 400:
             error = body.get("error") if isinstance(body, dict) else None
             if not isinstance(error, dict):  # not the API's error shape: no Grafeas server refused it
-                kind = r.headers.get("Content-Type", "no Content-Type").split(";")[0]
-                raise ClientError(
-                    0,
-                    f"the server answered {r.status_code} with {kind}, not an API error: is --url the Grafeas server?",
-                )
+                raise _not_the_api(r, "an API error")
             raise ClientError(r.status_code, f"{r.status_code} {error.get('message')}")
         if not isinstance(body, dict):
-            kind = r.headers.get("Content-Type", "no Content-Type").split(";")[0]
-            raise ClientError(
-                0, f"the server answered {r.status_code} with {kind}, not a JSON object: is --url the Grafeas server?"
-            )
+            raise _not_the_api(r, "a JSON object")
         return body
 
     def _redirected(self, r: requests.Response) -> str:

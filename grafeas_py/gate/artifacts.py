@@ -116,10 +116,7 @@ def canonical_uri(uri: str) -> str:
     """The one spelling of an artifact's URI that policies' patterns and exemptions are matched against:
     for an image, `https://` + `image_reference`, with `:latest` where it names neither tag nor digest (what
     a runtime pulls, so that a `**:latest` pattern holds for it); anything else as written."""
-    if parse_artifact(uri).kind != "image":
-        return uri
-    reference = image_reference(_without_web_scheme(uri))
-    return "https://" + (reference + ":latest" if _untagged(reference) else reference)
+    return "https://" + _pulled(uri) if parse_artifact(uri).kind == "image" else uri
 
 
 def _untagged(reference: str) -> bool:
@@ -132,11 +129,11 @@ def latest_twin(uri: str) -> str | None:
     for `X:latest`, so that the gate reads the occurrences stored under either; None for anything else."""
     if parse_artifact(uri).kind != "image":
         return None
-    reference = image_reference(_without_web_scheme(uri))
-    if _untagged(reference):
-        return "https://" + reference + ":latest"
-    if reference.endswith(":latest") and "@" not in reference:
-        return "https://" + reference.removesuffix(":latest")
+    key = artifact_key(uri)
+    if _untagged(key):
+        return "https://" + key + ":latest"
+    if key.endswith(":latest") and "@" not in key:
+        return "https://" + key.removesuffix(":latest")
     return None
 
 
@@ -158,6 +155,7 @@ def same_resource(a: str, b: str) -> bool:
 
 
 def _pulled(uri: str) -> str:
+    """`artifact_key`, with `:latest` for an image that names neither tag nor digest: what a runtime pulls."""
     key = artifact_key(uri)
     return key + ":latest" if parse_artifact(uri).kind == "image" and _untagged(key) else key
 
