@@ -22,6 +22,7 @@ import click
 import requests
 import yaml
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
@@ -38,6 +39,21 @@ class ClientError(Exception):
     @property
     def exit_code(self) -> int:
         return EXIT_REFUSED if 400 <= self.status < 500 else EXIT_UNAVAILABLE
+
+
+class _Retry(Retry):
+    """urllib3's Retry, but waiting at most `LONGEST_WAIT` seconds for a Retry-After, and using its own
+    backoff where a Retry-After cannot be read: a proxy's "come back in an hour" held a CI job for the
+    hour, and "Retry-After: soon" ended it as a server that cannot be reached."""
+
+    LONGEST_WAIT = 5.0
+
+    def get_retry_after(self, response) -> float | None:
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            return None
+        return None if seconds is None else min(seconds, self.LONGEST_WAIT)
 
 
 def _not_the_api(r: requests.Response, expected: str) -> ClientError:
@@ -57,7 +73,7 @@ class Client:
         self.session = requests.Session()
         # Reads, deletes and ingestion (idempotent by key) are retried on connection errors and 502-504;
         # calls that are not safe to repeat pass retry=False.
-        retry = Retry(
+        retry = _Retry(
             total=4,
             backoff_factor=0.3,
             status_forcelist=(502, 503, 504),

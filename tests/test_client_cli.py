@@ -397,6 +397,27 @@ def test_a_retried_delete_that_had_deleted_is_done(base_url, http, project):
     assert again.returncode == 1 and "404" in again.stderr
 
 
+@pytest.mark.parametrize("retry_after", ["3600", "soon"])
+def test_a_proxys_retry_after_is_waited_for_briefly(base_url, http, project, retry_after):
+    """A proxy answers 503 with a Retry-After first: an hour was waited for in full, and one that cannot be
+    read ended the command as if the server could not be reached; either way the retry now gets the note."""
+    note = f"projects/{project}/notes/qa"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
+    turned_away = []
+
+    def busy_once(method, path, headers, body):
+        if not turned_away:
+            turned_away.append(path)
+            return 503, {"Content-Type": "text/plain", "Retry-After": retry_after}, b"try again later"
+        answer = requests.request(method, base_url + path, data=body)
+        return answer.status_code, {"Content-Type": answer.headers["Content-Type"]}, answer.content
+
+    with front(busy_once) as url:
+        run = grafeas_py(url, "notes", "get", note)
+    assert run.returncode == 0 and json.loads(run.stdout)["name"] == note, run.stderr
+    assert len(turned_away) == 1
+
+
 def test_a_file_that_cannot_be_read_is_a_usage_error(base_url, project, tmp_path):
     name = f"projects/{project}/notes/qa"
     latin1 = tmp_path / "latin1.yaml"
