@@ -21,7 +21,7 @@ from .auth.authz import ALL_PROJECTS
 from .auth.context import current_principal
 from .errors import AlreadyExists, ApiError, InvalidArgument, NotFound
 from .fieldmask import Path
-from .gate.artifacts import artifact_key, resource_spellings, stored_artifact_key
+from .gate.artifacts import artifact_lookup, stored_artifact_key
 from .names import (
     NoteRef,
     check_id,
@@ -479,13 +479,13 @@ class Grafeas:
 
     def artifact_history(self, project_id: str, resource_uri: str, page: PageRequest) -> Page:
         """The artifact's occurrence revisions and gate decisions in one project, by time, under every
-        spelling of its URI the gate reads as that artifact (`https://X` and `X`, a tag beside the digest, ...)."""
+        spelling of its URI the gate reads as that artifact (`https://X` and `X`, a tag beside the digest,
+        `X:latest` for an untagged `X`: see `artifact_lookup`)."""
         if not resource_uri:
             raise InvalidArgument("resourceUri is required: the artifact whose history to list")
         self._require(roles.HISTORY_GET, project_id, project_name(project_id))
-        return self.storage.artifact_history(
-            project_id, resource_spellings(resource_uri), artifact_key(resource_uri), page
-        )
+        uris, keys = artifact_lookup(resource_uri)
+        return self.storage.artifact_history(project_id, uris, keys, page)
 
 
 def _new_and_changed(

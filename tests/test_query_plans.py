@@ -20,7 +20,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from grafeas_py import create_app, db
 from grafeas_py.config import Settings
 from grafeas_py.filtering import parse
-from grafeas_py.gate.artifacts import artifact_key, resource_spellings
+from grafeas_py.gate.artifacts import artifact_lookup
 from grafeas_py.names import NoteRef
 from grafeas_py.storage import PageRequest
 from grafeas_py.storage.sql import (
@@ -266,13 +266,13 @@ def test_member_equality_uses_the_document_index_on_postgres(storage):
     assert "ix_occurrences_data" in found, found
 
 
+@pytest.mark.parametrize("uri", [IMAGE.format(7), "gcr.io/acme/app-7"], ids=["by digest", "untagged, and :latest"])
 @pytest.mark.parametrize("after", [0, (1_800_000_000_001_500, "m", 1)], ids=["first page", "mid-walk"])
-def test_an_artifact_timeline_reads_each_table_in_key_order_from_its_index(storage, after):
+def test_an_artifact_timeline_reads_each_table_in_key_order_from_its_index(storage, after, uri):
     """Under each spelling, and by artifact key for the others, history and decisions give their page
     from their timeline index, current occurrences come from the (project, URI) and (project, key)
     indexes: no table is scanned."""
-    uri = IMAGE.format(7)
-    query = artifact_history_query("p3", resource_spellings(uri), artifact_key(uri), PageRequest(size=100, after=after))
+    query = artifact_history_query("p3", *artifact_lookup(uri), PageRequest(size=100, after=after))
     found = plan(storage, query)
     for index in ("ix_history_timeline", "ix_decisions_timeline", BY_RESOURCE):
         assert index in found, found
@@ -380,11 +380,12 @@ def test_a_range_of_resource_uris_in_code_point_order_is_a_range_of_their_index(
     assert ("resource_uri ~>=~" if POSTGRES_URL else "resource_uri>?") in found, found
 
 
-def test_the_gate_reads_an_artifacts_occurrences_by_its_uri_and_its_key(storage):
+@pytest.mark.parametrize("uri", [IMAGE.format(7), "gcr.io/acme/app-7"], ids=["by digest", "untagged, and :latest"])
+def test_the_gate_reads_an_artifacts_occurrences_by_its_uri_and_its_key(storage, uri):
     """By the (project, URI) index for each spelling, and by the (project, artifact key) index for those
     stored under others, never by scanning a project."""
-    uri = IMAGE.format(7)
-    params = {"projects": ["p3", LATE], "resource_uris": resource_spellings(uri), "limit": 20001}
-    found = plan(storage, _ARTIFACT_OCCURRENCES.params(params, artifact_key=artifact_key(uri)))
+    uris, keys = artifact_lookup(uri)
+    params = {"projects": ["p3", LATE], "resource_uris": uris, "artifact_keys": keys, "limit": 20001}
+    found = plan(storage, _ARTIFACT_OCCURRENCES.params(params))
     assert BY_RESOURCE in found and "ix_occurrences_project_id_artifact_key_pk" in found, found
     assert not re.search(r"Seq Scan|SCAN occurrences\b", found), found

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 FILE_SUFFIXES = (".jar", ".war", ".zip")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -146,6 +147,22 @@ def resource_spellings(uri: str) -> list[str]:
         return [uri]
     key = artifact_key(uri)
     return list(dict.fromkeys([uri, bare, "https://" + bare, key, "https://" + key]))
+
+
+class Lookup(NamedTuple):
+    """Where what is about one artifact may be stored: under any of `uris`, or with any of `keys`."""
+
+    uris: list[str]
+    keys: list[str]
+
+
+def artifact_lookup(uri: str) -> Lookup:
+    """The URIs and artifact keys the gate and the artifact timeline read as the artifact `uri` names:
+    every spelling of it, and for an image pulled as `:latest`, every spelling of its twin (`X` and
+    `X:latest` run the same)."""
+    named = [uri, *filter(None, [latest_twin(uri)])]
+    uris = dict.fromkeys(spelling for one in named for spelling in resource_spellings(one))
+    return Lookup(list(uris), list(dict.fromkeys(map(artifact_key, named))))
 
 
 def same_resource(a: str, b: str) -> bool:

@@ -20,7 +20,7 @@ from ..names import decision_name, new_id, parse_note_name, policy_name
 from ..storage import Page, PageRequest
 from ..validation import MAX_RESOURCE_URI_LENGTH
 from ..wire.timestamps import from_datetime
-from .artifacts import artifact_key, latest_twin, resource_spellings
+from .artifacts import artifact_lookup
 from .engine import evaluate, notes_needed
 from .model import Breakglass, Policy
 from .policy import load_policy_text, parse_policy
@@ -194,15 +194,9 @@ class Gate:
         return self.storage.record_decision(project_id, decision_id, policy_id, record)
 
     def _artifact_occurrences(self, projects: list[str], resource_uri: str) -> list[dict]:
-        """The occurrences stored for the artifact in these projects, under any spelling of it, and for an
-        image pulled as `:latest`, under the spellings of its twin too (`X` and `X:latest` run the same)."""
-        uris = [resource_uri, *filter(None, [latest_twin(resource_uri)])]
-        found: dict[str, dict] = {}
-        for uri in uris:
-            spellings, key = resource_spellings(uri), artifact_key(uri)
-            for occurrence in self.storage.artifact_occurrences(projects, spellings, key, MAX_OCCURRENCES + 1):
-                found.setdefault(occurrence["name"], occurrence)
-        return list(found.values())
+        """The occurrences stored for the artifact in these projects (see `artifact_lookup`)."""
+        uris, keys = artifact_lookup(resource_uri)
+        return self.storage.artifact_occurrences(projects, uris, keys, MAX_OCCURRENCES + 1)
 
     def _notes(self, names: set[str]) -> dict[str, dict]:
         """The notes of these names that exist, by name. Whoever may evaluate may read what an occurrence's

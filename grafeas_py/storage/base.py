@@ -214,9 +214,11 @@ class Storage(abc.ABC):
         """Every revision of a note or occurrence (`resource_type`), oldest first, tombstones included."""
 
     @abc.abstractmethod
-    def artifact_history(self, project_id: str, resource_uris: list[str], artifact_key: str, page: PageRequest) -> Page:
+    def artifact_history(
+        self, project_id: str, resource_uris: list[str], artifact_keys: list[str], page: PageRequest
+    ) -> Page:
         """One artifact's occurrence revisions and gate decisions in a project (stored under any of
-        `resource_uris`, its spellings, or kept with its `artifact_key`), by time."""
+        `resource_uris`, its spellings, or kept with one of its `artifact_keys`), by time."""
 
     # Access control
     @abc.abstractmethod

@@ -25,16 +25,17 @@ def _policy_missing(project_id: str, policy_id: str) -> NotFound:
 
 # The occurrences of one artifact: through the (project, resource URI, pk) index for each spelling
 # the URI may have, and through the (project, artifact key, pk) index for those stored under others.
+# Sorted by the caller: with ORDER BY pk, SQLite reads a table of some thousands of rows in pk order
+# instead (no sort, and a LIMIT to stop at), and keeps doing so longer as the lists grow.
 _ARTIFACT_OCCURRENCES = (
-    select(occurrences.c.data)
+    select(occurrences.c.pk, occurrences.c.data)
     .where(
         occurrences.c.project_id.in_(bindparam("projects", expanding=True)),
         or_(
             occurrences.c.resource_uri.in_(bindparam("resource_uris", expanding=True)),
-            occurrences.c.artifact_key == bindparam("artifact_key"),
+            occurrences.c.artifact_key.in_(bindparam("artifact_keys", expanding=True)),
         ),
     )
-    .order_by(occurrences.c.pk)
     .limit(bindparam("limit"))
 )
 _CURRENT_POLICY = select(policies.c.data, policies.c.revision).where(
@@ -225,18 +226,20 @@ class GateStorage:
     # ---- what the gate reads ---------------------------------------------------------------
 
     def artifact_occurrences(
-        self, project_ids: list[str], resource_uris: list[str], artifact_key: str, limit: int
+        self, project_ids: list[str], resource_uris: list[str], artifact_keys: list[str], limit: int
     ) -> list[dict]:
-        """Up to `limit` occurrences on one artifact, from the given projects, oldest first: those stored
-        under any of `resource_uris` (its spellings) or kept with its `artifact_key` (any other)."""
+        """The occurrences on one artifact in the given projects, oldest first: those stored under any of
+        `resource_uris` (its spellings) or kept with one of its `artifact_keys` (any other). Where it has
+        more than `limit`, some `limit` of them: enough to tell that it has too many."""
         with self._read() as conn:
             params = {
                 "projects": project_ids,
                 "resource_uris": resource_uris,
-                "artifact_key": artifact_key,
+                "artifact_keys": artifact_keys,
                 "limit": limit,
             }
-            return conn.execute(_ARTIFACT_OCCURRENCES, params).scalars().all()
+            rows = conn.execute(_ARTIFACT_OCCURRENCES, params).all()
+        return [row.data for row in sorted(rows, key=lambda row: row.pk)]
 
     # ---- decisions -------------------------------------------------------------------------
 

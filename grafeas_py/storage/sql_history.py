@@ -190,14 +190,16 @@ class HistoryStorage:
         items = [revision_entry(resource_type, name, r, r.update_time) for r in rows]
         return Page(items=items, last=rows[-1].revision if rows else page.after, more=more)
 
-    def artifact_history(self, project_id: str, resource_uris: list[str], artifact_key: str, page: PageRequest) -> Page:
+    def artifact_history(
+        self, project_id: str, resource_uris: list[str], artifact_keys: list[str], page: PageRequest
+    ) -> Page:
         """One artifact's timeline in a project: every revision of its occurrences and every gate
-        decision about it, stored under any of `resource_uris` (its spellings) or kept with its
-        `artifact_key` (any other), by time (ties: by occurrence or decision id, then revision)."""
+        decision about it, stored under any of `resource_uris` (its spellings) or kept with one of its
+        `artifact_keys` (any other), by time (ties: by occurrence or decision id, then revision)."""
         if page.after and not _is_timeline_key(page.after):
             raise InvalidArgument("pageToken is from an earlier version of this list: list again from the first page")
         with self._read() as conn:
-            rows = conn.execute(artifact_history_query(project_id, resource_uris, artifact_key, page)).all()
+            rows = conn.execute(artifact_history_query(project_id, resource_uris, artifact_keys, page)).all()
         more = more_follow(rows, page)
         rows = rows[: page.size]
         items = []
@@ -212,7 +214,7 @@ class HistoryStorage:
         return Page(items=items, last=last, more=more)
 
 
-def artifact_history_query(project_id: str, resource_uris: list[str], artifact_key: str, page: PageRequest):
+def artifact_history_query(project_id: str, resource_uris: list[str], artifact_keys: list[str], page: PageRequest):
     """ArtifactHistory: the page's events in key order (time, id, revision). An update or delete moves a
     revision from `occurrences` to `history` with its key, so a page walk neither skips nor repeats it.
 
@@ -228,7 +230,7 @@ def artifact_history_query(project_id: str, resource_uris: list[str], artifact_k
 
     # A row kept with the key under one of the spellings is read by its spelling already.
     def by_key(t):
-        return (t.artifact_key == artifact_key, t.resource_uri.not_in(resource_uris))
+        return (t.artifact_key.in_(artifact_keys), t.resource_uri.not_in(resource_uris))
 
     arms = []
     for matches in [*map(by_spelling, resource_uris), by_key]:

@@ -301,6 +301,32 @@ def test_an_artifact_timeline_has_what_is_kept_under_any_spelling(http, project)
         assert seen == expected, spelling
 
 
+def test_an_untagged_image_and_its_latest_tag_share_one_timeline_as_the_gate_judges_them(http, project):
+    """A runtime pulls an image named without tag or digest as `:latest`, and the gate judges both names by
+    what is stored under either; the auditor's timeline of either name shows the same events."""
+    untagged, latest, http_latest = "gcr.io/acme/tw", "https://gcr.io/acme/tw:latest", "http://GCR.io/acme/tw:latest"
+    by_name = occurrence(http, project, note(http, project), uri=untagged)["name"]
+    by_tag = occurrence(http, project, note(http, project, "CVE-2"), uri=latest)["name"]
+    kept = occurrence(http, project, note(http, project, "CVE-3"), uri=http_latest)["name"]
+    occurrence(http, project, note(http, project, "CVE-4"), uri="gcr.io/acme/tw:1.0")  # another image
+    r = http.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json=DENY_FIXABLE_HIGH)
+    assert r.status_code == 200, r.text
+    r = http.post(f"/v1/projects/{project}/policies/prod:evaluate", json={"resourceUri": untagged})
+    assert r.status_code == 200, r.text
+    decision = r.json()
+    assert sorted(decision["usedOccurrences"]) == sorted([by_name, by_tag, kept]), r.text
+
+    path = f"/v1/projects/{project}/artifacts:history"
+    for spelling in (untagged, f"https://{untagged}", latest, "gcr.io/acme/tw:latest", http_latest):
+        served, token = [], None
+        while token != "":
+            page = history(http, path, resourceUri=spelling, pageSize=1, **({"pageToken": token} if token else {}))
+            served += page["events"]
+            token = page.get("nextPageToken", "")
+        seen = [e["decision"]["name"] if "decision" in e else e["occurrenceRevision"]["name"] for e in served]
+        assert seen == [by_name, by_tag, kept, decision["name"]], spelling
+
+
 def test_an_artifact_timeline_needs_a_resource_uri(http, project):
     r = http.get(f"/v1/projects/{project}/artifacts:history")
     assert r.status_code == 400 and "resourceUri" in r.json()["error"]["message"]

@@ -165,7 +165,7 @@ def bench_database(kind: str, args, workdir: Path, schemas: list[str]) -> dict:
     print(f"[{kind}] seeded {args.size:,} + 200 occurrences ({rate:,.0f} rows/s)", flush=True)
     grafeas.gate.create_policy(PROJECT, "prod", policy)
 
-    occurrences = grafeas.storage.artifact_occurrences([PROJECT], [IMAGE], artifact_key(IMAGE), 1000)
+    occurrences = grafeas.storage.artifact_occurrences([PROJECT], [IMAGE], [artifact_key(IMAGE)], 1000)
     parsed, now = parse_policy(policy), dt.datetime.now(dt.UTC)
     decision = evaluate(parsed, IMAGE, occurrences, now)
     assert decision.allowed and len(occurrences) == 200, decision.to_dict()
