@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from grafeas_py.attestations import (
     IN_TOTO_PAYLOAD_TYPE,
@@ -62,10 +63,10 @@ def read_signed(occurrence: dict) -> Signed:
     return Signed(name, payload_type, payload, pae(payload_type, payload), signatures)
 
 
-def signed_by(signed: Signed, attestor: Attestor) -> bool:
-    """Whether some signature verifies with one of the attestor's keys."""
+def signed_by(signed: Signed, attestor: Attestor, now: datetime) -> bool:
+    """Whether some signature verifies with one of the attestor's keys, judged at `now`."""
     return any(
-        key.verifies(signature, signed.signed_bytes)
+        key.verifies(signature, signed.signed_bytes, now)
         for key_id, signature in signed.signatures
         for key in attestor.keys_for(key_id)
     )
@@ -128,7 +129,7 @@ def _attestation_problem(occurrence: dict, attestor: Attestor, ctx: Context) -> 
             if problem is None or not get(occurrence, "attestation.serializedPayload", str):
                 return problem
         signed = read_signed(occurrence)
-        if not signed_by(signed, attestor):
+        if not signed_by(signed, attestor, ctx.now):
             return _unsigned(signed, attestor, f"attestation {name}")
         digests = subject_digests(signed)
     except Malformed as error:
@@ -267,7 +268,7 @@ def _test_result(occurrence: dict, rule: TestResultRule, ctx: Context):
     _require_statement(statement)
     for name in rule.signed_by:
         attestor = ctx.attestors[name]
-        if not signed_by(signed, attestor):
+        if not signed_by(signed, attestor, ctx.now):
             return _unsigned(signed, attestor, f"test results {signed.name}")
     digests = subject_digests(signed)
     if ctx.artifact.digest not in digests:

@@ -50,10 +50,10 @@ class PublicKey:
     def is_pgp(self) -> bool:
         return self.algorithm is None
 
-    def verifies(self, signature: bytes, data: bytes) -> bool:
-        """Whether `signature` is this key's signature of `data`."""
+    def verifies(self, signature: bytes, data: bytes, now: datetime) -> bool:
+        """Whether `signature` is this key's signature of `data`, judged at `now`."""
         if self.is_pgp:
-            return pgp.verifies(self.key, signature, data)
+            return pgp.verifies(self.key, signature, data, now)
         return verify(self.key, self.algorithm, signature, data)
 
     def named_by(self, key_id: str) -> bool:

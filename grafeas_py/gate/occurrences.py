@@ -73,6 +73,8 @@ def decode_json_object(raw: bytes, path: str) -> dict:
         value = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise Malformed(f"{path} is not valid JSON") from None
+    except RecursionError:
+        raise Malformed(f"{path} nests deeper than this reader follows") from None
     if not isinstance(value, dict):
         raise Malformed(f"{path} is not a JSON object")
     return value

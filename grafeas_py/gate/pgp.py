@@ -6,13 +6,16 @@ asks verifiers to trust only the explicitly provided payload, so such a signatur
 the message it carries is exactly `serializedPayload`. A detached signature (`gpg --detach-sign`)
 over the payload counts too. Either may be ASCII-armored or binary. Sequoia's standard policy
 decides which hash and key algorithms are still acceptable (no SHA-1 signatures, for one), and
-whether the key was valid when it signed; a revoked key verifies nothing.
+whether the key was valid when it signed. A key revoked for any reason, or past its expiration at
+the time of the decision, verifies nothing: a signature's time is what its signer says, so a key
+retired or expired could otherwise go on signing under an earlier date.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 
 from pysequoia import Cert, Sig, verify
 from pysequoia.packet import PacketPile, Tag
@@ -34,10 +37,11 @@ def load_pgp_key(text: str) -> Cert:
             raise ValueError("is neither an ASCII-armored OpenPGP key nor base64 of one") from None
     try:
         certs = Cert.split_bytes(data)
-        packets = list(PacketPile.from_bytes(data))
+        # A packet of a tag Sequoia does not know raises as its tag is read.
+        tags = [packet.tag for packet in PacketPile.from_bytes(data)]
     except (RuntimeError, ValueError) as exc:
         raise ValueError(f"is not an OpenPGP public key: {sequoia_reason(exc)}") from None
-    if any(packet.tag in (Tag.SecretKey, Tag.SecretSubkey) for packet in packets):
+    if any(tag in (Tag.SecretKey, Tag.SecretSubkey) for tag in tags):
         # The policy document is stored and shown to whoever may read policies.
         raise ValueError("holds secret key material; give the public key only (gpg --armor --export KEY)")
     if not certs:
@@ -57,12 +61,15 @@ def normalize_key_id(key_id: str) -> str:
     return key_id.removeprefix(FINGERPRINT_URI).upper()
 
 
-def verifies(cert: Cert, signature: bytes, payload: bytes) -> bool:
-    """Whether `signature` is the key's detached signature over `payload`, or its signed message carrying exactly it."""
+def verifies(cert: Cert, signature: bytes, payload: bytes, now: datetime) -> bool:
+    """Whether `signature` is the key's detached signature over `payload`, or its signed message carrying exactly
+    it, and the key is neither revoked nor expired at `now`."""
+    if cert.is_revoked or (cert.expiration is not None and cert.expiration <= now):
+        return False
     store = lambda _key_ids: [cert]  # noqa: E731 - the attestor's key is the only one trusted here
     try:
         detached = Sig.from_bytes(signature)
-    except (RuntimeError, ValueError):
+    except (RuntimeError, ValueError, OSError):
         detached = None
     try:
         if detached is not None:
@@ -71,7 +78,8 @@ def verifies(cert: Cert, signature: bytes, payload: bytes) -> bool:
             result = verify(bytes=signature, store=store)
             if result.bytes != payload:
                 return False
-    except (RuntimeError, ValueError):  # no valid signature, or not an OpenPGP message at all
+    # No valid signature, or not an OpenPGP message at all; OSError: a message larger than Sequoia's buffer.
+    except (RuntimeError, ValueError, OSError):
         return False
     return bool(result.valid_sigs)
 

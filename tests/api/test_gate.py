@@ -609,9 +609,13 @@ def test_pgp_attestation_as_gcloud_records_it(http, project, policies):
         "rules": {"attestations": {"attestors": ["qa"]}},
     }
     create(http, policies, "pgp-attested", policy)
-    bad_key = dict(policy, attestors=[{**policy["attestors"][0], "publicKeys": [{"asciiArmoredPgpPublicKey": "x"}]}])
-    r = http.post(policies, params={"policyId": "bad-key"}, json=bad_key)
-    assert r.status_code == 400 and "asciiArmoredPgpPublicKey" in r.json()["error"]["message"], r.text
+    # The second: the key with a packet of an unknown tag (60) appended, once a 500.
+    for bad in ("x", (PGP_FIXTURES / "attestor-and-tag60.pub.asc").read_text()):
+        bad_key = dict(
+            policy, attestors=[{**policy["attestors"][0], "publicKeys": [{"asciiArmoredPgpPublicKey": bad}]}]
+        )
+        r = http.post(policies, params={"policyId": "bad-key"}, json=bad_key)
+        assert r.status_code == 400 and "asciiArmoredPgpPublicKey" in r.json()["error"]["message"], r.text
 
     payload, fingerprint = (PGP_FIXTURES / "payload.json").read_bytes(), "E9652C72F9727A67810B1A4BC09C5CD952031607"
     signature = (PGP_FIXTURES / "payload.json.asc").read_bytes()

@@ -11,8 +11,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pysequoia import Cert, SignatureMode
+from pysequoia import verify as pgp_verify
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD_TYPE, TEST_RESULT_PREDICATE_TYPE, pae
+from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import evaluate
 from grafeas_py.gate.keys import ALGORITHMS
 from tests.unit.gate.builders import (
@@ -329,6 +331,16 @@ def test_unreadable_envelope_is_reported_when_nothing_passes():
     assert decide(ci_policy(), [broken, result_occurrence()]).decision == "ALLOW"
 
 
+def test_an_unsigned_envelope_nested_too_deep_to_read_is_only_malformed():
+    """Anyone who may write an occurrence could post it: it was an EVALUATION_ERROR that denied, even in warn
+    mode and with a signed passing result beside it."""
+    ci = signer("ED25519", "ci-key")
+    deep = dsse_occurrence(b"[" * 5000, [], CI_NOTE)
+    assert codes(decide(ci_policy(), [deep]).violations) == ["OCCURRENCE_MALFORMED"]
+    for policy, result in [(ci_policy(), result_occurrence()), (ci_policy(["ci"], ci=ci), result_occurrence(by=ci))]:
+        assert decide(policy, [deep, result]).decision == "ALLOW"
+
+
 def test_test_results_need_a_digest():
     policy = make_policy({"identity": {"allowTags": True}, "tests": {}})
     tagged = f"{IMAGE.split('@')[0]}:1.0"
@@ -525,6 +537,52 @@ def test_revoked_pgp_key_verifies_nothing():
     occurrence = attestation_occurrence(payload, [(key.fingerprint, key.sign(payload))], QA_NOTE)
     assert decide(attestation_policy(key), [occurrence]).decision == "ALLOW"
     assert codes(decide(policy, [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+def gnupg_policy(key_file: str):
+    """An attestations policy trusting one key of tests/fixtures/pgp (GnuPG 2.2's `gpg --armor --export`)."""
+    document = {"name": "qa", "noteName": QA_NOTE, "publicKeys": [{"asciiArmoredPgpPublicKey": ""}]}
+    document["publicKeys"][0]["asciiArmoredPgpPublicKey"] = (PGP_FIXTURES / key_file).read_text()
+    return make_policy({"attestations": {"attestors": ["qa"]}}, attestors=[document])
+
+
+@pytest.mark.parametrize(
+    "key_file, signature_file",
+    [("retired.pub.asc", "retired.backdated.asc"), ("expired.pub.asc", "expired.backdated.asc")],
+    ids=["revoked as no longer used", "expired"],
+)
+def test_a_retired_or_expired_pgp_key_verifies_nothing_whatever_date_its_signature_names(key_file, signature_file):
+    """GnuPG 2.2, `--faked-system-time`: a key revoked as no longer used (a soft revocation, gpg's reason 3)
+    signs after its revocation under a date before it; a key that expired on 2025-01-02 signs after that under
+    a date in its lifetime. Sequoia judges a signature at the date it names, and accepts both."""
+    policy = gnupg_policy(key_file)
+    cert = policy.attestors[0].public_keys[0].key
+    signature = (PGP_FIXTURES / signature_file).read_bytes()
+    payload = (PGP_FIXTURES / "payload.json").read_bytes()
+    assert pgp_verify(bytes=signature, store=lambda _ids: [cert]).valid_sigs  # Sequoia alone says valid
+    occurrence = attestation_occurrence(payload, [(cert.fingerprint, signature)], QA_NOTE)
+    assert codes(decide(policy, [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+def test_a_huge_signed_message_from_anyone_does_not_veto_a_valid_attestation():
+    """`gpg --sign` by another key over 32 MiB of zeros (44 KB compressed), posted on the attestor's note
+    naming its key: past Sequoia's buffer its verifier raises OSError, which made the rule an evaluation
+    error that denied the artifact its valid attestation."""
+    policy = gnupg_policy("attestor.pub.asc")
+    fingerprint = policy.attestors[0].public_keys[0].id
+    payload = (PGP_FIXTURES / "payload.json").read_bytes()
+    junk = attestation_occurrence(
+        payload, [(fingerprint, (PGP_FIXTURES / "another-key.32MiB.asc").read_bytes())], QA_NOTE
+    )
+    valid = attestation_occurrence(payload, [(fingerprint, (PGP_FIXTURES / "payload.json.asc").read_bytes())], QA_NOTE)
+    assert codes(decide(policy, [junk]).violations) == ["SIGNATURE_INVALID"]
+    assert decide(policy, [junk, valid]).decision == "ALLOW"
+
+
+def test_a_pgp_key_with_a_packet_of_an_unknown_tag_is_refused_clearly():
+    """The attestor's exported key with a packet of tag 60 appended: reading its tag raised outside the checks (500)."""
+    with pytest.raises(InvalidArgument, match="asciiArmoredPgpPublicKey.*not an OpenPGP public key"):
+        gnupg_policy("attestor-and-tag60.pub.asc")
 
 
 def test_pgp_and_pkix_keys_in_one_attestor():
