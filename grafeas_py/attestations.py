@@ -9,7 +9,7 @@ the artifact and carries its sha256 digest.
 
 How the deploy gate reads it (grafeas_py/gate/attestation_checks.py, docs/policy.md "tests"): only
 the envelope's payload counts (the occurrence's decoded `statement` is ignored, as no signature
-covers it); `_type` must be `IN_TOTO_STATEMENT_TYPE`; some `subject[].digest.sha256` must equal the
+covers it); `_type` must be one of `IN_TOTO_STATEMENT_TYPES`; some `subject[].digest.sha256` must equal the
 artifact's digest in lowercase hex; signatures, when a policy requires them, are over
 `pae(payloadType, payload)`. Results are grouped by `configuration`, and the newest occurrence
 (by createTime) of each group decides, so a rerun of a suite replaces its earlier result.
@@ -18,6 +18,8 @@ artifact's digest in lowercase hex; signatures, when a policy requires them, are
 from __future__ import annotations
 
 IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+# The Statement versions read: v0.1 is what `cosign attest` still writes, for every --type.
+IN_TOTO_STATEMENT_TYPES = (IN_TOTO_STATEMENT_TYPE, "https://in-toto.io/Statement/v0.1")
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 TEST_RESULT_PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from grafeas_py.attestations import (
     IN_TOTO_PAYLOAD_TYPE,
-    IN_TOTO_STATEMENT_TYPE,
+    IN_TOTO_STATEMENT_TYPES,
     SIMPLE_SIGNING_PAYLOAD_TYPE,
     TEST_RESULT_PREDICATE_TYPE,
     pae,
@@ -85,8 +85,8 @@ def subject_digests(signed: Signed) -> set[str]:
 
 
 def _require_statement(document: dict) -> None:
-    if get(document, "_type", str) != IN_TOTO_STATEMENT_TYPE:
-        raise Malformed(f"payload is not an in-toto Statement ({IN_TOTO_STATEMENT_TYPE})")
+    if get(document, "_type", str) not in IN_TOTO_STATEMENT_TYPES:
+        raise Malformed(f"payload is not an in-toto Statement ({' or '.join(IN_TOTO_STATEMENT_TYPES)})")
 
 
 # ---- attestations ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE
+from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_TYPES
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.wire.codec import DecodeError
 from grafeas_py.wire.grafeas_types import CODEC, REGISTRY
@@ -23,7 +23,6 @@ from grafeas_py.wire.schema import Message
 from . import reading as r
 from .plan import compact
 
-STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
 SLSA_ZERO_TWO = "https://slsa.dev/provenance/v0.2"
 # Predicates InTotoStatement can hold, by predicate type: (its member, its message).
 STATEMENT_PREDICATES = {
@@ -114,8 +113,9 @@ def parse_statement(doc, path: str = "") -> Statement:
     """Read an in-toto statement (v1, or v0.1 as older tools write)."""
     doc = r.as_object(doc, path)
     statement_type = r.text(doc, "_type", path, required=True)
-    if statement_type not in STATEMENT_TYPES:
-        r.fail(r.join(path, "_type"), f"unknown value {statement_type!r}; expected one of {', '.join(STATEMENT_TYPES)}")
+    if statement_type not in IN_TOTO_STATEMENT_TYPES:
+        expected = ", ".join(IN_TOTO_STATEMENT_TYPES)
+        r.fail(r.join(path, "_type"), f"unknown value {statement_type!r}; expected one of {expected}")
     subjects = tuple(
         (r.text(s, "name", spath), r.string_map(s, "digest", spath))
         for spath, s in r.objects(doc, "subject", path, required=True)

@@ -143,6 +143,20 @@ def test_dsse_statement_for_another_digest_is_a_subject_mismatch():
     assert codes(result.violations) == ["SUBJECT_MISMATCH"]
 
 
+@pytest.mark.parametrize("version, decision", [("v0.1", "ALLOW"), ("v1", "ALLOW"), ("v2", "DENY")])
+def test_dsse_statements_as_cosign_attest_writes_them(version, decision):
+    """`cosign attest` writes Statement v0.1 whatever its --type, with an empty keyid; v0.1 was refused."""
+    key = signer()
+    document = json.loads(statement())
+    payload = json.dumps({**document, "_type": f"https://in-toto.io/Statement/{version}"}).encode()
+    occurrence = dsse_occurrence(payload, [("", key.sign(pae(IN_TOTO_PAYLOAD_TYPE, payload)))], QA_NOTE)
+    result = decide(attestation_policy(key), [occurrence])
+    assert (result.decision, codes(result.violations)) == (
+        decision,
+        [] if decision == "ALLOW" else ["OCCURRENCE_MALFORMED"],
+    )
+
+
 def test_dsse_simple_signing_payload():
     key = signer()
     occurrence = signed_dsse(key, QA_NOTE, simple_signing(), payload_type=SIMPLE_SIGNING_PAYLOAD_TYPE)
