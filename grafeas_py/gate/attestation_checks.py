@@ -72,6 +72,13 @@ def signed_by(signed: Signed, attestor: Attestor, now: datetime) -> bool:
     )
 
 
+def predicate_type(signed: Signed) -> str | None:
+    """The predicateType of an in-toto statement; None for a simple-signing payload. Call after `subject_digests`."""
+    if signed.payload_type != IN_TOTO_PAYLOAD_TYPE:
+        return None
+    return get(decode_json_object(signed.payload, "payload"), "predicateType", str, "")
+
+
 def subject_digests(signed: Signed) -> set[str]:
     """The sha256 digests (lowercase hex) the signed payload names; raises Malformed."""
     document = decode_json_object(signed.payload, "payload")
@@ -95,11 +102,11 @@ def _require_statement(document: dict) -> None:
 def check_attestations(rule: AttestationRule, ctx: Context) -> list[Finding]:
     findings = []
     for name in rule.attestors:
-        findings.extend(_attested_by(ctx.attestors[name], ctx))
+        findings.extend(_attested_by(ctx.attestors[name], rule, ctx))
     return findings
 
 
-def _attested_by(attestor: Attestor, ctx: Context) -> list[Finding]:
+def _attested_by(attestor: Attestor, rule: AttestationRule, ctx: Context) -> list[Finding]:
     """Nothing when one occurrence on the attestor's note is validly signed for this digest; else every reason."""
     candidates = ctx.of_kind("ATTESTATION", "DSSE_ATTESTATION", note_name=attestor.note_name)
     who = f"attestor {attestor.name}"
@@ -111,14 +118,14 @@ def _attested_by(attestor: Attestor, ctx: Context) -> list[Finding]:
         return [Finding("DIGEST_MISSING", message, _names(candidates))]
     problems = []
     for occurrence in candidates:
-        problem = _attestation_problem(occurrence, attestor, ctx)
+        problem = _attestation_problem(occurrence, attestor, rule, ctx)
         if problem is None:
             return []
         problems.append(problem)
     return problems
 
 
-def _attestation_problem(occurrence: dict, attestor: Attestor, ctx: Context) -> Finding | None:
+def _attestation_problem(occurrence: dict, attestor: Attestor, rule: AttestationRule, ctx: Context) -> Finding | None:
     name = occurrence["name"]
     consequence = f"it cannot count as an attestation from attestor {attestor.name}"
     try:
@@ -132,10 +139,20 @@ def _attestation_problem(occurrence: dict, attestor: Attestor, ctx: Context) -> 
         if not signed_by(signed, attestor, ctx.now):
             return _unsigned(signed, attestor, f"attestation {name}")
         digests = subject_digests(signed)
+        predicate = predicate_type(signed)
     except Malformed as error:
         return malformed(occurrence, error, consequence)
     if ctx.artifact.digest not in digests:
         return _mismatch(name, digests, ctx, f"attestation {name} from attestor {attestor.name}")
+    # A statement reports something (a build, a scan, a test run that failed); which reports vouch for
+    # the artifact is the policy's to say. A simple-signing payload says only "this digest", by design.
+    if predicate is not None and predicate not in rule.predicate_types:
+        accepted = ", ".join(rule.predicate_types) or "none: the rule lists no predicateTypes"
+        message = (
+            f"attestation {name} from attestor {attestor.name} is an in-toto statement of predicateType "
+            f"{predicate!r}, which this rule does not take as an attestation (its predicateTypes: {accepted})"
+        )
+        return Finding("PREDICATE_NOT_ACCEPTED", message, (name,))
     return None
 
 

@@ -143,10 +143,12 @@ class TestResultRule:
 
 @dataclass(frozen=True)
 class AttestationRule:
-    """A valid, signed attestation from every listed attestor."""
+    """A valid, signed attestation from every listed attestor; an in-toto statement counts only with one of
+    `predicate_types`."""
 
     mode: str = "enforce"
     attestors: tuple[str, ...] = ()
+    predicate_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -248,6 +248,7 @@ class AttestationRuleSchema(_RuleSchema):
     model = AttestationRule
     mode = _mode()
     attestors = fields.List(_text(), required=True, validate=Length(min=1, error="list at least one attestor"))
+    predicate_types = fields.List(_text(), load_default=(), data_key="predicateTypes")
 
 
 class ComplianceRuleSchema(_RuleSchema):

@@ -46,9 +46,12 @@ from tests.unit.gate.builders import (
 QA_NOTE = "projects/acme/notes/qa"
 
 
-def attestation_policy(*signers, required=("qa",), extra_attestors=()):
+PROVENANCE = "https://slsa.dev/provenance/v1"  # the predicate of `statement()`
+
+
+def attestation_policy(*signers, required=("qa",), extra_attestors=(), predicate_types=(PROVENANCE,)):
     return make_policy(
-        {"attestations": {"attestors": list(required)}},
+        {"attestations": {"attestors": list(required), "predicateTypes": list(predicate_types)}},
         attestors=[attestor("qa", list(signers)), *extra_attestors],
     )
 
@@ -155,6 +158,25 @@ def test_dsse_statements_as_cosign_attest_writes_them(version, decision):
         decision,
         [] if decision == "ALLOW" else ["OCCURRENCE_MALFORMED"],
     )
+
+
+def test_an_in_toto_statement_attests_only_with_a_predicate_type_the_rule_lists():
+    """A statement reports something; the key that signs a failed test run does not approve the artifact by it.
+    Posted on the attestor's note, such a report counted as the attestor's approval."""
+    key = signer()
+    failed_run = signed_dsse(key, QA_NOTE, results_payload("FAILED"))
+    provenance = signed_dsse(key, QA_NOTE, statement())
+    for policy in (attestation_policy(key), attestation_policy(key, predicate_types=())):
+        result = decide(policy, [failed_run])
+        assert codes(result.violations) == ["PREDICATE_NOT_ACCEPTED"]
+        assert TEST_RESULT_PREDICATE_TYPE in result.violations[0].message
+    assert decide(attestation_policy(key), [failed_run, provenance]).decision == "ALLOW"
+    assert codes(decide(attestation_policy(key, predicate_types=()), [provenance]).violations) == [
+        "PREDICATE_NOT_ACCEPTED"
+    ]
+    # Simple signing says only "this digest": it needs no predicate type.
+    simple = signed_dsse(key, QA_NOTE, simple_signing(), payload_type=SIMPLE_SIGNING_PAYLOAD_TYPE)
+    assert decide(attestation_policy(key, predicate_types=()), [simple]).decision == "ALLOW"
 
 
 def test_dsse_simple_signing_payload():
