@@ -80,7 +80,7 @@ def scenario(with_rego: bool):
             "sourceUris": ["https://github.com/acme/*"],
         },
         "tests": {},
-        "attestations": {"attestors": list(signers)},
+        "attestations": {"attestors": list(signers), "predicateTypes": ["https://slsa.dev/provenance/v1"]},
         "compliance": {"noteNames": [f"projects/acme/notes/cis-{i}" for i in range(4)]},
         "packages": {"denyPackages": [{"name": "log4j-core"}], "denyLicenses": ["AGPL-3.0-only"]},
     }
