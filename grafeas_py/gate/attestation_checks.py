@@ -72,22 +72,22 @@ def signed_by(signed: Signed, attestor: Attestor, now: datetime) -> bool:
     )
 
 
-def predicate_type(signed: Signed) -> str | None:
-    """The predicateType of an in-toto statement; None for a simple-signing payload. Call after `subject_digests`."""
-    if signed.payload_type != IN_TOTO_PAYLOAD_TYPE:
-        return None
-    return get(decode_json_object(signed.payload, "payload"), "predicateType", str, "")
-
-
 def subject_digests(signed: Signed) -> set[str]:
     """The sha256 digests (lowercase hex) the signed payload names; raises Malformed."""
+    return what_it_attests(signed)[0]
+
+
+def what_it_attests(signed: Signed) -> tuple[set[str], str | None]:
+    """The sha256 digests (lowercase hex) the signed payload names, and its predicateType if it is an in-toto
+    statement (None for simple signing); raises Malformed."""
     document = decode_json_object(signed.payload, "payload")
     if signed.payload_type in ("", SIMPLE_SIGNING_PAYLOAD_TYPE):
         digest = get(document, "critical.image.docker-manifest-digest", str, "")
-        return {digest.removeprefix("sha256:")} if digest.startswith("sha256:") else set()
+        return ({digest.removeprefix("sha256:")} if digest.startswith("sha256:") else set()), None
     if signed.payload_type == IN_TOTO_PAYLOAD_TYPE:
         _require_statement(document)
-        return {digest for item in get_list(document, "subject") if (digest := get(item, "digest.sha256", str))}
+        digests = {digest for item in get_list(document, "subject") if (digest := get(item, "digest.sha256", str))}
+        return digests, get(document, "predicateType", str, "")
     raise Malformed(f"payload type {signed.payload_type!r} is neither in-toto nor simple signing")
 
 
@@ -138,8 +138,7 @@ def _attestation_problem(occurrence: dict, attestor: Attestor, rule: Attestation
         signed = read_signed(occurrence)
         if not signed_by(signed, attestor, ctx.now):
             return _unsigned(signed, attestor, f"attestation {name}")
-        digests = subject_digests(signed)
-        predicate = predicate_type(signed)
+        digests, predicate = what_it_attests(signed)
     except Malformed as error:
         return malformed(occurrence, error, consequence)
     if ctx.artifact.digest not in digests:

@@ -25,8 +25,8 @@ def _policy_missing(project_id: str, policy_id: str) -> NotFound:
 
 # The occurrences of one artifact: through the (project, resource URI, pk) index for each spelling
 # the URI may have, and through the (project, artifact key, pk) index for those stored under others.
-# Sorted by the caller: with ORDER BY pk, SQLite reads a table of some thousands of rows in pk order
-# instead (no sort, and a LIMIT to stop at), and keeps doing so longer as the lists grow.
+# Sorted in Python (`artifact_occurrences`): with ORDER BY pk, SQLite reads a table of some thousands
+# of rows in pk order instead (no sort, and a LIMIT to stop at), and keeps doing so longer as the lists grow.
 _ARTIFACT_OCCURRENCES = (
     select(occurrences.c.pk, occurrences.c.data)
     .where(
