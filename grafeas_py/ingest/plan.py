@@ -45,7 +45,8 @@ class IngestPlan:
     """Everything one report maps to, all in canonical Grafeas v1 proto3-JSON form.
 
     `notes` maps full note names to note bodies (no name or times): create each one that is
-    missing and never overwrite one that exists. `occurrences` are in report order.
+    missing and never overwrite one that exists. `occurrences` are in report order, but for a scan's
+    DISCOVERY, which comes last.
     `document_sha256` identifies the raw report, for callers that keep it.
     """
 
@@ -149,4 +150,7 @@ class PlanBuilder:
         self._plan.occurrences.append(PlannedOccurrence(key, body, legacy_key if legacy_key != key else ""))
 
     def build(self) -> IngestPlan:
+        # A scan's DISCOVERY says it finished: it goes after everything the scan found, so that a report
+        # sent in several batches never records the scan as done while some of its findings are unsent.
+        self._plan.occurrences.sort(key=lambda item: "discovery" in item.body)
         return self._plan

@@ -96,6 +96,18 @@ def test_trivy_discovery_records_the_scan():
     assert plan.notes[note_name("trivy-scan")]["discovery"] == {"analysisKind": "VULNERABILITY"}
 
 
+@pytest.mark.parametrize(
+    "fixture",
+    ["trivy/image-with-secrets.json", "trivy/image-with-misconfigurations.json", "grype/debian-app-image.json"],
+)
+def test_the_scans_discovery_comes_after_everything_it_found(fixture):
+    """`grafeas-py ingest` sends a plan in batches of 1000 in order: a DISCOVERY planned before the secrets
+    and failed checks recorded the scan as done while those could still be refused."""
+    plan = ingest(fixture.split("/")[0], fixture)
+    kinds = [next(k for k in o.body if k not in ("resourceUri", "noteName")) for o in plan.occurrences]
+    assert len(kinds) > 2 and kinds.index("discovery") == len(kinds) - 1, kinds
+
+
 def test_a_clean_scan_is_one_discovery_and_no_vulnerability():
     plan = ingest("trivy", "trivy/clean-image.json")
     assert [list(o.body)[2] for o in plan.occurrences] == ["discovery"]
