@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import sys
+import time
 import unicodedata
 import urllib.parse
 import uuid
@@ -27,14 +29,16 @@ from urllib3.util.retry import Retry
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 BATCH = 1000
+ABORTED_ATTEMPTS = 5  # sends of one ingest batch the server answers ABORTED before the job gives up
 
 
 class ClientError(Exception):
-    """A request that did not succeed: `status` is the HTTP status, 0 when no Grafeas server answered it."""
+    """A request that did not succeed: `status` is the HTTP status, 0 when no Grafeas server answered it;
+    `reason` the API error's status name (e.g. "ABORTED"), empty when none was given."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, reason: str = "") -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.reason = status, message, reason
 
     @property
     def exit_code(self) -> int:
@@ -110,7 +114,8 @@ class Client:
             error = body.get("error") if isinstance(body, dict) else None
             if not isinstance(error, dict):  # not the API's error shape: no Grafeas server refused it
                 raise _not_the_api(r, "an API error")
-            raise ClientError(r.status_code, f"{r.status_code} {error.get('message')}")
+            reason = error.get("status") if isinstance(error.get("status"), str) else ""
+            raise ClientError(r.status_code, f"{r.status_code} {error.get('message')}", reason)
         if not isinstance(body, dict):
             raise _not_the_api(r, "a JSON object")
         return body
@@ -459,9 +464,10 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
     """Ingest a report FILE of FORMAT (trivy, grype, clair, spdx, cyclonedx, slsa, junit, dsse).
 
     The report is parsed here first, so a malformed one is refused with the place of the problem and
-    nothing is sent. It then goes in batches of at most 1000; each occurrence carries an idempotency
-    key, so running the same command again (say after a dropped connection) creates nothing twice,
-    and a finding reported again with other content (a rescan) is updated.
+    nothing is sent. It then goes in batches of at most 1000, a scan's record of itself last; each
+    occurrence carries an idempotency key, so running the same command again (say after a dropped
+    connection) creates nothing twice, and a finding reported again with other content (a rescan) is
+    updated. A batch the server refuses ends the command, the rest unsent.
     """
     import datetime as dt
 
@@ -501,17 +507,19 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
         for notes, items in _plan_batches(plan):
             body = {"notes": notes, "occurrences": [_planned(item) for item in items]}
             try:
-                answer = client.call("POST", target, params={"format": "plan"}, json=body)
+                answer = _send_batch(client, target, body)
             except ClientError as exc:
-                click.echo(f"\nerror: a batch of {len(items)} failed: {exc.message}", err=True)
+                # The rest is not sent: the plan ends with the scan's DISCOVERY, and a scan recorded as done
+                # with some of its findings refused would let the gate allow what they would have denied.
+                unsent = len(plan.occurrences) - sent - len(items)
+                rest = f"; the other {unsent} were not sent, run the command again to send them" if unsent else ""
+                batch = f"{len(items)} occurrences" if items else f"{len(notes)} notes"
+                click.echo(f"\nerror: a batch of {batch} failed: {exc.message}{rest}", err=True)
+                totals["failed"] += len(plan.occurrences) - sent
                 exit_code = exc.exit_code
-                if exit_code == EXIT_UNAVAILABLE:  # retries are spent: the rest would fail too
-                    totals["failed"] += len(plan.occurrences) - sent
-                    break
-                totals["failed"] += len(items)
-            else:
-                for key in ("created", "updated", "unchanged", "notesCreated"):
-                    totals[key] += answer[key]
+                break
+            for key in ("created", "updated", "unchanged", "notesCreated"):
+                totals[key] += answer[key]
             sent += len(items)
             bar.update(len(items))
     click.echo(
@@ -520,6 +528,19 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
         f"note{'' if totals['notesCreated'] == 1 else 's'} created"
     )
     sys.exit(exit_code)
+
+
+def _send_batch(client: Client, target: str, body: dict) -> dict:
+    """The server's answer to one ingest batch, sent again while it answers ABORTED: another job wrote some
+    of the same notes or occurrences meanwhile, and a batch is idempotent by key, so sending it again is safe."""
+    for attempt in range(1, ABORTED_ATTEMPTS + 1):
+        try:
+            return client.call("POST", target, params={"format": "plan"}, json=body)
+        except ClientError as exc:
+            if exc.reason != "ABORTED" or attempt == ABORTED_ATTEMPTS:
+                raise
+        time.sleep(random.uniform(0.1, 0.3) * 2**attempt)  # jittered: two jobs that collided fall out of step
+    raise AssertionError("unreachable")
 
 
 def _planned(item) -> dict:

@@ -167,6 +167,74 @@ def test_ingest_exit_code_tells_an_unreachable_or_failing_server_from_a_refusal(
     assert refused.exit_code == 1 and "400 no, sorry" in refused.output, refused.output
 
 
+def _forwarding(base_url, refuse):
+    """A proxy in front of the test server that passes every request on, but answers the ingest batches
+    `refuse(n)` gives (status, error status name) for itself, n counting batches from 1."""
+    batches = []
+
+    def reply(method, path, headers, body):
+        if ":ingest" in path:
+            batches.append(json.loads(body))
+            refused = refuse(len(batches))
+            if refused:
+                code, status = refused
+                error = {"code": code, "message": f"{status.lower()} by the test", "status": status, "details": []}
+                return code, {"Content-Type": "application/json"}, json.dumps({"error": error}).encode()
+        answer = requests.request(method, base_url + path, data=body, headers={"Content-Type": "application/json"})
+        return answer.status_code, {"Content-Type": answer.headers["Content-Type"]}, answer.content
+
+    return front(reply), batches
+
+
+def test_ingest_sends_a_batch_again_that_lost_to_another_job(base_url, http, project):
+    """Two jobs ingesting reports that share notes: the server answers one 409 ABORTED ("retry"), which
+    counted the batch failed; such a batch is idempotent by key and is now sent again."""
+    proxy, batches = _forwarding(base_url, lambda n: (409, "ABORTED") if n <= 2 else None)
+    report = FIXTURES / "trivy/alpine-app-image.json"
+    with proxy as url:
+        run = CliRunner().invoke(
+            main, ["ingest", "trivy", str(report), "--project", project, "--resource", IMAGE, "--url", url]
+        )
+    assert run.exit_code == 0 and " 0 failed" in run.output, run.output
+    assert len(batches) == 3 and batches[0] == batches[2]
+    stored = http.get(f"/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()["occurrences"]
+    assert len(stored) == len(batches[0]["occurrences"]) and f"{len(stored)} created" in run.output
+    with _forwarding(base_url, lambda n: (409, "ABORTED"))[0] as url:
+        stuck = CliRunner().invoke(
+            main, ["ingest", "trivy", str(report), "--project", project, "--resource", IMAGE, "--url", url]
+        )
+    assert stuck.exit_code == 1 and "409 aborted by the test" in stuck.output, stuck.output
+
+
+def test_ingest_stops_at_a_refused_batch_so_no_scan_is_recorded_without_its_findings(base_url, http, project, tmp_path):
+    """A report of more than 1000 findings goes in batches: when one was refused the next was sent all the
+    same, with the scan's DISCOVERY, and the gate took the image as scanned with its findings missing."""
+    from tests.fixtures.generate_trivy_report import write_report
+
+    report = write_report(tmp_path / "trivy.json", 1500)
+    proxy, batches = _forwarding(base_url, lambda n: (400, "INVALID_ARGUMENT") if n == 1 else None)
+    with proxy as url:
+        run = CliRunner().invoke(
+            main, ["ingest", "trivy", str(report), "--project", project, "--resource", IMAGE, "--url", url]
+        )
+    assert run.exit_code == 1, run.output
+    assert (
+        "a batch of 1000 occurrences failed: 400 invalid_argument by the test; the other 501 were not sent"
+        in run.output
+    )
+    assert "0 created, 0 updated, 0 unchanged, 1501 failed" in run.output
+    assert len(batches) == 1 and http.get(f"/v1/projects/{project}/occurrences").json() == {}
+    # The second run sends it all, the scan's DISCOVERY last.
+    proxy, batches = _forwarding(base_url, lambda n: None)
+    with proxy as url:
+        again = CliRunner().invoke(
+            main, ["ingest", "trivy", str(report), "--project", project, "--resource", IMAGE, "--url", url]
+        )
+    assert again.exit_code == 0 and "1501 created" in again.output, again.output
+    assert [len(b["occurrences"]) for b in batches] == [1000, 501]
+    assert "discovery" in batches[-1]["occurrences"][-1]["occurrence"]
+
+
 def test_ingest_counts_the_findings_a_rescan_changed(cli, project, tmp_path):
     report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
     first = cli("ingest", "trivy", "-", "--project", project, "--resource", IMAGE, input=json.dumps(report))
