@@ -262,12 +262,15 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
 
     def _insert_notes(self, conn, project_id: str, new_notes: dict[str, dict]) -> None:
         """Insert notes (by id) whose ids are free, and their audit entry; a re-created note continues
-        its numbering after its tombstone."""
+        its numbering after its tombstone.
+
+        Rows go in id order: two batches naming the same notes in other orders then wait for each other
+        rather than deadlock."""
         author = actor()
         ids = list(new_notes)
         recreated = self._first_revisions(conn, "note", project_id, ids)
         rows = []
-        for note_id, data in new_notes.items():
+        for note_id, data in sorted(new_notes.items()):
             created = to_micros(data["createTime"])
             rows.append(
                 dict(

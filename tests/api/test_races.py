@@ -315,6 +315,38 @@ def test_ingestions_creating_the_same_notes_in_other_orders_wait_rather_than_dea
 
 
 @postgres_only
+def test_batches_creating_the_same_notes_in_other_orders_wait_rather_than_deadlock(database_url, project):
+    """Two notes:batchCreate list the same two notes in opposite orders: inserted in id order, the second
+    waits for the first and is told the notes exist, where PostgreSQL broke a deadlock a second late (409
+    ABORTED)."""
+
+    def batch(marker: str, order: list[str]) -> dict:
+        return {"notes": {n: {**NOTE_BODIES["VULNERABILITY"], "shortDescription": marker} for n in order}}
+
+    path = f"/v1/projects/{project}/notes:batchCreate"
+    # The first batch's insert of note b waits, its note a inserted; the pool outermost, as above.
+    held_b = "NEW.note_id = 'b' AND NEW.data->>'shortDescription' = 'first'"
+    with (
+        ThreadPoolExecutor(2) as pool,
+        held_server(database_url, breaks_deadlocks=False) as server,
+        inserts_held(server, "notes", project, held_b) as release,
+    ):
+        batches = [pool.submit(server.call, "POST", path, json=batch("first", ["a", "b"]))]
+        server.wait("INSERT INTO notes%", batches[0])
+        batches.append(pool.submit(server.call, "POST", path, json=batch("second", ["b", "a"])))
+        server.wait("INSERT INTO notes%", batches[1], count=2)  # for note a, or (unsorted) after taking b
+        release()
+        while not all(b.done() for b in batches):
+            assert not server.deadlocked(), "the batches deadlocked"
+            time.sleep(0.01)
+        stored = server.http.get(f"/v1/projects/{project}/notes").json()["notes"]
+    answers = [b.result() for b in batches]
+    assert [r.status_code for r in answers] == [200, 409], [r.text for r in answers]
+    assert answers[1].json()["error"]["status"] == "ALREADY_EXISTS"
+    assert {n["shortDescription"] for n in stored} == {"first"} and len(stored) == 2
+
+
+@postgres_only
 def test_an_ingestion_that_loses_a_deadlock_is_retried(database_url, project):
     """PostgreSQL rolls an ingestion back to break a deadlock: it reads again and writes, as after a lost
     compare-and-set, rather than answer 409."""
