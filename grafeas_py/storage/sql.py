@@ -257,6 +257,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                     raise _held_by_other_kind(project_id, {i: (new_notes[i]["kind"], k) for i, k in held.items()}, what)
                 self._insert_notes(conn, project_id, new_notes)
         except IntegrityError:  # another writer took an id between our check and our insert
+            if len(new_notes) == 1:
+                raise AlreadyExists(f"note {note_name(project_id, next(iter(new_notes)))!r} already exists") from None
             raise AlreadyExists("one of the notes already exists; no notes were created") from None
         return list(new_notes.values())
 

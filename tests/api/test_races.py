@@ -347,6 +347,27 @@ def test_batches_creating_the_same_notes_in_other_orders_wait_rather_than_deadlo
 
 
 @postgres_only
+def test_a_note_another_request_creates_first_is_refused_by_its_name(database_url, project):
+    """Both found the id free; the one whose insert came second said "one of the notes already exists; no
+    notes were created", as if it were a batch."""
+    path = f"/v1/projects/{project}/notes"
+    note = lambda marker: {**NOTE_BODIES["BUILD"], "shortDescription": marker}  # noqa: E731
+    held = "NEW.data->>'shortDescription' = 'first'"
+    with (
+        ThreadPoolExecutor(1) as pool,
+        held_server(database_url) as server,
+        inserts_held(server, "notes", project, held) as release,
+    ):
+        first = pool.submit(server.call, "POST", path, params={"noteId": "n"}, json=note("first"))
+        server.wait("INSERT INTO notes%", first)  # the id found free, its insert waits
+        assert server.http.post(path, params={"noteId": "n"}, json=note("second")).status_code == 200
+        release()
+        r = first.result()
+    assert r.status_code == 409 and r.json()["error"]["status"] == "ALREADY_EXISTS", r.text
+    assert r.json()["error"]["message"] == f"note 'projects/{project}/notes/n' already exists"
+
+
+@postgres_only
 def test_an_ingestion_that_loses_a_deadlock_is_retried(database_url, project):
     """PostgreSQL rolls an ingestion back to break a deadlock: it reads again and writes, as after a lost
     compare-and-set, rather than answer 409."""
