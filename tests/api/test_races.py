@@ -175,8 +175,10 @@ def held_server(database_url: str, breaks_deadlocks: bool = True):
     `breaks_deadlocks` they leave a deadlock among them for the test to see (`Held.deadlocked`)."""
     name = f"race-{uuid.uuid4().hex[:8]}"
     url = f"{database_url}&application_name={name}"
-    if not breaks_deadlocks:
-        url = url.replace("options=", "options=-cdeadlock_timeout%3D10min%20", 1)
+    # PostgreSQL looks for a deadlock once per wait, deadlock_timeout into it (1 s by default): a test forms
+    # the cycle a moment after the server began to wait, and on a loaded machine that moment passed 1 s,
+    # no look found the cycle and the server's request ended at statement_timeout as 504. 3 s leaves room.
+    url = url.replace("options=", f"options=-cdeadlock_timeout%3D{'3s' if breaks_deadlocks else '10min'}%20", 1)
     app = create_app(Settings(database_url=url))
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
