@@ -610,7 +610,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             if row is None:
                 raise _occurrence_missing(project_id, occurrence_id)
             if revision is not None and row.revision != revision:
-                raise _changed_meanwhile()  # rolls the delete back
+                raise _changed_meanwhile("delete")  # rolls the delete back
             tombstone = self._bury(
                 conn, "occurrence", project_id, occurrence_id, row, row.resource_uri, row.artifact_key
             )
@@ -726,8 +726,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                 return None  # reachable, but never migrated
 
 
-def _changed_meanwhile() -> Aborted:
-    return Aborted("the resource was changed by another request while this update ran; retry it")
+def _changed_meanwhile(what: str = "update") -> Aborted:
+    return Aborted(f"the resource was changed by another request while this {what} ran; retry it")
 
 
 def _written_meanwhile() -> Aborted:

@@ -370,6 +370,27 @@ def test_a_note_another_request_creates_first_is_refused_by_its_name(database_ur
 
 
 @postgres_only
+def test_a_delete_that_loses_to_an_update_says_so(database_url, project):
+    """The occurrence changes after the delete checked it (who may delete it, on which note): the delete
+    is refused, and said "while this update ran"."""
+    with ThreadPoolExecutor(1) as pool, held_server(database_url) as server:
+        note = f"projects/{project}/notes/n"
+        assert server.http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
+        name = server.http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("BUILD", note)).json()[
+            "name"
+        ]
+        with server.engine.connect() as other:
+            # Another request's update, not yet committed: the delete reads revision 1, then waits for the row.
+            other.execute(occurrences.update().where(occurrences.c.project_id == project).values(revision=2))
+            deleting = pool.submit(server.call, "DELETE", f"/v1/{name}")
+            server.wait("DELETE FROM occurrences%", deleting)
+            other.commit()
+        r = deleting.result()
+    assert r.status_code == 409 and r.json()["error"]["status"] == "ABORTED", r.text
+    assert r.json()["error"]["message"] == "the resource was changed by another request while this delete ran; retry it"
+
+
+@postgres_only
 def test_an_ingestion_that_loses_a_deadlock_is_retried(database_url, project):
     """PostgreSQL rolls an ingestion back to break a deadlock: it reads again and writes, as after a lost
     compare-and-set, rather than answer 409."""
