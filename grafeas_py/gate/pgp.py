@@ -8,7 +8,8 @@ over the payload counts too. Either may be ASCII-armored or binary. Sequoia's st
 decides which hash and key algorithms are still acceptable (no SHA-1 signatures, for one), and
 whether the key was valid when it signed. A key revoked for any reason, or past its expiration at
 the time of the decision, verifies nothing: a signature's time is what its signer says, so a key
-retired or expired could otherwise go on signing under an earlier date.
+retired or expired could otherwise go on signing under an earlier date. A signed message that would
+inflate past what carrying the payload needs is refused before Sequoia inflates it (pgp_packets).
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from datetime import datetime
 from pysequoia import Cert, Sig, verify
 from pysequoia.packet import PacketPile, Tag
 
+from .pgp_packets import inflates_within
+
 FINGERPRINT_URI = "openpgp4fpr:"  # the publicKeyId form Grafeas recommends (IANA's openpgp4fpr scheme)
+# What a signed message holds besides the payload: packet headers, the literal data's file name and date,
+# one-pass signatures and signatures (a few hundred bytes each, more with notations).
+_FRAMING = 64 * 1024
 
 
 def load_pgp_key(text: str) -> Cert:
@@ -74,6 +80,8 @@ def verifies(cert: Cert, signature: bytes, payload: bytes, now: datetime) -> boo
     try:
         if detached is not None:
             result = verify(bytes=payload, store=store, signature=detached)
+        elif not inflates_within(signature, len(payload) + _FRAMING):
+            return False
         else:
             result = verify(bytes=signature, store=store)
             if result.bytes != payload:

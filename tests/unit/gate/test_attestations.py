@@ -10,7 +10,7 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from pysequoia import Cert, SignatureMode
+from pysequoia import Cert, SignatureMode, Tsk
 from pysequoia import verify as pgp_verify
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD_TYPE, TEST_RESULT_PREDICATE_TYPE, pae
@@ -619,6 +619,23 @@ def test_a_pgp_key_with_a_packet_of_an_unknown_tag_is_refused_clearly():
     """The attestor's exported key with a packet of tag 60 appended: reading its tag raised outside the checks (500)."""
     with pytest.raises(InvalidArgument, match="asciiArmoredPgpPublicKey.*not an OpenPGP public key"):
         gnupg_policy("attestor-and-tag60.pub.asc")
+
+
+@pytest.mark.parametrize(
+    "signature_file", ["payload.json.zlib.asc", "payload.json.uncompressed.asc", "payload.json.clearsigned.asc"]
+)
+def test_gnupg_signed_messages_compressed_any_way_or_clearsigned(signature_file):
+    """GnuPG 2.2 with signer.secret.asc's Ed25519 key: `gpg --armor --sign --compress-algo zlib` and
+    `--compress-algo none`, and `gpg --clearsign`; each is framed and bounded before Sequoia reads it."""
+    public = Tsk.from_bytes((PGP_FIXTURES / "signer.secret.asc").read_bytes()).extract_certificate()
+    document = {"name": "qa", "noteName": QA_NOTE, "publicKeys": [{"asciiArmoredPgpPublicKey": str(public)}]}
+    policy = make_policy({"attestations": {"attestors": ["qa"]}}, attestors=[document])
+    payload = (PGP_FIXTURES / "payload.json").read_bytes()
+    signature = (PGP_FIXTURES / signature_file).read_bytes()
+    occurrence = attestation_occurrence(payload, [(public.fingerprint, signature)], QA_NOTE)
+    assert decide(policy, [occurrence]).decision == "ALLOW"
+    tampered = attestation_occurrence(payload.replace(b"acme", b"evil"), [(public.fingerprint, signature)], QA_NOTE)
+    assert codes(decide(policy, [tampered]).violations) == ["SIGNATURE_INVALID"]
 
 
 def test_pgp_and_pkix_keys_in_one_attestor():

@@ -1,0 +1,139 @@
+"""Just enough OpenPGP packet framing (RFC 9580 §4.2, §5.6, §6.2) to bound what a message inflates to.
+
+Sequoia inflates a compressed message in full before it can tell that it is not the message expected,
+and pysequoia sets no limit: a 265 KB occurrence of compressed zeros took 424 MB of memory per gate
+evaluation, and a megabyte of it over 1 GB. The gate knows how large an honest signed message is (the
+payload it must carry and a little framing), so it first walks the packets, inflating at most that.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import zlib
+
+_COMPRESSED = 8
+_MAX_NESTING = 4  # gpg writes one compressed packet; Sequoia itself gives up on deep nesting
+_ZLIB_WBITS = {1: -15, 2: 15}  # ZIP is raw deflate, ZLIB has its header and checksum
+_BZIP2 = 3
+
+
+class _Refused(Exception):
+    """The message inflates past the budget, or cannot be framed at all."""
+
+
+def inflates_within(message: bytes, budget: int) -> bool:
+    """Whether `message` (binary or ASCII-armored) can be framed and its compressed packets, nested ones
+    included, inflate to at most `budget` bytes in all."""
+    try:
+        _walk(_binary(message), [budget], 0)
+    except _Refused:
+        return False
+    return True
+
+
+def _binary(message: bytes) -> bytes:
+    """The packets of a message, binary or armored; of a cleartext signature (`gpg --clearsign`), those
+    of its signature block, the text above it being no packet."""
+    text = message.lstrip()
+    if not text.startswith(b"-----BEGIN PGP"):
+        return message
+    if text.startswith(b"-----BEGIN PGP SIGNED MESSAGE-----"):
+        # Dash-escaping keeps the text's own lines from starting with five dashes.
+        at = text.find(b"\n-----BEGIN PGP SIGNATURE-----")
+        if at < 0:
+            raise _Refused
+        text = text[at + 1 :]
+    return _dearmored(text)
+
+
+def _dearmored(text: bytes) -> bytes:
+    """The binary data of ASCII armor: header lines up to the first blank line, base64, a checksum line."""
+    lines = text.strip().splitlines()
+    end = next((i for i, line in enumerate(lines) if line.startswith(b"-----END PGP")), None)
+    if end is None:
+        raise _Refused
+    body = [line.strip() for line in lines[1:end]]
+    if b"" in body:  # armor headers (Version:, Comment:, ...) end at the first blank line
+        body = body[body.index(b"") + 1 :]
+    if body and body[-1].startswith(b"=") and len(body[-1]) == 5:  # the CRC-24 checksum
+        body = body[:-1]
+    try:
+        return base64.b64decode(b"".join(body), validate=True)
+    except (binascii.Error, ValueError):
+        raise _Refused from None
+
+
+def _walk(data: bytes, budget: list[int], depth: int) -> None:
+    """Walk the packets of `data`, inflating each compressed one (within the budget left) and walking that."""
+    at = 0
+    while at < len(data):
+        tag, body, at = _packet(data, at)
+        if tag == _COMPRESSED:
+            if depth == _MAX_NESTING:
+                raise _Refused
+            _walk(_inflated(body, budget), budget, depth + 1)
+
+
+def _packet(data: bytes, at: int) -> tuple[int, bytes, int]:
+    """(tag, body, offset after it) of the packet at `at`."""
+    first = data[at]
+    if not first & 0x80:
+        raise _Refused
+    at += 1
+    if first & 0x40:  # the current format: lengths of one, two or five octets, or partial lengths
+        tag, chunks = first & 0x3F, []
+        while True:
+            length, at, partial = _new_length(data, at)
+            chunks.append(_take(data, at, length))
+            at += length
+            if not partial:
+                return tag, b"".join(chunks), at
+    tag, kind = (first >> 2) & 0x0F, first & 0x03  # the legacy format
+    if kind == 3:  # indeterminate: the rest of the data
+        return tag, data[at:], len(data)
+    size = (1, 2, 4)[kind]
+    length = int.from_bytes(_take(data, at, size), "big")
+    at += size
+    return tag, _take(data, at, length), at + length
+
+
+def _new_length(data: bytes, at: int) -> tuple[int, int, bool]:
+    """(length, offset after it, whether it is a partial length) of a current-format length at `at`."""
+    first = _take(data, at, 1)[0]
+    if first < 192:
+        return first, at + 1, False
+    if first < 224:
+        return ((first - 192) << 8) + _take(data, at + 1, 1)[0] + 192, at + 2, False
+    if first == 255:
+        return int.from_bytes(_take(data, at + 1, 4), "big"), at + 5, False
+    return 1 << (first & 0x1F), at + 1, True
+
+
+def _take(data: bytes, at: int, length: int) -> bytes:
+    if at + length > len(data):
+        raise _Refused  # truncated
+    return data[at : at + length]
+
+
+def _inflated(body: bytes, budget: list[int]) -> bytes:
+    """A compressed packet's content, inflating no more than the budget left, which it then takes."""
+    if not body:
+        raise _Refused
+    algorithm, compressed = body[0], body[1:]
+    try:
+        if algorithm == 0:
+            content = compressed
+        elif algorithm in _ZLIB_WBITS:
+            content = zlib.decompressobj(_ZLIB_WBITS[algorithm]).decompress(compressed, budget[0] + 1)
+        elif algorithm == _BZIP2:
+            content = bz2.BZ2Decompressor().decompress(compressed, max_length=budget[0] + 1)
+        else:
+            raise _Refused
+    except (zlib.error, OSError, EOFError):
+        raise _Refused from None
+    if len(content) > budget[0]:
+        raise _Refused
+    budget[0] -= len(content)
+    return content
