@@ -131,7 +131,7 @@ def list_policy_revisions(args, project, policy_id):
 @blp.response(200, "Policy", description="The policy as it was at that revision.")
 def get_policy_revision(project, policy_id, revision):
     # ASCII digits (str.isdigit() takes "²"), and within the column's range: no revision is beyond it.
-    if not re.fullmatch(r"[0-9]{1,9}", revision):
+    if not re.fullmatch(r"[1-9][0-9]{0,8}", revision):
         raise InvalidArgument(f"revision must be a number from 1 to 999999999, got {revision[:20]!r}")
     return respond(gate().get_revision(check_id("project", project), _policy_id(policy_id), int(revision)))
 

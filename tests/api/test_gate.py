@@ -680,7 +680,7 @@ def test_bad_evaluate_requests_are_400(http, policies, body, message):
     assert message in r.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("revision", ["%C2%B2", "99999999999999999999", "0x1", "-1"])
+@pytest.mark.parametrize("revision", ["%C2%B2", "99999999999999999999", "0x1", "-1", "0"])
 def test_a_revision_that_is_not_a_number_in_range_is_400(http, policies, revision):
     create(http, policies, "p", VULN_POLICY)
     r = http.get(f"{policies}/p/revisions/{revision}")
