@@ -37,6 +37,7 @@ from .storage import Page, PageRequest, Storage
 from .storage.base import NewOccurrence, OccurrenceUpdate
 from .validation import validate_note, validate_occurrence
 from .wire.grafeas_types import KIND_BY_NOTE_TYPE, KIND_BY_OCCURRENCE_DETAILS, NOTE, OCCURRENCE, SEVERITY
+from .wire.quoting import quoted
 from .wire.schema import Message
 from .wire.timestamps import from_datetime
 
@@ -97,7 +98,7 @@ class Grafeas:
     def create_project(self, body: dict) -> dict:
         unknown = sorted(set(body) - {"name"})
         if unknown:  # grafeas.v1.Project has one field
-            raise InvalidArgument(f"invalid project: unknown field {unknown[0]!r} in grafeas.v1.Project")
+            raise InvalidArgument(f"invalid project: unknown field {quoted(unknown[0])} in grafeas.v1.Project")
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')

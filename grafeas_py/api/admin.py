@@ -9,6 +9,7 @@ from ..auth.authz import Binding
 from ..auth.tokens import TokenRecord
 from ..errors import InvalidArgument
 from ..filtering import parse
+from ..wire.quoting import quoted
 from ..wire.timestamps import from_datetime, to_datetime
 from .http import grafeas, json_body, respond, respond_list
 from .openapi import body_doc
@@ -57,7 +58,7 @@ def _fields(body: dict, required: tuple[str, ...], optional: tuple[str, ...] = (
     """The body's string fields, all of `required` present; anything else is a 400 naming it."""
     for key, value in body.items():
         if key not in required + optional:
-            raise InvalidArgument(f"unknown field {key!r} in the request body; expected {', '.join(required)}")
+            raise InvalidArgument(f"unknown field {quoted(key)} in the request body; expected {', '.join(required)}")
         if not isinstance(value, str):
             raise InvalidArgument(f"{key} must be a string")
     missing = [key for key in required if not body.get(key)]

@@ -11,6 +11,7 @@ from marshmallow import fields
 from ..errors import InvalidArgument
 from ..filtering import parse
 from ..names import check_id, project_name
+from ..wire.quoting import quoted
 from .http import json_body, respond, respond_list
 from .openapi import body_doc, ref
 from .paging import next_page_token, page_request
@@ -148,7 +149,7 @@ def evaluate_policy(project, policy_id):
     body = json_body()
     unknown = set(body) - {"resourceUri", "resource_uri", "breakglass"}
     if unknown:
-        raise InvalidArgument(f"unknown field {sorted(unknown)[0]!r} in the evaluate request")
+        raise InvalidArgument(f"unknown field {quoted(min(unknown))} in the evaluate request")
     resource_uri = body.get("resourceUri", body.get("resource_uri"))
     return respond(gate().evaluate(project, policy_id, resource_uri, body.get("breakglass")))
 

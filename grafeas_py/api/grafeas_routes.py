@@ -11,6 +11,7 @@ from ..fieldmask import paths_in_body
 from ..filtering import parse
 from ..names import NoteRef, check_id, note_name, occurrence_name, project_name
 from ..wire.grafeas_types import CODEC, NOTE, OCCURRENCE, SEVERITY
+from ..wire.quoting import quoted
 from .http import DecodedLazily, decode, enums_as_numbers, grafeas, json_body, respond, respond_list, respond_message
 from .openapi import body_doc
 from .paging import next_page_token, page_request
@@ -270,4 +271,4 @@ def _only_keys(body: dict, key: str, parent: str) -> None:
     """A batch body holds its list (or map) and, optionally, the parent the path already gives."""
     for extra in body:
         if extra not in (key, parent):
-            raise InvalidArgument(f"unknown field {extra!r} in the request body; expected {key!r}")
+            raise InvalidArgument(f"unknown field {quoted(extra)} in the request body; expected {key!r}")

@@ -14,6 +14,7 @@ from ..ingest import FORMATS
 from ..ingest.plan import PlannedOccurrence
 from ..names import check_id, parse_note_name
 from ..wire.grafeas_types import NOTE, OCCURRENCE
+from ..wire.quoting import quoted
 from .http import decode, json_body, respond
 from .schemas import _Query
 
@@ -85,7 +86,7 @@ def _plan(body: dict) -> tuple[dict[str, dict], list[PlannedOccurrence]]:
     an occurrence may carry a "legacyKey" too (PlannedOccurrence.legacy_key)."""
     unknown = set(body) - {"notes", "occurrences"}
     if unknown:
-        raise InvalidArgument(f"unknown field {sorted(unknown)[0]!r} in the plan")
+        raise InvalidArgument(f"unknown field {quoted(min(unknown))} in the plan")
     notes, items = body.get("notes") or {}, body.get("occurrences") or []
     if not isinstance(notes, dict) or not isinstance(items, list):
         raise InvalidArgument('a plan is {"notes": {name: note}, "occurrences": [{"key": ..., "occurrence": ...}]}')

@@ -15,6 +15,7 @@ import yaml
 
 from ..errors import InvalidArgument
 from ..names import parse_policy_name
+from ..wire.quoting import quoted
 from .artifacts import image_reference
 
 API_VERSION = "admission.k8s.io/v1"
@@ -62,7 +63,7 @@ def load_config(text: str) -> AdmissionConfig:
         raise InvalidArgument("admission config must be a mapping")
     unknown = set(doc) - {"namespaces", "exemptNamespaces", "deadlineSeconds"}
     if unknown:
-        raise InvalidArgument(f"admission config: unknown field {sorted(unknown)[0]!r}")
+        raise InvalidArgument(f"admission config: unknown field {quoted(min(unknown))}")
     namespaces = doc.get("namespaces") or {}
     if not isinstance(namespaces, dict):
         raise InvalidArgument("admission config: namespaces must map a namespace to projects/P/policies/ID")

@@ -14,6 +14,7 @@ import yaml
 from marshmallow import ValidationError
 
 from grafeas_py.errors import InvalidArgument
+from grafeas_py.wire.quoting import cut
 
 from .model import Policy
 from .schemas import PolicySchema
@@ -239,7 +240,7 @@ def _flatten(messages: object, path: str):
             elif isinstance(key, int):
                 sub = f"{path}[{key}]"
             else:
-                sub = f"{path}.{key}" if path else str(key)
+                sub = f"{path}.{cut(str(key))}" if path else cut(str(key))
             yield from _flatten(value, sub)
     elif isinstance(messages, list):
         for message in messages:

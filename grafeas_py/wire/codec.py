@@ -17,6 +17,7 @@ import math
 import re
 import struct
 
+from .quoting import quoted
 from .schema import Field, Message
 from .timestamps import normalize_duration, normalize_timestamp
 
@@ -117,7 +118,7 @@ class Codec:
             for key, value in data.items():
                 spec = specs.get(key)
                 if spec is None:
-                    raise DecodeError(path, f"unknown field {key!r} in {full_name}")
+                    raise DecodeError(path, f"unknown field {quoted(key)} in {full_name}")
                 f, jn, code, arg, spellings = spec
                 if spellings is not None and any(other in data for other in spellings):
                     raise DecodeError(_join(path, jn), "field given twice, under two spellings")
@@ -195,8 +196,8 @@ class Codec:
             for k, v in value.items():
                 key = self._map_key(f.map_key, k, path)
                 if v is None and not (f.map_value.message and f.map_value.message.well_known == "value"):
-                    raise DecodeError(f"{path}[{k!r}]", "map values may not be null")
-                result[key] = self._single(f.map_value, v, f"{path}[{k!r}]")
+                    raise DecodeError(f"{path}[{quoted(k)}]", "map values may not be null")
+                result[key] = self._single(f.map_value, v, f"{path}[{quoted(k)}]")
             return result if result else _OMIT
         if f.repeated:
             if not isinstance(value, list):
@@ -218,9 +219,9 @@ class Codec:
             return _text(key, path)
         if f.kind == "bool":
             if key not in ("true", "false"):
-                raise DecodeError(path, f"map key {key!r} is not a boolean")
+                raise DecodeError(path, f"map key {quoted(key)} is not a boolean")
             return key
-        return str(self._integer(f.kind, key, f"{path}[{key!r}]"))
+        return str(self._integer(f.kind, key, f"{path}[{quoted(key)}]"))
 
     def _single(self, f: Field, value, path: str):
         kind = f.kind
@@ -248,7 +249,7 @@ class Codec:
                     number = int(value)
                 else:
                     allowed = ", ".join(sorted(enum.numbers, key=enum.numbers.get))
-                    raise DecodeError(path, f"{value!r} is not a {enum.full_name}; expected one of {allowed}")
+                    raise DecodeError(path, f"{quoted(value)} is not a {enum.full_name}; expected one of {allowed}")
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
@@ -281,22 +282,22 @@ class Codec:
             number = value
         elif isinstance(value, float):
             if not value.is_integer():
-                raise DecodeError(path, f"expected an integer, got {value!r}")
+                raise DecodeError(path, f"expected an integer, got {quoted(value)}")
             # orjson reads an integer below int64's range as a float, and -9223372036854775809 rounds to
             # -2**63 itself: a float there may have been out of range, so the minimum comes as an integer or text.
             if value <= -(2.0**63):
-                raise DecodeError(path, f"{value!r} is out of range for {kind}")
+                raise DecodeError(path, f"{quoted(value)} is out of range for {kind}")
             number = int(value)
         elif isinstance(value, str):
             if not _ASCII_NUMBER.fullmatch(value):  # int() and float() also take spaces and other scripts' digits
-                raise DecodeError(path, f"expected an integer, got {value!r}")
+                raise DecodeError(path, f"expected an integer, got {quoted(value)}")
             try:
                 # Exactly: a float rounds "1.9999999999999999999999" to 2 and "9007199254740993.0" to ...992.
                 number = decimal.Decimal(value)
             except decimal.InvalidOperation:  # an exponent past Decimal's limits
-                raise DecodeError(path, f"expected an integer, got {value!r}") from None
+                raise DecodeError(path, f"expected an integer, got {quoted(value)}") from None
             if number != number.to_integral_value():
-                raise DecodeError(path, f"expected an integer, got {value!r}")
+                raise DecodeError(path, f"expected an integer, got {quoted(value)}")
         else:
             raise DecodeError(path, f"expected an integer, got {type_name(value)}")
         low, high = _INT_RANGES[kind]
@@ -314,7 +315,7 @@ class Codec:
             try:
                 number = float(value)
             except ValueError:
-                raise DecodeError(path, f"expected a number, got {value!r}") from None
+                raise DecodeError(path, f"expected a number, got {quoted(value)}") from None
         elif isinstance(value, (int, float)):
             try:
                 number = float(value)
@@ -326,10 +327,10 @@ class Codec:
         # makes it Infinity, which nobody sent), and so are such Python numbers, which orjson never makes but a
         # caller could pass (json_format refuses them too), and which would be written out as null.
         if not math.isfinite(number):
-            raise DecodeError(path, f"{value!r} is not a finite number; write 'NaN', 'Infinity' or '-Infinity'")
+            raise DecodeError(path, f"{quoted(value)} is not a finite number; write 'NaN', 'Infinity' or '-Infinity'")
         if kind == "float":
             if abs(number) >= _FLOAT32_LIMIT:
-                raise DecodeError(path, f"{value!r} is out of range for a 32-bit float")
+                raise DecodeError(path, f"{quoted(value)} is out of range for a 32-bit float")
             number = _shortest_float32(number)
         # -0.0 becomes 0.0, the default: PostgreSQL's JSONB has no negative zero, and a stored
         # value must read back the same on every database.
@@ -404,7 +405,7 @@ class Codec:
             # Kept as it came, the official client could not read it back (nor list its neighbours).
             raise DecodeError(
                 path,
-                f"unknown type {type_url!r}: an Any may hold a Grafeas message, a well-known protobuf type "
+                f"unknown type {quoted(type_url)}: an Any may hold a Grafeas message, a well-known protobuf type "
                 "or a google.rpc error detail",
             )
         rest = {k: v for k, v in value.items() if k != "@type"}
@@ -523,7 +524,7 @@ def _spelled(path: str, where: tuple) -> str:
     steps = []
     while where:
         where, step = where
-        steps.append(f"[{step}]" if isinstance(step, int) else f"[{step[:40] + '...' if len(step) > 40 else step!r}]")
+        steps.append(f"[{step}]" if isinstance(step, int) else f"[{quoted(step)}]")
     return path + "".join(reversed(steps))
 
 

@@ -3,6 +3,8 @@
 import datetime as dt
 import re
 
+from .quoting import quoted
+
 _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})\Z")
 _DURATION = re.compile(r"(-)?(\d+)(?:\.(\d{1,9}))?s\Z")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -27,22 +29,22 @@ def parse_timestamp(text: str) -> tuple[int, int]:
     """Parse an RFC 3339 timestamp into (seconds since the epoch, nanos); ValueError if malformed."""
     m = _TIMESTAMP.match(text)
     if not m:
-        raise ValueError(f"{text!r} is not an RFC 3339 timestamp such as 2024-01-02T03:04:05Z")
+        raise ValueError(f"{quoted(text)} is not an RFC 3339 timestamp such as 2024-01-02T03:04:05Z")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     frac, zone = m.group(7) or "", m.group(8)
     try:
         moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
     except ValueError as exc:
-        raise ValueError(f"{text!r} is not a valid date and time: {exc}") from None
+        raise ValueError(f"{quoted(text)} is not a valid date and time: {exc}") from None
     seconds = (moment - _EPOCH) // dt.timedelta(seconds=1)
     if zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         hours, minutes = int(zone[1:3]), int(zone[4:6])
         if hours > 23 or minutes > 59:
-            raise ValueError(f"{text!r} has an invalid UTC offset")
+            raise ValueError(f"{quoted(text)} has an invalid UTC offset")
         seconds -= sign * (hours * 3600 + minutes * 60)
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
-        raise ValueError(f"{text!r} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z")
+        raise ValueError(f"{quoted(text)} is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z")
     return seconds, int(frac.ljust(9, "0")) if frac else 0
 
 
@@ -86,10 +88,10 @@ def normalize_duration(text: str) -> str:
     """Return the canonical form of a proto3 JSON duration such as '1.5s'."""
     m = _DURATION.match(text)
     if not m:
-        raise ValueError(f"{text!r} is not a duration such as '1.5s'")
+        raise ValueError(f"{quoted(text)} is not a duration such as '1.5s'")
     seconds = int(m.group(2))
     if seconds > _MAX_DURATION_SECONDS:
-        raise ValueError(f"{text!r} is outside the range of a duration")
+        raise ValueError(f"{quoted(text)} is outside the range of a duration")
     nanos = int((m.group(3) or "").ljust(9, "0") or 0)
     sign = "-" if m.group(1) and (seconds or nanos) else ""
     return f"{sign}{seconds}{_fraction(nanos)}s"

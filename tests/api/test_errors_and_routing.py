@@ -264,3 +264,24 @@ def test_connections_dropped_by_the_database_cost_one_503_then_recover(database_
     assert statuses == [503, 200, 200, 200], statuses
     assert client.get(f"/v1/projects/{project}/notes/n").status_code == 200
     app.extensions["grafeas"].storage.dispose()
+
+
+@pytest.mark.parametrize(
+    "where, body",
+    [
+        ("notes?noteId=n", lambda big: {**NOTE_BODIES["BUILD"], big: 1}),
+        ("notes?noteId=n", lambda big: {**NOTE_BODIES["BUILD"], "relatedUrl": [{"url": "u", big: 1}]}),
+        ("notes?noteId=n", lambda big: {**NOTE_BODIES["BUILD"], "expirationTime": big}),
+        ("notes?noteId=n", lambda big: {"vulnerability": {"severity": big}}),
+        ("notes:batchCreate", lambda big: {"notes": {"n": NOTE_BODIES["BUILD"]}, big: 1}),
+        ("policies?policyId=p", lambda big: {"rules": {}, big: 1}),
+    ],
+)
+def test_an_error_quotes_a_huge_value_cut_short(http, project, where, body):
+    """A 1 MB unknown field name or bad value came back whole in the error message."""
+    big = "x" * 500_000 + "END"
+    r = http.post(f"/v1/projects/{project}/{where}", json=body(big))
+    assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:2000]
+    message = r.json()["error"]["message"]
+    assert "xxxxxxxx...xxxxxxxx" in message and "xxxxEND" in message and "(500003 characters)" in message, message
+    assert len(r.content) < 2000  # the message, and a policy's field violations too
