@@ -14,6 +14,7 @@ Three kinds:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -104,6 +105,7 @@ def artifact_key(uri: str) -> str:
     return bare
 
 
+@functools.lru_cache(maxsize=1024)  # a batch of a scan's findings names one artifact a thousand times
 def stored_artifact_key(uri: str) -> str | None:
     """The `artifact_key` an occurrence, its history rows and a decision stored under `uri` keep beside it,
     for the gate and the artifact timeline to find them by: None when `uri` is the key or `https://` + key,
