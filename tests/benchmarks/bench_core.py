@@ -14,6 +14,7 @@ Needs `wrk` (apt-get install wrk) and gunicorn; PostgreSQL at GRAFEAS_BENCH_POST
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -179,12 +180,19 @@ def bench_create(ceiling_base: str, base: str, workdir: Path, args) -> dict:
 
 def bench_batch(ceiling_db: str, base: str, body: dict, args) -> dict:
     """(b) one BatchCreateOccurrences of 1000 over HTTP vs bulk_ceiling.py's rows/s, alternating."""
-    batch = {"occurrences": [dict(body, resourceUri=f"{body['resourceUri']}-{i}") for i in range(1000)]}
-    payload = json.dumps(batch)
+    posted = itertools.count()
+
+    def fresh_payload() -> str:
+        """1000 occurrences, each for an artifact no batch named before: the server caches what it
+        derives from a URI, which a batch repeating the last one's URIs would find every time."""
+        batch = next(posted)
+        items = [dict(body, resourceUri=f"{body['resourceUri']}-{batch}-{i}") for i in range(1000)]
+        return json.dumps({"occurrences": items})
+
     pairs, small = [], []
     with requests.Session() as session:
         for _ in range(2 * args.workers):  # warm up every worker: first requests compile statements
-            session.post(f"{base}/v1/projects/bench/occurrences:batchCreate", data=payload).raise_for_status()
+            session.post(f"{base}/v1/projects/bench/occurrences:batchCreate", data=fresh_payload()).raise_for_status()
         for _ in range(args.rounds):
             ceiling_rows = bulk_ceiling(ceiling_db, 20000)
             # For reference only: the ceiling for one transaction of a batch's size, where its fixed
@@ -192,6 +200,7 @@ def bench_batch(ceiling_db: str, base: str, body: dict, args) -> dict:
             small.append(statistics.median(bulk_ceiling(ceiling_db, 1000) for _ in range(3)))
             timings = []
             for _ in range(3):
+                payload = fresh_payload()
                 start = time.perf_counter()
                 r = session.post(
                     f"{base}/v1/projects/bench/occurrences:batchCreate",
