@@ -122,18 +122,19 @@ def _inflated(body: bytes, budget: list[int]) -> bytes:
     if not body:
         raise _Refused
     algorithm, compressed = body[0], body[1:]
-    try:
-        if algorithm == 0:
-            content = compressed
-        elif algorithm in _ZLIB_WBITS:
-            content = zlib.decompressobj(_ZLIB_WBITS[algorithm]).decompress(compressed, budget[0] + 1)
-        elif algorithm == _BZIP2:
-            content = bz2.BZ2Decompressor().decompress(compressed, max_length=budget[0] + 1)
-        else:
-            raise _Refused
-    except (zlib.error, OSError, EOFError):
-        raise _Refused from None
-    if len(content) > budget[0]:
+    if algorithm == 0:
+        content, rest = compressed, b""
+    elif algorithm in _ZLIB_WBITS or algorithm == _BZIP2:
+        inflater = zlib.decompressobj(_ZLIB_WBITS[algorithm]) if algorithm in _ZLIB_WBITS else bz2.BZ2Decompressor()
+        try:
+            content = inflater.decompress(compressed, budget[0] + 1)
+        except (zlib.error, OSError, EOFError):
+            raise _Refused from None
+        rest = inflater.unused_data
+    else:
+        raise _Refused
+    # Data after the compressed stream would go unread here; a decompressor that reads on would not stop.
+    if len(content) > budget[0] or rest:
         raise _Refused
     budget[0] -= len(content)
     return content

@@ -109,6 +109,8 @@ def test_compressed_packets_share_one_budget_nested_or_side_by_side():
         packet(8, b"")[:-1] + b"\x00",  # a five-octet length promising more than there is
         packet(8, b"\x09" + b"x" * 10),  # an unknown compression algorithm
         packet(8, bytes([ZLIB]) + b"not zlib"),
+        packet(8, bytes([ZLIB]) + zlib.compress(literal_header(1) + b"\0") * 2),  # a second stream after the first
+        packet(8, bytes([BZIP2]) + bz2.compress(literal_header(1) + b"\0") * 2),
         b"-----BEGIN PGP MESSAGE-----\n\n!!!\n-----END PGP MESSAGE-----\n",
         b"-----BEGIN PGP MESSAGE-----\n\nowE=\n",  # no end line
         b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{}\n",  # no signature block
