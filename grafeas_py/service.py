@@ -266,9 +266,9 @@ class Grafeas:
         if updated:
             notes_of = [parse_note_name(change.data["noteName"]) for change in updated]
             self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, notes_of)
-        if new_notes or created or updated:
-            self.storage.ingest(project_id, new_notes, created, updated)
-        notes_created = sum(len(docs) for docs in new_notes.values())
+        notes_created = (
+            self.storage.ingest(project_id, new_notes, created, updated) if new_notes or created or updated else 0
+        )
         return Ingested(len(created), len(updated), len(prepared) - len(created) - len(updated), notes_created)
 
     def _moved_after_delete(

@@ -148,10 +148,12 @@ class Storage(abc.ABC):
         new_notes: dict[str, dict[str, dict]],
         created: list[NewOccurrence],
         updated: list[OccurrenceUpdate],
-    ) -> None:
+    ) -> int:
         """Create the notes (by project, then id) and occurrences and replace the updated occurrences, all
-        in one transaction; Aborted, with nothing written, if another request wrote any of them meanwhile,
-        and FailedPrecondition if occurrences of another kind name a note to create."""
+        in one transaction; the number of notes created. A note that exists by then is left as it is;
+        Aborted, with nothing written, if another request wrote any of the occurrences meanwhile or
+        replaced a note they name by one of another kind, and FailedPrecondition if occurrences of
+        another kind name a note to create."""
 
     @abc.abstractmethod
     def create_occurrences_unless_taken(self, project_id: str, occurrences: list[NewOccurrence]) -> list[dict] | None:

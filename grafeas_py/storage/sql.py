@@ -404,27 +404,32 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         new_notes: dict[str, dict[str, dict]],
         created: list[NewOccurrence],
         updated: list[OccurrenceUpdate],
-    ) -> None:
+    ) -> int:
         """Write one ingested report in one transaction: the notes it lacked (by project, then id), its
-        new occurrences and its changed ones. Aborted, with nothing written, if another request wrote
-        any of them since they were read.
+        new occurrences and its changed ones; the number of notes created. A note another request
+        created since is left as it is (the occurrences on it then check its kind); Aborted, with
+        nothing written, if another request wrote any of the occurrences since they were read.
 
         Each kind of row is written in id order, so that two reports naming the same findings in other
         orders wait for each other rather than deadlock; should one lose to a concurrent writer all the
         same, it is Aborted too, for the caller to read again and retry."""
         rows = sorted(_occurrence_rows(project_id, created), key=operator.itemgetter("occurrence_id"))
+        notes_created = 0
         try:
             with self._write() as conn:
                 self._hold_projects(conn, [project_id, *new_notes])
                 for note_project, docs in sorted(new_notes.items()):
-                    docs = dict(sorted(docs.items()))
-                    if self._existing_note_ids(conn, note_project, list(docs)):
-                        raise _written_meanwhile()
+                    # Two reports sharing notes, read before either wrote: an existing note is left as it is.
+                    taken = set(self._existing_note_ids(conn, note_project, list(docs)))
+                    docs = {note_id: doc for note_id, doc in sorted(docs.items()) if note_id not in taken}
+                    if not docs:
+                        continue
                     held = self._other_kinds(conn, note_project, docs)
                     if held:
                         kinds = {i: (docs[i]["kind"], k) for i, k in held.items()}
                         raise _held_by_other_kind(note_project, kinds, "nothing was written")
                     self._insert_notes(conn, note_project, docs)
+                    notes_created += len(docs)
                 if self._taken_occurrence_ids(conn, project_id, [row["occurrence_id"] for row in rows]):
                     raise _written_meanwhile()
                 if rows:
@@ -439,6 +444,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             if getattr(exc.orig, "sqlstate", None) not in LOST_TO_CONCURRENT:
                 raise
             raise _written_meanwhile() from None
+        return notes_created
 
     def create_occurrences_unless_taken(self, project_id: str, new: list[NewOccurrence]) -> list[dict] | None:
         """Create all of them in one transaction, or nothing (None) if any of their ids is taken or ever was."""

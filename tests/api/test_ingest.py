@@ -680,3 +680,31 @@ def test_a_plan_that_would_change_an_immutable_field_writes_nothing(http, projec
     r = http.post(path, params={"format": "plan"}, json={"occurrences": [fresh, moved]})
     assert r.status_code == 400 and "occurrences[1]: occurrence is invalid: resourceUri is immutable" in r.text
     assert len(occurrences(http, project)) == 1
+
+
+def test_an_ingestion_leaves_a_note_another_request_created_meanwhile(app, http, project):
+    """Two reports needing one note, both read before either wrote: the second found the note there at
+    its write and answered 409 ABORTED (once the server's own retry lost too), though it would have left
+    the note as it is anyway. Storage now does just that, and counts the note as not created by it."""
+    from grafeas_py.api.http import decode
+    from grafeas_py.service import Grafeas
+    from grafeas_py.wire.grafeas_types import OCCURRENCE
+
+    note = f"projects/{project}/notes/CVE-2024-7"
+    theirs = {**NOTE_BODIES["VULNERABILITY"], "shortDescription": "theirs"}
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "CVE-2024-7"}, json=theirs).ok
+    # What the second ingestion prepared when it read the note as missing: a document of its own for it,
+    # and a finding on it.
+    now = "2026-01-02T03:04:05Z"
+    mine = {**theirs, "shortDescription": "mine", "name": note, "kind": "VULNERABILITY", "createTime": now}
+    finding = decode(OCCURRENCE, occurrence_body("VULNERABILITY", note), "occurrence")
+    storage = app.extensions["grafeas"].storage
+    created = storage.ingest(
+        project,
+        {project: {"CVE-2024-7": {**mine, "updateTime": now}}},
+        [Grafeas._new_occurrence(project, finding, now)],
+        [],
+    )
+    assert created == 0
+    assert http.get(f"/v1/{note}").json()["shortDescription"] == "theirs"
+    assert [o["noteName"] for o in occurrences(http, project)] == [note]
