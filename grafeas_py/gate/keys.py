@@ -57,6 +57,9 @@ def algorithm_named(name: str) -> Algorithm:
 
 def load_public_key(pem: str, algorithm: Algorithm) -> PublicKeyObject:
     """Load a PKIX (SubjectPublicKeyInfo) PEM key; raises ValueError unless it fits the algorithm."""
+    blocks = pem.count("-----BEGIN ")
+    if blocks > 1:  # the first alone would be loaded, and the others silently trusted by no one
+        raise ValueError(f"holds {blocks} PEM blocks; give one key per entry")
     try:
         key = serialization.load_pem_public_key(pem.encode())
     except (ValueError, UnsupportedAlgorithm, TypeError):

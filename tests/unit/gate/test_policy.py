@@ -37,6 +37,7 @@ def rules(**rule_docs) -> dict:
 
 ED = signer("ED25519")
 P256 = signer("ECDSA_P256_SHA256")
+P256_OTHER = signer("ECDSA_P256_SHA256", fresh=True)
 RSA2048 = signer("RSA_SIGN_PKCS1_2048_SHA256")
 
 
@@ -189,6 +190,13 @@ def test_key_must_fit_its_algorithm(key, algorithm, says):
     declared = {"id": "k", "algorithm": algorithm, "publicKeyPem": key.public_pem}
     doc = {"attestors": [{"name": "qa", "noteName": "projects/a/notes/qa", "publicKeys": [declared]}]}
     assert says in problems(doc)["attestors[0].publicKeys[0].publicKeyPem"]
+
+
+def test_a_pem_of_two_keys_is_refused():
+    """Only the first was loaded: whoever declared both believed the second trusted too."""
+    declared = {"id": "k", "algorithm": "ECDSA_P256_SHA256", "publicKeyPem": P256.public_pem + P256_OTHER.public_pem}
+    doc = {"attestors": [{"name": "qa", "noteName": "projects/a/notes/qa", "publicKeys": [declared]}]}
+    assert problems(doc)["attestors[0].publicKeys[0].publicKeyPem"] == "holds 2 PEM blocks; give one key per entry"
 
 
 PGP = pgp_signer()
