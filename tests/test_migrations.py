@@ -333,3 +333,76 @@ def test_history_and_decisions_written_before_0013_keep_their_artifact_key_for_t
             ], page
     finally:
         app.extensions["grafeas"].storage.dispose()
+
+
+def test_keys_of_a_capitalized_host_kept_before_0014_are_computed_again(tmp_path, worker_id):
+    """0012 and 0013 kept `http://LOCALHOST/app@...`'s key as Docker Hub's `docker.io/LOCALHOST/app@...`;
+    reading LOCALHOST as a host since, the gate never found that occurrence or its finding, nor the
+    timeline its revisions and decisions."""
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url, "0013")
+    digest = "sha256:" + "e" * 64
+    uri, stale, key = f"http://LOCALHOST/app@{digest}", f"docker.io/LOCALHOST/app@{digest}", f"localhost/app@{digest}"
+    other = f"http://gcr.io/acme/app@{digest}"  # no capital: its key stands
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO notes (project_id, note_id, kind, revision, create_time, update_time, data)"
+                " VALUES ('old', 'CVE-1', 'VULNERABILITY', 1, 0, 0, :data)"
+            ),
+            {"data": json.dumps(_OLD_NOTE)},
+        )
+        for occurrence_id, (resource, kept) in {"o-caps": (uri, stale), "o-other": (other, other[7:])}.items():
+            data = {**_OLD_OCCURRENCE, "name": f"projects/old/occurrences/{occurrence_id}", "resourceUri": resource}
+            values = {"id": occurrence_id, "uri": resource, "key": kept, "data": json.dumps(data)}
+            conn.execute(
+                text(
+                    "INSERT INTO occurrences (project_id, occurrence_id, note_project_id, note_id, kind, resource_uri,"
+                    " artifact_key, revision, create_time, update_time, data) VALUES ('old', :id, 'old', 'CVE-1',"
+                    " 'VULNERABILITY', :uri, :key, 1, 0, 0, :data)"
+                ),
+                values,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO history (project_id, resource_type, resource_id, revision, deleted, update_time,"
+                    " resource_uri, artifact_key, data) VALUES ('old', 'occurrence', :id, 1, false, 0, :uri, :key,"
+                    " :data)"
+                ),
+                values,
+            )
+        conn.execute(
+            text(
+                "INSERT INTO decisions (project_id, decision_id, policy_id, policy_revision, resource_uri,"
+                " artifact_key, decision, evaluate_time, data) VALUES ('old', 'd1', 'p', 1, :uri, :key, 'DENY', 1,"
+                " :data)"
+            ),
+            {"uri": uri, "key": stale, "data": json.dumps({"name": "projects/old/decisions/d1", "resourceUri": uri})},
+        )
+    engine.dispose()
+    db.upgrade(url)
+    db.check(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        kept = {
+            table: conn.execute(text(f"SELECT resource_uri, artifact_key FROM {table} ORDER BY pk")).all()
+            for table in ("occurrences", "history", "decisions")
+        }
+    engine.dispose()
+    assert kept == {
+        "occurrences": [(uri, key), (other, other[7:])],
+        "history": [(uri, key), (other, other[7:])],
+        "decisions": [(uri, key)],
+    }
+
+    app = create_app(Settings(database_url=url))
+    try:
+        with serve(app) as base, Http(base) as http:
+            policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+            assert http.post("/v1/projects/old/policies", params={"policyId": "p"}, json=policy).status_code == 200
+            decision = http.post("/v1/projects/old/policies/p:evaluate", json={"resourceUri": key}).json()
+            assert [name.rsplit("/", 1)[1] for name in decision["usedOccurrences"]] == ["o-caps"], decision
+            assert decision["decision"] == "DENY", decision
+    finally:
+        app.extensions["grafeas"].storage.dispose()

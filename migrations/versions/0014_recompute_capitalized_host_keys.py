@@ -1,0 +1,57 @@
+"""Compute again the artifact keys of URIs that hold a capital letter.
+
+0012 and 0013 kept the artifact key of each URI spelled otherwise than its key, by the rule of their
+release: a first segment without a dot or a port (`LOCALHOST/app@sha256:...`) was a path on Docker
+Hub, `docker.io/LOCALHOST/app`. As Docker reads it, a segment in capitals is a registry host (a
+repository path is lower case), and `artifact_key` has read it so since: the gate and the artifact
+timeline look such an image up as `localhost/app`, and missed what was kept under the old key, an
+occurrence stored as `http://LOCALHOST/app@sha256:...` among them. Only the keys of URIs with a
+capital letter can have changed; every key is computed again with this release's rule (in Python:
+SQLite's lower() knows ASCII only) and those that differ are written.
+
+Downgrading keeps the new keys: the rule before this one has no code left to compute it.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-11-28
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from grafeas_py.gate.artifacts import stored_artifact_key
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+_TABLES = ("occurrences", "history", "decisions")
+_CHUNK = 5000
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    for name in _TABLES:
+        table = sa.table(name, sa.column("pk"), sa.column("resource_uri"), sa.column("artifact_key"))
+        after = 0
+        while True:  # by key, a chunk at a time: a table of millions is never held at once
+            rows = conn.execute(
+                sa.select(table.c.pk, table.c.resource_uri, table.c.artifact_key)
+                .where(table.c.pk > after, table.c.resource_uri.is_not(None))
+                .order_by(table.c.pk)
+                .limit(_CHUNK)
+            ).all()
+            if not rows:
+                break
+            changed = [{"row": pk, "key": key} for pk, uri, kept in rows if (key := stored_artifact_key(uri)) != kept]
+            if changed:
+                conn.execute(
+                    table.update().where(table.c.pk == sa.bindparam("row")).values(artifact_key=sa.bindparam("key")),
+                    changed,
+                )
+            after = rows[-1].pk
+
+
+def downgrade() -> None:
+    pass
