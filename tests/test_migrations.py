@@ -157,6 +157,17 @@ _OLD_OCCURRENCE = {
 }
 
 
+def _insert_old_note(conn, time: int = 0) -> None:
+    """The note _OLD_OCCURRENCE is on, as a row written before the migrations under test."""
+    conn.execute(
+        text(
+            "INSERT INTO notes (project_id, note_id, kind, revision, create_time, update_time, data)"
+            " VALUES ('old', 'CVE-1', 'VULNERABILITY', 1, :time, :time, :data)"
+        ),
+        {"time": time, "data": json.dumps(_OLD_NOTE)},
+    )
+
+
 def test_data_from_before_history_is_served_after_an_upgrade(tmp_path, worker_id):
     """A deployment upgraded with data in it: the old rows read back as written, and updates, deletes,
     history, the gate and the audit trail work on them. Migrations of empty databases prove none of it."""
@@ -167,13 +178,7 @@ def test_data_from_before_history_is_served_after_an_upgrade(tmp_path, worker_id
     occurrence_id = _OLD_OCCURRENCE["name"].rsplit("/", 1)[1]
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO projects (project_id, create_time) VALUES ('old', :create_time)"), times)
-        conn.execute(
-            text(
-                "INSERT INTO notes (project_id, note_id, kind, revision, create_time, update_time, data)"
-                " VALUES ('old', 'CVE-1', 'VULNERABILITY', 1, :create_time, :create_time, :data)"
-            ),
-            {**times, "data": json.dumps(_OLD_NOTE)},
-        )
+        _insert_old_note(conn, times["create_time"])
         conn.execute(
             text(
                 "INSERT INTO occurrences (project_id, occurrence_id, note_project_id, note_id, kind, resource_uri,"
@@ -229,13 +234,7 @@ def test_occurrences_written_before_0012_keep_their_artifact_key_and_the_gate_re
     stored |= {"o-http": f"http://{image}", "o-file": "deb://debian:12/openssl=3.0"}
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO notes (project_id, note_id, kind, revision, create_time, update_time, data)"
-                " VALUES ('old', 'CVE-1', 'VULNERABILITY', 1, 0, 0, :data)"
-            ),
-            {"data": json.dumps(_OLD_NOTE)},
-        )
+        _insert_old_note(conn)
         for occurrence_id, uri in stored.items():
             data = {**_OLD_OCCURRENCE, "name": f"projects/old/occurrences/{occurrence_id}", "resourceUri": uri}
             conn.execute(
@@ -346,13 +345,7 @@ def test_keys_of_a_capitalized_host_kept_before_0014_are_computed_again(tmp_path
     other = f"http://gcr.io/acme/app@{digest}"  # no capital: its key stands
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO notes (project_id, note_id, kind, revision, create_time, update_time, data)"
-                " VALUES ('old', 'CVE-1', 'VULNERABILITY', 1, 0, 0, :data)"
-            ),
-            {"data": json.dumps(_OLD_NOTE)},
-        )
+        _insert_old_note(conn)
         for occurrence_id, (resource, kept) in {"o-caps": (uri, stale), "o-other": (other, other[7:])}.items():
             data = {**_OLD_OCCURRENCE, "name": f"projects/old/occurrences/{occurrence_id}", "resourceUri": resource}
             values = {"id": occurrence_id, "uri": resource, "key": kept, "data": json.dumps(data)}
