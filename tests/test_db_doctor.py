@@ -8,6 +8,8 @@ import os
 import subprocess
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import text
 
 from grafeas_py import create_app, db
@@ -56,6 +58,18 @@ def occurrence_text(project: str, occurrence_id: str, parameters: str) -> str:
         "updateTime": "2025-11-24T16:00:00Z",
     }
     return json.dumps(document).replace('"@"', parameters)
+
+
+def _public_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+TWO_KEY_ATTESTOR = {
+    "name": "qa",
+    "noteName": "projects/gate/notes/qa",
+    "publicKeys": [{"id": "k", "algorithm": "ECDSA_P256_SHA256", "publicKeyPem": _public_pem() + _public_pem()}],
+}
 
 
 def policy_document(project: str, policy_id: str, **more) -> str:
@@ -138,6 +152,8 @@ def _old_rows() -> list[tuple[str, dict]]:
     return [
         # 1. occurrenceProjects '*', accepted at 0004-0008
         *_policy("gate", "everything", occurrenceProjects=["scanner", "*"]),
+        # ... and a key of two PEM blocks, accepted until 0014's release (the first key alone was used)
+        *_policy("gate", "two-keys", rules={"attestations": {"attestors": ["qa"]}}, attestors=[TWO_KEY_ATTESTOR]),
         # 2. ids over 255 characters: a project, a note, an occurrence in a long project, a policy (which
         # blocks DeleteProject of its project), a decision in a long project, and a note id '.' (0001)
         (project_row, {"p": LONG, "t": T0}),
@@ -189,6 +205,7 @@ def _old_rows() -> list[tuple[str, dict]]:
 def _expected() -> list[tuple[str, str]]:
     return [
         ("policy-occurrence-projects", "projects/gate/policies/everything"),
+        ("policy-refused", "projects/gate/policies/two-keys"),
         ("unaddressable-id", f"projects/{LONG}"),
         ("unaddressable-id", f"projects/vendor/notes/{LONG}"),
         ("unaddressable-id", "projects/vendor/notes/."),
@@ -272,6 +289,8 @@ def test_the_findings_are_what_this_release_does_with_those_rows(database):
     try:
         r = client.post("/v1/projects/gate/policies/everything:evaluate", json={"resourceUri": IMAGE})
         assert r.status_code == 400 and "'*' is not a wildcard" in r.json["error"]["message"]
+        r = client.post("/v1/projects/gate/policies/two-keys:evaluate", json={"resourceUri": IMAGE})
+        assert r.status_code == 400 and "holds 2 PEM blocks" in r.json["error"]["message"]
         assert client.get(f"/v1/projects/vendor/notes/{LONG}").status_code == 400
         assert client.delete(f"/v1/projects/blocked/policies/{LONG}").status_code == 400
         r = client.delete("/v1/projects/blocked")

@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from ..auth.authz import ALL_PROJECTS, Binding
 from ..db import schema_problem
 from ..errors import InvalidArgument
+from ..gate.policy import parse_policy
+from ..gate.service import OUTPUT_ONLY
 from ..names import MAX_ID_LENGTH, check_id, decision_name, note_name, occurrence_name, policy_name, project_name
 from ..wire.codec import MAX_JSON_DEPTH, DecodeError
 from ..wire.grafeas_types import CODEC, NOTE, OCCURRENCE
@@ -63,6 +65,7 @@ def examine(database_url: str, expected_revision: str) -> list[Finding]:
                 raise NotAtHead(problem)
             return [
                 *_wildcard_occurrence_projects(conn),
+                *_refused_policies(conn),
                 *_unaddressable_ids(conn),
                 *_unloadable_bindings(conn),
                 *_policies_of_deleted_projects(conn),
@@ -118,6 +121,29 @@ def _wildcard_occurrence_projects(conn) -> Iterator[Finding]:
                     "rewrite the policy whole (PUT, or PATCH with the whole document), naming each project whose"
                     " occurrences count"
                 ),
+                table="policies",
+                pk=row.pk,
+            )
+
+
+def _refused_policies(conn) -> Iterator[Finding]:
+    """Policies this release refuses on other grounds than occurrenceProjects (a key it no longer takes,
+    say): parsed as the gate parses them at each evaluation, which then fails."""
+    for row in _chunks(conn, policies, policies.c.project_id, policies.c.policy_id, policies.c.data):
+        document = row.data if isinstance(row.data, dict) else {}
+        if any(_refused_project(p) for p in document.get("occurrenceProjects") or ()):
+            continue  # reported above, with what to do about it
+        try:
+            parse_policy({k: v for k, v in document.items() if k not in OUTPUT_ONLY})
+        except InvalidArgument as refusal:
+            yield Finding(
+                check="policy-refused",
+                resource=policy_name(row.project_id, row.policy_id),
+                problem=(
+                    f"this release refuses the stored policy ({_cut(refusal.message, 300)}): every evaluation under it"
+                    " fails and every admission it judges is denied"
+                ),
+                remedy="update the policy (PUT or PATCH) so that it passes, as the message says",
                 table="policies",
                 pk=row.pk,
             )
