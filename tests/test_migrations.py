@@ -399,3 +399,25 @@ def test_keys_of_a_capitalized_host_kept_before_0014_are_computed_again(tmp_path
             assert decision["decision"] == "DENY", decision
     finally:
         app.extensions["grafeas"].storage.dispose()
+
+
+def test_the_index_an_early_0010_made_is_dropped(tmp_path, worker_id):
+    """0010 was edited after a first version made ix_occurrences_timeline; databases migrated by that
+    version kept it, which `db check` named as drift after any later upgrade."""
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url, "0014")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE INDEX ix_occurrences_timeline ON occurrences"
+                " (project_id, resource_uri, update_time, occurrence_id, revision)"
+            )
+        )
+    engine.dispose()
+    db.upgrade(url)
+    db.check(url)
+    engine = make_engine(url)
+    indexes = {index["name"] for index in inspect(engine).get_indexes("occurrences")}
+    engine.dispose()
+    assert "ix_occurrences_timeline" not in indexes
