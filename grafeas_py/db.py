@@ -33,6 +33,12 @@ def revisions() -> frozenset[str]:
     return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
 
 
+def _below(revision: str) -> set[str]:
+    """The revisions `revision` was migrated through on its way from the first."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {s.revision for s in script.iterate_revisions(revision, "base")} - {revision}
+
+
 def schema_problem(revision: str | None, expected: str) -> str | None:
     """Why a database at `revision` cannot serve code that expects `expected`, and what to do; None if it can."""
     if revision == expected:
@@ -103,7 +109,13 @@ def _known(database_url: str) -> str | None:
 def upgrade(database_url: str, revision: str = "head") -> None:
     from alembic.util import CommandError
 
-    _known(database_url)
+    stored = _known(database_url)
+    if stored is not None and revision in revisions() and revision != stored and revision in _below(stored):
+        # Alembic would do nothing and succeed: a caller meaning to roll back would believe it had.
+        raise NotMigratable(
+            f"the database is at revision {stored}, past {revision}: 'db upgrade' only goes forward, and no"
+            " command here goes back"
+        )
     try:
         command.upgrade(alembic_config(database_url), revision)
     except CommandError as exc:  # a target this release does not know

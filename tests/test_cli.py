@@ -449,6 +449,8 @@ NEWER = "the database schema is at revision 0099, which this server (at {head}) 
         ("0012", ["check"], 1, "the database schema is at revision 0012, not this server's {head}: run 'grafeas-py db"),
         ("0012", ["current"], 0, "0012 (head is {head})"),
         ("head", ["upgrade", "9999"], 1, "cannot upgrade to '9999': "),
+        # It did nothing and exited 0: an operator rolling back believed the schema was at 0011.
+        ("head", ["upgrade", "0011"], 1, "the database is at revision {head}, past 0011: 'db upgrade' only goes"),
         # A rollback to this release after a newer one migrated: each was a 90-line traceback.
         ("0099", ["check"], 1, NEWER),
         ("0099", ["upgrade"], 1, NEWER),
