@@ -9,7 +9,8 @@ decides which hash and key algorithms are still acceptable (no SHA-1 signatures,
 whether the key was valid when it signed. A key revoked for any reason, or past its expiration at
 the time of the decision, verifies nothing: a signature's time is what its signer says, so a key
 retired or expired could otherwise go on signing under an earlier date. A signed message that would
-inflate past what carrying the payload needs is refused before Sequoia inflates it (pgp_packets).
+inflate past what carrying the payload needs is refused before Sequoia inflates it, and Sequoia reads
+only the packets that check walked (pgp_packets).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime
 from pysequoia import Cert, Sig, verify
 from pysequoia.packet import PacketPile, Tag
 
-from .pgp_packets import inflates_within
+from .pgp_packets import frame
 
 FINGERPRINT_URI = "openpgp4fpr:"  # the publicKeyId form Grafeas recommends (IANA's openpgp4fpr scheme)
 # What a signed message holds besides the payload: packet headers, the literal data's file name and date,
@@ -73,17 +74,14 @@ def verifies(cert: Cert, signature: bytes, payload: bytes, now: datetime) -> boo
     if cert.is_revoked or (cert.expiration is not None and cert.expiration <= now):
         return False
     store = lambda _key_ids: [cert]  # noqa: E731 - the attestor's key is the only one trusted here
+    framed = frame(signature, len(payload) + _FRAMING)
+    if framed is None:
+        return False
     try:
-        detached = Sig.from_bytes(signature)
-    except (RuntimeError, ValueError, OSError):
-        detached = None
-    try:
-        if detached is not None:
-            result = verify(bytes=payload, store=store, signature=detached)
-        elif not inflates_within(signature, len(payload) + _FRAMING):
-            return False
+        if framed.signatures_only:  # detached, or a cleartext signature's block: over the payload itself
+            result = verify(bytes=payload, store=store, signature=Sig.from_bytes(framed.packets))
         else:
-            result = verify(bytes=signature, store=store)
+            result = verify(bytes=framed.packets, store=store)
             if result.bytes != payload:
                 return False
     # No valid signature, or not an OpenPGP message at all; OSError: a message larger than Sequoia's buffer.

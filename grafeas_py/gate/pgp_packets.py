@@ -3,7 +3,10 @@
 Sequoia inflates a compressed message in full before it can tell that it is not the message expected,
 and pysequoia sets no limit: a 265 KB occurrence of compressed zeros took 424 MB of memory per gate
 evaluation, and a megabyte of it over 1 GB. The gate knows how large an honest signed message is (the
-payload it must carry and a little framing), so it first walks the packets, inflating at most that.
+payload it must carry and a little framing), so it first walks the packets, inflating at most that,
+and then hands Sequoia the binary packets it walked, never the text it was given: Sequoia reads armor
+more leniently (text before it, several blocks, a missing blank line), and anything it read that the
+walk had not would be unbounded again.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import base64
 import binascii
 import bz2
 import zlib
+from dataclasses import dataclass
 
-_COMPRESSED = 8
+_SIGNATURE, _ONE_PASS, _COMPRESSED, _MARKER, _LITERAL, _PADDING = 2, 4, 8, 10, 11, 21
+# What a signed message is made of; anything else (encrypted data, keys) no signer of a payload writes.
+_SIGNED_MESSAGE_TAGS = frozenset({_SIGNATURE, _ONE_PASS, _COMPRESSED, _MARKER, _LITERAL, _PADDING})
 _MAX_NESTING = 4  # gpg writes one compressed packet; Sequoia itself gives up on deep nesting
 _ZLIB_WBITS = {1: -15, 2: 15}  # ZIP is raw deflate, ZLIB has its header and checksum
 _BZIP2 = 3
@@ -23,23 +29,42 @@ class _Refused(Exception):
     """The message inflates past the budget, or cannot be framed at all."""
 
 
-def inflates_within(message: bytes, budget: int) -> bool:
-    """Whether `message` (binary or ASCII-armored) can be framed and its compressed packets, nested ones
-    included, inflate to at most `budget` bytes in all."""
+@dataclass(frozen=True)
+class Framed:
+    """A message's binary packets, walked: `signatures_only` when they are signatures alone (a detached
+    signature, or a cleartext signature's block), to be verified over the payload."""
+
+    packets: bytes
+    signatures_only: bool
+
+
+def frame(message: bytes, budget: int) -> Framed | None:
+    """The packets of `message` (binary, ASCII-armored or a cleartext signature), if they are those of a
+    signed message or signature and its compressed packets, nested ones included, inflate to at most
+    `budget` bytes in all; else None."""
     try:
-        _walk(_binary(message), [budget], 0)
-    except _Refused:
-        return False
-    return True
+        packets = _binary(message)
+        tags = _walk(packets, [budget], 0)
+    except (_Refused, IndexError):
+        return None
+    if not tags:
+        return None
+    return Framed(packets, signatures_only=tags <= {_SIGNATURE})
+
+
+def inflates_within(message: bytes, budget: int) -> bool:
+    """Whether `message` frames as a signed message inflating to at most `budget` bytes (see `frame`)."""
+    return frame(message, budget) is not None
 
 
 def _binary(message: bytes) -> bytes:
-    """The packets of a message, binary or armored; of a cleartext signature (`gpg --clearsign`), those
-    of its signature block, the text above it being no packet."""
-    text = message.lstrip()
+    """The packets of a message, binary or armored (one armor block and nothing around it but white
+    space); of a cleartext signature (`gpg --clearsign`), those of its signature block."""
+    text = message.strip()
     if not text.startswith(b"-----BEGIN PGP"):
         return message
     if text.startswith(b"-----BEGIN PGP SIGNED MESSAGE-----"):
+        # The signed text is not needed: the block's signatures are checked over the payload itself.
         # Dash-escaping keeps the text's own lines from starting with five dashes.
         at = text.find(b"\n-----BEGIN PGP SIGNATURE-----")
         if at < 0:
@@ -52,11 +77,13 @@ def _dearmored(text: bytes) -> bytes:
     """The binary data of ASCII armor: header lines up to the first blank line, base64, a checksum line."""
     lines = text.strip().splitlines()
     end = next((i for i, line in enumerate(lines) if line.startswith(b"-----END PGP")), None)
-    if end is None:
+    if end is None or end != len(lines) - 1:  # nothing after the block: a second one would go unread
         raise _Refused
     body = [line.strip() for line in lines[1:end]]
     if b"" in body:  # armor headers (Version:, Comment:, ...) end at the first blank line
-        body = body[body.index(b"") + 1 :]
+        headers, body = body[: body.index(b"")], body[body.index(b"") + 1 :]
+        if not all(b": " in header for header in headers):
+            raise _Refused
     if body and body[-1].startswith(b"=") and len(body[-1]) == 5:  # the CRC-24 checksum
         body = body[:-1]
     try:
@@ -65,15 +92,20 @@ def _dearmored(text: bytes) -> bytes:
         raise _Refused from None
 
 
-def _walk(data: bytes, budget: list[int], depth: int) -> None:
-    """Walk the packets of `data`, inflating each compressed one (within the budget left) and walking that."""
-    at = 0
+def _walk(data: bytes, budget: list[int], depth: int) -> set[int]:
+    """The tags of the packets of `data`, inflating each compressed one (within the budget left) and
+    walking that too."""
+    tags, at = set(), 0
     while at < len(data):
         tag, body, at = _packet(data, at)
+        if tag not in _SIGNED_MESSAGE_TAGS:
+            raise _Refused
+        tags.add(tag)
         if tag == _COMPRESSED:
             if depth == _MAX_NESTING:
                 raise _Refused
             _walk(_inflated(body, budget), budget, depth + 1)
+    return tags
 
 
 def _packet(data: bytes, at: int) -> tuple[int, bytes, int]:

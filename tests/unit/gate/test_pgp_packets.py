@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import bz2
 import subprocess
 import sys
@@ -51,6 +52,22 @@ def compressed(algorithm: int, content: bytes) -> bytes:
 def zeros_message(mib: int) -> bytes:
     """A message of one compressed literal data packet: `mib` MiB of zeros in about a KB per MiB."""
     return packet(8, bytes([ZIP]) + deflated_zeros(literal_header(mib * MIB), mib))
+
+
+def headerless_before(bomb: bytes) -> bytes:
+    """Armor whose BEGIN line is followed by the bomb's base64 at once, then a blank line and a harmless
+    message: read leniently, the bomb's lines are armor headers to skip; Sequoia read them as data."""
+    lines = armor(bomb, ArmorKind.Message).encode().splitlines()
+    harmless = base64.b64encode(packet(10, b"PGP")).decode()
+    body = [line for line in lines[1:-1] if line and not line.startswith(b"=")]
+    return b"\n".join([lines[0], *body, b"", harmless.encode(), lines[-1]]) + b"\n"
+
+
+def two_blocks(bomb: bytes) -> bytes:
+    """An armor block of a kind Sequoia does not know, then the bomb's: Sequoia skipped the first and read
+    the second."""
+    unknown = armor(packet(10, b"PGP"), ArmorKind.Message).encode().replace(b"PGP MESSAGE", b"PGP FOO")
+    return unknown + armor(bomb, ArmorKind.Message).encode()
 
 
 @pytest.mark.parametrize(
@@ -113,6 +130,11 @@ def test_compressed_packets_share_one_budget_nested_or_side_by_side():
         packet(8, bytes([BZIP2]) + bz2.compress(literal_header(1) + b"\0") * 2),
         b"-----BEGIN PGP MESSAGE-----\n\n!!!\n-----END PGP MESSAGE-----\n",
         b"-----BEGIN PGP MESSAGE-----\n\nowE=\n",  # no end line
+        b"\x83\n" + armor(zeros_message(8), ArmorKind.Message).encode(),  # binary before the armor
+        headerless_before(zeros_message(8)),
+        two_blocks(zeros_message(8)),
+        packet(1, b"x" * 20),  # a public-key encrypted session key: no signed message holds one
+        b"",
         b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{}\n",  # no signature block
     ],
 )
@@ -121,12 +143,23 @@ def test_what_cannot_be_framed_is_refused(message):
     assert not inflates_within(message, MIB)
 
 
-def test_verifying_a_compression_bomb_stays_within_memory(tmp_path):
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        lambda bomb: bomb,
+        lambda bomb: b"\x83\n" + armor(bomb, ArmorKind.Message).encode(),  # text before the armor
+        headerless_before,
+        two_blocks,
+    ],
+    ids=["binary", "text before the armor", "no blank line after BEGIN", "two armor blocks"],
+)
+def test_verifying_a_compression_bomb_stays_within_memory(tmp_path, wrapped):
     """Sequoia inflated a signed message whole before finding it was not the payload: 265 KB of compressed
     zeros took 424 MB. Given only 256 MiB more address space than the interpreter holds, a 512 MiB bomb
-    (half a megabyte) ran out of memory; it is now refused unread."""
+    (half a megabyte) ran out of memory; it is now refused unread. Sequoia reads armor more leniently
+    than the framing did, so the armored forms got past it until Sequoia was given the walked packets."""
     bomb = tmp_path / "bomb.gpg"
-    bomb.write_bytes(zeros_message(512))
+    bomb.write_bytes(wrapped(zeros_message(512)))
     script = textwrap.dedent(
         """
         import datetime, resource, sys
