@@ -19,7 +19,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from pysequoia import Cert, Sig, verify
+from pysequoia import ArmorKind, Cert, Sig, armor, verify
 from pysequoia.packet import PacketPile, Tag
 
 from .pgp_packets import frame
@@ -81,7 +81,9 @@ def verifies(cert: Cert, signature: bytes, payload: bytes, now: datetime) -> boo
         if framed.signatures_only:  # detached, or a cleartext signature's block: over the payload itself
             result = verify(bytes=payload, store=store, signature=Sig.from_bytes(framed.packets))
         else:
-            result = verify(bytes=framed.packets, store=store)
+            # Armored again: given binary whose first header it finds invalid, Sequoia reads it as armor
+            # and would find a bomb inside a packet's body that the walk took as opaque bytes.
+            result = verify(bytes=armor(framed.packets, ArmorKind.Message).encode(), store=store)
             if result.bytes != payload:
                 return False
     # No valid signature, or not an OpenPGP message at all; OSError: a message larger than Sequoia's buffer.

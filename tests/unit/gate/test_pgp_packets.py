@@ -150,8 +150,11 @@ def test_what_cannot_be_framed_is_refused(message):
         lambda bomb: b"\x83\n" + armor(bomb, ArmorKind.Message).encode(),  # text before the armor
         headerless_before,
         two_blocks,
+        # A marker packet of indeterminate length holding the armored bomb: valid framing, but Sequoia finds
+        # the header invalid, reads the binary as armor and finds the bomb inside the packet's body.
+        lambda bomb: b"\xab\n" + armor(bomb, ArmorKind.Message).encode(),
     ],
-    ids=["binary", "text before the armor", "no blank line after BEGIN", "two armor blocks"],
+    ids=["binary", "text before the armor", "no blank line after BEGIN", "two armor blocks", "armor in a marker"],
 )
 def test_verifying_a_compression_bomb_stays_within_memory(tmp_path, wrapped):
     """Sequoia inflated a signed message whole before finding it was not the payload: 265 KB of compressed
