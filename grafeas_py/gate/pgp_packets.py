@@ -4,9 +4,11 @@ Sequoia inflates a compressed message in full before it can tell that it is not 
 and pysequoia sets no limit: a 265 KB occurrence of compressed zeros took 424 MB of memory per gate
 evaluation, and a megabyte of it over 1 GB. The gate knows how large an honest signed message is (the
 payload it must carry and a little framing), so it first walks the packets, inflating at most that,
-and then hands Sequoia the binary packets it walked, never the text it was given: Sequoia reads armor
-more leniently (text before it, several blocks, a missing blank line), and anything it read that the
-walk had not would be unbounded again.
+and the gate then hands Sequoia the packets it walked (armored again, see pgp.verifies), never the text
+it was given: Sequoia reads armor more leniently (text before it, several blocks, a missing blank line),
+and anything it read that the walk had not would be unbounded again.
+
+`inflates_within` is `frame` as a yes or no, for tests and callers that need no packets.
 """
 
 from __future__ import annotations
