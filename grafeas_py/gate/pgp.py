@@ -77,19 +77,24 @@ def verifies(cert: Cert, signature: bytes, payload: bytes, now: datetime) -> boo
     framed = frame(signature, len(payload) + _FRAMING)
     if framed is None:
         return False
+    if framed.signatures:  # detached, or a cleartext signature's block: each over the payload itself
+        return any(_verifies_detached(store, packet, payload) for packet in framed.signatures)
     try:
-        if framed.signatures_only:  # detached, or a cleartext signature's block: over the payload itself
-            result = verify(bytes=payload, store=store, signature=Sig.from_bytes(framed.packets))
-        else:
-            # Armored again: given binary whose first header it finds invalid, Sequoia reads it as armor
-            # and would find a bomb inside a packet's body that the walk took as opaque bytes.
-            result = verify(bytes=armor(framed.packets, ArmorKind.Message).encode(), store=store)
-            if result.bytes != payload:
-                return False
+        # Armored again: given binary whose first header it finds invalid, Sequoia reads it as armor
+        # and would find a bomb inside a packet's body that the walk took as opaque bytes.
+        result = verify(bytes=armor(framed.packets, ArmorKind.Message).encode(), store=store)
     # No valid signature, or not an OpenPGP message at all; OSError: a message larger than Sequoia's buffer.
     except (RuntimeError, ValueError, OSError):
         return False
-    return bool(result.valid_sigs)
+    return result.bytes == payload and bool(result.valid_sigs)
+
+
+def _verifies_detached(store, signature: bytes, payload: bytes) -> bool:
+    """Whether one signature packet is a valid signature over `payload` by a key of `store`."""
+    try:
+        return bool(verify(bytes=payload, store=store, signature=Sig.from_bytes(signature)).valid_sigs)
+    except (RuntimeError, ValueError, OSError):
+        return False
 
 
 def sequoia_reason(exc: Exception) -> str:

@@ -27,17 +27,21 @@ _ZLIB_WBITS = {1: -15, 2: 15}  # ZIP is raw deflate, ZLIB has its header and che
 _BZIP2 = 3
 
 
+# gpg writes one signature per signer (`-u A -u B`); each is verified apart, so their number is bounded.
+MAX_SIGNATURES = 16
+
+
 class _Refused(Exception):
     """The message inflates past the budget, or cannot be framed at all."""
 
 
 @dataclass(frozen=True)
 class Framed:
-    """A message's binary packets, walked: `signatures_only` when they are signatures alone (a detached
-    signature, or a cleartext signature's block), to be verified over the payload."""
+    """A message's binary packets, walked: `signatures` when they are signatures alone (a detached
+    signature, or a cleartext signature's block), each packet apart, to be verified over the payload."""
 
     packets: bytes
-    signatures_only: bool
+    signatures: tuple[bytes, ...] = ()
 
 
 def frame(message: bytes, budget: int) -> Framed | None:
@@ -47,11 +51,13 @@ def frame(message: bytes, budget: int) -> Framed | None:
     try:
         packets = _binary(message)
         tags = _walk(packets, [budget], 0)
+        if not tags:
+            return None
+        if tags <= {_SIGNATURE}:
+            return Framed(packets, _signature_packets(packets))
     except (_Refused, IndexError):
         return None
-    if not tags:
-        return None
-    return Framed(packets, signatures_only=tags <= {_SIGNATURE})
+    return Framed(packets)
 
 
 def inflates_within(message: bytes, budget: int) -> bool:
@@ -108,6 +114,19 @@ def _walk(data: bytes, budget: list[int], depth: int) -> set[int]:
                 raise _Refused
             _walk(_inflated(body, budget), budget, depth + 1)
     return tags
+
+
+def _signature_packets(data: bytes) -> tuple[bytes, ...]:
+    """Each packet of `data`, header and all: Sequoia reads only the first signature of several, and the
+    attestor's may be any of them."""
+    packets, at = [], 0
+    while at < len(data):
+        start = at
+        _, _, at = _packet(data, at)
+        packets.append(data[start:at])
+    if len(packets) > MAX_SIGNATURES:
+        raise _Refused
+    return tuple(packets)
 
 
 def _packet(data: bytes, at: int) -> tuple[int, bytes, int]:

@@ -17,6 +17,7 @@ from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import evaluate
 from grafeas_py.gate.keys import ALGORITHMS
+from grafeas_py.gate.pgp_packets import MAX_SIGNATURES
 from tests.unit.gate.builders import (
     DIGEST,
     IMAGE,
@@ -636,6 +637,36 @@ def test_gnupg_signed_messages_compressed_any_way_or_clearsigned(signature_file)
     assert decide(policy, [occurrence]).decision == "ALLOW"
     tampered = attestation_occurrence(payload.replace(b"acme", b"evil"), [(public.fingerprint, signature)], QA_NOTE)
     assert codes(decide(policy, [tampered]).violations) == ["SIGNATURE_INVALID"]
+
+
+@pytest.mark.parametrize("form", ["detached", "clearsigned", "signed"])
+def test_gnupg_signatures_of_two_signers_verify_by_either(form):
+    """GnuPG 2.2, `gpg -u OTHER -u SIGNER` with `--armor --detach-sign`, `--clearsign` and `--armor --sign`:
+    the attestor's signature comes second. Sequoia reads only the first signature of a signature block, so
+    detached and cleartext signatures of several signers were refused unless the attestor's came first."""
+    public = Tsk.from_bytes((PGP_FIXTURES / "signer.secret.asc").read_bytes()).extract_certificate()
+    document = {"name": "qa", "noteName": QA_NOTE, "publicKeys": [{"asciiArmoredPgpPublicKey": str(public)}]}
+    policy = make_policy({"attestations": {"attestors": ["qa"]}}, attestors=[document])
+    payload = (PGP_FIXTURES / "payload.json").read_bytes()
+    signature = (PGP_FIXTURES / f"payload.json.two-signers.{form}.asc").read_bytes()
+    occurrence = attestation_occurrence(payload, [(public.fingerprint, signature)], QA_NOTE)
+    assert decide(policy, [occurrence]).decision == "ALLOW"
+    tampered = attestation_occurrence(payload.replace(b"acme", b"evil"), [(public.fingerprint, signature)], QA_NOTE)
+    assert codes(decide(policy, [tampered]).violations) == ["SIGNATURE_INVALID"]
+
+
+def test_detached_signatures_of_many_signers_are_bounded():
+    """Each signature packet of a block is verified apart, so a block holds at most MAX_SIGNATURES of them."""
+    trusted, others = pgp_signer(), [pgp_signer() for _ in range(MAX_SIGNATURES)]
+    payload = simple_signing()
+    policy = attestation_policy(trusted)
+    theirs = b"".join(o.sign(payload, SignatureMode.DETACHED, armor=False) for o in others[1:])
+    ours = trusted.sign(payload, SignatureMode.DETACHED, armor=False)
+    within = attestation_occurrence(payload, [(trusted.key_id, theirs + ours)], QA_NOTE)
+    assert decide(policy, [within]).decision == "ALLOW"
+    extra = others[0].sign(payload, SignatureMode.DETACHED, armor=False)
+    beyond = attestation_occurrence(payload, [(trusted.key_id, extra + theirs + ours)], QA_NOTE)
+    assert codes(decide(policy, [beyond]).violations) == ["SIGNATURE_INVALID"]
 
 
 def test_pgp_and_pkix_keys_in_one_attestor():
