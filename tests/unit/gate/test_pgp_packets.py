@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import bz2
+import os
 import subprocess
 import sys
 import textwrap
@@ -180,3 +181,21 @@ def test_verifying_a_compression_bomb_stays_within_memory(tmp_path, wrapped):
         [sys.executable, "-c", script, str(bomb)], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert (run.returncode, run.stdout.strip()) == (0, "False"), run.stderr[-2000:]
+
+
+def test_sequoia_errors_carry_no_rust_backtrace():
+    """RUST_BACKTRACE=1 in the environment made each failed check capture a backtrace (the first loading 50 MB
+    of debug symbols); the gate turns that off for pysequoia's errors."""
+    script = textwrap.dedent(
+        """
+        import grafeas_py.gate
+        from pysequoia import verify
+        try:
+            verify(bytes=b"not openpgp", store=lambda _ids: [])
+        except Exception as exc:
+            print("backtrace" if "backtrace" in str(exc) else "none")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RUST_LIB_BACKTRACE"} | {"RUST_BACKTRACE": "1"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert (run.returncode, run.stdout.strip()) == (0, "none"), run.stderr[-2000:]
