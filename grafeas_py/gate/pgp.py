@@ -6,8 +6,8 @@ asks verifiers to trust only the explicitly provided payload, so such a signatur
 the message it carries is exactly `serializedPayload`. A detached signature (`gpg --detach-sign`)
 over the payload counts too. Either may be ASCII-armored or binary. Sequoia's standard policy
 decides which hash and key algorithms are still acceptable (no SHA-1 signatures, for one), and
-whether the key was valid when it signed. A key revoked for any reason, or past its expiration at
-the time of the decision, verifies nothing: a signature's time is what its signer says, so a key
+whether the key was valid when it signed. A key or signing subkey revoked for any reason, or past its
+expiration at the time of the decision, verifies nothing: a signature's time is what its signer says, so a key
 retired or expired could otherwise go on signing under an earlier date. A signed message that would
 inflate past what carrying the payload needs is refused before Sequoia inflates it, and Sequoia reads
 only the packets that check walked (pgp_packets).
@@ -20,7 +20,7 @@ import binascii
 from datetime import datetime
 
 from pysequoia import ArmorKind, Cert, Sig, armor, verify
-from pysequoia.packet import PacketPile, Tag
+from pysequoia.packet import PacketPile, SignatureType, Tag
 
 from .pgp_packets import frame
 
@@ -77,8 +77,9 @@ def verifies(cert: Cert, signature: bytes, payload: bytes, now: datetime) -> boo
     framed = frame(signature, len(payload) + _FRAMING)
     if framed is None:
         return False
+    retired = _retired_subkeys(cert, now)
     if framed.signatures:  # detached, or a cleartext signature's block: each over the payload itself
-        return any(_verifies_detached(store, packet, payload) for packet in framed.signatures)
+        return any(_verifies_detached(store, packet, payload, retired) for packet in framed.signatures)
     try:
         # Armored again: given binary whose first header it finds invalid, Sequoia reads it as armor
         # and would find a bomb inside a packet's body that the walk took as opaque bytes.
@@ -86,15 +87,46 @@ def verifies(cert: Cert, signature: bytes, payload: bytes, now: datetime) -> boo
     # No valid signature, or not an OpenPGP message at all; OSError: a message larger than Sequoia's buffer.
     except (RuntimeError, ValueError, OSError):
         return False
-    return result.bytes == payload and bool(result.valid_sigs)
+    return result.bytes == payload and _signed_by_current_key(result, retired)
 
 
-def _verifies_detached(store, signature: bytes, payload: bytes) -> bool:
-    """Whether one signature packet is a valid signature over `payload` by a key of `store`."""
+def _verifies_detached(store, signature: bytes, payload: bytes, retired: set[str]) -> bool:
+    """Whether one signature packet is a valid signature over `payload` by a current key of `store`."""
     try:
-        return bool(verify(bytes=payload, store=store, signature=Sig.from_bytes(signature)).valid_sigs)
+        result = verify(bytes=payload, store=store, signature=Sig.from_bytes(signature))
     except (RuntimeError, ValueError, OSError):
         return False
+    return _signed_by_current_key(result, retired)
+
+
+def _signed_by_current_key(result, retired: set[str]) -> bool:
+    return any(sig.signing_key.lower() not in retired for sig in result.valid_sigs)
+
+
+def _retired_subkeys(cert: Cert, now: datetime) -> set[str]:
+    """Fingerprints (lower-case) of the cert's subkeys revoked for any reason or expired at `now`.
+
+    Sequoia judges a subkey at the date its signature names, as it does the primary key, and that date is
+    the signer's to choose; pysequoia exposes no subkey's validity, so it is read from the cert's own
+    binding and revocation signatures (the newest binding sets the expiry). Those are taken unverified:
+    the cert is the policy's, and a forged revocation or expiry could only refuse more."""
+    subkeys: dict[str, list] = {}  # fingerprint: [created, newest binding, validity period, revoked]
+    current = None
+    for packet in PacketPile.from_bytes(bytes(cert)):
+        if packet.tag == Tag.PublicSubkey:
+            current = subkeys.setdefault(packet.fingerprint.lower(), [packet.key_created, None, None, False])
+        elif packet.tag != Tag.Signature:
+            current = None  # the primary key, a user id: their signatures are Sequoia's to judge
+        elif current is not None and packet.signature_type == SignatureType.SubkeyRevocation:
+            current[3] = True
+        elif current is not None and packet.signature_type == SignatureType.SubkeyBinding:
+            if current[1] is None or packet.signature_created >= current[1]:
+                current[1], current[2] = packet.signature_created, packet.key_validity_period
+    return {
+        fingerprint
+        for fingerprint, (created, _, period, revoked) in subkeys.items()
+        if revoked or (period is not None and created + period <= now)
+    }
 
 
 def sequoia_reason(exc: Exception) -> str:

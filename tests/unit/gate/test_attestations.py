@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from pysequoia import Cert, SignatureMode, Tsk
+from pysequoia import Cert, Sig, SignatureMode, Tsk
 from pysequoia import verify as pgp_verify
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE, SIMPLE_SIGNING_PAYLOAD_TYPE, TEST_RESULT_PREDICATE_TYPE, pae
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import evaluate
 from grafeas_py.gate.keys import ALGORITHMS
+from grafeas_py.gate.pgp import verifies as pgp_verifies
 from grafeas_py.gate.pgp_packets import MAX_SIGNATURES
 from tests.unit.gate.builders import (
     DIGEST,
@@ -599,6 +600,37 @@ def test_a_retired_or_expired_pgp_key_verifies_nothing_whatever_date_its_signatu
     assert pgp_verify(bytes=signature, store=lambda _ids: [cert]).valid_sigs  # Sequoia alone says valid
     occurrence = attestation_occurrence(payload, [(cert.fingerprint, signature)], QA_NOTE)
     assert codes(decide(policy, [occurrence]).violations) == ["SIGNATURE_INVALID"]
+
+
+@pytest.mark.parametrize(
+    "key_file, signature_file",
+    [
+        ("retired-subkey.pub.asc", "payload.json.retired-subkey.asc"),
+        ("expired-subkey.pub.asc", "payload.json.expired-subkey.asc"),
+        ("expired-subkey.pub.asc", "payload.json.expired-subkey.sig.asc"),
+    ],
+    ids=["subkey revoked as no longer used", "subkey expired", "subkey expired, detached"],
+)
+def test_a_retired_or_expired_signing_subkey_verifies_nothing_whatever_date_its_signature_names(
+    key_file, signature_file
+):
+    """GnuPG 2.2, `--faked-system-time`: a certification-only primary key with an Ed25519 signing subkey made on
+    2025-01-01, which signed on 2025-01-15 and was revoked as no longer used on 2025-02-01 (gpg's reason 3);
+    another whose signing subkey expired on 2025-01-02 and signed on 2025-01-01, inline and detached. Sequoia
+    judges a subkey at the date its signature names, and accepted all three."""
+    policy = gnupg_policy(key_file)
+    cert = policy.attestors[0].public_keys[0].key
+    signature = (PGP_FIXTURES / signature_file).read_bytes()
+    payload = (PGP_FIXTURES / "payload.json").read_bytes()
+    if signature_file.endswith(".sig.asc"):
+        sequoia = pgp_verify(bytes=payload, store=lambda _ids: [cert], signature=Sig.from_bytes(signature))
+    else:
+        sequoia = pgp_verify(bytes=signature, store=lambda _ids: [cert])
+    assert sequoia.valid_sigs and sequoia.valid_sigs[0].signing_key != cert.fingerprint  # by the subkey
+    occurrence = attestation_occurrence(payload, [(cert.fingerprint, signature)], QA_NOTE)
+    assert codes(decide(policy, [occurrence]).violations) == ["SIGNATURE_INVALID"]
+    in_its_lifetime = datetime(2025, 1, 1, 13, tzinfo=UTC)
+    assert pgp_verifies(cert, signature, payload, in_its_lifetime) == ("expired" in key_file)
 
 
 def test_a_huge_signed_message_from_anyone_does_not_veto_a_valid_attestation():
