@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     storage = SqlStorage(
         *make_engines(settings.database_url, pool_size=settings.pool_size, timeout=settings.db_timeout),
         audit_key=settings.auth.audit_key,
+        schema_head=db.head(),
     )
     if settings.audit_seal_seconds > 0:
         storage.seal_in_background(settings.audit_seal_seconds)
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         service=grafeas,
         admin=Admin(storage, access, bindings_changed),
         tokens=PageTokens(secret, settings.max_body_bytes),
-        schema_head=db.head(),
+        schema_head=storage.schema_head,
         gate=Gate(storage, access),
         ingest=Ingest(grafeas),
         admission=read_admission_config(settings.admission_config),

@@ -264,9 +264,10 @@ def _storage(seal_on_exit: bool = True):
 
     settings = _settings()
     _reachable(settings.database_url)
-    storage = SqlStorage(*make_engines(settings.database_url, pool_size=1), audit_key=settings.auth.audit_key)
+    engines = make_engines(settings.database_url, pool_size=1)
+    storage = SqlStorage(*engines, audit_key=settings.auth.audit_key, schema_head=db.head())
     try:
-        problem = db.schema_problem(storage.ping(), db.head())
+        problem = db.schema_problem(storage.ping(), storage.schema_head)
         if problem:  # says to upgrade, or that a newer release migrated it
             raise click.ClickException(problem)
         yield storage

@@ -62,6 +62,10 @@ class Unimplemented(ApiError):
     http_status, status = 501, "UNIMPLEMENTED"
 
 
+class Unavailable(ApiError):
+    http_status, status = 503, "UNAVAILABLE"
+
+
 # Status names for errors raised by the HTTP layer itself (routing, body limits).
 STATUS_BY_HTTP = {
     400: "INVALID_ARGUMENT",

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, te
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..auth.sealer import AuditSealer
-from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
+from ..db import schema_problem
+from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from ..names import NoteRef, note_name, occurrence_name, project_name
 from ..wire.timestamps import to_micros
 from .base import NewOccurrence, OccurrenceUpdate, Page, PageRequest, Storage, page_of
@@ -78,6 +79,8 @@ WITH project AS (
     WHERE EXISTS (SELECT 1 FROM notes
                   WHERE project_id = %(note_project_id)s AND note_id = %(note_id)s AND kind = CAST(%(kind)s AS VARCHAR)
                   FOR KEY SHARE)
+      AND (CAST(%(schema_head)s AS VARCHAR) IS NULL
+           OR EXISTS (SELECT 1 FROM alembic_version WHERE version_num = %(schema_head)s))
     RETURNING 1
 )
 INSERT INTO audit_pending (txid, time, principal, credential, action, resource, detail)
@@ -86,6 +89,7 @@ SELECT pg_current_xact_id()::text::bigint, %(audit_time)s, %(audit_principal)s, 
 FROM created
 RETURNING 1
 """
+_SCHEMA_REVISION = text("SELECT version_num FROM alembic_version")
 _NOTE_KINDS = select(notes.c.note_id, notes.c.kind).where(
     notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True))
 )
@@ -154,8 +158,16 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     Every change also keeps the revision it replaces (see `sql_history`) and records in the audit
     trail (see `sql_auth`), in its own transaction, recording the acting principal (`auth.context`)."""
 
-    def __init__(self, engine: Engine, reader: Engine | None = None, audit_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        reader: Engine | None = None,
+        audit_key: bytes | None = None,
+        schema_head: str | None = None,
+    ) -> None:
         self.engine = engine
+        # When set, a write commits only into a schema at this revision (see `_write`).
+        self.schema_head = schema_head
         # Reads may use an autocommit engine of their own (see `engine.make_engine`).
         self._reader = reader or engine
         self.audit_key = audit_key  # keys the audit chain with HMAC-SHA256 when set
@@ -171,6 +183,17 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         failing), committed on success, and returned to the pool whatever happens."""
         with self.engine.connect() as conn, conn.execution_options(write=True).begin():
             yield conn
+            self._refuse_other_schema(conn)
+
+    def _refuse_other_schema(self, conn) -> None:
+        """Roll back a write into a schema this code was not made for: an instance of the previous release
+        still running after `db upgrade` would write rows lacking what the new schema keeps for them (the
+        gate reads some of it). Asked last, so that a write that waited for the upgrade's locks sees it."""
+        if self.schema_head is None:
+            return
+        revision = conn.execute(_SCHEMA_REVISION).scalar()
+        if revision != self.schema_head:
+            raise Unavailable(f"{schema_problem(revision, self.schema_head)}; nothing was written")
 
     def _read(self):
         """A connection in autocommit mode: for reads, and for writes of exactly one statement."""
@@ -532,7 +555,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         [row] = _occurrence_rows(project_id, [occ])
         if self.engine.dialect.name == "postgresql":
             audited = entry_params("occurrences.create", row["data"]["name"], {"revision": row["revision"]})
-            params = {**row, "data": dumps_json(row["data"])} | {f"audit_{k}": v for k, v in audited.items()}
+            params = {**row, "data": dumps_json(row["data"]), "schema_head": self.schema_head}
+            params |= {f"audit_{k}": v for k, v in audited.items()}
             with self._read() as conn:
                 return occ.data if _execute_prepared(conn, _CREATE_OCCURRENCE_IF_NOTE_MATCHES, params) else None
         with self._write() as conn:
