@@ -414,7 +414,52 @@ def audit_group() -> None:
     """The tamper-evident audit trail (GRAFEAS_AUDIT_KEY if the chain is keyed)."""
 
 
+def _old_key(from_unkeyed: bool) -> list[bytes | None]:
+    """The key the chain had before GRAFEAS_AUDIT_KEY, if one is given: GRAFEAS_AUDIT_OLD_KEY, or none."""
+    old = os.environ.get("GRAFEAS_AUDIT_OLD_KEY") or None
+    if from_unkeyed and old:
+        raise click.UsageError(
+            "--from-unkeyed says the chain had no key, and GRAFEAS_AUDIT_OLD_KEY names one: unset it"
+        )
+    return [None] if from_unkeyed else [old.encode()] if old else []
+
+
+_FROM_UNKEYED = click.option(
+    "--from-unkeyed", is_flag=True, help="The chain was sealed with no key before GRAFEAS_AUDIT_KEY."
+)
+
+
+@audit_group.command("rekey")
+@_FROM_UNKEYED
+def audit_rekey(from_unkeyed: bool) -> None:
+    """Hand the chain to GRAFEAS_AUDIT_KEY (unset: to no key) from the key it is sealed with now, given as
+    GRAFEAS_AUDIT_OLD_KEY (or --from-unkeyed): an entry sealed with the old key names the new one, and only
+    sealers with the new key extend the chain after it. Give every instance the new key next."""
+    from .auth.audit import SealRefused, key_id
+    from .auth.context import acting_as
+
+    old = _old_key(from_unkeyed)
+    if not old:
+        raise click.UsageError(
+            "set GRAFEAS_AUDIT_OLD_KEY to the key the chain is sealed with now, or pass --from-unkeyed"
+        )
+    # What waits to be sealed is sealed after the entry, with the new key, as the command ends.
+    with _storage() as storage, acting_as(_cli_principal()):
+        if key_id(old[0]) == key_id(storage.audit_key):
+            raise click.UsageError("GRAFEAS_AUDIT_KEY is the chain's key already")
+        try:
+            entry = storage.rekey_audit(old[0], storage.audit_key)
+        except SealRefused as exc:
+            raise click.ClickException(str(exc).replace("GRAFEAS_AUDIT_KEY", "GRAFEAS_AUDIT_OLD_KEY")) from None
+    click.echo(
+        f"audit chain handed to key {key_id(storage.audit_key)} at entry {entry.seq}, hash {entry.hash}: publish it"
+        f" (`audit verify --since {entry.seq}:{entry.hash}` checks what follows with the new key alone), and give"
+        " every instance the new GRAFEAS_AUDIT_KEY: those with the old one stop sealing"
+    )
+
+
 @audit_group.command("verify")
+@_FROM_UNKEYED
 @click.option(
     "--since",
     "checkpoint",
@@ -423,11 +468,13 @@ def audit_group() -> None:
     help="Start at an entry whose hash you published earlier (as a run of this command printed it): the "
     "entry must still have that hash, and everything after it must link to it.",
 )
-def audit_verify(checkpoint: tuple[int, str] | None) -> None:
+def audit_verify(checkpoint: tuple[int, str] | None, from_unkeyed: bool) -> None:
     """Seal the entries committed so far, then check the chain, whole or from a published entry; name the first
-    bad entry and exit 1 if there is one."""
+    bad entry and exit 1 if there is one. A chain handed to GRAFEAS_AUDIT_KEY from another key (`audit rekey`)
+    needs that key too, as GRAFEAS_AUDIT_OLD_KEY (or --from-unkeyed), or --since the entry that handed it."""
     from .auth.audit import SealRefused, verify_chain, verify_since
 
+    earlier = _old_key(from_unkeyed)
     with _storage(seal_on_exit=False) as storage:  # it seals first, below
         try:
             storage.seal_audit(wait=10.0)
@@ -437,10 +484,11 @@ def audit_verify(checkpoint: tuple[int, str] | None) -> None:
         if pending:
             click.echo(f"{pending} recorded entries are not sealed yet and not verified", err=True)
         if checkpoint is None:
-            result = verify_chain(storage.audit_entries(), key=storage.audit_key)
+            result = verify_chain(storage.audit_entries(), key=storage.audit_key, earlier=earlier)
         else:
             seq, published = checkpoint
-            result = verify_since(storage.audit_entries(from_seq=seq), seq, published, key=storage.audit_key)
+            entries = storage.audit_entries(from_seq=seq)
+            result = verify_since(entries, seq, published, key=storage.audit_key, earlier=earlier)
     if not result.ok:
         click.echo(f"audit trail BROKEN at entry {result.seq} ({result.problem}): {result.message}", err=True)
         click.echo(f"{result.checked} entries verified before it; last good entry {result.last_seq}", err=True)

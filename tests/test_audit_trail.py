@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from grafeas_py import create_app
-from grafeas_py.auth.audit import SealRefused, canonical_json, chain_next, verify_chain
+from grafeas_py.auth.audit import REKEY, SealRefused, canonical_json, chain_next, key_id, verify_chain
 from grafeas_py.auth.settings import AuthSettings
 from grafeas_py.config import Settings
 from grafeas_py.storage.engine import make_engine, make_engines
@@ -405,6 +405,54 @@ def test_a_sealer_without_the_chains_key_refuses_to_extend_it(tmp_path, worker_i
     with_key = verify(url, key)
     assert with_key.returncode == 0 and with_key.stdout.startswith("audit trail intact: 3 entries"), with_key.stderr
     assert [e.resource for e in keyed.audit_entries()] == ["projects/p1", "projects/p2", "projects/p2"]
+    keyed.dispose()
+    unkeyed.dispose()
+
+
+def audit_command(url: str, command: str, key: str | None, old: str | None = None, *args: str):
+    """`grafeas-py audit COMMAND` with GRAFEAS_AUDIT_KEY and GRAFEAS_AUDIT_OLD_KEY as given (unset: None)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GRAFEAS_AUDIT_KEY", "GRAFEAS_AUDIT_OLD_KEY")}
+    env |= {"GRAFEAS_DATABASE_URL": url} | ({"GRAFEAS_AUDIT_KEY": key} if key else {})
+    env |= {"GRAFEAS_AUDIT_OLD_KEY": old} if old else {}
+    return subprocess.run([GRAFEAS_PY, "audit", command, *args], env=env, capture_output=True, text=True)
+
+
+def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worker_id):
+    """A chain begun without GRAFEAS_AUDIT_KEY could not be continued with one, nor a keyed one moved to another
+    key: sealers given the new key refused it for good. `audit rekey` hands it over with an entry sealed with the
+    old key; from there on only the new key seals, and verifying needs the keys in turn, or the new one alone
+    from the published hand-over."""
+    url = fresh_database_url(tmp_path, f"rekey_{worker_id}")
+    first, second = "f" * 32, "s" * 32
+    unkeyed = SqlStorage(*make_engines(url))
+    unkeyed.create_project("p1", "2026-01-01T00:00:00Z")
+    assert unkeyed.seal_audit() == 1
+    assert audit_command(url, "rekey", first).returncode == 2  # no old key named
+    handed = audit_command(url, "rekey", first, None, "--from-unkeyed")
+    assert handed.returncode == 0, handed.stderr
+    assert handed.stdout.startswith(f"audit chain handed to key {key_id(first.encode())} at entry 2, hash ")
+    published = handed.stdout.split("hash ")[1].split(":")[0]
+    unkeyed.create_project("p2", "2026-01-01T00:00:01Z")
+    with pytest.raises(SealRefused, match="handed to key .* at entry 2"):
+        unkeyed.seal_audit()
+    keyed = SqlStorage(*make_engines(url), audit_key=first.encode())
+    assert keyed.seal_audit() == 1  # p2's entry, now sealed with the first key
+    assert audit_command(url, "verify", first).returncode == 1  # entry 1 is not sealed with it
+    whole = audit_command(url, "verify", first, None, "--from-unkeyed")
+    assert whole.returncode == 0 and whole.stdout.startswith("audit trail intact: 3 entries"), whole.stderr
+    since = audit_command(url, "verify", first, None, "--since", f"2:{published}")
+    assert since.returncode == 0 and since.stdout.startswith("audit trail intact since entry 2: 2 entries")
+    stale = audit_command(url, "verify", second, None, "--from-unkeyed")
+    assert stale.returncode == 1 and "(unknown_key): entry 2 hands the chain to key" in stale.stderr
+    wrong_old = audit_command(url, "rekey", second, "not the key")
+    assert wrong_old.returncode == 1 and "does not verify with this process's GRAFEAS_AUDIT_OLD_KEY" in wrong_old.stderr
+    again = audit_command(url, "rekey", second, first)
+    assert again.returncode == 0 and f"to key {key_id(second.encode())} at entry 4" in again.stdout, again.stderr
+    second_since = again.stdout.split("hash ")[1].split(":")[0]
+    assert audit_command(url, "verify", second, first, "--since", f"2:{published}").returncode == 0
+    assert audit_command(url, "verify", second, None, "--since", f"4:{second_since}").returncode == 0
+    assert audit_command(url, "verify", first).returncode == 1
+    assert [e.action for e in keyed.audit_entries()] == ["projects.create", REKEY, "projects.create", REKEY]
     keyed.dispose()
     unkeyed.dispose()
 

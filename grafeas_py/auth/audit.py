@@ -14,8 +14,13 @@ Keyed or not: by default the hash is plain SHA-256, so anyone can verify the cha
 write to the table can also rewrite an entry *and every entry after it* consistently. Publish the
 latest hash somewhere that attacker cannot reach (a log line, another system) to catch that. With
 an HMAC key (HMAC-SHA256) nobody without the key can forge a consistent tail, but every verifier
-needs the key, and a lost or rotated key leaves old entries unverifiable. Neither form notices the
+needs the key, and a lost key leaves the entries sealed with it unverifiable. Neither form notices the
 newest entries being cut off: compare `VerifyResult.last_seq` with what you expect.
+
+Changing keys (none to a key, or one key to another): a `REKEY` entry, sealed with the key before it,
+names the key that seals the entries after it (by `key_id`, which does not reveal it). A verifier
+given the keys in the order the chain used them checks every entry with its own key; one given only
+the newest checks from a published REKEY entry on (`verify_since`).
 """
 
 from __future__ import annotations
@@ -25,15 +30,16 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ..wire.timestamps import from_datetime
 
 GENESIS = "0" * 64
+REKEY = "audit.rekey"  # the action of an entry that hands the chain to another key
 
-Problem = Literal["altered", "removed", "reordered", "broken_link", "cut", "rewritten"]
+Problem = Literal["altered", "removed", "reordered", "broken_link", "cut", "rewritten", "unknown_key", "old_key"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,20 @@ def chain_next(
     return AuditEntry(seq, time, principal, action, resource, detail, prev_hash, digest, credential)
 
 
+def key_id(key: bytes | None) -> str:
+    """A name for a chain key that does not give it away ("none" for the unkeyed chain): what a REKEY entry
+    names, and what a process can compare its own key with."""
+    return "none" if key is None else hmac.new(key, b"grafeas-py audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def handed_to(entry: AuditEntry) -> str | None:
+    """The key id a REKEY entry hands the chain to; None for any other entry."""
+    if entry.action != REKEY or not isinstance(entry.detail, dict):
+        return None
+    named = entry.detail.get("key")
+    return named if isinstance(named, str) else None
+
+
 def _rehash(entry: AuditEntry, key: bytes | None) -> str:
     e = entry
     return entry_hash(e.seq, e.time, e.principal, e.action, e.resource, e.detail, e.prev_hash, key, e.credential)
@@ -133,8 +153,19 @@ def check_head(head: AuditEntry | None, key: bytes | None) -> None:
     """Raise SealRefused unless the chain's newest entry (None: an empty chain) verifies with `key`.
 
     A sealer with the wrong key (or none, on a keyed chain) would append entries that no single key
-    verifies; so would one extending an entry someone edited. Either way sealing stops, loudly."""
-    if head is not None and _rehash(head, key) != head.hash:
+    verifies; so would one extending an entry someone edited. Either way sealing stops, loudly. A REKEY
+    entry is extended only by a process with the key it names (it is sealed with the key before it)."""
+    if head is None:
+        return
+    named = handed_to(head)
+    if named is not None:
+        if named != key_id(key):
+            raise SealRefused(
+                f"the audit chain was handed to key {named} at entry {head.seq} (`grafeas-py audit rekey`), and this"
+                f" process's GRAFEAS_AUDIT_KEY is {key_id(key)}: not extending it. Give every instance the new key."
+            )
+        return
+    if _rehash(head, key) != head.hash:
         raise SealRefused(
             f"the newest sealed audit entry ({head.seq}) does not verify with this process's GRAFEAS_AUDIT_KEY"
             " (or its absence): not extending the chain. Give every instance the chain's key, or run"
@@ -146,24 +177,31 @@ def verify_chain(
     entries: Iterable[AuditEntry],
     key: bytes | None = None,
     start: tuple[int, str] = (0, GENESIS),
+    earlier: Sequence[bytes | None] = (),
 ) -> VerifyResult:
     """Check entries read in seq order, holding only one entry at a time; name the first fault.
 
     `start` is the (seq, hash) the first entry must follow: by default the beginning of the chain,
-    or an entry verified earlier, to check only what came after it. The faults, by `problem`:
+    or an entry verified earlier, to check only what came after it. `earlier` are the keys the chain
+    was sealed with before `key`, oldest first: each REKEY entry must hand it to the next of them, and
+    the chain must end with `key` (else an older key's holder could have rewritten what came after).
+    The faults, by `problem`:
 
     - altered: the entry's hash does not match its fields (edited after it was written);
     - removed: seq numbers skip; `seq` is the first one missing;
     - reordered: an entry comes before one with a lower seq; `seq` is the first entry out of place;
     - broken_link: seq numbers run on but `prev_hash` is not the previous entry's hash: the
       previous entry was replaced with a freshly computed hash, or entries were dropped and the rest
-      renumbered. Either of the two may be the forgery, so neither counts as good.
+      renumbered. Either of the two may be the forgery, so neither counts as good;
+    - unknown_key: a REKEY entry hands the chain to a key other than the next one given;
+    - old_key: the chain ends before a REKEY entry hands it to `key`.
     """
+    keys = [*earlier, key]
     last, before = start, start  # (seq, hash) of the last good entry and of the one before it
     checked = 0
     iterator = iter(entries)
     for entry in iterator:
-        fault = _fault(entry, *last, iterator, key)
+        fault = _fault(entry, *last, iterator, keys[0])
         if fault:
             problem, seq, message = fault
             if problem == "broken_link" and last != start:
@@ -171,16 +209,36 @@ def verify_chain(
             return VerifyResult(False, checked, *last, seq, problem, message)
         before, last = last, (entry.seq, entry.hash)
         checked += 1
+        named = handed_to(entry)
+        if named is not None:
+            if len(keys) == 1 or named != key_id(keys[1]):
+                expected = key_id(keys[1]) if len(keys) > 1 else "none given"
+                message = (
+                    f"entry {entry.seq} hands the chain to key {named}, not the next key given ({expected}):"
+                    " the entries after it cannot be checked"
+                )
+                return VerifyResult(False, checked, *last, entry.seq, "unknown_key", message)
+            keys.pop(0)
+    if len(keys) > 1:
+        message = (
+            f"the chain is still sealed with key {key_id(keys[0])}: no entry hands it to GRAFEAS_AUDIT_KEY"
+            f" ({key_id(key)}); run `grafeas-py audit rekey`, or verify with the key it has"
+        )
+        return VerifyResult(False, checked, *last, last[0], "old_key", message)
     return VerifyResult(True, checked, *last)
 
 
-def verify_since(entries: Iterable[AuditEntry], seq: int, published: str, key: bytes | None = None) -> VerifyResult:
+def verify_since(
+    entries: Iterable[AuditEntry], seq: int, published: str, key: bytes | None = None, earlier: Sequence = ()
+) -> VerifyResult:
     """Check entries read in seq order from `seq` on, where entry `seq` is one whose hash was published.
 
     That entry must still exist (else `cut`: it was removed, or the trail cut short before it) and
     still have the published hash (else `rewritten`: the trail was rewritten up to it, which no
     recomputed chain can hide). It is checked against its own fields, and every later entry against
-    the chain as `verify_chain` does; nothing before it is read.
+    the chain as `verify_chain` does; nothing before it is read. A published REKEY entry handing the
+    chain to the first key given (`earlier`'s first, else `key`) is taken as published: it is sealed
+    with the key before it, which is not needed, and what follows it is checked from that key on.
     """
     iterator = iter(entries)
     first = next(iterator, None)
@@ -190,7 +248,10 @@ def verify_since(entries: Iterable[AuditEntry], seq: int, published: str, key: b
     if first.hash != published:
         message = f"entry {seq} no longer has the published hash: the trail was rewritten up to it"
         return VerifyResult(False, 0, seq - 1, "", seq, "rewritten", message)
-    return verify_chain(itertools.chain([first], iterator), key, (seq - 1, first.prev_hash))
+    if handed_to(first) == key_id([*earlier, key][0]):
+        result = verify_chain(iterator, key, (first.seq, first.hash), earlier)
+        return replace(result, checked=result.checked + 1)
+    return verify_chain(itertools.chain([first], iterator), key, (seq - 1, first.prev_hash), earlier)
 
 
 def _fault(

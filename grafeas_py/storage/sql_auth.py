@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from ..auth.audit import AuditEntry, canonical_json, chain_next, check_head
+from ..auth.audit import REKEY, AuditEntry, canonical_json, chain_next, check_head, key_id
 from ..auth.authz import Binding
 from ..auth.context import current_principal
 from ..auth.tokens import TokenRecord
@@ -188,6 +188,23 @@ class AuthStorage:
         conn.execute(insert(audit_log), sealed)
         conn.execute(delete(audit_pending).where(audit_pending.c.id.in_([row.id for row in rows])))
         return len(rows)
+
+    def rekey_audit(self, old_key: bytes | None, new_key: bytes | None) -> AuditEntry:
+        """Hand the chain from `old_key`, which its newest entry must verify with, to `new_key`: a REKEY entry
+        sealed with `old_key`, after which only sealers with `new_key` extend it (SealRefused otherwise)."""
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(_LOCK_AUDIT)  # as a sealer: the entry goes on the newest one
+            head = conn.execute(_AUDIT_HEAD).first()
+            prev = _entry(head) if head else None
+            check_head(prev, old_key)
+            params = entry_params(REKEY, "audit", {"key": key_id(new_key)})
+            detail = json.loads(params["detail"])
+            entry = chain_next(
+                prev, params["principal"], REKEY, "audit", detail, params["time"], old_key, params["credential"]
+            )
+            conn.execute(insert(audit_log), [{**vars(entry), "detail": params["detail"]}])
+        return entry
 
     def audit_entries(self, batch: int = 1000, from_seq: int = 1) -> Iterator[AuditEntry]:
         """The sealed audit trail from seq `from_seq` on, in seq order, streamed `batch` rows at a time."""

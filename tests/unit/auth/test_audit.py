@@ -12,12 +12,14 @@ import pytest
 
 from grafeas_py.auth.audit import (
     GENESIS,
+    REKEY,
     AuditEntry,
     SealRefused,
     canonical_json,
     chain_next,
     check_head,
     entry_hash,
+    key_id,
     verify_chain,
     verify_since,
 )
@@ -231,6 +233,73 @@ def test_keyed_chain_needs_its_key():
     forged[2] = rehashed(edit(entries[2], detail={}))  # without the key
     result = verify_chain(forged, key=key)
     assert (result.problem, result.seq) == ("altered", 3)
+
+
+# ---- handing the chain to another key ---------------------------------------------------------------
+
+OLD, NEW = b"o" * 32, b"n" * 32
+
+
+def extend(entries: list[AuditEntry], n: int, key: bytes | None) -> list[AuditEntry]:
+    """`entries` and `n` more sealed with `key`."""
+    out, prev = list(entries), entries[-1] if entries else None
+    for i in range(n):
+        prev = chain_next(prev, "user:alice@example.com", "notes.create", f"projects/p/notes/{i}", {}, key=key)
+        out.append(prev)
+    return out
+
+
+def rekey(entries: list[AuditEntry], old: bytes | None, new: bytes | None) -> list[AuditEntry]:
+    entry = chain_next(entries[-1], "cli:root", REKEY, "audit", {"key": key_id(new)}, key=old)
+    return [*entries, entry]
+
+
+def test_key_ids_name_keys_without_giving_them_away():
+    assert key_id(None) == "none"
+    assert key_id(OLD) != key_id(NEW) and len(key_id(OLD)) == 16 and "o" not in key_id(OLD).strip("0123456789abcdef")
+
+
+@pytest.mark.parametrize("old", [None, OLD], ids=["from unkeyed", "from another key"])
+def test_a_chain_handed_to_another_key_verifies_with_both_in_order(old):
+    entries = extend(rekey(build(3, key=old), old, NEW), 2, NEW)
+    result = verify_chain(entries, key=NEW, earlier=[old])
+    assert (result.ok, result.checked, result.last_seq) == (True, 6, 6)
+    assert verify_chain(entries, key=NEW).problem == "altered"  # entry 1 is not sealed with NEW
+    handed = verify_chain(entries, key=old)
+    assert (handed.problem, handed.seq, handed.checked) == ("unknown_key", 4, 4)
+    assert f"hands the chain to key {key_id(NEW)}, not the next key given (none given)" in handed.message
+    forged = [*entries[:4], rehashed(edit(entries[4], detail={"forged": True}), old), *entries[5:]]
+    result = verify_chain(forged, key=NEW, earlier=[old])  # the old key seals nothing after the hand-over
+    assert (result.problem, result.seq) == ("altered", 5)
+
+
+def test_a_chain_never_handed_to_the_key_given_does_not_pass():
+    """Else whoever holds the old key (or anyone, for an unkeyed one) could rewrite the keyed part as old."""
+    entries = build(4)
+    result = verify_chain(entries, key=NEW, earlier=[None])
+    assert (result.ok, result.problem, result.checked) == (False, "old_key", 4)
+    assert f"the chain is still sealed with key none: no entry hands it to GRAFEAS_AUDIT_KEY ({key_id(NEW)})" in (
+        result.message
+    )
+    wrong = rekey(entries, None, OLD)
+    assert verify_chain(wrong, key=NEW, earlier=[None]).problem == "unknown_key"
+
+
+def test_verify_since_the_published_hand_over_needs_only_the_new_key():
+    entries = extend(rekey(build(3), None, NEW), 2, NEW)
+    result = verify_since(entries[3:], 4, entries[3].hash, key=NEW)
+    assert (result.ok, result.checked, result.last_seq) == (True, 3, 6)
+    tampered = [*entries[3:5], rehashed(edit(entries[5], detail={"forged": True}))]
+    assert (verify_since(tampered, 4, entries[3].hash, key=NEW).problem) == "altered"
+    assert verify_since(entries[3:], 4, "f" * 64, key=NEW).problem == "rewritten"
+
+
+def test_sealers_extend_a_hand_over_only_with_the_key_it_names():
+    head = rekey(build(2), None, NEW)[-1]
+    check_head(head, NEW)
+    for key in (None, OLD):
+        with pytest.raises(SealRefused, match=f"handed to key {key_id(NEW)} at entry 3 .* is {key_id(key)}"):
+            check_head(head, key)
 
 
 _STREAMING_CHECK = """
