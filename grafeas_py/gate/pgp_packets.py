@@ -22,6 +22,8 @@ from dataclasses import dataclass
 _SIGNATURE, _ONE_PASS, _COMPRESSED, _MARKER, _LITERAL, _PADDING = 2, 4, 8, 10, 11, 21
 # What a signed message is made of; anything else (encrypted data, keys) no signer of a payload writes.
 _SIGNED_MESSAGE_TAGS = frozenset({_SIGNATURE, _ONE_PASS, _COMPRESSED, _MARKER, _LITERAL, _PADDING})
+# The data packets, the only ones whose length may come in parts or run to the end (RFC 9580 §4.2.1.4).
+_STREAMED_TAGS = frozenset({_COMPRESSED, _LITERAL})
 _MAX_NESTING = 4  # gpg writes one compressed packet; Sequoia itself gives up on deep nesting
 _ZLIB_WBITS = {1: -15, 2: 15}  # ZIP is raw deflate, ZLIB has its header and checksum
 _BZIP2 = 3
@@ -106,7 +108,7 @@ def _walk(data: bytes, budget: list[int], depth: int) -> set[int]:
     tags, at = set(), 0
     while at < len(data):
         tag, body, at = _packet(data, at)
-        if tag not in _SIGNED_MESSAGE_TAGS:
+        if tag not in _SIGNED_MESSAGE_TAGS or not _well_formed(tag, body):
             raise _Refused
         tags.add(tag)
         if tag == _COMPRESSED:
@@ -129,8 +131,21 @@ def _signature_packets(data: bytes) -> tuple[bytes, ...]:
     return tuple(packets)
 
 
+def _well_formed(tag: int, body: bytes) -> bool:
+    """Whether a marker or one-pass signature packet has the body RFC 9580 gives it (§5.8, §5.4): Sequoia
+    reads one that has not as something else, and the walk would not have read what it reads."""
+    if tag == _MARKER:
+        return body == b"PGP"
+    if tag == _ONE_PASS:
+        if body[:1] == b"\x03":
+            return len(body) == 13
+        return body[:1] == b"\x06" and len(body) >= 5 and len(body) == 38 + body[4]
+    return True
+
+
 def _packet(data: bytes, at: int) -> tuple[int, bytes, int]:
-    """(tag, body, offset after it) of the packet at `at`."""
+    """(tag, body, offset after it) of the packet at `at`; a length in parts or to the end of the data only
+    for a data packet, and a first part of at least 512 octets (RFC 9580 §4.2)."""
     first = data[at]
     if not first & 0x80:
         raise _Refused
@@ -139,12 +154,16 @@ def _packet(data: bytes, at: int) -> tuple[int, bytes, int]:
         tag, chunks = first & 0x3F, []
         while True:
             length, at, partial = _new_length(data, at)
+            if partial and (tag not in _STREAMED_TAGS or (not chunks and length < 512)):
+                raise _Refused
             chunks.append(_take(data, at, length))
             at += length
             if not partial:
                 return tag, b"".join(chunks), at
     tag, kind = (first >> 2) & 0x0F, first & 0x03  # the legacy format
     if kind == 3:  # indeterminate: the rest of the data
+        if tag not in _STREAMED_TAGS:
+            raise _Refused
         return tag, data[at:], len(data)
     size = (1, 2, 4)[kind]
     length = int.from_bytes(_take(data, at, size), "big")

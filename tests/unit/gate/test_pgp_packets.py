@@ -90,6 +90,14 @@ def test_messages_without_compression_inflate_to_nothing(name):
     assert inflates_within((PGP_FIXTURES / name).read_bytes(), 0)
 
 
+def test_a_literal_packet_in_parts_is_read():
+    """As gpg writes what it signs from a pipe: a first part of 512 octets or more, then the rest."""
+    body = b"b\x00\x00\x00\x00\x00" + b"x" * 1000
+    rest = len(body) - 512 - 192  # the last part's two-octet length
+    parts = bytes([0xCB, 0xE9]) + body[:512] + bytes([192 + (rest >> 8), rest & 0xFF]) + body[512:]
+    assert inflates_within(parts, MIB)
+
+
 def test_armor_headers_and_crlf_line_ends_are_read():
     message = (PGP_FIXTURES / "payload.json").read_bytes()
     armored = armor(compressed(ZIP, packet(11, b"b\x00\x00\x00\x00\x00" + message)), ArmorKind.Message)
@@ -137,6 +145,13 @@ def test_compressed_packets_share_one_budget_nested_or_side_by_side():
         packet(1, b"x" * 20),  # a public-key encrypted session key: no signed message holds one
         b"",
         b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{}\n",  # no signature block
+        # RFC 9580's framing, which Sequoia holds to and reads otherwise where it is broken:
+        packet(10, b"PGPX"),  # a marker's body is "PGP"
+        b"\xab" + b"PGP",  # nor of indeterminate length (legacy format): only data packets may run to the end
+        packet(4, b"\x03" + b"x" * 11),  # a version 3 one-pass signature has 13 octets
+        packet(4, b"\x05" + b"x" * 12),  # and there is no version 5
+        bytes([0xC2, 0xE9]) + b"x" * 512 + b"\x00",  # partial lengths are for data packets only
+        bytes([0xCB, 0xE8]) + b"b" * 256 + b"\x00",  # and their first part has 512 octets at least
     ],
 )
 def test_what_cannot_be_framed_is_refused(message):
