@@ -7,8 +7,8 @@ the message it carries is exactly `serializedPayload`. A detached signature (`gp
 over the payload counts too. Either may be ASCII-armored or binary. Sequoia's standard policy
 decides which hash and key algorithms are still acceptable (no SHA-1 signatures, for one), and
 whether the key was valid when it signed. A key or signing subkey revoked for any reason, or past its
-expiration at the time of the decision, verifies nothing: a signature's time is what its signer says, so a key
-retired or expired could otherwise go on signing under an earlier date. A signed message that would
+expiration at the time of the decision, verifies nothing: a signature's time is what its signer says,
+so a key retired or expired could otherwise go on signing under an earlier date. A signed message that would
 inflate past what carrying the payload needs is refused before Sequoia inflates it, and Sequoia reads
 only the packets that check walked (pgp_packets).
 """
@@ -100,6 +100,7 @@ def _verifies_detached(store, signature: bytes, payload: bytes, retired: set[str
 
 
 def _signed_by_current_key(result, retired: set[str]) -> bool:
+    """Whether a valid signature of Sequoia's `result` was made by the primary key or a subkey not retired."""
     return any(sig.signing_key.lower() not in retired for sig in result.valid_sigs)
 
 
@@ -120,8 +121,9 @@ def _retired_subkeys(cert: Cert, now: datetime) -> set[str]:
         elif current is not None and packet.signature_type == SignatureType.SubkeyRevocation:
             current[3] = True
         elif current is not None and packet.signature_type == SignatureType.SubkeyBinding:
-            if current[1] is None or packet.signature_created >= current[1]:
-                current[1], current[2] = packet.signature_created, packet.key_validity_period
+            made = packet.signature_created  # none in a binding Sequoia would not take; it counts as oldest
+            if current[1] is None or (made is not None and made >= current[1]):
+                current[1], current[2] = made, packet.key_validity_period
     return {
         fingerprint
         for fingerprint, (created, _, period, revoked) in subkeys.items()

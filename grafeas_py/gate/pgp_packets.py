@@ -27,8 +27,6 @@ _STREAMED_TAGS = frozenset({_COMPRESSED, _LITERAL})
 _MAX_NESTING = 4  # gpg writes one compressed packet; Sequoia itself gives up on deep nesting
 _ZLIB_WBITS = {1: -15, 2: 15}  # ZIP is raw deflate, ZLIB has its header and checksum
 _BZIP2 = 3
-
-
 # gpg writes one signature per signer (`-u A -u B`); each is verified apart, so their number is bounded.
 MAX_SIGNATURES = 16
 
