@@ -157,6 +157,19 @@ def upgrade(revision: str) -> None:
 
 
 @db_group.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Migrate the schema back to REVISION, for the release that runs at it; what later revisions keep (their
+    tables and columns, and the data in them) is dropped. Stop this release's instances first: from then
+    on they write nothing (the revision is not theirs)."""
+    try:
+        db.downgrade(_database_url(), revision)
+    except db.NotMigratable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"schema at revision {revision}")
+
+
+@db_group.command()
 def current() -> None:
     """Print the schema revision the database is at."""
     click.echo(db.current(_database_url()))

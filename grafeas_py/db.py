@@ -113,13 +113,27 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     if stored is not None and revision in revisions() and revision != stored and revision in _below(stored):
         # Alembic would do nothing and succeed: a caller meaning to roll back would believe it had.
         raise NotMigratable(
-            f"the database is at revision {stored}, past {revision}: 'db upgrade' only goes forward, and no"
-            " command here goes back"
+            f"the database is at revision {stored}, past {revision}: 'db upgrade' only goes forward;"
+            f" 'db downgrade {revision}' goes back"
         )
     try:
         command.upgrade(alembic_config(database_url), revision)
     except CommandError as exc:  # a target this release does not know
         raise NotMigratable(f"cannot upgrade to {revision!r}: {exc}") from None
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Migrate back to `revision`, a revision this release knows below the stored one: what later revisions
+    added (tables, columns, the data in them) is dropped, so that the release of `revision` can run."""
+    stored = _known(database_url)
+    if revision not in revisions():
+        raise NotMigratable(f"cannot downgrade to {revision!r}: no revision of this release has that name")
+    if stored is None or revision not in _below(stored):
+        raise NotMigratable(f"the database is at revision {stored or 'none'}, not past {revision}: nothing to undo")
+    try:
+        command.downgrade(alembic_config(database_url), revision)
+    except RuntimeError as exc:  # a migration refusing to drop what cannot be rebuilt (0007, 0009)
+        raise NotMigratable(f"cannot downgrade to {revision}: {exc}") from None
 
 
 def current(database_url: str) -> str:

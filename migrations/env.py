@@ -32,11 +32,16 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url"), pool_size=1)
-    with engine.connect() as connection:
+    # write: BEGIN IMMEDIATE on SQLite, so that upgrades starting together queue for the write lock instead
+    # of failing as each tries to write after reading.
+    with engine.connect().execution_options(write=True) as connection:
         context.configure(
             connection=connection,
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            # SQLite's DDL is transactional too (the engine issues BEGIN itself): one transaction for all
+            # the steps, so that a step that fails or refuses leaves the schema where it was, not halfway.
+            transactional_ddl=True,
             compare_type=True,
             include_object=_for_dialect(connection.dialect.name),
         )

@@ -456,6 +456,13 @@ NEWER = "the database schema is at revision 0099, which this server (at {head}) 
         ("0099", ["upgrade"], 1, NEWER),
         ("0099", ["current"], 0, "0099 (unknown to this release, at {head}: a newer release migrated it)"),
         ("0099", ["serve", "--port", "1"], 1, NEWER),
+        ("0099", ["downgrade", "0012"], 1, NEWER),
+        ("head", ["downgrade", "9999"], 1, "cannot downgrade to '9999': no revision of this release has that name"),
+        ("head", ["downgrade", "base"], 1, "cannot downgrade to 'base': no revision of this release has that name"),
+        ("0012", ["downgrade", "0012"], 1, "the database is at revision 0012, not past 0012: nothing to undo"),
+        ("0012", ["downgrade", "0013"], 1, "the database is at revision 0012, not past 0013: nothing to undo"),
+        (None, ["downgrade", "0012"], 1, "the database is at revision none, not past 0012: nothing to undo"),
+        ("head", ["downgrade", "0012"], 0, "schema at revision 0012"),
     ],
 )
 def test_db_commands_say_in_one_line_where_the_schema_is(tmp_path, stored, command, code, says):

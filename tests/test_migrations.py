@@ -421,3 +421,77 @@ def test_the_index_an_early_0010_made_is_dropped(tmp_path, worker_id):
     indexes = {index["name"] for index in inspect(engine).get_indexes("occurrences")}
     engine.dispose()
     assert "ix_occurrences_timeline" not in indexes
+
+
+@pytest.mark.parametrize("back_to", ["0014", "0011"])
+def test_a_rollback_downgrades_with_data_and_upgrading_again_serves_it_all(tmp_path, worker_id, back_to):
+    """`db downgrade` one revision back (0014) or past the artifact keys (0011), on a database with notes,
+    occurrences under a tag, their history, a policy, its decision and a sealed audit trail: each downgrade
+    runs on stored rows, and upgrading again serves the same answers, gate decision included."""
+    from grafeas_py.auth.audit import verify_chain
+    from tests.factories import IMAGE, NOTE_BODIES
+
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url)
+    tagged = IMAGE.replace("app@", "app:1.0@")  # spelled otherwise than its artifact key: 0012 keeps the key
+
+    def answers(http) -> dict:
+        return {
+            "notes": http.get("/v1/projects/rb/notes").json(),
+            "occurrences": http.get("/v1/projects/rb/occurrences").json(),
+            "history": http.get(f"/v1/{occurrence}:history").json(),
+            "decision": {
+                k: v
+                for k, v in http.post("/v1/projects/rb/policies/p:evaluate", json={"resourceUri": IMAGE}).json().items()
+                if k in ("decision", "violations", "usedOccurrences")
+            },
+        }
+
+    app = create_app(Settings(database_url=url))
+    try:
+        with serve(app) as base, Http(base) as http:
+            http.post("/v1/projects/rb/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"])
+            body = occurrence_body("VULNERABILITY", "projects/rb/notes/cve", tagged)
+            occurrence = http.post("/v1/projects/rb/occurrences", json=body).json()["name"]
+            assert http.patch(f"/v1/{occurrence}", json={"remediation": "upgrade"}).status_code == 200
+            policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+            assert http.post("/v1/projects/rb/policies", params={"policyId": "p"}, json=policy).status_code == 200
+            before = answers(http)
+        assert before["decision"]["decision"] == "DENY" and before["decision"]["usedOccurrences"] == [occurrence]
+        app.extensions["grafeas"].storage.seal_audit(wait=10)
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+
+    db.downgrade(url, back_to)
+    assert db.current(url).startswith(f"{back_to} (head is")
+    db.upgrade(url)
+    db.check(url)
+    app = create_app(Settings(database_url=url))
+    try:
+        with serve(app) as base, Http(base) as http:
+            after = answers(http)
+        assert after == before
+        assert verify_chain(app.extensions["grafeas"].storage.audit_entries()).ok
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+
+
+def test_a_downgrade_a_migration_refuses_says_why_and_changes_nothing(tmp_path, worker_id):
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_pending (txid, time, principal, credential, action, resource, detail)"
+                " VALUES (1, '2026-01-01T00:00:00Z', 'user:a', 'token:t', 'notes.create', 'projects/p/notes/n', '{}')"
+            )
+        )
+    engine.dispose()
+    with pytest.raises(
+        db.NotMigratable,
+        match="^cannot downgrade to 0006: 1 audit entries record a credential, which the previous schema",
+    ):
+        db.downgrade(url, "0006")
+    assert db.current(url) == f"{db.head()} (head)"
+    db.check(url)
