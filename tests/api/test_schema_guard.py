@@ -17,6 +17,7 @@ from tests.conftest import Http, fresh_database_url, serve
 from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
 
 NOTE = "projects/guard/notes/n"
+POLICY = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
 
 
 @pytest.fixture
@@ -49,12 +50,14 @@ def writes(http, occurrence: str) -> dict:
         "BatchCreateOccurrences": http.post("/v1/projects/guard/occurrences:batchCreate", json={"occurrences": [body]}),
         "UpdateNote": http.patch(f"/v1/{NOTE}", json={"shortDescription": "changed"}),
         "DeleteOccurrence": http.delete(f"/v1/{occurrence}"),
+        "EvaluatePolicy": http.post("/v1/projects/guard/policies/p:evaluate", json={"resourceUri": IMAGE}),
     }
 
 
 def test_a_server_writes_nothing_into_a_schema_a_newer_release_migrated(server):
     http, engine = server
     occurrence = http.post("/v1/projects/guard/occurrences", json=occurrence_body("BUILD", NOTE)).json()["name"]
+    assert http.post("/v1/projects/guard/policies", params={"policyId": "p"}, json=POLICY).ok
     set_revision(engine, "9000")
     for rpc, r in writes(http, occurrence).items():
         assert r.status_code == 503, (rpc, r.text)
@@ -71,8 +74,17 @@ def test_a_server_writes_nothing_into_a_schema_a_newer_release_migrated(server):
     assert [o["name"] for o in http.get("/v1/projects/guard/occurrences").json()["occurrences"]] == [occurrence]
     set_revision(engine, db.head())
     assert {rpc: r.status_code for rpc, r in writes(http, occurrence).items()} == dict.fromkeys(
-        ["CreateNote", "CreateOccurrence", "BatchCreateOccurrences", "UpdateNote", "DeleteOccurrence"], 200
+        [
+            "CreateNote",
+            "CreateOccurrence",
+            "BatchCreateOccurrences",
+            "UpdateNote",
+            "DeleteOccurrence",
+            "EvaluatePolicy",
+        ],
+        200,
     )
+    assert [d["decision"] for d in http.get("/v1/projects/guard/decisions").json()["decisions"]] == ["ALLOW"]
 
 
 @pytest.mark.parametrize("rpc", ["CreateOccurrence", "BatchCreateOccurrences"])
