@@ -476,3 +476,26 @@ def test_a_rollback_downgrades_with_data_and_upgrading_again_serves_it_all(tmp_p
         assert verify_chain(app.extensions["grafeas"].storage.audit_entries()).ok
     finally:
         app.extensions["grafeas"].storage.dispose()
+
+
+def test_sqlite_tables_keep_autoincrement_through_a_downgrade_and_upgrade(tmp_path):
+    """SQLite drops a column by rebuilding the table, which lost AUTOINCREMENT (ids of deleted rows could come
+    back) on occurrences, history and decisions, and on every table below 0005. Always on SQLite: PostgreSQL's
+    ids come from sequences."""
+    url = f"sqlite:///{tmp_path / 'autoincrement.db'}"
+    db.upgrade(url)
+
+    def autoincrement() -> set[str]:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT name FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'")).scalars()
+            names = set(found)
+        engine.dispose()
+        return names
+
+    declared = autoincrement()
+    assert {"projects", "notes", "occurrences", "history", "decisions", "audit_pending"} <= declared
+    db.downgrade(url, "0004")  # through every downgrade that rebuilds a table
+    db.upgrade(url)
+    db.check(url)
+    assert autoincrement() == declared

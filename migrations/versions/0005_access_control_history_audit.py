@@ -18,6 +18,11 @@ Serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Document = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
+# SQLite rebuilds a table to drop a column; the rebuilt table keeps AUTOINCREMENT (ids never reused) only
+# if told, as the models declare it.
+_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+
 def upgrade() -> None:
     op.create_table(
         "api_tokens",
@@ -90,11 +95,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("projects") as batch:
+    with op.batch_alter_table("projects", table_kwargs=_AUTOINCREMENT) as batch:
         batch.drop_column("updated_by")
         batch.drop_column("revision")
     for table in ("occurrences", "notes"):
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, table_kwargs=_AUTOINCREMENT) as batch:
             batch.drop_column("changed_fields")
             batch.drop_column("updated_by")
     op.drop_table("audit_log")

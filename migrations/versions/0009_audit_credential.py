@@ -17,6 +17,11 @@ branch_labels = None
 depends_on = None
 
 
+# SQLite rebuilds a table to drop a column; the rebuilt table keeps AUTOINCREMENT (ids never reused) only
+# if told, as the models declare it.
+_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+
 def upgrade() -> None:
     op.add_column("audit_pending", sa.Column("credential", sa.Text(), nullable=True))
     op.add_column("audit_log", sa.Column("credential", sa.Text(), nullable=True))
@@ -34,5 +39,5 @@ def downgrade() -> None:
         )
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_column("credential")
-    with op.batch_alter_table("audit_pending") as batch:
+    with op.batch_alter_table("audit_pending", table_kwargs=_AUTOINCREMENT) as batch:
         batch.drop_column("credential")

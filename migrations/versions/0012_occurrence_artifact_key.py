@@ -29,6 +29,11 @@ _KEPT = sa.text("artifact_key IS NOT NULL")
 _CHUNK = 5000
 
 
+# SQLite rebuilds a table to drop a column; the rebuilt table keeps AUTOINCREMENT (ids never reused) only
+# if told, as the models declare it.
+_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+
 def upgrade() -> None:
     op.add_column("occurrences", sa.Column("artifact_key", sa.Text()))
     conn = op.get_bind()
@@ -59,5 +64,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(_INDEX, "occurrences")
-    with op.batch_alter_table("occurrences") as batch:
+    with op.batch_alter_table("occurrences", table_kwargs=_AUTOINCREMENT) as batch:
         batch.drop_column("artifact_key")

@@ -34,6 +34,11 @@ _INDEXES = {
 }
 
 
+# SQLite rebuilds a table to drop a column; the rebuilt table keeps AUTOINCREMENT (ids never reused) only
+# if told, as the models declare it.
+_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+
 def upgrade() -> None:
     conn = op.get_bind()
     for name, (index, columns) in _INDEXES.items():
@@ -62,5 +67,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name, (index, _) in _INDEXES.items():
         op.drop_index(index, name)
-        with op.batch_alter_table(name) as batch:
+        with op.batch_alter_table(name, table_kwargs=_AUTOINCREMENT) as batch:
             batch.drop_column("artifact_key")
