@@ -273,6 +273,13 @@ def test_a_chain_handed_to_another_key_verifies_with_both_in_order(old):
     assert (result.problem, result.seq) == ("altered", 5)
 
 
+def test_a_keyed_chain_may_be_handed_to_no_key():
+    entries = extend(rekey(build(2, key=OLD), OLD, None), 2, None)
+    assert verify_chain(entries, key=None, earlier=[OLD]).ok
+    check_head(entries[2], None)
+    assert verify_since(entries[2:], 3, entries[2].hash).ok  # from the published hand-over, no key needed
+
+
 def test_a_chain_never_handed_to_the_key_given_does_not_pass():
     """Else whoever holds the old key (or anyone, for an unkeyed one) could rewrite the keyed part as old."""
     entries = build(4)
