@@ -22,7 +22,7 @@ POLICY = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
 
 @pytest.fixture
 def server(tmp_path):
-    """A server of the test's own on a fresh database, its URL, and an engine on that database."""
+    """A server of the test's own on a fresh database: a session to it, and an engine on its database."""
     url = fresh_database_url(tmp_path, "guard")
     app = create_app(Settings(database_url=url))
     engine = make_engine(url)
