@@ -41,3 +41,5 @@ forwarded_allow_ips = os.environ.get("GRAFEAS_FORWARDED_ALLOW_IPS", "127.0.0.1")
 post_worker_init = server.post_worker_init
 # The database pools follow the threads a worker runs, also when GUNICORN_CMD_ARGS changes them.
 post_fork = server.post_fork
+# The warning that authentication is off, once (see grafeas_py.server.when_ready).
+when_ready = server.when_ready

@@ -36,6 +36,21 @@ def write_json_error(sock, status: int, reason: str, message: str) -> None:
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+def when_ready(server) -> None:
+    """Say once, in gunicorn's master, that authentication is off (a gunicorn hook, here and in deploy/):
+    every worker builds the app and said it again, as each worker replaced after MAX_REQUESTS did."""
+    from .auth.authn import OPEN_ACCESS_ANNOUNCED, open_access_warning
+    from .auth.settings import AuthSettings
+
+    try:
+        is_open = AuthSettings.from_env().is_open
+    except ValueError:
+        return  # a bad setting: each worker refuses to start and says why
+    if is_open:
+        server.log.warning(open_access_warning())
+        os.environ[OPEN_ACCESS_ANNOUNCED] = "1"
+
+
 def post_fork(_server, worker) -> None:
     """Each worker's database pools default to a connection per thread it runs, and one more (a gunicorn
     hook, here and in deploy/): Settings reads GRAFEAS_THREADS, which `serve --threads` and
@@ -94,6 +109,7 @@ SERVE_SETTINGS = {
     "errorlog": "-",
     "post_fork": post_fork,
     "post_worker_init": post_worker_init,
+    "when_ready": when_ready,
 }
 
 

@@ -240,6 +240,33 @@ def test_workers_are_replaced_after_10000_to_11000_requests(tmp_path, how):
     assert "\n  max_requests: 10000\n" in output[0] and "\n  max_requests_jitter: 1000\n" in output[0], output[0]
 
 
+@pytest.mark.parametrize("how", ["grafeas-py serve", "deploy/gunicorn.conf.py"])
+def test_the_open_access_warning_is_given_at_length_once_not_by_every_worker(tmp_path, how):
+    """Each worker logged the whole banner, and each worker replaced after 10,000 requests again. The output
+    is read as it comes, until all three workers have built the app."""
+    env = {k: v for k, v in _env(f"sqlite:///{tmp_path / 'grafeas.db'}").items() if k != "GRAFEAS_AUTH"}
+    if how == "grafeas-py serve":
+        command = [GRAFEAS_PY, "serve", "--port", str(_free_port()), "--workers", "3"]
+    else:
+        db.upgrade(env["GRAFEAS_DATABASE_URL"])
+        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        env.update(GRAFEAS_BIND=f"127.0.0.1:{_free_port()}", GRAFEAS_WORKERS="3")
+    reminder = "authentication is off (GRAFEAS_AUTH=none): every caller has every right"
+    log = tmp_path / "output.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count(reminder) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    output = log.read_text()
+    assert output.count(reminder) == 3, output
+    assert output.count("AUTHENTICATION IS OFF (GRAFEAS_AUTH=none)") == 1, output
+
+
 def test_gunicorn_cmd_args_may_change_how_often_serve_replaces_workers(tmp_path):
     """GUNICORN_CMD_ARGS overrides serve's settings, these included."""
     port = _free_port()

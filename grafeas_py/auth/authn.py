@@ -97,6 +97,10 @@ def build_chain(
     return AuthChain(tuple(authenticators))
 
 
+# Set by gunicorn's master once it has logged `open_access_warning` (server.when_ready), for its workers.
+OPEN_ACCESS_ANNOUNCED = "GRAFEAS_OPEN_ACCESS_ANNOUNCED"
+
+
 def open_access_warning() -> str:
     """The start-up warning to log, loudly, when GRAFEAS_AUTH=none."""
     bar = "!" * 100
