@@ -427,7 +427,15 @@ def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worke
     unkeyed = SqlStorage(*make_engines(url))
     unkeyed.create_project("p1", "2026-01-01T00:00:00Z")
     assert unkeyed.seal_audit() == 1
-    assert audit_command(url, "rekey", first).returncode == 2  # no old key named
+    unnamed = audit_command(url, "rekey", first)
+    assert unnamed.returncode == 2 and "set GRAFEAS_AUDIT_OLD_KEY to the key the chain is sealed with" in unnamed.stderr
+    both = audit_command(url, "rekey", first, second, "--from-unkeyed")
+    assert (
+        both.returncode == 2
+        and "--from-unkeyed says the chain had no key, and GRAFEAS_AUDIT_OLD_KEY names one" in both.stderr
+    )
+    same = audit_command(url, "rekey", None, None, "--from-unkeyed")
+    assert same.returncode == 2 and "GRAFEAS_AUDIT_KEY is the chain's key already" in same.stderr
     handed = audit_command(url, "rekey", first, None, "--from-unkeyed")
     assert handed.returncode == 0, handed.stderr
     assert handed.stdout.startswith(f"audit chain handed to key {key_id(first.encode())} at entry 2, hash ")

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pysequoia import ArmorKind, Cert, Sig, armor, verify
 from pysequoia.packet import PacketPile, SignatureType, Tag
@@ -104,6 +105,21 @@ def _signed_by_current_key(result, retired: set[str]) -> bool:
     return any(sig.signing_key.lower() not in retired for sig in result.valid_sigs)
 
 
+@dataclass
+class _Subkey:
+    """What a cert's own signatures say of one subkey: its newest binding's date and validity, and whether it
+    was revoked."""
+
+    created: datetime
+    bound: datetime | None = None
+    validity: timedelta | None = None
+    revoked: bool = False
+
+    def retired(self, now: datetime) -> bool:
+        """Revoked for any reason, or expired at `now`."""
+        return self.revoked or (self.validity is not None and self.created + self.validity <= now)
+
+
 def _retired_subkeys(cert: Cert, now: datetime) -> set[str]:
     """Fingerprints (lower-case) of the cert's subkeys revoked for any reason or expired at `now`.
 
@@ -111,24 +127,20 @@ def _retired_subkeys(cert: Cert, now: datetime) -> set[str]:
     the signer's to choose; pysequoia exposes no subkey's validity, so it is read from the cert's own
     binding and revocation signatures (the newest binding sets the expiry). Those are taken unverified:
     the cert is the policy's, and a forged revocation or expiry could only refuse more."""
-    subkeys: dict[str, list] = {}  # fingerprint: [created, newest binding, validity period, revoked]
+    subkeys: dict[str, _Subkey] = {}
     current = None
     for packet in PacketPile.from_bytes(bytes(cert)):
         if packet.tag == Tag.PublicSubkey:
-            current = subkeys.setdefault(packet.fingerprint.lower(), [packet.key_created, None, None, False])
+            current = subkeys.setdefault(packet.fingerprint.lower(), _Subkey(packet.key_created))
         elif packet.tag != Tag.Signature:
             current = None  # the primary key, a user id: their signatures are Sequoia's to judge
         elif current is not None and packet.signature_type == SignatureType.SubkeyRevocation:
-            current[3] = True
+            current.revoked = True
         elif current is not None and packet.signature_type == SignatureType.SubkeyBinding:
             made = packet.signature_created  # none in a binding Sequoia would not take; it counts as oldest
-            if current[1] is None or (made is not None and made >= current[1]):
-                current[1], current[2] = made, packet.key_validity_period
-    return {
-        fingerprint
-        for fingerprint, (created, _, period, revoked) in subkeys.items()
-        if revoked or (period is not None and created + period <= now)
-    }
+            if current.bound is None or (made is not None and made >= current.bound):
+                current.bound, current.validity = made, packet.key_validity_period
+    return {fingerprint for fingerprint, subkey in subkeys.items() if subkey.retired(now)}
 
 
 def sequoia_reason(exc: Exception) -> str:
