@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 from grafeas_py import create_app, db
 from grafeas_py.config import Settings
 from grafeas_py.storage.engine import make_engine
+from grafeas_py.storage.tables import metadata
 from tests.conftest import POSTGRES_URL, Http, _postgres_schema_url, serve
 from tests.factories import occurrence_body
 
@@ -74,6 +75,32 @@ def test_postgres_documents_are_jsonb():
         ).scalar()
     assert kind == "jsonb"
     engine.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_postgres_indexes_are_the_models_to_the_operator_class():
+    """`alembic check` compares an index's columns, not their operator classes nor its predicate: the
+    migrated indexes must be what the models make, or a filter's range runs without its index."""
+    engine = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    migrated_url, migrated = _postgres_schema_url(POSTGRES_URL, "ix_migrated")
+    db.upgrade(migrated_url)
+    modelled_url, modelled = _postgres_schema_url(POSTGRES_URL, "ix_modelled")
+    modelled_engine = make_engine(modelled_url)
+    metadata.create_all(modelled_engine)
+    modelled_engine.dispose()
+    indexes = text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = :s AND tablename <> 'alembic_version'"
+    )
+    with engine.connect() as conn:
+        found = {
+            schema: {
+                name: definition.replace(f"{schema}.", "") for name, definition in conn.execute(indexes, {"s": schema})
+            }
+            for schema in (migrated, modelled)
+        }
+    engine.dispose()
+    assert "text_pattern_ops" in found[migrated]["ix_audit_log_resource_seq"]
+    assert found[migrated] == found[modelled]
 
 
 @pytest.mark.parametrize(

@@ -389,3 +389,35 @@ def test_the_gate_reads_an_artifacts_occurrences_by_its_uri_and_its_key(storage,
     found = plan(storage, _ARTIFACT_OCCURRENCES.params(params))
     assert BY_RESOURCE in found and "ix_occurrences_project_id_artifact_key_pk" in found, found
     assert not re.search(r"Seq Scan|SCAN occurrences\b", found), found
+
+
+@pytest.mark.parametrize(
+    "filter_, index",
+    [
+        ('has_prefix(resource, "projects/p3/occurrences/100001")', "ix_audit_log_resource_seq"),
+        ('principal >= "user:dev-7@" AND principal < "user:dev-7A"', "ix_audit_log_principal_seq"),
+    ],
+)
+def test_a_prefix_or_range_of_audit_resources_or_principals_is_a_range_of_their_index(storage, filter_, index):
+    """Everything done within a project or by a team: on PostgreSQL the trail was read whole, since
+    its indexes were of the default operator class, which serves no range by code point (0016)."""
+    found = plan(storage, audit_entries_query(PAGE, parse(filter_)))
+    assert index in found, found
+    assert not re.search(r"Seq Scan|SCAN audit_log\b", found), found
+
+
+@pytest.mark.parametrize("project, field", [("p3", "resourceUri"), ("big", "resourceUri"), ("p3", "policyId")])
+def test_a_prefix_of_decisions_resource_uris_or_policies_is_a_range_of_their_index(storage, project, field):
+    prefix = {"resourceUri": IMAGE.format(7)[:-64], "policyId": "policy-1"}[field]
+    found = plan(storage, decisions_query(project, PAGE, parse(f'has_prefix({field}, "{prefix}")')))
+    column = {"resourceUri": "resource_uri", "policyId": "policy_id"}[field]
+    assert f"ix_decisions_project_id_{column}_pk" in found, found
+    assert not re.search(r"Seq Scan|SCAN decisions\b", found), found
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_a_prefix_of_note_ids_is_a_range_of_the_note_index(storage):
+    """SQLite rightly walks the project's rows here; PostgreSQL could not use the note index at all."""
+    found = plan(storage, occurrences_query("p3", PAGE, parse('noteProjectId="vendor" AND has_prefix(noteId, "n-B")')))
+    assert "ix_occurrences_note_project_id_note_id_pk" in found, found
+    assert "note_id ~>=~" in found, found

@@ -236,7 +236,7 @@ def _starts_with(column, prefix: str):
     In code point order every text that begins with `prefix` lies between it and its successor, and
     nothing else does. SQLite's BINARY collation compares so; PostgreSQL's default collation may not
     (a locale can ignore punctuation, or sort "ch" after "h"), so there the range compares with the
-    operators of text_pattern_ops, which the index of occurrences' resource URIs has (migration 0011).
+    operators of text_pattern_ops, which the indexes of text key columns have (tables._by_code_point).
     """
     after = _successor(prefix)
     lower = ByDialect(column >= prefix, postgresql=column.op("~>=~", is_comparison=True)(prefix))

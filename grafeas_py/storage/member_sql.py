@@ -350,10 +350,9 @@ def compare_text(expr, op: str, text: str):
 
     SQLite's BINARY collation and PostgreSQL's jsonpath (through repeated fields) order so; PostgreSQL's
     `<` orders in the database's collation, which may not (an ICU locale has "_x" < "a" < "B"). Its
-    pattern operators are code point order, and the index of occurrences' resource URIs
-    (text_pattern_ops, migration 0011) serves them, where it served no `<`. Indexes of the default
-    operator class serve neither them nor `COLLATE "C"`: on PostgreSQL a range on another key column
-    is a filter, as a prefix already was.
+    pattern operators are code point order, and the indexes of the text key columns filters range over
+    (text_pattern_ops, tables._by_code_point) serve them. An index of the default operator class
+    serves neither them nor `COLLATE "C"`: on a column without one, a range is a filter.
     """
     if op not in _CODE_POINT_ORDER:
         return compare(expr, op, text)

@@ -22,6 +22,15 @@ OptionalDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True)
 Time = BigInteger()
 
 
+def _by_code_point(*columns: str) -> dict[str, str]:
+    """PostgreSQL operator classes for the text `columns` a filter ranges over (has_prefix, `<`...).
+
+    Filters compare text by code point on both databases, as SQLite's BINARY collation does; on
+    PostgreSQL those are text_pattern_ops's operators, which an index of the default operator class
+    does not serve (migrations 0011, 0016). The class serves `=` as well."""
+    return dict.fromkeys(columns, "text_pattern_ops")
+
+
 def _revision_columns() -> tuple[Column, ...]:
     """Who made a resource's current revision and, for an update, which field paths it changed
     (NULL for a create). NULL authors are rows written before history was kept."""
@@ -78,7 +87,8 @@ occurrences = Table(
     Column("artifact_key", Text),
     Index(None, "project_id", "occurrence_id", unique=True),
     Index(None, "project_id", "pk"),
-    Index(None, "note_project_id", "note_id", "pk"),
+    # Not by code point in the note's project: ListNoteOccurrences's pages are in (note project, pk) order.
+    Index(None, "note_project_id", "note_id", "pk", postgresql_ops=_by_code_point("note_id")),
     Index(
         None,
         "project_id",
@@ -87,9 +97,8 @@ occurrences = Table(
         sqlite_where=text("artifact_key IS NOT NULL"),
         postgresql_where=text("artifact_key IS NOT NULL"),
     ),
-    # By URI, and by prefix: text_pattern_ops orders by code point, in which has_prefix is a range, as
-    # SQLite's BINARY collation does (PostgreSQL's default collation may not), and serves = as well.
-    Index(None, "project_id", "resource_uri", "pk", postgresql_ops={"resource_uri": "text_pattern_ops"}),
+    # By URI, and by prefix.
+    Index(None, "project_id", "resource_uri", "pk", postgresql_ops=_by_code_point("resource_uri")),
     Index(None, "project_id", "kind", "pk"),
     Index(None, "project_id", "create_time"),
     sqlite_autoincrement=True,
@@ -145,8 +154,8 @@ decisions = Table(
     Column("data", Document, nullable=False),
     Index(None, "project_id", "decision_id", unique=True),
     Index(None, "project_id", "pk"),
-    Index(None, "project_id", "resource_uri", "pk"),
-    Index(None, "project_id", "policy_id", "pk"),
+    Index(None, "project_id", "resource_uri", "pk", postgresql_ops=_by_code_point("resource_uri")),
+    Index(None, "project_id", "policy_id", "pk", postgresql_ops=_by_code_point("policy_id")),
     # As occurrences keep it: the artifact, where `resource_uri` spells it otherwise (see below).
     Column("artifact_key", Text),
     Index("ix_decisions_timeline", "project_id", "resource_uri", "evaluate_time", "decision_id"),
@@ -277,6 +286,6 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     Column("credential", Text),  # hashed when set; entries sealed before 0009 have none
     # An auditor's questions: everything done to one resource, everything one principal did.
-    Index(None, "resource", "seq"),
-    Index(None, "principal", "seq"),
+    Index(None, "resource", "seq", postgresql_ops=_by_code_point("resource")),
+    Index(None, "principal", "seq", postgresql_ops=_by_code_point("principal")),
 )
