@@ -257,8 +257,11 @@ class Grafeas:
                 prepared.append((index, self._new_occurrence(project_id, body, now, occurrence_id)))
             except ApiError as exc:
                 errors.append((index, exc))
-        errors += self._note_problems(project_id, prepared, planned)
         stored = self.storage.get_occurrences_with_revisions(project_id, [occ.occurrence_id for _, occ in prepared])
+        # An update keeps its note (noteName is immutable), which may be gone since, as UpdateOccurrence allows.
+        errors += self._note_problems(
+            project_id, [item for item in prepared if item[1].occurrence_id not in stored], planned
+        )
         created, updated, problems = _new_and_changed(prepared, stored)
         errors += problems + self._moved_after_delete(project_id, prepared, stored)
         if errors:
@@ -512,8 +515,10 @@ def _new_and_changed(
 def _replacement(occ: NewOccurrence, stored: dict, revision: int) -> OccurrenceUpdate | None:
     """The update that makes a stored occurrence what was ingested again with its id (an UpdateOccurrence
     of every field), or None when it already is. It keeps its note: noteName is immutable, and a
-    report posted again with another noteProject still names the same finding."""
-    body = {**occ.data, "noteName": stored["noteName"]}
+    report posted again with another noteProject still names the same finding, and the VEX assessment
+    ingesting a VEX document copied onto it (ingest/vex.py) unless it brings one: a rescan reports
+    the finding, not what its publisher said of it."""
+    body = _keeping_vex({**occ.data, "noteName": stored["noteName"]}, stored)
     if _untimed(body) == _untimed(stored):
         return None
     immutable = ("resourceUri", "noteName")
@@ -521,6 +526,15 @@ def _replacement(occ: NewOccurrence, stored: dict, revision: int) -> OccurrenceU
         stored, body, "*", [], OCCURRENCE, "occurrence", validate_occurrence, KIND_BY_OCCURRENCE_DETAILS, immutable
     )
     return OccurrenceUpdate(occ.occurrence_id, doc, revision, _changes(stored, doc))
+
+
+def _keeping_vex(body: dict, stored: dict) -> dict:
+    """`body`, with the stored finding's vexAssessment where it has none of its own."""
+    kept = stored.get("vulnerability", {}).get("vexAssessment")
+    finding = body.get("vulnerability")
+    if kept is None or finding is None or "vexAssessment" in finding:
+        return body
+    return {**body, "vulnerability": {**finding, "vexAssessment": kept}}
 
 
 def _changes(existing: dict, doc: dict) -> list[str]:

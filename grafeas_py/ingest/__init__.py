@@ -12,7 +12,8 @@ Formats, one module each:
 - trivy, grype, clair: VULNERABILITY occurrence per finding, VULNERABILITY note per advisory id,
   one DISCOVERY occurrence per scan (vulnerability.py);
 - spdx, cyclonedx: SBOM_REFERENCE occurrence, PACKAGE occurrence per package, PACKAGE note per
-  package name; CycloneDX VEX analyses as VULNERABILITY_ASSESSMENT notes (sbom.py);
+  package name; CycloneDX VEX analyses as VULNERABILITY_ASSESSMENT notes (sbom.py), which storing
+  the plan copies onto the findings they fit (vex.py);
 - slsa: BUILD occurrence with inTotoSlsaProvenanceV1, from a statement or a DSSE envelope;
 - junit: DSSE_ATTESTATION occurrence carrying an unsigned in-toto test-result statement;
 - dsse: DSSE_ATTESTATION occurrence preserving a signed envelope (cosign attest).

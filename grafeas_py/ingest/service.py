@@ -7,7 +7,9 @@ and creates nothing. A finding recorded before is updated when it comes with oth
 rescan raised its severity, say), and left unwritten when it comes the same. A planned occurrence
 with a legacy key (plan.PlannedOccurrence) takes the legacy key's id when only that one is stored.
 A planned note whose id another kind holds (a note, or occurrences kept after their note was
-deleted) takes its alternative id (plan.alternative_note_id), as within one report.
+deleted) takes its alternative id (plan.alternative_note_id), as within one report. A plan's
+VEX assessments are copied onto the findings of their artifact that they fit (vex.py), in the same
+transaction; a later rescan keeps them (service._keeping_vex).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import uuid
 from dataclasses import dataclass
 
 from ..auth import roles
-from ..errors import Aborted, InvalidArgument
+from ..errors import Aborted, FailedPrecondition, InvalidArgument
+from ..gate import service as gate
+from ..gate.artifacts import artifact_lookup
 from ..names import NoteRef, parse_note_name, project_name
+from . import vex
 from .plan import PlannedOccurrence, alternative_note_id, note_kind
 from .report import parse_report
 
@@ -97,12 +102,38 @@ class Ingest:
             try:
                 stored_ids = self.legacy_ids(project, occurrences, ids)
                 moved, bodies = self.move_taken_notes(notes, [item.body for item in occurrences])
-                done = self.grafeas.ingest(project, moved, list(zip(stored_ids, bodies, strict=True)))
+                items = self.with_vex(project, moved, list(zip(stored_ids, bodies, strict=True)))
+                done = self.grafeas.ingest(project, moved, items)
                 return Summary(done.created, done.updated, done.unchanged, done.notes_created)
             except Aborted:  # a concurrent ingestion wrote some of the same: look again
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def with_vex(self, project: str, notes: dict[str, dict], items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+        """The (id, body) items, with the plan's VEX assessments copied onto the findings they fit (vex.py):
+        its own, and those stored for the artifact in `project`, which follow as updates."""
+        assessments = vex.assessment_notes(notes)
+        if not assessments:
+            return items
+        items = [(occurrence_id, vex.assessed(body, assessments) or body) for occurrence_id, body in items]
+        planned = {occurrence_id for occurrence_id, _ in items}
+        for uri in vex.artifacts(assessments):
+            uris, keys = artifact_lookup(uri)
+            limit = gate.MAX_OCCURRENCES  # as many as the gate reads
+            stored = self.grafeas.storage.artifact_occurrences([project], uris, keys, limit + 1)
+            if len(stored) > limit:
+                raise FailedPrecondition(
+                    f"{uri!r} has more than {limit} occurrences in project {project!r}: the VEX "
+                    "assessments cannot be copied onto its findings; nothing was written"
+                )
+            for occurrence in stored:
+                occurrence_id = occurrence["name"].rsplit("/", 1)[1]
+                copied = vex.assessed(occurrence, assessments) if occurrence_id not in planned else None
+                if copied is not None:
+                    items.append((occurrence_id, copied))
+                    planned.add(occurrence_id)
+        return items
 
     def legacy_ids(self, project: str, occurrences: list[PlannedOccurrence], ids: list[str]) -> list[str]:
         """The ids, but the legacy key's id where only that one is stored: a finding keyed another way

@@ -298,6 +298,92 @@ def test_a_named_suite_is_replaced_by_its_own_rerun_only(http, project):
     assert sorted(c[0]["name"] for c in configurations) == ["junit:e2e", "junit:e2e", "junit:unit"]
 
 
+def two_snakeyamls() -> bytes:
+    """A Trivy scan finding CVE-2022-1471 in the snakeyaml 1.33 the SBOM's VEX assesses, and in a 1.30."""
+    report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
+    [jar] = [result for result in report["Results"] if result["Target"] == "app/payments-api.jar"]
+    [snakeyaml] = [v for v in jar["Vulnerabilities"] if v["VulnerabilityID"] == "CVE-2022-1471"]
+    older = snakeyaml | {"InstalledVersion": "1.30", "PkgIdentifier": {"PURL": "pkg:maven/org.yaml/snakeyaml@1.30"}}
+    older["PkgPath"] = "app/payments-api.jar/BOOT-INF/lib/legacy-client.jar/snakeyaml-1.30.jar"
+    report["Results"] = [jar | {"Vulnerabilities": [snakeyaml, older]}]
+    return json.dumps(report).encode()
+
+
+def snakeyaml_findings(http, project) -> dict[str, dict]:
+    """The scan's two findings, by installed version."""
+    found = occurrences(http, project, 'kind="VULNERABILITY"')
+    return {f["vulnerability"]["packageIssue"][0]["affectedVersion"]["name"]: f for f in found}
+
+
+def test_a_vex_document_ingested_after_the_scan_is_copied_onto_the_findings_it_assesses(http, project):
+    """As Artifact Analysis copies `load-vex` states onto occurrences: the gate reads VEX from findings
+    only, so an assessment note alone changed no decision. Only the finding in the assessed package gets it,
+    and a rescan, which says nothing of VEX, keeps it."""
+    assert post_report(http, project, "trivy", two_snakeyamls()).status_code == 200
+    summary = ingest(http, project, "cyclonedx", "cyclonedx/payments-api-1.6.cdx.json").json()
+    assert summary["updated"] == 1, summary
+    notes = http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1000}).json()["notes"]
+    [vex] = [n for n in notes if "CVE-2022-1471" in n.get("shortDescription", "")]
+    findings = snakeyaml_findings(http, project)
+    assert findings["1.33"]["vulnerability"]["vexAssessment"] == {
+        "vulnerabilityId": "CVE-2022-1471",
+        "noteName": vex["name"],
+        "state": "NOT_AFFECTED",
+        "justification": {
+            "justificationType": "VULNERABLE_CODE_NOT_IN_EXECUTE_PATH",
+            "details": vex["vulnerabilityAssessment"]["assessment"]["justification"]["details"],
+        },
+        "relatedUris": [{"url": "https://nvd.nist.gov/vuln/detail/CVE-2022-1471", "label": "NVD"}],
+    }
+    assert "vexAssessment" not in findings["1.30"]["vulnerability"]
+
+    policies = f"/v1/projects/{project}/policies"
+    policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
+    assert http.post(policies, params={"policyId": "vex"}, json=policy).status_code == 200
+    decision = http.post(f"{policies}/vex:evaluate", json={"resourceUri": IMAGE}).json()
+    assert decision["decision"] == "DENY"
+    [violation] = decision["violations"]  # 1.33's is cleared
+    assert "(in org.yaml:snakeyaml 1.30, fixed in 2.0)" in violation["message"]
+
+    again = ingest(http, project, "cyclonedx", "cyclonedx/payments-api-1.6.cdx.json").json()
+    assert (again["created"], again["updated"]) == (0, 0)
+    rescan = post_report(http, project, "trivy", two_snakeyamls()).json()
+    assert (rescan["created"], rescan["updated"]) == (0, 0)
+    assert snakeyaml_findings(http, project) == findings
+    revisions = http.get(f"/v1/{findings['1.33']['name']}:history").json()["revisions"]
+    assert [(r["action"], r.get("changedFields")) for r in revisions] == [
+        ("CREATE", None),
+        ("UPDATE", ["vulnerability.vexAssessment"]),
+    ]
+
+
+def test_a_vex_document_is_copied_onto_a_finding_whose_note_was_deleted(http, project):
+    """Kept after its note went, the finding is judged at the worst severity its note could have given;
+    an assessment the publisher made of it must still reach it."""
+    assert post_report(http, project, "trivy", two_snakeyamls()).status_code == 200
+    assert http.delete(f"/v1/projects/{project}/notes/CVE-2022-1471").status_code == 200
+    summary = ingest(http, project, "cyclonedx", "cyclonedx/payments-api-1.6.cdx.json")
+    assert summary.status_code == 200 and summary.json()["updated"] == 1, summary.text
+    findings = snakeyaml_findings(http, project)
+    assert findings["1.33"]["vulnerability"]["vexAssessment"]["state"] == "NOT_AFFECTED"
+    assert "vexAssessment" not in findings["1.30"]["vulnerability"]
+
+
+def test_vex_for_an_artifact_with_more_occurrences_than_the_gate_reads_is_refused(http, project, monkeypatch):
+    from grafeas_py.gate import service
+
+    assert post_report(http, project, "trivy", two_snakeyamls()).status_code == 200
+    monkeypatch.setattr(service, "MAX_OCCURRENCES", 1)  # 20,000 in production
+    r = ingest(http, project, "cyclonedx", "cyclonedx/payments-api-1.6.cdx.json")
+    assert r.status_code == 400 and r.json()["error"]["status"] == "FAILED_PRECONDITION", r.text
+    assert r.json()["error"]["message"] == (
+        f"{IMAGE!r} has more than 1 occurrences in project {project!r}: the VEX assessments cannot be copied "
+        "onto its findings; nothing was written"
+    )
+    assert len(occurrences(http, project)) == 3  # the two findings and the scan: no SBOM, no packages
+    assert all("vexAssessment" not in f["vulnerability"] for f in snakeyaml_findings(http, project).values())
+
+
 def test_a_vex_assessment_of_one_package_does_not_clear_the_same_cve_in_another(http, project):
     """The SBOM's VEX says CVE-2022-1471 does not affect snakeyaml 1.33. The image also holds a snakeyaml
     1.30, which nobody assessed. A client that copies the assessment onto every finding of the CVE, as
@@ -309,13 +395,7 @@ def test_a_vex_assessment_of_one_package_does_not_clear_the_same_cve_in_another(
     ]
     assert vex["vulnerabilityAssessment"]["product"]["id"] == "pkg:maven/org.yaml/snakeyaml@1.33"
 
-    report = json.loads((FIXTURES / "trivy/alpine-app-image.json").read_bytes())
-    [jar] = [result for result in report["Results"] if result["Target"] == "app/payments-api.jar"]
-    [snakeyaml] = [v for v in jar["Vulnerabilities"] if v["VulnerabilityID"] == "CVE-2022-1471"]
-    older = snakeyaml | {"InstalledVersion": "1.30", "PkgIdentifier": {"PURL": "pkg:maven/org.yaml/snakeyaml@1.30"}}
-    older["PkgPath"] = "app/payments-api.jar/BOOT-INF/lib/legacy-client.jar/snakeyaml-1.30.jar"
-    report["Results"] = [jar | {"Vulnerabilities": [snakeyaml, older]}]
-    assert post_report(http, project, "trivy", json.dumps(report).encode()).status_code == 200
+    assert post_report(http, project, "trivy", two_snakeyamls()).status_code == 200
     findings = occurrences(http, project, 'kind="VULNERABILITY"')
     assert len(findings) == 2
     for finding in findings:

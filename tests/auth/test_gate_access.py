@@ -136,3 +136,27 @@ def test_an_evaluator_must_be_able_to_list_the_other_projects_a_policy_reads(sec
     )
     reader, _ = caller(secure, project, "gateEvaluator", on={tenant: ("occurrencesViewer",)})
     assert reader.post(path, json={"resourceUri": IMAGE}).json()["decision"] == "ALLOW"
+
+
+def test_a_vex_document_is_copied_onto_findings_only_by_who_may_update_them(secure, project):
+    """Ingesting VEX updates the findings it assesses: it needs what an UpdateOccurrence of them needs,
+    notes.attachOccurrence on their notes' project, or nothing is written, not even its notes."""
+    from tests.api.test_ingest import two_snakeyamls
+    from tests.unit.ingest.support import FIXTURES, IMAGE
+
+    provider = f"vulnz-{uuid.uuid4().hex[:8]}"
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    scan = {"format": "trivy", "resourceUri": IMAGE, "noteProject": provider}
+    assert secure.admin.post(path, params=scan, data=two_snakeyamls()).json()["created"] == 3
+    vex = {"format": "cyclonedx", "resourceUri": IMAGE}
+    sbom = (FIXTURES / "cyclonedx/payments-api-1.6.cdx.json").read_bytes()
+    ci, _ = caller(secure, project, "occurrencesEditor", "notesEditor")
+    r = ci.post(path, params=vex, data=sbom)
+    assert r.status_code == 403
+    assert r.json()["error"]["message"] == (
+        f"permission 'notes.attachOccurrence' denied on resource 'projects/{provider}/notes/CVE-2022-1471' "
+        "(or it may not exist)"
+    )
+    assert secure.admin.get(f"/v1/projects/{project}/notes").json() == {}
+    ci, _ = caller(secure, project, "occurrencesEditor", "notesEditor", on={provider: ("notesAttacher",)})
+    assert ci.post(path, params=vex, data=sbom).json()["updated"] == 1
