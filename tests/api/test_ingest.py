@@ -369,6 +369,32 @@ def test_a_vex_document_is_copied_onto_a_finding_whose_note_was_deleted(http, pr
     assert "vexAssessment" not in findings["1.30"]["vulnerability"]
 
 
+def test_a_plan_carrying_a_vex_note_copies_it_onto_its_own_findings_and_the_stored_ones(http, project):
+    """A client that maps its own VEX (format=plan) gets what the CycloneDX path gets: a finding created with
+    the note in the same plan carries the assessment too, and a stored one on another package does not."""
+    cve = f"projects/{project}/notes/CVE-2024-3094"
+    stored = occurrence_body("VULNERABILITY", cve, IMAGE)
+    path = f"/v1/projects/{project}/occurrences:ingest"
+    first = {"notes": {cve: NOTE_BODIES["VULNERABILITY"]}, "occurrences": [{"key": "a" * 64, "occurrence": stored}]}
+    assert http.post(path, params={"format": "plan"}, json=first).json()["created"] == 1
+    vex = f"projects/{project}/notes/vex-xz"
+    assessment = json.loads(json.dumps(NOTE_BODIES["VULNERABILITY_ASSESSMENT"]))
+    assessment["vulnerabilityAssessment"]["product"] = {"name": "app", "genericUri": IMAGE, "id": "cpe:/o:xz"}
+    in_xz = occurrence_body("VULNERABILITY", cve, IMAGE)
+    for issue in in_xz["vulnerability"]["packageIssue"]:
+        issue.update(affectedCpeUri="cpe:/o:xz", fixedCpeUri="cpe:/o:xz")
+    second = {"notes": {vex: assessment}, "occurrences": [{"key": "b" * 64, "occurrence": in_xz}]}
+    summary = http.post(path, params={"format": "plan"}, json=second).json()
+    assert (summary["created"], summary["updated"], summary["notesCreated"]) == (1, 0, 1), summary
+    found = {o["vulnerability"]["packageIssue"][0]["affectedCpeUri"]: o for o in occurrences(http, project)}
+    assert found["cpe:/o:xz"]["vulnerability"]["vexAssessment"] == {
+        "vulnerabilityId": "CVE-2024-3094",
+        "state": "NOT_AFFECTED",
+        "noteName": vex,
+    }
+    assert "vexAssessment" not in found["cpe:/o:debian:debian_linux:12"]["vulnerability"]
+
+
 def test_vex_for_an_artifact_with_more_occurrences_than_the_gate_reads_is_refused(http, project, monkeypatch):
     from grafeas_py.gate import service
 
