@@ -357,6 +357,33 @@ def test_a_vex_document_ingested_after_the_scan_is_copied_onto_the_findings_it_a
     ]
 
 
+def test_a_vex_document_and_a_changed_rescan_racing_keep_both(base_url, http, project):
+    """Both update the same finding: whichever commits second finds the other's revision, reads it again and
+    keeps what it wrote (the rescan keeps the copy, the VEX copies onto the rescanned finding)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    assert post_report(http, project, "trivy", two_snakeyamls()).status_code == 200
+    report = json.loads(two_snakeyamls())
+    url = f"{base_url}/v1/projects/{project}/occurrences:ingest"
+    sbom = (FIXTURES / "cyclonedx/payments-api-1.6.cdx.json").read_bytes()
+    for severity in ("MEDIUM", "LOW", "CRITICAL"):  # it was HIGH: each round changes the finding
+        for finding in report["Results"][0]["Vulnerabilities"]:
+            finding["Severity"] = severity
+        rescan = json.dumps(report).encode()
+        posts = [
+            ({"format": "trivy", "resourceUri": IMAGE}, rescan),
+            ({"format": "cyclonedx", "resourceUri": IMAGE}, sbom),
+        ]
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda post: requests.post(url, params=post[0], data=post[1]), posts))
+        assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+        finding = snakeyaml_findings(http, project)["1.33"]["vulnerability"]
+        assert finding["effectiveSeverity"] == severity, finding
+        assert finding["vexAssessment"]["state"] == "NOT_AFFECTED", finding
+
+
 def test_a_vex_document_is_copied_onto_a_finding_whose_note_was_deleted(http, project):
     """Kept after its note went, the finding is judged at the worst severity its note could have given;
     an assessment the publisher made of it must still reach it."""
