@@ -126,6 +126,7 @@ def downgrade(database_url: str, revision: str) -> None:
     """Migrate back to `revision`, a revision this release knows below the stored one: what later revisions
     added (tables, columns, the data in them) is dropped, so that the release of `revision` can run."""
     stored = _known(database_url)
+    revision = head() if revision == "head" else revision  # as `upgrade` takes it: then nothing is undone
     if revision not in revisions():
         raise NotMigratable(f"cannot downgrade to {revision!r}: no revision of this release has that name")
     if stored is None or revision not in _below(stored):

@@ -486,6 +486,7 @@ NEWER = "the database schema is at revision 0099, which this server (at {head}) 
         ("0099", ["downgrade", "0012"], 1, NEWER),
         ("head", ["downgrade", "9999"], 1, "cannot downgrade to '9999': no revision of this release has that name"),
         ("head", ["downgrade", "base"], 1, "cannot downgrade to 'base': no revision of this release has that name"),
+        ("head", ["downgrade", "head"], 1, "the database is at revision {head}, not past {head}: nothing to undo"),
         ("0012", ["downgrade", "0012"], 1, "the database is at revision 0012, not past 0012: nothing to undo"),
         ("0012", ["downgrade", "0013"], 1, "the database is at revision 0012, not past 0013: nothing to undo"),
         (None, ["downgrade", "0012"], 1, "the database is at revision none, not past 0012: nothing to undo"),
