@@ -463,7 +463,7 @@ def audit_rekey(from_unkeyed: bool) -> None:
         try:
             entry = storage.rekey_audit(old[0], storage.audit_key)
         except SealRefused as exc:
-            raise click.ClickException(str(exc).replace("GRAFEAS_AUDIT_KEY", "GRAFEAS_AUDIT_OLD_KEY")) from None
+            raise click.ClickException(str(exc)) from None
     click.echo(
         f"audit chain handed to key {key_id(storage.audit_key)} at entry {entry.seq}, hash {entry.hash}: publish it"
         f" (`audit verify --since {entry.seq}:{entry.hash}` checks what follows with the new key alone), and give"

@@ -440,6 +440,13 @@ def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worke
     assert handed.returncode == 0, handed.stderr
     assert handed.stdout.startswith(f"audit chain handed to key {key_id(first.encode())} at entry 2, hash ")
     published = handed.stdout.split("hash ")[1].split(":")[0]
+    # The newest entry hands the chain to `first`: handing it on needs `first` as the old key.
+    handed_elsewhere = audit_command(url, "rekey", second, None, "--from-unkeyed")
+    assert handed_elsewhere.returncode == 1, handed_elsewhere.stderr
+    assert (
+        "at entry 2 (`grafeas-py audit rekey`), and this process's GRAFEAS_AUDIT_OLD_KEY is" in handed_elsewhere.stderr
+    )
+    assert "Set GRAFEAS_AUDIT_OLD_KEY to the key it was handed to." in handed_elsewhere.stderr
     unkeyed.create_project("p2", "2026-01-01T00:00:01Z")
     with pytest.raises(SealRefused, match="handed to key .* at entry 2"):
         unkeyed.seal_audit()
@@ -454,6 +461,7 @@ def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worke
     assert stale.returncode == 1 and "(unknown_key): entry 2 hands the chain to key" in stale.stderr
     wrong_old = audit_command(url, "rekey", second, "not the key")
     assert wrong_old.returncode == 1 and "does not verify with this process's GRAFEAS_AUDIT_OLD_KEY" in wrong_old.stderr
+    assert "Set GRAFEAS_AUDIT_OLD_KEY to the chain's key, or run" in wrong_old.stderr  # not every instance's
     again = audit_command(url, "rekey", second, first)
     assert again.returncode == 0 and f"to key {key_id(second.encode())} at entry 4" in again.stdout, again.stderr
     second_since = again.stdout.split("hash ")[1].split(":")[0]

@@ -149,26 +149,29 @@ class SealRefused(Exception):
     """The chain's newest entry does not verify with this process's key: extending it would mix keys."""
 
 
-def check_head(head: AuditEntry | None, key: bytes | None) -> None:
-    """Raise SealRefused unless the chain's newest entry (None: an empty chain) verifies with `key`.
+def check_head(head: AuditEntry | None, key: bytes | None, setting: str = "GRAFEAS_AUDIT_KEY") -> None:
+    """Raise SealRefused unless the chain's newest entry (None: an empty chain) verifies with `key`, which the
+    `setting` gave (the message names it and says what to set it to).
 
     A sealer with the wrong key (or none, on a keyed chain) would append entries that no single key
     verifies; so would one extending an entry someone edited. Either way sealing stops, loudly. A REKEY
     entry is extended only by a process with the key it names (it is sealed with the key before it)."""
     if head is None:
         return
+    # A sealer's key is every instance's; `audit rekey`'s old key is the chain's key before the hand-over.
+    give = "Give every instance" if setting == "GRAFEAS_AUDIT_KEY" else f"Set {setting} to"
     named = handed_to(head)
     if named is not None:
         if named != key_id(key):
             raise SealRefused(
                 f"the audit chain was handed to key {named} at entry {head.seq} (`grafeas-py audit rekey`), and this"
-                f" process's GRAFEAS_AUDIT_KEY is {key_id(key)}: not extending it. Give every instance the new key."
+                f" process's {setting} is {key_id(key)}: not extending it. {give} the key it was handed to."
             )
         return
     if _rehash(head, key) != head.hash:
         raise SealRefused(
-            f"the newest sealed audit entry ({head.seq}) does not verify with this process's GRAFEAS_AUDIT_KEY"
-            " (or its absence): not extending the chain. Give every instance the chain's key, or run"
+            f"the newest sealed audit entry ({head.seq}) does not verify with this process's {setting}"
+            f" (or its absence): not extending the chain. {give} the chain's key, or run"
             " `grafeas-py audit verify` to find an edited entry."
         )
 

@@ -197,7 +197,7 @@ class AuthStorage:
                 conn.execute(_LOCK_AUDIT)  # as a sealer: the entry goes on the newest one
             head = conn.execute(_AUDIT_HEAD).first()
             prev = _entry(head) if head else None
-            check_head(prev, old_key)
+            check_head(prev, old_key, "GRAFEAS_AUDIT_OLD_KEY")
             params = entry_params(REKEY, "audit", {"key": key_id(new_key)})
             detail = json.loads(params["detail"])
             entry = chain_next(
