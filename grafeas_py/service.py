@@ -19,7 +19,7 @@ from .auth import roles
 from .auth.access import Access
 from .auth.authz import ALL_PROJECTS
 from .auth.context import current_principal
-from .errors import AlreadyExists, ApiError, InvalidArgument, NotFound
+from .errors import Aborted, AlreadyExists, ApiError, InvalidArgument, NotFound
 from .fieldmask import Path
 from .gate.artifacts import artifact_lookup, stored_artifact_key
 from .names import (
@@ -240,13 +240,20 @@ class Grafeas:
             )
         return [stored[occ.occurrence_id] for occ in prepared]
 
-    def ingest(self, project_id: str, notes: Mapping[str, dict], items: Sequence[tuple[str, dict]]) -> Ingested:
+    def ingest(
+        self,
+        project_id: str,
+        notes: Mapping[str, dict],
+        items: Sequence[tuple[str, dict]],
+        read_at: Mapping[str, int] | None = None,
+    ) -> Ingested:
         """Create the `notes` (by full name) that are missing and each (occurrence id, body) whose id is
         free, and update each stored occurrence whose content differs, in one transaction; an existing
         note is left as it is.
 
         Everything is validated first: any problem writes nothing, and the error names each item by
-        its position in `items`. Aborted if another request wrote some of them meanwhile."""
+        its position in `items`. Aborted if another request wrote some of them meanwhile, or since
+        the revision `read_at` names for an item made from a stored occurrence."""
         self._require(roles.OCCURRENCES_CREATE, project_id)
         now = _now()
         new_notes = self._missing_notes(notes, now)
@@ -258,6 +265,9 @@ class Grafeas:
             except ApiError as exc:
                 errors.append((index, exc))
         stored = self.storage.get_occurrences_with_revisions(project_id, [occ.occurrence_id for _, occ in prepared])
+        # An item made from an occurrence read earlier would otherwise undo what was written since.
+        if any(stored.get(i, (None, None))[1] != revision for i, revision in (read_at or {}).items()):
+            raise Aborted("another request wrote some of the same occurrences meanwhile; retry")
         # An update keeps its note (noteName is immutable), which may be gone since, as UpdateOccurrence allows.
         errors += self._note_problems(
             project_id, [item for item in prepared if item[1].occurrence_id not in stored], planned

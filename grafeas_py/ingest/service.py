@@ -102,38 +102,51 @@ class Ingest:
             try:
                 stored_ids = self.legacy_ids(project, occurrences, ids)
                 moved, bodies = self.move_taken_notes(notes, [item.body for item in occurrences])
-                items = self.with_vex(project, moved, list(zip(stored_ids, bodies, strict=True)))
-                done = self.grafeas.ingest(project, moved, items)
+                items, read_at = self.with_vex(project, moved, list(zip(stored_ids, bodies, strict=True)))
+                done = self.grafeas.ingest(project, moved, items, read_at)
                 return Summary(done.created, done.updated, done.unchanged, done.notes_created)
             except Aborted:  # a concurrent ingestion wrote some of the same: look again
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    def with_vex(self, project: str, notes: dict[str, dict], items: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    def with_vex(
+        self, project: str, notes: dict[str, dict], items: list[tuple[str, dict]]
+    ) -> tuple[list[tuple[str, dict]], dict[str, int]]:
         """The (id, body) items, with the plan's VEX assessments copied onto the findings they fit (vex.py):
-        its own, and those stored for the artifact in `project`, which follow as updates."""
+        its own, and those stored for the artifact in `project`, which follow as updates; and the
+        revision each of those was read at, which must be current when they are written."""
         assessments = vex.assessment_notes(notes)
         if not assessments:
-            return items
+            return items, {}
         items = [(occurrence_id, vex.assessed(body, assessments) or body) for occurrence_id, body in items]
         planned = {occurrence_id for occurrence_id, _ in items}
+        read_at: dict[str, int] = {}
         for uri in vex.artifacts(assessments):
             uris, keys = artifact_lookup(uri)
             limit = gate.MAX_OCCURRENCES  # as many as the gate reads
-            stored = self.grafeas.storage.artifact_occurrences([project], uris, keys, limit + 1)
-            if len(stored) > limit:
+            found = self.grafeas.storage.artifact_occurrences([project], uris, keys, limit + 1)
+            if len(found) > limit:
                 raise FailedPrecondition(
                     f"{uri!r} has more than {limit} occurrences in project {project!r}: the VEX "
                     "assessments cannot be copied onto its findings; nothing was written"
                 )
-            for occurrence in stored:
-                occurrence_id = occurrence["name"].rsplit("/", 1)[1]
-                copied = vex.assessed(occurrence, assessments) if occurrence_id not in planned else None
+            fitting = [
+                occurrence["name"].rsplit("/", 1)[1] for occurrence in found if vex.assessed(occurrence, assessments)
+            ]
+            fitting = [occurrence_id for occurrence_id in fitting if occurrence_id not in planned]
+            # Read again with revisions: a copy is the whole finding, and must not overwrite a newer one.
+            stored = self.grafeas.storage.get_occurrences_with_revisions(project, fitting)
+            for occurrence_id in fitting:
+                if occurrence_id not in stored:
+                    continue  # deleted meanwhile
+                occurrence, revision = stored[occurrence_id]
+                copied = vex.assessed(occurrence, assessments)
                 if copied is not None:
                     items.append((occurrence_id, copied))
                     planned.add(occurrence_id)
-        return items
+                    read_at[occurrence_id] = revision
+        return items, read_at
 
     def legacy_ids(self, project: str, occurrences: list[PlannedOccurrence], ids: list[str]) -> list[str]:
         """The ids, but the legacy key's id where only that one is stored: a finding keyed another way

@@ -384,6 +384,37 @@ def test_a_vex_document_and_a_changed_rescan_racing_keep_both(base_url, http, pr
         assert finding["vexAssessment"]["state"] == "NOT_AFFECTED", finding
 
 
+def test_a_rescan_written_between_the_vex_copys_read_and_its_write_is_kept(base_url, http, project, monkeypatch):
+    """The copy is the whole finding as the VEX read it: written over a rescan committed meanwhile, it put
+    back the old severity (seen in CI). It now names the revision it read, is Aborted, and reads again."""
+    import requests
+
+    from grafeas_py.ingest.service import Ingest
+
+    assert post_report(http, project, "trivy", two_snakeyamls()).status_code == 200
+    report = json.loads(two_snakeyamls())
+    for finding in report["Results"][0]["Vulnerabilities"]:
+        finding["Severity"] = "LOW"  # it was HIGH
+    copy_of, rescans = Ingest.with_vex, []
+
+    def copy_then_rescan(self, *args):
+        copied = copy_of(self, *args)
+        if copied[1] and not rescans:  # read, not written yet
+            url = f"{base_url}/v1/projects/{project}/occurrences:ingest"
+            rescans.append(
+                requests.post(url, params={"format": "trivy", "resourceUri": IMAGE}, data=json.dumps(report))
+            )
+        return copied
+
+    monkeypatch.setattr(Ingest, "with_vex", copy_then_rescan)
+    summary = ingest(http, project, "cyclonedx", "cyclonedx/payments-api-1.6.cdx.json")
+    assert summary.status_code == 200 and summary.json()["updated"] == 1, summary.text
+    assert rescans[0].status_code == 200 and rescans[0].json()["updated"] == 2, rescans[0].text
+    findings = snakeyaml_findings(http, project)
+    assert {v: f["vulnerability"]["effectiveSeverity"] for v, f in findings.items()} == {"1.33": "LOW", "1.30": "LOW"}
+    assert findings["1.33"]["vulnerability"]["vexAssessment"]["state"] == "NOT_AFFECTED"
+
+
 def test_a_vex_document_is_copied_onto_a_finding_whose_note_was_deleted(http, project):
     """Kept after its note went, the finding is judged at the worst severity its note could have given;
     an assessment the publisher made of it must still reach it."""
