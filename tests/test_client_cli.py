@@ -1,6 +1,7 @@
 """`grafeas-py` as a CI client, against the real test server over HTTP: exit codes a pipeline can use."""
 
 import base64
+import functools
 import json
 import os
 import signal
@@ -591,7 +592,12 @@ def test_ctrl_c_exits_130(project):
 
     with front(slow) as url:
         command = [GRAFEAS_PY, "notes", "list", project]
-        process = subprocess.Popen(command, env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A shell starts background jobs with SIGINT ignored, and Python keeps it so: undo that for the
+        # client, or a suite run with `&` sees Ctrl-C ignored.
+        default_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+        process = subprocess.Popen(
+            command, env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+        )
         assert arrived.wait(30)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
