@@ -143,6 +143,27 @@ def test_ingest_is_idempotent_and_refuses_a_malformed_report(cli, project):
     assert cli("ingest", "nessus", report, "--project", project, "--resource", IMAGE).exit_code == 2
 
 
+def test_ingest_of_an_openvex_document_sends_its_notes_and_copies_them_onto_the_findings(cli, project):
+    """A VEX document plans notes only; they go in a batch of their own, which the server copies."""
+    scan = cli("ingest", "trivy", FIXTURES / "trivy/alpine-app-image.json", "--project", project, "--resource", IMAGE)
+    assert scan.exit_code == 0, scan.output
+    vex = cli(
+        "ingest", "openvex", FIXTURES / "openvex/payments-api.openvex.json", "--project", project, "--resource", IMAGE
+    )
+    assert vex.exit_code == 0, vex.output
+    assert "openvex report for" in vex.output and "0 created, 3 updated, 0 unchanged, 0 failed; 5 notes created" in (
+        vex.output
+    )
+    findings = json.loads(cli("occurrences", "list", project, "--filter", 'kind="VULNERABILITY"').output)
+    assert sorted(
+        f["vulnerability"]["vexAssessment"]["state"] for f in findings if "vexAssessment" in f["vulnerability"]
+    ) == [
+        "AFFECTED",
+        "NOT_AFFECTED",
+        "NOT_AFFECTED",
+    ]
+
+
 def _server_answering(status: int):
     """A local HTTP server answering every request with `status`, as a failing or refusing server would."""
     body = json.dumps({"error": {"code": status, "message": "no, sorry", "status": "X"}}).encode()

@@ -16,7 +16,9 @@ Formats, one module each:
   the plan copies onto the findings they fit (vex.py);
 - slsa: BUILD occurrence with inTotoSlsaProvenanceV1, from a statement or a DSSE envelope;
 - junit: DSSE_ATTESTATION occurrence carrying an unsigned in-toto test-result statement;
-- dsse: DSSE_ATTESTATION occurrence preserving a signed envelope (cosign attest).
+- dsse: DSSE_ATTESTATION occurrence preserving a signed envelope (cosign attest);
+- openvex: VULNERABILITY_ASSESSMENT notes for the statements about the artifact, no occurrences;
+  copied onto the findings likewise.
 
 Storing a plan (what the endpoint and the CLI do):
 

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from tests.factories import NOTE_BODIES, occurrence_body
-from tests.unit.ingest.support import DIGEST, FIXTURES, IMAGE, VALID_CASES, envelope_statement, junit_report
+from tests.unit.ingest.support import (
+    DIGEST,
+    FIXTURES,
+    IMAGE,
+    NOTES_ONLY,
+    VALID_CASES,
+    envelope_statement,
+    junit_report,
+)
 
 
 def ingest(http, project, fmt, fixture, resource=IMAGE, **params):
@@ -31,7 +39,10 @@ def test_every_format_ingests_once_however_often_it_is_posted(http, project, fmt
     first = ingest(http, project, fmt, fixture)
     assert first.status_code == 200, first.text
     summary = first.json()
-    assert summary["created"] >= 1 and summary["unchanged"] == 0
+    if fmt in NOTES_ONLY:  # a VEX document: its notes, copied onto findings (there are none here)
+        assert (summary["created"], summary["unchanged"]) == (0, 0) and summary["notesCreated"] >= 1, summary
+    else:
+        assert summary["created"] >= 1 and summary["unchanged"] == 0
     stored = occurrences(http, project)
     assert len(stored) == summary["created"]
     assert all(o["resourceUri"] == IMAGE for o in stored)
@@ -413,6 +424,60 @@ def test_a_rescan_written_between_the_vex_copys_read_and_its_write_is_kept(base_
     findings = snakeyaml_findings(http, project)
     assert {v: f["vulnerability"]["effectiveSeverity"] for v, f in findings.items()} == {"1.33": "LOW", "1.30": "LOW"}
     assert findings["1.33"]["vulnerability"]["vexAssessment"]["state"] == "NOT_AFFECTED"
+
+
+def test_an_openvex_document_is_copied_onto_the_findings_its_statements_are_about(http, project):
+    """snakeyaml's later statement, libcrypto3's finding and not libssl3's of the same CVE, requests' under
+    its GHSA alias; the log4j statement is about another image's digest and clears nothing here."""
+    assert ingest(http, project, "trivy", "trivy/alpine-app-image.json").status_code == 200
+    r = ingest(http, project, "openvex", "openvex/payments-api.openvex.json")
+    assert r.status_code == 200, r.text
+    assert {k: r.json()[k] for k in ("created", "updated", "notesCreated")} == {
+        "created": 0,
+        "updated": 3,
+        "notesCreated": 5,
+    }
+    states = {
+        (o["noteName"].rsplit("/", 1)[1], o["vulnerability"]["packageIssue"][0]["affectedPackage"]): o["vulnerability"]
+        .get("vexAssessment", {})
+        .get("state")
+        for o in occurrences(http, project, 'kind="VULNERABILITY"')
+    }
+    assert states == {
+        ("CVE-2022-1471", "org.yaml:snakeyaml"): "NOT_AFFECTED",
+        ("CVE-2024-6119", "libcrypto3"): "AFFECTED",
+        ("CVE-2024-6119", "libssl3"): None,
+        ("GHSA-9wx4-h78v-vm56", "requests"): "NOT_AFFECTED",
+        ("CVE-2021-44228", "org.apache.logging.log4j:log4j-core"): None,
+        ("CVE-2023-42366", "busybox"): None,
+        ("CVE-2024-9143", "libcrypto3"): None,
+        ("CVE-2019-14697", "musl"): None,
+    }
+
+    policies = f"/v1/projects/{project}/policies"
+    policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "LOW"}}}
+    assert http.post(policies, params={"policyId": "openvex"}, json=policy).status_code == 200
+    decision = http.post(f"{policies}/openvex:evaluate", json={"resourceUri": IMAGE}).json()
+    assert decision["decision"] == "DENY"
+    denied = " ".join(v["message"] for v in decision["violations"])
+    assert "CVE-2021-44228" in denied and "CVE-2024-6119" in denied
+    assert "CVE-2022-1471" not in denied and "GHSA-9wx4-h78v-vm56" not in denied
+
+    again = ingest(http, project, "openvex", "openvex/payments-api.openvex.json").json()
+    assert (again["created"], again["updated"], again["notesCreated"]) == (0, 0, 0)
+
+
+def test_an_openvex_document_about_other_images_only_is_400_and_writes_nothing(http, project):
+    """Posted for the wrong image, say: it would change nothing here, and the caller should hear so."""
+    assert ingest(http, project, "trivy", "trivy/alpine-app-image.json").status_code == 200
+    vex = json.loads((FIXTURES / "openvex/payments-api.openvex.json").read_bytes())
+    vex["statements"] = [vex["statements"][-1]]  # log4j's, about the canary image
+    r = post_report(http, project, "openvex", json.dumps(vex).encode())
+    assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT", r.text
+    assert r.json()["error"]["message"].startswith(f"invalid openvex report: statements: none is about {IMAGE!r}")
+    notes = http.get(f"/v1/projects/{project}/notes", params={"pageSize": 1000}).json().get("notes", [])
+    assert not [n for n in notes if "vulnerabilityAssessment" in n]
+    assert all("vexAssessment" not in o["vulnerability"] for o in occurrences(http, project, 'kind="VULNERABILITY"'))
 
 
 def test_a_vex_document_is_copied_onto_a_finding_whose_note_was_deleted(http, project):

@@ -46,7 +46,10 @@ VALID = {
         "dsse/plain-text-payload.json",
         "dsse/slsa-github-generator-v0.2.intoto.jsonl",
     ],
+    "openvex": ["openvex/payments-api.openvex.json"],
 }
+# Formats whose documents plan notes only (VEX): ingestion copies them onto the findings they fit.
+NOTES_ONLY = frozenset({"openvex"})
 VALID_CASES = [(fmt, name) for fmt, names in VALID.items() for name in names]
 
 

@@ -24,12 +24,14 @@ def _validator(fixture: str):
         return Draft202012Validator(schema, registry=_registry("clair"))
     if fixture.startswith("spdx/"):
         return Draft7Validator(json.loads((SCHEMAS / "spdx/spdx-2.3.schema.json").read_text()))
+    if fixture.startswith("openvex/"):
+        return Draft202012Validator(json.loads((SCHEMAS / "openvex/openvex_json_schema.json").read_text()))
     version = json.loads((FIXTURES / fixture).read_text())["specVersion"]
     schema = json.loads((SCHEMAS / f"cyclonedx/bom-{version}.schema.json").read_text())
     return Draft7Validator(schema, registry=_registry("cyclonedx"))
 
 
-@pytest.mark.parametrize("fixture", VALID["clair"] + VALID["spdx"] + VALID["cyclonedx"])
+@pytest.mark.parametrize("fixture", VALID["clair"] + VALID["spdx"] + VALID["cyclonedx"] + VALID["openvex"])
 def test_fixture_follows_its_published_schema(fixture):
     errors = [
         f"{e.json_path}: {e.message}"
