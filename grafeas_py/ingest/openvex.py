@@ -17,6 +17,12 @@ A document may speak of many products, so each statement's products are matched 
 
 A document none of whose statements is about the artifact is refused, as it would change nothing.
 
+The document may also come as the predicate of an in-toto statement (`predicateType` an OpenVEX
+context), bare, in a DSSE envelope or in a Sigstore bundle, as `vexctl attest` and `cosign attest
+--type openvex` make it. Its subjects are then what statements without products are about: the
+artifact only when one of them has its sha256 digest. The envelope's signatures are not checked
+here; storing it for the gate to verify is format `dsse`'s job.
+
 Each statement gives a note per vulnerability name (its `name` and each alias, as scanners report
 either) and per package, whose id hashes the resource, the author, the statement and both: posting
 the same document again changes nothing. Statements are planned in time order (their `last_updated`
@@ -41,6 +47,7 @@ from grafeas_py.wire.timestamps import parse_timestamp
 
 from . import reading as r
 from .digests import require_resource_digest
+from .intoto import is_envelope, parse_envelope, parse_statement, statement_payload, unwrap_bundle
 from .plan import PlanBuilder, compact, safe_note_id
 
 STATES = {
@@ -82,28 +89,49 @@ class Statement:
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan a VULNERABILITY_ASSESSMENT note for each statement about the artifact, per package and name."""
-    doc = r.as_object(r.load_json(raw), "")
-    context = r.text(doc, "@context", "", required=True)
-    if not context.startswith(_CONTEXT):
-        r.fail("@context", f"expected an OpenVEX context ({_CONTEXT}/...), got {context!r}")
-    issued = r.timestamp(doc, "timestamp", "")
-    statements = [_statement(entry, path, issued) for path, entry in r.objects(doc, "statements", "", required=True)]
-    if not statements:
-        r.fail("statements", "is empty: the document states nothing")
     digest = require_resource_digest(plan.resource_uri)
-    author, role, title = r.text(doc, "author", ""), r.text(doc, "role", ""), r.text(doc, "@id", "")
+    doc, at, subjects = _document(r.as_object(r.load_json(raw), ""))
+    # Statements without products are about the encapsulating document's subjects: the artifact, when
+    # posted bare; an attestation's subjects, which must then include it.
+    inherited = subjects is None or digest in subjects
+    context = r.text(doc, "@context", at, required=True)
+    if not context.startswith(_CONTEXT):
+        r.fail(r.join(at, "@context"), f"expected an OpenVEX context ({_CONTEXT}/...), got {context!r}")
+    issued = r.timestamp(doc, "timestamp", at)
+    entries = r.objects(doc, "statements", at, required=True)
+    if not entries:
+        r.fail(r.join(at, "statements"), "is empty: the document states nothing")
+    statements = [_statement(entry, path, issued) for path, entry in entries]
+    author, role, title = r.text(doc, "author", at), r.text(doc, "role", at), r.text(doc, "@id", at)
     planned = 0
     for statement in sorted(statements, key=lambda s: s.time):  # stable: as written among equals
-        for package in _packages(statement, digest):
+        for package in _packages(statement, digest, inherited):
             for name in statement.names:
                 _add_assessment(plan, statement, package, name, compact(name=author, issuingAuthority=role), title)
                 planned += 1
     if not planned:
         r.fail(
-            "statements",
+            r.join(at, "statements"),
             f"none is about {plan.resource_uri!r}: a product must name its digest (a pkg:oci purl, an image "
             "reference or hashes['sha-256']) or a package in it (a purl or CPE)",
         )
+
+
+def _document(doc: dict) -> tuple[dict, str, set[str] | None]:
+    """The OpenVEX document, its path, and the sha256 digests of the subjects of the in-toto statement
+    carrying it (as `vexctl attest` and `cosign attest --type openvex` write it), or None when bare."""
+    doc, at = unwrap_bundle(doc)
+    envelope = parse_envelope(doc, at) if at or is_envelope(doc) else None
+    if envelope is None and "_type" not in doc:
+        return doc, "", None
+    statement = statement_payload(envelope, r.join(at, "payload")) if envelope else parse_statement(doc)
+    where = r.join(at, "payload.") if envelope else ""
+    if not statement.predicate_type.startswith(_CONTEXT):
+        r.fail(
+            f"{where}predicateType", f"expected an OpenVEX predicate ({_CONTEXT}/...), got {statement.predicate_type!r}"
+        )
+    subjects = {digests.get("sha256", "").lower() for _, digests in statement.subjects}
+    return statement.predicate, f"{where}predicate", subjects
 
 
 def _statement(d: dict, path: str, issued: str) -> Statement:
@@ -148,10 +176,11 @@ def _component(item, path: str) -> tuple[str, dict]:
     return (path, {"@id": item}) if type(item) is str else (path, r.as_object(item, path))
 
 
-def _packages(statement: Statement, digest: str) -> list[str]:
-    """The packages of the artifact a statement is about, as product ids: "" for all of it."""
+def _packages(statement: Statement, digest: str, inherited: bool) -> list[str]:
+    """The packages of the artifact a statement is about, as product ids: "" for all of it. Without
+    products, it is about all of it if it `inherited` the artifact, and about none of it otherwise."""
     if not statement.products:
-        return [""]
+        return [""] if inherited else []
     found = []
     for path, product in statement.products:
         where = r.join(path, "subcomponents")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -260,3 +261,54 @@ def test_a_malformed_document_is_refused_with_the_place(doc, message):
         ingest("openvex", doc)
     assert caught.value.message.startswith("invalid openvex report: ")
     assert message in caught.value.message
+
+
+def attested(predicate: bytes, subject_digest: str = DIGEST, wrap: str = "statement") -> bytes:
+    """An OpenVEX document as the predicate of an in-toto statement, bare, in a DSSE envelope, or in a bundle."""
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.example.com/payments/api", "digest": {"sha256": subject_digest}}],
+        "predicateType": "https://openvex.dev/ns/v0.2.0",
+        "predicate": json.loads(predicate),
+    }
+    if wrap == "statement":
+        return json.dumps(statement).encode()
+    payload = base64.b64encode(json.dumps(statement).encode()).decode()
+    envelope = {
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": payload,
+        "signatures": [{"keyid": "", "sig": base64.b64encode(b"not checked here").decode()}],
+    }
+    return json.dumps({"dsseEnvelope": envelope} if wrap == "bundle" else envelope).encode()
+
+
+@pytest.mark.parametrize("wrap", ["statement", "envelope", "bundle"])
+def test_an_attested_document_is_read_and_its_subject_is_what_statements_without_products_are_about(wrap):
+    doc = document(statement(), statement({"@id": "pkg:pypi/requests@2.31.0"}, cve="CVE-2024-2"))
+    assert assessments(attested(doc, wrap=wrap)) == [
+        ("", "CVE-2024-1", "NOT_AFFECTED"),
+        ("pkg:pypi/requests@2.31.0", "CVE-2024-2", "NOT_AFFECTED"),
+    ]
+    # Attesting another image, its product-less statement is about that one; the package one still counts.
+    assert assessments(attested(doc, subject_digest=OTHER, wrap=wrap)) == [
+        ("pkg:pypi/requests@2.31.0", "CVE-2024-2", "NOT_AFFECTED")
+    ]
+    with pytest.raises(InvalidArgument, match="none is about"):
+        ingest("openvex", attested(document(statement()), subject_digest=OTHER, wrap=wrap))
+
+
+@pytest.mark.parametrize(
+    "wrap, where", [("statement", ""), ("envelope", "payload."), ("bundle", "dsseEnvelope.payload.")]
+)
+def test_errors_in_an_attested_document_point_into_its_predicate(wrap, where):
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("openvex", attested(document({"vulnerability": {"name": "CVE-1"}}), wrap=wrap))
+    assert caught.value.message == f"invalid openvex report: {where}predicate.statements[0].status: is required"
+    provenance = json.loads(attested(document(statement())))
+    provenance["predicateType"] = "https://slsa.dev/provenance/v1"
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("openvex", json.dumps(provenance).encode())
+    assert caught.value.message == (
+        "invalid openvex report: predicateType: expected an OpenVEX predicate (https://openvex.dev/ns/...), "
+        "got 'https://slsa.dev/provenance/v1'"
+    )
