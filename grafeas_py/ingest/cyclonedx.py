@@ -36,7 +36,7 @@ import orjson
 
 from . import reading as r
 from .identifiers import package_location, package_type, purl_type
-from .plan import PlanBuilder, compact, safe_note_id
+from .plan import PlanBuilder, check_assessments, compact, safe_note_id
 from .sbom import Component, add_packages, add_sbom
 
 VERSIONS = {"1.4": "1.4", "1.5": "1.5", "1.6": "1.6", "1.7": "1.7"}
@@ -209,12 +209,18 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
         add_sbom(plan, "cyclonedx", bom.spec_version, MIME_TYPE)
     add_packages(plan, [_package(c) for c in bom.components if c.kind in PACKAGE_KINDS])
     by_ref = {c.bom_ref: c for c in bom.components if c.bom_ref} if assessed else {}
+    planned = 0
     for vulnerability in assessed:
         packages = [_affected(ref, path, by_ref, bom.subject_ref) for path, ref in vulnerability.affects] or [""]
         # One note per package, so that a state given for one never reads as given for another; the
         # whole resource ("") covers every package.
+        # Each note id hashes the whole entry: hashed once here, not once per package.
+        entry = orjson.dumps(vulnerability.entry, option=orjson.OPT_SORT_KEYS)
+        hashed = hashlib.sha256(b"[" + orjson.dumps(plan.resource_uri) + b"," + entry)
         for package in dict.fromkeys(packages) if "" not in packages else [""]:
-            _add_assessment(plan, bom, vulnerability, package)
+            _add_assessment(plan, bom, vulnerability, package, hashed.copy())
+            planned += 1
+            check_assessments(planned, "vulnerabilities")
 
 
 def _package(c: CdxComponent) -> Component:
@@ -256,11 +262,13 @@ def _package_id(c: CdxComponent) -> str:
     return f"{location}@{quote(c.version, safe='')}" if c.version else location
 
 
-def _add_assessment(plan: PlanBuilder, bom: CdxBom, v: CdxVulnerability, package: str) -> None:
+def _add_assessment(plan: PlanBuilder, bom: CdxBom, v: CdxVulnerability, package: str, identity) -> None:
+    """Plan the note of one entry's assessment of `package`; `identity` has hashed `[resource, entry` so far."""
     analysis = v.analysis
-    # An assessment of the whole resource keeps the id it had before assessments named packages.
-    identity = [plan.resource_uri, v.entry, package] if package else [plan.resource_uri, v.entry]
-    revision = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # The hash of [resource, entry, package] as compact JSON; an assessment of the whole resource keeps
+    # the id it had before assessments named packages, the hash of [resource, entry].
+    identity.update(b"," + orjson.dumps(package) + b"]" if package else b"]")
+    revision = identity.hexdigest()
     justification = None
     if analysis.justification:
         # Grafeas has no type for the requires_* justifications: name them in the details instead.

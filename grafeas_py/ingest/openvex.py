@@ -48,7 +48,7 @@ from grafeas_py.wire.timestamps import parse_timestamp
 from . import reading as r
 from .digests import require_resource_digest
 from .intoto import is_envelope, parse_envelope, parse_statement, statement_payload, unwrap_bundle
-from .plan import PlanBuilder, compact, safe_note_id
+from .plan import PlanBuilder, check_assessments, compact, safe_note_id
 
 STATES = {
     "not_affected": "NOT_AFFECTED",
@@ -84,7 +84,7 @@ class Statement:
     action: str
     notes: str
     time: tuple[int, int]  # when it was made, (0, 0) when nothing says
-    entry: dict  # as written: what its notes' ids are a hash of
+    sha256: str  # of the statement as written, which its notes' ids hash: once, however many notes it makes
 
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
@@ -109,6 +109,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
             for name in statement.names:
                 _add_assessment(plan, statement, package, name, compact(name=author, issuingAuthority=role), title)
                 planned += 1
+                check_assessments(planned, r.join(at, "statements"))
     if not planned:
         r.fail(
             r.join(at, "statements"),
@@ -158,7 +159,7 @@ def _statement(d: dict, path: str, issued: str) -> Statement:
         action=r.text(d, "action_statement", path),
         notes=r.text(d, "status_notes", path),
         time=parse_timestamp(when) if when else (0, 0),
-        entry=d,
+        sha256=hashlib.sha256(orjson.dumps(d, option=orjson.OPT_SORT_KEYS)).hexdigest(),
     )
 
 
@@ -236,7 +237,7 @@ def _subcomponent_package(subcomponent: dict, path: str) -> str:
 
 
 def _add_assessment(plan: PlanBuilder, s: Statement, package: str, name: str, publisher: dict, title: str) -> None:
-    identity = [plan.resource_uri, publisher, s.entry, package, name]
+    identity = [plan.resource_uri, publisher, s.sha256, package, name]
     revision = hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()
     assessment = compact(
         vulnerabilityId=name,

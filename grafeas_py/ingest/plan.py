@@ -20,12 +20,17 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from grafeas_py.errors import InvalidArgument
 from grafeas_py.names import note_name
 from grafeas_py.wire.grafeas_types import KIND_BY_NOTE_TYPE
 
 # Note ids appear as a URL path segment, so they keep to characters no router or proxy rewrites.
 _NOTE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NOTE_ID = 100
+# Assessment notes one VEX document may plan: all are validated and stored in one transaction, and an
+# OpenVEX statement makes one per package and vulnerability name, so a small document could ask for
+# millions. As many as the gate reads occurrences of one artifact.
+MAX_ASSESSMENTS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,15 @@ def alternative_note_id(note_id: str, kind: str) -> str:
 def uri_note_id(uri: str) -> str:
     """A note id for a URI such as a predicate type or builder id, without its scheme."""
     return safe_note_id(uri.split("://", 1)[-1])
+
+
+def check_assessments(count: int, path: str) -> None:
+    """InvalidArgument once a VEX document has planned more than MAX_ASSESSMENTS, before it plans them all."""
+    if count > MAX_ASSESSMENTS:
+        raise InvalidArgument(
+            f"{path}: more than {MAX_ASSESSMENTS} assessments (one per package and vulnerability named) for "
+            "one artifact; split the document"
+        )
 
 
 def compact(**fields) -> dict:

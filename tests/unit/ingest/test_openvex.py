@@ -312,3 +312,23 @@ def test_errors_in_an_attested_document_point_into_its_predicate(wrap, where):
         "invalid openvex report: predicateType: expected an OpenVEX predicate (https://openvex.dev/ns/...), "
         "got 'https://slsa.dev/provenance/v1'"
     )
+
+
+def test_a_document_planning_more_assessments_than_one_ingestion_stores_is_refused(monkeypatch):
+    """One statement makes a note per package and name: 600 KB could ask for millions, all stored in one
+    transaction. The count is checked as they are planned (20,000 in production)."""
+    from grafeas_py.ingest import plan
+
+    monkeypatch.setattr(plan, "MAX_ASSESSMENTS", 5)
+    subcomponents = [{"@id": f"pkg:npm/p{i}@1.0"} for i in range(3)]
+    image = {"@id": f"pkg:oci/api@sha256%3A{DIGEST}", "subcomponents": subcomponents}
+    aliased = statement(image, status="fixed")
+    aliased["vulnerability"]["aliases"] = ["GHSA-1"]
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("openvex", document(aliased))
+    assert caught.value.message == (
+        "invalid openvex report: statements: more than 5 assessments (one per package and vulnerability named) "
+        "for one artifact; split the document"
+    )
+    aliased["vulnerability"]["aliases"] = []
+    assert len(assessments(document(aliased))) == 3

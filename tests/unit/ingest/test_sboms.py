@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import types
 
 import pytest
 
 from grafeas_py.errors import InvalidArgument
+from grafeas_py.ingest import cyclonedx
 
 from .support import DIGEST, IMAGE, assert_valid_grafeas, details, ingest, note_name, raw
 from .test_fixture_schemas import _validator
@@ -300,6 +302,61 @@ def test_an_assessment_of_the_whole_image_keeps_its_note_id():
     [name] = [n for n, body in ingest("cyclonedx", _vex(entry)).notes.items() if "vulnerabilityAssessment" in body]
     revision = hashlib.sha256(json.dumps([IMAGE, entry], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     assert name == note_name(f"vex-CVE-2022-1471-{revision[:16]}")
+
+
+def test_an_assessment_of_packages_keeps_the_note_ids_it_had():
+    """A note id is a hash of the resource, the whole entry and the package: posting the same VEX after
+    an upgrade must find the notes it made before."""
+    entry = _entry("not_affected", "pkg:pypi/requests@2.32.3", "pkg:pypi/urllib3@2.2.2")
+    names = [n for n, body in ingest("cyclonedx", _vex(entry)).notes.items() if "vulnerabilityAssessment" in body]
+    assert names == [
+        note_name(f"vex-CVE-2022-1471-{hashlib.sha256(_compact_json([IMAGE, entry, package])).hexdigest()[:16]}")
+        for package in ("pkg:pypi/requests@2.32.3", "pkg:pypi/urllib3@2.2.2")
+    ]
+
+
+def _compact_json(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_a_vex_entry_naming_many_packages_is_read_in_linear_time(monkeypatch):
+    """Each note id hashed the whole entry again: an entry naming n packages cost n times its size, and a
+    1 MB document took minutes. Counted in bytes hashed, not timed."""
+    hashed = []
+
+    class Counting:
+        def __init__(self, hasher):
+            self.hasher = hasher
+
+        def update(self, data):
+            hashed.append(len(data))
+            self.hasher.update(data)
+
+        def copy(self):
+            return Counting(self.hasher.copy())
+
+        def hexdigest(self):
+            return self.hasher.hexdigest()
+
+    def sha256(data=b""):
+        hashed.append(len(data))
+        return Counting(hashlib.sha256(data))
+
+    monkeypatch.setattr(cyclonedx, "hashlib", types.SimpleNamespace(sha256=sha256))
+    entry = _entry("not_affected", *(f"pkg:npm/p{i}@1.0" for i in range(2000)))
+    assert len(_scopes(ingest("cyclonedx", _vex(entry)))) == 2000
+    assert 0 < sum(hashed) < 3 * len(_compact_json(entry))
+
+
+def test_a_bom_planning_more_assessments_than_one_ingestion_stores_is_refused(monkeypatch):
+    from grafeas_py.ingest import plan
+
+    monkeypatch.setattr(plan, "MAX_ASSESSMENTS", 2)
+    entry = _entry("not_affected", "pkg:pypi/requests@2.32.3", "pkg:pypi/urllib3@2.2.2", "pkg:pypi/idna@3.7")
+    with pytest.raises(InvalidArgument, match=r"^invalid cyclonedx report: vulnerabilities: more than 2 assessments"):
+        ingest("cyclonedx", _vex(entry))
+    monkeypatch.setattr(plan, "MAX_ASSESSMENTS", 3)
+    assert len(_scopes(ingest("cyclonedx", _vex(entry)))) == 3
 
 
 def test_an_affects_ref_to_nothing_known_is_refused():
