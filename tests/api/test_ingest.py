@@ -2,6 +2,7 @@
 and what is ingested is what the deploy gate judges."""
 
 import codecs
+import hashlib
 import json
 
 import pytest
@@ -39,6 +40,7 @@ def test_every_format_ingests_once_however_often_it_is_posted(http, project, fmt
     first = ingest(http, project, fmt, fixture)
     assert first.status_code == 200, first.text
     summary = first.json()
+    assert summary["documentSha256"] == hashlib.sha256((FIXTURES / fixture).read_bytes()).hexdigest()
     if fmt in NOTES_ONLY:  # a VEX document: its notes, copied onto findings (there are none here)
         assert (summary["created"], summary["unchanged"]) == (0, 0) and summary["notesCreated"] >= 1, summary
     else:
