@@ -386,11 +386,11 @@ def test_a_sealer_without_the_chains_key_refuses_to_extend_it(tmp_path, worker_i
     key = "k" * 32
     keyed = SqlStorage(*make_engines(url), audit_key=key.encode())
     keyed.create_project("p1", "2026-01-01T00:00:00Z")
-    assert keyed.seal_audit() == 1
+    assert keyed.seal_audit(wait=10) == 1
     unkeyed = SqlStorage(*make_engines(url))
     unkeyed.create_project("p2", "2026-01-01T00:00:01Z")
     with pytest.raises(SealRefused, match="entry \\(1\\) does not verify with this process's GRAFEAS_AUDIT_KEY"):
-        unkeyed.seal_audit()
+        unkeyed.seal_audit(wait=10)
     assert unkeyed.pending_audit_entries() == 1  # kept for a sealer with the key
     env = {name: value for name, value in os.environ.items() if name != "GRAFEAS_AUDIT_KEY"}
     command = [GRAFEAS_PY, "auth", "bind", "p2", "auditor", "user:eve@example.com"]
@@ -426,7 +426,7 @@ def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worke
     first, second = "f" * 32, "s" * 32
     unkeyed = SqlStorage(*make_engines(url))
     unkeyed.create_project("p1", "2026-01-01T00:00:00Z")
-    assert unkeyed.seal_audit() == 1
+    assert unkeyed.seal_audit(wait=10) == 1
     unnamed = audit_command(url, "rekey", first)
     assert unnamed.returncode == 2 and "set GRAFEAS_AUDIT_OLD_KEY to the key the chain is sealed with" in unnamed.stderr
     both = audit_command(url, "rekey", first, second, "--from-unkeyed")
@@ -449,9 +449,9 @@ def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worke
     assert "Set GRAFEAS_AUDIT_OLD_KEY to the key it was handed to." in handed_elsewhere.stderr
     unkeyed.create_project("p2", "2026-01-01T00:00:01Z")
     with pytest.raises(SealRefused, match="handed to key .* at entry 2"):
-        unkeyed.seal_audit()
+        unkeyed.seal_audit(wait=10)
     keyed = SqlStorage(*make_engines(url), audit_key=first.encode())
-    assert keyed.seal_audit() == 1  # p2's entry, now sealed with the first key
+    assert keyed.seal_audit(wait=10) == 1  # p2's entry, now sealed with the first key
     assert audit_command(url, "verify", first).returncode == 1  # entry 1 is not sealed with it
     whole = audit_command(url, "verify", first, None, "--from-unkeyed")
     assert whole.returncode == 0 and whole.stdout.startswith("audit trail intact: 3 entries"), whole.stderr

@@ -246,7 +246,7 @@ def test_data_from_before_history_is_served_after_an_upgrade(tmp_path, worker_id
             assert revisions[0]["occurrence"] == _OLD_OCCURRENCE
             assert http.delete(f"/v1/{_OLD_NOTE['name']}").status_code == 200
             assert http.delete(f"/v1/{name}").status_code == 200
-            app.extensions["grafeas"].storage.seal_audit()  # rather than wait for the sealer
+            app.extensions["grafeas"].storage.seal_audit(wait=10)  # rather than wait for the sealer
             actions = [e["action"] for e in http.get("/v1/admin/auditEntries").json()["auditEntries"]]
             assert {"occurrences.update", "notes.delete", "occurrences.delete"} <= set(actions), actions
     finally:
