@@ -102,12 +102,13 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     if not entries:
         r.fail(r.join(at, "statements"), "is empty: the document states nothing")
     statements = [_statement(entry, path, issued) for path, entry in entries]
-    author, role, title = r.text(doc, "author", at), r.text(doc, "role", at), r.text(doc, "@id", at)
+    publisher = compact(name=r.text(doc, "author", at), issuingAuthority=r.text(doc, "role", at))
+    title = r.text(doc, "@id", at)
     planned = 0
     for statement in sorted(statements, key=lambda s: s.time):  # stable: as written among equals
         for package in _packages(statement, digest, inherited):
             for name in statement.names:
-                _add_assessment(plan, statement, package, name, compact(name=author, issuingAuthority=role), title)
+                _add_assessment(plan, statement, package, name, publisher, title)
                 planned += 1
                 check_assessments(planned, r.join(at, "statements"))
     if not planned:
