@@ -255,7 +255,7 @@ def _add_assessment(plan: PlanBuilder, s: Statement, package: str, name: str, pu
         longDescription=s.notes,
         vulnerabilityAssessment=compact(
             title=title or f"VEX for {subject}",
-            publisher=publisher or None,
+            publisher={**publisher} or None,  # each body its own: a caller may edit one
             product=compact(name=f"{package} in {subject}" if package else subject, id=package, genericUri=subject),
             assessment=assessment,
         ),
