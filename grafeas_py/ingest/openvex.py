@@ -35,20 +35,17 @@ have Grafeas names of their own; `impact_statement` becomes the justification's 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 import orjson
 
-from grafeas_py.gate.artifacts import artifact_digest
-from grafeas_py.gate.purls import split_purl_version
 from grafeas_py.wire.timestamps import parse_timestamp
 
 from . import reading as r
 from .digests import require_resource_digest
 from .intoto import is_envelope, parse_envelope, parse_statement, statement_payload, unwrap_bundle
 from .plan import PlanBuilder, check_assessments, compact, safe_note_id
+from .products import named_digests, named_package
 
 STATES = {
     "not_affected": "NOT_AFFECTED",
@@ -68,8 +65,6 @@ JUSTIFICATIONS = {
     )
 }
 _CONTEXT = "https://openvex.dev/ns"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_IMAGE_PURLS = ("pkg:oci/", "pkg:docker/")  # name an image, not a package inside one
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,30 +193,16 @@ def _packages(statement: Statement, digest: str, inherited: bool) -> list[str]:
 
 def _digests(component: dict, path: str) -> set[str]:
     """The sha256 digests a component names, lowercase hex."""
-    found = set()
-    for identifier in (r.text(component, "@id", path), _identifiers(component, path).get("purl", "")):
-        if identifier.startswith("pkg:"):
-            version = unquote(split_purl_version(identifier)[1])
-            if version.startswith("sha256:") and _HEX64.fullmatch(version[7:]):
-                found.add(version[7:])
-        elif identifier and (pinned := artifact_digest(identifier)):
-            found.add(pinned)
-    sha256 = r.string_map(component, "hashes", path).get("sha-256", "").lower()
-    if _HEX64.fullmatch(sha256):
-        found.add(sha256)
-    return found
+    identifiers = (r.text(component, "@id", path), _identifiers(component, path).get("purl", ""))
+    return named_digests(identifiers, [r.string_map(component, "hashes", path).get("sha-256", "")])
 
 
 def _package_id(component: dict, path: str) -> str:
-    """The package a component names, by purl or CPE (as gate/purls.py reads them); "" when none."""
-    identifiers = _identifiers(component, path)
-    for identifier in (identifiers.get("purl", ""), r.text(component, "@id", path)):
-        if identifier.startswith("pkg:") and not identifier.lower().startswith(_IMAGE_PURLS):
-            return identifier
-    for identifier in (identifiers.get("cpe23", ""), identifiers.get("cpe22", ""), r.text(component, "@id", path)):
-        if identifier.startswith("cpe:"):
-            return identifier
-    return ""
+    """The package a component names, by purl or CPE; "" when none."""
+    identifiers, at_id = _identifiers(component, path), r.text(component, "@id", path)
+    return named_package(
+        [identifiers.get("purl", ""), at_id], [identifiers.get("cpe23", ""), identifiers.get("cpe22", ""), at_id]
+    )
 
 
 def _identifiers(component: dict, path: str) -> dict[str, str]:
