@@ -461,7 +461,7 @@ def occurrences_delete(client, name):
 )
 @client_options
 def ingest(format_, path, project, resource, note_project, suite, url, token):
-    """Ingest a report FILE of FORMAT (trivy, grype, clair, spdx, cyclonedx, slsa, junit, dsse, openvex).
+    """Ingest a report FILE of FORMAT (trivy, grype, clair, spdx, cyclonedx, slsa, junit, dsse, openvex, csaf).
 
     The report is parsed here first, so a malformed one is refused with the place of the problem and
     nothing is sent. It then goes in batches of at most 1000, a scan's record of itself last; each

@@ -58,7 +58,7 @@ class IngestQuery(_Query):
     description="The body is the raw report. It is written whole, in one transaction, or not at all (a malformed "
     "report, or an item the server cannot store). Posting it again creates nothing new (each occurrence's id "
     "derives from an idempotency key); a finding that comes again with other content is updated. A VEX "
-    "document's (CycloneDX or OpenVEX) assessments are also copied onto the artifact's findings in the project "
+    "document's (CycloneDX, OpenVEX or CSAF) assessments are also copied onto the artifact's findings in the project "
     "that they fit, as their vexAssessment (counted as updated), which a rescan keeps.",
     requestBody={
         "required": True,

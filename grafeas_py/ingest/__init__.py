@@ -17,8 +17,8 @@ Formats, one module each:
 - slsa: BUILD occurrence with inTotoSlsaProvenanceV1, from a statement or a DSSE envelope;
 - junit: DSSE_ATTESTATION occurrence carrying an unsigned in-toto test-result statement;
 - dsse: DSSE_ATTESTATION occurrence preserving a signed envelope (cosign attest);
-- openvex: VULNERABILITY_ASSESSMENT notes for the statements about the artifact, no occurrences;
-  copied onto the findings likewise.
+- openvex, csaf: VULNERABILITY_ASSESSMENT notes for the statements about the artifact, no
+  occurrences; copied onto the findings likewise.
 
 Storing a plan (what the endpoint and the CLI do):
 

@@ -11,7 +11,7 @@ from grafeas_py.names import check_id
 from grafeas_py.validation import MAX_RESOURCE_URI_LENGTH
 from grafeas_py.wire.timestamps import from_datetime
 
-from . import clair, cyclonedx, dsse, grype, junit, openvex, slsa, spdx, trivy
+from . import clair, csaf, cyclonedx, dsse, grype, junit, openvex, slsa, spdx, trivy
 from .digests import require_resource_digest
 from .plan import IngestPlan, PlanBuilder
 
@@ -25,11 +25,12 @@ _INGESTERS: dict[str, Callable[[bytes, PlanBuilder], None]] = {
     "junit": junit.ingest,
     "dsse": dsse.ingest,
     "openvex": openvex.ingest,
+    "csaf": csaf.ingest,
 }
 FORMATS: tuple[str, ...] = tuple(_INGESTERS)
-# A test result is a claim about exact bytes, and an OpenVEX statement names the artifact by its digest:
-# both need the artifact's digest in the resource URI.
-_NEEDS_DIGEST = frozenset({"junit", "openvex"})
+# A test result is a claim about exact bytes, and a VEX document names the artifact by its digest: both
+# need the artifact's digest in the resource URI.
+_NEEDS_DIGEST = frozenset({"junit", "openvex", "csaf"})
 
 
 def parse_report(

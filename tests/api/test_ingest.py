@@ -428,16 +428,20 @@ def test_a_rescan_written_between_the_vex_copys_read_and_its_write_is_kept(base_
     assert findings["1.33"]["vulnerability"]["vexAssessment"]["state"] == "NOT_AFFECTED"
 
 
-def test_an_openvex_document_is_copied_onto_the_findings_its_statements_are_about(http, project):
-    """snakeyaml's later statement, libcrypto3's finding and not libssl3's of the same CVE, requests' under
-    its GHSA alias; the log4j statement is about another image's digest and clears nothing here."""
+@pytest.mark.parametrize(
+    "fmt, fixture, notes",
+    [("openvex", "openvex/payments-api.openvex.json", 5), ("csaf", "csaf/payments-api.csaf.json", 4)],
+)
+def test_a_vex_document_is_copied_onto_the_findings_its_statements_are_about(http, project, fmt, fixture, notes):
+    """snakeyaml's assessment (OpenVEX: the later statement), libcrypto3's finding and not libssl3's of the same
+    CVE, requests' under its GHSA alias; log4j's statement is about another image's digest and clears nothing."""
     assert ingest(http, project, "trivy", "trivy/alpine-app-image.json").status_code == 200
-    r = ingest(http, project, "openvex", "openvex/payments-api.openvex.json")
+    r = ingest(http, project, fmt, fixture)
     assert r.status_code == 200, r.text
     assert {k: r.json()[k] for k in ("created", "updated", "notesCreated")} == {
         "created": 0,
         "updated": 3,
-        "notesCreated": 5,
+        "notesCreated": notes,
     }
     states = {
         (o["noteName"].rsplit("/", 1)[1], o["vulnerability"]["packageIssue"][0]["affectedPackage"]): o["vulnerability"]
@@ -458,14 +462,14 @@ def test_an_openvex_document_is_copied_onto_the_findings_its_statements_are_abou
 
     policies = f"/v1/projects/{project}/policies"
     policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "LOW"}}}
-    assert http.post(policies, params={"policyId": "openvex"}, json=policy).status_code == 200
-    decision = http.post(f"{policies}/openvex:evaluate", json={"resourceUri": IMAGE}).json()
+    assert http.post(policies, params={"policyId": "vex"}, json=policy).status_code == 200
+    decision = http.post(f"{policies}/vex:evaluate", json={"resourceUri": IMAGE}).json()
     assert decision["decision"] == "DENY"
     denied = " ".join(v["message"] for v in decision["violations"])
     assert "CVE-2021-44228" in denied and "CVE-2024-6119" in denied
     assert "CVE-2022-1471" not in denied and "GHSA-9wx4-h78v-vm56" not in denied
 
-    again = ingest(http, project, "openvex", "openvex/payments-api.openvex.json").json()
+    again = ingest(http, project, fmt, fixture).json()
     assert (again["created"], again["updated"], again["notesCreated"]) == (0, 0, 0)
 
 

@@ -47,9 +47,10 @@ VALID = {
         "dsse/slsa-github-generator-v0.2.intoto.jsonl",
     ],
     "openvex": ["openvex/payments-api.openvex.json"],
+    "csaf": ["csaf/payments-api.csaf.json"],
 }
 # Formats whose documents plan notes only (VEX): ingestion copies them onto the findings they fit.
-NOTES_ONLY = frozenset({"openvex"})
+NOTES_ONLY = frozenset({"openvex", "csaf"})
 VALID_CASES = [(fmt, name) for fmt, names in VALID.items() for name in names]
 
 

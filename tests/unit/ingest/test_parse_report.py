@@ -30,6 +30,7 @@ def test_every_format_has_fixtures():
             "junit",
             "dsse",
             "openvex",
+            "csaf",
         }
     )
 
