@@ -16,7 +16,8 @@ NOT_AFFECTED, `known_affected` (and `first_affected`, `last_affected`) AFFECTED,
 vulnerability. Flags give the justification (CSAF's labels are Grafeas's), `impact` threats its
 details, remediations theirs; each applies to the products and product groups it names. Each product
 about the artifact gives a note per vulnerability name (`cve` and each of `ids`), as in openvex.py.
-A document with nothing about the artifact is refused.
+A document with nothing about the artifact is refused, and so is one whose flags, threats and
+remediations name products more than MAX_REFERENCES times (a group counting each of its products).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ REMEDIATIONS = {
     "fix_planned": "",  # CSAF 2.1; Grafeas has no such type
     "optional_patch": "",
 }
+# Products the flags, threats and remediations of one document may name, groups expanded: without a
+# bound, one group of n products named by m items makes notes carrying n x m of them.
+MAX_REFERENCES = 200_000
 _COMPONENT_OF = frozenset({"default_component_of", "optional_component_of", "external_component_of"})
 _ARTIFACT = ""  # a product's package when it is the whole artifact
 
@@ -83,10 +87,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     title = r.text(document, "title", "document")
     tree = r.obj(doc, "product_tree", "")
     products = _products(tree, digest)
-    groups = {
-        r.text(group, "group_id", path, required=True): r.strings(group, "product_ids", path)
-        for path, group in r.objects(tree, "product_groups", "product_tree")
-    }
+    groups = _Groups(tree)
     planned = 0
     for path, vulnerability in r.objects(doc, "vulnerabilities", "", required=True):
         names = [r.text(vulnerability, "cve", path)]
@@ -167,35 +168,60 @@ def _product(product: dict, path: str, digest: str) -> Product:
     return Product(True, package) if package else _ELSEWHERE
 
 
+class _Groups:
+    """The tree's product groups, and the products an item (flag, threat, remediation) names through them."""
+
+    def __init__(self, tree: dict):
+        self.groups = {
+            r.text(group, "group_id", path, required=True): r.strings(group, "product_ids", path)
+            for path, group in r.objects(tree, "product_groups", "product_tree")
+        }
+        self.named = 0
+
+    def products(self, item: dict, path: str) -> list[str]:
+        """The product ids `item` names, its groups' included, each once; InvalidArgument past MAX_REFERENCES."""
+        ids = list(r.strings(item, "product_ids", path))
+        for i, group in enumerate(r.strings(item, "group_ids", path)):
+            if group not in self.groups:
+                r.fail(r.index(r.join(path, "group_ids"), i), f"no product group {group!r}")
+            ids += self.groups[group]
+        # A group of n products named by m items is n x m: counted before a note is made of any of it.
+        self.named += len(ids)
+        if self.named > MAX_REFERENCES:
+            r.fail(
+                path,
+                f"the document's flags, threats and remediations name products more than {MAX_REFERENCES} "
+                "times (a group counts each of its products); split the document",
+            )
+        return list(dict.fromkeys(ids))
+
+
 class _Details:
     """What one vulnerability entry says of each of its products, and the notes it makes of them."""
 
     def __init__(self, vulnerability: dict, path: str, groups: dict, title: str, publisher: dict, resource: str):
-        def product_ids(item: dict, where: str) -> set[str]:
-            ids = set(r.strings(item, "product_ids", where))
-            return ids.union(*(groups.get(group, ()) for group in r.strings(item, "group_ids", where)))
-
         self.resource, self.title, self.publisher = resource, title, publisher
-        self.flags = [
-            (product_ids(flag, fpath), r.choice(flag, "label", fpath, JUSTIFICATIONS, ""))
-            for fpath, flag in r.objects(vulnerability, "flags", path)
-        ]
-        self.impacts = [
-            (product_ids(threat, tpath), r.text(threat, "details", tpath))
-            for tpath, threat in r.objects(vulnerability, "threats", path)
-            if r.text(threat, "category", tpath) == "impact"
-        ]
-        self.remediations = [
-            (
-                product_ids(item, rpath),
-                compact(
-                    remediationType=r.choice(item, "category", rpath, REMEDIATIONS, ""),
-                    details=r.text(item, "details", rpath),
-                    remediationUri=compact(url=r.text(item, "url", rpath)) or None,
-                ),
+        # By product: each item is read once, and a note looks its product up (items x notes was quadratic).
+        self.flag: dict[str, str] = {}  # the first flag's label
+        self.impacts: dict[str, list[str]] = {}
+        self.remediations: dict[str, list[dict]] = {}
+        for fpath, flag in r.objects(vulnerability, "flags", path):
+            label = r.choice(flag, "label", fpath, JUSTIFICATIONS, "")
+            for product_id in groups.products(flag, fpath):
+                self.flag.setdefault(product_id, label)
+        for tpath, threat in r.objects(vulnerability, "threats", path):
+            details = r.text(threat, "details", tpath)
+            if r.text(threat, "category", tpath) == "impact" and details:
+                for product_id in groups.products(threat, tpath):
+                    self.impacts.setdefault(product_id, []).append(details)
+        for rpath, item in r.objects(vulnerability, "remediations", path):
+            remedy = compact(
+                remediationType=r.choice(item, "category", rpath, REMEDIATIONS, ""),
+                details=r.text(item, "details", rpath),
+                remediationUri=compact(url=r.text(item, "url", rpath)) or None,
             )
-            for rpath, item in r.objects(vulnerability, "remediations", path)
-        ]
+            for product_id in groups.products(item, rpath) if remedy else ():
+                self.remediations.setdefault(product_id, []).append(remedy)
         notes = r.objects(vulnerability, "notes", path)
         self.description = next(
             (r.text(note, "text", npath) for npath, note in notes if r.text(note, "category", npath) == "description"),
@@ -208,8 +234,7 @@ class _Details:
     def note(self, product_id: str, package: str, name: str, state: str) -> tuple[str, dict]:
         """The (note id, body) of the assessment of `product_id` (`package` in the artifact) under `name`."""
         justification = compact(
-            justificationType=next((label for ids, label in self.flags if product_id in ids), ""),
-            details="\n\n".join(text for ids, text in self.impacts if product_id in ids and text),
+            justificationType=self.flag.get(product_id, ""), details="\n\n".join(self.impacts.get(product_id, ()))
         )
         assessment = compact(
             vulnerabilityId=name,
@@ -217,7 +242,7 @@ class _Details:
             longDescription=self.description,
             state=state,
             justification=justification or None,
-            remediations=[{**remedy} for ids, remedy in self.remediations if product_id in ids and remedy] or None,
+            remediations=[{**remedy} for remedy in self.remediations.get(product_id, ())] or None,
         )
         body = compact(
             shortDescription=f"{name}{f' in {package}' if package else ''}: {state}",
