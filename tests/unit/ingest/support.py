@@ -10,6 +10,7 @@ from pathlib import Path
 from google.protobuf import json_format
 from grafeas.grafeas_v1 import types as grafeas_types
 
+from grafeas_py.errors import InvalidArgument
 from grafeas_py.ingest import IngestPlan, parse_report
 from grafeas_py.validation import validate_note, validate_occurrence
 from grafeas_py.wire.grafeas_types import CODEC, NOTE, OCCURRENCE
@@ -62,6 +63,31 @@ def ingest(format: str, source: str | bytes, resource_uri: str = IMAGE, now: dt.
     """Parse a fixture (by name) or raw bytes with the tests' usual project and resource."""
     data = raw(source) if isinstance(source, str) else source
     return parse_report(format, data, resource_uri=resource_uri, project=PROJECT, note_project=NOTE_PROJECT, now=now)
+
+
+def refusal(format: str, source: str | bytes, resource_uri: str = IMAGE) -> str:
+    """The message of the InvalidArgument that parsing the document raises, after its format's prefix."""
+    try:
+        ingest(format, source, resource_uri=resource_uri)
+    except InvalidArgument as exc:
+        prefix = f"invalid {format} report: "
+        return exc.message.removeprefix(prefix) if exc.message.startswith(prefix) else exc.message
+    raise AssertionError(f"the {format} document was accepted")
+
+
+def vex_assessments(format: str, source: str | bytes, resource_uri: str = IMAGE) -> list[tuple[str, str, str]]:
+    """The (product id, vulnerability, state) of each note a VEX document plans, in plan order; it plans
+    no occurrences."""
+    plan = ingest(format, source, resource_uri=resource_uri)
+    assert not plan.occurrences
+    return [
+        (
+            note["vulnerabilityAssessment"]["product"].get("id", ""),
+            note["vulnerabilityAssessment"]["assessment"]["vulnerabilityId"],
+            note["vulnerabilityAssessment"]["assessment"]["state"],
+        )
+        for note in plan.notes.values()
+    ]
 
 
 def junit_report(suite: str, tests: dict[str, bool]) -> bytes:
