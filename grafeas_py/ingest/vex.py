@@ -14,21 +14,43 @@ Pure: the caller reads the findings and writes what this returns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..gate.purls import names_package
-from ..gate.vulnerability_checks import assessment_fits
+from ..gate.vulnerability_checks import assessed_keys, assessment_fits, finding_keys
 from .plan import compact
 
 # What a finding's vexAssessment shares with a note's assessment; the rest (descriptions) stays on the note.
 _COPIED = ("cve", "vulnerabilityId", "relatedUris", "state", "impacts", "remediations", "justification")
 
 
-def assessment_notes(notes: dict[str, dict]) -> dict[str, dict]:
+class Assessments(dict):
+    """Assessment notes by full name, in plan order, indexed by the vulnerability each assesses: a document
+    of n assessments copied onto m findings compared n x m pairs (2,000 of each took 15 s)."""
+
+    def __init__(self, notes: Mapping[str, dict]):
+        super().__init__(notes)
+        self._by_key: dict[str, list[int]] = {}
+        for position, note in enumerate(self.values()):
+            for key in assessed_keys(note):
+                self._by_key.setdefault(key, []).append(position)
+        self._items = list(self.items())
+
+    def candidates(self, occurrence: dict) -> list[tuple[str, dict]]:
+        """The (name, note) that may fit `occurrence`, in plan order: those assessing its vulnerability."""
+        positions = {position for key in finding_keys(occurrence) for position in self._by_key.get(key, ())}
+        return [self._items[position] for position in sorted(positions)]
+
+
+def assessment_notes(notes: dict[str, dict]) -> Assessments:
     """The VULNERABILITY_ASSESSMENT notes among planned `notes` (by full name) that name their artifact."""
-    return {
-        name: note
-        for name, note in notes.items()
-        if note.get("vulnerabilityAssessment", {}).get("product", {}).get("genericUri")
-    }
+    return Assessments(
+        {
+            name: note
+            for name, note in notes.items()
+            if note.get("vulnerabilityAssessment", {}).get("product", {}).get("genericUri")
+        }
+    )
 
 
 def artifacts(assessments: dict[str, dict]) -> list[str]:
@@ -37,11 +59,13 @@ def artifacts(assessments: dict[str, dict]) -> list[str]:
     return list(dict.fromkeys(uris))
 
 
-def assessed(occurrence: dict, assessments: dict[str, dict]) -> dict | None:
+def assessed(occurrence: dict, assessments: Mapping[str, dict]) -> dict | None:
     """The finding with the `vexAssessment` of the assessment that fits it best, or None when none fits."""
     if "vulnerability" not in occurrence:
         return None
-    fitting = [(name, note) for name, note in assessments.items() if assessment_fits(note, occurrence)]
+    if not isinstance(assessments, Assessments):
+        assessments = Assessments(assessments)
+    fitting = [(name, note) for name, note in assessments.candidates(occurrence) if assessment_fits(note, occurrence)]
     if not fitting:
         return None
     # max() keeps the first of equals: reversed, that is the later one in the plan.
