@@ -75,8 +75,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     digest = require_resource_digest(plan.resource_uri)
     doc = r.as_object(r.load_json(raw), "")
     document = r.obj(doc, "document", "", required=True)
-    r.choice(document, "csaf_version", "document", VERSIONS, None)
-    if "csaf_version" not in document:
+    if r.choice(document, "csaf_version", "document", VERSIONS, None) is None:
         r.fail("document.csaf_version", "is required")
     publisher = r.obj(document, "publisher", "document")
     publisher = compact(

@@ -288,6 +288,7 @@ def test_posting_the_same_document_again_plans_the_same_notes():
             "vulnerabilities[0].flags[0].label: unknown value 'trust_me'",
         ),
         (b'{"document": {"category": "csaf_vex"}, "vulnerabilities": []}', "document.csaf_version: is required"),
+        (b'{"document": {"csaf_version": null}, "vulnerabilities": []}', "document.csaf_version: is required"),
         (b'{"document": {"csaf_version": "1.2"}, "vulnerabilities": []}', "document.csaf_version: unknown value '1.2'"),
         (b'{"document": {"csaf_version": "2.0"}}', "vulnerabilities: is required"),
         (document(), "vulnerabilities: no product status is about"),
