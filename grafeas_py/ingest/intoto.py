@@ -63,6 +63,17 @@ def unwrap_bundle(doc: dict) -> tuple[dict, str]:
     return doc, ""
 
 
+def read_statement(doc: dict) -> tuple[Statement, Envelope | None, str]:
+    """The in-toto statement a document is or carries (in a DSSE envelope, or a Sigstore bundle holding
+    one), the envelope (None for a bare statement), and the prefix of paths into the statement: errors
+    inside an envelope point into its decoded payload."""
+    doc, at = unwrap_bundle(doc)
+    if not (at or is_envelope(doc)):
+        return parse_statement(doc), None, ""
+    envelope = parse_envelope(doc, at)
+    return statement_payload(envelope, r.join(at, "payload")), envelope, r.join(at, "payload.")
+
+
 def is_envelope(doc: dict) -> bool:
     """Whether a parsed document is a DSSE envelope rather than a bare statement."""
     return "payloadType" in doc and "payload" in doc

@@ -43,7 +43,7 @@ from grafeas_py.wire.timestamps import parse_timestamp
 
 from . import reading as r
 from .digests import require_resource_digest
-from .intoto import is_envelope, parse_envelope, parse_statement, statement_payload, unwrap_bundle
+from .intoto import is_envelope, read_statement
 from .plan import PlanBuilder, check_assessments, compact, safe_note_id
 from .products import named_digests, named_package
 
@@ -117,12 +117,9 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
 def _document(doc: dict) -> tuple[dict, str, set[str] | None]:
     """The OpenVEX document, its path, and the sha256 digests of the subjects of the in-toto statement
     carrying it (as `vexctl attest` and `cosign attest --type openvex` write it), or None when bare."""
-    doc, at = unwrap_bundle(doc)
-    envelope = parse_envelope(doc, at) if at or is_envelope(doc) else None
-    if envelope is None and "_type" not in doc:
+    if "_type" not in doc and "dsseEnvelope" not in doc and not is_envelope(doc):
         return doc, "", None
-    statement = statement_payload(envelope, r.join(at, "payload")) if envelope else parse_statement(doc)
-    where = r.join(at, "payload.") if envelope else ""
+    statement, _, where = read_statement(doc)
     if not statement.predicate_type.startswith(_CONTEXT):
         r.fail(
             f"{where}predicateType", f"expected an OpenVEX predicate ({_CONTEXT}/...), got {statement.predicate_type!r}"

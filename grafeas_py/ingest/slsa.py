@@ -16,16 +16,7 @@ import hashlib
 from grafeas_py.attestations import SLSA_PROVENANCE_V1
 
 from . import reading as r
-from .intoto import (
-    Statement,
-    envelope_message,
-    is_envelope,
-    parse_envelope,
-    parse_statement,
-    statement_payload,
-    to_message,
-    unwrap_bundle,
-)
+from .intoto import Statement, envelope_message, read_statement, to_message
 from .plan import PlanBuilder, compact, uri_note_id
 
 PREDICATE_MESSAGE = "grafeas.v1.InTotoSlsaProvenanceV1.SlsaProvenanceV1"
@@ -34,11 +25,7 @@ PREDICATE_MESSAGE = "grafeas.v1.InTotoSlsaProvenanceV1.SlsaProvenanceV1"
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan the BUILD note and occurrence of a SLSA v1 provenance statement or envelope."""
     raw = r.utf8(raw)  # a bare statement is kept as text, and hashed, in UTF-8 whatever it came in
-    doc, at = unwrap_bundle(r.as_object(r.load_json(raw), ""))
-    envelope = parse_envelope(doc, at) if at or is_envelope(doc) else None
-    # Errors inside an envelope point into its decoded payload.
-    where = r.join(at, "payload.") if envelope else ""
-    statement = statement_payload(envelope, r.join(at, "payload")) if envelope else parse_statement(doc)
+    statement, envelope, where = read_statement(r.as_object(r.load_json(raw), ""))
     if statement.predicate_type != SLSA_PROVENANCE_V1:
         r.fail(
             f"{where}predicateType",
