@@ -20,6 +20,7 @@ from ..wire.timestamps import to_micros
 from .base import NewOccurrence, OccurrenceUpdate, Page, PageRequest, Storage, page_of
 from .engine import dumps_json
 from .filter_sql import compile_filter
+from .key_lists import one_of
 from .keyset import group_page, within_bytes
 from .sql_auth import AuthStorage, actor, entry_params
 from .sql_gate import GateStorage
@@ -59,7 +60,7 @@ _HOLD_PROJECT = (
 # until the occurrences are committed, so a note created again under its id sees them.
 _HOLD_NOTE_KINDS = (
     select(notes.c.note_id, notes.c.kind)
-    .where(notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True)))
+    .where(notes.c.project_id == bindparam("project_id"), one_of(notes.c.note_id, name="note_ids"))
     .with_for_update(read=True, key_share=True)
 )
 # PostgreSQL: the insert, on the condition that its note exists with its kind, and the audit entry
@@ -91,10 +92,10 @@ RETURNING 1
 """
 _SCHEMA_REVISION = text("SELECT version_num FROM alembic_version")
 _NOTE_KINDS = select(notes.c.note_id, notes.c.kind).where(
-    notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True))
+    notes.c.project_id == bindparam("project_id"), one_of(notes.c.note_id, name="note_ids")
 )
 _NOTES = select(notes.c.note_id, notes.c.data).where(
-    notes.c.project_id == bindparam("project_id"), notes.c.note_id.in_(bindparam("note_ids", expanding=True))
+    notes.c.project_id == bindparam("project_id"), one_of(notes.c.note_id, name="note_ids")
 )
 _NOTE_TAKEN = (
     select(notes.c.pk)
@@ -320,7 +321,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         found = []
         for start in range(0, len(note_ids), _CHUNK):
             chunk = note_ids[start : start + _CHUNK]
-            query = select(notes.c.note_id).where(notes.c.project_id == project_id, notes.c.note_id.in_(chunk))
+            query = select(notes.c.note_id).where(notes.c.project_id == project_id, one_of(notes.c.note_id, chunk))
             found.extend(conn.execute(query).scalars())
         return sorted(found, key=note_ids.index)
 
@@ -518,10 +519,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def _taken_occurrence_ids(conn, project_id: str, ids: list[str]) -> set[str]:
         taken = set()
         for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            query = select(occurrences.c.occurrence_id).where(
-                occurrences.c.project_id == project_id, occurrences.c.occurrence_id.in_(chunk)
-            )
+            query = occurrences_by_id_query(project_id, ids[start : start + _CHUNK], occurrences.c.occurrence_id)
             taken.update(conn.execute(query).scalars())
         return taken
 
@@ -601,10 +599,9 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         found = {}
         with self._read() as conn:
             for start in range(0, len(occurrence_ids), _CHUNK):
-                query = select(occurrences.c.occurrence_id, occurrences.c.data, occurrences.c.revision).where(
-                    occurrences.c.project_id == project_id,
-                    occurrences.c.occurrence_id.in_(occurrence_ids[start : start + _CHUNK]),
-                )
+                chunk = occurrence_ids[start : start + _CHUNK]
+                columns = occurrences.c.occurrence_id, occurrences.c.data, occurrences.c.revision
+                query = occurrences_by_id_query(project_id, chunk, *columns)
                 found.update((row.occurrence_id, (row.data, row.revision)) for row in conn.execute(query))
         return found
 
@@ -844,6 +841,13 @@ def vulnerability_summary_query(project_id: str, filter_=None):
     )
 
 
+def occurrences_by_id_query(project_id: str, occurrence_ids: list[str], *columns):
+    """`columns` of those of a project's occurrences `occurrence_ids` that exist."""
+    return select(*columns).where(
+        occurrences.c.project_id == project_id, one_of(occurrences.c.occurrence_id, occurrence_ids)
+    )
+
+
 def other_kinds_query(project_id: str, note_ids: list[str], kind: str):
     """The (note id, kind) of the occurrences of another kind than `kind` that name one of the notes
     `note_ids` of a project, read through the (note project, note id, pk) index."""
@@ -851,7 +855,7 @@ def other_kinds_query(project_id: str, note_ids: list[str], kind: str):
         select(occurrences.c.note_id, occurrences.c.kind)
         .where(
             occurrences.c.note_project_id == project_id,
-            occurrences.c.note_id.in_(note_ids),
+            one_of(occurrences.c.note_id, note_ids),
             occurrences.c.kind != kind,
         )
         .distinct()

@@ -18,6 +18,7 @@ from ..errors import InvalidArgument, NotFound
 from ..names import note_name, occurrence_name, project_name
 from ..wire.timestamps import from_micros
 from .base import Page, PageRequest, more_follow
+from .key_lists import one_of
 from .keyset import rows_within_bytes
 from .sql_auth import actor
 from .tables import decisions, history, notes, occurrences
@@ -127,7 +128,7 @@ class HistoryStorage:
                 .where(
                     history.c.project_id == project_id,
                     history.c.resource_type == resource_type,
-                    history.c.resource_id.in_(ids[start : start + _CHUNK]),
+                    one_of(history.c.resource_id, ids[start : start + _CHUNK]),
                 )
                 .group_by(history.c.resource_id)
             )
@@ -145,7 +146,7 @@ class HistoryStorage:
                     .where(
                         history.c.project_id == project_id,
                         history.c.resource_type == "occurrence",
-                        history.c.resource_id.in_(occurrence_ids[start : start + _CHUNK]),
+                        one_of(history.c.resource_id, occurrence_ids[start : start + _CHUNK]),
                         history.c.deleted,
                         history.c.resource_uri.is_not(None),
                     )
