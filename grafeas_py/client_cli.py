@@ -553,8 +553,10 @@ def _planned(item) -> dict:
 
 def _plan_batches(plan):
     """(notes, occurrences) batches of at most 1000 each; each batch brings the notes it uses."""
+    from .ingest.vex import in_batch_order
+
     used = {item.body["noteName"] for item in plan.occurrences}
-    spare = [name for name in plan.notes if name not in used]  # e.g. VEX assessments no occurrence names
+    spare = [name for name in in_batch_order(plan.notes) if name not in used]  # e.g. VEX assessments
     for start in range(0, len(spare), BATCH):
         yield {name: plan.notes[name] for name in spare[start : start + BATCH]}, []
     for start in range(0, len(plan.occurrences), BATCH):

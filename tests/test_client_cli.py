@@ -25,7 +25,7 @@ from grafeas_py.cli import main
 from grafeas_py.gate.keys import default_key_id
 from tests.factories import NOTE_BODIES, occurrence_body
 from tests.test_cli import GRAFEAS_PY, ROOT
-from tests.unit.ingest.support import FIXTURES, IMAGE
+from tests.unit.ingest.support import DIGEST, FIXTURES, IMAGE
 
 
 @pytest.fixture
@@ -162,6 +162,73 @@ def test_ingest_of_an_openvex_document_sends_its_notes_and_copies_them_onto_the_
         "NOT_AFFECTED",
         "NOT_AFFECTED",
     ]
+
+
+def _vex_over_two_batches() -> bytes:
+    """An OpenVEX document of 1,002 statements, so that the client sends its notes in two batches: one
+    about snakeyaml in its package (the first, in time), one about the whole image (the last), and
+    1,000 about vulnerabilities the image does not have in between."""
+    product = {"@id": f"pkg:oci/api@sha256%3A{DIGEST}", "subcomponents": [{"@id": "pkg:maven/org.yaml/snakeyaml@1.33"}]}
+    in_package = {
+        "vulnerability": {"name": "CVE-2022-1471"},
+        "products": [product],
+        "status": "not_affected",
+        "justification": "vulnerable_code_not_in_execute_path",
+        "timestamp": "2024-12-01T00:00:00Z",
+    }
+    fillers = [
+        {
+            "vulnerability": {"name": f"CVE-2099-{10000 + i}"},
+            "status": "not_affected",
+            "justification": "component_not_present",
+            "timestamp": "2024-12-02T00:00:00Z",
+        }
+        for i in range(1000)
+    ]
+    whole = {
+        "vulnerability": {"name": "CVE-2022-1471"},
+        "status": "affected",
+        "action_statement": "Upgrade.",
+        "timestamp": "2024-12-03T00:00:00Z",
+    }
+    doc = {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://vex.example.com/two-batches",
+        "author": "Payments Security",
+        "timestamp": "2024-12-03T00:00:00Z",
+        "version": 1,
+        "statements": [in_package, *fillers, whole],
+    }
+    return json.dumps(doc).encode()
+
+
+def test_a_vex_document_sent_in_batches_leaves_what_one_request_would(cli, http, project, tmp_path):
+    """Where a statement about a package and one about the whole image fit a finding, the one about the
+    package is copied, whatever their order (ingest/vex.py). The client sends a document's notes in
+    batches of 1,000, and the server copies each batch's on its own: sent in plan order, the statement
+    about the whole image, in the second batch, undid the first batch's about the package."""
+    document = tmp_path / "two-batches.openvex.json"
+    document.write_bytes(_vex_over_two_batches())
+    states = {}
+    for way, target in (("one request", f"{project}-http"), ("client", project)):
+        scan = cli(
+            "ingest", "trivy", FIXTURES / "trivy/alpine-app-image.json", "--project", target, "--resource", IMAGE
+        )
+        assert scan.exit_code == 0, scan.output
+        if way == "client":
+            vex = cli("ingest", "openvex", document, "--project", target, "--resource", IMAGE)
+            assert vex.exit_code == 0 and "1002 notes created" in vex.output, vex.output
+        else:
+            url = f"/v1/projects/{target}/occurrences:ingest"
+            answer = http.post(url, params={"format": "openvex", "resourceUri": IMAGE}, data=document.read_bytes())
+            assert answer.status_code == 200, answer.text
+        findings = json.loads(cli("occurrences", "list", target, "--filter", 'kind="VULNERABILITY"').output)
+        states[way] = {
+            f["noteName"].rsplit("/", 1)[1]: f["vulnerability"]["vexAssessment"]["state"]
+            for f in findings
+            if "vexAssessment" in f["vulnerability"]
+        }
+    assert states["client"] == states["one request"] and list(states["client"].values()) == ["NOT_AFFECTED"], states
 
 
 def _server_answering(status: int):

@@ -75,5 +75,16 @@ def assessed(occurrence: dict, assessments: Mapping[str, dict]) -> dict | None:
     return {**occurrence, "vulnerability": {**occurrence["vulnerability"], "vexAssessment": vex}}
 
 
+def in_batch_order(notes: Mapping[str, dict]) -> list[str]:
+    """The names of `notes` in an order to send them in batches, each copied on its own, that ends as
+    copying them in one would: what names no package first, then what does, each in plan order. A later
+    batch's assessment of the whole artifact must not undo an earlier one's about the finding's package."""
+
+    def names_a_package(name: str) -> bool:
+        return names_package(notes[name].get("vulnerabilityAssessment", {}).get("product", {}).get("id", ""))
+
+    return sorted(notes, key=names_a_package)  # stable: plan order within each
+
+
 def _names_package(note: dict) -> bool:
     return names_package(note["vulnerabilityAssessment"]["product"].get("id", ""))
