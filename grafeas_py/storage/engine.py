@@ -157,11 +157,11 @@ def _plan_with_values(engine: Engine) -> None:
     psycopg prepares a statement once it has run five times on a connection, and after five runs of
     the prepared statement PostgreSQL may settle on a generic plan, made without the values. A
     lookup by one key loses nothing by it; a lookup by a list of keys does (see key_lists.py, whose
-    statements are marked so when compiled), and so does a page of a filtered list, since which index
-    serves it depends on the values. At 300,000 occurrences in 3 projects the cached plans of a page filtered on
-    a popular noteName read the note's occurrences in every project (41 ms, against 0.6 ms planned
-    with the values), and on two document fields the matches of every project (236 ms, against
-    0.9 ms). Planning a page anew costs a fraction of a millisecond."""
+    statements are marked so when compiled), and so does a page of a filtered list, since which
+    index serves it depends on the values. At 300,000 occurrences in 3 projects the cached plans of a
+    page filtered on a popular noteName read the note's occurrences in every project (41 ms, against
+    0.6 ms planned with the values), and on two document fields the matches of every project (236 ms,
+    against 0.9 ms). Planning a page anew costs a fraction of a millisecond."""
 
     @event.listens_for(engine, "do_execute")
     def _unprepared(cursor, statement, parameters, context):
