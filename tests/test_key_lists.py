@@ -20,11 +20,13 @@ def storage(app):
 
 
 def test_notes_are_found_by_any_number_of_keys(app, storage, project):
-    """None, one, a few, and more than a chunk of keys, some of notes that do not exist."""
+    """None, one, a few, and more than a chunk of keys, some of notes that do not exist, and keys that an
+    array's text form would have to quote: on PostgreSQL they travel as one array parameter."""
     service = app.extensions["grafeas"].service
-    made = [f"n-{i}" for i in range(_CHUNK + 100)]
+    quoted = ["NULL", "null", "a,b", "{c}", '"d"', "e\\f", " g ", "h i", "ü"]
+    made = quoted + [f"n-{i}" for i in range(_CHUNK + 100)]
     service.batch_create_notes(project, {i: CODEC.decode(NOTE, NOTE_BODIES["BUILD"]) for i in made})
-    for asked in ([], made[:1], made[:3] + ["gone"], made + ["gone", "n-1 "]):
+    for asked in ([], made[:1], quoted + ["gone", "g", "NUL"], made + ["gone", "n-1 "]):
         refs = [NoteRef(project, note_id) for note_id in asked]
         assert storage.note_kinds(refs) == {NoteRef(project, i): "BUILD" for i in asked if i in made}
         assert set(storage.get_notes(refs)) == {NoteRef(project, i) for i in asked if i in made}
