@@ -323,7 +323,8 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             chunk = note_ids[start : start + _CHUNK]
             query = select(notes.c.note_id).where(notes.c.project_id == project_id, one_of(notes.c.note_id, chunk))
             found.extend(conn.execute(query).scalars())
-        return sorted(found, key=note_ids.index)
+        position = {note_id: i for i, note_id in enumerate(note_ids)}  # list.index made 1000 of them 9 ms
+        return sorted(found, key=position.__getitem__)
 
     @staticmethod
     def _other_kinds(conn, project_id: str, new_notes: dict[str, dict]) -> dict[str, str]:

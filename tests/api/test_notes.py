@@ -229,6 +229,14 @@ class TestBatch:
         names = [n["name"] for n in r.json()["notes"]]
         assert names == [f"projects/{project}/notes/n{i}" for i in range(5)]
 
+    def test_a_batch_of_notes_some_existing_names_the_first_of_them_in_its_own_order(self, http, project):
+        for note_id in ("a", "z"):
+            create(http, project, note_id, NOTE_BODIES["BUILD"])
+        body = {"notes": {note_id: NOTE_BODIES["BUILD"] for note_id in ("m", "z", "a")}}
+        r = http.post(f"/v1/projects/{project}/notes:batchCreate", json=body)
+        assert r.status_code == 409 and f"'projects/{project}/notes/z' already exists" in r.text, r.text
+        assert http.get(f"/v1/projects/{project}/notes/m").status_code == 404
+
     def test_batch_is_atomic_on_invalid_item(self, http, project):
         body = {"notes": {"good": NOTE_BODIES["BUILD"], "bad": {"build": {}}}}
         r = http.post(f"/v1/projects/{project}/notes:batchCreate", json=body)
