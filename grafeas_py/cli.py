@@ -292,11 +292,17 @@ def _storage(seal_on_exit: bool = True):
         storage.dispose()
 
 
+# How long a command waits, before sealing, for the PostgreSQL transactions running then to end: until
+# they have, its own change is not yet sealable (a transaction id may be sealed only below every
+# running one), and it would be left for a server's sealer.
+_SEAL_WAIT = 10.0
+
+
 def _seal(storage) -> None:
     from .auth.audit import SealRefused
 
     try:
-        storage.seal_audit()
+        storage.seal_audit(wait=_SEAL_WAIT)
     except SealRefused as exc:
         click.echo(f"audit entries left unsealed: {exc}", err=True)
 
@@ -490,7 +496,7 @@ def audit_verify(checkpoint: tuple[int, str] | None, from_unkeyed: bool) -> None
     earlier = _old_key(from_unkeyed)
     with _storage(seal_on_exit=False) as storage:  # it seals first, below
         try:
-            storage.seal_audit(wait=10.0)
+            storage.seal_audit(wait=_SEAL_WAIT)
         except SealRefused as exc:
             click.echo(f"not sealing: {exc}", err=True)
         pending = storage.pending_audit_entries()

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from grafeas_py import create_app
 from grafeas_py.auth.settings import AuthSettings
 from grafeas_py.config import Settings
 from grafeas_py.storage.engine import make_engine
-from tests.conftest import Http, fresh_database_url, serve
+from tests.conftest import POSTGRES_URL, Http, fresh_database_url, serve
 from tests.factories import NOTE_BODIES
 from tests.test_cli import GRAFEAS_PY
 
@@ -141,3 +142,33 @@ def test_changes_made_on_the_command_line_are_sealed_into_the_audit_trail_at_onc
     engine.dispose()
     assert [(action, resource) for _, action, resource in sealed] == [("bindings.create", "projects/p")]
     assert sealed[0].principal.startswith("cli:") and pending == 0
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_a_command_seals_its_change_after_the_transactions_running_meanwhile(database):
+    """Transaction ids are the cluster's: one open in another database, as another client's, kept the
+    command's entry unsealable, and the command left it pending (a flaky failure of the test above).
+    Here that transaction ends half a second after the command's change is committed."""
+    engine = make_engine(database)
+    other = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+
+    def end_once_recorded(conn):
+        with engine.connect() as watch:
+            while not watch.execute(text("SELECT count(*) FROM audit_pending")).scalar():
+                watch.rollback()  # a fresh snapshot each time
+                time.sleep(0.01)
+        time.sleep(0.5)
+        conn.rollback()
+
+    with other.connect() as conn:
+        conn.execute(text("SELECT pg_current_xact_id()"))  # running, with an id below the command's
+        ending = threading.Thread(target=end_once_recorded, args=(conn,), daemon=True)
+        ending.start()
+        ok(database, "auth", "bind", "p", "auditor", "user:eve@example.com")
+        ending.join(timeout=30)
+    other.dispose()
+    with engine.connect() as conn:
+        sealed = conn.execute(text("SELECT action FROM audit_log")).scalars().all()
+        pending = conn.execute(text("SELECT count(*) FROM audit_pending")).scalar()
+    engine.dispose()
+    assert sealed == ["bindings.create"] and pending == 0
