@@ -308,11 +308,13 @@ def _seal(storage) -> None:
 
 
 @contextmanager
-def _admin():
+def _admin(*, changes: bool = True):
+    """The administration verbs, as the command line's principal; a command that `changes` something
+    seals what it recorded before it exits."""
     from .admin import Admin
     from .auth.context import acting_as
 
-    with _storage() as storage, acting_as(_cli_principal()):
+    with _storage(seal_on_exit=changes) as storage, acting_as(_cli_principal()):
         yield Admin(storage)
 
 
@@ -374,7 +376,7 @@ def token_list() -> None:
     """List the tokens (never their secrets)."""
     import datetime as dt
 
-    with _admin() as admin:
+    with _admin(changes=False) as admin:
         records = admin.tokens()
     now = dt.datetime.now(dt.UTC)
     click.echo(f"{'NAME':24} {'TOKEN ID':16}  {'CREATED':25}  {'EXPIRES':25}  STATE")
@@ -421,7 +423,7 @@ def unbind(project: str, role: str, member: str) -> None:
 @click.argument("project", required=False)
 def bindings(project: str | None) -> None:
     """List the role bindings, all or those on PROJECT."""
-    with _admin() as admin:
+    with _admin(changes=False) as admin:
         found = admin.bindings(project)
     click.echo(f"{'PROJECT':24} {'ROLE':24} MEMBER")
     for b in found:

@@ -13,8 +13,10 @@ from sqlalchemy import create_engine, text
 
 from grafeas_py import create_app
 from grafeas_py.auth.settings import AuthSettings
+from grafeas_py.cli import _SEAL_WAIT
 from grafeas_py.config import Settings
 from grafeas_py.storage.engine import make_engine
+from grafeas_py.wire.grafeas_types import CODEC, NOTE
 from tests.conftest import POSTGRES_URL, Http, fresh_database_url, serve
 from tests.factories import NOTE_BODIES
 from tests.test_cli import GRAFEAS_PY
@@ -172,3 +174,29 @@ def test_a_command_seals_its_change_after_the_transactions_running_meanwhile(dat
         pending = conn.execute(text("SELECT count(*) FROM audit_pending")).scalar()
     engine.dispose()
     assert sealed == ["bindings.create"] and pending == 0
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: set GRAFEAS_TEST_DATABASE_URL (.ci/run does)")
+def test_a_command_that_changes_nothing_does_not_wait_for_running_transactions(database):
+    """Only a command that recorded something waits to seal it, and only with something to seal. While
+    another transaction runs: `audit verify` with nothing pending, then, with a server's entry pending
+    and unsealable, listing bindings or tokens, must not wait for it."""
+    app = create_app(Settings(database_url=database, audit_seal_seconds=0))
+    other = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+
+    def quickly(*command):
+        started = time.monotonic()
+        ok(database, *command)
+        assert time.monotonic() - started < _SEAL_WAIT, command
+
+    with other.connect() as conn:
+        conn.execute(text("SELECT pg_current_xact_id()"))  # running, with an id below the entry's
+        with other.begin() as later:  # one that started later ended: a seal would now wait for the first
+            later.execute(text("SELECT pg_current_xact_id()"))
+        quickly("audit", "verify")
+        app.extensions["grafeas"].service.batch_create_notes("p", {"n": CODEC.decode(NOTE, NOTE_BODIES["BUILD"])})
+        quickly("auth", "bindings")
+        quickly("auth", "token", "list")
+        conn.rollback()
+    other.dispose()
+    app.extensions["grafeas"].storage.dispose()

@@ -55,7 +55,7 @@ _AUDIT_HEAD = select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
 _LOCK_AUDIT = text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
 # Below this PostgreSQL transaction id, every transaction has ended.
 _HORIZON = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-# The first transaction id not yet given out: every transaction that could have written by now is below it.
+# One past the newest transaction id that has ended: every change committed by now is below it.
 _NEXT_TXID = text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
 _SEAL_BATCH = 1000
 _ANY_PENDING = select(audit_pending.c.id).order_by(audit_pending.c.id).limit(1)
@@ -144,13 +144,14 @@ class AuthStorage:
     def seal_audit(self, wait: float = 0.0) -> int:
         """Link the pending entries that may be sealed into the chain; how many were sealed.
 
-        With `wait` (seconds), first wait up to that long for the PostgreSQL transactions running now
-        to end, so that every change committed before the call is sealed when it returns."""
-        if wait and self.engine.dialect.name == "postgresql":
-            self._wait_for_running_writers(wait)
+        With `wait` (seconds) and entries pending, first wait up to that long for the PostgreSQL
+        transactions running now to end, so that every change committed before the call is sealed
+        when it returns."""
         with self._read() as conn:
             if conn.execute(_ANY_PENDING).first() is None:
-                return 0  # the usual case between changes: no write transaction, no lock
+                return 0  # the usual case between changes: no write transaction, no lock, no wait
+        if wait and self.engine.dialect.name == "postgresql":
+            self._wait_for_running_writers(wait)
         sealed = 0
         while True:
             with self._write() as conn:
