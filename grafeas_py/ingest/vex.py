@@ -79,12 +79,9 @@ def in_batch_order(notes: Mapping[str, dict]) -> list[str]:
     """The names of `notes` in an order to send them in batches, each copied on its own, that ends as
     copying them in one would: what names no package first, then what does, each in plan order. A later
     batch's assessment of the whole artifact must not undo an earlier one's about the finding's package."""
-
-    def names_a_package(name: str) -> bool:
-        return names_package(notes[name].get("vulnerabilityAssessment", {}).get("product", {}).get("id", ""))
-
-    return sorted(notes, key=names_a_package)  # stable: plan order within each
+    return sorted(notes, key=lambda name: _names_package(notes[name]))  # stable: plan order within each
 
 
 def _names_package(note: dict) -> bool:
-    return names_package(note["vulnerabilityAssessment"]["product"].get("id", ""))
+    """Whether `note` is an assessment of one package (anything else: of no package)."""
+    return names_package(note.get("vulnerabilityAssessment", {}).get("product", {}).get("id", ""))
