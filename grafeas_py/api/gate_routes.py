@@ -100,11 +100,21 @@ def get_policy(project, policy_id):
 
 @blp.route("/policies/<segment:policy_id>", methods=["PATCH", "PUT"], endpoint="update_policy")
 @blp.doc(
-    requestBody=POLICY_BODY, summary="UpdatePolicy", description="Replaces the policy document, making a new revision."
+    requestBody=POLICY_BODY,
+    summary="UpdatePolicy",
+    description="Replaces the policy document, making a new revision. There is no updateMask: a request "
+    "with one is a 400.",
 )
 @blp.response(200, "Policy", description="The policy at its new revision.")
 def update_policy(project, policy_id):
     project = check_id("project", project)
+    # Ignored, as other unknown parameters are, a mask naming one field would have dropped every rule
+    # the body left out: a policy that allows what it denied before.
+    if {"updateMask", "update_mask"} & request.args.keys():
+        raise InvalidArgument(
+            "a policy is replaced whole, and updateMask is not supported: send the complete document "
+            "(GET the policy, change it, and PATCH or PUT all of it)"
+        )
     return respond(gate().update_policy(project, _policy_id(policy_id), policy_body()))
 
 

@@ -111,6 +111,18 @@ def test_put_replaces_the_policy_with_a_yaml_document_as_patch_does(http, polici
     assert http.get(f"{policies}/y").json()["revision"] == 2  # nothing written
 
 
+@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize("mask", ["updateMask", "update_mask"])
+def test_an_update_mask_is_refused_not_ignored(http, policies, method, mask):
+    """A policy is replaced whole: ignored, a mask naming its description would have dropped every rule."""
+    created = create(http, policies, "masked", VULN_POLICY)
+    r = getattr(http, method)(f"{policies}/masked", params={mask: "description"}, json={"description": "renamed"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "replaced whole" in r.json()["error"]["message"] and "updateMask" in r.json()["error"]["message"]
+    assert http.get(f"{policies}/masked").json() == created  # nothing written
+
+
 LATE, EARLY = "9999-12-31T23:59:59-23:00", "0001-01-01T00:00:00+01:00"
 
 
