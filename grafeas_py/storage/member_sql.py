@@ -120,8 +120,9 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     if len(path.runs) == 1:  # no repeated field on the way: one value per document
         expr = _scalar(table.c.data, path.runs[0], kind, leaf)
         if kind == "bool":  # bound, since SQLAlchemy refuses to order by a Python bool; false < true
-            literal = bindparam(None, literal, type_=Boolean)
-        condition = (compare_text if kind == "text" else compare)(expr, op, literal)
+            condition = compare(expr, op, bindparam(None, literal, type_=Boolean))
+        else:  # `literal` stays the value itself: the containment below puts it in a JSON document
+            condition = (compare_text if kind == "text" else compare)(expr, op, literal)
         if leaf.kind in ("float", "double"):
             # NaN reads as NULL, so its comparison is NULL, and NOT NULL is NULL too: as false, NaN
             # satisfies no comparison and the negation of any one holds for it (as for unset times).

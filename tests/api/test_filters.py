@@ -396,7 +396,8 @@ def test_a_field_an_element_leaves_out_reads_as_its_default(http, project):
 
 
 def test_booleans_order_false_before_true(http, project):
-    """`<` `<=` `>` `>=` on a boolean outside any repeated field were a 500 on both databases."""
+    """`<` `<=` `>` `>=` on a boolean outside any repeated field were a 500 on both databases; then `=` and
+    `:` were, on PostgreSQL."""
     note = f"projects/{project}/notes/cve"
     assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"]).ok
     names = {}
@@ -418,6 +419,10 @@ def test_booleans_order_false_before_true(http, project):
         assert matching(f'{field} <= "false"') == ["unfixable", "unsaid"], field
         assert matching(f"NOT {field} > false") == ["unfixable", "unsaid"], field
         assert matching(f"{field} >= false") == ["fixable", "unfixable", "unsaid"], field
+        assert matching(f"{field} = true") == matching(f"{field}:true") == ["fixable"], field
+        assert matching(f"{field} = false") == matching(f"{field}:false") == ["unfixable", "unsaid"], field
+        assert matching(f"{field} != true") == matching(f"NOT {field} = true") == ["unfixable", "unsaid"], field
+        assert matching(f"NOT {field} = false") == ["fixable"], field
 
 
 def test_times_under_repeated_fields_compare_as_times(http, project):
