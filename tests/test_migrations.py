@@ -363,19 +363,29 @@ def test_history_and_decisions_written_before_0013_keep_their_artifact_key_for_t
         app.extensions["grafeas"].storage.dispose()
 
 
-def test_keys_of_a_capitalized_host_kept_before_0014_are_computed_again(tmp_path, worker_id):
-    """0012 and 0013 kept `http://LOCALHOST/app@...`'s key as Docker Hub's `docker.io/LOCALHOST/app@...`;
-    reading LOCALHOST as a host since, the gate never found that occurrence or its finding, nor the
-    timeline its revisions and decisions."""
+_DIGEST = "sha256:" + "e" * 64
+
+
+@pytest.mark.parametrize(
+    "before, uri, stale, key",
+    [
+        # 0012 and 0013 kept `http://LOCALHOST/app@...`'s key as Docker Hub's `docker.io/LOCALHOST/app@...`.
+        ("0013", f"http://LOCALHOST/app@{_DIGEST}", f"docker.io/LOCALHOST/app@{_DIGEST}", f"localhost/app@{_DIGEST}"),
+        # Read as a package coordinate before 0017, `docker://X` was its own key, kept as none.
+        ("0016", f"docker://gcr.io/acme/app@{_DIGEST}", None, f"gcr.io/acme/app@{_DIGEST}"),
+    ],
+    ids=["0014-capitalized-host", "0017-image-transport"],
+)
+def test_keys_an_earlier_rule_kept_are_computed_again(tmp_path, worker_id, before, uri, stale, key):
+    """Keyed by the earlier rule, the gate never found that occurrence or its finding, nor the timeline its
+    revisions and decisions."""
     url = _fresh_url(tmp_path, worker_id)
-    db.upgrade(url, "0013")
-    digest = "sha256:" + "e" * 64
-    uri, stale, key = f"http://LOCALHOST/app@{digest}", f"docker.io/LOCALHOST/app@{digest}", f"localhost/app@{digest}"
-    other = f"http://gcr.io/acme/app@{digest}"  # no capital: its key stands
+    db.upgrade(url, before)
+    other = f"http://gcr.io/acme/other@{_DIGEST}"  # another image, whose key stands
     engine = make_engine(url)
     with engine.begin() as conn:
         _insert_old_note(conn)
-        for occurrence_id, (resource, kept) in {"o-caps": (uri, stale), "o-other": (other, other[7:])}.items():
+        for occurrence_id, (resource, kept) in {"o-stale": (uri, stale), "o-other": (other, other[7:])}.items():
             data = {**_OLD_OCCURRENCE, "name": f"projects/old/occurrences/{occurrence_id}", "resourceUri": resource}
             values = {"id": occurrence_id, "uri": resource, "key": kept, "data": json.dumps(data)}
             conn.execute(
@@ -424,7 +434,7 @@ def test_keys_of_a_capitalized_host_kept_before_0014_are_computed_again(tmp_path
             policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "MEDIUM"}}}
             assert http.post("/v1/projects/old/policies", params={"policyId": "p"}, json=policy).status_code == 200
             decision = http.post("/v1/projects/old/policies/p:evaluate", json={"resourceUri": key}).json()
-            assert [name.rsplit("/", 1)[1] for name in decision["usedOccurrences"]] == ["o-caps"], decision
+            assert [name.rsplit("/", 1)[1] for name in decision["usedOccurrences"]] == ["o-stale"], decision
             assert decision["decision"] == "DENY", decision
     finally:
         app.extensions["grafeas"].storage.dispose()
@@ -452,9 +462,9 @@ def test_the_index_an_early_0010_made_is_dropped(tmp_path, worker_id):
     assert "ix_occurrences_timeline" not in indexes
 
 
-@pytest.mark.parametrize("back_to", ["0014", "0011"])
+@pytest.mark.parametrize("back_to", ["0016", "0011"])
 def test_a_rollback_downgrades_with_data_and_upgrading_again_serves_it_all(tmp_path, worker_id, back_to):
-    """`db downgrade` one revision back (0014) or past the artifact keys (0011), on a database with notes,
+    """`db downgrade` one revision back (0016) or past the artifact keys (0011), on a database with notes,
     occurrences under a tag, their history, a policy, its decision and a sealed audit trail: each downgrade
     runs on stored rows, and upgrading again serves the same answers, gate decision included."""
     from grafeas_py.auth.audit import verify_chain

@@ -1,15 +1,17 @@
 """Artifact resource URIs: which kind of artifact a URI names, and the sha256 digest that pins its content.
 
-Three kinds:
+Four kinds:
 
-- image: no scheme, or `https://`/`http://`, and not a file (below). Pinned by a trailing
-  `@sha256:<64 lowercase hex>`, as in `https://gcr.io/acme/app@sha256:...` (Grafeas's form for
-  Docker images) or `gcr.io/acme/app:1.2@sha256:...`.
+- image: no scheme, `https://`/`http://`, or an image transport's `docker://`/`oci://` (skopeo, Helm,
+  ORAS), and not a file (below). Pinned by a trailing `@sha256:<64 lowercase hex>`, as in
+  `https://gcr.io/acme/app@sha256:...` (Grafeas's form for Docker images) or
+  `gcr.io/acme/app:1.2@sha256:...`. Every scheme names the same image.
 - file: a `file://` URI, or any URI whose path ends in `.jar`, `.war` or `.zip`. Pinned either by
   Grafeas's generic-file form `file://sha256:<hex>:<name>`, or by a `#sha256=<hex>` fragment, as pip
   and PEP 503 pin download URLs: `https://repo.example.com/app-1.2.jar#sha256=<hex>`.
-- package: any other scheme (`deb://`, `gav://`, `npm://`, `pip://`, `rpm://`, `nuget://` ...).
-  These are versioned coordinates that cannot carry a digest.
+- package: Grafeas's package coordinates (`deb://`, `gav://`, `npm://`, `nuget://`, `pip://`,
+  `rpm://`), versioned names that cannot carry a digest.
+- unknown: any other scheme. The gate cannot tell what it names, so it pins nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 FILE_SUFFIXES = (".jar", ".war", ".zip")
+# Schemes before an image reference; each is left off for the artifact's key, so all name one image.
+IMAGE_SCHEMES = frozenset({"http", "https", "docker", "oci"})
+PACKAGE_SCHEMES = frozenset({"deb", "gav", "npm", "nuget", "pip", "rpm"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _GRAFEAS_FILE = re.compile(r"sha256:([0-9a-f]{64}):(.+)", re.DOTALL)
 
@@ -29,7 +34,7 @@ class Artifact:
     """What the gate knows about an artifact from its URI alone."""
 
     uri: str
-    kind: str  # "image" | "file" | "package"
+    kind: str  # "image" | "file" | "package" | "unknown"
     digest: str | None  # lowercase hex sha256, None when the URI does not pin one
     digest_problem: str | None = None  # why a digest-like suffix is not a valid sha256 digest
 
@@ -43,9 +48,9 @@ def parse_artifact(uri: str) -> Artifact:
     path = rest.split("#", 1)[0].split("?", 1)[0]
     if scheme == "file" or path.lower().endswith(FILE_SUFFIXES):
         return _file(uri, scheme, rest)
-    if scheme in ("", "http", "https"):
+    if not scheme or scheme in IMAGE_SCHEMES:
         return _image(uri, rest)
-    return Artifact(uri, "package", None)
+    return Artifact(uri, "package" if scheme in PACKAGE_SCHEMES else "unknown", None)
 
 
 def artifact_digest(uri: str) -> str | None:
@@ -91,15 +96,16 @@ def image_reference(reference: str) -> str:
     return f"{name}@{digest}"
 
 
-def _without_web_scheme(uri: str) -> str:
+def _without_image_scheme(uri: str) -> str:
     scheme, sep, rest = uri.partition("://")
-    return rest if sep and scheme.lower() in ("http", "https") else uri
+    return rest if sep and scheme.lower() in IMAGE_SCHEMES else uri
 
 
 def artifact_key(uri: str) -> str:
     """What every resource URI naming the same artifact shares: `https://X` and `X` are one artifact
-    (the Kritis convention), and an image is named by `image_reference`. Other URIs stand as written."""
-    bare = _without_web_scheme(uri)
+    (the Kritis convention), as are `docker://X` and `oci://X`, and an image is named by
+    `image_reference`. Other URIs stand as written."""
+    bare = _without_image_scheme(uri)
     if parse_artifact(uri).kind == "image":
         return image_reference(bare)
     return bare
@@ -144,7 +150,7 @@ def resource_spellings(uri: str) -> list[str]:
     """The resource URIs an artifact's occurrences may be stored under, for an exact lookup of each:
     as written, with and without `https://`, and its image reference (tag dropped beside a digest,
     registry host in lower case and without `:443`, Docker Hub's aliases) with and without `https://`."""
-    bare = _without_web_scheme(uri)
+    bare = _without_image_scheme(uri)
     if bare == uri and "://" in uri:  # another scheme (file://, deb://, ...): written one way only
         return [uri]
     key = artifact_key(uri)

@@ -22,6 +22,16 @@ def check_identity(rule: IdentityRule, ctx: Context) -> list[Finding]:
     artifact = ctx.artifact
     if artifact.kind == "package" or artifact.digest is not None:
         return []
+    if artifact.kind == "unknown":  # judged as nothing, it would pass every rule that finds no occurrence
+        return [
+            Finding(
+                "DIGEST_MISSING",
+                f"{artifact.uri}: the gate does not know its scheme, so cannot tell what would run; name an image "
+                "as https://<registry>/<repository>@sha256:<digest> (docker:// and oci:// read the same), a file "
+                "as <url>#sha256=<digest> or file://sha256:<digest>:<name>, or a package as deb://, gav://, npm://, "
+                "nuget://, pip:// or rpm://",
+            )
+        ]
     if artifact.digest_problem:
         return [Finding("DIGEST_INVALID", f"{artifact.uri}: {artifact.digest_problem}")]
     if artifact.kind == "image":

@@ -16,41 +16,18 @@ Revises: 0013
 Create Date: 2026-11-28
 """
 
-import sqlalchemy as sa
 from alembic import op
 
-from grafeas_py.gate.artifacts import stored_artifact_key
+from grafeas_py.storage.artifact_keys import recompute_artifact_keys
 
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("occurrences", "history", "decisions")
-_CHUNK = 5000
-
 
 def upgrade() -> None:
-    conn = op.get_bind()
-    for name in _TABLES:
-        table = sa.table(name, sa.column("pk"), sa.column("resource_uri"), sa.column("artifact_key"))
-        after = 0
-        while True:  # by key, a chunk at a time: a table of millions is never held at once
-            rows = conn.execute(
-                sa.select(table.c.pk, table.c.resource_uri, table.c.artifact_key)
-                .where(table.c.pk > after, table.c.resource_uri.is_not(None))
-                .order_by(table.c.pk)
-                .limit(_CHUNK)
-            ).all()
-            if not rows:
-                break
-            changed = [{"row": pk, "key": key} for pk, uri, kept in rows if (key := stored_artifact_key(uri)) != kept]
-            if changed:
-                conn.execute(
-                    table.update().where(table.c.pk == sa.bindparam("row")).values(artifact_key=sa.bindparam("key")),
-                    changed,
-                )
-            after = rows[-1].pk
+    recompute_artifact_keys(op.get_bind())
 
 
 def downgrade() -> None:

@@ -55,6 +55,22 @@ SCENARIOS = [
     case("grafeas file uri", {}, [], "ALLOW", uri=f"file://sha256:{DIGEST}:app.jar"),
     case("file uri no digest", {}, [], "DENY", ["DIGEST_MISSING"], uri="file:///srv/app.jar"),
     case("package coordinate", {}, [], "ALLOW", uri="deb://bookworm:amd64:openssl:3.0.1"),
+    # An unknown scheme names no artifact the gate can judge: passed, no rule would have found anything.
+    case("unknown scheme", {}, [], "DENY", ["DIGEST_MISSING"], uri=f"htps://gcr.io/a@sha256:{DIGEST}", says="scheme"),
+    case(
+        "unknown scheme, tags allowed", {"identity": {"allowTags": True}}, [], "DENY", ["DIGEST_MISSING"], uri="x://a"
+    ),
+    case("docker transport", {}, [], "ALLOW", uri=f"docker://gcr.io/acme/app@sha256:{DIGEST}"),
+    case("docker transport by tag", {}, [], "DENY", ["TAG_NOT_DIGEST"], uri="docker://gcr.io/acme/app:1.0"),
+    case("oci transport by tag", {}, [], "DENY", ["TAG_NOT_DIGEST"], uri="OCI://gcr.io/acme/chart:1.2"),
+    case(
+        "a deny pattern holds for the docker transport",
+        {"artifacts": {"denyPatterns": ["docker.io/**"]}},
+        [],
+        "DENY",
+        ["ARTIFACT_DENIED"],
+        uri=f"docker://nginx@sha256:{DIGEST}",
+    ),
     # artifact patterns
     case(
         "allow pattern skips all",

@@ -81,6 +81,11 @@ def test_pattern_means_its_regex(pattern, value):
         (f"https://repo.example.com/app.jar?sha256={HEX}", "file", None),
         ("gav://org.apache:log4j-core:2.14.1", "package", None),
         ("deb://bookworm:amd64:openssl:3.0.1", "package", None),
+        (f"docker://gcr.io/acme/app@sha256:{HEX}", "image", HEX),
+        (f"Docker://gcr.io/acme/app@sha256:{HEX}", "image", HEX),
+        (f"oci://gcr.io/acme/charts/app@sha256:{HEX}", "image", HEX),
+        (f"htps://gcr.io/acme/app@sha256:{HEX}", "unknown", None),
+        (f"s3://bucket/app@sha256:{HEX}", "unknown", None),
     ],
 )
 def test_artifact(uri, kind, digest):
@@ -98,6 +103,9 @@ D = "sha256:" + "d" * 64
         (f"https://gcr.io/a@{D}", f"gcr.io/a@{D}"),
         (f"http://gcr.io/a@{D}", f"gcr.io/a@{D}"),
         (f"HTTPS://GCR.IO/a@{D}", f"https://gcr.io/a@{D}"),
+        (f"docker://gcr.io/a@{D}", f"https://gcr.io/a@{D}"),
+        (f"oci://gcr.io/a@{D}", f"gcr.io/a@{D}"),
+        ("docker://nginx:1.25", "https://docker.io/library/nginx:1.25"),
         (f"https://gcr.io/a:1.0@{D}", f"https://gcr.io/a@{D}"),  # the digest is what runs
         (f"https://index.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
         (f"registry-1.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
@@ -135,6 +143,7 @@ def test_not_the_same_resource(a, b):
 
 def test_resource_spellings_of_other_schemes_are_only_themselves():
     assert resource_spellings("deb://ubuntu/openssl") == ["deb://ubuntu/openssl"]
+    assert resource_spellings("s3://bucket/app") == ["s3://bucket/app"]
     assert resource_spellings(f"file://sha256:{'d' * 64}:a.jar") == [f"file://sha256:{'d' * 64}:a.jar"]
 
 
