@@ -77,6 +77,8 @@ def settled(review: Review, config) -> Verdict | None:
         return False, f"grafeas-py cannot judge {_what(review)}: {review.problem}; denied", []
     if config.policy_for(review.namespace) is None:
         return False, f"no gate policy is configured for namespace {review.namespace!r}; denied", []
+    if not review.images:  # an update that adds no image; any other review without one has a problem
+        return True, f"{_what(review)}: the update runs no image it did not run before", []
     return None
 
 

@@ -3,6 +3,7 @@ policy judges them, and the review to answer. Pure: the HTTP view evaluates and 
 
 Images come from Pods (containers, initContainers, ephemeralContainers) and from the pod templates
 of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs.
+An UPDATE is judged on the images it adds to those its `oldObject` ran; one that adds none is admitted.
 An image becomes a resource URI as Kritis builds it: `https://` + the fully qualified reference
 (`nginx` is `docker.io/library/nginx`). A reference carrying a digest is judged by its digest alone.
 """
@@ -142,6 +143,8 @@ def parse_review(body) -> Review:
                 problem = exc.message
         if problem is None and not images:
             problem = f"the {kind_name} names no container image, which every {kind_name} does"
+        if problem is None and operation == "UPDATE":
+            images = _not_run_before(images, kind_name, request.get("oldObject"))
     elif operation not in NO_IMAGE_OPERATIONS:
         problem = f"unknown operation {operation!r}; expected CREATE, UPDATE, DELETE or CONNECT"
     return Review(
@@ -155,6 +158,17 @@ def parse_review(body) -> Review:
         breakglass=_breakglass(kind_name, obj or {}),
         problem=problem,
     )
+
+
+def _not_run_before(images: list[str], kind: str, old) -> list[str]:
+    """The images an update adds: those its object ran before were judged when they came (a scale-down, a
+    finalizer removed or a rollout's old ReplicaSet emptied must not be refused for them). Without an
+    object before it to compare with, every image is new."""
+    try:
+        before = {resource_uri(image) for image in images_of(kind, old)} if isinstance(old, dict) else set()
+    except InvalidArgument:  # what it ran cannot be read: judge everything
+        before = set()
+    return [image for image in images if resource_uri(image) not in before]
 
 
 def _unjudgeable(kind: str, obj: dict | None, namespace: str) -> str | None:

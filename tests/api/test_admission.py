@@ -143,13 +143,43 @@ def test_init_and_ephemeral_containers_count(webhook, containers):
     assert answer["allowed"] is False and TAGGED in answer["status"]["message"]
 
 
+def test_an_update_is_judged_on_the_images_it_adds(webhook):
+    """The Deployment controller emptying a rollout's old ReplicaSet, a Pod's last finalizer removed: the
+    images the object ran before were judged when they came, and refusing them again stalled rollouts
+    and deletions for an image that had since gained a finding."""
+    path = ["spec", "template", "spec"]
+    before = with_images({"kind": "ReplicaSet", "metadata": {"name": "w", "namespace": "prod"}}, path, [TAGGED])
+    scaled_down = copy.deepcopy(before)
+    scaled_down["spec"]["replicas"] = 0
+    answer = post(webhook, review(scaled_down, operation="UPDATE", oldObject=before))
+    assert answer["allowed"] is True and "runs no image it did not run before" in answer["status"]["message"]
+    respelled = with_images(scaled_down, path, ["GCR.IO/acme/app:1.0"])  # the same image, as a runtime pulls it
+    assert post(webhook, review(respelled, operation="UPDATE", oldObject=before))["allowed"] is True
+
+    added = with_images(scaled_down, path, [TAGGED, "gcr.io/acme/sidecar:2"])
+    answer = post(webhook, review(added, operation="UPDATE", oldObject=before))
+    assert answer["allowed"] is False, answer
+    assert "gcr.io/acme/sidecar:2" in answer["status"]["message"] and TAGGED not in answer["status"]["message"]
+
+    # Nothing to compare with, or nothing readable: every image is judged.
+    for old in ({}, None, "x", with_images(before, path, [None])):
+        answer = post(webhook, review(scaled_down, operation="UPDATE", oldObject=old))
+        assert answer["allowed"] is False and TAGGED in answer["status"]["message"], old
+    debugged = copy.deepcopy(POD)
+    debugged["spec"]["ephemeralContainers"] = [{"name": "debug", "image": TAGGED}]
+    answer = post(webhook, review(debugged, operation="UPDATE", subResource="ephemeralcontainers", oldObject=POD))
+    assert answer["allowed"] is False and TAGGED in answer["status"]["message"]
+
+
 def test_breakglass_annotation_admits_and_warns(webhook, gate_project):
     pod = with_images(POD, ["spec"], [TAGGED])
     pod["metadata"]["annotations"] = {"grafeas-py.dev/breakglass": "INC-7: hotfix"}
     answer = post(webhook, review(pod))
     assert answer["allowed"] is True
     assert any("breakglass" in w for w in answer["warnings"])
-    recorded = requests.get(f"{webhook}/v1/projects/{gate_project}/decisions").json()["decisions"]
+    # Every test of the module records in this project: read them all, not a first page.
+    decisions = f"{webhook}/v1/projects/{gate_project}/decisions"
+    recorded = requests.get(decisions, params={"pageSize": 1000}).json()["decisions"]
     assert any(d.get("breakglass") == {"justification": "INC-7: hotfix"} for d in recorded)
 
 
