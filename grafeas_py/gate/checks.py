@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from .artifacts import canonical_uri
-from .context import Context, Finding, malformed
+from .context import Context, Finding, canonical_note_name, malformed
 from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule, SecretRule
 from .occurrences import Malformed, get, get_list, get_time
 from .patterns import Pattern, any_match
@@ -80,8 +80,13 @@ def check_scan(rule: ScanRule, ctx: Context) -> list[Finding]:
     """A DISCOVERY occurrence that finished successfully within maxAge; never scanned is not clean."""
     newest = None
     unfinished: list[tuple[str, str]] = []
+    other_analyses: list[tuple[str, str]] = []
     problems = []
     for occurrence in ctx.of_kind("DISCOVERY"):
+        analysis = _analysis_kind(occurrence, ctx)
+        if analysis not in (None, "VULNERABILITY"):  # an SBOM's or a build's discovery scanned no vulnerability
+            other_analyses.append((analysis, occurrence["name"]))
+            continue
         try:
             status = get(occurrence, "discovery.analysisStatus", str, "ANALYSIS_STATUS_UNSPECIFIED")
             if status not in SCAN_SUCCEEDED:
@@ -118,8 +123,24 @@ def check_scan(rule: ScanRule, ctx: Context) -> list[Finding]:
         return [Finding("NOT_SCANNED", message, tuple(name for _, name in unfinished)), *problems]
     if problems:
         return [Finding("NOT_SCANNED", f"{ctx.uri} has no readable vulnerability scan"), *problems]
+    if other_analyses:
+        kinds = ", ".join(sorted({kind for kind, _ in other_analyses}))
+        message = (
+            f"{ctx.uri} has never been scanned for vulnerabilities: its DISCOVERY occurrences are on notes of "
+            f"other analyses ({kinds}); never scanned is not clean"
+        )
+        return [Finding("NOT_SCANNED", message, tuple(name for _, name in other_analyses))]
     message = f"{ctx.uri} has never been scanned for vulnerabilities (no DISCOVERY occurrence)"
     return [Finding("NOT_SCANNED", message + "; never scanned is not clean")]
+
+
+def _analysis_kind(occurrence: dict, ctx: Context) -> str | None:
+    """The analysis a DISCOVERY occurrence's note says it records (`discovery.analysisKind`), or None when
+    the note says none or was not read (deleted, or no notes given)."""
+    note = (ctx.notes or {}).get(canonical_note_name(occurrence.get("noteName")))
+    discovery = note.get("discovery") if isinstance(note, dict) else None
+    kind = discovery.get("analysisKind") if isinstance(discovery, dict) else None
+    return kind if isinstance(kind, str) and kind != "NOTE_KIND_UNSPECIFIED" else None
 
 
 def check_provenance(rule: ProvenanceRule, ctx: Context) -> list[Finding]:

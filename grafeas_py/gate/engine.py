@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from grafeas_py.errors import InvalidArgument
@@ -109,15 +109,18 @@ def evaluate(
 def notes_needed(policy: Policy, occurrences: list[dict]) -> set[str]:
     """The names of the notes `evaluate` reads, to be given as its `notes`: those of the VULNERABILITY
     occurrences that leave their severity (or CVSS score, under a maximum) to their note, the assessment
-    notes of their VEX states, which say which packages an assessment covers, and, for a Rego module,
-    which may read any of them, the notes of all the occurrences."""
+    notes of their VEX states, which say which packages an assessment covers, the notes of DISCOVERY
+    occurrences under a scan rule, which say what was analysed, and, for a Rego module, which may read any
+    of them, the notes of all the occurrences."""
     needed = vulnerability_notes_needed(policy.rules.vulnerabilities, occurrences)
+    if policy.rules.scan is not None:
+        needed.update(_note_names(o for o in occurrences if isinstance(o, dict) and o.get("kind") == "DISCOVERY"))
     if policy.rego is not None:
         needed.update(_note_names(occurrences))
     return needed
 
 
-def _note_names(occurrences: list) -> set[str]:
+def _note_names(occurrences: Iterable) -> set[str]:
     """The canonical names of the notes these occurrences are on."""
     names = (canonical_note_name(o.get("noteName")) for o in occurrences if isinstance(o, dict))
     return {name for name in names if isinstance(name, str) and name}

@@ -566,6 +566,26 @@ def test_never_scanned_is_not_clean_and_a_fresh_scan_passes(http, project, polic
     assert evaluate(http, policies, "scanned")["decision"] == "ALLOW"
 
 
+@pytest.mark.parametrize("analysis, counts", [("VULNERABILITY", True), ("SBOM_REFERENCE", False)])
+def test_a_discovery_counts_as_a_scan_unless_its_note_records_another_analysis(
+    http, project, policies, analysis, counts
+):
+    """A successful SBOM discovery (analysisKind SBOM_REFERENCE) passed a scan rule: never scanned for
+    vulnerabilities, the artifact was allowed as if it had been."""
+    create(http, policies, "scanned", {"rules": {"scan": {"maxAge": "3650d"}}})
+    body = {"discovery": {"analysisKind": analysis}}
+    r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "discovered"}, json=body)
+    assert r.status_code == 200, r.text
+    found = occurrence(http, project, occurrence_body("DISCOVERY", r.json()["name"], IMAGE))
+    decision = evaluate(http, policies, "scanned")
+    if counts:
+        assert decision["decision"] == "ALLOW", decision
+        return
+    [violation] = decision["violations"]
+    assert violation["code"] == "NOT_SCANNED" and violation["evidence"] == [found], decision
+    assert "on notes of other analyses (SBOM_REFERENCE)" in violation["message"]
+
+
 def test_signed_attestation_is_verified(http, project, policies):
     qa = signer("ECDSA_P256_SHA256", "qa-1")
     qa_note = note(http, project, "qa", "ATTESTATION")
