@@ -39,6 +39,7 @@ SECRET_KIND_BY_RULE = {
     "hugging-face-access-token": "SECRET_KIND_HUGGINGFACE_API_KEY",
     "stripe-secret-token": "SECRET_KIND_STRIPE_SECRET_KEY",
 }
+PACKAGE_CLASSES = ("os-pkgs", "lang-pkgs")  # the Results[].Class of what the vulnerability scanner read
 _MAX_LINE = 2**31 - 1  # FileLocation.lineNumber is an int32
 _REMEDIATION = "Remove the secret from the artifact and revoke it: whoever can pull the artifact can read it."
 
@@ -237,8 +238,10 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan the notes and occurrences of a Trivy report."""
     report = parse(raw)
     findings = [_finding(result, v) for result in report.results for v in result.vulnerabilities]
-    scan = Scan(scanner="Trivy", scanned_at=report.created_at)
-    add_findings(plan, findings, scan)
+    # The vulnerability scanner reports each set of packages it read, clean ones too; a report of secrets
+    # or configuration checks alone (`trivy config`, `--scanners secret`) scanned no vulnerability.
+    scanned = findings or any(result.result_class in PACKAGE_CLASSES for result in report.results)
+    add_findings(plan, findings, Scan(scanner="Trivy", scanned_at=report.created_at) if scanned else None)
     for result in report.results:
         for secret in result.secrets:
             _add_secret(plan, result.target, secret)

@@ -114,6 +114,20 @@ def test_a_clean_scan_is_one_discovery_and_no_vulnerability():
     assert list(plan.notes) == [note_name("trivy-scan")]
 
 
+@pytest.mark.parametrize("kept", [("config",), ("secret",), ()], ids=["config-only", "secrets-only", "no-results"])
+def test_a_report_without_the_vulnerability_scanners_results_records_no_scan(kept):
+    """`trivy config` or `--scanners secret` scanned no package for vulnerabilities: recorded as a scan, such a
+    report let an image that never had one through a gate's scan rule."""
+    doc = json.loads(raw("trivy/image-with-secrets.json"))
+    misconfigured = json.loads(raw("trivy/image-with-misconfigurations.json"))
+    results = doc["Results"] + [r for r in misconfigured["Results"] if r["Class"] == "config"]
+    doc["Results"] = [r for r in results if r["Class"] in kept]
+    plan = ingest("trivy", json.dumps(doc).encode())
+    assert not [o for o in plan.occurrences if "discovery" in o.body]
+    assert note_name("trivy-scan") not in plan.notes
+    assert bool(plan.occurrences) == bool(kept)  # what it found is still recorded
+
+
 def test_each_new_report_is_a_new_scan_while_findings_keep_their_keys():
     first = ingest("trivy", "trivy/alpine-app-image.json")
     doc = json.loads(raw("trivy/alpine-app-image.json"))
