@@ -278,26 +278,44 @@ def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
     for occurrence in ctx.of_kind("PACKAGE"):
         try:
             name = get(occurrence, "package.name", str, "")
-            version = version_text(get(occurrence, "package.version", dict, {}))
+            versions = _package_versions(occurrence)
             expression = get(occurrence, "package.license.expression", str, "")
         except Malformed as error:
             findings.append(malformed(occurrence, error, "the gate cannot tell which package it is"))
             continue
         evidence = (occurrence["name"],)
         for denied in rule.deny_packages:
-            if denied.name.matches(name) and (not denied.versions or any_match(denied.versions, version)):
-                shown = f"{name} {version}".rstrip()
-                versions = ", ".join(p.text for p in denied.versions)
-                pattern = f"{denied.name.text} {versions}".rstrip()
-                message = f"{ctx.uri} contains the package {shown}, which the policy denies ({pattern})"
-                findings.append(Finding("PACKAGE_DENIED", message, evidence))
-                break
+            if not denied.name.matches(name):
+                continue
+            if not versions:  # a version it does not give may be a denied one: judged as one, as unknown severities are
+                shown = f"{name} (no version given)" if denied.versions else name
+            elif denied.versions:
+                shown = next((f"{name} {v}" for v in versions if any_match(denied.versions, v)), None)
+                if shown is None:
+                    continue
+            else:
+                shown = f"{name} {versions[0]}"
+            denied_versions = ", ".join(p.text for p in denied.versions)
+            pattern = f"{denied.name.text} {denied_versions}".rstrip()
+            message = f"{ctx.uri} contains the package {shown}, which the policy denies ({pattern})"
+            findings.append(Finding("PACKAGE_DENIED", message, evidence))
+            break
         for licence in license_ids(expression):
             if licence.upper() in rule.deny_licenses:
                 what = name or "a package"
                 message = f"{ctx.uri} contains {what} under the licence {licence}, which the policy denies"
                 findings.append(Finding("LICENSE_DENIED", message, evidence))
     return findings
+
+
+def _package_versions(occurrence: dict) -> list[str]:
+    """A PACKAGE occurrence's versions: `package.version`, else those of its locations (where Grafeas kept
+    them before v1, and older writers still do)."""
+    version = version_text(get(occurrence, "package.version", dict, {}))
+    if version:
+        return [version]
+    locations = get_list(occurrence, "package.location")
+    return list(dict.fromkeys(v for loc in locations if (v := version_text(get(loc, "version", dict, {})))))
 
 
 def license_ids(expression: str) -> list[str]:

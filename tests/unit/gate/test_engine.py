@@ -38,6 +38,15 @@ def case(name, rules, occurrences, decision, violations=(), warnings=(), *, uri=
     return pytest.param(rules, occurrences, decision, list(violations), list(warnings), uri, doc or {}, says, id=name)
 
 
+def located(name, *versions, own=""):
+    """A PACKAGE occurrence with versions in its locations, as before Grafeas v1 (and its `own` version)."""
+    body = package(name, own)
+    body["package"]["location"] = [
+        {"cpeUri": "cpe:/a:apache:log4j", "version": {"kind": "NORMAL", "name": v}} for v in versions
+    ]
+    return body
+
+
 SCENARIOS = [
     # identity
     case("digest image passes", {}, [], "ALLOW"),
@@ -479,6 +488,35 @@ SCENARIOS = [
         "allowed version",
         {"packages": {"denyPackages": [{"name": "log4j-core", "versions": ["2.1*"]}]}},
         [package("log4j-core", "2.20.0")],
+        "ALLOW",
+    ),
+    # Before v1, Grafeas kept a package's version in its locations, as older writers still do.
+    case(
+        "denied version in a location",
+        {"packages": {"denyPackages": [{"name": "log4j-core", "versions": ["2.1*"]}]}},
+        [located("log4j-core", "2.20.0", "2.14.1")],
+        "DENY",
+        ["PACKAGE_DENIED"],
+        says="log4j-core 2.14.1,",
+    ),
+    case(
+        "allowed version in a location",
+        {"packages": {"denyPackages": [{"name": "log4j-core", "versions": ["2.1*"]}]}},
+        [located("log4j-core", "2.20.0")],
+        "ALLOW",
+    ),
+    case(
+        "no version given is judged as a denied one",
+        {"packages": {"denyPackages": [{"name": "log4j-core", "versions": ["2.1*"]}]}},
+        [package("log4j-core")],
+        "DENY",
+        ["PACKAGE_DENIED"],
+        says="log4j-core (no version given)",
+    ),
+    case(
+        "the package's own version wins over its locations'",
+        {"packages": {"denyPackages": [{"name": "log4j-core", "versions": ["2.1*"]}]}},
+        [located("log4j-core", "2.14.1", own="2.20.0")],
         "ALLOW",
     ),
     case(
