@@ -252,6 +252,10 @@ class Codec:
                     raise DecodeError(path, f"{quoted(value)} is not a {enum.full_name}; expected one of {allowed}")
         elif isinstance(value, int) and not isinstance(value, bool):
             number = value
+        elif isinstance(value, float) and value.is_integer() and abs(value) < 2**31:  # 1.0, 1e0: protobuf takes them
+            number = int(value)
+        elif isinstance(value, float):
+            raise DecodeError(path, f"{quoted(value)} is not a valid {enum.full_name} number")
         else:
             raise DecodeError(path, f"expected an enum name or number, got {type_name(value)}")
         name = enum.names.get(number)

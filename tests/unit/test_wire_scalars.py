@@ -122,7 +122,7 @@ FLOAT32_MAX = "json_format refuses numbers above the largest float32, its own 3.
 FLOAT32_MAX_WRITTEN = "the codec writes the largest float32 exactly: json_format refuses the 3.4028235e38 it prints"
 BOOL_AS_NUMBER = "json_format takes true as the number 1; the codec takes booleans only for bools"
 ENUM_UNKNOWN = "json_format keeps numbers an open enum does not declare; the codec stores names, so refuses them"
-ENUM_NOT_INTEGER = "json_format takes true and floats as enum numbers (5.5 as 5); the codec takes integers only"
+ENUM_NOT_INTEGER = "json_format takes true and fractions as enum numbers (5.5 as 5); the codec takes whole numbers only"
 BASE64 = "json_format's base64 skips characters outside the alphabet and stops at padding; the codec wants well-formed"
 RFC3339 = "json_format's strptime takes one-digit fields, an empty fraction and offsets past 23:59; RFC 3339 does not"
 DURATION = "json_format reads durations with int() and float() ('+', spaces, '_', '1.s', 10 digits cut to 9)"
@@ -148,7 +148,7 @@ DIFFERENCES = {
     **_each(("float",), ['"3.4028235e38"', '"3.4028234663852886e38"'], FLOAT32_MAX_WRITTEN),
     **_each(FLOATS, ["true"], BOOL_AS_NUMBER),
     **_each(("enum",), ["99", '"99"', "-1"], ENUM_UNKNOWN),
-    **_each(("enum",), ["5.0", "5.5", "1e0", "true"], ENUM_NOT_INTEGER),
+    **_each(("enum",), ["5.5", "true"], ENUM_NOT_INTEGER),
     **_each(("enum",), ['"+5"', '" 5"'], ASCII),
     **_each(("bytes",), ['"AQ==="', '"AQI=="', '"====="', '"AQ==AQ=="', '"A Q=="', '"AQ==\\n"', '"!!!!"'], BASE64),
     **_each(("bytes",), ['"AQ=a"'], BASE64),
