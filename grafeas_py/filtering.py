@@ -44,7 +44,8 @@ NUMBER.2: /-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/ | /-Infinity\b/
 // A call has its `(` right after the name, so in `kind = BUILD (a OR b)` the group is a term of its
 // own (implicit AND), not arguments; keywords come first: `NOT(a)` is a negation.
 FUNC_NAME.2: /[A-Za-z_][A-Za-z0-9_]*(?=\()/
-NAME: /[A-Za-z_][A-Za-z0-9_]*/
+// Not a keyword either: read as a name where the keyword could not stand, `NOT NOT a` was `NOT` alone.
+NAME: /(?!(?:AND|OR|NOT)\b)[A-Za-z_][A-Za-z0-9_]*/
 %ignore /\s+/
 """
 

@@ -213,6 +213,17 @@ def _column_comparison(node: Compare, kind: str, column, table):
     return compare_text(column, "=" if op == ":" else op, text)
 
 
+# What each field that is not free text is, and how to compare it instead of has_prefix or has_suffix.
+_NOT_TEXT = {
+    "note": "names a note whole: compare it with = or != (or noteProjectId and noteId with has_prefix)",
+    "policy": "names a policy whole: compare it with = or != (or policyId with has_prefix)",
+    "kind": "is a kind: compare it with = or !=",
+    "decision": "is a decision: compare it with = or !=",
+    "time": "is a time: compare it with = != < <= > >=",
+    "number": "is a number: compare it with = != < <= > >=",
+}
+
+
 def _call(node: Call, table):
     if node.function not in ("has_prefix", "has_suffix"):
         raise InvalidArgument(f"filter: unknown function {node.function!r}; functions are has_prefix, has_suffix")
@@ -223,7 +234,7 @@ def _call(node: Call, table):
     if kind == "member":
         return member_condition(column, node.function, value, table)
     if kind != "text":
-        raise InvalidArgument(f"filter: {node.function} applies to text fields, not to {field.name}")
+        raise InvalidArgument(f"filter: {node.function} applies to free text; {field.name} {_NOT_TEXT[kind]}")
     text = _text(value, field)
     if node.function == "has_prefix":
         return _starts_with(column, text)

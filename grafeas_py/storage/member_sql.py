@@ -101,7 +101,7 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     kind = _leaf_kind(path)
     if op in ("has_prefix", "has_suffix"):
         if kind != "text":
-            raise InvalidArgument(f"filter: {op} applies to text fields, not to {path.name}")
+            raise InvalidArgument(f"filter: {op} applies to free text; {path.name} is not text: compare it instead")
         op = "prefix" if op == "has_prefix" else "suffix"
     if op == ":" and kind == "time":
         raise InvalidArgument(f"filter: {path.name} is a time: compare it with = != < <= > >=")
