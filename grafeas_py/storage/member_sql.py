@@ -39,6 +39,7 @@ from sqlalchemy.types import Boolean
 
 from ..errors import InvalidArgument
 from ..filtering import Field, Value
+from ..wire.codec import canonical_base64
 from ..wire.grafeas_types import NOTE, OCCURRENCE
 from ..wire.schema import Field as SchemaField
 from ..wire.timestamps import to_micros
@@ -108,6 +109,11 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     literal = _literal(path, kind, value)
     if op == ":":
         op = "="
+    if leaf.kind == "bytes" and op in ("=", "!="):  # stored as the codec writes bytes, whatever spelling was sent
+        try:
+            literal = canonical_base64(literal)
+        except ValueError:
+            raise InvalidArgument(f"filter: {path.name} holds bytes: {literal!r} is not base64") from None
     if kind == "int64":
         exact = _int64_comparison(path, op, literal)
         if isinstance(exact, bool):  # the literal decides it for every value the field can hold

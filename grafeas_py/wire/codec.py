@@ -84,6 +84,18 @@ def _rounded_float32(value: float) -> float:
     return rounded
 
 
+def canonical_base64(text: str) -> str:
+    """Standard, padded base64 of the bytes `text` encodes in either alphabet, with or without padding;
+    ValueError when it is not base64."""
+    text = text.replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError("not valid base64") from None
+    return base64.b64encode(raw).decode("ascii")
+
+
 class Codec:
     """Decodes client JSON into canonical dicts and encodes them back out."""
 
@@ -344,13 +356,10 @@ class Codec:
     def _bytes(value, path: str) -> str:
         if not isinstance(value, str):
             raise DecodeError(path, f"expected base64 text, got {type_name(value)}")
-        text = value.replace("-", "+").replace("_", "/")
-        text += "=" * (-len(text) % 4)
         try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
+            return canonical_base64(value)
+        except ValueError:
             raise DecodeError(path, "not valid base64") from None
-        return base64.b64encode(raw).decode("ascii")
 
     def _well_known(self, msg: Message, value, path: str):
         wk = msg.well_known

@@ -425,6 +425,31 @@ def test_booleans_order_false_before_true(http, project):
         assert matching(f"NOT {field} = false") == ["fixable"], field
 
 
+def test_bytes_match_whatever_base64_spelling_the_filter_uses(http, project):
+    """Stored as standard padded base64, bytes were compared as the filter spelled them: the url-safe or
+    unpadded spelling the API accepts in a body found nothing, and text that is not base64 was no error."""
+    note = f"projects/{project}/notes/qa"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "qa"}, json=NOTE_BODIES["ATTESTATION"]).ok
+    names = {}
+    for label, payload in (("hi", "aGk"), ("fbff", "-_8")):  # b"hi" and b"\xfb\xff", sent unpadded and url-safe
+        body = occurrence_body("ATTESTATION", note)
+        body["attestation"] = {"serializedPayload": payload}
+        r = http.post(f"/v1/projects/{project}/occurrences", json=body)
+        assert r.status_code == 200, r.text
+        names[r.json()["name"]] = label
+
+    def matching(filter_):
+        return sorted(names[o["name"]] for o in listed(http, f"/v1/projects/{project}/occurrences", filter_))
+
+    for spelling in ("+/8=", "+/8", "-_8=", "-_8"):
+        assert matching(f'attestation.serializedPayload = "{spelling}"') == ["fbff"], spelling
+        assert matching(f'attestation.serializedPayload != "{spelling}"') == ["hi"], spelling
+    assert matching('attestation.serializedPayload:"aGk"') == ["hi"]
+    assert matching('has_prefix(attestation.serializedPayload, "aG")') == ["hi"]  # a prefix of the text as stored
+    r = http.get(f"/v1/projects/{project}/occurrences", params={"filter": 'attestation.serializedPayload = "!!"'})
+    assert r.status_code == 400 and "attestation.serializedPayload holds bytes: '!!' is not base64" in r.text
+
+
 def test_times_under_repeated_fields_compare_as_times(http, project):
     provider = f"{project}-provider"
     old, new = (
