@@ -188,7 +188,13 @@ def _column_comparison(node: Compare, kind: str, column, table):
         if op == ":" or not isinstance(value.value, float):
             raise InvalidArgument(f"filter: {name} is a number: compare it with = != < <= > >= and a number")
         return compare(column, op, value.value)
-    text = _text(value, node.field)
+    number = value.value if kind == "kind" and isinstance(value.value, float) else None
+    if number is not None:  # by number too, as enums are in bodies and in member filters
+        if not number.is_integer() or int(number) not in NOTE_KIND.names:
+            raise InvalidArgument(f"filter: {number:g} is not a kind number; kinds are " + ", ".join(NOTE_KIND.numbers))
+        text = NOTE_KIND.names[int(number)]
+    else:
+        text = _text(value, node.field)
     if kind == "decision" and text not in DECISIONS:
         raise InvalidArgument(f"filter: {text!r} is not a decision; decisions are " + ", ".join(DECISIONS))
     if kind == "policy":
