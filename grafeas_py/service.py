@@ -227,7 +227,14 @@ class Grafeas:
         created = self.storage.create_occurrences_unless_taken(project_id, prepared)
         if created is not None:
             return created
-        stored = self.storage.get_occurrences(project_id, ids)
+        # One place past the request's last: taken, the key's first request held more items than this one.
+        beyond = keyed_id(principal, project_id, key, str(len(bodies)))
+        stored = self.storage.get_occurrences(project_id, [*ids, beyond])
+        if stored.pop(beyond, None) is not None:
+            raise AlreadyExists(
+                f"Idempotency-Key {key!r} was used in project {project_id!r} for a request of more occurrences "
+                "than this one; send that request again whole, or use a new key for a new request"
+            )
         if not stored:  # taken, yet none of them is there: what the key created was deleted
             raise AlreadyExists(
                 f"Idempotency-Key {key!r} was used in project {project_id!r} for occurrences that were "

@@ -72,6 +72,23 @@ def test_a_key_used_for_another_request_is_409_and_writes_nothing(http, project,
     assert listed(http, project) == [first.json()]
 
 
+def test_a_retry_of_part_of_a_batch_is_409_not_the_part(http, project, note):
+    """A key's batch of three retried as its first item alone answered 200 with that one occurrence."""
+    headers = key()
+    items = [occurrence_body("VULNERABILITY", note, f"{IMAGE}-{i}") for i in range(3)]
+    first = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items}, headers=headers)
+    assert first.status_code == 200, first.text
+    for path, body in (
+        ("occurrences:batchCreate", {"occurrences": items[:2]}),
+        ("occurrences:batchCreate", {"occurrences": items[:1]}),
+        ("occurrences", items[0]),
+    ):
+        r = http.post(f"/v1/projects/{project}/{path}", json=body, headers=headers)
+        assert r.status_code == 409 and r.json()["error"]["status"] == "ALREADY_EXISTS", r.text
+        assert "for a request of more occurrences than this one" in r.json()["error"]["message"]
+    assert sorted(o["name"] for o in listed(http, project)) == sorted(o["name"] for o in first.json()["occurrences"])
+
+
 def test_a_retry_after_the_occurrence_changed_is_409(http, project, note):
     headers, body = key(), occurrence_body("VULNERABILITY", note)
     created = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers).json()
