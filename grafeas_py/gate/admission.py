@@ -26,6 +26,8 @@ BREAKGLASS_ANNOTATIONS = (
     "alpha.image-policy.k8s.io/break-glass",
     "kritis.grafeas.io/breakglass",
 )
+# Values that ask for no breakglass: YAML's words for false, and 0. Any other is a justification.
+NO_BREAKGLASS = frozenset({"false", "no", "off", "n", "0"})
 _TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 # Kubernetes may truncate longer warnings; keep each readable on its own.
@@ -222,7 +224,7 @@ def _breakglass(kind: str, obj: dict) -> str | None:
         annotations = _dig(source, "metadata", "annotations")
         for key in BREAKGLASS_ANNOTATIONS:
             value = annotations.get(key)
-            if value and str(value).lower() != "false":  # "false" asks for no breakglass
+            if value and str(value).strip().lower() not in NO_BREAKGLASS:
                 text = str(value)
                 return f"{key} annotation on {kind}" if text.lower() == "true" else text
     return None

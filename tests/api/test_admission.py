@@ -218,9 +218,11 @@ def test_a_review_that_cannot_be_judged_is_denied_not_admitted(webhook, changes,
     assert reason in answer["status"]["message"], answer["status"]["message"]
 
 
-def test_breakglass_false_is_no_breakglass(webhook):
+@pytest.mark.parametrize("value", ["false", "False", "no", "off", "0", " false "])
+def test_breakglass_false_is_no_breakglass(webhook, value):
+    """Any other value is a justification: "no" admitted the pod, breaking the glass."""
     pod = with_images(POD, ["spec"], [TAGGED])
-    pod = {**pod, "metadata": {**pod.get("metadata", {}), "annotations": {"image-policy.k8s.io/break-glass": "false"}}}
+    pod = {**pod, "metadata": {**pod.get("metadata", {}), "annotations": {"image-policy.k8s.io/break-glass": value}}}
     answer = post(webhook, review(pod))
     assert answer["allowed"] is False and "breakglass" not in str(answer.get("warnings", []))
 
