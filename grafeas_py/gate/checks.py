@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from .artifacts import canonical_uri
+from .artifacts import artifact_digest, canonical_uri
 from .context import Context, Finding, canonical_note_name, malformed
 from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule, SecretRule
 from .occurrences import Malformed, get, get_list, get_time
@@ -152,11 +152,16 @@ def check_provenance(rule: ProvenanceRule, ctx: Context) -> list[Finding]:
     sources_seen: set[str] = set()
     trusted_builder = False
     problems = []
+    elsewhere: dict[str, set[str]] = {}  # builds of other artifacts, by occurrence: the digests they built
     for occurrence in builds:
         try:
             builders, sources = builder_ids(occurrence), source_uris(occurrence)
+            built = built_digests(occurrence)
         except Malformed as error:
             problems.append(malformed(occurrence, error, "it cannot show a trusted build"))
+            continue
+        if built and ctx.artifact.digest not in built:  # provenance posted on this artifact about another one
+            elsewhere[occurrence["name"]] = built
             continue
         builder_ok = not rule.builder_ids or any(any_match(rule.builder_ids, b) for b in builders)
         source_ok = not rule.source_uris or any(_source_matches(rule.source_uris, s) for s in sources)
@@ -167,6 +172,11 @@ def check_provenance(rule: ProvenanceRule, ctx: Context) -> list[Finding]:
             trusted_builder = True
             sources_seen.update(sources)
     evidence = tuple(occurrence["name"] for occurrence in builds)
+    if elsewhere and not builders_seen:
+        found = ", ".join(f"sha256:{digest}" for digest in sorted(set().union(*elsewhere.values())))
+        pinned = f"sha256:{ctx.artifact.digest}" if ctx.artifact.digest else "no digest"
+        message = f"the build provenance on {ctx.uri} is for {found}, not for this artifact ({pinned})"
+        return [Finding("SUBJECT_MISMATCH", message, tuple(elsewhere)), *problems]
     if problems and not builders_seen and not sources_seen:
         return problems
     if not trusted_builder:
@@ -190,6 +200,23 @@ _BUILDER_PATHS = (
     "build.intotoStatement.provenance.builderConfig.id",
     "build.intotoProvenance.builderConfig.id",
 )
+
+
+def built_digests(occurrence: dict) -> set[str]:
+    """The sha256 digests (lowercase hex) a BUILD occurrence says it built: its in-toto subjects and its
+    built artifacts; empty when it names none, and then it is about the occurrence's resource."""
+    found = {
+        digest.lower()
+        for path in ("build.inTotoSlsaProvenanceV1.subject", "build.intotoStatement.subject")
+        for item in get_list(occurrence, path)
+        if (digest := get(item, "digest.sha256", str))
+    }
+    for artifact in get_list(occurrence, "build.provenance.builtArtifacts"):
+        checksum = get(artifact, "checksum", str, "")
+        if checksum.lower().startswith("sha256:"):
+            found.add(checksum[len("sha256:") :].lower())
+        found.update(filter(None, [artifact_digest(get(artifact, "id", str, ""))]))
+    return found
 
 
 def builder_ids(occurrence: dict) -> list[str]:

@@ -598,6 +598,21 @@ def test_an_advisory_id_the_note_id_cannot_hold_stays_readable(http, project):
     assert http.get(f"/v1/{occurrence['noteName']}").json()["shortDescription"] == expected
 
 
+@pytest.mark.parametrize("fixture", ["slsa/payments-api.provenance.json", "slsa/payments-api.provenance.dsse.json"])
+def test_slsa_provenance_counts_only_for_the_digest_it_built(http, project, fixture):
+    """Provenance of another image, ingested under this one's URI, made the gate's provenance rule pass."""
+    policies = f"/v1/projects/{project}/policies"
+    rule = {"builderIds": ["https://github.com/actions/runner/**"], "sourceUris": ["https://github.com/example-corp/*"]}
+    assert http.post(policies, params={"policyId": "p"}, json={"rules": {"provenance": rule}}).status_code == 200
+    other = IMAGE.replace(DIGEST, "b" * 64)
+    for resource in (IMAGE, other):
+        assert ingest(http, project, "slsa", fixture, resource=resource).status_code == 200
+    assert http.post(f"{policies}/p:evaluate", json={"resourceUri": IMAGE}).json()["decision"] == "ALLOW"
+    decision = http.post(f"{policies}/p:evaluate", json={"resourceUri": other}).json()
+    assert [v["code"] for v in decision["violations"]] == ["SUBJECT_MISMATCH"], decision
+    assert f"is for sha256:{DIGEST}, not for this artifact (sha256:{'b' * 64})" in decision["violations"][0]["message"]
+
+
 def test_a_slsa_v0_2_build_invocation_id_is_kept(http, project):
     """SLSA v0.2 spells it buildInvocationID, Grafeas buildInvocationId.
 

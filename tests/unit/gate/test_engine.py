@@ -11,6 +11,7 @@ from grafeas_py.gate import engine as engine_module
 from tests.unit.gate.builders import (
     DIGEST,
     NOW,
+    OTHER_DIGEST,
     OTHER_URI,
     URI,
     build,
@@ -45,6 +46,25 @@ def located(name, *versions, own=""):
         {"cpeUri": "cpe:/a:apache:log4j", "version": {"kind": "NORMAL", "name": v}} for v in versions
     ]
     return body
+
+
+def built(*digests):
+    """A trusted SLSA v1 build whose subjects are these sha256 digests."""
+    occurrence = build(source="https://github.com/acme/app")
+    subjects = [{"name": f"gcr.io/acme/app-{i}", "digest": {"sha256": d}} for i, d in enumerate(digests)]
+    occurrence["build"]["inTotoSlsaProvenanceV1"]["subject"] = subjects
+    return occurrence
+
+
+def legacy_build(built_artifacts=()):
+    """A trusted build in Grafeas's classic BuildProvenance, with these built artifacts."""
+    provenance = {
+        "builderVersion": "https://cloudbuild.googleapis.com/v1",
+        "sourceProvenance": {"context": {"git": {"url": "https://github.com/acme/app"}}},
+    }
+    if built_artifacts:
+        provenance["builtArtifacts"] = list(built_artifacts)
+    return {**build(), "build": {"provenance": provenance}}
 
 
 SCENARIOS = [
@@ -396,23 +416,37 @@ SCENARIOS = [
         says="https://github.com/fork/app",
     ),
     case("no build", {"provenance": PROVENANCE}, [], "DENY", ["PROVENANCE_MISSING"]),
-    case("any build", {"provenance": {}}, [build()], "ALLOW"),
+    # A build names what it built: provenance of another artifact, posted on this one, is not this one's.
+    case("a build of this digest", {"provenance": PROVENANCE}, [built(DIGEST, OTHER_DIGEST)], "ALLOW"),
     case(
-        "legacy provenance",
+        "a build of another digest",
         {"provenance": PROVENANCE},
-        [
-            {
-                **build(),
-                "build": {
-                    "provenance": {
-                        "builderVersion": "https://cloudbuild.googleapis.com/v1",
-                        "sourceProvenance": {"context": {"git": {"url": "https://github.com/acme/app"}}},
-                    }
-                },
-            }
-        ],
+        [built(OTHER_DIGEST)],
+        "DENY",
+        ["SUBJECT_MISMATCH"],
+        says=f"is for sha256:{OTHER_DIGEST}, not for this artifact (sha256:{DIGEST})",
+    ),
+    case(
+        "a legacy build of another image",
+        {"provenance": PROVENANCE},
+        [legacy_build(built_artifacts=[{"id": f"gcr.io/acme/other@sha256:{OTHER_DIGEST}"}])],
+        "DENY",
+        ["SUBJECT_MISMATCH"],
+    ),
+    case(
+        "a legacy build of this checksum",
+        {"provenance": PROVENANCE},
+        [legacy_build(built_artifacts=[{"checksum": f"SHA256:{DIGEST.upper()}"}])],
         "ALLOW",
     ),
+    case(
+        "a build of another digest beside a trusted one of this",
+        {"provenance": PROVENANCE},
+        [built(OTHER_DIGEST), built(DIGEST)],
+        "ALLOW",
+    ),
+    case("any build", {"provenance": {}}, [build()], "ALLOW"),
+    case("legacy provenance", {"provenance": PROVENANCE}, [legacy_build()], "ALLOW"),
     # compliance
     case(
         "non compliant",
