@@ -285,6 +285,7 @@ class Grafeas:
             raise _batch_error(errors, single=False, what="nothing was written")
         if updated:
             notes_of = [parse_note_name(change.data["noteName"]) for change in updated]
+            notes_of += [note for change in updated for note in _vex_notes(change.data)]
             self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, notes_of)
         notes_created = (
             self.storage.ingest(project_id, new_notes, created, updated) if new_notes or created or updated else 0
@@ -362,7 +363,8 @@ class Grafeas:
         """(index, error) for each occurrence whose note is missing (and not among the `planned` notes
         about to be created with it, by kind) or of another kind."""
         # Before the notes are looked up: whether a note exists is only told to who may attach to it.
-        self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, [occ.note for _, occ in prepared])
+        notes = [note for _, occ in prepared for note in _notes_named(occ)]
+        self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, notes)
         kinds = {**self.storage.note_kinds(occ.note for _, occ in prepared), **(planned or {})}
         problems: list[tuple[int, ApiError]] = []
         for index, occ in prepared:
@@ -395,7 +397,7 @@ class Grafeas:
             except ApiError as exc:
                 errors.append((index, exc))
         if not check_notes and not errors:
-            notes = [occ.note for _, occ in prepared]
+            notes = [note for _, occ in prepared for note in _notes_named(occ)]
             self.access.require_occurrence_write(roles.OCCURRENCES_CREATE, project_id, notes)
             return [occ for _, occ in prepared]
         errors += self._note_problems(project_id, prepared)
@@ -456,6 +458,8 @@ class Grafeas:
         changes = _changes(existing, doc)
         if not changes:
             return existing  # as for notes: an update to what is stored writes nothing
+        named = [note for note in _vex_notes(doc) if note not in _vex_notes(existing)]
+        self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, named)
         return self.storage.update_occurrence(project_id, occurrence_id, doc, revision, changes)
 
     def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
@@ -611,3 +615,22 @@ def _batch_error(
     message = f"{what}: " + "; ".join(f"occurrences[{i}]: {e.message}" for i, e in errors)
     same = all(type(e) is type(first) for _, e in errors)
     return type(first)(message) if same else InvalidArgument(message)
+
+
+def _notes_named(occ: NewOccurrence) -> list[NoteRef]:
+    """The notes a new occurrence names, to each of which its writer must be allowed to attach."""
+    return [occ.note, *_vex_notes(occ.data)]
+
+
+def _vex_notes(data: dict) -> list[NoteRef]:
+    """The note a VULNERABILITY occurrence's VEX assessment names: the gate reads it and quotes it, so
+    naming it takes the right to attach to it, as naming the occurrence's own note does (none when the
+    name is no note's: such a name reaches nothing)."""
+    vex = (data.get("vulnerability") or {}).get("vexAssessment") or {}
+    name = vex.get("noteName")
+    if not isinstance(name, str) or not name:
+        return []
+    try:
+        return [parse_note_name(name, "vulnerability.vexAssessment.noteName")]
+    except InvalidArgument:
+        return []

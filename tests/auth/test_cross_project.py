@@ -61,6 +61,36 @@ def test_without_attach_rights_on_the_note_project_the_write_is_denied(tenant_ci
         )
 
 
+def test_a_vex_assessment_names_only_notes_its_writer_may_attach_to(tenant_ci, tenant, provider, secure):
+    """The gate reads the note a finding's vexAssessment names and quotes it in its reasons: naming any
+    note told a tenant whether another project's note existed, and what it assessed."""
+    note, other = f"projects/{provider}/notes/CVE-1", f"other-{uuid.uuid4().hex[:8]}"
+    secret = f"projects/{other}/notes/secret-vex"
+    body = NOTE_BODIES["VULNERABILITY_ASSESSMENT"]
+    r = secure.admin.post(f"/v1/projects/{other}/notes", params={"noteId": "secret-vex"}, json=body)
+    assert r.status_code == 200, r.text
+    denied = f"permission 'notes.attachOccurrence' denied on resource '{secret}' (or it may not exist)"
+
+    def assessed(vex_note):
+        body = vulnerability(note)
+        body["vulnerability"]["vexAssessment"] = {"state": "NOT_AFFECTED", "noteName": vex_note}
+        return body
+
+    for ghost in (secret, f"projects/{other}/notes/does-not-exist"):
+        r = tenant_ci.post(f"/v1/projects/{tenant}/occurrences", json=assessed(ghost))
+        assert r.status_code == 403 and r.json()["error"]["message"] == denied.replace(secret, ghost), r.text
+    r = tenant_ci.post(f"/v1/projects/{tenant}/occurrences:batchCreate", json={"occurrences": [assessed(secret)]})
+    assert r.status_code == 403 and r.json()["error"]["message"] == denied
+    created = tenant_ci.post(f"/v1/projects/{tenant}/occurrences", json=vulnerability(note)).json()["name"]
+    vex = {"vexAssessment": {"state": "NOT_AFFECTED", "noteName": secret}}
+    r = tenant_ci.patch(
+        f"/v1/{created}", params={"updateMask": "vulnerability.vexAssessment"}, json={"vulnerability": vex}
+    )
+    assert r.status_code == 403 and r.json()["error"]["message"] == denied
+    # A note it may attach to, it may name.
+    assert tenant_ci.post(f"/v1/projects/{tenant}/occurrences", json=assessed(note)).status_code == 200
+
+
 def test_a_batch_names_every_note_it_may_not_attach_to(tenant_ci, tenant, provider):
     ok = f"projects/{provider}/notes/CVE-1"
     refused = [f"projects/x-{uuid.uuid4().hex[:6]}/notes/a", f"projects/y-{uuid.uuid4().hex[:6]}/notes/b"]
