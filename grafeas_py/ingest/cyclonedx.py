@@ -14,16 +14,18 @@ assessment clears to findings in that package (gate/purls.py); `genericUri` is t
 `affects` ref is a component's bom-ref, or a BOM-Link to one; a ref to no component of the BOM is
 taken as a purl if it is one (a VEX document kept apart from its SBOM names packages so), and
 refused otherwise. An entry that names no package, or the BOM's own subject, is about the resource
-as a whole: its note has no `product.id`. States map as not_affected and false_positive ->
-NOT_AFFECTED, exploitable -> AFFECTED, resolved and resolved_with_pedigree -> FIXED, in_triage ->
-UNDER_INVESTIGATION; an analysis without a state (the schema allows it) gives an assessment without
-one, which clears nothing. Justifications map where Grafeas has the same idea (code_not_present,
-code_not_reachable, protected_*); the requires_* ones have none and are named in the justification
-details. An assessment is a statement at one time, so the note id carries a hash of the resource, of
-the whole vulnerability entry and of the package: re-ingesting the same VEX changes nothing, a
-revised one adds a note, and two entries for one vulnerability in different packages are two notes.
-Entries without an analysis are a vulnerability disclosure, not VEX, and are skipped. A BOM with
-assessments and no components is a VEX document: it gets no SBOM reference.
+as a whole: its note has no `product.id`; it is refused when the subject pins a digest (by purl,
+image name or SHA-256 hash) that is not the resource's, as OpenVEX and CSAF leave another digest
+out. States map as not_affected and false_positive -> NOT_AFFECTED, exploitable -> AFFECTED,
+resolved and resolved_with_pedigree -> FIXED, in_triage -> UNDER_INVESTIGATION; an analysis without
+a state (the schema allows it) gives an assessment without one, which clears nothing. Justifications
+map where Grafeas has the same idea (code_not_present, code_not_reachable, protected_*); the
+requires_* ones have none and are named in the justification details. An assessment is a statement
+at one time, so the note id carries a hash of the resource, of the whole vulnerability entry and of
+the package: re-ingesting the same VEX changes nothing, a revised one adds a note, and two entries
+for one vulnerability in different packages are two notes. Entries without an analysis are a
+vulnerability disclosure, not VEX, and are skipped. A BOM with assessments and no components is a
+VEX document: it gets no SBOM reference.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from urllib.parse import quote, unquote
 import orjson
 
 from . import reading as r
+from .digests import resource_digest
 from .identifiers import package_location, package_type, purl_type
 from .plan import PlanBuilder, check_assessments, compact, safe_note_id
+from .products import named_digests
 from .sbom import Component, add_packages, add_sbom
 
 VERSIONS = {"1.4": "1.4", "1.5": "1.5", "1.6": "1.6", "1.7": "1.7"}
@@ -94,6 +98,7 @@ class CdxAnalysis:
 
 @dataclass(frozen=True, slots=True)
 class CdxVulnerability:
+    path: str  # where it is in the document, for errors
     id: str
     source_name: str
     source_url: str
@@ -108,6 +113,7 @@ class CdxBom:
     spec_version: str
     subject_name: str
     subject_ref: str  # the bom-ref of metadata.component, the resource itself
+    subject_digests: frozenset[str]  # the sha256 digests metadata.component pins (purl, image name, hashes)
     publisher: str
     components: tuple[CdxComponent, ...]
     vulnerabilities: tuple[CdxVulnerability, ...]
@@ -128,6 +134,16 @@ def parse(raw: bytes) -> CdxBom:
         spec_version=version,
         subject_name=r.text(subject, "name", "metadata.component"),
         subject_ref=r.text(subject, "bom-ref", "metadata.component"),
+        subject_digests=frozenset(
+            named_digests(
+                [r.text(subject, "purl", "metadata.component"), r.text(subject, "name", "metadata.component")],
+                [
+                    r.text(h, "content", hpath)
+                    for hpath, h in r.objects(subject, "hashes", "metadata.component")
+                    if r.text(h, "alg", hpath) == "SHA-256"
+                ],
+            )
+        ),
         publisher=r.text(publisher, "name", "metadata.supplier"),
         components=tuple(_components(doc, "")),
         vulnerabilities=tuple(_vulnerability(v, path) for path, v in r.objects(doc, "vulnerabilities", "")),
@@ -173,6 +189,7 @@ def _component(d: dict, path: str) -> CdxComponent:
 def _vulnerability(d: dict, path: str) -> CdxVulnerability:
     source = r.obj(d, "source", path)
     return CdxVulnerability(
+        path=path,
         id=r.text(d, "id", path, required=True),
         source_name=r.text(source, "name", f"{path}.source"),
         source_url=r.text(source, "url", f"{path}.source"),
@@ -209,9 +226,18 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
         add_sbom(plan, "cyclonedx", bom.spec_version, MIME_TYPE)
     add_packages(plan, [_package(c) for c in bom.components if c.kind in PACKAGE_KINDS])
     by_ref = {c.bom_ref: c for c in bom.components if c.bom_ref} if assessed else {}
+    digest = resource_digest(plan.resource_uri)
+    elsewhere = bool(bom.subject_digests) and digest not in bom.subject_digests
     planned = 0
     for vulnerability in assessed:
         packages = [_affected(ref, path, by_ref, bom.subject_ref) for path, ref in vulnerability.affects] or [""]
+        if "" in packages and elsewhere:  # as OpenVEX and CSAF leave out a product of another digest
+            found = ", ".join(f"sha256:{d}" for d in sorted(bom.subject_digests))
+            r.fail(
+                f"{vulnerability.path}.affects",
+                f"the assessment is about the BOM's subject (metadata.component), which is {found}, not the "
+                f"artifact {plan.resource_uri}",
+            )
         # One note per package, so that a state given for one never reads as given for another; the
         # whole resource ("") covers every package.
         # Each note id hashes the whole entry: hashed once here, not once per package.

@@ -376,6 +376,29 @@ def test_a_revised_assessment_is_a_new_note_and_the_same_one_is_not():
     assert revised["justification"] == {"details": "requires_environment"}  # no Grafeas type for it
 
 
+@pytest.mark.parametrize("names_subject", [True, False], ids=["the-subject", "no-package"])
+def test_an_assessment_of_a_subject_that_is_another_image_is_refused(names_subject):
+    """The BOM's subject stands for the resource; a VEX whose subject was another image cleared this one's
+    findings, where OpenVEX and CSAF leave a product of another digest out."""
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    subject = doc["metadata"]["component"]
+    other = "b" * 64
+    subject["purl"] = subject["bom-ref"] = subject["purl"].replace(DIGEST, other)
+    doc["vulnerabilities"][0]["affects"] = [{"ref": subject["bom-ref"]}] if names_subject else []
+    with pytest.raises(InvalidArgument) as refused:
+        ingest("cyclonedx", json.dumps(doc).encode())
+    assert f"is about the BOM's subject (metadata.component), which is sha256:{other}, not the artifact {IMAGE}" in (
+        refused.value.message
+    )
+    assert "vulnerabilities[0].affects" in refused.value.message
+    # Its subject as the resource, or one by hashes of this digest: the same assessment is the resource's.
+    assert _assessments(ingest("cyclonedx", json.dumps(doc).encode(), resource_uri=IMAGE.replace(DIGEST, other)))
+    subject["purl"] = subject["bom-ref"] = "pkg:oci/api"
+    subject["hashes"] = [{"alg": "SHA-256", "content": DIGEST}]
+    doc["vulnerabilities"][0]["affects"] = [{"ref": "pkg:oci/api"}] if names_subject else []
+    assert _assessments(ingest("cyclonedx", json.dumps(doc).encode()))["CVE-2022-1471"]
+
+
 def test_a_vex_only_bom_has_no_sbom_reference():
     doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
     del doc["components"]
