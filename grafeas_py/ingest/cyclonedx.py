@@ -4,8 +4,9 @@
 
 Components (nested ones too) become packages, see sbom.py; only software kinds count (application,
 framework, library, operating-system, firmware, container, platform, device-driver), not files or
-data. Licences: SPDX ids and expressions join with AND into `license.expression`; free-text licence
-names, which are not SPDX, go to `license.comments`.
+data. Licences: SPDX ids and expressions join with AND into `license.expression`, and so does a licence
+name of one word (an id given as a name); other free-text names, which are not SPDX, go to
+`license.comments`.
 
 VEX: each entry of `vulnerabilities[]` with an `analysis` becomes a VULNERABILITY_ASSESSMENT note
 per package its `affects` names, whose product is that package in the resource: `product.id` is the
@@ -31,6 +32,7 @@ VEX document: it gets no SBOM reference.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -67,6 +69,7 @@ JUSTIFICATIONS = {
     "protected_at_perimeter": "INLINE_MITIGATIONS_ALREADY_EXIST",
     "protected_by_mitigating_control": "INLINE_MITIGATIONS_ALREADY_EXIST",
 }
+_LICENSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")  # one word, as SPDX ids are: not "Apache License 2.0"
 RESPONSES = {
     "can_not_fix": "NONE_AVAILABLE",
     "will_not_fix": "NO_FIX_PLANNED",
@@ -171,8 +174,10 @@ def _component(d: dict, path: str) -> CdxComponent:
         spdx_id = r.text(lic, "id", f"{lpath}.license")
         if spdx_id:
             expressions.append(spdx_id)
-        else:
-            names.append(r.text(lic, "name", f"{lpath}.license", required=True))
+            continue
+        name = r.text(lic, "name", f"{lpath}.license", required=True)
+        # Some writers (Trivy's CycloneDX, for one) give every licence as a name, SPDX ids too.
+        (expressions if _LICENSE_ID.fullmatch(name) else names).append(name)
     group, name = r.text(d, "group", path), r.text(d, "name", path, required=True)
     return CdxComponent(
         bom_ref=r.text(d, "bom-ref", path),

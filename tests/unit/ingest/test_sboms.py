@@ -177,6 +177,15 @@ def test_cyclonedx_1_6_skips_files_and_joins_licences():
     }
 
 
+def test_a_cyclonedx_licence_id_given_as_a_name_is_an_expression():
+    """Trivy's CycloneDX gives every licence as a name: AGPL-3.0-only kept as free text escaped denyLicenses."""
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    component = next(c for c in doc["components"] if c["name"] == "requests")
+    component["licenses"] = [{"license": {"name": "AGPL-3.0-only"}}, {"license": {"name": "Custom License 1.0"}}]
+    packages = _packages(ingest("cyclonedx", json.dumps(doc).encode()))
+    assert packages["requests"]["license"] == {"expression": "AGPL-3.0-only", "comments": "Custom License 1.0"}
+
+
 def _assessments(plan) -> dict[str, dict]:
     return {
         body["vulnerabilityAssessment"]["assessment"]["vulnerabilityId"]: body
