@@ -312,7 +312,7 @@ def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
             continue
         evidence = (occurrence["name"],)
         for denied in rule.deny_packages:
-            if not denied.name.matches(name):
+            if not _names_package(denied.name, name):
                 continue
             if not versions:  # a version it does not give may be a denied one: judged as one, as unknown severities are
                 shown = f"{name} (no version given)" if denied.versions else name
@@ -333,6 +333,15 @@ def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
                 message = f"{ctx.uri} contains {what} under the licence {licence}, which the policy denies"
                 findings.append(Finding("LICENSE_DENIED", message, evidence))
     return findings
+
+
+def _names_package(pattern: Pattern, name: str) -> bool:
+    """Whether a deny pattern names the package: its whole name, or for a pattern without `/` or `:` the
+    name's last part, so that `log4j-core` holds for Maven's `org.apache.logging.log4j/log4j-core` (as
+    CycloneDX and purls write it) and `...:log4j-core` (as SPDX does) alike."""
+    if pattern.matches(name):
+        return True
+    return not re.search(r"[/:]", pattern.text) and pattern.matches(re.split(r"[/:]", name)[-1])
 
 
 def _package_versions(occurrence: dict) -> list[str]:

@@ -524,6 +524,24 @@ SCENARIOS = [
         [package("log4j-core", "2.20.0")],
         "ALLOW",
     ),
+    # The docs' own example: CycloneDX and purls name a Maven package group/artifact, SPDX group:artifact.
+    *(
+        case(
+            f"a denied package named {name}",
+            {"packages": {"denyPackages": [{"name": pattern, "versions": ["2.1*"]}]}},
+            [package(name, "2.14.1")],
+            decision,
+            ["PACKAGE_DENIED"] if decision == "DENY" else [],
+        )
+        for pattern, name, decision in [
+            ("log4j-core", "org.apache.logging.log4j/log4j-core", "DENY"),
+            ("log4j-core", "org.apache.logging.log4j:log4j-core", "DENY"),
+            ("log4j-*", "org.apache.logging.log4j/log4j-core", "DENY"),
+            ("org.apache.logging.log4j/log4j-core", "org.apache.logging.log4j/log4j-core", "DENY"),
+            ("acme/log4j-core", "org.apache.logging.log4j/log4j-core", "ALLOW"),  # a pattern with a group is whole
+            ("log4j-core", "org.apache.logging.log4j/log4j-core-extras", "ALLOW"),
+        ]
+    ),
     # Before v1, Grafeas kept a package's version in its locations, as older writers still do.
     case(
         "denied version in a location",
