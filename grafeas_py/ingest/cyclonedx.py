@@ -11,13 +11,14 @@ name of one word (an id given as a name); other free-text names, which are not S
 VEX: each entry of `vulnerabilities[]` with an `analysis` becomes a VULNERABILITY_ASSESSMENT note
 per package its `affects` names, whose product is that package in the resource: `product.id` is the
 package's purl (else its CPE, else a purl made of its name and version), which limits what the
-assessment clears to findings in that package (gate/purls.py); `genericUri` is the resource. An
-`affects` ref is a component's bom-ref, or a BOM-Link to one; a ref to no component of the BOM is
-taken as a purl if it is one (a VEX document kept apart from its SBOM names packages so), and
-refused otherwise. An entry that names no package, or the BOM's own subject, is about the resource
-as a whole: its note has no `product.id`; it is refused when the subject pins a digest (by purl,
-image name or SHA-256 hash) that is not the resource's, as OpenVEX and CSAF leave another digest
-out. States map as not_affected and false_positive -> NOT_AFFECTED, exploitable -> AFFECTED,
+assessment clears to findings in that package (gate/purls.py), and where `affects` lists `versions`
+to the exact versions of the status the analysis speaks of (`_at_versions`); `genericUri` is the
+resource. An `affects` ref is a component's bom-ref, or a BOM-Link to one; a ref to no component of
+the BOM is taken as a purl if it is one (a VEX document kept apart from its SBOM names packages so),
+and refused otherwise. An entry that names no package, or the BOM's own subject, is about the
+resource as a whole: its note has no `product.id`; it is refused when the subject pins a digest (by
+purl, image name or SHA-256 hash) that is not the resource's, as OpenVEX and CSAF leave another
+digest out. States map as not_affected and false_positive -> NOT_AFFECTED, exploitable -> AFFECTED,
 resolved and resolved_with_pedigree -> FIXED, in_triage -> UNDER_INVESTIGATION; an analysis without
 a state (the schema allows it) gives an assessment without one, which clears nothing. Justifications
 map where Grafeas has the same idea (code_not_present, code_not_reachable, protected_*); the
@@ -38,6 +39,7 @@ from urllib.parse import quote, unquote
 
 import orjson
 
+from ..gate.purls import split_purl_version
 from . import reading as r
 from .digests import resource_digest
 from .identifiers import package_location, package_type, purl_type
@@ -107,7 +109,8 @@ class CdxVulnerability:
     source_url: str
     description: str
     analysis: CdxAnalysis | None
-    affects: tuple[tuple[str, str], ...]  # (path, ref) of each component or service it names
+    # (path, ref, versions) of each component or service it names; versions: (version, range, status)
+    affects: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...]
     entry: dict  # the raw entry: what the assessment's note id is a hash of
 
 
@@ -191,6 +194,14 @@ def _component(d: dict, path: str) -> CdxComponent:
     )
 
 
+def _versions(affects: dict, path: str) -> tuple[tuple[str, str, str], ...]:
+    """(version, range, status) of each entry of an `affects` item's `versions`; status defaults to affected."""
+    return tuple(
+        (r.text(v, "version", vpath), r.text(v, "range", vpath), r.text(v, "status", vpath) or "affected")
+        for vpath, v in r.objects(affects, "versions", path)
+    )
+
+
 def _vulnerability(d: dict, path: str) -> CdxVulnerability:
     source = r.obj(d, "source", path)
     return CdxVulnerability(
@@ -201,7 +212,8 @@ def _vulnerability(d: dict, path: str) -> CdxVulnerability:
         description=r.text(d, "description", path),
         analysis=_analysis(r.obj(d, "analysis", path), f"{path}.analysis") if "analysis" in d else None,
         affects=tuple(
-            (f"{apath}.ref", r.text(a, "ref", apath, required=True)) for apath, a in r.objects(d, "affects", path)
+            (f"{apath}.ref", r.text(a, "ref", apath, required=True), _versions(a, apath))
+            for apath, a in r.objects(d, "affects", path)
         ),
         entry=d,
     )
@@ -235,7 +247,14 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     elsewhere = bool(bom.subject_digests) and digest not in bom.subject_digests
     planned = 0
     for vulnerability in assessed:
-        packages = [_affected(ref, path, by_ref, bom.subject_ref) for path, ref in vulnerability.affects] or [""]
+        affected = [
+            product
+            for path, ref, versions in vulnerability.affects
+            for product in _at_versions(_affected(ref, path, by_ref, bom.subject_ref), versions, vulnerability)
+        ]
+        if vulnerability.affects and not affected:
+            continue  # it names versions it cannot be limited to (ranges): it clears nothing
+        packages = affected or [""]
         if "" in packages and elsewhere:  # as OpenVEX and CSAF leave out a product of another digest
             found = ", ".join(f"sha256:{d}" for d in sorted(bom.subject_digests))
             r.fail(
@@ -283,6 +302,25 @@ def _affected(ref: str, path: str, by_ref: dict[str, CdxComponent], subject_ref:
     # Read as the whole resource, an assessment of one unknown part would clear findings in every other.
     why = "names no component of this BOM and is not a package URL: the assessment cannot be limited to its package"
     r.fail(path, f"{ref!r} {why}")
+
+
+def _at_versions(package: str, versions: tuple[tuple[str, str, str], ...], v: CdxVulnerability) -> list[str]:
+    """The products an `affects` item stands for: its package, or where it lists versions, the package at
+    each exact version of the status the analysis speaks of (unaffected for not_affected and resolved,
+    affected otherwise). A range, or a package named by CPE, cannot be limited so and is left out:
+    read as the whole package, `resolved` for `<4.17.21` would have cleared 4.17.20 too."""
+    if not versions or not package:
+        return [package]
+    if not package.startswith("pkg:"):
+        return []
+    wanted = "unaffected" if v.analysis.state in ("NOT_AFFECTED", "FIXED") else "affected"
+    unversioned, _ = split_purl_version(package)
+    end = min((i for i in (unversioned.find("?"), unversioned.find("#")) if i >= 0), default=len(unversioned))
+    return [
+        f"{unversioned[:end]}@{quote(version, safe='')}{unversioned[end:]}"
+        for version, _, status in versions
+        if version and status == wanted
+    ]
 
 
 def _package_id(c: CdxComponent) -> str:

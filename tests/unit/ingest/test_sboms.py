@@ -408,6 +408,29 @@ def test_an_assessment_of_a_subject_that_is_another_image_is_refused(names_subje
     assert _assessments(ingest("cyclonedx", json.dumps(doc).encode()))["CVE-2022-1471"]
 
 
+def test_an_assessment_of_listed_versions_is_limited_to_the_exact_versions_it_speaks_of():
+    """`affects[].versions` was ignored: `resolved` with 4.17.21 unaffected and <4.17.21 affected cleared
+    lodash 4.17.20 too. Ranges cannot be limited to and are left out; an entry of ranges only clears nothing."""
+    versions = [
+        {"range": "vers:npm/<4.17.21", "status": "affected"},
+        {"version": "4.17.21", "status": "unaffected"},
+        {"version": "4.17.22"},  # affected, by default
+    ]
+    resolved = {"id": "CVE-2021-23337", "analysis": {"state": "resolved"}}
+    resolved["affects"] = [{"ref": "pkg:npm/lodash?arch=x", "versions": versions}]
+    exploitable = {"id": "CVE-2021-23338", "analysis": {"state": "exploitable"}}
+    exploitable["affects"] = [{"ref": "pkg:npm/lodash@4.17.20", "versions": versions}]
+    ranges_only = {"id": "CVE-2021-23339", "analysis": {"state": "not_affected"}}
+    ranges_only["affects"] = [{"ref": "pkg:npm/lodash", "versions": versions[:1]}]
+    plan = ingest("cyclonedx", _vex(resolved, exploitable, ranges_only))
+    products = {}
+    for note in plan.notes.values():
+        if "vulnerabilityAssessment" in note:
+            assessment = note["vulnerabilityAssessment"]
+            products[assessment["assessment"]["vulnerabilityId"]] = assessment["product"]["id"]
+    assert products == {"CVE-2021-23337": "pkg:npm/lodash@4.17.21?arch=x", "CVE-2021-23338": "pkg:npm/lodash@4.17.22"}
+
+
 def test_a_vex_only_bom_has_no_sbom_reference():
     doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
     del doc["components"]
