@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..auth.roles import POLICIES_EVALUATE
-from ..errors import ApiError
+from ..errors import ApiError, PermissionDenied
 from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response
 from ..storage.engine import timed_out
 from .http import json_body, respond
@@ -146,6 +146,9 @@ def judge(review: Review, config, gate, deadline: float | None = None) -> Verdic
             return _overrun(review, config, warnings)
         try:
             decision = gate.evaluate(project, policy_id, resource_uri(image), glass, record_it=not review.dry_run)
+        except PermissionDenied:  # named, the policy would tell the caller how another team is gated
+            message = f"grafeas-py denied {what}: this caller may not evaluate the policy of its namespace"
+            return False, message, warnings
         except ApiError as exc:
             denials.append(f"{image}: {exc.message}")
             continue

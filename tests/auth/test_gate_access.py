@@ -64,7 +64,9 @@ def test_a_gate_evaluator_asks_for_decisions_and_they_are_audited_as_its_own(sec
 def webhook(secure, jwks_path, tmp_path, project):
     """The admission webhook, on a server requiring credentials, judging namespace prod by a policy."""
     config = tmp_path / "admission.yaml"
-    config.write_text(f"namespaces:\n  prod: projects/{project}/policies/prod\n")
+    config.write_text(
+        f"namespaces:\n  prod: projects/{project}/policies/prod\n  payments: projects/{project}-payments/policies/pci\n"
+    )
     assert secure.admin.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json={"rules": {}}).ok
     app = create_app(secure_settings(secure.database_url, jwks_path, admission_config=str(config)))
     with serve(app) as base:
@@ -80,6 +82,12 @@ def test_the_admission_webhook_needs_a_caller_allowed_to_evaluate(secure, webhoo
     headers = {"Authorization": f"Bearer {token}"}
     allowed = requests.post(f"{webhook}/v1/admission:review", json=pod, headers=headers).json()["response"]
     assert allowed["allowed"] is True, allowed
+    # Another team's namespace: denied without naming the policy that gates it.
+    elsewhere = review({**pod["request"]["object"], "metadata": {"name": "web"}}, namespace="payments")
+    denied = requests.post(f"{webhook}/v1/admission:review", json=elsewhere, headers=headers).json()["response"]
+    assert denied["allowed"] is False and denied["status"]["message"] == (
+        "grafeas-py denied Pod payments/web: this caller may not evaluate the policy of its namespace"
+    ), denied
     stranger = {"Authorization": f"Bearer {secure.token()}"}
     for namespace in ("prod", "kube-system", "elsewhere"):
         sent = review(
