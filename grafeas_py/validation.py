@@ -8,6 +8,7 @@ absent, so "required" means "present and not empty".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from grafeas_py.wire.grafeas_types import (
@@ -18,6 +19,8 @@ from grafeas_py.wire.grafeas_types import (
 )
 
 MAX_RESOURCE_URI_LENGTH = 2048
+_CONTROL_OR_EDGE_SPACE = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
+ODD_RESOURCE_URI = "resourceUri must not hold control characters or begin or end with a space"
 
 Check = Callable[[dict, str], list[str]]
 
@@ -346,9 +349,18 @@ def validate_note(note: dict) -> list[str]:
     return _member(note, KIND_BY_NOTE_TYPE, NOTE_CHECKS, "type is")
 
 
+def odd_resource_uri(uri: str) -> bool:
+    """Whether a resource URI holds control characters or begins or ends with a space: no artifact is named
+    so, and the gate reads it as no artifact it resembles, so what is stored under it would never count."""
+    return _CONTROL_OR_EDGE_SPACE.search(uri) is not None
+
+
 def validate_occurrence(occurrence: dict) -> list[str]:
     """Problems with a canonical occurrence, one string each; empty when it is valid."""
     problems = _required(occurrence, "", "resourceUri", "noteName")
-    if len(occurrence.get("resourceUri", "")) > MAX_RESOURCE_URI_LENGTH:
+    uri = occurrence.get("resourceUri", "")
+    if len(uri) > MAX_RESOURCE_URI_LENGTH:
         problems.append(f"resourceUri must be at most {MAX_RESOURCE_URI_LENGTH} characters")
+    if odd_resource_uri(uri):
+        problems.append(ODD_RESOURCE_URI)
     return problems + _member(occurrence, KIND_BY_OCCURRENCE_DETAILS, OCCURRENCE_CHECKS, "details are")

@@ -658,14 +658,16 @@ def test_limit(base_url, http, project):
 
 
 def test_a_table_keeps_a_row_on_one_line_and_aligns_wide_characters(base_url, http, project):
-    note = f"projects/{project}/notes/n"
-    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
-    for uri in ["https://gcr.io/プロジェクト/app", "https://gcr.io/a\tb/app", "https://gcr.io/a\nb"]:
-        assert http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("BUILD", note, uri)).ok
+    notes = f"projects/{project}/notes/"
+    # Ids may hold control characters (a resource URI may not): the last column shows them escaped.
+    for note_id, uri in [("n", "https://gcr.io/プロジェクト/app"), ("a\tb", IMAGE), ("a\nb", IMAGE)]:
+        r = http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=NOTE_BODIES["BUILD"])
+        assert r.ok, r.text
+        assert http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("BUILD", notes + note_id, uri)).ok
     table = grafeas_py(base_url, "occurrences", "list", project, "-o", "table").stdout.splitlines()
-    assert len(table) == 4 and "https://gcr.io/a\\tb/app" in table[2] and "https://gcr.io/a\\nb" in table[3]
+    assert len(table) == 4 and sorted(line.rsplit("/", 1)[1] for line in table[1:]) == ["a\\nb", "a\\tb", "n"]
     # A terminal gives a wide character two columns: the last column starts in the same one on every line.
-    prefixes = [line[: line.rfind(note if i else "noteName")] for i, line in enumerate(table)]
+    prefixes = [line[: line.rfind(notes if i else "noteName")] for i, line in enumerate(table)]
     columns = {len(prefix) + sum(unicodedata.east_asian_width(c) == "W" for c in prefix) for prefix in prefixes}
     assert len(columns) == 1, table
 

@@ -140,6 +140,13 @@ def _occurrence(project: str, occurrence_id: str, parameters: str) -> tuple[str,
     )
 
 
+def _odd_occurrence(project: str, occurrence_id: str, uri: str) -> tuple[str, dict]:
+    """A BUILD occurrence stored under `uri`, in its document and its column alike."""
+    statement, params = _occurrence(project, occurrence_id, '"x"')
+    document = json.loads(params["d"]) | {"resourceUri": uri}
+    return statement, {**params, "u": uri, "d": json.dumps(document)}
+
+
 def _old_rows() -> list[tuple[str, dict]]:
     """One row of each kind the doctor reports, written as the release that allowed it wrote it."""
     project_row = "INSERT INTO projects (project_id, create_time) VALUES (:p, :t)"
@@ -189,6 +196,8 @@ def _old_rows() -> list[tuple[str, dict]]:
         _occurrence("deep", "occ-40", nested(40)),
         _occurrence("deep", "occ-253", nested(248)),
         _occurrence("deep", "occ-251", nested(246)),
+        # 6. an occurrence under a resource URI with a newline, which no gate read finds
+        _odd_occurrence("odd", "occ-newline", IMAGE + "\n"),
         (
             "INSERT INTO decisions (project_id, decision_id, policy_id, policy_revision, resource_uri, decision,"
             " evaluate_time, data) VALUES ('gate', 'd-deep', 'prod', 1, :u, 'DENY', :t, :d)",
@@ -221,6 +230,7 @@ def _expected() -> list[tuple[str, str]]:
         ("document-too-deep", "projects/deep/occurrences/occ-251"),
         ("document-too-deep", "projects/gate/decisions/d-deep"),
         ("document-too-deep", "projects/deep/occurrences/occ-old revision 1"),
+        ("resource-uri-unreadable", "projects/odd/occurrences/occ-newline"),
     ]
 
 
@@ -301,6 +311,8 @@ def test_the_findings_are_what_this_release_does_with_those_rows(database):
         assert client.get("/v1/projects/deep/occurrences").status_code == 500
         assert client.get("/v1/projects/deep/artifacts:history", query_string={"resourceUri": IMAGE}).status_code == 500
         assert client.get("/v1/projects/gate/decisions").status_code == 500
+        r = client.patch("/v1/projects/odd/occurrences/occ-newline?updateMask=remediation", json={"remediation": "x"})
+        assert r.status_code == 400 and "resourceUri must not hold control characters" in r.json["error"]["message"]
     finally:
         app.extensions["grafeas"].storage.dispose()
 

@@ -9,7 +9,6 @@ so the cache cannot go stale, and every instance may keep its own.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from collections import OrderedDict
 
@@ -18,7 +17,7 @@ from ..auth.access import Access
 from ..errors import FailedPrecondition, InvalidArgument
 from ..names import decision_name, new_id, parse_note_name, policy_name
 from ..storage import Page, PageRequest
-from ..validation import MAX_RESOURCE_URI_LENGTH
+from ..validation import MAX_RESOURCE_URI_LENGTH, ODD_RESOURCE_URI, odd_resource_uri
 from ..wire.timestamps import from_datetime
 from .artifacts import artifact_lookup
 from .engine import evaluate, notes_needed
@@ -28,7 +27,6 @@ from .policy import load_policy_text, parse_policy
 OUTPUT_ONLY = ("name", "revision", "createTime", "updateTime", "deleted")
 # An artifact with more occurrences than this is denied rather than judged on a part of them.
 MAX_OCCURRENCES = 20_000
-_CONTROL_OR_EDGE_SPACE = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
 _CACHED_POLICIES = 256
 
 
@@ -157,9 +155,8 @@ class Gate:
             raise InvalidArgument("resourceUri must not contain the NUL character (U+0000)")
         if len(resource_uri) > MAX_RESOURCE_URI_LENGTH:
             raise InvalidArgument(f"resourceUri must be at most {MAX_RESOURCE_URI_LENGTH} characters, as occurrences'")
-        if _CONTROL_OR_EDGE_SPACE.search(resource_uri):
-            # No artifact is named so, and the URI would not be read as the image it resembles.
-            raise InvalidArgument("resourceUri must not hold control characters or begin or end with a space")
+        if odd_resource_uri(resource_uri):
+            raise InvalidArgument(ODD_RESOURCE_URI)
         glass = None
         if breakglass is not None:
             justification = breakglass.get("justification", "") if isinstance(breakglass, dict) else None

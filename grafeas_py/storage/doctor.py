@@ -19,6 +19,7 @@ from ..errors import InvalidArgument
 from ..gate.policy import parse_policy
 from ..gate.service import OUTPUT_ONLY
 from ..names import MAX_ID_LENGTH, check_id, decision_name, note_name, occurrence_name, policy_name, project_name
+from ..validation import odd_resource_uri
 from ..wire.codec import MAX_JSON_DEPTH, DecodeError
 from ..wire.grafeas_types import CODEC, NOTE, OCCURRENCE
 from ..wire.timestamps import from_micros
@@ -71,6 +72,7 @@ def examine(database_url: str, expected_revision: str) -> list[Finding]:
                 *_policies_of_deleted_projects(conn),
                 *_projects_named_star(conn),
                 *_documents_too_deep(conn),
+                *_odd_resource_uris(conn),
             ]
     finally:
         engine.dispose()  # the connection was made read-only: it must not serve anyone else
@@ -464,3 +466,26 @@ def _past_limit(table, resource: str, pk: int, refusal: str) -> Finding:
         table=table.name,
         pk=pk,
     )
+
+
+# ---- 6. occurrences under a resource URI no artifact has ------------------------------------
+
+
+def _odd_resource_uris(conn) -> Iterator[Finding]:
+    """Occurrences whose resourceUri holds control characters or edge spaces, which this release refuses
+    to write: the gate and the artifact timeline read them as no artifact, so they never count."""
+    columns = occurrences.c.project_id, occurrences.c.occurrence_id, occurrences.c.resource_uri
+    for row in _chunks(conn, occurrences, *columns):
+        if odd_resource_uri(row.resource_uri):
+            yield Finding(
+                check="resource-uri-unreadable",
+                resource=occurrence_name(row.project_id, row.occurrence_id),
+                problem=(
+                    f"its resourceUri {_cut(row.resource_uri)!r} holds control characters or begins or ends with a"
+                    " space: the gate reads it as no artifact, so it never counts, and this release refuses to"
+                    " update it"
+                ),
+                remedy="delete it and create it again under the artifact's URI, as written by the scanner or build",
+                table="occurrences",
+                pk=row.pk,
+            )

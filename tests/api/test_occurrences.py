@@ -98,6 +98,14 @@ def test_note_in_another_project_can_be_attached(http, project):
         ({"resourceUri": IMAGE, "noteName": "notes/n", **OCCURRENCE_DETAILS["BUILD"]}, "noteName must be in the form"),
         ({"resourceUri": IMAGE, "noteName": "projects/p/notes/n"}, "details are required"),
         ({"resourceUri": "x" * 2049, "noteName": "projects/p/notes/n", **OCCURRENCE_DETAILS["BUILD"]}, "2048"),
+        # Stored so, a finding was never read by the gate, which reads no artifact as named so.
+        *(
+            (
+                {"resourceUri": uri, "noteName": "projects/p/notes/n", **OCCURRENCE_DETAILS["BUILD"]},
+                "resourceUri must not hold control characters or begin or end with a space",
+            )
+            for uri in (IMAGE + "\n", " " + IMAGE, IMAGE.replace("@", "\t@"), IMAGE + "\u00a0")
+        ),
         ({"resourceUri": IMAGE, "noteName": "projects/p/notes/n", "build": {}}, "build requires one of"),
     ],
 )

@@ -18,6 +18,7 @@ from grafeas.grafeas_v1 import types
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from grafeas_py.validation import MAX_RESOURCE_URI_LENGTH, odd_resource_uri
 from tests.client.compare import without
 from tests.factories import DIGEST, IMAGE, NOTE_BODIES
 from tests.strategies import NOTE_KINDS, OCCURRENCE_KINDS, note_messages, occurrence_messages
@@ -240,7 +241,8 @@ def valid_occurrence(random_pb, kind: str, note_name: str):
     data = _to_dict(random_pb)
     OCCURRENCE_FIXERS.get(kind, lambda d: None)(data[_member(kind)])
     data["noteName"] = note_name
-    if _missing(data.get("resourceUri")) or len(data["resourceUri"]) > 2048:
+    uri = data.get("resourceUri")
+    if _missing(uri) or len(uri) > MAX_RESOURCE_URI_LENGTH or odd_resource_uri(uri):  # the server's rules
         data["resourceUri"] = IMAGE
     return json_format.ParseDict(data, OccurrencePb())
 
