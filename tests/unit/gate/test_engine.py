@@ -8,6 +8,7 @@ import pytest
 
 from grafeas_py.gate import Breakglass, evaluate
 from grafeas_py.gate import engine as engine_module
+from grafeas_py.ingest.plan import safe_note_id
 from tests.unit.gate.builders import (
     DIGEST,
     NOW,
@@ -168,11 +169,28 @@ SCENARIOS = [
         says="above the maximum HIGH for unfixable vulnerabilities",
     ),
     case(
-        "fixAvailable makes fixable",
+        "fixAvailable makes fixable without package issues",
         {"vulnerabilities": VULNS},
-        [vulnerability(severity="HIGH", fixable=False, fixAvailable=True)],
+        [vulnerability(severity="HIGH", packageIssue=[], fixAvailable=True)],
         "DENY",
         ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        # Grafeas: "at least one of the affected packages has a fix": not the one without a fix.
+        "fixAvailable does not make an issue without a fix fixable",
+        {"vulnerabilities": {"maximumUnfixableSeverity": "HIGH"}},
+        [
+            vulnerability(
+                severity="CRITICAL",
+                fixAvailable=True,
+                packageIssue=[
+                    *vulnerability()["vulnerability"]["packageIssue"],
+                    *vulnerability(fixable=False)["vulnerability"]["packageIssue"],
+                ],
+            )
+        ],
+        "DENY",
+        ["FIX_UNAVAILABLE_SEVERITY_EXCEEDED"],
     ),
     case(
         "no package issues is unfixable",
@@ -281,9 +299,25 @@ SCENARIOS = [
         "ALLOW",
     ),
     case(
-        "cve exemption by vex cve",
+        # The occurrence's writer sets vexAssessment.cve: matched, it let an exemption for one CVE waive another.
+        "an exemption does not match through vexAssessment.cve",
         {"vulnerabilities": {**VULNS, "exemptions": [{"cve": "GHSA-1", "justification": "j"}]}},
         [vulnerability(severity="CRITICAL", vexAssessment={"cve": "GHSA-1", "state": "AFFECTED"})],
+        "DENY",
+        ["SEVERITY_EXCEEDED"],
+    ),
+    case(
+        "an exemption matches the note id in any case, or as ingestion makes a note id of it",
+        {
+            "vulnerabilities": {
+                **VULNS,
+                "exemptions": [
+                    {"cve": "cve-2023-1234", "justification": "j"},
+                    {"cve": "RHSA-2023:1234", "justification": "j"},
+                ],
+            }
+        },
+        [vulnerability(severity="CRITICAL"), vulnerability(safe_note_id("RHSA-2023:1234"), severity="CRITICAL")],
         "ALLOW",
     ),
     case(
@@ -696,6 +730,17 @@ SCENARIOS = [
         ["OCCURRENCE_MALFORMED"],
         says="its CVSS score is NaN",
     ),
+    *(
+        case(
+            f"a NaN {scored} beside a lower score",  # max() kept whichever came first
+            {"vulnerabilities": {"maximumCvssScore": 7}},
+            [vulnerability(severity="LOW", **{scored: {"baseScore": "NaN"}, other: {"baseScore": 5.0}})],
+            "DENY",
+            ["OCCURRENCE_MALFORMED"],
+            says="its CVSS score is NaN",
+        )
+        for scored, other in (("cvssv3", "cvssV4"), ("cvssV4", "cvssv3"))
+    ),
     case(
         "cvss nan without a cvss limit",
         {"vulnerabilities": VULNS},
@@ -1030,8 +1075,6 @@ def test_a_vex_assessment_whose_note_is_about_this_finding_clears_it(note):
 
 def test_a_vex_assessment_matches_a_vulnerability_by_the_note_id_ingestion_makes_of_it():
     """Ingestion names a vulnerability's note after its id, cleaned of what a note id may not hold."""
-    from grafeas_py.ingest.plan import safe_note_id
-
     vid = "GO-2024/2687"  # no vulnerability id of this shape exists; the slash is what matters
     found = vulnerability(safe_note_id(vid), "CRITICAL", vexAssessment={"state": "FIXED", "noteName": VEX_NOTE})
     assert found["noteName"].endswith("/" + safe_note_id(vid)) and safe_note_id(vid) != vid
