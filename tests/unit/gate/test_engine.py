@@ -68,6 +68,13 @@ def legacy_build(built_artifacts=()):
     return {**build(), "build": {"provenance": provenance}}
 
 
+def critical_issue(own):
+    """A finding whose package issue's effectiveSeverity is CRITICAL; the occurrence's is `own`."""
+    finding = vulnerability(effectiveSeverity=own, provider_severity="LOW")
+    finding["vulnerability"]["packageIssue"][0]["effectiveSeverity"] = "CRITICAL"
+    return finding
+
+
 SCENARIOS = [
     # identity
     case("digest image passes", {}, [], "ALLOW"),
@@ -206,6 +213,18 @@ SCENARIOS = [
         ["SEVERITY_EXCEEDED"],
     ),
     case("unspecified severity passes", {"vulnerabilities": VULNS}, [vulnerability(effectiveSeverity=None)], "ALLOW"),
+    # Grafeas advises the package issues' effectiveSeverity, and makes the occurrence's their highest.
+    *(
+        case(
+            f"a package issue's effective severity counts ({name})",
+            {"vulnerabilities": VULNS},
+            [critical_issue(own)],
+            "DENY",
+            ["SEVERITY_EXCEEDED"],
+            says="with severity CRITICAL",
+        )
+        for name, own in (("the occurrence gives none", None), ("the occurrence's is lower", "LOW"))
+    ),
     case(
         "block all",
         {"vulnerabilities": {"maximumFixableSeverity": "BLOCK_ALL"}},
