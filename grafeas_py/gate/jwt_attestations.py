@@ -9,6 +9,7 @@ extensions is refused, since none are understood here. PyJWT verifies the signat
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import jwt
@@ -58,6 +59,10 @@ def out_of_date(claims: dict, now: datetime) -> str | None:
         value = claims.get(claim)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise Malformed(f"a JWT's {claim} is not a number of seconds")
+        # JSON has no NaN or Infinity, but the parser reads them (and 1e400 as inf): an exp of NaN,
+        # compared with nothing, never passed, and a token meant to expire lasted for ever.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Malformed(f"a JWT's {claim} is {value}, not a number of seconds")
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if exp is not None and now.timestamp() >= exp:
         return f"expired at {_instant(exp)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -460,6 +461,17 @@ def test_jwt_times_are_judged_at_the_decisions_time():
     token = compact_jwt(key, binauthz_claims(exp=-1e20))
     [violation] = decide(attestation_policy(key), [jwt_occurrence([token], QA_NOTE)]).violations
     assert violation.code == "ATTESTATION_EXPIRED" and "expired at -1e+20 seconds after the epoch" in violation.message
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_jwt_time_that_is_no_number_of_seconds_is_malformed(claim, value):
+    """The JSON parser reads NaN and Infinity (and 1e400 as inf): an exp of NaN never passed, so a signed
+    token meant to expire lasted for ever."""
+    key = signer()
+    token = compact_jwt(key, binauthz_claims(**{claim: value}))
+    [violation] = decide(attestation_policy(key), [jwt_occurrence([token], QA_NOTE)]).violations
+    assert violation.code == "OCCURRENCE_MALFORMED" and f"a JWT's {claim} is {value}" in violation.message
 
 
 def test_jwt_for_another_digest_is_a_subject_mismatch():
