@@ -23,15 +23,19 @@ from tests.conftest import POSTGRES_URL, Http, fresh_database_url, serve
 from tests.factories import NOTE_BODIES, occurrence_body
 from tests.test_cli import GRAFEAS_PY
 
+# Seconds sealing may wait: an entry is sealed only below every write transaction running in the
+# PostgreSQL cluster, another test's in another schema too, and a loaded machine runs some for long.
+SEAL_WAIT = 60
+
 
 def entries_after(storage, seq: int) -> list:
     """The entries after `seq`, once everything committed so far is sealed."""
-    storage.seal_audit(wait=10)
+    storage.seal_audit(wait=SEAL_WAIT)
     return [e for e in storage.audit_entries() if e.seq > seq]
 
 
 def last_seq(storage) -> int:
-    storage.seal_audit(wait=10)
+    storage.seal_audit(wait=SEAL_WAIT)
     return max((e.seq for e in storage.audit_entries()), default=0)
 
 
@@ -185,7 +189,7 @@ def audited(tmp_path, worker_id):
             http.post("/v1/projects/p/occurrences", json=occurrence_body("BUILD", "projects/p/notes/n", f"u{i}"))
         http.delete("/v1/projects/p/notes/n")
     storage = app.extensions["grafeas"].storage
-    storage.seal_audit(wait=10)  # the tests below edit the chain itself
+    storage.seal_audit(wait=SEAL_WAIT)  # the tests below edit the chain itself
     storage.dispose()
     return url
 
@@ -375,7 +379,7 @@ def test_an_open_write_transaction_delays_sealing_but_blocks_no_writer(app, http
         storage.seal_audit()
         assert sealed_actions(storage, start) == []  # the open transaction could still add an earlier entry
         transaction.commit()
-    storage.seal_audit(wait=10)
+    storage.seal_audit(wait=SEAL_WAIT)
     assert sealed_actions(storage, start) == ["test.first", "notes.create"]
     assert verify_chain(storage.audit_entries()).ok
 
@@ -386,11 +390,11 @@ def test_a_sealer_without_the_chains_key_refuses_to_extend_it(tmp_path, worker_i
     key = "k" * 32
     keyed = SqlStorage(*make_engines(url), audit_key=key.encode())
     keyed.create_project("p1", "2026-01-01T00:00:00Z")
-    assert keyed.seal_audit(wait=10) == 1
+    assert keyed.seal_audit(wait=SEAL_WAIT) == 1
     unkeyed = SqlStorage(*make_engines(url))
     unkeyed.create_project("p2", "2026-01-01T00:00:01Z")
     with pytest.raises(SealRefused, match="entry \\(1\\) does not verify with this process's GRAFEAS_AUDIT_KEY"):
-        unkeyed.seal_audit(wait=10)
+        unkeyed.seal_audit(wait=SEAL_WAIT)
     assert unkeyed.pending_audit_entries() == 1  # kept for a sealer with the key
     env = {name: value for name, value in os.environ.items() if name != "GRAFEAS_AUDIT_KEY"}
     command = [GRAFEAS_PY, "auth", "bind", "p2", "auditor", "user:eve@example.com"]
@@ -426,7 +430,7 @@ def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worke
     first, second = "f" * 32, "s" * 32
     unkeyed = SqlStorage(*make_engines(url))
     unkeyed.create_project("p1", "2026-01-01T00:00:00Z")
-    assert unkeyed.seal_audit(wait=10) == 1
+    assert unkeyed.seal_audit(wait=SEAL_WAIT) == 1
     unnamed = audit_command(url, "rekey", first)
     assert unnamed.returncode == 2 and "set GRAFEAS_AUDIT_OLD_KEY to the key the chain is sealed with" in unnamed.stderr
     both = audit_command(url, "rekey", first, second, "--from-unkeyed")
@@ -449,9 +453,9 @@ def test_an_unkeyed_chain_is_handed_to_a_key_and_then_to_another(tmp_path, worke
     assert "Set GRAFEAS_AUDIT_OLD_KEY to the key it was handed to." in handed_elsewhere.stderr
     unkeyed.create_project("p2", "2026-01-01T00:00:01Z")
     with pytest.raises(SealRefused, match="handed to key .* at entry 2"):
-        unkeyed.seal_audit(wait=10)
+        unkeyed.seal_audit(wait=SEAL_WAIT)
     keyed = SqlStorage(*make_engines(url), audit_key=first.encode())
-    assert keyed.seal_audit(wait=10) == 1  # p2's entry, now sealed with the first key
+    assert keyed.seal_audit(wait=SEAL_WAIT) == 1  # p2's entry, now sealed with the first key
     assert audit_command(url, "verify", first).returncode == 1  # entry 1 is not sealed with it
     whole = audit_command(url, "verify", first, None, "--from-unkeyed")
     assert whole.returncode == 0 and whole.stdout.startswith("audit trail intact: 3 entries"), whole.stderr
@@ -480,7 +484,7 @@ def test_the_trail_is_listed_over_http_in_chain_order(app, http, project):
     note = http.post(f"{base}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).json()["name"]
     occ = http.post(f"{base}/occurrences", json=occurrence_body("BUILD", note)).json()["name"]
     assert http.delete(f"/v1/{occ}").ok
-    storage.seal_audit(wait=10)
+    storage.seal_audit(wait=SEAL_WAIT)
     ours = f'(resource="projects/{project}" OR has_prefix(resource, "projects/{project}/"))'
 
     def listed(filter_: str, page_size: int = 1000) -> list[dict]:
