@@ -22,13 +22,21 @@ def split_purl_version(purl: str) -> tuple[str, str]:
     return purl[:at] + purl[end:], purl[at + 1 : end]
 
 
+def _scheme_lowered(identifier: str) -> str:
+    """A purl or CPE with its scheme in lower case, as URL schemes compare: `PKG:npm/x` is `pkg:npm/x`."""
+    scheme = identifier[:4].lower()
+    return scheme + identifier[4:] if scheme in ("pkg:", "cpe:") else identifier
+
+
 def names_package(identifier: str) -> bool:
     """Whether an identifier is a package URL or a CPE, and so names one package."""
-    return identifier.startswith(("pkg:", "cpe:"))
+    # Read as no package, `PKG:npm/lodash` made an assessment of the artifact as a whole.
+    return _scheme_lowered(identifier).startswith(("pkg:", "cpe:"))
 
 
 def in_package(package: str, location: str, version: str) -> bool:
     """Whether a finding at `location` (a purl without version, or a CPE) and `version` is in `package`."""
+    package = _scheme_lowered(package)
     if not package.startswith("pkg:"):
         return location == package  # a CPE holds its version
     name, wanted = split_purl_version(package)

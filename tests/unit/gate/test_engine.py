@@ -1001,6 +1001,9 @@ def _assessment(product_id: str | None, kind: str = "VULNERABILITY_ASSESSMENT") 
             "ALLOW",
         ),
         ("cpe:2.3:a:snakeyaml:snakeyaml:1.33:*:*:*:*:*:*:*", [_in(SNAKEYAML, "1.33")], "DENY"),
+        # The scheme in capitals is still a package URL: read as none, it cleared the whole artifact.
+        ("PKG:maven/org.yaml/snakeyaml@1.33", [_in("pkg:maven/com.example/yaml-shaded", "1.33")], "DENY"),
+        ("PKG:maven/org.yaml/snakeyaml@1.33", [_in(SNAKEYAML, "1.33")], "ALLOW"),
         # An assessment naming no package, or an id that is no package, is about the artifact as a whole.
         (None, [_in("pkg:maven/com.example/yaml-shaded", "1.33")], "ALLOW"),
         ("CSAFPID-0001", [_in("pkg:maven/com.example/yaml-shaded", "1.33")], "ALLOW"),
