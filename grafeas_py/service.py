@@ -459,7 +459,8 @@ class Grafeas:
         if not changes:
             return existing  # as for notes: an update to what is stored writes nothing
         named = [note for note in _vex_notes(doc) if note not in _vex_notes(existing)]
-        self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, named)
+        if named:  # the occurrence's own note and project were checked above
+            self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, named)
         return self.storage.update_occurrence(project_id, occurrence_id, doc, revision, changes)
 
     def delete_occurrence(self, project_id: str, occurrence_id: str) -> None:
