@@ -19,8 +19,9 @@ A document none of whose statements is about the artifact is refused, as it woul
 
 The document may also come as the predicate of an in-toto statement (`predicateType` an OpenVEX
 context), bare, in a DSSE envelope or in a Sigstore bundle, as `vexctl attest` and `cosign attest
---type openvex` make it. Its subjects are then what statements without products are about: the
-artifact only when one of them has its sha256 digest. The envelope's signatures are not checked
+--type openvex` make it. Its subjects are then what its statements are about: when none of them has
+the artifact's sha256 digest, a statement without products, or with a package product, is about
+another artifact, and only products naming this one's digest count. The envelope's signatures are not checked
 here; storing it for the gate to verify is format `dsse`'s job.
 
 Each statement gives a note per vulnerability name (its `name` and each alias, as scanners report
@@ -86,8 +87,9 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     """Plan a VULNERABILITY_ASSESSMENT note for each statement about the artifact, per package and name."""
     digest = require_resource_digest(plan.resource_uri)
     doc, at, subjects = _document(r.as_object(r.load_json(raw), ""))
-    # Statements without products are about the encapsulating document's subjects: the artifact, when
-    # posted bare; an attestation's subjects, which must then include it.
+    # Statements are about the encapsulating document's subjects: the artifact, when posted bare; an
+    # attestation's subjects, which must then include it. An attestation about other artifacts speaks
+    # of their packages too, so here only its products that name this artifact's digest count.
     inherited = subjects is None or digest in subjects
     context = r.text(doc, "@context", at, required=True)
     if not context.startswith(_CONTEXT):
@@ -106,6 +108,13 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
                 _add_assessment(plan, statement, package, name, publisher, title)
                 planned += 1
                 check_assessments(planned, r.join(at, "statements"))
+    if not planned and not inherited:
+        named = ", ".join(f"sha256:{s}" for s in sorted(subjects) if s) or "no sha256 digest"
+        r.fail(
+            r.join(at, "statements"),
+            f"none is about {plan.resource_uri!r}: the attestation's subjects ({named}) do not include its "
+            "digest, and no product names it (a pkg:oci purl, an image reference or hashes['sha-256'])",
+        )
     if not planned:
         r.fail(
             r.join(at, "statements"),
@@ -171,8 +180,8 @@ def _component(item, path: str) -> tuple[str, dict]:
 
 
 def _packages(statement: Statement, digest: str, inherited: bool) -> list[str]:
-    """The packages of the artifact a statement is about, as product ids: "" for all of it. Without
-    products, it is about all of it if it `inherited` the artifact, and about none of it otherwise."""
+    """The packages of the artifact a statement is about, as product ids: "" for all of it. Unless it
+    `inherited` the artifact, only products naming the artifact's digest are about it."""
     if not statement.products:
         return [""] if inherited else []
     found = []
@@ -183,7 +192,7 @@ def _packages(statement: Statement, digest: str, inherited: bool) -> list[str]:
         ]
         if digest in _digests(product, path):
             found += [_subcomponent_package(sub, p) for p, sub in subcomponents] or [""]
-        elif not subcomponents and (package := _package_id(product, path)):
+        elif inherited and not subcomponents and (package := _package_id(product, path)):
             found.append(package)
     return list(dict.fromkeys(found))
 

@@ -486,6 +486,25 @@ def test_an_openvex_document_about_other_images_only_is_400_and_writes_nothing(h
     assert all("vexAssessment" not in o["vulnerability"] for o in occurrences(http, project, 'kind="VULNERABILITY"'))
 
 
+def test_an_attested_openvex_about_another_image_clears_nothing_here(http, project):
+    """`vexctl attest` of another image's VEX, posted for this one: its package statements are about
+    that image's packages, so this image's findings keep counting."""
+    assert ingest(http, project, "trivy", "trivy/alpine-app-image.json").status_code == 200
+    vex = json.loads((FIXTURES / "openvex/payments-api.openvex.json").read_bytes())
+    other = "9e8d7c6b5a49382716059f8e7d6c5b4a39281706f5e4d3c2b1a0998877665544"
+    attestation = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.example.com/other", "digest": {"sha256": other}}],
+        "predicateType": "https://openvex.dev/ns/v0.2.0",
+        "predicate": {**vex, "statements": [s for s in vex["statements"] if "pkg:apk" in json.dumps(s)]},
+    }
+    assert attestation["predicate"]["statements"], "the fixture has a package statement"
+    r = post_report(http, project, "openvex", json.dumps(attestation).encode())
+    assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT", r.text
+    assert f"subjects (sha256:{other}) do not include its digest" in r.json()["error"]["message"]
+    assert all("vexAssessment" not in o["vulnerability"] for o in occurrences(http, project, 'kind="VULNERABILITY"'))
+
+
 def test_a_vex_document_is_copied_onto_a_finding_whose_note_was_deleted(http, project):
     """Kept after its note went, the finding is judged at the worst severity its note could have given;
     an assessment the publisher made of it must still reach it."""

@@ -276,12 +276,13 @@ def test_an_attested_document_is_read_and_its_subject_is_what_statements_without
         ("", "CVE-2024-1", "NOT_AFFECTED"),
         ("pkg:pypi/requests@2.31.0", "CVE-2024-2", "NOT_AFFECTED"),
     ]
-    # Attesting another image, its product-less statement is about that one; the package one still counts.
-    assert assessments(attested(doc, subject_digest=OTHER, wrap=wrap)) == [
-        ("pkg:pypi/requests@2.31.0", "CVE-2024-2", "NOT_AFFECTED")
-    ]
-    with pytest.raises(InvalidArgument, match="none is about"):
-        ingest("openvex", attested(document(statement()), subject_digest=OTHER, wrap=wrap))
+    # Attesting another image, both statements are about that one: requests there, not here.
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("openvex", attested(doc, subject_digest=OTHER, wrap=wrap))
+    assert f"the attestation's subjects (sha256:{OTHER}) do not include its digest" in caught.value.message
+    # Only a product naming this image's digest is about it.
+    here = document(statement({"@id": f"pkg:oci/api@sha256:{DIGEST}"}), statement({"@id": "pkg:pypi/requests"}))
+    assert assessments(attested(here, subject_digest=OTHER, wrap=wrap)) == [("", "CVE-2024-1", "NOT_AFFECTED")]
 
 
 @pytest.mark.parametrize(
