@@ -735,11 +735,16 @@ SCENARIOS = [
         ["CVSS_EXCEEDED"],
         says="CVSS score inf, above the maximum 9",
     ),
-    case(
-        "cvss minus infinity",
-        {"vulnerabilities": {"maximumCvssScore": 9}},
-        [vulnerability(cvssScore="-Infinity")],
-        "ALLOW",
+    *(
+        case(
+            f"cvss {score} beside a critical cvssv3",  # CVSS runs from 0: it would pass every limit
+            {"vulnerabilities": {"maximumCvssScore": 9}},
+            [vulnerability(severity="LOW", cvssScore=score, cvssv3={"baseScore": 9.8})],
+            "DENY",
+            ["OCCURRENCE_MALFORMED"],
+            says=f"its CVSS score is {said}, which no maximumCvssScore",
+        )
+        for score, said in (("-Infinity", "-inf"), (-1, "-1"), (-0.5, "-0.5"))
     ),
     case(
         "cvss nan",
