@@ -15,8 +15,9 @@ assessment clears to findings in that package (gate/purls.py), and where `affect
 to the exact versions of the status the analysis speaks of (`_at_versions`); `genericUri` is the
 resource. An `affects` ref is a component's bom-ref, or a BOM-Link to one; a ref to no component of
 the BOM is taken as a purl if it is one (a VEX document kept apart from its SBOM names packages so),
-and refused otherwise. An entry that names no package, or the BOM's own subject, is about the
-resource as a whole: its note has no `product.id`; it is refused when the subject pins a digest (by
+and refused otherwise, as is a ref to a component whose purl and CPE (given) name no package. An
+entry that names no package, or the BOM's own subject, is about the resource as a whole: its note has
+no `product.id`; it is refused when the subject pins a digest (by
 purl, image name or SHA-256 hash) that is not the resource's, as OpenVEX and CSAF leave another
 digest out. States map as not_affected and false_positive -> NOT_AFFECTED, exploitable -> AFFECTED,
 resolved and resolved_with_pedigree -> FIXED, in_triage -> UNDER_INVESTIGATION; an analysis without
@@ -39,7 +40,7 @@ from urllib.parse import quote, unquote
 
 import orjson
 
-from ..gate.purls import split_purl_version
+from ..gate.purls import names_package, split_purl_version
 from . import reading as r
 from .digests import resource_digest
 from .identifiers import package_location, package_type, purl_type
@@ -296,7 +297,7 @@ def _affected(ref: str, path: str, by_ref: dict[str, CdxComponent], subject_ref:
         return ""
     component = by_ref.get(ref)
     if component is not None:
-        return _package_id(component)
+        return _package_id(component, ref, path)
     if ref.startswith("pkg:"):
         return ref
     # Read as the whole resource, an assessment of one unknown part would clear findings in every other.
@@ -323,10 +324,16 @@ def _at_versions(package: str, versions: tuple[tuple[str, str, str], ...], v: Cd
     ]
 
 
-def _package_id(c: CdxComponent) -> str:
+def _package_id(c: CdxComponent, ref: str, path: str) -> str:
     """A component as one package identifier: its purl, else its CPE, else a purl of its name and version."""
     if c.purl or c.cpe:
-        return c.purl or c.cpe
+        package = next((identifier for identifier in (c.purl, c.cpe) if names_package(identifier)), "")
+        if not package:
+            # Read as no package, the assessment would be about the whole resource and clear every finding.
+            given = " and ".join(f"{key} {value!r}" for key, value in (("purl", c.purl), ("cpe", c.cpe)) if value)
+            why = "the assessment cannot be limited to it"
+            r.fail(path, f"{ref!r} is a component whose {given} name no package: {why}")
+        return package
     location = package_location("", "", "", c.name)
     return f"{location}@{quote(c.version, safe='')}" if c.version else location
 

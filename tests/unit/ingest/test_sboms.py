@@ -374,6 +374,30 @@ def test_an_affects_ref_to_nothing_known_is_refused():
         ingest("cyclonedx", _vex(_entry("not_affected", "pkg:pypi/requests@2.32.3", "comp-17")))
 
 
+@pytest.mark.parametrize(
+    "identifiers, given",
+    [
+        ({"purl": "npm/left-pad@1.3.0"}, "purl 'npm/left-pad@1.3.0'"),
+        ({"cpe": "left-pad:1.3.0"}, "cpe 'left-pad:1.3.0'"),
+        ({"purl": "left-pad", "cpe": "x"}, "purl 'left-pad' and cpe 'x'"),
+    ],
+)
+def test_an_affects_ref_to_a_component_whose_identifiers_name_no_package_is_refused(identifiers, given):
+    """Its note's product.id named no package, so the gate read it as the whole image."""
+    bad = {"bom-ref": "lp", "type": "library", "name": "left-pad", "version": "1.3.0", **identifiers}
+    components = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))["components"] + [bad]
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("cyclonedx", _vex(_entry("not_affected", "lp"), components=components))
+    assert caught.value.message == (
+        f"invalid cyclonedx report: vulnerabilities[0].affects[0].ref: 'lp' is a component whose {given} name "
+        "no package: the assessment cannot be limited to it"
+    )
+    # Either identifier that names a package is enough.
+    good = {**bad, "purl": "npm/left-pad@1.3.0", "cpe": "cpe:2.3:a:left-pad:left-pad:1.3.0:*:*:*:*:*:*:*"}
+    plan = ingest("cyclonedx", _vex(_entry("not_affected", "lp"), components=components[:-1] + [good]))
+    assert _scopes(plan) == {good["cpe"]: "NOT_AFFECTED"}
+
+
 def test_a_revised_assessment_is_a_new_note_and_the_same_one_is_not():
     first = ingest("cyclonedx", "cyclonedx/payments-api-1.6.cdx.json")
     doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
