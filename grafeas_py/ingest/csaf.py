@@ -8,7 +8,10 @@ Products are matched to the artifact by their `product_identification_helper` (p
   `external_component_of`) is its component in its product: the component's package in the artifact
   when that product is the artifact. One whose component names no package is refused: read as the
   whole artifact, it would clear findings in every other package. A component of anything else
-  (another image, or a package) is left out, as is any other product.
+  (another image, or a package) is left out, as is any other product;
+- a product under a `product_version_range` branch is left out, and so is a relationship's product
+  whose component is one: read as its package, "fixed" for `>=4.17.21` would clear 4.17.20 too, and
+  the gate has no range to hold a finding's version against (CycloneDX's ranges are left out alike).
 
 For each vulnerability, its `product_status` gives the state of each product: `known_not_affected`
 NOT_AFFECTED, `known_affected` (and `first_affected`, `last_affected`) AFFECTED, `fixed` (and
@@ -65,9 +68,11 @@ class Product:
 
     ours: bool
     package: str = _ARTIFACT
+    ranged: bool = False  # a range of versions, which the gate cannot hold a finding against
 
 
 _ELSEWHERE = Product(False)
+_RANGED = Product(False, ranged=True)
 
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
@@ -87,7 +92,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     tree = r.obj(doc, "product_tree", "")
     products = _products(tree, digest)
     groups = _Groups(tree)
-    planned = 0
+    planned, ranged = 0, False
     for path, vulnerability in r.objects(doc, "vulnerabilities", "", required=True):
         names = [r.text(vulnerability, "cve", path)]
         names += [r.text(item, "text", ipath, required=True) for ipath, item in r.objects(vulnerability, "ids", path)]
@@ -102,6 +107,7 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
                 if product is None:
                     r.fail(r.index(r.join(r.join(path, "product_status"), key), i), f"no product {product_id!r}")
                 if not product.ours:
+                    ranged = ranged or product.ranged
                     continue
                 for name in names:
                     plan.note(*details.note(product_id, product.package, name, state))
@@ -111,17 +117,21 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
         r.fail(
             "vulnerabilities",
             f"no product status is about {plan.resource_uri!r}: a product must name its digest (a pkg:oci purl, "
-            "an image reference or a sha256 hash) or a package in it (a purl or CPE)",
+            "an image reference or a sha256 hash) or a package in it (a purl or CPE)"
+            + (", and not be a product_version_range, which is left out" if ranged else ""),
         )
 
 
 def _products(tree: dict, digest: str) -> dict[str, Product]:
     """Every product id of the tree, and what it stands for here."""
-    named: dict[str, tuple[str, dict]] = {}  # product id -> (path, full product name)
-    _branch_products(r.objects(tree, "branches", "product_tree"), named)
+    named: dict[str, tuple[str, dict, bool]] = {}  # product id -> (path, full product name, ranged)
+    _branch_products(r.objects(tree, "branches", "product_tree"), named, False)
     for path, product in r.objects(tree, "full_product_names", "product_tree"):
-        named[r.text(product, "product_id", path, required=True)] = (path, product)
-    products = {product_id: _product(product, path, digest) for product_id, (path, product) in named.items()}
+        named[r.text(product, "product_id", path, required=True)] = (path, product, False)
+    products = {
+        product_id: _RANGED if ranged else _product(product, path, digest)
+        for product_id, (path, product, ranged) in named.items()
+    }
     for path, relationship in r.objects(tree, "relationships", "product_tree"):
         full = r.obj(relationship, "full_product_name", path, required=True)
         product_id = r.text(full, "product_id", r.join(path, "full_product_name"), required=True)
@@ -131,6 +141,9 @@ def _products(tree: dict, digest: str) -> dict[str, Product]:
         if not inside:
             products[product_id] = _ELSEWHERE
             continue
+        if products.get(component, _ELSEWHERE).ranged:
+            products[product_id] = _RANGED
+            continue
         package = products.get(component, _ELSEWHERE).package
         if not package:
             # Read as the whole artifact, an assessment of one unknown part would clear findings in every other.
@@ -139,15 +152,18 @@ def _products(tree: dict, digest: str) -> dict[str, Product]:
     return products
 
 
-def _branch_products(branches: list[tuple[str, dict]], named: dict) -> None:
+def _branch_products(branches: list[tuple[str, dict]], named: dict, ranged: bool) -> None:
+    """Add the products of `branches` to `named`, each marked as in a version range (at any depth) or not."""
     for path, branch in branches:
+        inside = ranged or r.text(branch, "category", path) == "product_version_range"
         if "product" in branch:
             product = r.obj(branch, "product", path)
             named[r.text(product, "product_id", r.join(path, "product"), required=True)] = (
                 r.join(path, "product"),
                 product,
+                inside,
             )
-        _branch_products(r.objects(branch, "branches", path), named)
+        _branch_products(r.objects(branch, "branches", path), named, inside)
 
 
 def _product(product: dict, path: str, digest: str) -> Product:

@@ -335,3 +335,45 @@ def test_an_item_naming_an_unknown_product_group_is_refused():
         InvalidArgument, match=r"vulnerabilities\[0\]\.remediations\[0\]\.group_ids\[0\]: no product group 'NOPE'"
     ):
         ingest("csaf", document(entry))
+
+
+def branch(category: str, name: str, *inner: dict, **fields) -> dict:
+    return {"category": category, "name": name, **({"branches": list(inner)} if inner else {}), **fields}
+
+
+def lodash_ranges(*vulnerabilities: dict, relationships=()) -> bytes:
+    """An advisory's usual tree: lodash below 4.17.21 affected, from it fixed, each a version range."""
+    ranges = [
+        branch("product_version_range", f"vers:npm/{vers}", product=product(product_id, purl="pkg:npm/lodash"))
+        for vers, product_id in (("<4.17.21", "LODASH-OLD"), (">=4.17.21", "LODASH-NEW"))
+    ]
+    doc = json.loads(document(*vulnerabilities, relationships=relationships))
+    doc["product_tree"]["branches"] = [branch("vendor", "lodash", branch("product_name", "lodash", *ranges))]
+    return json.dumps(doc).encode()
+
+
+def test_a_product_version_range_is_left_out():
+    """Read as its versionless purl, "fixed" for >=4.17.21 cleared the finding in lodash 4.17.20."""
+    fixed = vulnerability("LODASH-NEW", status="fixed", cve="CVE-2021-23337")
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("csaf", lodash_ranges(fixed))
+    assert caught.value.message.endswith(", and not be a product_version_range, which is left out")
+    both = {"cve": "CVE-2021-23337", "product_status": {"known_affected": ["LODASH-OLD"], "fixed": ["LODASH-NEW"]}}
+    with pytest.raises(InvalidArgument, match="product_version_range"):
+        ingest("csaf", lodash_ranges(both))
+    # So is a component of the image that is a range; the rest of the document still counts.
+    doc = lodash_ranges(
+        vulnerability("LODASH-NEW-IN-IMAGE", status="fixed", cve="CVE-2021-23337"),
+        vulnerability("IMAGE", cve="CVE-2024-2"),
+        relationships=[component_of("LODASH-NEW-IN-IMAGE", "LODASH-NEW", "IMAGE")],
+    )
+    assert assessments(doc) == [("", "CVE-2024-2", "NOT_AFFECTED")]
+
+
+def test_a_product_version_branch_is_that_version():
+    doc = json.loads(document(vulnerability("LODASH-4.17.20", status="fixed", cve="CVE-2021-23337")))
+    exact = product("LODASH-4.17.20", purl="pkg:npm/lodash@4.17.20")
+    doc["product_tree"]["branches"] = [
+        branch("product_name", "lodash", branch("product_version", "4.17.20", product=exact))
+    ]
+    assert assessments(json.dumps(doc).encode()) == [("pkg:npm/lodash@4.17.20", "CVE-2021-23337", "FIXED")]
