@@ -57,6 +57,11 @@ _WHAT_TO_SEND = {
 }
 
 
+# The audit trail indexes who acted, and PostgreSQL's btree holds at most 2704 bytes a row: a 5 KB OIDC
+# `sub` passed every check and then stopped sealing for every caller. No real subject comes near this.
+MAX_PRINCIPAL_BYTES = 1024
+
+
 @dataclass(frozen=True)
 class AuthChain:
     """The configured authenticators; the first to recognise a credential decides."""
@@ -68,6 +73,12 @@ class AuthChain:
         for authenticator in self.authenticators:
             principal = authenticator.authenticate(headers, environ)
             if principal is not None:
+                size = len(principal.id.encode("utf-8", "surrogatepass"))
+                if size > MAX_PRINCIPAL_BYTES:
+                    raise Unauthenticated(
+                        f"the credential names a principal of {size} bytes; at most {MAX_PRINCIPAL_BYTES} can be "
+                        "recorded in the audit trail"
+                    )
                 return principal
         accepted = " or ".join(_WHAT_TO_SEND.get(a.name, a.name) for a in self.authenticators)
         if get_header(headers, "Authorization"):

@@ -92,7 +92,10 @@ def certificate_identity(cert: x509.Certificate) -> str:
 
 def check_spiffe_id(uri: str) -> str:
     """A SPIFFE ID as the principal id: `spiffe://<trust domain>/<path>`; no port, user, query or fragment."""
-    parts = urllib.parse.urlsplit(uri)
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError:  # brackets: an IPv6 literal gone wrong
+        raise Unauthenticated(f"the client certificate's SPIFFE ID {uri!r} is malformed") from None
     malformed = parts.scheme.lower() != "spiffe" or not parts.netloc or parts.query or parts.fragment
     if malformed or "@" in parts.netloc or ":" in parts.netloc:
         raise Unauthenticated(f"the client certificate's SPIFFE ID {uri!r} is malformed")

@@ -149,6 +149,26 @@ def test_a_bad_jwt_is_401(secure, project, claims, message):
     assert_error(r, 401, "UNAUTHENTICATED", message)
 
 
+def test_a_principal_too_long_for_the_audit_trail_is_401_and_sealing_goes_on(secure, project):
+    """A 5 KB `sub`, bound through a group, wrote its change and then stopped PostgreSQL's sealing for
+    everyone: the audit index holds 2704 bytes a row."""
+    secure.bind(project, "notesEditor", "group:ci:big")
+    notes = f"/v1/projects/{project}/notes"
+    for sub, status in (("é" * 511, 401), ("é" * 510 + "a", 200)):  # 1025 and 1024 bytes with "ci:"
+        r = secure.client(secure.jwt(sub, owners=["big"])).post(
+            notes, params={"noteId": f"n{status}"}, json=NOTE_BODIES["BUILD"]
+        )
+        assert r.status_code == status, r.text
+    assert_error(
+        secure.client(secure.jwt("x" * 5000, owners=["big"])).get(notes),
+        401,
+        "UNAUTHENTICATED",
+        "the credential names a principal of 5003 bytes; at most 1024 can be recorded in the audit trail",
+    )
+    assert secure.app.extensions["grafeas"].storage.seal_audit(wait=60) >= 1
+    assert verify_chain(secure.app.extensions["grafeas"].storage.audit_entries()).ok
+
+
 def test_a_jwt_signed_by_another_key_is_401(secure, project):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     r = secure.client(signed_jwt(other, "repo:octo/app")).get(f"/v1/projects/{project}/notes")

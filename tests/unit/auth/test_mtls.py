@@ -132,7 +132,13 @@ def test_two_spiffe_ids_or_no_name_are_refused(ca):
 
 
 def test_malformed_spiffe_id_is_refused(ca):
-    for uri in ("spiffe://example.org/ns?x=1", "spiffe://example.org:8443/ns", "spiffe://u@example.org/ns"):
+    for uri in (
+        "spiffe://example.org/ns?x=1",
+        "spiffe://example.org:8443/ns",
+        "spiffe://u@example.org/ns",
+        "spiffe://[example.org/ns",  # urlsplit's ValueError was a 500
+        "spiffe://example.org]/ns",
+    ):
         with pytest.raises(Unauthenticated, match="malformed"):
             certificate_identity(ca.issue("x", uris=[uri])[0])
     assert certificate_identity(ca.issue("x", uris=["SPIFFE://Example.ORG/ns/ci"])[0]) == "spiffe://example.org/ns/ci"
