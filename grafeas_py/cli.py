@@ -325,12 +325,19 @@ def _expiry(text: str | None):
 
     from .wire.timestamps import to_datetime
 
-    if not text:
+    if text is None:
         return None
+    if not text.strip():  # `--expires "$TTL"` with TTL unset must not mint a token that never expires
+        raise click.BadParameter(
+            "is empty; leave the option out for a token that never expires", param_hint="--expires"
+        )
     duration = re.fullmatch(r"(\d+)([dhm])", text.strip())
     if duration:
         unit = {"d": "days", "h": "hours", "m": "minutes"}[duration.group(2)]
-        return dt.datetime.now(dt.UTC) + dt.timedelta(**{unit: int(duration.group(1))})
+        try:
+            return dt.datetime.now(dt.UTC) + dt.timedelta(**{unit: int(duration.group(1))})
+        except OverflowError:
+            raise click.BadParameter(f"{text!r} ends after the year 9999", param_hint="--expires") from None
     try:
         return to_datetime(text.strip())
     except ValueError:

@@ -117,6 +117,12 @@ def test_command_line_mistakes_are_explained(database, tmp_path):
     assert past.returncode == 1 and "a token must expire after it is created" in past.stderr
     nonsense = cli(database, "auth", "token", "create", "x", "--expires", "soon")
     assert nonsense.returncode == 2 and "neither a duration" in nonsense.stderr
+    for empty in ("", " "):  # an unset $TTL: not a token that never expires
+        unset = cli(database, "auth", "token", "create", "x", "--expires", empty)
+        assert unset.returncode == 2 and "--expires: is empty; leave the option out" in unset.stderr, unset.stderr
+    far = cli(database, "auth", "token", "create", "x", "--expires", "99999999d")
+    assert far.returncode == 2 and "'99999999d' ends after the year 9999" in far.stderr, far.stderr
+    assert "x " not in ok(database, "auth", "token", "list")
     bad_name = cli(database, "auth", "token", "create", "white space")
     assert bad_name.returncode == 1 and "token name must be" in bad_name.stderr
     missing = cli(database, "auth", "unbind", "p", "auditor", "user:nobody")
