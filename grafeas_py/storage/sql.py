@@ -294,7 +294,6 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         rather than deadlock."""
         author = actor()
         ids = list(new_notes)
-        recreated = self._first_revisions(conn, "note", project_id, ids)
         rows = []
         for note_id, data in sorted(new_notes.items()):
             created = to_micros(data["createTime"])
@@ -303,7 +302,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                     project_id=project_id,
                     note_id=note_id,
                     kind=data["kind"],
-                    revision=recreated.get(note_id, 1),
+                    revision=1,
                     create_time=created,
                     update_time=created,
                     data=data,
@@ -311,6 +310,7 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                 )
             )
         _insert_many(conn, notes, rows)
+        self._continue_numbering(conn, notes, "note", project_id, rows)
         if len(rows) == 1:
             self._audit(conn, "notes.create", note_name(project_id, ids[0]), {"revision": rows[0]["revision"]})
         else:
@@ -479,16 +479,19 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
             try:
                 with self._write() as conn:
                     self._hold_projects(conn, [project_id])
-                    # The ids are the key's only record: a deleted one's tombstone keeps it taken, or the
-                    # key would create under that name again, for another artifact even.
-                    if self._taken_occurrence_ids(conn, project_id, ids) or self._first_revisions(
-                        conn, "occurrence", project_id, ids
-                    ):
+                    if self._taken_occurrence_ids(conn, project_id, ids):
                         return None
-                    _insert_many(conn, occurrences, rows)  # never used, so each starts at revision 1
+                    _insert_many(conn, occurrences, rows)
+                    # The ids are the key's only record: a deleted one's tombstone keeps it taken, or the
+                    # key would create under that name again, for another artifact even. Read after the
+                    # insert, which waits for a delete of one under way, so that its tombstone is seen.
+                    if self._first_revisions(conn, "occurrence", project_id, ids):
+                        raise _UsedBefore
                     self._hold_notes(conn, rows)
                     self._audit_created(conn, project_id, rows)
                 return [occ.data for occ in new]
+            except _UsedBefore:  # rolled back
+                return None
             except IntegrityError:  # a concurrent twin inserted them first: now they are taken
                 if attempt == 2:
                     raise Aborted("another request is writing the same occurrences; retry") from None
@@ -527,11 +530,28 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
     def _insert_occurrences(self, conn, project_id: str, rows: list[dict]) -> None:
         """Insert rows whose ids may have been used before: ingestion's ids, derived from each finding
         and its artifact, come back after a delete, and their revisions continue after the tombstone."""
-        again = self._first_revisions(conn, "occurrence", project_id, [r["occurrence_id"] for r in rows])
-        for row in rows:
-            row["revision"] = again.get(row["occurrence_id"], 1)
         _insert_many(conn, occurrences, rows)
+        self._continue_numbering(conn, occurrences, "occurrence", project_id, rows)
         self._audit_created(conn, project_id, rows)
+
+    def _continue_numbering(self, conn, table, resource_type: str, project_id: str, rows: list[dict]) -> None:
+        """Renumber rows just inserted at revision 1 whose id was used before: after its last tombstone.
+
+        Read after the insert, not before: on PostgreSQL the insert waits for a delete of the same id
+        under way, so its tombstone is seen here. Read before, a create racing a create and a delete
+        reused a revision number already in history, and every later update or delete of it failed."""
+        id_key = f"{resource_type}_id"
+        again = self._first_revisions(conn, resource_type, project_id, [row[id_key] for row in rows])
+        if not again:
+            return
+        for row in rows:
+            row["revision"] = again.get(row[id_key], row["revision"])
+        renumber = (
+            update(table)
+            .where(table.c.project_id == project_id, table.c[id_key] == bindparam("b_id"))
+            .values(revision=bindparam("b_revision"))
+        )
+        conn.execute(renumber, [{"b_id": i, "b_revision": revision} for i, revision in sorted(again.items())])
 
     def _audit_created(self, conn, project_id: str, rows: list[dict]) -> None:
         if len(rows) == 1:
@@ -881,6 +901,10 @@ def _execute_prepared(conn, statement: str, params: dict) -> list[tuple]:
 
 class _RowsFailed(Exception):
     """Ends a COPY whose rows could not all be made, with a reason short enough for psycopg to send."""
+
+
+class _UsedBefore(Exception):
+    """Raised to roll back a keyed create whose ids turn out to have been used before."""
 
 
 def _insert_many(conn, table, rows: Iterable[dict]) -> list[dict]:

@@ -370,6 +370,58 @@ def test_a_note_another_request_creates_first_is_refused_by_its_name(database_ur
 
 
 @postgres_only
+def test_a_note_created_while_another_is_created_and_deleted_is_numbered_after_the_tombstone(
+    database_url, http, project
+):
+    """It found the id free and read its first revision (1); meanwhile a twin was created and deleted, so
+    history held revisions 1 and 2. Inserted at 1, its every update was 409 and every delete a 500."""
+    path = f"/v1/projects/{project}/notes"
+    late = {**NOTE_BODIES["BUILD"], "shortDescription": "late"}
+    with (
+        ThreadPoolExecutor(1) as pool,
+        held_server(database_url) as server,
+        inserts_held(server, "notes", project, "NEW.data->>'shortDescription' = 'late'") as release,
+    ):
+        creating = pool.submit(server.call, "POST", path, params={"noteId": "n"}, json=late)
+        server.wait("INSERT INTO notes%", creating)
+        assert http.post(path, params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).status_code == 200
+        assert http.delete(f"{path}/n").status_code == 200
+        release()
+        assert creating.result().status_code == 200, creating.result().text
+    revisions = http.get(f"{path}/n:history").json()["revisions"]
+    assert [(r["revision"], r["action"]) for r in revisions] == [(1, "CREATE"), (2, "DELETE"), (3, "CREATE")]
+    assert revisions[-1]["note"]["shortDescription"] == "late"
+    assert http.patch(f"{path}/n", json={"shortDescription": "again"}).status_code == 200
+    assert http.delete(f"{path}/n").status_code == 200
+
+
+@postgres_only
+def test_a_keyed_retry_that_finds_its_occurrence_deleted_meanwhile_does_not_bring_it_back(database_url, http, project):
+    """The retry found the ids free and unused; before its insert, the first request created them and a
+    caller deleted one. Inserted all the same, the deleted occurrence came back at revision 1, stuck."""
+    note = f"projects/{project}/notes/n"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
+    path, body, key = f"/v1/projects/{project}/occurrences", occurrence_body("BUILD", note), {"Idempotency-Key": "k"}
+    with (
+        ThreadPoolExecutor(1) as pool,
+        held_server(database_url) as server,
+        # Only the held server's inserts wait: the first request goes to the other one.
+        inserts_held(server, "occurrences", project, f"current_setting('application_name') = '{server.name}'") as go,
+    ):
+        retry = pool.submit(server.call, "POST", path, json=body, headers=key)
+        server.wait("INSERT INTO occurrences%", retry)
+        first = http.post(path, json=body, headers=key)
+        assert first.status_code == 200, first.text
+        assert http.delete(f"/v1/{first.json()['name']}").status_code == 200
+        go()
+        r = retry.result()
+    assert r.status_code == 409 and r.json()["error"]["status"] == "ALREADY_EXISTS", r.text
+    assert http.get(f"/v1/{first.json()['name']}").status_code == 404
+    revisions = http.get(f"/v1/{first.json()['name']}:history").json()["revisions"]
+    assert [(r["revision"], r["action"]) for r in revisions] == [(1, "CREATE"), (2, "DELETE")]
+
+
+@postgres_only
 def test_a_delete_that_loses_to_an_update_says_so(database_url, project):
     """The occurrence changes after the delete checked it (who may delete it, on which note): the delete
     is refused, and said "while this update ran"."""
