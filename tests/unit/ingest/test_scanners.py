@@ -201,6 +201,21 @@ def test_a_finding_listed_twice_is_one_occurrence():
     assert len(ingest("trivy", json.dumps(doc).encode()).occurrences) == 9
 
 
+@pytest.mark.parametrize("critical_first", [True, False])
+def test_a_vulnerability_listed_twice_in_one_package_is_its_most_severe_entry(critical_first):
+    """Grype matched it by the distro's advisory (Low, fixed) and by NVD's CPE (Critical, no fix): the
+    first listed won, so in one order the scan stored a Low and the gate allowed."""
+    doc = json.loads(raw("grype/debian-app-image.json"))
+    match = doc["matches"][0]
+    low = {**match, "vulnerability": {**match["vulnerability"], "severity": "Low", "namespace": "github:language:x"}}
+    low["vulnerability"]["fix"] = {"versions": ["9"], "state": "fixed"}
+    critical = {**match, "vulnerability": {**match["vulnerability"], "severity": "Critical", "namespace": "nvd:cpe"}}
+    doc["matches"] = [critical, low] if critical_first else [low, critical]
+    plan = ingest("grype", json.dumps(doc).encode())
+    [v] = [o["vulnerability"] for o in occurrences_on(plan, "CVE-2023-45853")]
+    assert (v["severity"], v["packageIssue"][0]["fixedVersion"]) == ("CRITICAL", {"kind": "MAXIMUM"})
+
+
 V4_VECTOR = "CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:P/VC:H/VI:L/VA:N/SC:N/SI:N/SA:L/E:P"
 
 
