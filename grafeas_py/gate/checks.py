@@ -160,7 +160,7 @@ def check_provenance(rule: ProvenanceRule, ctx: Context) -> list[Finding]:
         except Malformed as error:
             problems.append(malformed(occurrence, error, "it cannot show a trusted build"))
             continue
-        if built and ctx.artifact.digest not in built:  # provenance posted on this artifact about another one
+        if built and f"sha256:{ctx.artifact.digest}" not in built:  # provenance of another artifact posted here
             elsewhere[occurrence["name"]] = built
             continue
         builder_ok = not rule.builder_ids or any(any_match(rule.builder_ids, b) for b in builders)
@@ -173,7 +173,7 @@ def check_provenance(rule: ProvenanceRule, ctx: Context) -> list[Finding]:
             sources_seen.update(sources)
     evidence = tuple(occurrence["name"] for occurrence in builds)
     if elsewhere and not builders_seen:
-        found = ", ".join(f"sha256:{digest}" for digest in sorted(set().union(*elsewhere.values())))
+        found = ", ".join(sorted(set().union(*elsewhere.values())))
         pinned = f"sha256:{ctx.artifact.digest}" if ctx.artifact.digest else "no digest"
         message = f"the build provenance on {ctx.uri} is for {found}, not for this artifact ({pinned})"
         return [Finding("SUBJECT_MISMATCH", message, tuple(elsewhere)), *problems]
@@ -203,19 +203,23 @@ _BUILDER_PATHS = (
 
 
 def built_digests(occurrence: dict) -> set[str]:
-    """The sha256 digests (lowercase hex) a BUILD occurrence says it built: its in-toto subjects and its
-    built artifacts; empty when it names none, and then it is about the occurrence's resource."""
-    found = {
-        digest.lower()
-        for path in ("build.inTotoSlsaProvenanceV1.subject", "build.intotoStatement.subject")
-        for item in get_list(occurrence, path)
-        if (digest := get(item, "digest.sha256", str))
-    }
+    """The digests (`sha256:<hex>`, lowercase) a BUILD occurrence says it built: its in-toto subjects and
+    its built artifacts; empty when it names none, and then it is about the occurrence's resource.
+
+    A subject named by other algorithms only (npm's provenance gives sha512) stands as the first of
+    them: it names what was built, and no sha256 of it can be this artifact's."""
+    found = set()
+    for path in ("build.inTotoSlsaProvenanceV1.subject", "build.intotoStatement.subject"):
+        for item in get_list(occurrence, path):
+            digests = {str(k).lower(): v for k, v in get(item, "digest", dict, {}).items() if isinstance(v, str) and v}
+            algorithm = "sha256" if "sha256" in digests else min(digests, default="")
+            if algorithm:
+                found.add(f"{algorithm}:{digests[algorithm].lower()}")
     for artifact in get_list(occurrence, "build.provenance.builtArtifacts"):
-        checksum = get(artifact, "checksum", str, "")
-        if checksum.lower().startswith("sha256:"):
-            found.add(checksum[len("sha256:") :].lower())
-        found.update(filter(None, [artifact_digest(get(artifact, "id", str, ""))]))
+        checksum = get(artifact, "checksum", str, "").lower()
+        if checksum.startswith("sha256:"):
+            found.add(checksum)
+        found.update(f"sha256:{digest}" for digest in filter(None, [artifact_digest(get(artifact, "id", str, ""))]))
     return found
 
 

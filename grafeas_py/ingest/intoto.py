@@ -120,6 +120,14 @@ def statement_payload(envelope: Envelope, path: str = "payload") -> Statement:
     return parse_statement(doc, path)
 
 
+def _subject_digests(subject: dict, path: str) -> dict[str, str]:
+    """A subject's digest set, which in-toto requires to hold one digest at least."""
+    digests = r.string_map(subject, "digest", path)
+    if not any(digests.values()):
+        r.fail(r.join(path, "digest"), "is required: a subject is named by its digests (sha256 for an image)")
+    return digests
+
+
 def parse_statement(doc, path: str = "") -> Statement:
     """Read an in-toto statement (v1, or v0.1 as older tools write)."""
     doc = r.as_object(doc, path)
@@ -128,9 +136,11 @@ def parse_statement(doc, path: str = "") -> Statement:
         expected = ", ".join(IN_TOTO_STATEMENT_TYPES)
         r.fail(r.join(path, "_type"), f"unknown value {statement_type!r}; expected one of {expected}")
     subjects = tuple(
-        (r.text(s, "name", spath), r.string_map(s, "digest", spath))
+        (r.text(s, "name", spath), _subject_digests(s, spath))
         for spath, s in r.objects(doc, "subject", path, required=True)
     )
+    if not subjects:  # about nothing, it would be read as about whatever it is posted for
+        r.fail(r.join(path, "subject"), "is empty: an in-toto statement names at least one subject")
     return Statement(
         type=statement_type,
         subjects=subjects,

@@ -51,9 +51,13 @@ def located(name, *versions, own=""):
 
 def built(*digests):
     """A trusted SLSA v1 build whose subjects are these sha256 digests."""
+    return built_subjects(*({"name": f"gcr.io/acme/app-{i}", "digest": {"sha256": d}} for i, d in enumerate(digests)))
+
+
+def built_subjects(*subjects):
+    """A trusted SLSA v1 build of these in-toto subjects."""
     occurrence = build(source="https://github.com/acme/app")
-    subjects = [{"name": f"gcr.io/acme/app-{i}", "digest": {"sha256": d}} for i, d in enumerate(digests)]
-    occurrence["build"]["inTotoSlsaProvenanceV1"]["subject"] = subjects
+    occurrence["build"]["inTotoSlsaProvenanceV1"]["subject"] = list(subjects)
     return occurrence
 
 
@@ -478,6 +482,14 @@ SCENARIOS = [
         "DENY",
         ["SUBJECT_MISMATCH"],
         says=f"is for sha256:{OTHER_DIGEST}, not for this artifact (sha256:{DIGEST})",
+    ),
+    case(
+        "a build naming its subject by sha512 only",  # npm's provenance, posted on an image
+        {"provenance": PROVENANCE},
+        [built_subjects({"name": "pkg:npm/app@1.0.0", "digest": {"sha512": "AB12"}})],
+        "DENY",
+        ["SUBJECT_MISMATCH"],
+        says=f"is for sha512:ab12, not for this artifact (sha256:{DIGEST})",
     ),
     case(
         "a legacy build of another image",

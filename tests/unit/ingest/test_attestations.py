@@ -227,6 +227,23 @@ def test_a_pretty_printed_envelope_with_a_problem_is_not_read_as_lines():
         ingest("dsse", json.dumps(envelope, indent=2).encode())
 
 
+@pytest.mark.parametrize(
+    "subject, message",
+    [
+        ([], "subject: is empty: an in-toto statement names at least one subject"),
+        ([{"name": "app"}], "subject[0].digest: is required: a subject is named by its digests"),
+        ([{"name": "app", "digest": {}}], "subject[0].digest: is required"),
+    ],
+)
+def test_a_statement_about_no_subject_is_refused(subject, message):
+    """Read as about whatever it is posted for, it passed the provenance rule for any image."""
+    statement = json.loads(raw("slsa/payments-api.provenance.json"))
+    statement["subject"] = subject
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("slsa", json.dumps(statement).encode())
+    assert caught.value.message.startswith(f"invalid slsa report: {message}"), caught.value.message
+
+
 def test_a_slsa_0_2_build_invocation_id_of_the_wrong_type_is_refused_where_it_is_written():
     envelope = json.loads(raw("dsse/slsa-github-generator-v0.2.intoto.jsonl"))
     statement = json.loads(base64.b64decode(envelope["payload"]))
