@@ -116,6 +116,20 @@ def _deep_copy(value):
     return value
 
 
+def same(a, b) -> bool:
+    """Whether two JSON values are equal as JSON: Python's == holds true equal to 1 (and false to 0),
+    which in a free-form field (a Struct) made changing one into the other no change at all."""
+    if a is b:
+        return True
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
 # How far, and into how many changes, changed_paths spells out an object that changed. Past these it
 # names the object: free-form JSON (a Struct) can hold any number of keys, and one update of 5,000
 # values under a long key recorded a 500 MB list of paths in history and the audit trail.
@@ -132,7 +146,7 @@ def changed_paths(before: dict, after: dict) -> list[str]:
         paths: list[str] = []
         for key in sorted(old.keys() | new.keys()):
             a, b = old.get(key, _MISSING), new.get(key, _MISSING)
-            if a == b:
+            if same(a, b):
                 continue
             below = None
             if isinstance(a, dict) and isinstance(b, dict) and depth < _MAX_PATH_DEPTH:

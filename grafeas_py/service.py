@@ -240,7 +240,7 @@ class Grafeas:
                 f"Idempotency-Key {key!r} was used in project {project_id!r} for occurrences that were "
                 "deleted since; use a new key for a new request"
             )
-        if any(_untimed(stored.get(occ.occurrence_id, {})) != _untimed(occ.data) for occ in prepared):
+        if any(not fieldmask.same(_untimed(stored.get(occ.occurrence_id, {})), _untimed(occ.data)) for occ in prepared):
             raise AlreadyExists(
                 f"Idempotency-Key {key!r} was used for another request in project {project_id!r}, "
                 "or what it created has changed since or was deleted; use a new key for a new request"
@@ -541,7 +541,7 @@ def _replacement(occ: NewOccurrence, stored: dict, revision: int) -> OccurrenceU
     ingesting a VEX document copied onto it (ingest/vex.py) unless it brings one: a rescan reports
     the finding, not what its publisher said of it."""
     body = _keeping_vex({**occ.data, "noteName": stored["noteName"]}, stored)
-    if _untimed(body) == _untimed(stored):
+    if fieldmask.same(_untimed(body), _untimed(stored)):
         return None
     immutable = ("resourceUri", "noteName")
     doc = _updated(

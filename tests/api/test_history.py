@@ -106,6 +106,41 @@ def test_changed_fields_name_a_free_form_object_whose_many_values_changed(http, 
     assert changed == [prefix + key, prefix + "small.a"]
 
 
+def test_true_and_1_in_a_free_form_field_are_different_values(http, project):
+    """Python's True == 1: changing one into the other was no change (the update dropped), and beside
+    another change it went unrecorded in changedFields."""
+    name = note(http, project, "b", "BUILD")
+
+    def provenance(flag, build_type="x") -> dict:
+        definition = {"buildType": build_type, "externalParameters": {"flag": flag, "n": 1.0}}
+        return {"inTotoSlsaProvenanceV1": {"predicate": {"buildDefinition": definition}}}
+
+    body = {"resourceUri": URI, "noteName": name, "build": provenance(True)}
+    created = http.post(f"/v1/projects/{project}/occurrences", json=body).json()["name"]
+    r = http.patch(f"/v1/{created}", params={"updateMask": "build"}, json={"build": provenance(1)})
+    assert r.status_code == 200, r.text[:300]
+
+    def parameters(doc: dict) -> dict:
+        return doc["build"]["inTotoSlsaProvenanceV1"]["predicate"]["buildDefinition"]["externalParameters"]
+
+    assert parameters(r.json())["flag"] == 1 and parameters(r.json())["flag"] is not True
+    assert parameters(http.get(f"/v1/{created}").json())["flag"] is not True
+    r = http.patch(f"/v1/{created}", params={"updateMask": "build"}, json={"build": provenance(True, "y")})
+    assert r.status_code == 200, r.text[:300]
+    prefix = "build.inTotoSlsaProvenanceV1.predicate.buildDefinition."
+    revisions = history(http, f"/v1/{created}:history")["revisions"]
+    assert [r.get("changedFields") for r in revisions] == [
+        None,
+        [prefix + "externalParameters.flag"],
+        [prefix + "buildType", prefix + "externalParameters.flag"],
+    ]
+    # A number is a number, however it is spelled: 1.0 and 1 are one value.
+    again = provenance(True, "y")
+    again["inTotoSlsaProvenanceV1"]["predicate"]["buildDefinition"]["externalParameters"]["n"] = 1
+    assert http.patch(f"/v1/{created}", params={"updateMask": "build"}, json={"build": again}).status_code == 200
+    assert len(history(http, f"/v1/{created}:history")["revisions"]) == 3
+
+
 @pytest.mark.parametrize("kind", ["note", "occurrence"])
 def test_an_update_to_what_is_stored_writes_nothing(http, project, kind):
     note_name = note(http, project)
