@@ -232,6 +232,46 @@ def test_a_detail_no_sealer_could_have_written_is_named_altered(audited, stored)
     assert r.json()["auditEntries"][0]["detail"] == stored  # shown as stored: reading is not verifying
 
 
+@pytest.mark.skipif(bool(POSTGRES_URL), reason="SQLite only: PostgreSQL keeps a text column's type")
+def test_a_value_of_another_type_is_named_altered(audited):
+    """SQLite keeps what a hand stores: a BLOB of the same bytes made verify a traceback and the listing a 500."""
+    run_sql(audited, "UPDATE audit_log SET principal = CAST(principal AS BLOB) WHERE seq = 3")
+    result = verify(audited)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "audit trail BROKEN at entry 3 (altered): entry 3 was altered" in result.stderr
+    app = create_app(Settings(database_url=audited))
+    try:
+        with serve(app) as base, Http(base) as http:
+            r = http.get("/v1/admin/auditEntries", params={"pageSize": 10})
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+    assert r.status_code == 200, r.text
+
+
+def test_a_pending_entry_edited_to_hold_no_json_is_sealed_as_it_is_and_sealing_goes_on(audited):
+    """json.loads of it failed on every pass: no entry after it was ever sealed, and verify was a traceback."""
+    row = {"time": "2026-01-01T00:00:00Z", "principal": "p", "action": "notes.create", "resource": "projects/p"}
+    txid = "pg_current_xact_id()::text::bigint" if audited.startswith("postgresql") else "NULL"
+    run_sql(
+        audited,
+        f"INSERT INTO audit_pending (txid, time, principal, action, resource, detail)"
+        f" VALUES ({txid}, :time, :principal, :action, :resource, 'garbage')",
+        **row,
+    )
+    app = create_app(Settings(database_url=audited))
+    storage = app.extensions["grafeas"].storage
+    try:
+        with serve(app) as base, Http(base) as http:
+            assert http.post("/v1/projects/p/notes", params={"noteId": "after"}, json=NOTE_BODIES["BUILD"]).ok
+        assert storage.seal_audit(wait=SEAL_WAIT) >= 1
+        assert storage.pending_audit_entries() == 0
+        assert [(e.seq, e.detail) for e in storage.audit_entries(from_seq=7)][:1] == [(7, "garbage")]
+    finally:
+        storage.dispose()
+    result = verify(audited)
+    assert result.returncode == 0, result.stderr
+
+
 def test_verify_names_the_entry_that_was_removed(audited):
     run_sql(audited, "DELETE FROM audit_log WHERE seq = 4")
     result = verify(audited)

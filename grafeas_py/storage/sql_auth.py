@@ -102,15 +102,19 @@ def entry_params(action: str, resource: str, detail: dict | None) -> dict:
 
 def _entry(row) -> AuditEntry:
     detail = _stored_detail(row.detail)
-    return AuditEntry(
-        row.seq, row.time, row.principal, row.action, row.resource, detail, row.prev_hash, row.hash, row.credential
-    )
+    texts = (row.time, row.principal, row.action, row.resource, row.prev_hash, row.hash)
+    # SQLite keeps what a hand stores, a BLOB in a text column say: shown as such, which no hash covers.
+    time, principal, action, resource, prev_hash, digest = (v if isinstance(v, str) else repr(v) for v in texts)
+    credential = row.credential if row.credential is None or isinstance(row.credential, str) else repr(row.credential)
+    return AuditEntry(row.seq, time, principal, action, resource, detail, prev_hash, digest, credential)
 
 
-def _stored_detail(text: str):
+def _stored_detail(text):
     """A sealed entry's detail as hashed; text that is not the canonical JSON of anything, as only a hand
     could have written it (garbage, NaN, a key twice, other spacing), comes back as the text itself,
     which the entry's hash does not cover: verifying calls the entry altered, and listing shows it."""
+    if not isinstance(text, str):
+        return repr(text)
     try:
         value = json.loads(text, parse_constant=_no_constant)
         if canonical_json(value).decode() == text:
@@ -181,7 +185,9 @@ class AuthStorage:
         check_head(prev, self.audit_key)
         sealed = []
         for row in rows:
-            detail = json.loads(row.detail)
+            # Edited while pending, a detail that is not JSON is sealed as the text it is, not left to
+            # stop every later entry: sealed, an edit is as visible as it gets.
+            detail = _stored_detail(row.detail)
             prev = chain_next(
                 prev, row.principal, row.action, row.resource, detail, row.time, self.audit_key, row.credential
             )
