@@ -7,7 +7,8 @@ nested suites use the innermost name). A test with a failure or an error is fail
 is warned, since it proved nothing; the rest passed. A suite (or the root <testsuites>) whose
 `errors` plus `failures` exceed the failed tests found in it, nested suites included, adds one
 failed test named after it (`<testsuite> at line N` when unnamed): a test file that failed to load
-lists no test but counts an error. The result is FAILED when any test failed,
+lists no test but counts an error. Tests right under <testsuites> count as in a suite of its name.
+The result is FAILED when any test failed,
 WARNED when any was skipped or the report holds no test at all, else PASSED.
 
 `configuration` names the suite, which the gate's tests rule groups results by, the newest of each
@@ -108,13 +109,10 @@ def parse(raw: bytes) -> TestResults:
     suites = _suites(JUnitXml.fromroot(root))
     outcomes: list[list[tuple[str, str]]] = []  # each suite's (outcome, test), in document order
     for suite, _ in suites:
-        outcomes.append([])
-        for case in suite.iterchildren(TestCase):
-            if not case.name:
-                r.fail("", f"line {recorder.lines.get(case._elem, '?')}: <testcase> needs a name attribute")
-            name = f"{case.classname}.{case.name}" if case.classname else case.name
-            test = f"{suite.name}/{name}" if suite.name else name
-            outcomes[-1].append((_outcome(case), test))
+        outcomes.append(_cases(suite, recorder))
+    # Tests straight under <testsuites>, which the schema does not allow but a tool may write: left
+    # out, a failure there passed the report.
+    loose = _cases(TestSuite.fromelem(root), recorder) if root.tag == "testsuites" else []
     # A suite can report errors or failures that no <testcase> holds: a test file that failed to load
     # (jest-junit writes `errors="1" tests="0"`). Counts include nested suites', so children come first.
     failed_under = [sum(outcome == "failed" for outcome, _ in tests) for tests in outcomes]
@@ -127,15 +125,29 @@ def parse(raw: bytes) -> TestResults:
         if parent is not None:
             failed_under[parent] += failed_under[index]
     found = {"passed": [], "failed": [], "warned": []}
+    for outcome, test in loose:
+        found[outcome].append(test)
     for index, tests in enumerate(outcomes):
         for outcome, test in tests:
             found[outcome].append(test)
         if unlisted[index]:  # a failed test named after the suite stands for what it did not list
             found["failed"].append(_label(suites[index][0]._elem, recorder))
     top = sum(failed_under[index] for index, (_, parent) in enumerate(suites) if parent is None)
+    top += sum(outcome == "failed" for outcome, _ in loose)
     if root.tag == "testsuites" and _count(root, "errors") + _count(root, "failures") > top:
         found["failed"].append(_label(root, recorder))
     return TestResults(tuple(found["passed"]), tuple(found["failed"]), tuple(found["warned"]))
+
+
+def _cases(suite: TestSuite, recorder: _LineRecorder) -> list[tuple[str, str]]:
+    """The (outcome, test) of each <testcase> right inside `suite`, in document order."""
+    found = []
+    for case in suite.iterchildren(TestCase):
+        if not case.name:
+            r.fail("", f"line {recorder.lines.get(case._elem, '?')}: <testcase> needs a name attribute")
+        name = f"{case.classname}.{case.name}" if case.classname else case.name
+        found.append((_outcome(case), f"{suite.name}/{name}" if suite.name else name))
+    return found
 
 
 def _outcome(case: TestCase) -> str:

@@ -390,6 +390,16 @@ def test_junit_errors_a_suite_counts_but_lists_no_test_for_fail_the_report():
             ["<testsuites> at line 1"],
         ),
         (b'<testsuite errors="1"/>', ["<testsuite> at line 1"]),
+        # A test right under <testsuites> (no counts there to give it away) was left out: the report passed.
+        (
+            b'<testsuites name="r"><testsuite name="s"><testcase classname="a" name="ok"/></testsuite>'
+            b'<testcase classname="a" name="bad"><failure/></testcase></testsuites>',
+            ["r/a.bad"],
+        ),
+        (
+            b'<testsuites failures="1"><testcase name="bad"><failure/></testcase></testsuites>',
+            ["bad"],  # counted once: the root's count is its own test's
+        ),
         # Counts that are not whole numbers say nothing.
         (b'<testsuite name="s" errors="-1" failures="one"><testcase name="a"/></testsuite>', []),
         (b'<testsuite name="s" errors=" 0 " failures="0.5"><testcase name="a"/></testsuite>', []),
