@@ -33,22 +33,14 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
         _plan_envelope(r.as_object(r.load_json(raw), ""), plan)
         return
     except InvalidArgument:
-        lines = [(number, line) for number, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
-        if len(lines) < 2 or not _is_json(lines[0][1]):
+        lines = r.json_lines(raw)
+        if lines is None:
             raise  # one document (pretty-printed, say) with a problem of its own
     for number, line in lines:
         try:
             _plan_envelope(r.as_object(r.load_json(line), ""), plan)
         except InvalidArgument as exc:
             raise InvalidArgument(f"line {number}: {exc.message}") from None
-
-
-def _is_json(text: bytes) -> bool:
-    try:
-        r.load_json(text)
-    except InvalidArgument:
-        return False
-    return True
 
 
 def _plan_envelope(doc: dict, plan: PlanBuilder) -> None:

@@ -52,6 +52,19 @@ def load_json(raw: bytes):
         raise InvalidArgument(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
 
 
+def json_lines(raw: bytes) -> list[tuple[int, bytes]] | None:
+    """The non-empty lines of a JSON Lines file (`raw` in UTF-8), each with its number; None when it is
+    not one: fewer than two lines, or a first line that is no JSON document by itself."""
+    lines = [(number, line) for number, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
+    if len(lines) < 2:
+        return None
+    try:
+        orjson.loads(lines[0][1])
+    except orjson.JSONDecodeError:
+        return None  # the first line of one document written over several
+    return lines
+
+
 def join(path: str, key: str) -> str:
     """The path of member `key` of the object at `path` ("" is the document root)."""
     return f"{path}.{key}" if path else key

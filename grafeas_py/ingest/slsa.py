@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 
 from grafeas_py.attestations import SLSA_PROVENANCE_V1
+from grafeas_py.errors import InvalidArgument
 
 from . import reading as r
 from .intoto import Statement, envelope_message, read_statement, to_message
@@ -23,9 +24,31 @@ PREDICATE_MESSAGE = "grafeas.v1.InTotoSlsaProvenanceV1.SlsaProvenanceV1"
 
 
 def ingest(raw: bytes, plan: PlanBuilder) -> None:
-    """Plan the BUILD note and occurrence of a SLSA v1 provenance statement or envelope."""
+    """Plan the BUILD note and occurrence of a SLSA v1 provenance statement or envelope, or of each
+    bundle of SLSA provenance in a file of one bundle per line."""
     raw = r.utf8(raw)  # a bare statement is kept as text, and hashed, in UTF-8 whatever it came in
-    statement, envelope, where = read_statement(r.as_object(r.load_json(raw), ""))
+    lines = r.json_lines(raw)
+    if lines is None:
+        _plan_build(raw, r.as_object(r.load_json(raw), ""), plan)
+        return
+    # `gh attestation download` writes every attestation of the artifact, one bundle a line: its
+    # SBOM's too, which are left out here.
+    found = []
+    for number, line in lines:
+        try:
+            doc = r.as_object(r.load_json(line), "")
+            predicate_type = read_statement(doc)[0].predicate_type
+            if predicate_type == SLSA_PROVENANCE_V1:
+                _plan_build(line, doc, plan)
+        except InvalidArgument as error:
+            raise InvalidArgument(f"line {number}: {error.message}") from None
+        found.append(predicate_type)
+    if SLSA_PROVENANCE_V1 not in found:
+        r.fail("", f"no line holds {SLSA_PROVENANCE_V1!r}, only {', '.join(map(repr, dict.fromkeys(found)))}")
+
+
+def _plan_build(raw: bytes, doc, plan: PlanBuilder) -> None:
+    statement, envelope, where = read_statement(r.as_object(doc, ""))
     if statement.predicate_type != SLSA_PROVENANCE_V1:
         r.fail(
             f"{where}predicateType",

@@ -208,6 +208,26 @@ def test_errors_inside_a_bundle_name_its_envelope():
         ingest("dsse", json.dumps(blob).encode())
 
 
+def test_slsa_reads_the_provenance_among_the_bundles_gh_attestation_download_writes():
+    """One bundle a line, an SBOM attestation's too: the file was refused as "unexpected content"."""
+    provenance = bundle(json.loads(raw("slsa/payments-api.provenance.dsse.json")))
+    sbom = json.loads(raw("slsa/payments-api.provenance.dsse.json"))
+    statement = json.loads(base64.b64decode(sbom["payload"]))
+    sbom["payload"] = base64.b64encode(json.dumps({**statement, "predicateType": "https://spdx.dev/Document"}).encode())
+    sbom["payload"] = sbom["payload"].decode()
+    lines = b"\n".join(json.dumps(doc).encode() for doc in (bundle(sbom), provenance)) + b"\n"
+    assert [(o.key, o.body) for o in ingest("slsa", lines).occurrences] == [
+        (o.key, o.body) for o in ingest("slsa", json.dumps(provenance).encode()).occurrences
+    ]
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("slsa", b"\n".join([json.dumps(bundle(sbom)).encode()] * 2))
+    assert caught.value.message == (
+        "invalid slsa report: no line holds 'https://slsa.dev/provenance/v1', only 'https://spdx.dev/Document'"
+    )
+    with pytest.raises(InvalidArgument, match=r"^invalid slsa report: line 2: not valid JSON"):
+        ingest("slsa", json.dumps(provenance).encode() + b"\n{")
+
+
 def test_json_lines_of_envelopes_are_one_occurrence_each():
     """`cosign download attestation` prints one envelope per line when an image has several."""
     first, second = (json.loads(raw(f)) for f in ("dsse/cosign-slsa-v0.2.json", "dsse/cosign-vuln-two-signatures.json"))
