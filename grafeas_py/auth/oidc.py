@@ -320,8 +320,9 @@ class OidcAuthenticator:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated(f"JWT has expired (clock skew allowed: {s.leeway:g}s)") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthenticated("JWT is not valid yet: its 'nbf' is in the future") from None
+        except jwt.ImmatureSignatureError as exc:
+            claim = "iat" if "(iat)" in str(exc) else "nbf"  # PyJWT says which in its message only
+            raise Unauthenticated(f"JWT is not valid yet: its {claim!r} is in the future") from None
         except jwt.InvalidAudienceError:
             raise Unauthenticated(f"JWT audience is not accepted; expected one of {list(s.audiences)}") from None
         except jwt.InvalidSignatureError:

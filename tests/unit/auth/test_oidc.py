@@ -195,7 +195,8 @@ def test_expired_is_refused(oidc, keys):
 
 
 def test_not_yet_valid_is_refused(oidc, keys):
-    assert "not valid yet" in refused(oidc, sign(keys, "rsa1", "RS256", nbf=int(time.time()) + 600))
+    assert "not valid yet: its 'nbf'" in refused(oidc, sign(keys, "rsa1", "RS256", nbf=int(time.time()) + 600))
+    assert "not valid yet: its 'iat'" in refused(oidc, sign(keys, "rsa1", "RS256", iat=int(time.time()) + 600))
 
 
 def test_alg_none_is_refused(oidc):
