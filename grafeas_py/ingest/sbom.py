@@ -11,7 +11,7 @@ DESCRIBES target, CycloneDX's metadata.component) is the resource itself, not a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE
 
@@ -60,7 +60,7 @@ def add_sbom(plan: PlanBuilder, sbom_format: str, sbom_version: str, mime_type: 
 
 def add_packages(plan: PlanBuilder, components: list[Component]) -> None:
     """Plan a PACKAGE note per package name and a PACKAGE occurrence per listed package."""
-    for c in components:
+    for c in _one_per_package(components):
         note = plan.note(safe_note_id(c.name), {"package": {"name": c.name}})
         version = normal_version(c.version) if c.version else None
         package = compact(
@@ -72,3 +72,25 @@ def add_packages(plan: PlanBuilder, components: list[Component]) -> None:
             license=compact(expression=c.license_expression, comments=c.license_comments),
         )
         plan.occurrence(note, {"package": package}, ("package", c.name, c.version, c.location))
+
+
+def _one_per_package(components: list[Component]) -> list[Component]:
+    """One component per occurrence (name, version and location), in the order first listed.
+
+    A package listed twice under other licences (two copies of one jar) is under all of them: the
+    first alone would hide an AGPL copy from a deny on it."""
+    first: dict[tuple[str, str, str], Component] = {}
+    licences: dict[tuple[str, str, str], tuple[dict, dict]] = {}  # expressions and comments, as ordered sets
+    for c in components:
+        key = (c.name, c.version, c.location)
+        first.setdefault(key, c)
+        expressions, comments = licences.setdefault(key, ({}, {}))
+        expressions.setdefault(c.license_expression)
+        comments.setdefault(c.license_comments)
+    merged = []
+    for key, c in first.items():
+        expressions, comments = ([text for text in texts if text] for texts in licences[key])
+        if len(expressions) > 1:
+            expressions = [f"({e})" if " " in e else e for e in expressions]
+        merged.append(replace(c, license_expression=" AND ".join(expressions), license_comments="; ".join(comments)))
+    return merged

@@ -168,6 +168,22 @@ def test_nested_components_are_walked_in_document_order_with_a_flat_stack():
     assert names == [name for d in range(depth) for name in (f"n{d}", f"leaf{d}")] + ["last"]
 
 
+def test_a_package_listed_twice_under_other_licences_is_under_all_of_them():
+    """The first copy alone was kept: an AGPL copy of log4j-core listed second passed a deny on AGPL."""
+    doc = json.loads(raw("spdx/payments-api.spdx.json"))
+    [log4j] = [p for p in doc["packages"] if p["name"] == "log4j-core"]
+    doc["packages"] += [
+        {**log4j, "SPDXID": "SPDXRef-copy", "licenseConcluded": "AGPL-3.0-only", "licenseDeclared": "AGPL-3.0-only"},
+        {**log4j, "SPDXID": "SPDXRef-again"},  # the same again adds nothing
+    ]
+    [occurrence] = [
+        o
+        for o in ingest("spdx", json.dumps(doc).encode()).occurrences
+        if o.body.get("package", {}).get("name") == "log4j-core"
+    ]
+    assert occurrence.body["package"]["license"] == {"expression": "Apache-2.0 AND AGPL-3.0-only"}
+
+
 def test_cyclonedx_1_6_skips_files_and_joins_licences():
     packages = _packages(ingest("cyclonedx", "cyclonedx/payments-api-1.6.cdx.json"))
     assert set(packages) == {"libcrypto3", "org.yaml/snakeyaml", "requests"}
