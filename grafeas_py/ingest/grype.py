@@ -1,7 +1,8 @@
 """Grype JSON reports (`grype -o json`): typed model and mapping.
 
 The model follows anchore/grype `grype/presenter/models` (Document, Match, Vulnerability, Package,
-descriptor). Grype gives one severity per match, so severity and effectiveSeverity are the same.
+descriptor). Grype gives one severity per match, so severity and effectiveSeverity are the same, and
+one match per source of a vulnerability in a package: each is its own occurrence.
 The CVSS comes from the match's own record, else from its related records (usually NVD's), newest
 CVSS version first. The database build time goes to the DISCOVERY occurrence: how old the data was
 matters when auditing a "clean" scan.
@@ -166,7 +167,11 @@ def _finding(match: GrypeMatch) -> Finding:
         urls=(*v.urls, *(url for rel in match.related for url in rel.urls)),
         file_paths=a.paths,
         source=v.namespace,
-        identity=(a.type, *sorted(a.paths)),
+        # Grype matches one CVE in one package once per source (the distribution's advisory, NVD's CPE),
+        # each rated and fixed its own way: each is a finding, judged on its own, so that one with a fix
+        # is not hidden behind one without (or the other way round), whatever the policy's limits.
+        identity=(a.type, v.namespace, *sorted(a.paths)),
+        legacy_identity=(a.type, *sorted(a.paths)),
     )
 
 

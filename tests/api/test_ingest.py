@@ -780,6 +780,23 @@ def test_a_large_report_is_audited_in_entries_of_at_most_1000_ids(app, http, pro
     ]
 
 
+def test_a_grype_finding_stored_before_its_source_was_in_its_key_is_updated_not_duplicated(http, project):
+    """Grype's findings took the match's source into their key: a rescan finds those stored under the old key."""
+    from tests.unit.ingest.support import ingest as plan_of
+
+    plan = plan_of("grype", "grype/debian-app-image.json")
+    [first] = [o for o in plan.occurrences if o.legacy_key][:1]
+    body = {**first.body, "vulnerability": {**first.body["vulnerability"], "longDescription": "as stored before"}}
+    notes = {name: note for name, note in plan.notes.items() if name == body["noteName"]}
+    old = {"notes": notes, "occurrences": [{"key": first.legacy_key, "occurrence": body}]}
+    r = http.post(f"/v1/projects/{project}/occurrences:ingest", params={"format": "plan"}, json=old)
+    assert r.status_code == 200 and r.json()["created"] == 1, r.text
+    r = ingest(http, project, "grype", "grype/debian-app-image.json")
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["updated"]) == (len(plan.occurrences) - 1, 1), r.text
+    assert len(occurrences(http, project)) == len(plan.occurrences)
+
+
 @pytest.mark.parametrize("legacy, message", [("nope", "64 lowercase hex"), (7, "legacyKey")])
 def test_a_plan_with_a_bad_legacy_key_writes_nothing(http, project, legacy, message):
     note = f"projects/{project}/notes/CVE-2024-9"

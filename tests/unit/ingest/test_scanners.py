@@ -201,19 +201,26 @@ def test_a_finding_listed_twice_is_one_occurrence():
     assert len(ingest("trivy", json.dumps(doc).encode()).occurrences) == 9
 
 
-@pytest.mark.parametrize("critical_first", [True, False])
-def test_a_vulnerability_listed_twice_in_one_package_is_its_most_severe_entry(critical_first):
-    """Grype matched it by the distro's advisory (Low, fixed) and by NVD's CPE (Critical, no fix): the
-    first listed won, so in one order the scan stored a Low and the gate allowed."""
+def test_a_vulnerability_grype_matches_by_two_sources_is_two_findings():
+    """The distribution's advisory (Low, fixed) and NVD's CPE (Critical, no fix): one occurrence kept one of
+    them, and whichever it kept, some policy's limits let the finding pass that the other would deny."""
     doc = json.loads(raw("grype/debian-app-image.json"))
     match = doc["matches"][0]
-    low = {**match, "vulnerability": {**match["vulnerability"], "severity": "Low", "namespace": "github:language:x"}}
+    low = {**match, "vulnerability": {**match["vulnerability"], "severity": "Low", "namespace": "debian:distro:12"}}
     low["vulnerability"]["fix"] = {"versions": ["9"], "state": "fixed"}
     critical = {**match, "vulnerability": {**match["vulnerability"], "severity": "Critical", "namespace": "nvd:cpe"}}
-    doc["matches"] = [critical, low] if critical_first else [low, critical]
-    plan = ingest("grype", json.dumps(doc).encode())
-    [v] = [o["vulnerability"] for o in occurrences_on(plan, "CVE-2023-45853")]
-    assert (v["severity"], v["packageIssue"][0]["fixedVersion"]) == ("CRITICAL", {"kind": "MAXIMUM"})
+    for matches in ([critical, low], [low, critical]):
+        doc["matches"] = matches
+        found = [
+            o["vulnerability"] for o in occurrences_on(ingest("grype", json.dumps(doc).encode()), "CVE-2023-45853")
+        ]
+        assert sorted((v["severity"], v["packageIssue"][0]["fixedVersion"]["kind"]) for v in found) == [
+            ("CRITICAL", "MAXIMUM"),
+            ("LOW", "NORMAL"),
+        ]
+    doc["matches"] = [critical, {**critical, "vulnerability": {**critical["vulnerability"], "severity": "High"}}]
+    [kept] = [o["vulnerability"] for o in occurrences_on(ingest("grype", json.dumps(doc).encode()), "CVE-2023-45853")]
+    assert kept["severity"] == "CRITICAL"  # one source listed twice: one finding, its most severe entry
 
 
 V4_VECTOR = "CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:P/VC:H/VI:L/VA:N/SC:N/SI:N/SA:L/E:P"
