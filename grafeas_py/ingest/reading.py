@@ -58,8 +58,9 @@ def json_lines(raw: bytes) -> list[tuple[int, bytes]] | None:
     lines = [(number, line) for number, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
     if len(lines) < 2:
         return None
+    first = lines[0][1].removeprefix(codecs.BOM_UTF8)  # PowerShell's UTF-8 starts so; load_json drops it
     try:
-        orjson.loads(lines[0][1])
+        orjson.loads(first)
     except orjson.JSONDecodeError:
         return None  # the first line of one document written over several
     return lines

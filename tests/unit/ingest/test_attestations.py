@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import json
 
@@ -224,6 +225,8 @@ def test_slsa_reads_the_provenance_among_the_bundles_gh_attestation_download_wri
     assert caught.value.message == (
         "invalid slsa report: no line holds 'https://slsa.dev/provenance/v1', only 'https://spdx.dev/Document'"
     )
+    with_bom = codecs.BOM_UTF8 + lines  # as PowerShell's Out-File -Encoding utf8 writes it
+    assert len(ingest("slsa", with_bom).occurrences) == len(ingest("dsse", with_bom).occurrences) - 1 == 1
     with pytest.raises(InvalidArgument, match=r"^invalid slsa report: line 2: not valid JSON"):
         ingest("slsa", json.dumps(provenance).encode() + b"\n{")
 
