@@ -290,6 +290,10 @@ def _test_result(occurrence: dict, rule: TestResultRule, ctx: Context):
     if ctx.artifact.digest not in digests:
         return _mismatch(signed.name, digests, ctx, f"test results {signed.name}")
     result = get(statement, "predicate.result", str, "")
-    configuration = json.dumps(get(statement, "predicate.configuration", list, []), sort_keys=True)
+    # The spec's configuration is a list; any other JSON still names a group, so that a FAILED result
+    # written so is a failure rather than an unreadable occurrence the passing ones outvote.
+    configuration = json.dumps(
+        get(statement, "predicate.configuration", (list, dict, str, int, float), []), sort_keys=True
+    )
     created = get_time(occurrence, "createTime")
     return configuration, created.timestamp() if created else 0.0, result, signed.payload

@@ -343,6 +343,15 @@ def test_a_failing_suite_is_not_hidden_by_a_passing_one():
     assert result.violations[0].evidence == [suites[1]["name"]]
 
 
+def test_a_failed_result_whose_configuration_is_not_a_list_still_fails():
+    """Read as unreadable, it was outvoted by the passing suite beside it: the decision allowed."""
+    predicate = {"result": "FAILED", "configuration": {"uri": "e2e"}}
+    failed = signed_dsse(None, CI_NOTE, statement(DIGEST, TEST_RESULT_PREDICATE_TYPE, predicate), created=NOW)
+    result = decide(ci_policy(), [result_occurrence("PASSED"), failed])
+    assert codes(result.violations) == ["TEST_FAILED"]
+    assert result.violations[0].evidence == [failed["name"]]
+
+
 def test_test_results_for_another_digest_do_not_count():
     result = decide(ci_policy(), [result_occurrence(digest=OTHER_DIGEST)])
     assert codes(result.violations) == ["SUBJECT_MISMATCH"]
