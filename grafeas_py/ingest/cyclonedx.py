@@ -152,7 +152,8 @@ def parse(raw: bytes) -> CdxBom:
             )
         ),
         publisher=r.text(publisher, "name", "metadata.supplier"),
-        components=tuple(_components(doc, "")),
+        # The subject's own components (cdxgen writes a multi-module build's modules there) are in it too.
+        components=(*_components(subject, "metadata.component"), *_components(doc, "")),
         vulnerabilities=tuple(_vulnerability(v, path) for path, v in r.objects(doc, "vulnerabilities", "")),
     )
 
@@ -243,7 +244,10 @@ def ingest(raw: bytes, plan: PlanBuilder) -> None:
     if bom.components or not assessed:
         add_sbom(plan, "cyclonedx", bom.spec_version, MIME_TYPE)
     add_packages(plan, [_package(c) for c in bom.components if c.kind in PACKAGE_KINDS])
-    by_ref = {c.bom_ref: c for c in bom.components if c.bom_ref} if assessed else {}
+    by_ref: dict[str, list[CdxComponent]] = {}
+    for c in bom.components if assessed else ():
+        if c.bom_ref:
+            by_ref.setdefault(c.bom_ref, []).append(c)
     digest = resource_digest(plan.resource_uri)
     elsewhere = bool(bom.subject_digests) and digest not in bom.subject_digests
     planned = 0
@@ -289,15 +293,19 @@ def _package(c: CdxComponent) -> Component:
     )
 
 
-def _affected(ref: str, path: str, by_ref: dict[str, CdxComponent], subject_ref: str) -> str:
+def _affected(ref: str, path: str, by_ref: dict[str, list[CdxComponent]], subject_ref: str) -> str:
     """The package an `affects` ref names, as an assessment's product.id; "" for the resource itself."""
     if ref.startswith("urn:cdx:") and "#" in ref:
         ref = unquote(ref.split("#", 1)[1])  # a BOM-Link: the bom-ref it points at, in this BOM or another
     if ref == subject_ref:
         return ""
-    component = by_ref.get(ref)
-    if component is not None:
-        return _package_id(component, ref, path)
+    components = by_ref.get(ref)
+    if components:
+        packages = list(dict.fromkeys(_package_id(c, ref, path) for c in components))
+        if len(packages) > 1:  # which one it means, the BOM does not say
+            listed = ", ".join(map(repr, packages))
+            r.fail(path, f"{ref!r} is the bom-ref of {len(packages)} components naming other packages ({listed})")
+        return packages[0]
     if ref.startswith("pkg:"):
         return ref
     # Read as the whole resource, an assessment of one unknown part would clear findings in every other.

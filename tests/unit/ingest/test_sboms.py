@@ -414,6 +414,33 @@ def test_an_affects_ref_to_a_component_whose_identifiers_name_no_package_is_refu
     assert _scopes(plan) == {good["cpe"]: "NOT_AFFECTED"}
 
 
+def test_an_affects_ref_two_components_share_is_refused_unless_they_are_one_package():
+    """The last of them took the ref, so the assessment of one package cleared another's findings."""
+    components = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))["components"]
+    foo = {"bom-ref": "dup", "type": "library", "name": "libfoo", "version": "1", "purl": "pkg:apk/alpine/libfoo@1"}
+    ssl = {"bom-ref": "dup", "type": "library", "name": "libssl3", "version": "3", "purl": "pkg:apk/alpine/libssl3@3"}
+    with pytest.raises(InvalidArgument) as caught:
+        ingest("cyclonedx", _vex(_entry("not_affected", "dup"), components=[*components, foo, ssl]))
+    assert caught.value.message == (
+        "invalid cyclonedx report: vulnerabilities[0].affects[0].ref: 'dup' is the bom-ref of 2 components naming "
+        "other packages ('pkg:apk/alpine/libfoo@1', 'pkg:apk/alpine/libssl3@3')"
+    )
+    plan = ingest(
+        "cyclonedx",
+        _vex(_entry("not_affected", "dup"), components=[*components, ssl, {**ssl, "description": "a copy"}]),
+    )
+    assert _scopes(plan) == {"pkg:apk/alpine/libssl3@3": "NOT_AFFECTED"}  # one package listed twice
+
+
+def test_the_components_of_the_subject_are_packages_too():
+    """cdxgen writes a multi-module build's modules under metadata.component.components: they were left out."""
+    doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
+    module = {"type": "library", "name": "evilpkg", "version": "1", "licenses": [{"license": {"id": "AGPL-3.0-only"}}]}
+    doc["metadata"]["component"]["components"] = [module]
+    packages = _packages(ingest("cyclonedx", json.dumps(doc).encode()))
+    assert packages["evilpkg"]["license"] == {"expression": "AGPL-3.0-only"}
+
+
 def test_a_revised_assessment_is_a_new_note_and_the_same_one_is_not():
     first = ingest("cyclonedx", "cyclonedx/payments-api-1.6.cdx.json")
     doc = json.loads(raw("cyclonedx/payments-api-1.6.cdx.json"))
