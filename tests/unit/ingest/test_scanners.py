@@ -61,6 +61,17 @@ def test_trivy_unknown_severity_is_unspecified():
     assert "severity" not in v and "effectiveSeverity" not in v
 
 
+@pytest.mark.parametrize("score, rating", [(9.8, "CRITICAL"), (7.0, "HIGH"), (6.9, "MEDIUM"), (0.1, "LOW")])
+def test_an_unknown_severity_with_a_cvss_score_is_rated_by_it(score, rating):
+    """Grype's Unknown beside NVD's 9.8 ranked below MINIMAL and passed every severity limit."""
+    doc = json.loads(raw("grype/debian-app-image.json"))
+    match = doc["matches"][0]
+    match["vulnerability"]["severity"] = "Unknown"
+    match["relatedVulnerabilities"][0]["cvss"][0]["metrics"]["baseScore"] = score
+    [v] = [o["vulnerability"] for o in occurrences_on(ingest("grype", json.dumps(doc).encode()), "CVE-2023-45853")]
+    assert (v["severity"], v.get("effectiveSeverity"), v["cvssScore"]) == (rating, None, score)
+
+
 def test_trivy_language_package_with_cvss_v2_and_v3_and_a_file_path():
     v = _vulnerability(
         ingest("trivy", "trivy/alpine-app-image.json"), "CVE-2021-44228", "org.apache.logging.log4j:log4j-core"
