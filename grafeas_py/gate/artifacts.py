@@ -121,11 +121,38 @@ def stored_artifact_key(uri: str) -> str | None:
     return None if uri in (key, "https://" + key) else key
 
 
+class Canonical(NamedTuple):
+    """An artifact URI as policies' patterns and exemptions see it (`canonical_artifact`)."""
+
+    uri: str
+    # False where the URI's path may walk somewhere else than it seems to (a `.` or `..` segment, however
+    # encoded, a backslash): what it names then depends on who resolves it, so no allow pattern or
+    # exemption may hold for it. A deny pattern still may.
+    safe: bool
+
+
+def canonical_artifact(uri: str) -> Canonical:
+    """The one spelling of an artifact's URI that policies' allow patterns, deny patterns and exemptions are
+    matched against, and whether it is safe to allow or exempt by pattern (see `Canonical`)."""
+    canonical = "https://" + _pulled(uri) if parse_artifact(uri).kind == "image" else uri
+    return Canonical(canonical, not _walks(canonical))
+
+
 def canonical_uri(uri: str) -> str:
-    """The one spelling of an artifact's URI that policies' patterns and exemptions are matched against:
-    for an image, `https://` + `image_reference`, with `:latest` where it names neither tag nor digest (what
-    a runtime pulls, so that a `**:latest` pattern holds for it); anything else as written."""
-    return "https://" + _pulled(uri) if parse_artifact(uri).kind == "image" else uri
+    """`canonical_artifact(uri).uri`: for an image, `https://` + `image_reference`, with `:latest` where it
+    names neither tag nor digest (what a runtime pulls, so that a `**:latest` pattern holds for it); anything
+    else as written."""
+    return canonical_artifact(uri).uri
+
+
+# `%2e` is `.` (RFC 3986 6.2.2.2, and servers decode it before resolving dot segments); WHATWG URL parsers
+# read `\` as `/`.
+_DOT_SEGMENT = re.compile(r"(?:^|[/\\])(?:\.|%2e){1,2}(?:$|[/\\?#;])", re.IGNORECASE)
+
+
+def _walks(uri: str) -> bool:
+    """Whether a URI holds a dot segment, plain or percent-encoded, or a backslash."""
+    return "\\" in uri or _DOT_SEGMENT.search(uri.split("#", 1)[0]) is not None
 
 
 def _untagged(reference: str) -> bool:

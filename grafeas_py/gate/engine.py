@@ -29,7 +29,7 @@ from datetime import datetime
 from grafeas_py.errors import InvalidArgument
 
 from . import rego
-from .artifacts import canonical_uri, parse_artifact, same_resource
+from .artifacts import canonical_artifact, canonical_uri, parse_artifact, same_resource
 from .attestation_checks import check_attestations, check_tests
 from .checks import (
     check_compliance,
@@ -83,19 +83,18 @@ def evaluate(
         raise InvalidArgument("resourceUri is required: the URI of the artifact to check")
     # Patterns and exemptions see the image as a runtime pulls it (`canonical_uri`), so that another
     # spelling of the same image (a tag beside the digest, Docker Hub's aliases) changes nothing.
-    canonical = canonical_uri(resource_uri)
+    # A URI that could walk out of a pattern's path (`..`, `%2e%2e`, `\\`) is never allowed or exempted by one.
+    canonical, safe = canonical_artifact(resource_uri)
     artifacts = policy.rules.artifacts
-    if artifacts is not None:
+    if artifacts is not None and safe:
         allowed_by = any_match(artifacts.allow_patterns, canonical)
-        # A `..` or `.` segment could walk out of the allowed path, so it never allows by pattern.
-        dot_segment = any(part in (".", "..") for part in canonical.split("/"))
-        if allowed_by is not None and not dot_segment and deny_pattern_of(artifacts, resource_uri) is None:
+        if allowed_by is not None and deny_pattern_of(artifacts, resource_uri) is None:
             return Decision(True, ALLOW, allow_pattern=allowed_by.text)
     on_artifact, findings = _select(resource_uri, occurrences)
     ctx = Context(parse_artifact(resource_uri), now, on_artifact, policy.attestors_by_name, notes)
     exempted: list[Violation] = []
     for name, rule, mode, check in _enabled(policy):
-        exemptions = [e for e in policy.exemptions if e.rule == name and e.artifact.matches(canonical)]
+        exemptions = [e for e in policy.exemptions if e.rule == name and safe and e.artifact.matches(canonical)]
         active = next((e for e in exemptions if e.expires is None or e.expires > now), None)
         if active is not None:
             exempted.append(_exemption_record(active, name, mode, resource_uri))

@@ -128,6 +128,22 @@ SCENARIOS = [
         ["TAG_NOT_DIGEST"],
         uri="gcr.io/acme/platform/../../../evil.io/x:1",
     ),
+    *(
+        case(
+            f"an allow pattern does not let {how} dot segments walk out of its path",
+            {"artifacts": {"allowPatterns": ["https://repo.example.com/acme/**"]}, "scan": SCAN},
+            [],
+            "DENY",
+            ["NOT_SCANNED"],
+            uri=f"https://repo.example.com/acme/{path}/app.jar#sha256={DIGEST}",
+        )
+        for how, path in [
+            ("percent-encoded", "%2e%2e/evil"),
+            ("partly encoded", ".%2E/evil"),
+            ("backslashed", "..\\evil\\x"),
+            ("path-parameter", "..;/evil"),
+        ]
+    ),
     case(
         "star stays in one segment",
         {"artifacts": {"allowPatterns": ["gcr.io/acme/*"]}},
@@ -703,6 +719,22 @@ SCENARIOS = [
         "DENY",
         ["SEVERITY_EXCEEDED"],
         doc={"exemptions": [{"artifact": "**", "rule": "scan", "justification": "j"}]},
+    ),
+    *(
+        case(
+            f"an exemption does not reach through {how} dot segments",
+            {"scan": SCAN},
+            [],
+            "DENY",
+            ["NOT_SCANNED"],
+            uri=f"https://repo.example.com/acme/legacy/{path}/evil/app.jar#sha256={DIGEST}",
+            doc={
+                "exemptions": [
+                    {"artifact": "https://repo.example.com/acme/legacy/**", "rule": "scan", "justification": "j"}
+                ]
+            },
+        )
+        for how, path in [("plain", "../.."), ("percent-encoded", "%2e%2e/%2E%2E"), ("backslashed", "..\\..")]
     ),
     # fail closed on garbage
     case("occurrence not an object", {}, [None, "text"], "DENY", ["OCCURRENCE_MALFORMED", "OCCURRENCE_MALFORMED"]),
