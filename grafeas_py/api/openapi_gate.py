@@ -21,6 +21,12 @@ _CUSTOM_FIELDS = {
         "description": "A pattern: `*` matches within one path segment, `**` across segments.",
         "example": "gcr.io/acme/**",
     },
+    policy.ArtifactPatternField: {
+        "type": "string",
+        "description": "A pattern of artifact URIs (`*` within one path segment, `**` across segments), matched "
+        "against every spelling of the artifact: `https://`, `http://`, `docker://`, `oci://` or no scheme.",
+        "example": "gcr.io/acme/**",
+    },
     policy.TimestampField: {
         "type": "string",
         "description": "An RFC 3339 timestamp with a time zone, or a date (00:00 UTC that day).",

@@ -125,34 +125,180 @@ class Canonical(NamedTuple):
     """An artifact URI as policies' patterns and exemptions see it (`canonical_artifact`)."""
 
     uri: str
-    # False where the URI's path may walk somewhere else than it seems to (a `.` or `..` segment, however
-    # encoded, a backslash): what it names then depends on who resolves it, so no allow pattern or
-    # exemption may hold for it. A deny pattern still may.
+    # False where the URI may name something else than its canonical form says: a `.` or `..` segment
+    # (however encoded, or before a `;`), a backslash, an encoded `/`, `\\` or `%`, or user info before the
+    # host. What it names then depends on who resolves it, so no allow pattern or exemption may hold for it.
+    # A deny pattern still may.
     safe: bool
 
 
 def canonical_artifact(uri: str) -> Canonical:
     """The one spelling of an artifact's URI that policies' allow patterns, deny patterns and exemptions are
-    matched against, and whether it is safe to allow or exempt by pattern (see `Canonical`)."""
-    canonical = "https://" + _pulled(uri) if parse_artifact(uri).kind == "image" else uri
-    return Canonical(canonical, not _walks(canonical))
+    matched against (patterns are brought to the same form by `canonical_pattern`), and whether it is safe
+    to allow or exempt by pattern (see `Canonical`).
+
+    An image is `https://` + `image_reference`, with `:latest` where it names neither tag nor digest (what a
+    runtime pulls, so that a `**:latest` pattern holds for it). Every URL, an image's too, has its scheme and
+    host in lower case, no default port (`:443`, `:0443`; `:80` after `http://`), percent-encoded unreserved
+    characters decoded (`%65` is `e`), runs of `/` as one and dot segments resolved. A file written with
+    `http://`, `docker://`, `oci://` or no scheme is `https://` like an image. A package coordinate is
+    written one way only, so stands as written but for its scheme's case."""
+    artifact = parse_artifact(uri)
+    scheme, sep, rest = uri.partition("://")
+    scheme = scheme.lower() if sep else ""
+    if artifact.kind == "image":
+        # `gcr.io:0443` is `gcr.io:443`, which `image_reference` drops (`artifact_key` keeps the port as written).
+        url = _normal_url("https", artifact_key(_plain_port(_without_image_scheme(uri))), (443,), user_info_safe=False)
+        return Canonical(url.uri + ":latest" if _untagged(url.uri.removeprefix("https://")) else url.uri, url.safe)
+    if not sep:
+        rest = uri
+    if artifact.kind == "package":
+        return Canonical(f"{scheme}://{rest}", not _walks(rest))
+    if scheme == "file":  # `file://sha256:<hex>:<name>` has no host to speak of
+        url = _normal_url("", rest, ())
+        return Canonical("file://" + url.uri, url.safe)
+    if artifact.kind == "file" and (not scheme or scheme in IMAGE_SCHEMES):
+        return _normal_url("https", rest, (443, 80) if scheme == "http" else (443,), user_info_safe=False)
+    return _normal_url(scheme, rest, (), user_info_safe=False)
+
+
+def _plain_port(reference: str) -> str:
+    """An image reference with its registry's port without leading zeros: `gcr.io:0443/app` -> `gcr.io:443/app`."""
+    host, slash, path = reference.partition("/")
+    name, colon, port = host.rpartition(":")
+    if slash and colon and port.isascii() and port.isdigit():
+        return f"{name}:{int(port)}/{path}"
+    return reference
 
 
 def canonical_uri(uri: str) -> str:
-    """`canonical_artifact(uri).uri`: for an image, `https://` + `image_reference`, with `:latest` where it
-    names neither tag nor digest (what a runtime pulls, so that a `**:latest` pattern holds for it); anything
-    else as written."""
+    """`canonical_artifact(uri).uri`."""
     return canonical_artifact(uri).uri
 
 
-# `%2e` is `.` (RFC 3986 6.2.2.2, and servers decode it before resolving dot segments); WHATWG URL parsers
-# read `\` as `/`.
-_DOT_SEGMENT = re.compile(r"(?:^|[/\\])(?:\.|%2e){1,2}(?:$|[/\\?#;])", re.IGNORECASE)
+def canonical_pattern(text: str) -> str:
+    """An artifact pattern in the form `canonical_artifact` gives URIs, so that it matches every spelling of
+    what it names: `docker://`, `oci://` and `http://` are `https://`, the host in lower case without a
+    default port, unreserved characters decoded, runs of `/` as one. A pattern without a scheme stays
+    without one (it matches the URI without its `https://`). Dot segments are left as written: no
+    canonical URI holds one."""
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower() if sep else ""
+    if sep and scheme in PACKAGE_SCHEMES:
+        return f"{scheme}://{rest}"
+    if sep and scheme == "file":
+        return "file://" + _normal_url("", rest, (), resolve=False).uri
+    if not sep and "/" not in text:  # `nginx@*`, `*:latest`: no host to speak of
+        return text
+    if not sep or scheme in IMAGE_SCHEMES:
+        canonical = _normal_url(
+            "https", rest if sep else text, (443, 80) if scheme == "http" else (443,), resolve=False
+        )
+        return canonical.uri if sep else canonical.uri.removeprefix("https://")
+    return _normal_url(scheme, rest, (), resolve=False).uri
 
 
-def _walks(uri: str) -> bool:
-    """Whether a URI holds a dot segment, plain or percent-encoded, or a backslash."""
-    return "\\" in uri or _DOT_SEGMENT.search(uri.split("#", 1)[0]) is not None
+def canonical_source(uri: str) -> Canonical:
+    """A source URI (a git URL, a Gerrit project) in the form `canonical_artifact` gives URLs: the scheme and
+    host in lower case without a default port, unreserved characters decoded, runs of `/` as one and dot
+    segments resolved (git resolves `https://github.com/acme/../attacker/repo` as `attacker/repo`). The
+    scheme stays, and so does user info (`ssh://git@github.com/...`). Without a scheme (`github.com/acme/app`,
+    `git@github.com:acme/app`) the first segment stands as written."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return _normal_url("", uri, (), user_info_safe=True)
+    ports = {"https": (443,), "http": (80,), "ssh": (22,), "git": (9418,)}.get(scheme.lower(), ())
+    return _normal_url(scheme.lower(), rest, ports, user_info_safe=True)
+
+
+def canonical_source_pattern(text: str) -> str:
+    """A `sourceUris` pattern in the form `canonical_source` gives source URIs."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return _normal_url("", text, (), resolve=False).uri
+    ports = {"https": (443,), "http": (80,), "ssh": (22,), "git": (9418,)}.get(scheme.lower(), ())
+    return _normal_url(scheme.lower(), rest, ports, resolve=False).uri
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# Encoded characters a server may decode before it resolves the path (`%2F`, `%5C`) or decode twice (`%25`).
+_AMBIGUOUS = ("%2F", "%5C", "%25")
+
+
+def _decode_unreserved(text: str) -> str:
+    """RFC 3986 6.2.2: percent-encoded unreserved characters decoded, other escapes in upper-case hex."""
+
+    def one(match: re.Match) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _PERCENT.sub(one, text)
+
+
+def _normal_url(
+    scheme: str, rest: str, default_ports: tuple[int, ...], *, user_info_safe: bool = True, resolve: bool = True
+) -> Canonical:
+    """`scheme://rest` normalised (see `canonical_artifact`); without a scheme, `rest` with its first segment,
+    the host, left as written. `resolve` False (for a pattern) keeps backslashes and dot segments as written."""
+    rest, hash_sign, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    safe = "\\" not in rest
+    if resolve:
+        rest = rest.replace("\\", "/")
+    rest = _decode_unreserved(rest)
+    safe = safe and not any(escape in rest for escape in _AMBIGUOUS)
+    authority, slash, path = rest.partition("/")
+    if scheme:
+        if "@" in authority:
+            safe = safe and user_info_safe
+            user, _, authority = authority.rpartition("@")
+            authority = f"{user}@{_normal_host(authority, default_ports)}" if user_info_safe else authority
+        authority = _normal_host(authority, default_ports)
+    segments = path.split("/")
+    kept = [part for part in segments[:-1] if part] + segments[-1:]  # `a//b` is `a/b`; a trailing `/` stays
+    if any(part.split(";", 1)[0] in (".", "..") for part in kept):
+        safe = False
+        if resolve:
+            kept = _without_dot_segments(kept)
+    text = authority + slash + "/".join(kept)
+    text = f"{scheme}://{text}" if scheme else text
+    return Canonical(text + question + query + hash_sign + fragment, safe)
+
+
+def _normal_host(authority: str, default_ports: tuple[int, ...]) -> str:
+    """`host[:port]` in lower case, without a default port, the port's leading zeros, or a trailing dot."""
+    host, colon, port = authority.rpartition(":")
+    if not colon or not port.isascii() or not port.isdigit():
+        host, port = authority, ""
+    else:
+        port = "" if int(port) in default_ports else str(int(port))
+    host = host.lower()
+    if host.endswith(".") and host.strip("."):
+        host = host[:-1]
+    return f"{host}:{port}" if port else host
+
+
+def _without_dot_segments(segments: list[str]) -> list[str]:
+    """RFC 3986 5.2.4 over path segments (`..;x` read as `..`, as Tomcat does); never above the root."""
+    out: list[str] = []
+    for index, part in enumerate(segments):
+        core = part.split(";", 1)[0]
+        last = index == len(segments) - 1
+        if core == "..":
+            if out:
+                out.pop()
+        elif core != ".":
+            out.append(part)
+            continue
+        if last:
+            out.append("")  # `a/b/..` is `a/`
+    return out
+
+
+def _walks(text: str) -> bool:
+    """Whether a text holds a dot segment, plain or percent-encoded, or a backslash."""
+    return _normal_url("", "/" + text, ()).safe is False
 
 
 def _untagged(reference: str) -> bool:

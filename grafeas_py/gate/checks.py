@@ -61,8 +61,10 @@ def image_name(uri: str) -> str:
 
 
 def deny_pattern_of(rule: ArtifactRule, uri: str) -> Pattern | None:
-    """The deny pattern matching the URI as written or as a runtime pulls the image (`canonical_uri`)."""
-    return any_match(rule.deny_patterns, uri) or any_match(rule.deny_patterns, canonical_uri(uri))
+    """The deny pattern matching the URI in canonical form (`canonical_uri`; the pattern too), or as written
+    (the pattern too), whichever the URI's spelling."""
+    canonical = canonical_uri(uri)
+    return next((p for p in rule.deny_patterns if p.matches(canonical) or p.matches_as_written(uri)), None)
 
 
 def check_deny_patterns(rule: ArtifactRule, ctx: Context) -> list[Finding]:

@@ -15,9 +15,12 @@ class Pattern:
     text: str
     tokens: tuple[str, ...] = field(compare=False, repr=False)  # literal text, "*" or "**"
     has_scheme: bool = field(compare=False, repr=False, default=False)
+    # For a pattern compiled from its canonical form (`compile_pattern`'s `canonical`): `text` as written.
+    as_written: Pattern | None = field(compare=False, repr=False, default=None)
 
     def matches(self, value: str) -> bool:
-        """Whether the whole value matches; a pattern without a scheme also matches the value without its scheme."""
+        """Whether the whole value matches; a pattern without a scheme also matches the value without its scheme.
+        A pattern compiled from a canonical form is matched in that form."""
         if _glob_match(self.tokens, value):
             return True
         # `gcr.io/acme/**` should match `https://gcr.io/acme/app@sha256:...`: Grafeas resource URIs of images carry
@@ -28,15 +31,26 @@ class Pattern:
             return _glob_match(self.tokens, rest)
         return False
 
+    def matches_as_written(self, value: str) -> bool:
+        """Whether the pattern as its author wrote it matches the value."""
+        return (self.as_written or self).matches(value)
 
-def compile_pattern(text: str) -> Pattern:
-    """Compile a glob; raises ValueError for an empty pattern or a run of three or more `*`."""
+
+def compile_pattern(text: str, canonical: str | None = None) -> Pattern:
+    """Compile a glob, matching in its `canonical` form where given (`text` stays what the author wrote);
+    raises ValueError for an empty pattern or a run of three or more `*`."""
     if not text:
         raise ValueError("must not be empty")
     if "***" in text:
         raise ValueError("use `*` (one segment) or `**` (any number of segments), not `***`")
-    tokens = [part for part in _TOKEN.split(text) if part]
-    return Pattern(text, tuple(tokens), "://" in text)
+    written = Pattern(text, _tokens(text), "://" in text)
+    if canonical is None or canonical == text:
+        return written
+    return Pattern(text, _tokens(canonical), "://" in canonical, written)
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(part for part in _TOKEN.split(text) if part)
 
 
 def _glob_match(tokens: tuple[str, ...], value: str) -> bool:

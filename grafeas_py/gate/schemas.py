@@ -15,6 +15,7 @@ from grafeas_py.names import check_id, parse_note_name
 from grafeas_py.wire.grafeas_types import REGISTRY
 
 from . import pgp, rego
+from .artifacts import canonical_pattern
 from .keys import ALGORITHMS, ALIASES, algorithm_named, default_key_id, load_public_key
 from .model import (
     MODES,
@@ -71,6 +72,15 @@ class PatternField(_ValueField):
         return compile_pattern(value)
 
 
+class ArtifactPatternField(PatternField):
+    """A pattern of artifact URIs, matched in the canonical form artifacts are (`artifacts.canonical_pattern`)."""
+
+    def convert(self, value):
+        if not isinstance(value, str):
+            raise ValueError("must be a pattern (text)")
+        return compile_pattern(value, canonical_pattern(value))
+
+
 class TimestampField(_ValueField):
     def convert(self, value):
         return parse_timestamp(value)
@@ -105,8 +115,8 @@ def _flag(**kwargs) -> fields.Boolean:
     return fields.Boolean(load_default=False, truthy={True}, falsy={False}, **kwargs)
 
 
-def _patterns(**kwargs) -> fields.List:
-    return fields.List(PatternField(), load_default=(), **kwargs)
+def _patterns(field: type[PatternField] = PatternField, **kwargs) -> fields.List:
+    return fields.List(field(), load_default=(), **kwargs)
 
 
 def _tuples(data: dict) -> dict:
@@ -189,8 +199,8 @@ class AttestorSchema(Schema):
 class ArtifactRuleSchema(_RuleSchema):
     model = ArtifactRule
     mode = _mode()
-    allow_patterns = _patterns(data_key="allowPatterns")
-    deny_patterns = _patterns(data_key="denyPatterns")
+    allow_patterns = _patterns(ArtifactPatternField, data_key="allowPatterns")
+    deny_patterns = _patterns(ArtifactPatternField, data_key="denyPatterns")
 
 
 class IdentityRuleSchema(_RuleSchema):
@@ -304,7 +314,7 @@ class RulesSchema(_RuleSchema):
 
 class ExemptionSchema(_RuleSchema):
     model = Exemption
-    artifact = PatternField(required=True)
+    artifact = ArtifactPatternField(required=True)
     rule = fields.String(required=True, validate=OneOf(RULE_NAMES))
     justification = _text(required=True)
     expires = TimestampField(load_default=None)

@@ -408,6 +408,36 @@ def test_patterns_match_the_image_as_a_runtime_pulls_it(http, policies):
     assert evaluate(http, policies, "hub", f"https://gcr.io/acme/app{digest}")["decision"] == "ALLOW"
 
 
+def test_deny_patterns_hold_for_every_spelling_of_what_they_name(http, policies):
+    patterns = ["docker://docker.io/**", "oci://ghcr.io/evil/**", "gcr.io/evil/**", "https://repo.example.com/evil/**"]
+    create(http, policies, "deny", {"rules": {"artifacts": {"denyPatterns": patterns}}})
+    pinned = f"@sha256:{DIGEST}"
+    uris = [f"nginx{pinned}", f"https://docker.io/library/nginx{pinned}", f"ghcr.io/evil/x{pinned}"]
+    uris += [f"gcr.io:0443/evil/app{pinned}", f"registry-1.docker.io:0443/library/nginx{pinned}"]
+    for spelling in [
+        "https://REPO.example.com/evil",
+        "HTTPS://repo.example.com:443/evil",
+        "https://repo.example.com/x/../evil",
+    ]:
+        uris.append(f"{spelling}/app.jar#sha256={DIGEST}")
+    uris.append(f"https://repo.example.com/%65vil/app.jar#sha256={DIGEST}")
+    for uri in uris:
+        decision = evaluate(http, policies, "deny", uri)
+        assert [v["code"] for v in decision["violations"]] == ["ARTIFACT_DENIED"], (uri, decision)
+
+
+def test_no_pattern_allows_or_exempts_a_uri_that_walks_out_of_it(http, policies):
+    legacy = {"artifact": "https://repo.example.com/acme/legacy/**", "rule": "scan", "justification": "MIG-7"}
+    rules = {"artifacts": {"allowPatterns": ["https://repo.example.com/acme/app/**"]}, "scan": {"maxAge": "1h"}}
+    create(http, policies, "walk", {"rules": rules, "exemptions": [legacy]})
+    walks = ["legacy/../../evil", "legacy/%2e%2e/%2e%2e/evil", "app/%2e%2e/evil", "app/.%2E/evil", "app/..\\evil"]
+    for path in walks:
+        decision = evaluate(http, policies, "walk", f"https://repo.example.com/acme/{path}/app.jar#sha256={DIGEST}")
+        assert decision["decision"] == "DENY" and "exempted" not in decision and "allowPattern" not in decision, path
+    decision = evaluate(http, policies, "walk", f"https://repo.example.com/acme/legacy/app.jar#sha256={DIGEST}")
+    assert decision["decision"] == "ALLOW" and decision["exempted"][0]["code"] == "RULE_EXEMPTED", decision
+
+
 OLD_REGISTRY_REGO = """\
 package gate
 import rego.v1

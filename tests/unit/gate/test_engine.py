@@ -175,6 +175,51 @@ SCENARIOS = [
         [],
         ["ARTIFACT_DENIED"],
     ),
+    # A deny pattern is brought to the artifact's canonical form, so it holds for every spelling of what it names.
+    *(
+        case(
+            f"deny pattern {pattern} holds for {uri}",
+            {"artifacts": {"denyPatterns": [pattern]}},
+            [],
+            "DENY",
+            ["ARTIFACT_DENIED"],
+            uri=uri + (f"@sha256:{DIGEST}" if ".jar" not in uri else f"#sha256={DIGEST}"),
+        )
+        for pattern, uri in [
+            ("docker://docker.io/**", "nginx"),
+            ("docker://docker.io/**", "https://docker.io/library/nginx"),
+            ("oci://ghcr.io/evil/**", "ghcr.io/evil/x"),
+            ("http://gcr.io/evil/**", "https://gcr.io/evil/app"),
+            ("HTTPS://GCR.io:0443/evil/**", "gcr.io/evil/app"),
+            ("gcr.io/evil/**", "gcr.io:0443/evil/app"),
+            ("docker.io/**", "registry-1.docker.io:0443/library/nginx"),
+            ("https://repo.example.com/evil/**", "https://REPO.example.com/evil/app.jar"),
+            ("https://repo.example.com/evil/**", "HTTPS://repo.example.com/evil/app.jar"),
+            ("https://repo.example.com/evil/**", "https://repo.example.com:443/evil/app.jar"),
+            ("https://repo.example.com/evil/**", "https://repo.example.com:00443/evil/app.jar"),
+            ("https://repo.example.com/evil/**", "http://repo.example.com:80/evil/app.jar"),
+            ("https://repo.example.com/evil/**", "https://repo.example.com/x/../evil/app.jar"),
+            ("https://repo.example.com/evil/**", "https://repo.example.com/x/%2e%2e/evil/app.jar"),
+            ("https://repo.example.com/evil/**", "https://repo.example.com/%65vil/app.jar"),
+            ("https://repo.example.com/evil/**", "https://repo.example.com//evil/app.jar"),
+            ("https://repo.example.com/%65vil/**", "https://repo.example.com/evil/app.jar"),
+        ]
+    ),
+    case(
+        "an allow pattern holds for another spelling of what it names",
+        {"artifacts": {"allowPatterns": ["docker://repo.example.com/acme/**"]}, "scan": SCAN},
+        [],
+        "ALLOW",
+        uri=f"HTTPS://REPO.example.com:0443/%61cme/app.jar#sha256={DIGEST}",
+    ),
+    case(
+        "an allow pattern does not allow user info before the host",
+        {"artifacts": {"allowPatterns": ["https://repo.example.com/acme/**"]}, "scan": SCAN},
+        [],
+        "DENY",
+        ["NOT_SCANNED"],
+        uri=f"https://repo.example.com@evil.example/acme/app.jar#sha256={DIGEST}",
+    ),
     # vulnerabilities
     case(
         "fixable above max",
@@ -735,6 +780,15 @@ SCENARIOS = [
             },
         )
         for how, path in [("plain", "../.."), ("percent-encoded", "%2e%2e/%2E%2E"), ("backslashed", "..\\..")]
+    ),
+    case(
+        "an exemption holds for another spelling of what it names",
+        {"scan": SCAN},
+        [],
+        "ALLOW",
+        uri=f"ghcr.io:0443/acme/legacy/app@sha256:{DIGEST}",
+        doc={"exemptions": [{"artifact": "oci://GHCR.io/acme/legacy/**", "rule": "scan", "justification": "MIG-7"}]},
+        says="MIG-7",
     ),
     # fail closed on garbage
     case("occurrence not an object", {}, [None, "text"], "DENY", ["OCCURRENCE_MALFORMED", "OCCURRENCE_MALFORMED"]),
