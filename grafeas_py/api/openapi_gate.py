@@ -27,6 +27,11 @@ _CUSTOM_FIELDS = {
         "against every spelling of the artifact: `https://`, `http://`, `docker://`, `oci://` or no scheme.",
         "example": "gcr.io/acme/**",
     },
+    policy.SourcePatternField: {
+        "type": "string",
+        "description": "A pattern of source URIs (`*` within one path segment, `**` across segments).",
+        "example": "https://github.com/acme/**",
+    },
     policy.TimestampField: {
         "type": "string",
         "description": "An RFC 3339 timestamp with a time zone, or a date (00:00 UTC that day).",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from .artifacts import artifact_digest, canonical_uri
+from .artifacts import artifact_digest, canonical_source, canonical_uri
 from .context import Context, Finding, canonical_note_name, malformed
 from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule, SecretRule
 from .occurrences import Malformed, get, get_list, get_time
@@ -254,8 +254,14 @@ def source_uris(occurrence: dict) -> list[str]:
 
 
 def _source_matches(patterns: tuple[Pattern, ...], uri: str) -> bool:
+    """Whether a source matches, in canonical form (`canonical_source`; the patterns are too). One whose path
+    may walk elsewhere (`https://github.com/acme/../attacker/repo`, which git fetches from `attacker/repo`)
+    matches none."""
+    canonical, safe = canonical_source(uri)
+    if not safe:
+        return False
     # A source pinned to a revision (`https://github.com/acme/app@refs/heads/main`) matches patterns for the repo.
-    return any_match(patterns, uri) is not None or any_match(patterns, uri.rsplit("@", 1)[0]) is not None
+    return any_match(patterns, canonical) is not None or any_match(patterns, canonical.rsplit("@", 1)[0]) is not None
 
 
 def check_compliance(rule: ComplianceRule, ctx: Context) -> list[Finding]:

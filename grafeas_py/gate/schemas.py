@@ -15,7 +15,7 @@ from grafeas_py.names import check_id, parse_note_name
 from grafeas_py.wire.grafeas_types import REGISTRY
 
 from . import pgp, rego
-from .artifacts import canonical_pattern
+from .artifacts import canonical_pattern, canonical_source_pattern
 from .keys import ALGORITHMS, ALIASES, algorithm_named, default_key_id, load_public_key
 from .model import (
     MODES,
@@ -75,10 +75,18 @@ class PatternField(_ValueField):
 class ArtifactPatternField(PatternField):
     """A pattern of artifact URIs, matched in the canonical form artifacts are (`artifacts.canonical_pattern`)."""
 
+    canonical = staticmethod(canonical_pattern)
+
     def convert(self, value):
         if not isinstance(value, str):
             raise ValueError("must be a pattern (text)")
-        return compile_pattern(value, canonical_pattern(value))
+        return compile_pattern(value, self.canonical(value))
+
+
+class SourcePatternField(ArtifactPatternField):
+    """A pattern of source URIs, matched in the canonical form they are (`artifacts.canonical_source_pattern`)."""
+
+    canonical = staticmethod(canonical_source_pattern)
 
 
 class TimestampField(_ValueField):
@@ -243,7 +251,7 @@ class ProvenanceRuleSchema(_RuleSchema):
     model = ProvenanceRule
     mode = _mode()
     builder_ids = _patterns(data_key="builderIds")
-    source_uris = _patterns(data_key="sourceUris")
+    source_uris = _patterns(SourcePatternField, data_key="sourceUris")
 
 
 class TestResultRuleSchema(_RuleSchema):

@@ -533,6 +533,27 @@ SCENARIOS = [
         ["SOURCE_UNTRUSTED"],
         says="https://github.com/fork/app",
     ),
+    # git collapses `..`: `https://github.com/acme/../attacker/repo` is fetched from attacker/repo.
+    *(
+        case(
+            f"a source that walks out of a trusted pattern ({source})",
+            {"provenance": {**PROVENANCE, "sourceUris": ["https://github.com/acme/**"]}},
+            [build(source=source)],
+            "DENY",
+            ["SOURCE_UNTRUSTED"],
+        )
+        for source in [
+            "https://github.com/acme/../attacker/repo",
+            "git+https://github.com/acme/%2e%2e/attacker/repo@refs/heads/main",
+            "https://github.com/acme/..\\attacker/repo",
+        ]
+    ),
+    case(
+        "a source spelled otherwise matches its pattern",
+        {"provenance": {**PROVENANCE, "sourceUris": ["https://github.com/acme/*"]}},
+        [build(source="git+HTTPS://GitHub.com:443/%61cme/app@refs/heads/main")],
+        "ALLOW",
+    ),
     case("no build", {"provenance": PROVENANCE}, [], "DENY", ["PROVENANCE_MISSING"]),
     # A build names what it built: provenance of another artifact, posted on this one, is not this one's.
     case("a build of this digest", {"provenance": PROVENANCE}, [built(DIGEST, OTHER_DIGEST)], "ALLOW"),
