@@ -3,7 +3,8 @@
 Order of evaluation:
 
 1. If `rules.artifacts.allowPatterns` matches the resource URI and no deny pattern does, the
-   decision is ALLOW with no other check (`allow_pattern` says which pattern).
+   decision is ALLOW with no other check (`allow_pattern` says which pattern). A deny pattern of a
+   warn or dryrun `artifacts` rule does not stop that: its finding is a warning beside the ALLOW.
 2. Occurrences that are not readable at all (not an object, no name) are violations of the
    pseudo-rule `input`, in enforce mode. Occurrences on other resources are ignored; `https://X`
    and `X` name the same resource.
@@ -42,7 +43,7 @@ from .checks import (
     deny_pattern_of,
 )
 from .context import Context, Finding, canonical_note_name
-from .decision import ALLOW, Decision, Violation, decide
+from .decision import Decision, Violation, decide
 from .model import Breakglass, Exemption, Policy
 from .patterns import any_match
 from .timeutil import format_timestamp, unix_nanos
@@ -88,8 +89,13 @@ def evaluate(
     artifacts = policy.rules.artifacts
     if artifacts is not None and safe:
         allowed_by = any_match(artifacts.allow_patterns, canonical)
-        if allowed_by is not None and deny_pattern_of(artifacts, resource_uri) is None:
-            return Decision(True, ALLOW, allow_pattern=allowed_by.text)
+        denied = deny_pattern_of(artifacts, resource_uri) is not None
+        # Deny wins over allow; a warn or dryrun deny pattern is reported, and the allow pattern still applies.
+        if allowed_by is not None and not (denied and artifacts.mode == "enforce"):
+            ctx = Context(parse_artifact(resource_uri), now, [], policy.attestors_by_name, notes)
+            found = _run("artifacts", artifacts, artifacts.mode, check_deny_patterns, ctx) if denied else []
+            warnings = [_violation("artifacts", mode, finding, []) for finding, mode in found]
+            return decide(warnings, [], [], breakglass, allowed_by.text)
     on_artifact, findings = _select(resource_uri, occurrences)
     ctx = Context(parse_artifact(resource_uri), now, on_artifact, policy.attestors_by_name, notes)
     exempted: list[Violation] = []

@@ -220,6 +220,27 @@ SCENARIOS = [
         ["NOT_SCANNED"],
         uri=f"https://repo.example.com@evil.example/acme/app.jar#sha256={DIGEST}",
     ),
+    # A warn or dryrun deny pattern never changes the decision: the allow pattern still applies.
+    *(
+        case(
+            f"a {mode} deny pattern does not switch off the allow pattern",
+            {
+                "artifacts": {
+                    "mode": mode,
+                    "allowPatterns": ["gcr.io/acme/**"],
+                    "denyPatterns": ["gcr.io/acme/legacy/**"],
+                },
+                "scan": SCAN,
+            },
+            [],
+            decision,
+            [],
+            ["ARTIFACT_DENIED"],
+            uri=f"gcr.io/acme/legacy/app@sha256:{DIGEST}",
+            says="matches the deny pattern 'gcr.io/acme/legacy/**'",
+        )
+        for mode, decision in [("dryrun", "ALLOW"), ("warn", "ALLOW_WITH_WARNINGS")]
+    ),
     # vulnerabilities
     case(
         "fixable above max",
