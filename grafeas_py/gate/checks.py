@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from .artifacts import artifact_digest, canonical_source, canonical_uri
 from .context import Context, Finding, canonical_note_name, malformed
+from .licences import denies, expression_licences
 from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule, SecretRule
 from .occurrences import Malformed, get, get_list, get_time
 from .patterns import Pattern, any_match
@@ -15,7 +16,6 @@ from .timeutil import format_duration, format_timestamp
 from .vulnerability_checks import version_text
 
 SCAN_SUCCEEDED = ("FINISHED_SUCCESS", "COMPLETE")  # COMPLETE is the proto's alias of FINISHED_SUCCESS
-_LICENSE_OPERATORS = {"AND", "OR", "WITH"}
 
 
 def check_identity(rule: IdentityRule, ctx: Context) -> list[Finding]:
@@ -339,10 +339,10 @@ def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
             message = f"{ctx.uri} contains the package {shown}, which the policy denies ({pattern})"
             findings.append(Finding("PACKAGE_DENIED", message, evidence))
             break
-        for licence in license_ids(expression):
-            if licence.upper() in rule.deny_licenses:
+        for licence in expression_licences(expression):
+            if any(denies(denied, licence) for denied in rule.deny_licenses):
                 what = name or "a package"
-                message = f"{ctx.uri} contains {what} under the licence {licence}, which the policy denies"
+                message = f"{ctx.uri} contains {what} under the licence {licence.shown()}, which the policy denies"
                 findings.append(Finding("LICENSE_DENIED", message, evidence))
     return findings
 
@@ -364,15 +364,6 @@ def _package_versions(occurrence: dict) -> list[str]:
         return [version]
     locations = get_list(occurrence, "package.location")
     return list(dict.fromkeys(v for loc in locations if (v := version_text(get(loc, "version", dict, {})))))
-
-
-def license_ids(expression: str) -> list[str]:
-    """The licence identifiers in an SPDX expression: the words left after removing parentheses, AND, OR and WITH.
-
-    Deliberately simple: `(MIT OR GPL-2.0-only WITH Classpath-exception-2.0)` gives MIT, GPL-2.0-only
-    and Classpath-exception-2.0; operators are recognised in any case; `+` suffixes stay part of the id.
-    """
-    return [word for word in re.findall(r"[^\s()]+", expression) if word.upper() not in _LICENSE_OPERATORS]
 
 
 def _listed(values) -> str:

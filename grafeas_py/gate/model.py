@@ -16,6 +16,7 @@ from grafeas_py.errors import InvalidArgument
 
 from . import pgp
 from .keys import Algorithm, PublicKeyObject, verify
+from .licences import Licence
 from .patterns import Pattern
 
 MODES = ("enforce", "warn", "dryrun")
@@ -181,7 +182,7 @@ class PackageRule:
 
     mode: str = "enforce"
     deny_packages: tuple[DeniedPackage, ...] = ()
-    deny_licenses: tuple[str, ...] = ()  # SPDX identifiers, compared case-insensitively
+    deny_licenses: tuple[Licence, ...] = ()  # by current SPDX id, compared case-insensitively
 
 
 @dataclass(frozen=True)

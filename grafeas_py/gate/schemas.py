@@ -17,6 +17,7 @@ from grafeas_py.wire.grafeas_types import REGISTRY
 from . import pgp, rego
 from .artifacts import canonical_pattern, canonical_source_pattern
 from .keys import ALGORITHMS, ALIASES, algorithm_named, default_key_id, load_public_key
+from .licences import denied_licence
 from .model import (
     MODES,
     RULE_NAMES,
@@ -302,7 +303,7 @@ class PackageRuleSchema(_RuleSchema):
 
     @post_load
     def make(self, data, **kwargs):
-        data["deny_licenses"] = [licence.upper() for licence in data["deny_licenses"]]
+        data["deny_licenses"] = [denied_licence(entry) for entry in data["deny_licenses"]]
         return super().make(data)
 
 

@@ -760,6 +760,27 @@ SCENARIOS = [
         [package("x", licence="LGPL-2.0-only AND MIT")],
         "ALLOW",
     ),
+    # SPDX's deprecated ids (Trivy and older SBOMs write them) are the licences their current ids name, both ways.
+    *(
+        case(
+            f"denying {denied} holds for {licence}",
+            {"packages": {"denyLicenses": [denied]}},
+            [package("x", licence=licence)],
+            decision,
+            ["LICENSE_DENIED"] if decision == "DENY" else [],
+            says=f"under the licence {licence}" if decision == "DENY" else None,
+        )
+        for denied, licence, decision in [
+            ("GPL-2.0-only", "GPL-2.0", "DENY"),
+            ("AGPL-3.0-only", "AGPL-3.0", "DENY"),
+            ("GPL-3.0-or-later", "GPL-3.0+", "DENY"),
+            ("AGPL-3.0", "AGPL-3.0-only", "DENY"),
+            ("GPL-2.0+", "GPL-2.0-or-later", "DENY"),
+            ("GPL-2.0-only", "GPL-2.0-with-classpath-exception", "DENY"),
+            ("GPL-2.0-only", "GPL-2.0+", "ALLOW"),  # or later is another licence
+            ("GPL-2.0-or-later", "GPL-2.0", "ALLOW"),
+        ]
+    ),
     # policy-level exemptions
     case(
         "rule exemption",

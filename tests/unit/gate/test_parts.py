@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import artifact_digest, evaluate
 from grafeas_py.gate.artifacts import parse_artifact, resource_spellings, same_resource
-from grafeas_py.gate.checks import image_name, license_ids
+from grafeas_py.gate.checks import image_name
+from grafeas_py.gate.licences import current_id, denied_licence, denies, expression_licences
 from grafeas_py.gate.patterns import compile_pattern
 from grafeas_py.gate.timeutil import format_duration, parse_duration, parse_timestamp
 from tests.unit.gate.builders import DIGEST, NOW, make_policy
@@ -219,15 +220,68 @@ def test_bad_timestamp(value):
 @pytest.mark.parametrize(
     "expression, ids",
     [
-        ("MIT", ["MIT"]),
-        ("(MIT OR Apache-2.0) AND BSD-3-Clause", ["MIT", "Apache-2.0", "BSD-3-Clause"]),
-        ("GPL-2.0-only WITH Classpath-exception-2.0", ["GPL-2.0-only", "Classpath-exception-2.0"]),
-        ("mit or gpl-2.0+", ["mit", "gpl-2.0+"]),
+        ("MIT", [("MIT", None)]),
+        ("(MIT OR Apache-2.0) AND BSD-3-Clause", [("MIT", None), ("Apache-2.0", None), ("BSD-3-Clause", None)]),
+        ("GPL-2.0-only WITH Classpath-exception-2.0", [("GPL-2.0-only", "Classpath-exception-2.0")]),
+        ("mit or gpl-2.0+", [("MIT", None), ("GPL-2.0-or-later", None)]),
+        # SPDX's deprecated ids read as their current ones
+        (
+            "GPL-2.0 OR AGPL-3.0 OR GPL-3.0+",
+            [("GPL-2.0-only", None), ("AGPL-3.0-only", None), ("GPL-3.0-or-later", None)],
+        ),
+        ("GPL-2.0-with-classpath-exception", [("GPL-2.0-only", "Classpath-exception-2.0")]),
+        ("GPL-2.0 WITH Classpath-exception-2.0", [("GPL-2.0-only", "Classpath-exception-2.0")]),
+        ("LicenseRef-acme OR Apache-2.0+", [("LicenseRef-acme", None), ("Apache-2.0+", None)]),
+        ("MIT WITH", [("MIT", None)]),
         ("", []),
     ],
 )
-def test_license_ids(expression, ids):
-    assert license_ids(expression) == ids
+def test_expression_licences(expression, ids):
+    assert [(licence.id, licence.exception) for licence in expression_licences(expression)] == ids
+
+
+@pytest.mark.parametrize(
+    "licence, current",
+    [
+        ("GPL-2.0", "GPL-2.0-only"),
+        ("gpl-2.0-only", "GPL-2.0-only"),
+        ("GPL-2.0+", "GPL-2.0-or-later"),  # or later: not GPL-2.0-only
+        ("GPL-2.0-or-later", "GPL-2.0-or-later"),
+        ("LGPL-2.1+", "LGPL-2.1-or-later"),
+        ("AGPL-3.0", "AGPL-3.0-only"),
+        ("MPL-1.1+", "MPL-1.1+"),  # no -or-later id: the + stays
+        ("NOASSERTION-x", "NOASSERTION-x"),
+    ],
+)
+def test_current_id(licence, current):
+    assert current_id(licence) == current
+
+
+@pytest.mark.parametrize(
+    "entry, expression, denied",
+    [
+        ("GPL-2.0-only", "GPL-2.0", True),
+        ("GPL-2.0-only", "GPL-2.0+", False),
+        ("GPL-2.0-or-later", "GPL-2.0+", True),
+        ("AGPL-3.0", "AGPL-3.0-only", True),
+        ("GPL-2.0-only", "GPL-2.0-with-classpath-exception", True),
+        ("Classpath-exception-2.0", "GPL-2.0-with-classpath-exception", True),
+        ("GPL-2.0-with-classpath-exception", "GPL-2.0-only WITH Classpath-exception-2.0", True),
+        ("GPL-2.0-only WITH Classpath-exception-2.0", "GPL-2.0-with-classpath-exception", True),
+        ("GPL-2.0-only with classpath-exception-2.0", "GPL-2.0-only WITH Classpath-exception-2.0", True),
+        ("GPL-2.0-with-classpath-exception", "GPL-2.0-only", False),  # the exception is part of what it denies
+        ("GPL-2.0-only", "LGPL-2.0-only", False),
+    ],
+)
+def test_denies(entry, expression, denied):
+    assert any(denies(denied_licence(entry), licence) for licence in expression_licences(expression)) is denied
+
+
+def test_a_licence_shows_its_spelling_and_current_id():
+    assert [licence.shown() for licence in expression_licences("gpl-2.0-only OR GPL-2.0+")] == [
+        "gpl-2.0-only",
+        "GPL-2.0+ (GPL-2.0-or-later)",
+    ]
 
 
 @pytest.mark.parametrize("uri", ["", None])

@@ -13,6 +13,7 @@ import pytest
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import load_policy_text, parse_policy
 from grafeas_py.gate.keys import ALGORITHMS
+from grafeas_py.gate.licences import Licence
 from tests.unit.gate.builders import attestor, pgp_signer, signer
 
 POLICY_DOC = Path(__file__).parents[3] / "docs" / "policy.md"
@@ -324,7 +325,7 @@ def test_parsed_policy():
     assert vulns.exemptions[0].expires == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
     assert (policy.rules.scan.mode, policy.rules.scan.max_age) == ("warn", timedelta(days=1, hours=12))
     assert policy.rules.identity.allow_tags is False and policy.rules.provenance is None
-    assert policy.rules.packages.deny_licenses == ("AGPL-3.0-ONLY",)
+    assert policy.rules.packages.deny_licenses == (Licence("AGPL-3.0-only", text="agpl-3.0-only"),)
     assert policy.exemptions[0].expires == datetime(2026, 7, 1, tzinfo=UTC)
     qa = policy.attestors_by_name["qa"]
     assert [k.algorithm.name for k in qa.public_keys] == ["ED25519", "ECDSA_P256_SHA256"]
