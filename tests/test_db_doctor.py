@@ -161,6 +161,9 @@ def _old_rows() -> list[tuple[str, dict]]:
         *_policy("gate", "everything", occurrenceProjects=["scanner", "*"]),
         # ... and a key of two PEM blocks, accepted until 0014's release (the first key alone was used)
         *_policy("gate", "two-keys", rules={"attestations": {"attestors": ["qa"]}}, attestors=[TWO_KEY_ATTESTOR]),
+        # ... and denyLicenses entries and versions that could match nothing, accepted until the gate refused them
+        *_policy("gate", "licence-glob", rules={"packages": {"denyLicenses": ["AGPL-*"]}}),
+        *_policy("gate", "version-range", rules={"packages": {"denyPackages": [{"name": "x", "versions": ["<9.0"]}]}}),
         # 2. ids over 255 characters: a project, a note, an occurrence in a long project, a policy (which
         # blocks DeleteProject of its project), a decision in a long project, and a note id '.' (0001)
         (project_row, {"p": LONG, "t": T0}),
@@ -215,6 +218,8 @@ def _expected() -> list[tuple[str, str]]:
     return [
         ("policy-occurrence-projects", "projects/gate/policies/everything"),
         ("policy-refused", "projects/gate/policies/two-keys"),
+        ("policy-refused", "projects/gate/policies/licence-glob"),
+        ("policy-refused", "projects/gate/policies/version-range"),
         ("unaddressable-id", f"projects/{LONG}"),
         ("unaddressable-id", f"projects/vendor/notes/{LONG}"),
         ("unaddressable-id", "projects/vendor/notes/."),
@@ -301,6 +306,10 @@ def test_the_findings_are_what_this_release_does_with_those_rows(database):
         assert r.status_code == 400 and "'*' is not a wildcard" in r.json["error"]["message"]
         r = client.post("/v1/projects/gate/policies/two-keys:evaluate", json={"resourceUri": IMAGE})
         assert r.status_code == 400 and "holds 2 PEM blocks" in r.json["error"]["message"]
+        r = client.post("/v1/projects/gate/policies/licence-glob:evaluate", json={"resourceUri": IMAGE})
+        assert r.status_code == 400 and "denyLicenses takes no globs" in r.json["error"]["message"]
+        r = client.post("/v1/projects/gate/policies/version-range:evaluate", json={"resourceUri": IMAGE})
+        assert r.status_code == 400 and "looks like a version range" in r.json["error"]["message"]
         assert client.get(f"/v1/projects/vendor/notes/{LONG}").status_code == 400
         assert client.delete(f"/v1/projects/blocked/policies/{LONG}").status_code == 400
         r = client.delete("/v1/projects/blocked")

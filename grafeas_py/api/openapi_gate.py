@@ -32,6 +32,17 @@ _CUSTOM_FIELDS = {
         "description": "A pattern of source URIs (`*` within one path segment, `**` across segments).",
         "example": "https://github.com/acme/**",
     },
+    policy.VersionPatternField: {
+        "type": "string",
+        "description": "A pattern over one version (`*` and `**` as in every pattern), not a range.",
+        "example": "2.1*",
+    },
+    policy.LicenceField: {
+        "type": "string",
+        "description": "An SPDX licence or exception id, or `<licence> WITH <exception>`; deprecated ids are "
+        "compared as their current ones. No globs or expressions.",
+        "example": "AGPL-3.0-only",
+    },
     policy.TimestampField: {
         "type": "string",
         "description": "An RFC 3339 timestamp with a time zone, or a date (00:00 UTC that day).",

@@ -108,12 +108,29 @@ def expression_licences(expression: str) -> list[Licence]:
     return licences
 
 
+# An SPDX licence or exception id (idstring, `+`, a LicenseRef of another document), not an operator.
+_ID = re.compile(r"(?!(?:AND|OR|WITH)$)(?:DocumentRef-[A-Za-z0-9.-]+:)?[A-Za-z0-9.-]+\+?", re.IGNORECASE)
+
+
 def denied_licence(entry: str) -> Licence:
-    """A denyLicenses entry: a licence id, or `licence WITH exception`."""
+    """A denyLicenses entry: a licence id, or `licence WITH exception`, with whitespace around it left out.
+
+    Raises ValueError for anything else: an entry that is no id would be compared with every id and match
+    none, so a policy with `AGPL-*` or `GPL-3.0-only OR AGPL-3.0-only` would deny nothing."""
     words = entry.split()
-    if len(words) == 3 and words[1].upper() == "WITH":
+    if not words:
+        raise ValueError("must not be empty")
+    if len(words) == 1 and _ID.fullmatch(words[0]):
+        return _licence(words[0])
+    if len(words) == 3 and words[1].upper() == "WITH" and _ID.fullmatch(words[0]) and _ID.fullmatch(words[2]):
         return _licence(words[0], words[2])
-    return _licence(entry.strip())
+    if "*" in entry or "?" in entry:
+        why = "denyLicenses takes no globs; list each licence, e.g. AGPL-3.0-only and AGPL-3.0-or-later"
+    else:
+        why = "denyLicenses takes no expressions (AND, OR, parentheses); list each licence as its own entry"
+    raise ValueError(
+        f"{entry.strip()!r} is not an SPDX licence id (such as AGPL-3.0-only) or <licence> WITH <exception>: {why}"
+    )
 
 
 def denies(denied: Licence, licence: Licence) -> bool:

@@ -7,6 +7,8 @@ together with every other problem.
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 from marshmallow.validate import Length, OneOf, Range
 
@@ -88,6 +90,26 @@ class SourcePatternField(ArtifactPatternField):
     """A pattern of source URIs, matched in the canonical form they are (`artifacts.canonical_source_pattern`)."""
 
     canonical = staticmethod(canonical_source_pattern)
+
+
+class VersionPatternField(PatternField):
+    """A version pattern: a glob over one version, never a range, which would match no version at all."""
+
+    def convert(self, value):
+        pattern = super().convert(value)
+        if re.search(r"\s|^[<>=!~^]|[\[\](),|]", value):
+            raise ValueError(
+                f"{value!r} looks like a version range; versions are patterns of one version (such as 2.14.1 or "
+                "2.1*, with * and ** as in every pattern): list each version or prefix the range holds"
+            )
+        return pattern
+
+
+class LicenceField(_ValueField):
+    def convert(self, value):
+        if not isinstance(value, str):
+            raise ValueError("must be an SPDX licence id (text)")
+        return denied_licence(value)
 
 
 class TimestampField(_ValueField):
@@ -287,24 +309,19 @@ class SecretRuleSchema(_RuleSchema):
 class DeniedPackageSchema(_RuleSchema):
     model = DeniedPackage
     name = PatternField(required=True)
-    versions = _patterns()
+    versions = fields.List(VersionPatternField(), load_default=())
 
 
 class PackageRuleSchema(_RuleSchema):
     model = PackageRule
     mode = _mode()
     deny_packages = fields.List(fields.Nested(DeniedPackageSchema), load_default=(), data_key="denyPackages")
-    deny_licenses = fields.List(_text(), load_default=(), data_key="denyLicenses")
+    deny_licenses = fields.List(LicenceField(), load_default=(), data_key="denyLicenses")
 
     @validates_schema
     def check_something_denied(self, data, **kwargs):
         if not data.get("deny_packages") and not data.get("deny_licenses"):
             raise ValidationError("set denyPackages or denyLicenses")
-
-    @post_load
-    def make(self, data, **kwargs):
-        data["deny_licenses"] = [denied_licence(entry) for entry in data["deny_licenses"]]
-        return super().make(data)
 
 
 class RulesSchema(_RuleSchema):

@@ -748,6 +748,21 @@ SCENARIOS = [
         says="AGPL-3.0-only",
     ),
     case(
+        "denied licence with whitespace around it",
+        {"packages": {"denyLicenses": [" agpl-3.0-only\t"]}},
+        [package("x", licence="AGPL-3.0-only")],
+        "DENY",
+        ["LICENSE_DENIED"],
+    ),
+    case(
+        "denied licence with its exception",
+        {"packages": {"denyLicenses": ["GPL-2.0-only WITH Classpath-exception-2.0"]}},
+        [package("x", licence="GPL-2.0-only WITH Classpath-exception-2.0"), package("y", licence="GPL-2.0-only")],
+        "DENY",
+        ["LICENSE_DENIED"],
+        says="x under the licence GPL-2.0-only WITH Classpath-exception-2.0",
+    ),
+    case(
         "licence exception id",
         {"packages": {"denyLicenses": ["Classpath-exception-2.0"]}},
         [package("x", licence="GPL-2.0-only WITH Classpath-exception-2.0")],

@@ -119,6 +119,27 @@ RSA2048 = signer("RSA_SIGN_PKCS1_2048_SHA256")
             "rules.packages.denyPackages[0].name",
             "is required",
         ),
+        # entries that could match no package's licence, or no version, deny nothing: refused, saying why
+        (
+            rules(packages={"denyLicenses": ["MIT", "AGPL-*"]}),
+            "rules.packages.denyLicenses[1]",
+            "'AGPL-*' is not an SPDX licence id (such as AGPL-3.0-only) or <licence> WITH <exception>: "
+            "denyLicenses takes no globs",
+        ),
+        *(
+            (rules(packages={"denyLicenses": [entry]}), "rules.packages.denyLicenses[0]", "takes no expressions")
+            for entry in ["GPL-3.0-or-later OR AGPL-3.0-only", "(AGPL-3.0-only)", "MIT AND", "OR", "GPL-2.0 WITH"]
+        ),
+        (rules(packages={"denyLicenses": [" "]}), "rules.packages.denyLicenses[0]", "must not be empty"),
+        (rules(packages={"denyLicenses": [3]}), "rules.packages.denyLicenses[0]", "must be an SPDX licence id"),
+        *(
+            (
+                rules(packages={"denyPackages": [{"name": "mongo", "versions": ["2.*", version]}]}),
+                "rules.packages.denyPackages[0].versions[1]",
+                f"{version!r} looks like a version range; versions are patterns of one version",
+            )
+            for version in [">=1.0 <9.0", "[1.0,9.0)", "<9", "~1.2", "^1.2", "1.0 || 2.0", "=1.0", "!=1.0"]
+        ),
         ({"rules": []}, "rules", "invalid input type"),
         (
             {"exemptions": [{"artifact": "**", "rule": "vulns", "justification": "j"}]},
