@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 from .artifacts import artifact_digest, canonical_source, canonical_uri
 from .context import Context, Finding, canonical_note_name, malformed
 from .licences import denies, expression_licences
 from .model import ArtifactRule, ComplianceRule, IdentityRule, PackageRule, ProvenanceRule, ScanRule, SecretRule
 from .occurrences import Malformed, get, get_list, get_time
-from .patterns import Pattern, any_match
+from .patterns import Pattern, any_match, compile_pattern
 from .timeutil import format_duration, format_timestamp
 from .vulnerability_checks import version_text
 
@@ -350,10 +351,19 @@ def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
 def _names_package(pattern: Pattern, name: str) -> bool:
     """Whether a deny pattern names the package: its whole name, or for a pattern without `/` or `:` the
     name's last part, so that `log4j-core` holds for Maven's `org.apache.logging.log4j/log4j-core` (as
-    CycloneDX and purls write it) and `...:log4j-core` (as SPDX does) alike."""
+    CycloneDX and purls write it) and `...:log4j-core` (as SPDX does) alike. A pattern with a group holds
+    for both spellings too: `:` and `/` are compared as one separator."""
     if pattern.matches(name):
         return True
-    return not re.search(r"[/:]", pattern.text) and pattern.matches(re.split(r"[/:]", name)[-1])
+    if not re.search(r"[/:]", pattern.text):
+        return pattern.matches(re.split(r"[/:]", name)[-1])
+    return _slashed(pattern).matches(name.replace(":", "/"))
+
+
+@lru_cache(maxsize=256)
+def _slashed(pattern: Pattern) -> Pattern:
+    """The pattern with each `:` read as `/` (a scheme's `://` left as it is)."""
+    return compile_pattern(re.sub(r":(?!//)", "/", pattern.text))
 
 
 def _package_versions(occurrence: dict) -> list[str]:

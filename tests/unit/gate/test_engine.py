@@ -707,6 +707,13 @@ SCENARIOS = [
             ("log4j-*", "org.apache.logging.log4j/log4j-core", "DENY"),
             ("org.apache.logging.log4j/log4j-core", "org.apache.logging.log4j/log4j-core", "DENY"),
             ("acme/log4j-core", "org.apache.logging.log4j/log4j-core", "ALLOW"),  # a pattern with a group is whole
+            # a pattern with a group holds for either separator
+            ("org.apache.logging.log4j/log4j-core", "org.apache.logging.log4j:log4j-core", "DENY"),
+            ("org.apache.logging.log4j:log4j-core", "org.apache.logging.log4j/log4j-core", "DENY"),
+            ("org.apache.logging.log4j:*", "org.apache.logging.log4j/log4j-core", "DENY"),
+            ("org.apache.*/log4j-core", "org.apache.logging.log4j:log4j-core", "DENY"),
+            ("acme:log4j-core", "org.apache.logging.log4j:log4j-core", "ALLOW"),
+            ("acme/log4j-core", "org.apache.logging.log4j:log4j-core", "ALLOW"),
             ("log4j-core", "org.apache.logging.log4j/log4j-core-extras", "ALLOW"),
         ]
     ),
