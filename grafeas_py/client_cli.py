@@ -171,6 +171,35 @@ _YamlLoader.yaml_implicit_resolvers = {
 }
 
 
+def _typed_scalar(tag: str):
+    """PyYAML's constructor of `tag`, failing as YAML does: `!!int abc`, `!!bool maybe` or an integer of
+    5000 digits raised ValueError, KeyError or IndexError out of the loader, a traceback."""
+    construct = yaml.SafeLoader.yaml_constructors[f"tag:yaml.org,2002:{tag}"]
+
+    def constructor(loader, node):
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError, IndexError, AttributeError):
+            text = str(node.value)
+            shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown} as !!{tag}", node.start_mark
+            ) from None
+
+    return constructor
+
+
+for _tag in ("int", "float", "bool", "timestamp"):
+    _YamlLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _typed_scalar(_tag))
+
+
+def _json_int(text: str) -> int:
+    """An integer of a JSON document; Python reads at most 4300 digits, and says so in terms of its own."""
+    if len(text.lstrip("-")) > 4300:
+        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is too long")
+    return int(text)
+
+
 def _read_document(path: str) -> dict:
     """A JSON or YAML object from a file ('-' for standard input)."""
     try:
@@ -183,7 +212,7 @@ def _read_document(path: str) -> dict:
         message = f"{path} is not UTF-8 (at byte {exc.start}): save it as UTF-8"
         raise click.BadParameter(message, param_hint="--file") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_json_int)
     except RecursionError:
         raise click.BadParameter(f"{path} is not valid JSON or YAML: nested too deeply", param_hint="--file") from None
     except ValueError as not_json:

@@ -611,6 +611,23 @@ def test_a_file_that_cannot_be_read_is_a_usage_error(base_url, project, tmp_path
     assert unset.returncode == 2 and "the environment variable NO_SUCH_VARIABLE is not set" in unset.stderr
 
 
+def test_a_value_that_cannot_be_its_type_is_a_usage_error(base_url, project, tmp_path):
+    """`!!int abc` and an integer of 5000 digits ended in a traceback and exit 1, as if the server had refused."""
+    files = {
+        "int.yaml": ("build: {builderVersion: !!int abc}\n", "cannot read 'abc' as !!int"),
+        "float.yaml": ("build: {builderVersion: !!float abc}\n", "cannot read 'abc' as !!float"),
+        "bool.yaml": ("build: {builderVersion: !!bool maybe}\n", "cannot read 'maybe' as !!bool"),
+        "empty.yaml": ('build: {builderVersion: !!int ""}\n', "cannot read '' as !!int"),
+        "long.yaml": (f"build: {{builderVersion: {'1' * 5000}}}\n", "(5000 characters) as !!int"),
+        "long.json": (f'{{"build": {{"builderVersion": {"1" * 5000}}}}}', "an integer of 5000 digits is too long"),
+    }
+    for name, (text, problem) in files.items():
+        (tmp_path / name).write_text(text)
+        run = grafeas_py(base_url, "notes", "create", f"projects/{project}/notes/qa", "-f", tmp_path / name)
+        assert run.returncode == 2 and "Invalid value for --file" in run.stderr, (name, run.stderr)
+        assert problem in run.stderr and "Traceback" not in run.stderr, (name, run.stderr)
+
+
 def test_json_indented_with_tabs_and_yaml_with_dates(base_url, http, project, tmp_path):
     """`jq --tab` output is JSON that YAML refuses; a YAML date is sent as the text it is written as."""
     tabbed = tmp_path / "tabbed.json"
