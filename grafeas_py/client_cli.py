@@ -630,15 +630,43 @@ def gate_check(url, token, timeout, project, policy, resource, breakglass, outpu
     except ClientError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
+    verdict = _verdict(decision)
+    if verdict is None:
+        # Fails closed: an answer read as a decision it is not could let an artifact through.
+        click.echo(
+            "error: the server's answer is not a decision (allowed true with decision ALLOW or ALLOW_WITH_WARNINGS,"
+            " or false with DENY): is --url the Grafeas server?",
+            err=True,
+        )
+        sys.exit(2)
     if output != "table":
         _emit(decision, output)
     else:
-        click.echo(f"{decision['decision']}: {resource} under {decision['policy']} rev {decision['policyRevision']}")
-        for item in decision.get("violations", []):
-            click.echo(f"  {item['mode']:7} {item['code']}: {item['message']}")
-        for item in decision.get("warnings", []):
-            click.echo(f"  warning {item['code']}: {item['message']}")
-    sys.exit(0 if decision.get("allowed") else 1)
+        click.echo(
+            f"{decision['decision']}: {resource} under {decision.get('policy')} rev {decision.get('policyRevision')}"
+        )
+        for item in _findings(decision, "violations"):
+            click.echo(f"  {item.get('mode', ''):7} {item.get('code')}: {item.get('message')}")
+        for item in _findings(decision, "warnings"):
+            click.echo(f"  warning {item.get('code')}: {item.get('message')}")
+    sys.exit(0 if verdict else 1)
+
+
+def _verdict(decision: dict) -> bool | None:
+    """Whether a decision allows (True) or denies (False); None when it is not a decision the gate makes: its
+    `allowed` not a boolean, or at odds with its `decision`."""
+    allowed, outcome = decision.get("allowed"), decision.get("decision")
+    if allowed is True and outcome in ("ALLOW", "ALLOW_WITH_WARNINGS"):
+        return True
+    if allowed is False and outcome == "DENY":
+        return False
+    return None
+
+
+def _findings(decision: dict, key: str) -> list[dict]:
+    """The violations or warnings of a decision, as far as they are objects."""
+    items = decision.get(key)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 @click.group()

@@ -466,6 +466,30 @@ def test_gate_check_errors_exit_2(cli, project):
     assert missing.exit_code == 2 and "not found" in missing.output
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"ok": True},
+        {"allowed": "false", "decision": "DENY", "policy": "projects/p/policies/qa", "policyRevision": 1},
+        {"allowed": 1, "decision": "ALLOW", "policy": "projects/p/policies/qa", "policyRevision": 1},
+        {"allowed": True, "decision": "DENY", "policy": "projects/p/policies/qa", "policyRevision": 1},
+        {"allowed": False, "decision": "ALLOW", "policy": "projects/p/policies/qa", "policyRevision": 1},
+        {"allowed": True, "decision": "MAYBE", "policy": "projects/p/policies/qa", "policyRevision": 1},
+    ],
+    ids=["not a decision", "allowed a string", "allowed a number", "allowed but DENY", "denied but ALLOW", "unknown"],
+)
+def test_gate_check_fails_closed_on_an_answer_that_is_not_a_decision(project, answer):
+    """A 200 JSON answer that is no decision exited 1 (-o json) or crashed (-o table); `"allowed": "false"`
+    with DENY exited 0, an allow."""
+    body = json.dumps(answer).encode()
+    check = ("gate", "check", "--project", project, "--policy", "qa", "--resource", IMAGE, "-o")
+    with front(lambda *_: (200, {"Content-Type": "application/json"}, body)) as url:
+        runs = [grafeas_py(url, *check, output) for output in ("json", "yaml", "table")]
+    for run in runs:
+        assert run.returncode == 2 and run.stdout == "", (run.stdout, run.stderr)
+        assert run.stderr.startswith("error: the server's answer is not a decision"), run.stderr
+
+
 def test_the_console_script_talks_to_the_server(base_url, project):
     result = subprocess.run(
         [GRAFEAS_PY, "occurrences", "list", project, "--url", base_url], capture_output=True, text=True, timeout=60
