@@ -30,6 +30,7 @@ from urllib3.util.retry import Retry
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 BATCH = 1000
 ABORTED_ATTEMPTS = 5  # sends of one ingest batch the server answers ABORTED before the job gives up
+INGEST_COUNTS = ("created", "updated", "unchanged", "notesCreated")  # what an ingest batch's answer counts
 
 
 class ClientError(Exception):
@@ -547,7 +548,7 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
                 totals["failed"] += len(plan.occurrences) - sent
                 exit_code = exc.exit_code
                 break
-            for key in ("created", "updated", "unchanged", "notesCreated"):
+            for key in INGEST_COUNTS:
                 totals[key] += answer[key]
             sent += len(items)
             bar.update(len(items))
@@ -564,10 +565,15 @@ def _send_batch(client: Client, target: str, body: dict) -> dict:
     of the same notes or occurrences meanwhile, and a batch is idempotent by key, so sending it again is safe."""
     for attempt in range(1, ABORTED_ATTEMPTS + 1):
         try:
-            return client.call("POST", target, params={"format": "plan"}, json=body)
+            answer = client.call("POST", target, params={"format": "plan"}, json=body)
         except ClientError as exc:
             if exc.reason != "ABORTED" or attempt == ABORTED_ATTEMPTS:
                 raise
+        else:
+            if not all(type(answer.get(key)) is int for key in INGEST_COUNTS):
+                # As for an answer that is not JSON (exit 3): no Grafeas server answers so.
+                raise ClientError(0, "the server's answer is not an ingest result: is --url the Grafeas server?")
+            return answer
         time.sleep(random.uniform(0.1, 0.3) * 2**attempt)  # jittered: two jobs that collided fall out of step
     raise AssertionError("unreachable")
 

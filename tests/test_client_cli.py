@@ -256,6 +256,18 @@ def test_ingest_exit_code_tells_an_unreachable_or_failing_server_from_a_refusal(
     assert refused.exit_code == 1 and "400 no, sorry" in refused.output, refused.output
 
 
+def test_ingest_exits_3_on_an_answer_that_is_not_an_ingest_result(project):
+    """--url at some other JSON service answering 200: a KeyError traceback, exit 1 (read as a refusal)."""
+    ingest = ["ingest", "trivy", FIXTURES / "trivy/alpine-app-image.json", "--project", project, "--resource", IMAGE]
+    for answer in ({"ok": True}, {"created": "1", "updated": 0, "unchanged": 0, "notesCreated": 0}):
+        body = json.dumps(answer).encode()
+        with front(lambda *_, body=body: (200, {"Content-Type": "application/json"}, body)) as url:
+            run = grafeas_py(url, *ingest)
+        assert run.returncode == 3 and "Traceback" not in run.stderr, run.stderr
+        assert "the server's answer is not an ingest result: is --url the Grafeas server?" in run.stderr
+        assert " 0 created" in run.stdout and " failed" in run.stdout, run.stdout
+
+
 def _forwarding(base_url, refuse):
     """A proxy in front of the test server that passes every request on, but answers the ingest batches
     `refuse(n)` gives (status, error status name) for itself, n counting batches from 1."""
