@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import random
 import sys
 import time
@@ -346,10 +347,21 @@ def client_options(f):
     return f
 
 
+LONGEST_TIMEOUT = 86400.0  # a day: no answer is worth waiting longer for, and inf or 1e308 crashed the client
+
+
+def _timeout(ctx, param, value: float) -> float:
+    """A number of seconds within (0, LONGEST_TIMEOUT]: NaN passes click's range check, every comparison being false."""
+    if math.isnan(value):
+        raise click.BadParameter(f"expected a number of seconds, got {value}", param=param)
+    return value
+
+
 timeout_option = click.option(
     "--timeout",
     envvar="GRAFEAS_TIMEOUT",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=LONGEST_TIMEOUT, min_open=True),
+    callback=_timeout,
     default=60.0,
     show_default=True,
     help="Seconds to wait for each answer of the server [env GRAFEAS_TIMEOUT].",

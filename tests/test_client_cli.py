@@ -826,6 +826,18 @@ def test_timeout(project, tmp_path):
     assert run.returncode == 3 and "Read timed out. (read timeout=0.5)" in run.stderr, run.stderr
 
 
+def test_a_timeout_that_is_not_a_finite_number_of_seconds_is_a_usage_error(project):
+    """inf, nan and 1e308 were taken, then crashed the request (OverflowError, ValueError) with exit 1."""
+    with front(lambda *_: (200, {"Content-Type": "application/json"}, b'{"notes": []}')) as url:
+        runs = [grafeas_py(url, "notes", "list", project, "--timeout", value) for value in ("inf", "nan", "1e308")]
+        runs.append(grafeas_py(url, "notes", "list", project, env={"GRAFEAS_TIMEOUT": "inf"}))
+        fine = grafeas_py(url, "notes", "list", project, "--timeout", "86400")
+    for run in runs:
+        assert run.returncode == 2 and "Invalid value for '--timeout'" in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr
+    assert fine.returncode == 0 and fine.stdout == "[]\n", fine.stderr
+
+
 def test_json_and_yaml_keep_non_ascii_text_as_it_is(base_url, http, project):
     text = "脆弱性: naïve café"
     body = {**NOTE_BODIES["BUILD"], "shortDescription": text}
