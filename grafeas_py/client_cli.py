@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -244,9 +245,9 @@ COLUMNS = {
 def _emit(value, output: str, collection: str | None = None) -> None:
     """Print a resource or a list as JSON, YAML or a table."""
     if output == "json":
-        click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+        _print(json.dumps(value, indent=2, ensure_ascii=False))
     elif output == "yaml":
-        click.echo(yaml.safe_dump(value, sort_keys=False, allow_unicode=True).rstrip())
+        _print(yaml.safe_dump(value, sort_keys=False, allow_unicode=True).rstrip())
     else:
         rows = value if isinstance(value, list) else [value]
         columns = COLUMNS.get(collection or "", ("name",))
@@ -254,6 +255,21 @@ def _emit(value, output: str, collection: str | None = None) -> None:
         widths = [max(_width(r[i]) for r in table) for i in range(len(columns))]
         for row in table:
             click.echo("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _print(text: str) -> None:
+    """`text` and a newline on standard output. Written here, a piece at a time, so that a reader gone midway
+    (`| head -1`) is a BrokenPipeError (exit 141): Python's buffered stream reported one large write that the
+    closed pipe cut short as written in full, and the command exited 0, its output lost."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture): nothing is cut short there
+        click.echo(text)
+        return
+    sys.stdout.flush()
+    data = memoryview((text + "\n").encode(sys.stdout.encoding or "utf-8", sys.stdout.errors or "strict"))
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _cell(value) -> str:
@@ -720,7 +736,6 @@ def attest_sign(
     url, token, timeout, key_path, resource, note, project, algorithm, key_id, password_env, as_jwt, output
 ):
     """Write a signed ATTESTATION occurrence for RESOURCE that the gate's attestation rule verifies."""
-    import os
 
     from .errors import ApiError
     from .gate.signing import attestation_occurrence, is_pgp_secret_key, load_private_key, pgp_attestation_occurrence

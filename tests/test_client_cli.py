@@ -760,6 +760,24 @@ def test_a_closed_output_pipe_exits_141_quietly(base_url, project):
     assert (closed.returncode, closed.stderr) == (141, "")
 
 
+@pytest.mark.parametrize("output", ["json", "yaml", "table"])
+def test_a_pipe_closed_midway_exits_141_quietly(project, output):
+    """`grafeas-py ... -o json | head -1` on a large answer: the reader goes after the first line. JSON and
+    YAML went out in one write, which Python reported written in full: exit 0, the rest lost."""
+    notes = [
+        {"name": f"projects/{project}/notes/n{i}", "kind": "BUILD", "shortDescription": "x" * 80} for i in range(5000)
+    ]
+    body = json.dumps({"notes": notes}).encode()
+    with front(lambda *_: (200, {"Content-Type": "application/json"}, body)) as url:
+        command = [GRAFEAS_PY, "notes", "list", project, "-o", output]
+        process = subprocess.Popen(command, env=_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = process.stdout.readline()
+        process.stdout.close()  # as `head -1` does
+        stderr = process.stderr.read()
+        process.wait(timeout=60)
+    assert first and (process.returncode, stderr) == (141, b""), (process.returncode, stderr)
+
+
 def test_an_empty_project_or_policy_is_a_usage_error(base_url, tmp_path):
     note = tmp_path / "note.json"
     note.write_text(json.dumps(NOTE_BODIES["BUILD"]))
