@@ -339,7 +339,11 @@ def _token(ctx, param, value: str | None) -> str | None:
 
 
 def _url(ctx, param, value: str) -> str:
-    """An http(s) URL with a host: anything else is bad usage, not a server that cannot be reached (exit 3)."""
+    """An http(s) URL with a host: anything else is bad usage, not a server that cannot be reached (exit 3).
+    Without the whitespace around it, as a token (a secret file ends with a newline)."""
+    value = value.strip()
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise click.BadParameter(f"{value!r} holds whitespace or control characters", param=param)
     try:
         parts = urllib.parse.urlsplit(value)
         parts.port  # noqa: B018  # a port that is not a number raises here
@@ -347,6 +351,11 @@ def _url(ctx, param, value: str) -> str:
         raise click.BadParameter(f"{value!r} is not a URL: {exc}", param=param) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.BadParameter(f"expected http://HOST[:PORT] or https://..., got {value!r}", param=param)
+    if "?" in value or "#" in value:
+        # The API's paths are appended: they would end up in the query or the fragment, and go unsent.
+        raise click.BadParameter(
+            f"{value!r} has a query or a fragment (?... or #...): give http(s)://HOST[:PORT][/PATH]", param=param
+        )
     return value
 
 

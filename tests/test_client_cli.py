@@ -700,6 +700,31 @@ def test_a_token_read_from_a_file_keeps_no_newline(project):
     assert seen == ["Bearer s3cret-token"]
 
 
+def test_a_url_read_from_a_file_keeps_no_newline(project):
+    """GRAFEAS_URL from a secret file ends with a newline: it is left out, as a token's is. Whitespace inside,
+    or a query or fragment that the API's paths would be appended to, is bad usage."""
+    seen = []
+
+    def server(method, path, headers, body):
+        seen.append(path)
+        return 200, {"Content-Type": "application/json"}, b'{"notes": []}'
+
+    with front(server) as url:
+        read = grafeas_py(url + "/\n", "notes", "list", project)
+        broken = {
+            f"{url}/#x": "has a query or a fragment",
+            f"{url}/?a=b": "has a query or a fragment",
+            url.replace("//", "// ", 1): "holds whitespace or control characters",
+            f"{url}/a\tb": "holds whitespace or control characters",
+        }
+        runs = {bad: grafeas_py(bad, "notes", "list", project) for bad in broken}
+    assert read.returncode == 0 and read.stdout == "[]\n", read.stderr
+    assert seen == [f"/v1/projects/{project}/notes?filter=&pageSize=1000"]
+    for bad, run in runs.items():
+        assert run.returncode == 2 and "Invalid value for '--url'" in run.stderr, (bad, run.stderr)
+        assert broken[bad] in run.stderr, (bad, run.stderr)
+
+
 def test_limit(base_url, http, project):
     for note_id in "abc":
         assert http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=NOTE_BODIES["BUILD"]).ok
