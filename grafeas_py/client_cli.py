@@ -29,6 +29,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from .config import masked_url
+
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 BATCH = 1000
 ABORTED_ATTEMPTS = 5  # sends of one ingest batch the server answers ABORTED before the job gives up
@@ -75,6 +77,9 @@ class Client:
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(self.url)
+        # The "user:password@" of --url, and how messages show it: a CI log keeps what they say.
+        self._userinfo = f"{parts.username}:{parts.password}@" if parts.password is not None else None
         # (connect, read): an address that drops packets would otherwise take the full wait at each retry.
         self.timeout = (min(timeout, 10.0), timeout)
         self.session = requests.Session()
@@ -102,9 +107,9 @@ class Client:
                 method, self.url + path, timeout=self.timeout, headers=headers, allow_redirects=False, **kwargs
             )
         except requests.RequestException as exc:
-            raise ClientError(0, f"cannot reach {self.url}: {exc}") from None
+            raise ClientError(0, self._redact(f"cannot reach {self.url}: {exc}")) from None
         if r.is_redirect:
-            raise ClientError(0, self._redirected(r))
+            raise ClientError(0, self._redact(self._redirected(r)))
         if r.status_code == 404 and method == "DELETE" and r.raw.retries and r.raw.retries.history:
             # Only a retry: the first attempt reached the server and its answer was lost (a proxy's 502, a
             # dropped connection); what was to be deleted is gone either way.
@@ -123,12 +128,19 @@ class Client:
             raise _not_the_api(r, "a JSON object")
         return body
 
+    def _redact(self, message: str) -> str:
+        """`message` with the password of --url, wherever it shows, replaced by ***."""
+        if self._userinfo is None:
+            return message
+        return message.replace(self._userinfo, f"{self._userinfo.split(':', 1)[0]}:***@")
+
     def _redirected(self, r: requests.Response) -> str:
         """Why a redirect is an error, and the --url that needs none when the Location says."""
         location = urljoin(r.url, r.headers["Location"])
         asked = r.url[len(self.url) :]
         hint = f": use --url {location.removesuffix(asked)}" if location.endswith(asked) and location != r.url else ""
-        return f"the server answered {r.status_code} {r.reason}, Location {location}; redirects are not followed{hint}"
+        shown = f"Location {masked_url(location)}; redirects are not followed{masked_url(hint)}"
+        return f"the server answered {r.status_code} {r.reason}, {shown}"
 
     def pages(self, path: str, key: str, params: dict, limit: int | None = None) -> Iterator[dict]:
         """Every item of a list, or the first `limit`, following nextPageToken."""
@@ -342,19 +354,20 @@ def _url(ctx, param, value: str) -> str:
     """An http(s) URL with a host: anything else is bad usage, not a server that cannot be reached (exit 3).
     Without the whitespace around it, as a token (a secret file ends with a newline)."""
     value = value.strip()
+    shown = masked_url(value)  # not its password
     if any(c.isspace() or not c.isprintable() for c in value):
-        raise click.BadParameter(f"{value!r} holds whitespace or control characters", param=param)
+        raise click.BadParameter(f"{shown!r} holds whitespace or control characters", param=param)
     try:
         parts = urllib.parse.urlsplit(value)
         parts.port  # noqa: B018  # a port that is not a number raises here
     except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a URL: {exc}", param=param) from None
+        raise click.BadParameter(f"{shown!r} is not a URL: {masked_url(str(exc))}", param=param) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"expected http://HOST[:PORT] or https://..., got {value!r}", param=param)
+        raise click.BadParameter(f"expected http://HOST[:PORT] or https://..., got {shown!r}", param=param)
     if "?" in value or "#" in value:
         # The API's paths are appended: they would end up in the query or the fragment, and go unsent.
         raise click.BadParameter(
-            f"{value!r} has a query or a fragment (?... or #...): give http(s)://HOST[:PORT][/PATH]", param=param
+            f"{shown!r} has a query or a fragment (?... or #...): give http(s)://HOST[:PORT][/PATH]", param=param
         )
     return value
 

@@ -725,6 +725,25 @@ def test_a_url_read_from_a_file_keeps_no_newline(project):
         assert broken[bad] in run.stderr, (bad, run.stderr)
 
 
+def test_messages_do_not_show_the_password_of_the_url(project):
+    """`--url http://admin:s3cret@host`: the password went into every error message, and so into CI logs."""
+    closed = f"http://admin:s3cret@127.0.0.1:{_closed_port()}"
+    runs = [grafeas_py(closed, "notes", "list", project)]
+    runs += [
+        grafeas_py(url, "notes", "list", project)
+        for url in ("ftp://admin:s3cret@127.0.0.1", "http://admin:s3cret@127.0.0.1:x", "http://admin:s3cret@h/#x")
+    ]
+
+    def moved(method, path, headers, body):
+        return 301, {"Location": f"http://admin:s3cret@127.0.0.1:1/grafeas{path}"}, b""
+
+    with front(moved) as url:
+        runs.append(grafeas_py(url.replace("//", "//admin:s3cret@"), "notes", "list", project))
+    assert [run.returncode for run in runs] == [3, 2, 2, 2, 3], [run.stderr for run in runs]
+    for run in runs:
+        assert "s3cret" not in run.stderr and "admin:***@" in run.stderr, run.stderr
+
+
 def test_limit(base_url, http, project):
     for note_id in "abc":
         assert http.post(f"/v1/projects/{project}/notes", params={"noteId": note_id}, json=NOTE_BODIES["BUILD"]).ok
