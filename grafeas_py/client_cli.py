@@ -532,7 +532,12 @@ def occurrences_delete(client, name):
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--project", required=True, callback=_project, help="Project the occurrences go to.")
 @click.option("--resource", required=True, help="The artifact the report is about (its resource URI).")
-@click.option("--note-project", default=None, help="Project of the notes the report needs [default: --project].")
+@click.option(
+    "--note-project",
+    default=None,
+    callback=_project,
+    help="Project of the notes the report needs [default: --project].",
+)
 @click.option(
     "--suite",
     default=None,
@@ -572,7 +577,7 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
             raw,
             resource_uri=resource,
             project=project,
-            note_project=note_project or project,
+            note_project=project if note_project is None else note_project,
             now=dt.datetime.now(dt.UTC),
             suite=suite,
         )

@@ -827,6 +827,7 @@ def test_an_empty_project_or_policy_is_a_usage_error(base_url, tmp_path):
     note.write_text(json.dumps(NOTE_BODIES["BUILD"]))
     key = _key_file(tmp_path, ed25519.Ed25519PrivateKey.generate())
     gate = ("gate", "check", "--resource", IMAGE)
+    ingest = ("ingest", "trivy", FIXTURES / "trivy/alpine-app-image.json")
     commands = {
         ("notes", "list", ""): "expected a project id, got ''",
         ("occurrences", "list", "a/b"): "expected a project id, got 'a/b'",
@@ -835,6 +836,9 @@ def test_an_empty_project_or_policy_is_a_usage_error(base_url, tmp_path):
         ("ingest", "trivy", FIXTURES / "trivy/alpine-app-image.json", "--project", "", "--resource", IMAGE): (
             "expected a project id, got ''"
         ),
+        # An empty one (a CI variable left unset) silently put the notes in --project.
+        (*ingest, "--project", "p", "--note-project", "", "--resource", IMAGE): "expected a project id, got ''",
+        (*ingest, "--project", "p", "--note-project", "a/b", "--resource", IMAGE): "expected a project id, got 'a/b'",
         # A CI variable left unset made it a random key, and a newline or non-ASCII one a traceback or exit 3.
         ("occurrences", "create", "p", "-f", note, "--idempotency-key", ""): "give a non-empty key",
         ("occurrences", "create", "p", "-f", note, "--idempotency-key", "a\nb"): "give a non-empty key",
