@@ -26,7 +26,7 @@ import click
 import requests
 import yaml
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, ProxyError
 from urllib3.util.retry import Retry
 
 from .config import masked_url
@@ -56,6 +56,17 @@ class _Retry(Retry):
     hour, and "Retry-After: soon" ended it as a server that cannot be reached."""
 
     LONGEST_WAIT = 5.0
+
+    @staticmethod
+    def may_have_deleted(retries: Retry) -> bool:
+        """Whether an earlier attempt may have reached the server: answered 502-504 (by a proxy, perhaps after
+        the server acted), or cut off after connecting. One whose connection was refused or timed out never
+        left, and a 404 after it is what it says: there was nothing to delete."""
+        for attempt in retries.history:
+            error = attempt.error.original_error if isinstance(attempt.error, ProxyError) else attempt.error
+            if attempt.status in (502, 503, 504) or (error is not None and not isinstance(error, ConnectTimeoutError)):
+                return True
+        return False
 
     def get_retry_after(self, response) -> float | None:
         try:
@@ -110,9 +121,9 @@ class Client:
             raise ClientError(0, self._redact(f"cannot reach {self.url}: {exc}")) from None
         if r.is_redirect:
             raise ClientError(0, self._redact(self._redirected(r)))
-        if r.status_code == 404 and method == "DELETE" and r.raw.retries and r.raw.retries.history:
-            # Only a retry: the first attempt reached the server and its answer was lost (a proxy's 502, a
-            # dropped connection); what was to be deleted is gone either way.
+        if r.status_code == 404 and method == "DELETE" and r.raw.retries and _Retry.may_have_deleted(r.raw.retries):
+            # Only after an attempt that may have reached the server and whose answer was lost (a proxy's 502,
+            # a dropped connection): what was to be deleted is gone either way.
             return {}
         try:
             body = r.json()

@@ -590,6 +590,25 @@ def test_a_retried_delete_that_had_deleted_is_done(base_url, http, project):
     assert again.returncode == 1 and "404" in again.stderr
 
 
+def test_a_retried_delete_whose_first_attempt_never_left_does_not_count_a_404_as_done(cli, monkeypatch, project):
+    """The first connection is refused (a server restarting): that attempt deleted nothing, so the retry's 404
+    means there was nothing to delete, exit 1; it counted as done, exit 0."""
+    from urllib3.connection import HTTPConnection
+    from urllib3.exceptions import NewConnectionError
+
+    connect, refused = HTTPConnection._new_conn, []
+
+    def refuse_the_first(connection):
+        if not refused:
+            refused.append(connection)
+            raise NewConnectionError(connection, "Failed to establish a new connection: [Errno 111] Connection refused")
+        return connect(connection)
+
+    monkeypatch.setattr(HTTPConnection, "_new_conn", refuse_the_first)
+    run = cli("notes", "delete", f"projects/{project}/notes/missing")
+    assert refused and run.exit_code == 1 and "404" in run.output, run.output
+
+
 @pytest.mark.parametrize("retry_after", ["3600", "soon"])
 def test_a_proxys_retry_after_is_waited_for_briefly(base_url, http, project, retry_after):
     """A proxy answers 503 with a Retry-After first: an hour was waited for in full, and one that cannot be
