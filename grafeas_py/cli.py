@@ -533,10 +533,17 @@ def audit_verify(checkpoint: tuple[int, str] | None, from_unkeyed: bool) -> None
     )
 
 
+# The largest entry number the trail's column holds (a signed 64-bit integer, as PostgreSQL's bigint): a
+# larger one overflowed in the query, a traceback.
+_LAST_SEQ = 2**63 - 1
+
+
 def _checkpoint(value: str) -> tuple[int, str]:
     seq, _, digest = value.strip().lower().partition(":")
-    if not seq.isdigit() or int(seq) < 1 or len(digest) != 64 or digest.strip("0123456789abcdef"):
+    if not (seq.isascii() and seq.isdigit()) or int(seq) < 1 or len(digest) != 64 or digest.strip("0123456789abcdef"):
         raise click.BadParameter("expected SEQ:HASH, an entry number and its 64 hex digit hash, e.g. 42:9f86d0...")
+    if int(seq) > _LAST_SEQ:
+        raise click.BadParameter(f"entry {seq} cannot be in the trail: entry numbers end at {_LAST_SEQ}")
     return int(seq), digest
 
 

@@ -334,10 +334,18 @@ def test_verify_since_an_entry_the_trail_no_longer_reaches(audited):
     assert result.returncode == 1 and "entry 6 is gone" in result.stderr
 
 
-@pytest.mark.parametrize("since", ["3", "x:" + "a" * 64, "0:" + "a" * 64, "3:abc", "3:" + "g" * 64])
+@pytest.mark.parametrize("since", ["3", "x:" + "a" * 64, "0:" + "a" * 64, "3:abc", "3:" + "g" * 64, "²:" + "a" * 64])
 def test_verify_since_needs_an_entry_number_and_its_hash(audited, since):
     result = verify(audited, None, "--since", since)
     assert result.returncode == 2 and "expected SEQ:HASH" in result.stderr
+
+
+@pytest.mark.parametrize("seq", [2**63, 10**23])
+def test_verify_since_an_entry_number_past_64_bits_is_a_usage_error(audited, seq):
+    """The query overflowed (SQLite's OverflowError, PostgreSQL's bigint DataError): a traceback, exit 1."""
+    result = verify(audited, None, "--since", f"{seq}:" + "a" * 64)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"entry {seq} cannot be in the trail: entry numbers end at {2**63 - 1}" in result.stderr
 
 
 def test_a_keyed_trail_verifies_only_with_its_key(tmp_path, worker_id):
