@@ -519,7 +519,12 @@ def audit_verify(checkpoint: tuple[int, str] | None, from_unkeyed: bool) -> None
             result = verify_since(entries, seq, published, key=storage.audit_key, earlier=earlier)
     if not result.ok:
         click.echo(f"audit trail BROKEN at entry {result.seq} ({result.problem}): {result.message}", err=True)
-        click.echo(f"{result.checked} entries verified before it; last good entry {result.last_seq}", err=True)
+        if checkpoint is not None and result.checked == 0:
+            # Nothing before the published entry is read: the one before it is no "last good entry".
+            where = "it is not in the chain" if result.problem == "cut" else "nothing before it is read"
+            click.echo(f"0 entries verified from entry {checkpoint[0]}: {where}", err=True)
+        else:
+            click.echo(f"{result.checked} entries verified before it; last good entry {result.last_seq}", err=True)
         if result.problem == "altered" and result.checked == 0:
             click.echo(
                 "if nobody edited it, GRAFEAS_AUDIT_KEY is not the key this chain was sealed with (or is"

@@ -332,6 +332,12 @@ def test_verify_since_an_entry_the_trail_no_longer_reaches(audited):
     run_sql(audited, "DELETE FROM audit_log WHERE seq >= 5")  # the newest entries cut off
     result = verify(audited, None, "--since", f"6:{published}")
     assert result.returncode == 1 and "entry 6 is gone" in result.stderr
+    # It said "last good entry 5", which is gone too, and was never read.
+    assert "0 entries verified from entry 6: it is not in the chain\n" in result.stderr, result.stderr
+    assert "last good entry" not in result.stderr
+    beyond = verify(audited, None, "--since", f"99999:{published}")
+    assert beyond.returncode == 1 and "0 entries verified from entry 99999: it is not in the chain" in beyond.stderr
+    assert "99998" not in beyond.stderr
 
 
 @pytest.mark.parametrize("since", ["3", "x:" + "a" * 64, "0:" + "a" * 64, "3:abc", "3:" + "g" * 64, "²:" + "a" * 64])
