@@ -153,6 +153,8 @@ def db_group() -> None:
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Migrate the schema to REVISION (default: head)."""
+    if not revision.strip():  # `db upgrade "$TARGET"` with TARGET unset: Alembic failed an assertion on it
+        raise click.BadParameter("is empty; leave it out to upgrade to head", param_hint="REVISION")
     _upgrade(_database_url(), revision)
 
 

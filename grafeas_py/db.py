@@ -120,6 +120,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         command.upgrade(alembic_config(database_url), revision)
     except CommandError as exc:  # a target this release does not know
         raise NotMigratable(f"cannot upgrade to {revision!r}: {exc}") from None
+    except AssertionError:  # what Alembic makes of a target such as "@"
+        raise NotMigratable(f"cannot upgrade to {revision!r}: no revision of this release has that name") from None
 
 
 def downgrade(database_url: str, revision: str) -> None:

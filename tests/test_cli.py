@@ -476,6 +476,8 @@ NEWER = "the database schema is at revision 0099, which this server (at {head}) 
         ("0012", ["check"], 1, "the database schema is at revision 0012, not this server's {head}: run 'grafeas-py db"),
         ("0012", ["current"], 0, "0012 (head is {head})"),
         ("head", ["upgrade", "9999"], 1, "cannot upgrade to '9999': "),
+        # Alembic's AssertionError, a traceback.
+        ("head", ["upgrade", "@"], 1, "cannot upgrade to '@': no revision of this release has that name"),
         # It did nothing and exited 0: an operator rolling back believed the schema was at 0011.
         ("head", ["upgrade", "0011"], 1, "the database is at revision {head}, past 0011: 'db upgrade' only goes"),
         # A rollback to this release after a newer one migrated: each was a 90-line traceback.
@@ -507,6 +509,15 @@ def test_db_commands_say_in_one_line_where_the_schema_is(tmp_path, stored, comma
     output = (result.stdout if code == 0 else result.stderr).strip()
     assert result.returncode == code and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert len(output.splitlines()) == 1 and says.format(head=db.head()) in output, output
+
+
+@pytest.mark.parametrize("revision", ["", " "])
+def test_db_upgrade_to_an_empty_revision_is_a_usage_error(tmp_path, revision):
+    """`db upgrade "$TARGET"` with TARGET unset: Alembic's AssertionError, a traceback and exit 1."""
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    result = subprocess.run([GRAFEAS_PY, "db", "upgrade", revision], env=_env(url), capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.endswith("Error: Invalid value for REVISION: is empty; leave it out to upgrade to head\n")
 
 
 def _no_such_database() -> str:
