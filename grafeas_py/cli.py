@@ -132,8 +132,34 @@ def _reachable(url: str) -> str:
     return url
 
 
-def _database_url() -> str:
-    return _reachable(_settings().database_url)
+def _database_url(create: bool = False) -> str:
+    """GRAFEAS_DATABASE_URL, once reached; unless `create`, a SQLite file that is not there is an error, not
+    the empty database that connecting would leave at a mistyped path."""
+    url = _settings().database_url
+    missing = None if create else _missing_sqlite_file(url)
+    if missing:
+        raise click.ClickException(f"no database at {missing}: 'grafeas-py db upgrade' makes one")
+    return _reachable(url)
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The path of the SQLite file `url` names, if there is none there (in memory: none is named)."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    if not url.startswith("sqlite"):
+        return None
+    parsed = make_url(url)
+    path = parsed.database
+    if path and path.startswith("file:") and str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        uri = urlsplit(path)  # sqlite:///file:PATH?mode=ro&uri=true
+        if "memory" in (str(parsed.query.get("mode")), *parse_qs(uri.query).get("mode", [])):
+            return None
+        path = unquote(uri.path)
+    if not path or path == ":memory:" or os.path.exists(path):
+        return None
+    return path
 
 
 def _upgrade(url: str, revision: str = "head") -> None:
@@ -155,7 +181,7 @@ def upgrade(revision: str) -> None:
     """Migrate the schema to REVISION (default: head)."""
     if not revision.strip():  # `db upgrade "$TARGET"` with TARGET unset: Alembic failed an assertion on it
         raise click.BadParameter("is empty; leave it out to upgrade to head", param_hint="REVISION")
-    _upgrade(_database_url(), revision)
+    _upgrade(_database_url(create=True), revision)  # a new SQLite file is made here
 
 
 @db_group.command()
@@ -206,14 +232,13 @@ def doctor(as_json: bool) -> None:
     this release's schema."""
     import json
 
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
     from .storage.doctor import NotAtHead, examine
 
     url = _settings().database_url
-    sqlite_file = make_url(url).database if url.startswith("sqlite") else None
-    if sqlite_file and sqlite_file != ":memory:" and not os.path.exists(sqlite_file):
+    sqlite_file = _missing_sqlite_file(url)
+    if sqlite_file:
         raise CannotExamine(f"no database at {sqlite_file}")  # connecting would create an empty one
     try:
         db.reach(url)

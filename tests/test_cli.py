@@ -497,6 +497,7 @@ NEWER = "the database schema is at revision 0099, which this server (at {head}) 
 )
 def test_db_commands_say_in_one_line_where_the_schema_is(tmp_path, stored, command, code, says):
     url = f"sqlite:///{tmp_path / 'g.db'}"
+    (tmp_path / "g.db").touch()  # an empty database: never migrated
     if stored is not None:
         db.upgrade(url, "head" if stored == "0099" else stored)
     if stored == "0099":
@@ -518,6 +519,20 @@ def test_db_upgrade_to_an_empty_revision_is_a_usage_error(tmp_path, revision):
     result = subprocess.run([GRAFEAS_PY, "db", "upgrade", revision], env=_env(url), capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.endswith("Error: Invalid value for REVISION: is empty; leave it out to upgrade to head\n")
+
+
+@pytest.mark.parametrize("command", [["current"], ["check"], ["downgrade", "0012"]])
+def test_db_commands_on_a_mistyped_sqlite_path_create_no_database(tmp_path, command):
+    """`db current` and `db check` at a path with no database made an empty one there, and said it was never
+    migrated; `db upgrade` still makes the database, as a first run does."""
+    missing = tmp_path / "grafeas.db"
+    for url in (f"sqlite:///{missing}", f"sqlite:///file:{missing}?mode=rw&uri=true"):
+        result = subprocess.run([GRAFEAS_PY, "db", *command], env=_env(url), capture_output=True, text=True)
+        assert (result.returncode, result.stdout) == (1, ""), result.stderr
+        assert result.stderr == f"Error: no database at {missing}: 'grafeas-py db upgrade' makes one\n"
+        assert not missing.exists()
+    made = subprocess.run([GRAFEAS_PY, "db", "upgrade"], env=_env(f"sqlite:///{missing}"), capture_output=True)
+    assert made.returncode == 0 and missing.exists(), made.stderr
 
 
 def _no_such_database() -> str:
