@@ -178,6 +178,16 @@ def run_sql(url: str, statement: str, **params) -> None:
     engine.dispose()
 
 
+def listed(url: str, **params):
+    """GET /v1/admin/auditEntries from a server of its own on the database at `url`."""
+    app = create_app(Settings(database_url=url))
+    try:
+        with serve(app) as base, Http(base) as http:
+            return http.get("/v1/admin/auditEntries", params=params)
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+
+
 @pytest.fixture
 def audited(tmp_path, worker_id):
     """A fresh database with six audited changes made over HTTP; yields its URL."""
@@ -222,12 +232,7 @@ def test_a_detail_no_sealer_could_have_written_is_named_altered(audited, stored)
     result = verify(audited)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "audit trail BROKEN at entry 3 (altered): entry 3 was altered" in result.stderr
-    app = create_app(Settings(database_url=audited))
-    try:
-        with serve(app) as base, Http(base) as http:
-            r = http.get("/v1/admin/auditEntries", params={"filter": "seq = 3"})
-    finally:
-        app.extensions["grafeas"].storage.dispose()
+    r = listed(audited, filter="seq = 3")
     assert r.status_code == 200, r.text
     assert r.json()["auditEntries"][0]["detail"] == stored  # shown as stored: reading is not verifying
 
@@ -239,12 +244,7 @@ def test_a_value_of_another_type_is_named_altered(audited):
     result = verify(audited)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "audit trail BROKEN at entry 3 (altered): entry 3 was altered" in result.stderr
-    app = create_app(Settings(database_url=audited))
-    try:
-        with serve(app) as base, Http(base) as http:
-            r = http.get("/v1/admin/auditEntries", params={"pageSize": 10})
-    finally:
-        app.extensions["grafeas"].storage.dispose()
+    r = listed(audited, pageSize=10)
     assert r.status_code == 200, r.text
 
 
