@@ -71,19 +71,17 @@ class GateStorage:
                 ).first()
                 if taken:
                     raise AlreadyExists(f"policy {policy_name(project_id, policy_id)!r} already exists")
+                now = to_micros(data["updateTime"])
+                row = dict(project_id=project_id, policy_id=policy_id, create_time=now, update_time=now)
+                conn.execute(insert(policies).values(**row, revision=1, data={**data, "revision": 1}))
+                # Numbered after the insert, which waits for a delete of the policy under way, so that its
+                # tombstone is seen: numbered before, a create racing a create and a delete took a number
+                # the revisions already held, and answered "already exists" for a policy that did not.
                 revision = self._next_revision(conn, project_id, policy_id)
                 data = {**data, "revision": revision}
-                now = to_micros(data["updateTime"])
-                conn.execute(
-                    insert(policies).values(
-                        project_id=project_id,
-                        policy_id=policy_id,
-                        revision=revision,
-                        create_time=now,
-                        update_time=now,
-                        data=data,
-                    )
-                )
+                if revision != 1:
+                    mine = (policies.c.project_id == project_id) & (policies.c.policy_id == policy_id)
+                    conn.execute(update(policies).where(mine).values(revision=revision, data=data))
                 self._add_revision(conn, project_id, policy_id, revision, now, data, deleted=False)
                 self._audit(conn, "policies.create", policy_name(project_id, policy_id), {"revision": revision})
         except IntegrityError:  # another writer created it between our check and our insert

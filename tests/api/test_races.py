@@ -396,6 +396,32 @@ def test_a_note_created_while_another_is_created_and_deleted_is_numbered_after_t
 
 
 @postgres_only
+def test_a_policy_created_while_another_is_created_and_deleted_is_numbered_after_the_tombstone(
+    database_url, http, project
+):
+    """It read revision 1 as free; meanwhile a twin took it and was deleted (revision 2): its own revision 1
+    then broke the revisions' unique index, and it answered "already exists" for a policy that did not."""
+    path = f"/v1/projects/{project}/policies"
+    late = {**POLICY, "description": "late"}
+    with (
+        ThreadPoolExecutor(1) as pool,
+        held_server(database_url) as server,
+        inserts_held(server, "policies", project, "NEW.data->>'description' = 'late'") as release,
+    ):
+        creating = pool.submit(server.call, "POST", path, params={"policyId": "p"}, json=late)
+        server.wait("INSERT INTO policies%", creating)
+        assert http.post(path, params={"policyId": "p"}, json=POLICY).status_code == 200
+        assert http.delete(f"{path}/p").status_code == 200
+        release()
+        r = creating.result()
+    assert r.status_code == 200 and r.json()["revision"] == 3, r.text
+    revisions = http.get(f"{path}/p/revisions").json()["revisions"]
+    assert [v["revision"] for v in revisions] == [1, 2, 3], revisions
+    stored = http.get(f"{path}/p").json()
+    assert (stored["revision"], stored["description"]) == (3, "late")
+
+
+@postgres_only
 def test_a_keyed_retry_that_finds_its_occurrence_deleted_meanwhile_does_not_bring_it_back(database_url, http, project):
     """The retry found the ids free and unused; before its insert, the first request created them and a
     caller deleted one. Inserted all the same, the deleted occurrence came back at revision 1, stuck."""
