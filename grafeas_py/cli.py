@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import click
 
 from . import __version__, db
+from .client_cli import printable
 from .config import Settings
 
 
@@ -439,7 +440,7 @@ def bind(project: str, role: str, member: str) -> None:
     """Grant ROLE on PROJECT ('*': every project) to MEMBER (a principal id or group:NAME)."""
     with _admin() as admin:
         admin.bind(_binding(project, role, member))
-    click.echo(f"{member} holds {role} on {project}")
+    click.echo(f"{printable(member)} holds {role} on {printable(project)}")
 
 
 @auth_group.command("unbind")
@@ -450,7 +451,7 @@ def unbind(project: str, role: str, member: str) -> None:
     """Take ROLE on PROJECT back from MEMBER."""
     with _admin() as admin:
         admin.unbind(_binding(project, role, member))
-    click.echo(f"{member} no longer holds {role} on {project}")
+    click.echo(f"{printable(member)} no longer holds {role} on {printable(project)}")
 
 
 @auth_group.command("bindings")
@@ -461,7 +462,7 @@ def bindings(project: str | None) -> None:
         found = admin.bindings(project)
     click.echo(f"{'PROJECT':24} {'ROLE':24} MEMBER")
     for b in found:
-        click.echo(f"{b.project:24} {b.role:24} {b.member}")
+        click.echo(f"{printable(b.project):24} {b.role:24} {printable(b.member)}")
 
 
 @main.group("audit")

@@ -297,7 +297,13 @@ def _print(text: str) -> None:
 
 def _cell(value) -> str:
     """A value as table text: control characters escaped (\\n, \\t), so that a row stays one line."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(value))
+    return printable(str(value))
+
+
+def printable(value: str) -> str:
+    """A value with its control characters escaped (\\n, \\x1b): ids may hold them, and printed raw they
+    would move the cursor or fake lines of a listing."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in value)
 
 
 def _width(text: str) -> int:

@@ -108,6 +108,14 @@ def test_a_token_revoked_on_the_command_line_is_refused_on_its_next_request(data
     assert cli(database, "auth", "token", "revoke", "ci").stderr == "Error: every token named 'ci' is already revoked\n"
 
 
+def test_bindings_show_control_characters_in_a_project_id_escaped(database):
+    """The API takes such a project id; printed raw, it moved the terminal's cursor or faked a listing line."""
+    said = ok(database, "auth", "bind", "p\x1b[2J\nfake", "auditor", "user:a")
+    assert said == "user:a holds auditor on p\\x1b[2J\\nfake\n"
+    listed = ok(database, "auth", "bindings").splitlines()
+    assert [line.split() for line in listed if "user:a" in line] == [["p\\x1b[2J\\nfake", "auditor", "user:a"]]
+
+
 def test_command_line_mistakes_are_explained(database, tmp_path):
     bad_role = cli(database, "auth", "bind", "p", "owner", "user:a")
     assert bad_role.returncode == 1 and "unknown role 'owner'; roles are auditor" in bad_role.stderr
