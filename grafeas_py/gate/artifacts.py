@@ -179,7 +179,8 @@ def canonical_uri(uri: str) -> str:
 def canonical_pattern(text: str) -> str:
     """An artifact pattern in the form `canonical_artifact` gives URIs, so that it matches every spelling of
     what it names: `docker://`, `oci://` and `http://` are `https://`, the host in lower case without a
-    default port, unreserved characters decoded, runs of `/` as one. A pattern without a scheme stays
+    default port (and Docker Hub's other names `docker.io`), unreserved characters decoded, runs of `/` as
+    one. A pattern without a scheme stays
     without one (it matches the URI without its `https://`). Dot segments are left as written: no
     canonical URI holds one."""
     scheme, sep, rest = text.partition("://")
@@ -194,7 +195,10 @@ def canonical_pattern(text: str) -> str:
         canonical = _normal_url(
             "https", rest if sep else text, (443, 80) if scheme == "http" else (443,), resolve=False
         )
-        return canonical.uri if sep else canonical.uri.removeprefix("https://")
+        host, slash, path = canonical.uri.removeprefix("https://").partition("/")
+        if host in _DOCKER_HUB_ALIASES and slash:  # Docker Hub under the one name images have here
+            host = _DOCKER_HUB
+        return f"https://{host}{slash}{path}" if sep else f"{host}{slash}{path}"
     return _normal_url(scheme, rest, (), resolve=False).uri
 
 

@@ -193,6 +193,8 @@ SCENARIOS = [
             ("HTTPS://GCR.io:0443/evil/**", "gcr.io/evil/app"),
             ("gcr.io/evil/**", "gcr.io:0443/evil/app"),
             ("docker.io/**", "registry-1.docker.io:0443/library/nginx"),
+            ("index.docker.io/library/**", "nginx"),  # Docker Hub's other names, in a pattern too
+            ("docker://registry-1.docker.io/library/**", "docker.io/library/nginx"),
             ("https://repo.example.com/evil/**", "https://REPO.example.com/evil/app.jar"),
             ("https://repo.example.com/evil/**", "HTTPS://repo.example.com/evil/app.jar"),
             ("https://repo.example.com/evil/**", "https://repo.example.com:443/evil/app.jar"),
