@@ -44,7 +44,17 @@ def in_package(package: str, location: str, version: str) -> bool:
     # (arch, distro, repository_url), not in which package they mean.
     if _package_name(name) != _package_name(location):
         return False
+    # A subpath narrows the package to a part of it (a Go module's package): an assessment of that part
+    # says nothing of the others. Without one, it is about the whole package.
+    if (subpath := _subpath(name)) and _subpath(location) != subpath:
+        return False
     return not wanted or unquote(wanted) == version
+
+
+def _subpath(purl: str) -> str:
+    """A purl's subpath, unescaped, without the slashes around it; "" when it has none."""
+    _, hash_sign, subpath = purl.partition("#")
+    return unquote(subpath).strip("/") if hash_sign else ""
 
 
 def _package_name(purl: str) -> str:

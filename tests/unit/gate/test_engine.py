@@ -1191,6 +1191,11 @@ def _assessment(product_id: str | None, kind: str = "VULNERABILITY_ASSESSMENT") 
             "ALLOW",
         ),
         ("cpe:2.3:a:snakeyaml:snakeyaml:1.33:*:*:*:*:*:*:*", [_in(SNAKEYAML, "1.33")], "DENY"),
+        # A subpath is a part of the package: it says nothing of another part, nor of the whole.
+        ("pkg:golang/example.com/m@v1.0.0#sub/a", [_in("pkg:golang/example.com/m#sub/b", "v1.0.0")], "DENY"),
+        ("pkg:golang/example.com/m@v1.0.0#sub/a", [_in("pkg:golang/example.com/m", "v1.0.0")], "DENY"),
+        ("pkg:golang/example.com/m@v1.0.0#/sub/a/", [_in("pkg:golang/example.com/m#sub/a", "v1.0.0")], "ALLOW"),
+        ("pkg:golang/example.com/m@v1.0.0", [_in("pkg:golang/example.com/m#sub/b", "v1.0.0")], "ALLOW"),
         # The scheme in capitals is still a package URL: read as none, it cleared the whole artifact.
         ("PKG:maven/org.yaml/snakeyaml@1.33", [_in("pkg:maven/com.example/yaml-shaded", "1.33")], "DENY"),
         ("PKG:maven/org.yaml/snakeyaml@1.33", [_in(SNAKEYAML, "1.33")], "ALLOW"),
