@@ -263,7 +263,7 @@ def test_a_pending_entry_edited_to_hold_no_json_is_sealed_as_it_is_and_sealing_g
     try:
         with serve(app) as base, Http(base) as http:
             assert http.post("/v1/projects/p/notes", params={"noteId": "after"}, json=NOTE_BODIES["BUILD"]).ok
-        assert storage.seal_audit(wait=SEAL_WAIT) >= 1
+        storage.seal_audit(wait=SEAL_WAIT)  # the server's own sealer may have sealed them already
         assert storage.pending_audit_entries() == 0
         assert [(e.seq, e.detail) for e in storage.audit_entries(from_seq=7)][:1] == [(7, "garbage")]
     finally:
