@@ -165,8 +165,10 @@ def test_a_principal_too_long_for_the_audit_trail_is_401_and_sealing_goes_on(sec
         "UNAUTHENTICATED",
         "the credential names a principal of 5003 bytes; at most 1024 can be recorded in the audit trail",
     )
-    assert secure.app.extensions["grafeas"].storage.seal_audit(wait=60) >= 1
-    assert verify_chain(secure.app.extensions["grafeas"].storage.audit_entries()).ok
+    storage = secure.app.extensions["grafeas"].storage
+    storage.seal_audit(wait=60)  # the server's own sealer may have sealed them already
+    assert storage.pending_audit_entries() == 0
+    assert verify_chain(storage.audit_entries()).ok
 
 
 def test_a_jwt_signed_by_another_key_is_401(secure, project):
