@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from .errors import InvalidArgument
 from .wire.schema import Message
 
@@ -121,10 +123,21 @@ def same(a, b) -> bool:
     which in a free-form field (a Struct) made changing one into the other no change at all."""
     if a is b:
         return True
+    if a != b:  # in C: most documents that differ differ here
+        return False
+    try:  # equal documents, the usual case of a report posted again, mostly serialize alike: also in C
+        if orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(b, option=orjson.OPT_SORT_KEYS):
+            return True
+    except TypeError:  # not JSON-native after all: the walk below decides
+        pass
+    return _same(a, b)  # 1 and 1.0, say, which serialize apart and are one number
+
+
+def _same(a, b) -> bool:
     if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return a == b
