@@ -369,6 +369,22 @@ def test_a_note_another_request_creates_first_is_refused_by_its_name(database_ur
     assert r.json()["error"]["message"] == f"note 'projects/{project}/notes/n' already exists"
 
 
+def create_while_a_twin_comes_and_goes(database_url, http, table, project, held, path, params, twin, late):
+    """POST `late` to `path` on a server whose insert into `table` waits (for the rows `held` selects) while
+    `twin`, under the same id, is created through `http` and deleted; the answer to `late` once it goes on."""
+    with (
+        ThreadPoolExecutor(1) as pool,
+        held_server(database_url) as server,
+        inserts_held(server, table, project, held) as release,
+    ):
+        creating = pool.submit(server.call, "POST", path, params=params, json=late)
+        server.wait(f"INSERT INTO {table}%", creating)
+        assert http.post(path, params=params, json=twin).status_code == 200
+        assert http.delete(f"{path}/{next(iter(params.values()))}").status_code == 200
+        release()
+        return creating.result()
+
+
 @postgres_only
 def test_a_note_created_while_another_is_created_and_deleted_is_numbered_after_the_tombstone(
     database_url, http, project
@@ -377,17 +393,12 @@ def test_a_note_created_while_another_is_created_and_deleted_is_numbered_after_t
     history held revisions 1 and 2. Inserted at 1, its every update was 409 and every delete a 500."""
     path = f"/v1/projects/{project}/notes"
     late = {**NOTE_BODIES["BUILD"], "shortDescription": "late"}
-    with (
-        ThreadPoolExecutor(1) as pool,
-        held_server(database_url) as server,
-        inserts_held(server, "notes", project, "NEW.data->>'shortDescription' = 'late'") as release,
-    ):
-        creating = pool.submit(server.call, "POST", path, params={"noteId": "n"}, json=late)
-        server.wait("INSERT INTO notes%", creating)
-        assert http.post(path, params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).status_code == 200
-        assert http.delete(f"{path}/n").status_code == 200
-        release()
-        assert creating.result().status_code == 200, creating.result().text
+    held = "NEW.data->>'shortDescription' = 'late'"
+    twin = NOTE_BODIES["BUILD"]
+    r = create_while_a_twin_comes_and_goes(
+        database_url, http, "notes", project, held, path, {"noteId": "n"}, twin, late
+    )
+    assert r.status_code == 200, r.text
     revisions = http.get(f"{path}/n:history").json()["revisions"]
     assert [(r["revision"], r["action"]) for r in revisions] == [(1, "CREATE"), (2, "DELETE"), (3, "CREATE")]
     assert revisions[-1]["note"]["shortDescription"] == "late"
@@ -403,17 +414,9 @@ def test_a_policy_created_while_another_is_created_and_deleted_is_numbered_after
     then broke the revisions' unique index, and it answered "already exists" for a policy that did not."""
     path = f"/v1/projects/{project}/policies"
     late = {**POLICY, "description": "late"}
-    with (
-        ThreadPoolExecutor(1) as pool,
-        held_server(database_url) as server,
-        inserts_held(server, "policies", project, "NEW.data->>'description' = 'late'") as release,
-    ):
-        creating = pool.submit(server.call, "POST", path, params={"policyId": "p"}, json=late)
-        server.wait("INSERT INTO policies%", creating)
-        assert http.post(path, params={"policyId": "p"}, json=POLICY).status_code == 200
-        assert http.delete(f"{path}/p").status_code == 200
-        release()
-        r = creating.result()
+    held = "NEW.data->>'description' = 'late'"
+    args = (path, {"policyId": "p"}, POLICY, late)
+    r = create_while_a_twin_comes_and_goes(database_url, http, "policies", project, held, *args)
     assert r.status_code == 200 and r.json()["revision"] == 3, r.text
     revisions = http.get(f"{path}/p/revisions").json()["revisions"]
     assert [v["revision"] for v in revisions] == [1, 2, 3], revisions
