@@ -268,6 +268,15 @@ def _source_matches(patterns: tuple[Pattern, ...], uri: str) -> bool:
 def check_compliance(rule: ComplianceRule, ctx: Context) -> list[Finding]:
     findings = []
     for note_name in rule.note_names:
+        unusable = _not_a_compliance_note(note_name, ctx)
+        if unusable:
+            # A warning, not a denial: scanners create a check's note the first time the check fails
+            # (Trivy's), so a rule may rightly name one that does not exist yet. A misspelt name,
+            # though, would pass every artifact unseen.
+            message = (
+                f"the compliance rule's note {note_name} {unusable}: no artifact can be found non-compliant with it"
+            )
+            findings.append(Finding("COMPLIANCE_NOTE_MISSING", message, advisory=True))
         for occurrence in ctx.of_kind("COMPLIANCE", note_name=note_name):
             try:
                 files = get_list(occurrence, "compliance.nonCompliantFiles")
@@ -285,6 +294,18 @@ def check_compliance(rule: ComplianceRule, ctx: Context) -> list[Finding]:
             message = f"{ctx.uri} does not comply with {note_name}{detail}"
             findings.append(Finding("NON_COMPLIANT", message, (occurrence["name"],)))
     return findings
+
+
+def _not_a_compliance_note(note_name: str, ctx: Context) -> str:
+    """Why no COMPLIANCE occurrence can be on the note (it does not exist, or is of another kind); "" when one
+    can, or when the caller gave no notes."""
+    if ctx.notes is None:
+        return ""
+    note = ctx.notes.get(note_name)
+    if note is None:
+        return "does not exist (misspelt, or a check that has never failed yet)"
+    kind = note.get("kind")
+    return "" if kind == "COMPLIANCE" else f"is a {kind} note, not a COMPLIANCE note"
 
 
 def check_secrets(rule: SecretRule, ctx: Context) -> list[Finding]:

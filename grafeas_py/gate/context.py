@@ -20,6 +20,7 @@ class Finding:
     message: str
     evidence: tuple[str, ...] = ()
     waived: bool = False  # an unexpired exemption covers it: recorded, but it does not count
+    advisory: bool = False  # a warning whatever the rule's mode (a dryrun rule's stays dryrun): it never denies
 
 
 @dataclass

@@ -115,11 +115,13 @@ def notes_needed(policy: Policy, occurrences: list[dict]) -> set[str]:
     """The names of the notes `evaluate` reads, to be given as its `notes`: those of the VULNERABILITY
     occurrences that leave their severity (or CVSS score, under a maximum) to their note, the assessment
     notes of their VEX states, which say which packages an assessment covers, the notes of DISCOVERY
-    occurrences under a scan rule, which say what was analysed, and, for a Rego module, which may read any
-    of them, the notes of all the occurrences."""
+    occurrences under a scan rule, which say what was analysed, a compliance rule's notes, to tell a
+    misspelt one, and, for a Rego module, which may read any of them, the notes of all the occurrences."""
     needed = vulnerability_notes_needed(policy.rules.vulnerabilities, occurrences)
     if policy.rules.scan is not None:
         needed.update(_note_names(o for o in occurrences if isinstance(o, dict) and o.get("kind") == "DISCOVERY"))
+    if policy.rules.compliance is not None:
+        needed.update(policy.rules.compliance.note_names)
     if policy.rego is not None:
         needed.update(_note_names(occurrences))
     return needed
@@ -176,7 +178,8 @@ def _run(name: str, rule, mode: str, check: Callable | None, ctx: Context) -> li
     try:
         if name == "rego":
             return _check_rego(rule, ctx)
-        return [(finding, mode) for finding in check(rule, ctx)]
+        advisory = "dryrun" if mode == "dryrun" else "warn"
+        return [(finding, advisory if finding.advisory else mode) for finding in check(rule, ctx)]
     except rego.RegoFailure as error:
         message = f"the Rego module could not be evaluated: {error}; denying rather than allowing unchecked"
         return [(Finding("EVALUATION_ERROR", message), "enforce")]

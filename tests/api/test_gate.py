@@ -397,6 +397,19 @@ def test_a_finding_naming_its_note_with_a_location_counts(http, project, policie
     assert decision["decision"] == "DENY" and decision["usedOccurrences"] == [finding], decision
 
 
+def test_a_compliance_rule_warns_until_its_note_exists(http, project, policies):
+    """A misspelt note would pass every artifact unseen; once the note exists the warning goes."""
+    cis = f"projects/{project}/notes/cis"
+    create(http, policies, "cis", {"rules": {"compliance": {"noteNames": [cis]}}})
+    decision = evaluate(http, policies, "cis")
+    assert decision["decision"] == "ALLOW_WITH_WARNINGS" and decision["allowed"] is True, decision
+    [warning] = decision["warnings"]
+    assert warning["code"] == "COMPLIANCE_NOTE_MISSING" and cis in warning["message"], warning
+    note(http, project, "cis", "COMPLIANCE")
+    decision = evaluate(http, policies, "cis")
+    assert decision["decision"] == "ALLOW" and decision["warnings"] == [], decision
+
+
 def test_patterns_match_the_image_as_a_runtime_pulls_it(http, policies):
     create(http, policies, "hub", {"rules": {"artifacts": {"allowPatterns": ["**"], "denyPatterns": ["docker.io/**"]}}})
     digest = f"@sha256:{DIGEST}"

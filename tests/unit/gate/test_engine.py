@@ -1299,3 +1299,46 @@ def test_a_vex_assessment_matches_a_vulnerability_by_the_note_id_ingestion_makes
     assert evaluate(make_policy({"vulnerabilities": VULNS}), URI, [found], NOW, notes={VEX_NOTE: note}).decision == (
         "ALLOW"
     )
+
+
+# ---- a compliance rule's notes -------------------------------------------------------------------
+
+CIS_NOTE = {"name": CIS, "kind": "COMPLIANCE", "compliance": {"title": "CIS 4.1"}}
+
+
+@pytest.mark.parametrize(
+    ("notes", "says"),
+    [
+        ({}, "does not exist (misspelt, or a check that has never failed yet)"),
+        ({CIS: {"name": CIS, "kind": "VULNERABILITY"}}, "is a VULNERABILITY note, not a COMPLIANCE note"),
+    ],
+)
+@pytest.mark.parametrize(("mode", "decision"), [("enforce", "ALLOW_WITH_WARNINGS"), ("dryrun", "ALLOW")])
+def test_a_compliance_rule_on_a_note_no_occurrence_can_be_on_warns_without_denying(notes, says, mode, decision):
+    """A misspelt note would pass every artifact unseen; a scanner's check note appears on its first failure."""
+    policy = make_policy({"compliance": {"noteNames": [CIS], "mode": mode}})
+    assert CIS in engine_module.notes_needed(policy, [])
+    result = evaluate(policy, URI, [], NOW, notes=notes)
+    assert result.decision == decision and not result.violations
+    [warning] = result.warnings
+    assert (warning.rule, warning.mode, warning.code) == (
+        "compliance",
+        "warn" if mode == "enforce" else "dryrun",
+        "COMPLIANCE_NOTE_MISSING",
+    )
+    assert warning.message == f"the compliance rule's note {CIS} {says}: no artifact can be found non-compliant with it"
+
+
+def test_a_compliance_rule_still_denies_beside_the_warning_for_a_deleted_note():
+    """Occurrences outlive their note: what they report still counts."""
+    result = evaluate(
+        make_policy({"compliance": {"noteNames": [CIS]}}), URI, [compliance(CIS, reason="x")], NOW, notes={}
+    )
+    assert result.decision == "DENY"
+    assert codes(result.violations) == ["NON_COMPLIANT"] and codes(result.warnings) == ["COMPLIANCE_NOTE_MISSING"]
+
+
+def test_a_compliance_rule_on_an_existing_note_warns_of_nothing():
+    policy = make_policy({"compliance": {"noteNames": [CIS]}})
+    assert evaluate(policy, URI, [], NOW, notes={CIS: CIS_NOTE}).decision == "ALLOW"
+    assert evaluate(policy, URI, [], NOW).decision == "ALLOW"  # no notes given: nothing to tell by
