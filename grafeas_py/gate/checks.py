@@ -341,6 +341,9 @@ def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
             name = get(occurrence, "package.name", str, "")
             versions = _package_versions(occurrence)
             expression = get(occurrence, "package.license.expression", str, "")
+            declared_by = "" if expression or not rule.deny_licenses else _licensing_note(occurrence, ctx)
+            if declared_by:
+                expression = get(ctx.notes[declared_by], "package.license.expression", str, "")
         except Malformed as error:
             findings.append(malformed(occurrence, error, "the gate cannot tell which package it is"))
             continue
@@ -364,9 +367,22 @@ def check_packages(rule: PackageRule, ctx: Context) -> list[Finding]:
         for licence in expression_licences(expression):
             if any(denies(denied, licence) for denied in rule.deny_licenses):
                 what = name or "a package"
-                message = f"{ctx.uri} contains {what} under the licence {licence.shown()}, which the policy denies"
-                findings.append(Finding("LICENSE_DENIED", message, evidence))
+                source = f" (as its note {declared_by} declares)" if declared_by else ""
+                message = (
+                    f"{ctx.uri} contains {what} under the licence {licence.shown()}{source}, which the policy denies"
+                )
+                findings.append(Finding("LICENSE_DENIED", message, evidence + ((declared_by,) if declared_by else ())))
     return findings
+
+
+def _licensing_note(occurrence: dict, ctx: Context) -> str:
+    """The name of the PACKAGE note that declares the licences of an occurrence declaring none, as Grafeas's
+    PackageNote may for every installation of its package; "" when there is none (or no notes were given)."""
+    name = canonical_note_name(occurrence.get("noteName"))
+    note = (ctx.notes or {}).get(name)
+    if not isinstance(note, dict) or note.get("kind") != "PACKAGE":
+        return ""
+    return name if get(note, "package.license.expression", str, "") else ""
 
 
 def _names_package(pattern: Pattern, name: str) -> bool:

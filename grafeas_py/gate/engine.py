@@ -116,15 +116,27 @@ def notes_needed(policy: Policy, occurrences: list[dict]) -> set[str]:
     occurrences that leave their severity (or CVSS score, under a maximum) to their note, the assessment
     notes of their VEX states, which say which packages an assessment covers, the notes of DISCOVERY
     occurrences under a scan rule, which say what was analysed, a compliance rule's notes, to tell a
-    misspelt one, and, for a Rego module, which may read any of them, the notes of all the occurrences."""
+    misspelt one, under denied licences the notes of PACKAGE occurrences that declare none, which may,
+    and, for a Rego module, which may read any of them, the notes of all the occurrences."""
     needed = vulnerability_notes_needed(policy.rules.vulnerabilities, occurrences)
     if policy.rules.scan is not None:
         needed.update(_note_names(o for o in occurrences if isinstance(o, dict) and o.get("kind") == "DISCOVERY"))
     if policy.rules.compliance is not None:
         needed.update(policy.rules.compliance.note_names)
+    if policy.rules.packages is not None and policy.rules.packages.deny_licenses:
+        needed.update(_note_names(o for o in occurrences if _declares_no_licence(o)))
     if policy.rego is not None:
         needed.update(_note_names(occurrences))
     return needed
+
+
+def _declares_no_licence(occurrence) -> bool:
+    """A PACKAGE occurrence without a licence expression of its own, which its note may declare."""
+    if not isinstance(occurrence, dict) or occurrence.get("kind") != "PACKAGE":
+        return False
+    package = occurrence.get("package")
+    licence = package.get("license") if isinstance(package, dict) else None
+    return not (isinstance(licence, dict) and licence.get("expression"))
 
 
 def _note_names(occurrences: Iterable) -> set[str]:

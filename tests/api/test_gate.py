@@ -410,6 +410,21 @@ def test_a_compliance_rule_warns_until_its_note_exists(http, project, policies):
     assert decision["decision"] == "ALLOW" and decision["warnings"] == [], decision
 
 
+def test_a_package_declaring_no_licence_is_denied_by_its_notes_licence(http, project, policies):
+    """A client that records a package's licence on its PackageNote, once, as Grafeas allows."""
+    body = {"package": {"name": "mongo-driver", "license": {"expression": "AGPL-3.0-or-later"}}}
+    r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "mongo-driver"}, json=body)
+    assert r.status_code == 200, r.text
+    driver = r.json()["name"]
+    installed = {"package": {"name": "mongo-driver", "location": [{"cpeUri": "cpe:/a:mongodb:driver"}]}}
+    found = occurrence(http, project, {"resourceUri": IMAGE, "noteName": driver, **installed})
+    create(http, policies, "no-agpl", {"rules": {"packages": {"denyLicenses": ["AGPL-3.0-or-later"]}}})
+    decision = evaluate(http, policies, "no-agpl")
+    assert decision["decision"] == "DENY", decision
+    [violation] = decision["violations"]
+    assert violation["code"] == "LICENSE_DENIED" and violation["evidence"] == [found, driver], violation
+
+
 def test_patterns_match_the_image_as_a_runtime_pulls_it(http, policies):
     create(http, policies, "hub", {"rules": {"artifacts": {"allowPatterns": ["**"], "denyPatterns": ["docker.io/**"]}}})
     digest = f"@sha256:{DIGEST}"

@@ -1342,3 +1342,49 @@ def test_a_compliance_rule_on_an_existing_note_warns_of_nothing():
     policy = make_policy({"compliance": {"noteNames": [CIS]}})
     assert evaluate(policy, URI, [], NOW, notes={CIS: CIS_NOTE}).decision == "ALLOW"
     assert evaluate(policy, URI, [], NOW).decision == "ALLOW"  # no notes given: nothing to tell by
+
+
+# ---- a package's licence, as its note declares it --------------------------------------------------
+
+AGPL_DENIED = {"packages": {"denyLicenses": ["AGPL-3.0-only"]}}
+
+
+def _package_note(name: str, licence: str) -> dict:
+    return {
+        "name": f"projects/vendor/notes/{name}",
+        "kind": "PACKAGE",
+        "package": {"name": name, "license": {"expression": licence}},
+    }
+
+
+def test_a_package_declaring_no_licence_is_judged_by_its_notes():
+    """Grafeas's PackageNote declares the licence of every installation of its package."""
+    found = package("mongo-driver", "1.0")
+    note = _package_note("mongo-driver", "AGPL-3.0-only")
+    policy = make_policy(AGPL_DENIED)
+    assert engine_module.notes_needed(policy, [found]) == {note["name"]}
+    result = evaluate(policy, URI, [found], NOW, notes={note["name"]: note})
+    [violation] = result.violations
+    assert violation.code == "LICENSE_DENIED"
+    assert f"under the licence AGPL-3.0-only (as its note {note['name']} declares)" in violation.message
+    assert violation.evidence == [found["name"], note["name"]]
+
+
+@pytest.mark.parametrize(
+    ("occurrence_licence", "note"),
+    [
+        ("MIT", _package_note("mongo-driver", "AGPL-3.0-only")),  # the occurrence's own says what this copy is under
+        ("", {**_package_note("mongo-driver", "AGPL-3.0-only"), "kind": "VULNERABILITY"}),  # not a package note
+        ("", _package_note("mongo-driver", "")),
+    ],
+)
+def test_a_package_notes_licence_counts_only_where_the_occurrence_declares_none(occurrence_licence, note):
+    found = package("mongo-driver", "1.0", occurrence_licence)
+    policy = make_policy(AGPL_DENIED)
+    assert evaluate(policy, URI, [found], NOW, notes={note["name"]: note}).decision == "ALLOW"
+
+
+def test_notes_are_read_for_licences_only_when_licences_are_denied():
+    found = package("mongo-driver", "1.0")
+    assert engine_module.notes_needed(make_policy({"packages": {"denyPackages": [{"name": "x"}]}}), [found]) == set()
+    assert engine_module.notes_needed(make_policy(AGPL_DENIED), [package("a", "1", "MIT")]) == set()
