@@ -537,10 +537,10 @@ def _new_and_changed(
 def _replacement(occ: NewOccurrence, stored: dict, revision: int) -> OccurrenceUpdate | None:
     """The update that makes a stored occurrence what was ingested again with its id (an UpdateOccurrence
     of every field), or None when it already is. It keeps its note: noteName is immutable, and a
-    report posted again with another noteProject still names the same finding, and the VEX assessment
+    report posted again with another noteProject still names the same finding, the VEX assessment
     ingesting a VEX document copied onto it (ingest/vex.py) unless it brings one: a rescan reports
-    the finding, not what its publisher said of it."""
-    body = _keeping_vex({**occ.data, "noteName": stored["noteName"]}, stored)
+    the finding, not what its publisher said of it, and a package's licence unless it declares one."""
+    body = _keeping_licence(_keeping_vex({**occ.data, "noteName": stored["noteName"]}, stored), stored)
     if fieldmask.same(_untimed(body), _untimed(stored)):
         return None
     immutable = ("resourceUri", "noteName")
@@ -557,6 +557,17 @@ def _keeping_vex(body: dict, stored: dict) -> dict:
     if kept is None or finding is None or "vexAssessment" in finding:
         return body
     return {**body, "vulnerability": {**finding, "vexAssessment": kept}}
+
+
+def _keeping_licence(body: dict, stored: dict) -> dict:
+    """`body`, with the stored package's licence where it declares none: the same package in the same
+    artifact is under the same licence, and a second SBOM from a tool that reads no licences (or a
+    scanner's package list) knows less, not otherwise; one that declares a licence replaces it."""
+    kept = stored.get("package", {}).get("license", {})
+    package = body.get("package")
+    if not kept.get("expression") or package is None or package.get("license", {}).get("expression"):
+        return body
+    return {**body, "package": {**package, "license": kept}}
 
 
 def _changes(existing: dict, doc: dict) -> list[str]:

@@ -726,6 +726,30 @@ def stored(http, project, note_project):
     )
 
 
+def test_an_sbom_without_licences_keeps_the_licences_an_earlier_one_declared(http, project):
+    """A second SBOM of the same image from a tool that reads no licences knows less, not otherwise."""
+
+    def bom(licence: str | None) -> bytes:
+        component = {"type": "library", "name": "mongo-driver", "version": "1.0", "purl": "pkg:npm/mongo-driver@1.0"}
+        if licence:
+            component["licenses"] = [{"license": {"id": licence}}]
+        return json.dumps(
+            {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": [component]}
+        ).encode()
+
+    def package() -> dict:
+        [found] = occurrences(http, project, 'kind="PACKAGE"')
+        return found
+
+    assert post_report(http, project, "cyclonedx", bom("AGPL-3.0-only")).status_code == 200
+    first = package()
+    assert first["package"]["license"] == {"expression": "AGPL-3.0-only"}
+    assert post_report(http, project, "cyclonedx", bom(None)).status_code == 200
+    assert package() == first  # not even updated
+    assert post_report(http, project, "cyclonedx", bom("MIT")).status_code == 200  # one that declares another
+    assert package()["package"]["license"] == {"expression": "MIT"}
+
+
 def test_a_package_named_like_the_sboms_own_note_gets_a_note_of_its_own(http, project):
     r = post_report(http, project, "cyclonedx", cyclonedx(["left-pad", "sbom-cyclonedx-1-6", "is-odd"]))
     assert r.status_code == 200, r.text
