@@ -373,8 +373,10 @@ _DIGEST = "sha256:" + "e" * 64
         ("0013", f"http://LOCALHOST/app@{_DIGEST}", f"docker.io/LOCALHOST/app@{_DIGEST}", f"localhost/app@{_DIGEST}"),
         # Read as a package coordinate before 0017, `docker://X` was its own key, kept as none.
         ("0016", f"docker://gcr.io/acme/app@{_DIGEST}", None, f"gcr.io/acme/app@{_DIGEST}"),
+        # Before 0018 a port's leading zeros stayed: `https://gcr.io:0443/...` was its own key, kept as none.
+        ("0017", f"https://gcr.io:0443/acme/app@{_DIGEST}", None, f"gcr.io/acme/app@{_DIGEST}"),
     ],
-    ids=["0014-capitalized-host", "0017-image-transport"],
+    ids=["0014-capitalized-host", "0017-image-transport", "0018-zero-padded-port"],
 )
 def test_keys_an_earlier_rule_kept_are_computed_again(tmp_path, worker_id, before, uri, stale, key):
     """Keyed by the earlier rule, the gate never found that occurrence or its finding, nor the timeline its

@@ -71,14 +71,14 @@ def _names_registry(host: str) -> bool:
 
 
 def image_reference(reference: str) -> str:
-    """An image reference as a runtime pulls it: registry host in lower case and without the default
-    HTTPS port, Docker Hub under one name (`nginx` is `docker.io/library/nginx`), and no tag beside a
-    digest (the digest is what runs)."""
+    """An image reference as a runtime pulls it: registry host in lower case, its port without leading
+    zeros and without the default HTTPS port, Docker Hub under one name (`nginx` is
+    `docker.io/library/nginx`), and no tag beside a digest (the digest is what runs)."""
     name, at, digest = reference.partition("@")
     host, slash, path = name.partition("/")
     if not slash or not _names_registry(host):
         host, path = _DOCKER_HUB, name  # no registry named: Docker Hub
-    host = host.lower()
+    host = _plain_host_port(host.lower())
     # A runtime pulls `gcr.io:443/app` from `gcr.io/app`; kept, the port let the image slip past
     # `gcr.io/**` patterns and away from the occurrences stored for it. A host that would then read
     # as a Docker Hub path (`myhost:443/app` is not `docker.io/myhost/app`) keeps its port.
@@ -147,8 +147,7 @@ def canonical_artifact(uri: str) -> Canonical:
     scheme, sep, rest = uri.partition("://")
     scheme = scheme.lower() if sep else ""
     if artifact.kind == "image":
-        # `gcr.io:0443` is `gcr.io:443`, which `image_reference` drops (`artifact_key` keeps the port as written).
-        url = _normal_url("https", artifact_key(_plain_port(_without_image_scheme(uri))), (443,), user_info_safe=False)
+        url = _normal_url("https", artifact_key(uri), (443,), user_info_safe=False)
         return Canonical(url.uri + ":latest" if _untagged(url.uri.removeprefix("https://")) else url.uri, url.safe)
     if not sep:
         rest = uri
@@ -162,13 +161,12 @@ def canonical_artifact(uri: str) -> Canonical:
     return _normal_url(scheme, rest, (), user_info_safe=False)
 
 
-def _plain_port(reference: str) -> str:
-    """An image reference with its registry's port without leading zeros: `gcr.io:0443/app` -> `gcr.io:443/app`."""
-    host, slash, path = reference.partition("/")
+def _plain_host_port(host: str) -> str:
+    """A registry host with its port without leading zeros, as a runtime dials it: `gcr.io:0443` -> `gcr.io:443`."""
     name, colon, port = host.rpartition(":")
-    if slash and colon and port.isascii() and port.isdigit():
-        return f"{name}:{int(port)}/{path}"
-    return reference
+    if colon and port.isascii() and port.isdigit():
+        return f"{name}:{port.lstrip('0') or '0'}"
+    return host
 
 
 def canonical_uri(uri: str) -> str:

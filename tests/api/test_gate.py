@@ -354,10 +354,11 @@ SPELLINGS = [
     "HTTPS://GCR.IO/acme/app@sha256:" + DIGEST,
     "http://" + BARE,
     BARE.replace("gcr.io/", "gcr.io:443/"),  # the registry's default port: a runtime pulls the same image
+    BARE.replace("gcr.io/", "gcr.io:0443/"),  # the same port, as a runtime reads it
     "docker://" + BARE,  # skopeo's and podman's transport
     "oci://" + BARE,  # Helm's and ORAS's
 ]
-SPELLED = ["https", "bare", "tag-and-digest", "upper-case-host", "http", "default-port", "docker", "oci"]
+SPELLED = ["https", "bare", "tag-and-digest", "upper-case-host", "http", "default-port", "zero-port", "docker", "oci"]
 
 
 @pytest.mark.parametrize("stored_at", SPELLINGS, ids=SPELLED)

@@ -119,6 +119,9 @@ D = "sha256:" + "d" * 64
         (f"registry-1.docker.io:443/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
         (f"docker.io:443/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
         ("localhost:443/app:1", "https://localhost/app:1"),
+        # Leading zeros too: a runtime dials gcr.io:0443 as gcr.io:443.
+        (f"https://gcr.io:0443/a@{D}", f"https://gcr.io/a@{D}"),
+        ("registry.example.com:05000/app:1", "https://registry.example.com:5000/app:1"),
     ],
 )
 def test_same_resource(a, b):
