@@ -359,7 +359,7 @@ def _expiry(text: str | None):
         raise click.BadParameter(
             "is empty; leave the option out for a token that never expires", param_hint="--expires"
         )
-    duration = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    duration = re.fullmatch(r"(\d+)([dhm])", text.strip(), re.ASCII)
     if duration:
         unit = {"d": "days", "h": "hours", "m": "minutes"}[duration.group(2)]
         try:

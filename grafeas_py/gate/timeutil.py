@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", re.ASCII)
 
 
 def parse_timestamp(value: str | datetime | date) -> datetime:
@@ -17,7 +17,7 @@ def parse_timestamp(value: str | datetime | date) -> datetime:
         parsed = value
     elif isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
         return parse_timestamp(date.fromisoformat(value))
     else:
         parsed = _from_rfc3339(value)

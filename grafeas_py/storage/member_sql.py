@@ -103,6 +103,9 @@ def member_condition(path: MemberPath, op: str, value: Value, table):
     if op in ("has_prefix", "has_suffix"):
         if kind != "text":
             raise InvalidArgument(f"filter: {op} applies to free text; {path.name} is not text: compare it instead")
+        if path.leaf.enum is not None:  # stored as names, compared by number: a part of a name means nothing
+            enum = path.leaf.enum.full_name
+            raise InvalidArgument(f"filter: {op} applies to free text; {path.name} is a {enum}: compare it whole")
         op = "prefix" if op == "has_prefix" else "suffix"
     if op == ":" and kind == "time":
         raise InvalidArgument(f"filter: {path.name} is a time: compare it with = != < <= > >=")

@@ -518,6 +518,12 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ("discovery.lastScanTime > 5", "is a time; compare it with an RFC 3339 string, not a number"),
         ('discovery.lastScanTime > "soon"', "discovery.lastScanTime: 'soon' is not an RFC 3339 timestamp"),
         ('has_prefix(vulnerability.cvssScore, "9")', "has_prefix applies to free text; vulnerability.cvssScore is not"),
+        (
+            'has_prefix(vulnerability.effectiveSeverity, "CRIT")',
+            "vulnerability.effectiveSeverity is a grafeas.v1.Severity: compare it whole",
+        ),
+        ('createTime > "２０２４-01-01T00:00:00Z"', "not an RFC 3339 timestamp"),  # ASCII digits only, as in Go
+        ('discovery.lastScanTime > "2024-01-01T00:00:0٥Z"', "not an RFC 3339 timestamp"),
         ('build.provenance.buildOptions = "x"', "cannot be compared yet; only its presence can"),
         ('build.provenance.buildOptions."a\\"b" = "x"', "map keys with quotes, backslashes or control characters"),
         ('build.provenance.buildOptions."a\tb":*', "map keys with quotes, backslashes or control characters"),

@@ -210,6 +210,13 @@ def test_timestamp_rejected(sent):
     assert _parse_fails(NotePb, {"updateTime": sent})
 
 
+@pytest.mark.parametrize("sent", ["２０２４-01-02T03:04:05Z", "2024-01-02T03:04:0٥Z", "2024-01-02T03:04:05.٥Z"])
+def test_timestamp_in_other_scripts_digits_rejected(sent):
+    """Protobuf's Python parser reads any script's digits (strptime's \\d); upstream Grafeas, in Go, reads
+    ASCII only, and so do filters: a time that only this server could read is refused."""
+    assert _decode_error(NOTE, {"updateTime": sent}).path == "updateTime"
+
+
 def test_timestamp_not_a_string():
     assert _decode_error(NOTE, {"createTime": 1700000000}).path == "createTime"
 
