@@ -1,8 +1,9 @@
 """Kubernetes admission (`admission.k8s.io/v1` AdmissionReview): which images a request admits, which
 policy judges them, and the review to answer. Pure: the HTTP view evaluates and records.
 
-Images come from Pods (containers, initContainers, ephemeralContainers) and from the pod templates
-of Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs.
+Images come from Pods (containers, initContainers, ephemeralContainers, and image volumes, whose
+content the kubelet pulls and mounts) and from the pod templates of Deployments, StatefulSets,
+DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs.
 An UPDATE is judged on the images it adds to those its `oldObject` ran; one that adds none is admitted.
 An image becomes a resource URI as Kritis builds it: `https://` + the fully qualified reference
 (`nginx` is `docker.io/library/nginx`). A reference carrying a digest is judged by its digest alone.
@@ -187,7 +188,7 @@ def _unjudgeable(kind: str, obj: dict | None, namespace: str) -> str | None:
 
 
 def images_of(kind: str, obj: dict) -> list[str]:
-    """Every image the object would run, in order, without repeats."""
+    """Every image the object would run or mount, in order (containers, then volumes), without repeats."""
     specs = []
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     if kind == "Pod":
@@ -201,15 +202,40 @@ def images_of(kind: str, obj: dict) -> list[str]:
     images: dict[str, None] = {}  # ordered, and a lookup per container where a list was a scan
     for pod_spec in specs:
         for key in _CONTAINER_LISTS:
-            containers = pod_spec.get(key) if isinstance(pod_spec, dict) else None
-            if containers is not None and not isinstance(containers, list):
-                raise InvalidArgument(f"{kind} {key} is not a list")  # its images could not be judged
-            for container in containers or []:
+            for container in _entries(kind, pod_spec, key):
                 image = container.get("image") if isinstance(container, dict) else None
                 if not isinstance(image, str) or not image:
                     raise InvalidArgument(f"{kind} {key} entry has no image")
                 images[image] = None
+        images.update(dict.fromkeys(_volume_images(kind, pod_spec)))
     return list(images)
+
+
+def _entries(kind: str, pod_spec, key: str) -> list:
+    """The list under `key` of a pod spec; one that is not a list cannot be judged."""
+    entries = pod_spec.get(key) if isinstance(pod_spec, dict) else None
+    if entries is not None and not isinstance(entries, list):
+        raise InvalidArgument(f"{kind} {key} is not a list")
+    return entries or []
+
+
+def _volume_images(kind: str, pod_spec) -> list[str]:
+    """The images of a pod spec's image volumes: the kubelet pulls each and mounts its content, which
+    a container may run, so each is judged as a container's image is."""
+    images = []
+    for volume in _entries(kind, pod_spec, "volumes"):
+        if not isinstance(volume, dict):
+            raise InvalidArgument(f"{kind} volumes entry is not an object")
+        source = volume.get("image")
+        if source is None:  # another kind of volume
+            continue
+        reference = source.get("reference") if isinstance(source, dict) else None
+        if not isinstance(reference, str) or not reference:
+            name = volume.get("name")
+            named = f" {quoted(name)}" if isinstance(name, str) else ""
+            raise InvalidArgument(f"{kind} image volume{named} has no image reference")
+        images.append(reference)
+    return images
 
 
 def _dig(value, *keys):

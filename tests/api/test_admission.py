@@ -143,6 +143,50 @@ def test_init_and_ephemeral_containers_count(webhook, containers):
     assert answer["allowed"] is False and TAGGED in answer["status"]["message"]
 
 
+def with_volume(obj, path, reference, name="v"):
+    """The object with an image volume added to the pod spec at `path`."""
+    obj = copy.deepcopy(obj)
+    spec = obj
+    for key in path:
+        spec = spec.setdefault(key, {})
+    spec.setdefault("volumes", []).append({"name": name, "image": {"reference": reference, "pullPolicy": "Always"}})
+    return obj
+
+
+@pytest.mark.parametrize(
+    "kind, path",
+    [
+        ("Pod", ["spec"]),
+        ("Deployment", ["spec", "template", "spec"]),
+        ("CronJob", ["spec", "jobTemplate", "spec", "template", "spec"]),
+    ],
+)
+def test_an_image_volume_is_judged_as_a_container_image(webhook, kind, path):
+    """The kubelet pulls an image volume and mounts its content, which an approved container may run."""
+    obj = with_images({"kind": kind, "metadata": {"name": "w", "namespace": "prod"}}, path, [GOOD])
+    obj = with_volume(obj, path, TAGGED)
+    obj = with_volume(obj, path, GOOD, name="same-as-the-container")
+    answer = post(webhook, review(obj))
+    assert answer["allowed"] is False and TAGGED in answer["status"]["message"], answer
+    good = with_volume(with_images({"kind": kind, "metadata": {"name": "w"}}, path, [GOOD]), path, GOOD)
+    assert post(webhook, review(good))["allowed"] is True
+
+
+def test_an_update_is_judged_on_the_image_volumes_it_adds(webhook):
+    path = ["spec", "template", "spec"]
+    before = with_volume(with_images({"kind": "Deployment", "metadata": {"name": "w"}}, path, [GOOD]), path, TAGGED)
+    scaled = copy.deepcopy(before)
+    scaled["spec"]["replicas"] = 0
+    assert post(webhook, review(scaled, operation="UPDATE", oldObject=before))["allowed"] is True
+    added = with_volume(scaled, path, "gcr.io/acme/tools:2", name="tools")
+    answer = post(webhook, review(added, operation="UPDATE", oldObject=before))
+    assert answer["allowed"] is False and "gcr.io/acme/tools:2" in answer["status"]["message"], answer
+    assert TAGGED not in answer["status"]["message"]
+    # An image a container ran before is not new as a volume, nor a volume's as a container's.
+    moved = with_images(with_volume(scaled, path, GOOD, name="tools"), path, [TAGGED])
+    assert post(webhook, review(moved, operation="UPDATE", oldObject=before))["allowed"] is True
+
+
 def test_an_update_is_judged_on_the_images_it_adds(webhook):
     """The Deployment controller emptying a rollout's old ReplicaSet, a Pod's last finalizer removed: the
     images the object ran before were judged when they came, and refusing them again stalled rollouts
@@ -195,6 +239,14 @@ def _request(body, **changes):
     return {**body, "request": {k: v for k, v in request.items() if v is not None}}
 
 
+def _image_volume(image):
+    """A request's change giving the Pod a good container and a volume whose `image` is `image`."""
+    return {"object": {"spec": {"containers": [{"image": GOOD}], "volumes": [{"name": "v", "image": image}]}}}
+
+
+NO_REFERENCE = ({}, {"reference": ""}, {"reference": 7}, {"reference": None}, "gcr.io/acme/app:1.0")
+
+
 @pytest.mark.parametrize(
     "changes, reason",
     [
@@ -207,6 +259,9 @@ def _request(body, **changes):
         ({"object": {"spec": []}}, "names no container image"),
         ({"object": {"spec": {"containers": {"image": "x"}, "initContainers": [{"image": "y"}]}}}, "is not a list"),
         ({"object": {"spec": {"containers": [{"name": "no-image"}]}}}, "containers entry has no image"),
+        ({"object": {"spec": {"containers": [{"image": "x"}], "volumes": {"name": "v"}}}}, "volumes is not a list"),
+        ({"object": {"spec": {"containers": [{"image": "x"}], "volumes": ["v"]}}}, "volumes entry is not an object"),
+        *[(_image_volume(image), "Pod image volume 'v' has no image reference") for image in NO_REFERENCE],
         # The object cannot choose its namespace: only the API server's word counts.
         ({"namespace": None, "object": {"metadata": {"namespace": "kube-system"}, "spec": {}}}, "names no namespace"),
     ],

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grafeas_py.errors import InvalidArgument
-from grafeas_py.gate.admission import BREAKGLASS_ANNOTATIONS, Review, parse_review
+from grafeas_py.gate.admission import BREAKGLASS_ANNOTATIONS, Review, images_of, parse_review
 
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "EphemeralContainers"]
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
@@ -25,8 +25,21 @@ container = st.fixed_dictionaries(
     {}, optional={"name": maybe(st.text(max_size=5)), "image": maybe(st.text(max_size=20))}
 )
 containers = maybe(st.lists(maybe(container), max_size=3))
+volume = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": maybe(st.text(max_size=5)),
+        "image": maybe(st.fixed_dictionaries({}, optional={"reference": maybe(st.text(max_size=20))})),
+    },
+)
 pod_spec = st.fixed_dictionaries(
-    {}, optional={"containers": containers, "initContainers": containers, "ephemeralContainers": containers}
+    {},
+    optional={
+        "containers": containers,
+        "initContainers": containers,
+        "ephemeralContainers": containers,
+        "volumes": maybe(st.lists(maybe(volume), max_size=3)),
+    },
 )
 metadata = st.fixed_dictionaries(
     {},
@@ -92,3 +105,18 @@ def test_any_body_is_read_or_refused_with_a_400(body):
     assert isinstance(parsed.uid, str) and parsed.uid
     assert all(isinstance(image, str) and image for image in parsed.images)
     assert parsed.breakglass is None or isinstance(parsed.breakglass, str)
+
+
+def test_images_are_the_containers_then_the_image_volumes_without_repeats():
+    spec = {
+        "initContainers": [{"image": "init"}],
+        "containers": [{"image": "app"}, {"image": "tools"}],
+        "volumes": [
+            {"name": "config", "configMap": {"name": "c"}},
+            {"name": "t", "image": {"reference": "tools"}},
+            {"name": "m", "image": {"reference": "models:1", "pullPolicy": "IfNotPresent"}},
+            {"name": "m2", "image": {"reference": "models:1"}},
+        ],
+    }
+    assert images_of("Pod", {"spec": spec}) == ["init", "app", "tools", "models:1"]
+    assert images_of("Job", {"spec": {"template": {"spec": spec}}}) == ["init", "app", "tools", "models:1"]
