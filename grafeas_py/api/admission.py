@@ -140,7 +140,7 @@ def judge(review: Review, config, gate, deadline: float | None = None) -> Verdic
         deadline = time.monotonic() + config.deadline_seconds
     what = _what(review)
     glass = {"justification": review.breakglass} if review.breakglass else None
-    denials, warnings = [], []
+    denials, warnings, broken = [], [], []
     for image in review.images:
         if time.monotonic() > deadline:
             return _overrun(review, config, warnings)
@@ -157,9 +157,17 @@ def judge(review: Review, config, gate, deadline: float | None = None) -> Verdic
             denials.append(f"{image}: {reasons}")
         warnings += [f"{image}: {w['message']}" for w in decision["warnings"]]
         if decision.get("breakglass"):
+            broken.append(image)
             warnings.append(f"{image}: admitted by breakglass ({review.breakglass})")
     if time.monotonic() > deadline:
         return _overrun(review, config, warnings)
     if denials:
         return False, f"grafeas-py denied {what}: " + " | ".join(denials), warnings
-    return True, f"{what}: every image passed policy projects/{project}/policies/{policy_id}", warnings
+    policy = f"projects/{project}/policies/{policy_id}"
+    if broken:  # saying every image passed would put an override on record as a pass
+        return (
+            True,
+            f"{what}: admitted by breakglass ({review.breakglass}): {', '.join(broken)} failed {policy}",
+            warnings,
+        )
+    return True, f"{what}: every image passed policy {policy}", warnings

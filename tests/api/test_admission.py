@@ -221,6 +221,15 @@ def test_breakglass_annotation_admits_and_warns(webhook, gate_project):
     answer = post(webhook, review(pod))
     assert answer["allowed"] is True
     assert any("breakglass" in w for w in answer["warnings"])
+    # It did not pass the policy, and the message must not say it did.
+    message = (
+        f"Pod prod/web: admitted by breakglass (INC-7: hotfix): {TAGGED} failed projects/{gate_project}/policies/prod"
+    )
+    assert answer["status"]["message"] == message, answer
+    passing = copy.deepcopy(pod)
+    passing["spec"]["containers"] = [{"name": "app", "image": GOOD}]
+    message = post(webhook, review(passing))["status"]["message"]
+    assert message == f"Pod prod/web: every image passed policy projects/{gate_project}/policies/prod", message
     # Every test of the module records in this project: read them all, not a first page.
     decisions = f"{webhook}/v1/projects/{gate_project}/decisions"
     recorded = requests.get(decisions, params={"pageSize": 1000}).json()["decisions"]
