@@ -19,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..auth.roles import POLICIES_EVALUATE
 from ..errors import ApiError, PermissionDenied
-from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response
+from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response, short_image
 from ..storage.engine import timed_out
 from .http import json_body, respond
 from .openapi import body_doc
@@ -155,10 +155,11 @@ def judge(review: Review, config, gate, deadline: float | None = None) -> Verdic
         if not decision["allowed"]:
             reasons = "; ".join(v["message"] for v in decision["violations"]) or decision["decision"]
             denials.append(f"{image}: {reasons}")
-        warnings += [f"{image}: {w['message']}" for w in decision["warnings"]]
+        shown = short_image(image)  # a warning may be cut at 256 characters: keep room for the reason
+        warnings += [f"{shown}: {w['message']}" for w in decision["warnings"]]
         if decision.get("breakglass"):
             broken.append(image)
-            warnings.append(f"{image}: admitted by breakglass ({review.breakglass})")
+            warnings.append(f"{shown}: admitted by breakglass ({review.breakglass})")
     if time.monotonic() > deadline:
         return _overrun(review, config, warnings)
     if denials:

@@ -236,6 +236,23 @@ def test_breakglass_annotation_admits_and_warns(webhook, gate_project):
     assert any(d.get("breakglass") == {"justification": "INC-7: hotfix"} for d in recorded)
 
 
+def test_a_warning_keeps_its_reason_and_stays_within_256_characters(webhook):
+    """Warnings were cut at 120 characters after a 90-character image: "admitted by breakglass (IN…"."""
+    image = f"docker.io/library/nginx@sha256:{DIGEST}"  # namespace hub denies docker.io/**
+    justification = "INC-7: CVE-2024-0001 is not reachable here; hotfix approved by the on-call lead " * 2
+    pod = with_images(POD, ["spec"], [image])
+    pod["metadata"]["annotations"] = {"grafeas-py.dev/breakglass": justification}
+    answer = post(webhook, review(pod, namespace="hub"))
+    assert answer["allowed"] is True, answer
+    shown = f"docker.io/library/nginx@sha256:{DIGEST[:12]}…"
+    assert answer["warnings"] == [f"{shown}: admitted by breakglass ({justification})"]
+    assert image in answer["status"]["message"]  # the message names the image in full
+    pod["metadata"]["annotations"] = {"grafeas-py.dev/breakglass": justification * 2}
+    [warning] = post(webhook, review(pod, namespace="hub"))["warnings"]
+    assert len(warning) == 256 and warning.startswith(f"{shown}: admitted by breakglass (INC-7: CVE-2024-0001")
+    assert warning.endswith("…")
+
+
 def test_exempt_namespaces_deletes_and_connects_are_allowed(webhook):
     assert post(webhook, review(with_images(POD, ["spec"], [TAGGED]), namespace="kube-system"))["allowed"] is True
     assert post(webhook, review(POD, operation="DELETE"))["allowed"] is True

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grafeas_py.errors import InvalidArgument
-from grafeas_py.gate.admission import BREAKGLASS_ANNOTATIONS, Review, images_of, parse_review
+from grafeas_py.gate.admission import BREAKGLASS_ANNOTATIONS, Review, images_of, parse_review, short_image
 
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "EphemeralContainers"]
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
@@ -120,3 +120,11 @@ def test_images_are_the_containers_then_the_image_volumes_without_repeats():
     }
     assert images_of("Pod", {"spec": spec}) == ["init", "app", "tools", "models:1"]
     assert images_of("Job", {"spec": {"template": {"spec": spec}}}) == ["init", "app", "tools", "models:1"]
+
+
+def test_a_warning_shows_a_digest_by_its_first_12_hex_digits():
+    digest = "0123456789ab" + "c" * 52
+    assert short_image(f"gcr.io/a/app@sha256:{digest}") == "gcr.io/a/app@sha256:0123456789ab…"
+    assert short_image(f"gcr.io/a/app:1.0@sha256:{digest}") == "gcr.io/a/app:1.0@sha256:0123456789ab…"
+    for image in ("gcr.io/a/app:1.0", "localhost:5000/app", "app@sha256:0123", "odd@"):
+        assert short_image(image) == image
