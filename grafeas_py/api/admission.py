@@ -2,7 +2,8 @@
 
 It fails closed: a missing configuration, an unknown policy, any error while judging an image and
 an overrun of the internal deadline all deny, with the reason in `status.message`. Only a request
-that is not an AdmissionReview at all gets a 400 (and the API server's failurePolicy then applies).
+that is not an AdmissionReview at all, or has no uid to echo, gets a 400 (and the API server's
+failurePolicy then applies).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ _judging = threading.BoundedSemaphore(MAX_JUDGING)
     requestBody=body_doc("AdmissionReviewRequest"),
     summary="AdmissionReview",
     description="Judges every image of the object against the policy its namespace maps to "
-    "(GRAFEAS_ADMISSION_CONFIG). Any error denies; only a body that is not an AdmissionReview is a 400.",
+    "(GRAFEAS_ADMISSION_CONFIG). Any error denies; only a body that is not an AdmissionReview, or has no "
+    "request.uid to echo, is a 400. The answer is in the request's apiVersion (v1 or v1beta1).",
 )
 @blp.response(200, "AdmissionReviewResponse")
 def admission_review():
@@ -48,7 +50,7 @@ def admission_review():
         or settled(review, ext.admission)
         or _judge_in_time(review, ext.admission, ext.gate, ext.db_timeout)
     )
-    return respond(response(review.uid, *verdict))
+    return respond(response(review.uid, *verdict, api_version=review.api_version))
 
 
 Verdict = tuple[bool, str, list[str]]  # (allowed, message, warnings)
@@ -69,6 +71,8 @@ def settled(review: Review, config) -> Verdict | None:
     """The verdict on a review that needs no policy evaluated, or None."""
     if config is None:
         return False, "grafeas-py has no admission configuration (GRAFEAS_ADMISSION_CONFIG); denied", []
+    if review.malformed is not None:  # not from an API server: no operation or namespace it names counts
+        return False, f"grafeas-py cannot judge {_what(review)}: {review.malformed}; denied", []
     if review.operation in NO_IMAGE_OPERATIONS:
         return True, f"{review.operation} admits no images", []
     if review.namespace and review.namespace in config.exempt_namespaces:
@@ -122,7 +126,7 @@ def _database_failed(review: Review, exc: Exception, db_timeout: float) -> Verdi
 
 
 def _what(review: Review) -> str:
-    return f"{review.kind} {review.namespace}/{review.name}".rstrip("/")
+    return f"{review.kind or 'the request'} {review.namespace}/{review.name}".rstrip("/")
 
 
 def _overrun(review: Review, config, warnings: list[str]) -> Verdict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from ..gate import schemas as policy
+from ..gate.admission import API_VERSIONS
 from ..gate.decision import ALLOW, ALLOW_WITH_WARNINGS, DENY
 from ..gate.model import MODES, RULE_NAMES
 from .openapi import TIMESTAMP, list_of, ref
@@ -148,9 +149,10 @@ def register_gate_components(api) -> None:
 
 
 def _register_admission_components(spec) -> None:
-    """The parts of Kubernetes' AdmissionReview (admission.k8s.io/v1) the webhook reads and writes, and the probes."""
+    """The parts of Kubernetes' AdmissionReview (admission.k8s.io/v1, v1beta1) the webhook reads and writes, and
+    the probes."""
     envelope = {
-        "apiVersion": {"type": "string", "enum": ["admission.k8s.io/v1"]},
+        "apiVersion": {"type": "string", "enum": list(API_VERSIONS)},
         "kind": {"type": "string", "enum": ["AdmissionReview"]},
     }
     obj = {

@@ -1,4 +1,5 @@
-"""Kubernetes admission (`admission.k8s.io/v1` AdmissionReview): which images a request admits, which
+"""Kubernetes admission (AdmissionReview `admission.k8s.io/v1`, or `v1beta1`, whose request and response
+have the same shape for what is read and written here): which images a request admits, which
 policy judges them, and the review to answer. Pure: the HTTP view evaluates and records.
 
 Images come from Pods (containers, initContainers, ephemeralContainers, and image volumes, whose
@@ -21,6 +22,9 @@ from ..wire.quoting import quoted
 from .artifacts import image_reference
 
 API_VERSION = "admission.k8s.io/v1"
+# v1beta1 too: a webhook registered with admissionReviewVersions [v1beta1] (as Kritis's is) would get
+# a 400 and fall to its failurePolicy, which under Ignore admits. The answer is in the request's version.
+API_VERSIONS = (API_VERSION, "admission.k8s.io/v1beta1")
 BREAKGLASS_ANNOTATIONS = (
     "grafeas-py.dev/breakglass",
     "image-policy.k8s.io/break-glass",
@@ -105,6 +109,9 @@ class Review:
     images: list[str]
     breakglass: str | None
     problem: str | None = None
+    # A part of the request that is not as the API server sends it: denied whatever the operation or namespace.
+    malformed: str | None = None
+    api_version: str = API_VERSION
 
 
 # Operations that start no container (a delete; CONNECT is exec, attach, port-forward).
@@ -114,24 +121,29 @@ _JUDGED_KINDS = frozenset({"Pod", "EphemeralContainers", "CronJob", *_TEMPLATE_K
 
 
 def parse_review(body) -> Review:
-    """The request of an AdmissionReview; anything else is a 400 (the API server then applies failurePolicy).
+    """The request of an AdmissionReview; one with no uid to echo is a 400 (the API server then applies
+    failurePolicy).
 
     A review that cannot be judged as it stands (an unknown operation or kind, an object without the
-    containers every Pod has) is read with a `problem`, which denies it: the webhook fails closed."""
+    containers every Pod has) is read with a `problem`, and one whose kind or object is not what the API
+    server sends with `malformed`; either denies it: the webhook fails closed."""
     if not isinstance(body, dict) or body.get("kind") != "AdmissionReview":
         raise InvalidArgument('expected an AdmissionReview: {"apiVersion": "admission.k8s.io/v1", "kind": ...}')
-    if body.get("apiVersion") != API_VERSION:
-        raise InvalidArgument(f"AdmissionReview apiVersion must be {API_VERSION}, got {body.get('apiVersion')!r}")
+    api_version = body.get("apiVersion")
+    if api_version not in API_VERSIONS:
+        expected = " or ".join(API_VERSIONS)
+        raise InvalidArgument(f"AdmissionReview apiVersion must be {expected}, got {api_version!r}")
     request = body.get("request")
     if not isinstance(request, dict) or not isinstance(request.get("uid"), str) or not request["uid"]:
         raise InvalidArgument("AdmissionReview.request.uid is required")
     kind = request.get("kind") or {}
     kind_name = kind.get("kind", "") if isinstance(kind, dict) else ""
-    if not isinstance(kind_name, str):
-        raise InvalidArgument("AdmissionReview.request.kind.kind must be a kind's name, e.g. Pod")
     obj = request.get("object")
-    if obj is not None and not isinstance(obj, dict):
-        raise InvalidArgument("AdmissionReview.request.object must be an object")
+    malformed = None
+    if not isinstance(kind_name, str):
+        malformed, kind_name = "AdmissionReview.request.kind.kind is not a kind's name, e.g. Pod", ""
+    elif obj is not None and not isinstance(obj, dict):
+        malformed, obj = "AdmissionReview.request.object is not an object", None
     operation = request.get("operation")
     operation = operation if isinstance(operation, str) else ""
     # The namespace the API server names, never one the object claims for itself.
@@ -162,6 +174,8 @@ def parse_review(body) -> Review:
         images=images,
         breakglass=_breakglass(kind_name, obj or {}),
         problem=problem,
+        malformed=malformed,
+        api_version=api_version,
     )
 
 
@@ -272,8 +286,8 @@ def short_image(image: str) -> str:
     return f"{name}@{algorithm}:{hex_digits[:DIGEST_SHOWN]}…"
 
 
-def response(uid: str, allowed: bool, message: str, warnings: list[str]) -> dict:
-    """An AdmissionReview answer: uid echoed, and on denial a 403 status Kubernetes shows to the user."""
+def response(uid: str, allowed: bool, message: str, warnings: list[str], api_version: str = API_VERSION) -> dict:
+    """An AdmissionReview answer in `api_version`: uid echoed, and on denial a 403 status Kubernetes shows."""
     body: dict = {"uid": uid, "allowed": allowed}
     if allowed:
         body["status"] = {"code": 200, "message": message}
@@ -281,4 +295,4 @@ def response(uid: str, allowed: bool, message: str, warnings: list[str]) -> dict
         body["status"] = {"code": 403, "reason": "Forbidden", "message": message}
     if warnings:
         body["warnings"] = [w if len(w) <= MAX_WARNING else w[: MAX_WARNING - 1] + "…" for w in warnings]
-    return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": body}
+    return {"apiVersion": api_version, "kind": "AdmissionReview", "response": body}

@@ -1,4 +1,4 @@
-"""The Kubernetes ValidatingAdmissionWebhook over HTTP: AdmissionReview v1 in and out, failing closed."""
+"""The Kubernetes ValidatingAdmissionWebhook over HTTP: AdmissionReview v1 (or v1beta1) in and out, failing closed."""
 
 import copy
 import threading
@@ -86,7 +86,7 @@ def post(base, body):
     assert r.status_code == 200, r.text
     check_response(r)
     answer = r.json()
-    assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview"
+    assert answer["apiVersion"] == body["apiVersion"] and answer["kind"] == "AdmissionReview"
     assert answer["response"]["uid"] == body["request"]["uid"]
     return answer["response"]
 
@@ -441,10 +441,9 @@ def test_namespace_no_is_judged_by_its_own_policy(database_url, tmp_path, gate_p
     "body, message",
     [
         ({"kind": "Pod"}, "expected an AdmissionReview"),
-        ({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {}}, "apiVersion"),
+        ({"apiVersion": "admission.k8s.io/v2", "kind": "AdmissionReview", "request": {}}, "apiVersion must be"),
         ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}, "uid is required"),
-        # found by schemathesis: was a 500
-        ({**review(POD), "request": {"uid": "1", "kind": {"kind": {}}}}, "request.kind.kind must be a kind's name"),
+        ({**review(POD), "request": {**review(POD)["request"], "uid": ""}}, "uid is required"),
         ([1, 2], "must be a JSON object"),
     ],
 )
@@ -452,6 +451,32 @@ def test_a_malformed_review_is_400(webhook, body, message):
     r = requests.post(f"{webhook}/v1/admission:review", json=body)
     assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
     check_response(r)
+
+
+def test_a_v1beta1_review_is_judged_and_answered_in_v1beta1(webhook):
+    """A webhook registered Kritis-style with admissionReviewVersions [v1beta1] got a 400, and its
+    failurePolicy then decided: under Ignore, the Pod was admitted unjudged."""
+    for images, allowed in (([GOOD], True), ([TAGGED], False)):
+        body = {**review(with_images(POD, ["spec"], images)), "apiVersion": "admission.k8s.io/v1beta1"}
+        assert post(webhook, body)["allowed"] is allowed  # post checks the answer is in v1beta1
+
+
+@pytest.mark.parametrize(
+    "changes, says",
+    [
+        # found by schemathesis: was a 500, then a 400, which failurePolicy Ignore admits
+        ({"kind": {"kind": {}}}, "AdmissionReview.request.kind.kind is not a kind's name"),
+        ({"object": ["not", "a", "pod"]}, "AdmissionReview.request.object is not an object"),
+        ({"object": "pod", "operation": "DELETE"}, "AdmissionReview.request.object is not an object"),
+        ({"kind": {"kind": 7}, "namespace": "kube-system"}, "AdmissionReview.request.kind.kind is not a kind's name"),
+    ],
+    ids=lambda v: None,
+)
+def test_a_review_with_a_uid_but_a_malformed_kind_or_object_is_denied(webhook, changes, says):
+    """With a uid to echo, the webhook answers itself, and denies, whatever the operation or namespace."""
+    answer = post(webhook, _request(review(POD), **changes))
+    assert answer["allowed"] is False and answer["status"]["code"] == 403, answer
+    assert says in answer["status"]["message"], answer["status"]["message"]
 
 
 @pytest.mark.parametrize(

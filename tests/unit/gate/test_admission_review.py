@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grafeas_py.errors import InvalidArgument
-from grafeas_py.gate.admission import BREAKGLASS_ANNOTATIONS, Review, images_of, parse_review, short_image
+from grafeas_py.gate.admission import API_VERSIONS, BREAKGLASS_ANNOTATIONS, Review, images_of, parse_review, short_image
 
 KINDS = ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "EphemeralContainers"]
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
@@ -87,7 +87,7 @@ request = st.fixed_dictionaries(
 )
 review = st.fixed_dictionaries(
     {
-        "apiVersion": maybe(st.just("admission.k8s.io/v1")),
+        "apiVersion": maybe(st.sampled_from(API_VERSIONS)),
         "kind": maybe(st.just("AdmissionReview")),
         "request": maybe(request),
     }
@@ -105,6 +105,7 @@ def test_any_body_is_read_or_refused_with_a_400(body):
     assert isinstance(parsed.uid, str) and parsed.uid
     assert all(isinstance(image, str) and image for image in parsed.images)
     assert parsed.breakglass is None or isinstance(parsed.breakglass, str)
+    assert parsed.api_version == body["apiVersion"] and isinstance(parsed.kind, str)
 
 
 def test_images_are_the_containers_then_the_image_volumes_without_repeats():
