@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from grafeas_py.errors import InvalidArgument
@@ -179,3 +181,21 @@ def test_runaway_module_is_stopped(monkeypatch):
     assert "took longer than 0.3 s and was stopped" in result.violations[0].message
     # The next evaluation gets a fresh worker.
     assert evaluate(parse_policy({"rego": CRITICAL_DENY}), URI, [], NOW).decision == "ALLOW"
+
+
+def test_a_stopped_worker_is_replaced_before_the_next_evaluation(monkeypatch):
+    """The next evaluation after a timeout waited for a new worker to start (about 1 s on a busy machine)
+    within its own deadline; the replacement now starts as soon as the old worker is killed."""
+    policy = parse_policy({"rego": CRITICAL_DENY})
+    monkeypatch.setattr(rego_module, "EVALUATION_TIMEOUT", 0.0)  # no answer comes in no time
+    assert "was stopped" in evaluate(policy, URI, [vulnerability()], NOW).violations[0].message
+    worker = rego_worker._worker()
+    deadline = time.monotonic() + rego_worker.START_TIMEOUT
+    while worker._process is None and time.monotonic() < deadline:  # started with no evaluation asking
+        time.sleep(0.01)
+    with worker._lock:  # once it is ready
+        replacement = worker._process
+        assert replacement is not None and replacement.poll() is None
+    monkeypatch.setattr(rego_module, "EVALUATION_TIMEOUT", 5.0)
+    assert evaluate(policy, URI, [], NOW).decision == "ALLOW"
+    assert worker._process is replacement
