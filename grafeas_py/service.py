@@ -9,6 +9,7 @@ exists. Storage records history and the audit trail with each change.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +23,7 @@ from .auth.context import current_principal
 from .errors import Aborted, AlreadyExists, ApiError, InvalidArgument, NotFound
 from .fieldmask import Path
 from .gate.artifacts import artifact_lookup, stored_artifact_key
+from .gate.withholding import withheld
 from .names import (
     NoteRef,
     check_id,
@@ -506,12 +508,19 @@ class Grafeas:
     def artifact_history(self, project_id: str, resource_uri: str, page: PageRequest) -> Page:
         """The artifact's occurrence revisions and gate decisions in one project, by time, under every
         spelling of its URI the gate reads as that artifact (`https://X` and `X`, a tag beside the digest,
-        `X:latest` for an untagged `X`: see `artifact_lookup`)."""
+        `X:latest` for an untagged `X`: see `artifact_lookup`). A decision shows what it read in another
+        project only to a caller who may list occurrences there (`gate.withholding`)."""
         if not resource_uri:
             raise InvalidArgument("resourceUri is required: the artifact whose history to list")
         self._require(roles.HISTORY_GET, project_id, project_name(project_id))
         uris, keys = artifact_lookup(resource_uri)
-        return self.storage.artifact_history(project_id, uris, keys, page)
+        found = self.storage.artifact_history(project_id, uris, keys, page)
+        readable = self.access.scope(roles.OCCURRENCES_LIST)
+        items = [
+            {**item, "decision": withheld(item["decision"], project_id, readable)} if "decision" in item else item
+            for item in found.items
+        ]
+        return dataclasses.replace(found, items=items)
 
 
 def _new_and_changed(

@@ -8,6 +8,7 @@ so the cache cannot go stale, and every instance may keep its own.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from .artifacts import artifact_lookup
 from .engine import evaluate, notes_needed
 from .model import Breakglass, Policy
 from .policy import load_policy_text, parse_policy
+from .withholding import withheld
 
 OUTPUT_ONLY = ("name", "revision", "createTime", "updateTime", "deleted")
 # An artifact with more occurrences than this is denied rather than judged on a part of them.
@@ -215,8 +217,15 @@ class Gate:
 
     def get_decision(self, project_id: str, decision_id: str) -> dict:
         self._require(roles.DECISIONS_GET, project_id, decision_name(project_id, decision_id))
-        return self.storage.get_decision(project_id, decision_id)
+        return self.as_readable(project_id, [self.storage.get_decision(project_id, decision_id)])[0]
 
     def list_decisions(self, project_id: str, page: PageRequest, filter_=None) -> Page:
         self._require(roles.DECISIONS_LIST, project_id)
-        return self.storage.list_decisions(project_id, page, filter_)
+        found = self.storage.list_decisions(project_id, page, filter_)
+        return dataclasses.replace(found, items=self.as_readable(project_id, found.items))
+
+    def as_readable(self, project_id: str, records: list[dict]) -> list[dict]:
+        """Decisions of the project as the caller may see them: what they read in another project whose
+        occurrences the caller may not list is withheld (see `withholding`)."""
+        readable = self.access.scope(roles.OCCURRENCES_LIST)
+        return [withheld(record, project_id, readable) for record in records]

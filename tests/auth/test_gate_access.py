@@ -146,6 +146,43 @@ def test_an_evaluator_must_be_able_to_list_the_other_projects_a_policy_reads(sec
     assert reader.post(path, json={"resourceUri": IMAGE}).json()["decision"] == "ALLOW"
 
 
+def test_a_stored_decision_withholds_what_it_read_in_a_project_the_reader_may_not_list(secure, project):
+    """The same answer the evaluation refused such a caller, read back by name, in the list and in the
+    artifact's timeline: the findings resting on the other project's occurrences are withheld."""
+    tenant = f"reads-{uuid.uuid4().hex[:8]}"
+    admin = secure.admin
+    cve = f"projects/{tenant}/notes/CVE-1"
+    note = admin.post(f"/v1/projects/{tenant}/notes", params={"noteId": "CVE-1"}, json=NOTE_BODIES["VULNERABILITY"])
+    assert note.ok, note.text
+    finding = admin.post(f"/v1/projects/{tenant}/occurrences", json=occurrence_body("VULNERABILITY", cve, IMAGE))
+    assert finding.ok, finding.text
+    body = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "LOW"}}, "occurrenceProjects": [tenant]}
+    assert admin.post(f"/v1/projects/{project}/policies", params={"policyId": "wide"}, json=body).ok
+    full = admin.post(f"/v1/projects/{project}/policies/wide:evaluate", json={"resourceUri": IMAGE}).json()
+    assert full["decision"] == "DENY" and full["usedOccurrences"] == [finding.json()["name"]], full
+    [violation] = full["violations"]
+    assert "CVE-1" in violation["message"]
+
+    auditor, _ = caller(secure, project, "auditor")
+    shown = auditor.get(f"/v1/{full['name']}").json()
+    assert (shown["decision"], shown["usedOccurrences"]) == ("DENY", [])
+    assert shown["violations"] == [
+        {
+            **violation,
+            "message": f"withheld: this finding rests on occurrences in projects/{tenant}, which the caller may "
+            "not list",
+            "evidence": [],
+        }
+    ]
+    [listed] = auditor.get(f"/v1/projects/{project}/decisions").json()["decisions"]
+    assert listed == shown
+    timeline = auditor.get(f"/v1/projects/{project}/artifacts:history", params={"resourceUri": IMAGE}).json()
+    assert [event["decision"] for event in timeline["events"]] == [shown]
+
+    reader, _ = caller(secure, project, "auditor", on={tenant: ("occurrencesViewer",)})
+    assert reader.get(f"/v1/{full['name']}").json() == full
+
+
 def test_a_vex_document_is_copied_onto_findings_only_by_who_may_update_them(secure, project):
     """Ingesting VEX updates the findings it assesses: it needs what an UpdateOccurrence of them needs,
     notes.attachOccurrence on their notes' project, or nothing is written, not even its notes."""
