@@ -15,7 +15,14 @@ from .admin import Admin
 from .api import admin, admission, auth, errors, gate_routes, health, ingest_routes, projects
 from .api.grafeas_routes import make_blueprint
 from .api.health import Readiness
-from .api.http import RawPathMiddleware, SegmentConverter, drain_unread_body, refuse_encoded_body, refuse_nul_in_path
+from .api.http import (
+    RawPathMiddleware,
+    SegmentConverter,
+    drain_unread_body,
+    refuse_encoded_body,
+    refuse_nul_in_path,
+    refuse_undecodable_url,
+)
 from .api.openapi import register_components
 from .api.openapi_gate import register_gate_components
 from .api.paging import PageTokens
@@ -136,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _serve_swagger_ui(app)
     errors.register(app)
     app.before_request(refuse_encoded_body)
+    app.before_request(refuse_undecodable_url)
     app.before_request(refuse_nul_in_path)
     app.after_request(drain_unread_body)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
 import orjson
 from flask import Response, current_app, request
@@ -80,6 +80,20 @@ def refuse_encoded_body() -> None:
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed")
+
+
+def refuse_undecodable_url() -> None:
+    """A 400 for a path or query whose percent-encoded bytes are not UTF-8 (a before_request hook): the
+    path's were read as U+FFFD, so `%FE` and `%FF` named one project, and the query's were kept as
+    written, so an id made from `noteId=a%FFb` could not be named again."""
+    for part, raw in (("path", request.environ.get("PATH_INFO", "")), ("query", request.query_string)):
+        encoded = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw  # WSGI's str holds bytes
+        try:
+            unquote_to_bytes(encoded).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidArgument(
+                f"the request {part} is not UTF-8 once percent-decoded (byte {exc.start}); percent-encode ids as UTF-8"
+            ) from None
 
 
 def refuse_nul_in_path() -> None:

@@ -25,6 +25,29 @@ def test_unknown_route_is_404(http):
     assert_error(http.get("/v1/projects/p/widgets"), 404, "NOT_FOUND")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "part"),
+    [
+        ("POST", "/v1/projects/%FF/notes?noteId=n", "path"),  # read as U+FFFD, %FE and %FF named one project
+        ("GET", "/v1/projects/{project}/notes/a%FFb", "path"),
+        ("POST", "/v1/projects/{project}/notes?noteId=a%FFb", "query"),  # kept as written: never named again
+        ("GET", "/v1/projects/{project}/notes?filter=%C3%28", "query"),
+    ],
+)
+def test_percent_encoded_bytes_that_are_not_utf8_are_400(http, project, method, path, part):
+    r = http.request(method, path.format(project=project), json=NOTE_BODIES["VULNERABILITY"])
+    assert r.status_code == 400, r.text
+    assert f"the request {part} is not UTF-8 once percent-decoded" in r.json()["error"]["message"]
+    assert http.get(f"/v1/projects/{project}/notes").json() == {}  # nothing was written
+
+
+def test_percent_encoded_utf8_ids_are_fine(http, project):
+    r = http.post(f"/v1/projects/{project}/notes?noteId=caf%C3%A9%20%25FF", json=NOTE_BODIES["VULNERABILITY"])
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == f"projects/{project}/notes/café %FF"
+    assert http.get(f"/v1/projects/{project}/notes/caf%C3%A9%20%25FF").json() == r.json()
+
+
 def test_wrong_method_is_405(http):
     r = http.put("/v1/projects/p/notes/n")
     assert_error(r, 405, "UNIMPLEMENTED", "method PUT is not allowed")
