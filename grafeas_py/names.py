@@ -72,6 +72,17 @@ def decision_name(project: str, decision_id: str) -> str:
 MAX_ID_LENGTH = 255
 
 
+# What bindings and the audit trail name every project by (`projects/*`); no project may be named so.
+ALL_PROJECTS = "*"
+
+
+def check_new_project(project_id: str) -> str:
+    """A project id a new project, note, occurrence or policy may be made in: any but `*`."""
+    if project_id == ALL_PROJECTS:  # its audit entries would read as about every project
+        raise InvalidArgument("a project may not be named '*', which stands for every project in bindings")
+    return project_id
+
+
 def check_id(what: str, value: str) -> str:
     """An id is one path segment that a URL can address: 1 to 255 characters, no '/', not '.' or
     '..'. The same rule wherever an id arrives, so nothing is stored that cannot be named again."""

@@ -18,7 +18,6 @@ from typing import NamedTuple
 from . import fieldmask
 from .auth import roles
 from .auth.access import Access
-from .auth.authz import ALL_PROJECTS
 from .auth.context import current_principal
 from .errors import Aborted, AlreadyExists, ApiError, InvalidArgument, NotFound
 from .fieldmask import Path
@@ -27,6 +26,7 @@ from .gate.withholding import withheld
 from .names import (
     NoteRef,
     check_id,
+    check_new_project,
     keyed_id,
     new_id,
     note_name,
@@ -104,9 +104,7 @@ class Grafeas:
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidArgument('project.name is required, in the form "projects/[PROJECT_ID]"')
-        project_id = parse_project_name(name)
-        if project_id == ALL_PROJECTS:  # its audit resource would read as bindings on every project
-            raise InvalidArgument("a project may not be named '*', which stands for every project in bindings")
+        project_id = check_new_project(parse_project_name(name))
         self._require(roles.PROJECTS_CREATE, project_id)
         return self.storage.create_project(project_id, _now())
 
@@ -150,6 +148,7 @@ class Grafeas:
 
     @staticmethod
     def _new_note(project_id: str, note_id: str, body: dict, now: str) -> dict:
+        check_new_project(project_id)
         body = _strip_output_only(body)
         problems = validate_note(body)
         if problems:
@@ -409,6 +408,7 @@ class Grafeas:
 
     @staticmethod
     def _new_occurrence(project_id: str, body: dict, now: str, occurrence_id: str | None = None) -> NewOccurrence:
+        check_new_project(project_id)
         body = _strip_output_only(body)
         problems = validate_occurrence(body)
         if problems:

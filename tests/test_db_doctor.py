@@ -192,8 +192,9 @@ def _old_rows() -> list[tuple[str, dict]]:
         *_policy("again", "prod"),
         *_deleted_project("again", T0 - 10, T0 + 10),
         ("INSERT INTO projects (project_id, create_time, revision) VALUES ('again', :t, 3)", {"t": T0 + 20}),
-        # 4. a project named '*'
+        # 4. a project named '*', and a note written to it before writes refused it
         (project_row, {"p": "*", "t": T0}),
+        (note_row, {"p": "*", "i": "n", "t": T0, "d": json.dumps({"name": "projects/*/notes/n", **note})}),
         # 5. a free-form field 40 levels deep, a document whose list pages fail (253 levels) and one only
         # an artifact timeline fails on (251); a decision and an older revision as deep
         _occurrence("deep", "occ-40", nested(40)),
@@ -229,6 +230,7 @@ def _expected() -> list[tuple[str, str]]:
         ("unloadable-binding", f"binding of occurrencesViewer on {LONG[:60]}... (300 characters) to token:ci"),
         ("policy-outlived-project", "projects/gone/policies/prod"),
         ("policy-outlived-project", "projects/again/policies/prod"),
+        ("project-named-star", "projects/*"),
         ("project-named-star", "projects/*"),
         ("nested-past-limit", "projects/deep/occurrences/occ-40"),
         ("document-too-deep", "projects/deep/occurrences/occ-253"),

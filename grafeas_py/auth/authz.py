@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import InvalidArgument, PermissionDenied
-from ..names import NoteRef, check_id, project_name
+from ..names import ALL_PROJECTS, NoteRef, check_id, project_name
 from .principal import ANONYMOUS, GROUP_PREFIX, Principal
 from .roles import (
     NOTES_ATTACH_OCCURRENCE,
@@ -33,7 +33,6 @@ from .roles import (
     check_permission_name,
 )
 
-ALL_PROJECTS = "*"
 _NOTHING: frozenset[str] = frozenset()
 _OCCURRENCE_WRITES = (OCCURRENCES_CREATE, OCCURRENCES_UPDATE, OCCURRENCES_DELETE)
 # A batch may name up to 1000 notes; the denial names this many and counts the rest.

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from ..auth import roles
 from ..auth.access import Access
 from ..errors import FailedPrecondition, InvalidArgument
-from ..names import decision_name, new_id, parse_note_name, policy_name
+from ..names import check_new_project, decision_name, new_id, parse_note_name, policy_name
 from ..storage import Page, PageRequest
 from ..validation import MAX_RESOURCE_URI_LENGTH, ODD_RESOURCE_URI, odd_resource_uri
 from ..wire.timestamps import from_datetime
@@ -82,6 +82,7 @@ class Gate:
 
     def create_policy(self, project_id: str, policy_id: str, body: dict) -> dict:
         self._require(roles.POLICIES_CREATE, project_id)
+        check_new_project(project_id)
         document = _document(body)
         parse_policy(document)  # 400 naming every offending field
         self._require_readable(project_id, self.occurrence_projects(document))

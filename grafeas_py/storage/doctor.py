@@ -303,8 +303,24 @@ def _policies_of_deleted_projects(conn) -> Iterator[Finding]:
 
 
 def _projects_named_star(conn) -> Iterator[Finding]:
-    """CreateProject refuses '*' now: its name, projects/*, is what the audit trail and bindings use for
-    every project."""
+    """CreateProject refuses '*' now, and so does every write that would make one (projects need not be
+    created before use): its name, projects/*, is what the audit trail and bindings use for every project."""
+    for table, what in ((notes, "notes"), (occurrences, "occurrences"), (policies, "policies")):
+        count, first = conn.execute(
+            select(func.count(), func.min(table.c.pk)).where(table.c.project_id == ALL_PROJECTS)
+        ).one()
+        if count:
+            yield Finding(
+                check="project-named-star",
+                resource=project_name(ALL_PROJECTS),
+                problem=(
+                    f"{count} {what} are stored in a project named '*', which no write may make now: their audit"
+                    " entries name projects/*/..., which reads as every project"
+                ),
+                remedy=f"create them again in a project with another id, then delete them from projects/%2A/{what}",
+                table=table.name,
+                pk=first,
+            )
     for row in conn.execute(select(projects.c.pk).where(projects.c.project_id == ALL_PROJECTS)):
         yield Finding(
             check="project-named-star",

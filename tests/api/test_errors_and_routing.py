@@ -196,10 +196,26 @@ class TestRawPath:
         r = http.post(f"/v1/projects/{longest}/notes", params={"noteId": "n" * 255}, json=NOTE_BODIES["BUILD"])
         assert r.status_code == 200, r.text
 
-    def test_no_project_is_named_star(self, http):
+    def test_no_project_is_named_star(self, http, project):
         # A project named * would share its audit resource, projects/*, with bindings on every project.
         r = http.post("/v1/projects", json={"name": "projects/*"})
         assert_error(r, 400, "INVALID_ARGUMENT", "may not be named '*'")
+        # Nor made one by writing to it, as projects need not be created before use.
+        note = f"projects/{project}/notes/n"
+        assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "n"}, json=NOTE_BODIES["BUILD"]).ok
+        occurrence = {"resourceUri": "https://gcr.io/a/b", "noteName": note, **OCCURRENCE_DETAILS["BUILD"]}
+        for path, params, body in [
+            ("/v1/projects/%2A/notes", {"noteId": "n"}, NOTE_BODIES["BUILD"]),
+            ("/v1/projects/%2A/notes:batchCreate", {}, {"notes": {"n": NOTE_BODIES["BUILD"]}}),
+            ("/v1/projects/%2A/occurrences", {}, occurrence),
+            ("/v1/projects/%2A/occurrences:batchCreate", {}, {"occurrences": [occurrence]}),
+            ("/v1/projects/%2A/locations/global/occurrences", {}, occurrence),
+            ("/v1/projects/%2A/policies", {"policyId": "p"}, {"rules": {}}),
+        ]:
+            r = http.post(path, params=params, json=body)
+            assert_error(r, 400, "INVALID_ARGUMENT", "may not be named '*'")
+        assert http.get("/v1/projects/%2A/notes").json() == {}
+        assert http.get("/v1/projects/%2A/occurrences").json() == {}
 
     def test_plus_in_a_path_is_a_plus(self, http, project):
         r = http.post(f"/v1/projects/{project}/notes", params={"noteId": "c++"}, json=NOTE_BODIES["BUILD"])
