@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ..auth.sealer import AuditSealer
 from ..db import schema_problem
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from ..filtering import parse as parse_filter
 from ..names import NoteRef, note_name, occurrence_name, project_name
 from ..wire.timestamps import to_micros
 from .base import NewOccurrence, OccurrenceUpdate, Page, PageRequest, Storage, page_of
@@ -836,10 +837,18 @@ def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None, proje
     return within_bytes(paged.limit(page.size + 1), occurrences, page.max_bytes)
 
 
+# Container Analysis computes an occurrence's fixAvailable ("at least one of the affected packages has a
+# fix available"), which the proto marks output only: a client following it leaves it out, and the
+# package issues say instead, by a fixed version other than MAXIMUM (none yet) or their own fixAvailable.
+_FIX_IN_AN_ISSUE = parse_filter(
+    "vulnerability.packageIssue.fixAvailable = true OR vulnerability.packageIssue.fixedVersion.kind < MAXIMUM"
+)
+
+
 def vulnerability_summary_query(project_id: str, filter_=None):
     """GetVulnerabilityOccurrencesSummary: (resource URI, severity, total, fixable) per resource and
     severity, the occurrence's effective severity, else its own severity, else its note's (the note
-    provider's, which Container Analysis copies into the occurrence)."""
+    provider's, which Container Analysis copies into the occurrence); fixable as `_FIX_IN_AN_ISSUE` says."""
     vulnerability = occurrences.c.data["vulnerability"]
     effective, severity = vulnerability["effectiveSeverity"].as_string(), vulnerability["severity"].as_string()
     # A correlated lookup through the notes' unique key: COALESCE evaluates it only for the
@@ -850,7 +859,11 @@ def vulnerability_summary_query(project_id: str, filter_=None):
         .scalar_subquery()
     )
     severity = func.coalesce(effective, severity, of_note, "SEVERITY_UNSPECIFIED").label("severity")
-    fixable = func.sum(case((vulnerability["fixAvailable"].as_boolean() == true(), 1), else_=0))
+    flagged = vulnerability["fixAvailable"].as_boolean() == true()
+    # CASE tries the package issues only where the occurrence's own flag is not set. Where none is, a whole
+    # project's summary takes up to twice as long (30,000 occurrences: 119 to 225 ms on PostgreSQL, 351
+    # to 509 ms on SQLite); one artifact's, a hundred occurrences, stays well under a millisecond more.
+    fixable = func.sum(case((flagged, 1), (compile_filter(_FIX_IN_AN_ISSUE, occurrences), 1), else_=0))
     return (
         select(occurrences.c.resource_uri, severity, func.count(), fixable)
         .where(
