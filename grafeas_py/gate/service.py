@@ -13,6 +13,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 
+from .. import fieldmask
 from ..auth import roles
 from ..auth.access import Access
 from ..errors import FailedPrecondition, InvalidArgument
@@ -111,8 +112,8 @@ class Gate:
             "updateTime": from_datetime(self._clock()),
             **document,
         }
-        before, after = _strip(current), _strip(resource)
-        changed = [key for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+        # Dotted paths (`rules.scan.maxAge`), as the history of notes and occurrences records them.
+        changed = fieldmask.changed_paths(_strip(current), _strip(resource))
         if not changed:
             return current  # the same document again: no new revision for decisions to cite
         return self.storage.update_policy(project_id, policy_id, resource, revision, changed)

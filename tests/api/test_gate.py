@@ -83,7 +83,8 @@ def test_policy_lifecycle_keeps_every_revision(http, project, policies):
     assert [(r["revision"], r["action"]) for r in revisions] == [(1, "CREATE"), (2, "UPDATE"), (3, "DELETE")]
     assert all(r["name"] == created["name"] and r["principal"] == "anonymous" for r in revisions)
     assert revisions[0]["policy"] == created and "changedFields" not in revisions[0]
-    assert revisions[1]["changedFields"] == ["description", "rules"] and revisions[1]["policy"] == updated
+    changed_fields = ["description", "rules.vulnerabilities.maximumFixableSeverity"]  # as notes' history names them
+    assert revisions[1]["changedFields"] == changed_fields and revisions[1]["policy"] == updated
     assert "policy" not in revisions[2]  # a tombstone
     assert http.get(f"{policies}/prod/revisions/1").json() == created
 
