@@ -442,6 +442,58 @@ def test_keys_an_earlier_rule_kept_are_computed_again(tmp_path, worker_id, befor
         app.extensions["grafeas"].storage.dispose()
 
 
+def test_policy_updates_made_before_0006_read_as_updates(tmp_path, worker_id):
+    """0006 left their changed fields empty, which reads as a CREATE: an updated policy showed two."""
+    url = _fresh_url(tmp_path, worker_id)
+    db.upgrade(url, "0005")
+    name = "projects/old/policies/prod"
+
+    def document(revision: int, severity: str, **more) -> dict:
+        rules = {"vulnerabilities": {"maximumFixableSeverity": severity}}
+        return {"name": name, "revision": revision, "createTime": "2026-11-02T10:00:00Z", "rules": rules, **more}
+
+    revisions = [  # created, updated, deleted, created again, updated again
+        (1, False, document(1, "HIGH")),
+        (2, False, document(2, "MEDIUM")),
+        (3, True, {"name": name}),
+        (4, False, document(4, "LOW")),
+        (5, False, document(5, "LOW", description="stricter")),
+    ]
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for revision, deleted, data in revisions:
+            conn.execute(
+                text(
+                    "INSERT INTO policy_revisions (project_id, policy_id, revision, create_time, deleted, data)"
+                    " VALUES ('old', 'prod', :revision, :time, :deleted, :data)"
+                ),
+                {"revision": revision, "time": revision, "deleted": deleted, "data": json.dumps(data)},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO policies (project_id, policy_id, revision, create_time, update_time, data)"
+                " VALUES ('old', 'prod', 5, 4, 5, :data)"
+            ),
+            {"data": json.dumps(revisions[-1][2])},
+        )
+    engine.dispose()
+    db.upgrade(url)
+    db.check(url)
+    app = create_app(Settings(database_url=url))
+    try:
+        with serve(app) as base, Http(base) as http:
+            listed = http.get("/v1/projects/old/policies/prod/revisions").json()["revisions"]
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+    assert [(r["revision"], r["action"], r.get("changedFields")) for r in listed] == [
+        (1, "CREATE", None),
+        (2, "UPDATE", ["rules.vulnerabilities.maximumFixableSeverity"]),
+        (3, "DELETE", None),
+        (4, "CREATE", None),
+        (5, "UPDATE", ["description"]),
+    ]
+
+
 def test_the_index_an_early_0010_made_is_dropped(tmp_path, worker_id):
     """0010 was edited after a first version made ix_occurrences_timeline; databases migrated by that
     version kept it, which `db check` named as drift after any later upgrade."""
