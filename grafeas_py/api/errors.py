@@ -126,7 +126,9 @@ def _schema_error(exc: Exception, mismatch: str):
     rid = request_id()
     failed = (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0]  # PostgreSQL adds the statement
     log.error("%s; handling %s %s (request id %s): %s", mismatch, request.method, request.path, rid, failed)
-    return _error_with_request_id(503, f"{mismatch} (request id {rid})", rid)
+    # A failed statement rolls its transaction back: a write says so, as one refused at its commit does.
+    written = "" if request.method in ("GET", "HEAD", "OPTIONS") else "; nothing was written"
+    return _error_with_request_id(503, f"{mismatch}{written} (request id {rid})", rid)
 
 
 def _internal_error(exc: Exception):
