@@ -839,9 +839,12 @@ def note_occurrences_query(note: NoteRef, page: PageRequest, filter_=None, proje
 
 # Container Analysis computes an occurrence's fixAvailable ("at least one of the affected packages has a
 # fix available"), which the proto marks output only: a client following it leaves it out, and the
-# package issues say instead, by a fixed version other than MAXIMUM (none yet) or their own fixAvailable.
+# package issues say instead, by a fixed version of kind NORMAL or MINIMUM (MAXIMUM: none yet; one that
+# stored none, from before validation asked for it, offers none) or their own fixAvailable.
 _FIX_IN_AN_ISSUE = parse_filter(
-    "vulnerability.packageIssue.fixAvailable = true OR vulnerability.packageIssue.fixedVersion.kind < MAXIMUM"
+    "vulnerability.packageIssue.fixAvailable = true"
+    " OR vulnerability.packageIssue.fixedVersion.kind = NORMAL"
+    " OR vulnerability.packageIssue.fixedVersion.kind = MINIMUM"
 )
 
 
