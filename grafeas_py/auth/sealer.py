@@ -33,13 +33,15 @@ class AuditSealer:
         failing = False
         while not self._stopped.wait(self._interval):
             try:
-                self._seal()
+                sealed = self._seal()
             except Exception as exc:  # the database may be away or not migrated yet: the next round retries
                 if not failing:  # once per outage, not once a second; the driver's message, without the SQL
                     reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
                     log.warning("sealing the audit trail failed, retrying every %ss: %s", self._interval, reason)
                 failing = True
             else:
-                if failing:
+                # Only sealing proves it: with nothing pending (another instance sealed it all) the chain's
+                # head is not even read, so a process whose GRAFEAS_AUDIT_KEY is wrong would seem to recover.
+                if failing and sealed:
                     log.warning("sealing the audit trail works again")
-                failing = False
+                    failing = False
