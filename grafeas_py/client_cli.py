@@ -33,6 +33,10 @@ from .config import masked_url
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 BATCH = 1000
+# Bytes of JSON per ingest batch: half the server's default body limit (GRAFEAS_MAX_BODY_BYTES, 32 MiB),
+# for what the request adds around them. A report of large findings (long descriptions, big DSSE
+# envelopes) went in batches of 1000 that the server refused as too large, every time it was sent.
+BATCH_BYTES = 16 * 1024 * 1024
 ABORTED_ATTEMPTS = 5  # sends of one ingest batch the server answers ABORTED before the job gives up
 INGEST_COUNTS = ("created", "updated", "unchanged", "notesCreated")  # what an ingest batch's answer counts
 
@@ -175,7 +179,7 @@ def _run(action):
     try:
         return action()
     except ClientError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {printable(exc.message)}", err=True)
         sys.exit(exc.exit_code)
 
 
@@ -599,7 +603,7 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
             suite=suite,
         )
     except ApiError as exc:
-        click.echo(f"error: {path}: {exc.message}", err=True)
+        click.echo(f"error: {printable(path)}: {printable(exc.message)}", err=True)
         sys.exit(EXIT_REFUSED)
     client = Client(url, token)
     totals = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "notesCreated": 0}
@@ -614,9 +618,11 @@ def ingest(format_, path, project, resource, note_project, suite, url, token):
                 # The rest is not sent: the plan ends with the scan's DISCOVERY, and a scan recorded as done
                 # with some of its findings refused would let the gate allow what they would have denied.
                 unsent = len(plan.occurrences) - sent - len(items)
-                rest = f"; the other {unsent} were not sent, run the command again to send them" if unsent else ""
+                # Running it again helps when the server could not be reached, not when it refused the batch.
+                again = ", run the command again to send them" if exc.exit_code == EXIT_UNAVAILABLE else ""
+                rest = f"; the other {unsent} were not sent{again}" if unsent else ""
                 batch = f"{len(items)} occurrences" if items else f"{len(notes)} notes"
-                click.echo(f"\nerror: a batch of {batch} failed: {exc.message}{rest}", err=True)
+                click.echo(f"\nerror: a batch of {batch} failed: {printable(exc.message)}{rest}", err=True)
                 totals["failed"] += len(plan.occurrences) - sent
                 exit_code = exc.exit_code
                 break
@@ -659,17 +665,44 @@ def _planned(item) -> dict:
 
 
 def _plan_batches(plan):
-    """(notes, occurrences) batches of at most 1000 each; each batch brings the notes it uses."""
+    """(notes, occurrences) batches of at most 1000 each and about BATCH_BYTES of JSON; each batch brings the
+    notes it uses."""
     from .ingest.vex import in_batch_order
 
     used = {item.body["noteName"] for item in plan.occurrences}
     spare = [name for name in in_batch_order(plan.notes) if name not in used]  # e.g. VEX assessments
-    for start in range(0, len(spare), BATCH):
-        yield {name: plan.notes[name] for name in spare[start : start + BATCH]}, []
-    for start in range(0, len(plan.occurrences), BATCH):
-        items = plan.occurrences[start : start + BATCH]
+
+    def note_size(name: str) -> int:
+        return _json_size({name: plan.notes[name]}) if name in plan.notes else 0
+
+    for names in _bounded(spare, note_size):
+        yield {name: plan.notes[name] for name in names}, []
+
+    def size(item) -> int:  # as sent, with its note, which the batch may have to bring too
+        return _json_size(_planned(item)) + note_size(item.body["noteName"])
+
+    for items in _bounded(plan.occurrences, size):
         names = dict.fromkeys(item.body["noteName"] for item in items)
         yield {name: plan.notes[name] for name in names if name in plan.notes}, items
+
+
+def _bounded(values: list, size) -> Iterator[list]:
+    """`values` in order, in runs of at most BATCH whose `size`s add up to at most BATCH_BYTES (a value larger
+    than that alone goes alone, for the server to refuse by name)."""
+    run, total = [], 0
+    for value in values:
+        weight = size(value)
+        if run and (len(run) == BATCH or total + weight > BATCH_BYTES):
+            yield run
+            run, total = [], 0
+        run.append(value)
+        total += weight
+    if run:
+        yield run
+
+
+def _json_size(value) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode())
 
 
 # ---- the deploy gate -----------------------------------------------------------------------
@@ -706,7 +739,7 @@ def gate_check(url, token, timeout, project, policy, resource, breakglass, outpu
             "POST", f"/v1/projects/{_quote(project)}/policies/{_quote(policy)}:evaluate", json=body, retry=False
         )
     except ClientError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {printable(exc.message)}", err=True)
         sys.exit(2)
     verdict = _verdict(decision)
     if verdict is None:
@@ -717,16 +750,24 @@ def gate_check(url, token, timeout, project, policy, resource, breakglass, outpu
             err=True,
         )
         sys.exit(2)
-    if output != "table":
-        _emit(decision, output)
-    else:
-        click.echo(
-            f"{decision['decision']}: {resource} under {decision.get('policy')} rev {decision.get('policyRevision')}"
-        )
-        for item in _findings(decision, "violations"):
-            click.echo(f"  {item.get('mode', ''):7} {item.get('code')}: {item.get('message')}")
-        for item in _findings(decision, "warnings"):
-            click.echo(f"  warning {item.get('code')}: {item.get('message')}")
+    try:
+        if output != "table":
+            _emit(decision, output)
+        else:
+            # Escaped: a message quotes what reports said (a package's name), which must not fake a line of
+            # the CI log ("ALLOW: ...") or a CI runner's workflow command.
+            policy_rev = f"{_cell(decision.get('policy'))} rev {_cell(decision.get('policyRevision'))}"
+            click.echo(f"{decision['decision']}: {printable(resource)} under {policy_rev}")
+            for item in _findings(decision, "violations"):
+                click.echo(f"  {_cell(item.get('mode', '')):7} {_cell(item.get('code'))}: {_cell(item.get('message'))}")
+            for item in _findings(decision, "warnings"):
+                click.echo(f"  warning {_cell(item.get('code'))}: {_cell(item.get('message'))}")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: 141, as a shell reports it
+    except OSError as exc:  # a full disk, say: never exit 0 (or 1, a denial) on a decision no one could read
+        click.echo(f"error: could not write the decision: {exc}", err=True)
+        sys.exit(2)
     sys.exit(0 if verdict else 1)
 
 

@@ -323,6 +323,7 @@ def test_ingest_stops_at_a_refused_batch_so_no_scan_is_recorded_without_its_find
         "a batch of 1000 occurrences failed: 400 invalid_argument by the test; the other 501 were not sent"
         in run.output
     )
+    assert "run the command again" not in run.output  # refused, it would be refused again
     assert "0 created, 0 updated, 0 unchanged, 1501 failed" in run.output
     assert len(batches) == 1 and http.get(f"/v1/projects/{project}/occurrences").json() == {}
     # The second run sends it all, the scan's DISCOVERY last.
@@ -333,6 +334,25 @@ def test_ingest_stops_at_a_refused_batch_so_no_scan_is_recorded_without_its_find
         )
     assert again.exit_code == 0 and "1501 created" in again.output, again.output
     assert [len(b["occurrences"]) for b in batches] == [1000, 501]
+    assert "discovery" in batches[-1]["occurrences"][-1]["occurrence"]
+
+
+def test_ingest_bounds_each_batch_by_bytes_too(base_url, http, project, tmp_path, monkeypatch):
+    """1000 large findings made a batch the server refused as too large, as often as it was sent."""
+    from grafeas_py import client_cli
+    from tests.fixtures.generate_trivy_report import write_report
+
+    monkeypatch.setattr(client_cli, "BATCH_BYTES", 300_000)
+    report = write_report(tmp_path / "trivy.json", 1500)
+    proxy, batches = _forwarding(base_url, lambda n: None)
+    with proxy as url:
+        run = CliRunner().invoke(
+            main, ["ingest", "trivy", str(report), "--project", project, "--resource", IMAGE, "--url", url]
+        )
+    assert run.exit_code == 0 and "1501 created" in run.output, run.output
+    sizes = [len(json.dumps(batch, ensure_ascii=False).encode()) for batch in batches]
+    assert len(batches) > 2 and max(sizes) <= 300_000 + 1000, sizes  # 1000: the request's own wrapping
+    assert sum(len(batch["occurrences"]) for batch in batches) == 1501
     assert "discovery" in batches[-1]["occurrences"][-1]["occurrence"]
 
 
@@ -500,6 +520,51 @@ def test_gate_check_fails_closed_on_an_answer_that_is_not_a_decision(project, an
     for run in runs:
         assert run.returncode == 2 and run.stdout == "", (run.stdout, run.stderr)
         assert run.stderr.startswith("error: the server's answer is not a decision"), run.stderr
+
+
+def test_gate_check_escapes_what_reports_said_so_no_line_of_the_log_is_faked(project):
+    """A finding quotes a package's name as a scanner reported it; printed raw, a name holding a newline
+    wrote its own "ALLOW: ..." line (or a CI runner's ::workflow command) into the log."""
+    evil = "evil\nALLOW: all good\x1b[2K\r"
+    violation = {"rule": "vulnerabilities", "mode": "enforce", "code": "SEVERITY_EXCEEDED", "evidence": []}
+    answer = {
+        "allowed": False,
+        "decision": "DENY",
+        "policy": "projects/p/policies/qa\n::error::x",
+        "policyRevision": 1,
+        "violations": [{**violation, "message": f"found CVE-1 in {evil}"}],
+        "warnings": [{**violation, "mode": "warn", "message": evil}],
+    }
+    body = json.dumps(answer).encode()
+    check = ("gate", "check", "--project", project, "--policy", "qa", "--resource", IMAGE + "\n", "-o", "table")
+    with front(lambda *_: (200, {"Content-Type": "application/json"}, body)) as url:
+        run = grafeas_py(url, *check)
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines == [
+        f"DENY: {IMAGE}\\n under projects/p/policies/qa\\n::error::x rev 1",
+        "  enforce SEVERITY_EXCEEDED: found CVE-1 in evil\\nALLOW: all good\\x1b[2K\\r",
+        "  warning SEVERITY_EXCEEDED: evil\\nALLOW: all good\\x1b[2K\\r",
+    ]
+    with front(lambda *_: (404, {"Content-Type": "application/json"}, b'{"error": {"message": "no\\nALLOW"}}')) as url:
+        refused = grafeas_py(url, *check)
+    assert refused.returncode == 2 and refused.stderr.splitlines() == ["error: 404 no\\nALLOW"], refused.stderr
+
+
+def test_gate_check_that_cannot_write_its_decision_exits_2(project):
+    """A full disk was a traceback and exit 1, the code of a denial; it is an error, whatever was decided."""
+    for outcome in ({"allowed": True, "decision": "ALLOW"}, {"allowed": False, "decision": "DENY"}):
+        body = json.dumps({**outcome, "policy": "projects/p/policies/qa", "policyRevision": 1}).encode()
+        with front(lambda *_, body=body: (200, {"Content-Type": "application/json"}, body)) as url:
+            for output in ("json", "table"):
+                command = [GRAFEAS_PY, "gate", "check", "--project", project, "--policy", "qa", "--resource", IMAGE]
+                with open("/dev/full", "w") as full:
+                    run = subprocess.run(
+                        [*command, "-o", output], stdout=full, stderr=subprocess.PIPE, text=True, env=_env(url)
+                    )
+                assert run.returncode == 2, (outcome, output, run.stderr)
+                assert run.stderr.startswith("error: could not write the decision: "), run.stderr
+                assert "Traceback" not in run.stderr
 
 
 def test_the_console_script_talks_to_the_server(base_url, project):
