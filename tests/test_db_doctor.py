@@ -3,6 +3,7 @@ or serves differently, are found through the real command, and nothing in the da
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from sqlalchemy import text
 
 from grafeas_py import create_app, db
 from grafeas_py.config import Settings
+from grafeas_py.gate.service import Gate
 from grafeas_py.storage.engine import make_engine
 from grafeas_py.storage.tables import metadata
 from tests.conftest import POSTGRES_URL, _postgres_schema_url, fresh_database_url
@@ -251,6 +253,14 @@ def test_a_clean_database_has_no_findings(database):
         policy = {"rules": {"vulnerabilities": {"maximumFixableSeverity": "HIGH"}}, "occurrenceProjects": ["scanner"]}
         # made after its project's deletion: it is the new owners' own
         assert client.post("/v1/projects/gone/policies?policyId=prod", json=policy).status_code == 200
+        # ... and so is one made after it by another instance whose clock is behind
+        assert client.post("/v1/projects", json={"name": "projects/skewed"}).status_code == 200
+        assert client.delete("/v1/projects/skewed").status_code == 200
+        behind = Gate(
+            app.extensions["grafeas"].storage, clock=lambda: dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+        )
+        created = behind.create_policy("skewed", "prod", policy)
+        assert created["createTime"] > (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=4)).isoformat()
         r = client.post("/v1/projects/vendor/notes?noteId=builder", json={"build": {"builderVersion": "1"}})
         assert r.status_code == 200, r.json
         at_limit = json.loads(occurrence_text("deep", "x", nested(31)))  # the field itself is the 32nd level

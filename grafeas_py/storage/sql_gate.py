@@ -10,13 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Aborted, AlreadyExists, NotFound
 from ..gate.artifacts import stored_artifact_key
 from ..names import decision_name, policy_name
-from ..wire.timestamps import to_micros
+from ..wire.timestamps import from_micros, to_micros
 from .base import page_of
 from .filter_sql import compile_filter
 from .keyset import group_page, within_bytes
 from .sql_auth import actor
 from .sql_history import revision_entry
-from .tables import decisions, occurrences, policies, policy_revisions
+from .tables import decisions, history, occurrences, policies, policy_revisions
 
 
 def _policy_missing(project_id: str, policy_id: str) -> NotFound:
@@ -47,6 +47,15 @@ _CURRENT_REVISION = select(policies.c.revision).where(
 _RECORD_DECISION = insert(decisions)
 
 
+# When the project was last deleted: its latest tombstone.
+_PROJECT_DELETED_AT = select(func.max(history.c.update_time)).where(
+    history.c.project_id == bindparam("project_id"),
+    history.c.resource_type == "project",
+    history.c.resource_id == bindparam("project_id"),
+    history.c.deleted.is_(True),
+)
+
+
 class _Kept:
     """A policy_revisions row as `revision_entry` reads it: a tombstone carries no document."""
 
@@ -72,6 +81,13 @@ class GateStorage:
                 if taken:
                     raise AlreadyExists(f"policy {policy_name(project_id, policy_id)!r} already exists")
                 now = to_micros(data["updateTime"])
+                buried = conn.execute(_PROJECT_DELETED_AT, {"project_id": project_id}).scalar()
+                if buried is not None and now <= buried:
+                    # Made after a deletion of its project that committed first (the hold above waited for
+                    # it), by a clock behind the one that stamped the deletion: dated after it, or `db
+                    # doctor` would take the policy for one the deleted project left behind.
+                    now = buried + 1
+                    data = {**data, "createTime": from_micros(now), "updateTime": from_micros(now)}
                 row = dict(project_id=project_id, policy_id=policy_id, create_time=now, update_time=now)
                 conn.execute(insert(policies).values(**row, revision=1, data={**data, "revision": 1}))
                 # Numbered after the insert, which waits for a delete of the policy under way, so that its
