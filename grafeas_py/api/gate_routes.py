@@ -12,7 +12,7 @@ from ..errors import InvalidArgument
 from ..filtering import parse
 from ..names import check_id, project_name
 from ..wire.quoting import quoted
-from .http import json_body, respond, respond_list
+from .http import json_body, request_body, respond, respond_list
 from .openapi import body_doc, ref
 from .paging import next_page_token, page_request
 from .schemas import ListQuery, _Query
@@ -63,7 +63,7 @@ def policy_body() -> dict:
     """A policy document from a JSON or YAML request body."""
     content_type = (request.mimetype or "").lower()
     if content_type in YAML_TYPES:
-        return gate().load_text(request.get_data(cache=False, as_text=False), content_type)
+        return gate().load_text(request_body(), content_type)
     return json_body()
 
 

@@ -104,12 +104,26 @@ def refuse_nul_in_path() -> None:
             raise InvalidArgument(f"the {name} in the path must not contain the NUL character (U+0000)")
 
 
+def request_body() -> bytes:
+    """The whole request body; a 413 when it is over the limit (MAX_CONTENT_LENGTH).
+
+    A body with a Content-Length over it is refused before it is read. One sent chunked has none: read up
+    to the limit, it came back cut short there, and its first part was taken for the whole (a YAML policy
+    lost the rules past it). Reading on from there raises the 413; a chunked body of exactly the limit is
+    refused too, since what would follow it cannot be told apart."""
+    raw = request.get_data(cache=False)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        request.stream.read(1)  # past the limit: RequestEntityTooLarge
+    return raw
+
+
 def json_body(unique_keys: bool = False) -> dict:
     """The request body as a JSON object, or a 400 saying what is wrong with it.
 
     orjson keeps the last of duplicate keys; `unique_keys` refuses them instead, at the price of a
     second, slower parse: for bodies where a duplicate would drop something silently."""
-    raw = request.get_data(cache=False)
+    raw = request_body()
     if not raw.strip():
         return {}
     try:

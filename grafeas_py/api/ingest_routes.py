@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, request
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
@@ -15,7 +15,7 @@ from ..ingest.plan import PlannedOccurrence
 from ..names import check_id, parse_note_name
 from ..wire.grafeas_types import NOTE, OCCURRENCE
 from ..wire.quoting import quoted
-from .http import decode, json_body, respond
+from .http import decode, json_body, request_body, respond
 from .schemas import _Query
 
 blp = Blueprint(
@@ -78,7 +78,7 @@ def ingest(args, project):
     if not args["resourceUri"]:
         raise InvalidArgument("resourceUri is required: the artifact the report is about")
     note_project = check_id("noteProject", args["noteProject"]) if args["noteProject"] else project
-    raw = request.get_data(cache=False)
+    raw = request_body()
     now = dt.datetime.now(dt.UTC)
     return respond(service.report(project, args["format"], raw, args["resourceUri"], note_project, now, args["suite"]))
 

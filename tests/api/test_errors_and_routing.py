@@ -73,6 +73,41 @@ def test_body_over_the_limit_is_413(http, project):
     assert_error(r, 413, "INVALID_ARGUMENT", "larger than the limit of 4194304 bytes")
 
 
+def _chunked(data: bytes):
+    """The body sent with Transfer-Encoding: chunked (no Content-Length), as requests sends a generator."""
+    return (data[i : i + 65536] for i in range(0, len(data), 65536))
+
+
+@pytest.mark.parametrize("where", ["note", "policy", "report"])
+def test_a_chunked_body_over_the_limit_is_413_not_cut_short(http, project, where):
+    """Read up to the limit, a chunked body came back cut there and its first part was taken for the whole:
+    a YAML policy kept the rules before the cut and lost the rest."""
+    padding = "x" * (4 * 1024 * 1024)
+    if where == "policy":
+        path, headers = f"/v1/projects/{project}/policies?policyId=p", {"Content-Type": "application/yaml"}
+        body = f"rules:\n  secrets: {{}}\n# {padding}\n  vulnerabilities:\n    maximumFixableSeverity: LOW\n"
+    elif where == "note":
+        path, headers = f"/v1/projects/{project}/notes?noteId=n", {"Content-Type": "application/json"}
+        body = json.dumps({"shortDescription": padding, "build": {"builderVersion": "1"}})
+    else:
+        path = f"/v1/projects/{project}/occurrences:ingest?format=junit&resourceUri=https://gcr.io/a/b"
+        headers = {"Content-Type": "application/xml"}
+        body = f"<testsuite name='s' tests='0'><!-- {padding} --></testsuite>"
+    r = http.post(path, data=_chunked(body.encode()), headers=headers)
+    assert_error(r, 413, "INVALID_ARGUMENT", "larger than the limit of 4194304 bytes")
+    assert http.get(f"/v1/projects/{project}/policies/p").status_code == 404
+    assert http.get(f"/v1/projects/{project}/notes/n").status_code == 404
+
+
+def test_a_chunked_body_under_the_limit_is_read_whole(http, project):
+    body = json.dumps({"shortDescription": "x" * 100_000, **NOTE_BODIES["BUILD"]}).encode()
+    r = http.post(
+        f"/v1/projects/{project}/notes?noteId=n", data=_chunked(body), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 200, r.text
+    assert len(r.json()["shortDescription"]) == 100_000
+
+
 @pytest.mark.parametrize("compressed", [True, False], ids=["gzip", "labelled-only"])
 def test_a_compressed_body_is_a_415(http, project, compressed):
     """gzip was read as it came (a confusing "not valid UTF-8"), and a plain body labelled gzip was taken."""
