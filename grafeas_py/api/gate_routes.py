@@ -64,7 +64,8 @@ def policy_body() -> dict:
     content_type = (request.mimetype or "").lower()
     if content_type in YAML_TYPES:
         return gate().load_text(request_body(), content_type)
-    return json_body()
+    # A repeated key is refused, as YAML's are: the last value winning dropped a stricter first one unseen.
+    return json_body(unique_keys=True)
 
 
 def _policy_id(value: str) -> str:

@@ -64,6 +64,18 @@ def evaluate(http, policies, policy_id, resource=IMAGE, **extra):
 # ---- policies ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_json_policy_with_a_repeated_key_is_refused(http, policies, method):
+    """The last value won: a stricter first one was dropped unseen (YAML's repeats were refused already)."""
+    if method == "PATCH":
+        create(http, policies, "dup", VULN_POLICY)
+    text = '{"rules": {"vulnerabilities": {"maximumFixableSeverity": "LOW", "maximumFixableSeverity": "CRITICAL"}}}'
+    path = f"{policies}/dup" if method == "PATCH" else f"{policies}?policyId=dup"
+    r = http.request(method, path, data=text, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "the key 'maximumFixableSeverity' appears twice in one object" in r.json()["error"]["message"]
+
+
 def test_policy_lifecycle_keeps_every_revision(http, project, policies):
     created = create(http, policies, "prod", VULN_POLICY)
     assert created["name"] == f"projects/{project}/policies/prod"
