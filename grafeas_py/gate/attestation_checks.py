@@ -136,6 +136,7 @@ def _attestation_problem(occurrence: dict, attestor: Attestor, rule: Attestation
             if problem is None or not get(occurrence, "attestation.serializedPayload", str):
                 return problem
         signed = read_signed(occurrence)
+        ctx.spend_signature_checks(len(signed.signatures))
         if not signed_by(signed, attestor, ctx.now):
             return _unsigned(signed, attestor, f"attestation {name}")
         digests, predicate = what_it_attests(signed)
@@ -163,6 +164,7 @@ def _jwt_problem(occurrence: dict, jwts: list, attestor: Attestor, ctx: Context,
     for item in jwts:
         try:
             token = get(item, "compactJwt", str, "")
+            ctx.spend_signature_checks(1)
             claims = verified_claims(token, attestor)
             if claims is None:
                 known = ", ".join(key.id for key in attestor.public_keys)
@@ -284,6 +286,7 @@ def _test_result(occurrence: dict, rule: TestResultRule, ctx: Context):
     _require_statement(statement)
     for name in rule.signed_by:
         attestor = ctx.attestors[name]
+        ctx.spend_signature_checks(len(signed.signatures))
         if not signed_by(signed, attestor, ctx.now):
             return _unsigned(signed, attestor, f"test results {signed.name}")
     digests = subject_digests(signed)

@@ -10,6 +10,7 @@ from ..errors import InvalidArgument
 from ..names import parse_note_name
 from .artifacts import Artifact
 from .model import Attestor
+from .occurrences import Malformed
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class Finding:
     evidence: tuple[str, ...] = ()
     waived: bool = False  # an unexpired exemption covers it: recorded, but it does not count
     advisory: bool = False  # a warning whatever the rule's mode (a dryrun rule's stays dryrun): it never denies
+
+
+MAX_SIGNATURE_CHECKS = 1024  # per decision
 
 
 @dataclass
@@ -36,6 +40,9 @@ class Context:
     notes: Mapping[str, dict] | None = None
     used: set[str] = field(default_factory=set)
     by_kind: dict[str, list[dict]] = field(init=False)
+    # Signatures (and JWTs) the decision may still verify: each costs up to milliseconds of CPU, and
+    # anyone who may write attestations could otherwise make one evaluation cost minutes.
+    signature_checks_left: int = MAX_SIGNATURE_CHECKS
 
     def __post_init__(self) -> None:
         self.by_kind = {}
@@ -45,6 +52,16 @@ class Context:
     @property
     def uri(self) -> str:
         return self.artifact.uri
+
+    def spend_signature_checks(self, count: int) -> None:
+        """Take `count` checks from the decision's budget; Malformed (the attestation is not verified, so
+        it counts for nothing) once it is spent."""
+        if count > self.signature_checks_left:
+            raise Malformed(
+                f"not verified: the decision has checked {MAX_SIGNATURE_CHECKS - self.signature_checks_left} "
+                f"signatures, and checks at most {MAX_SIGNATURE_CHECKS}"
+            )
+        self.signature_checks_left -= count
 
     def of_kind(self, *kinds: str, note_name: str | None = None) -> list[dict]:
         """The occurrences of these kinds (on one note, if given), marked as used by the decision."""

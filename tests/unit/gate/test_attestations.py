@@ -761,3 +761,21 @@ def test_gnupg_signatures(signature_file):
     assert codes(decide(policy, [elsewhere], uri=OTHER_URI).violations) == ["SUBJECT_MISMATCH"]
     tampered = attestation_occurrence(payload.replace(b"acme", b"evil"), [(fingerprint, signature)], QA_NOTE)
     assert codes(decide(policy, [tampered]).violations) == ["SIGNATURE_INVALID"]
+
+
+def test_a_decision_verifies_a_bounded_number_of_signatures():
+    """Anyone who may write attestations made one evaluation verify 20,000 signatures (15 s of CPU, more
+    with more occurrences): past the budget, an attestation is not verified, and counts for nothing."""
+    from grafeas_py.gate.context import MAX_SIGNATURE_CHECKS
+
+    key = signer("ECDSA_P256_SHA256")
+    policy = attestation_policy(key)
+    payload = simple_signing()
+    junk = attestation_occurrence(payload, [(key.key_id, b"\x01" * 64)] * (MAX_SIGNATURE_CHECKS - 1), QA_NOTE)
+    good = signed_attestation(key, QA_NOTE)
+    assert decide(policy, [junk, good]).decision == "ALLOW"  # within the budget, the good one still counts
+
+    flood = attestation_occurrence(payload, [(key.key_id, b"\x01" * 64)] * MAX_SIGNATURE_CHECKS, QA_NOTE)
+    result = decide(policy, [flood, good])
+    assert result.decision == "DENY"  # fails closed: what was not verified vouches for nothing
+    assert f"checks at most {MAX_SIGNATURE_CHECKS}" in " ".join(v.message for v in result.violations)
