@@ -22,6 +22,8 @@ try:
 except ValueError as exc:  # one line, as grafeas-py says it, rather than gunicorn's traceback of this file
     print(f"Error: bad configuration: {exc}", file=sys.stderr)
     sys.exit(2)
+# Threads read each request themselves, with no bound on how slowly it arrives: serve behind a
+# buffering proxy where untrusted clients connect (README: Running in production).
 worker_class = "gthread"
 timeout = 60
 graceful_timeout = 30
