@@ -304,7 +304,7 @@ def _storage(seal_on_exit: bool = True):
     from .storage.engine import make_engines
 
     settings = _settings()
-    _reachable(settings.database_url)
+    _database_url()  # a mistyped SQLite path is an error, not an empty database made there
     engines = make_engines(settings.database_url, pool_size=1)
     storage = SqlStorage(*engines, audit_key=settings.auth.audit_key, schema_head=db.head())
     try:

@@ -135,6 +135,9 @@ def test_command_line_mistakes_are_explained(database, tmp_path):
     assert bad_name.returncode == 1 and "token name must be" in bad_name.stderr
     missing = cli(database, "auth", "unbind", "p", "auditor", "user:nobody")
     assert missing.returncode == 1 and "user:nobody holds no auditor binding on projects/p" in missing.stderr
+    absent = cli(f"sqlite:///{tmp_path / 'empty.db'}", "auth", "bindings")
+    assert absent.returncode == 1 and "no database at" in absent.stderr and not (tmp_path / "empty.db").exists()
+    create_engine(f"sqlite:///{tmp_path / 'empty.db'}").connect().close()  # there, but never migrated
     unmigrated = cli(f"sqlite:///{tmp_path / 'empty.db'}", "auth", "bindings")
     assert unmigrated.returncode == 1 and "run 'grafeas-py db upgrade'" in unmigrated.stderr
 
