@@ -86,7 +86,10 @@ def refuse_undecodable_url() -> None:
     """A 400 for a path or query whose percent-encoded bytes are not UTF-8 (a before_request hook): the
     path's were read as U+FFFD, so `%FE` and `%FF` named one project, and the query's were kept as
     written, so an id made from `noteId=a%FFb` could not be named again."""
-    for part, raw in (("path", request.environ.get("PATH_INFO", "")), ("query", request.query_string)):
+    environ = request.environ
+    # The path as sent, which RawPathMiddleware routes on; a server that keeps none gives it decoded already.
+    path = environ.get("PATH_INFO", "") if environ.get("RAW_URI") or environ.get("REQUEST_URI") else ""
+    for part, raw in (("path", path), ("query", request.query_string)):
         encoded = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw  # WSGI's str holds bytes
         try:
             unquote_to_bytes(encoded).decode("utf-8")
