@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 _TOKEN = re.compile(r"(\*\*|\*)")  # split keeps the wildcards
+MAX_WILDCARDS = 32  # `*` and `**` in one pattern
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,15 @@ class Pattern:
 
 def compile_pattern(text: str, canonical: str | None = None) -> Pattern:
     """Compile a glob, matching in its `canonical` form where given (`text` stays what the author wrote);
-    raises ValueError for an empty pattern or a run of three or more `*`."""
+    raises ValueError for an empty pattern, a run of three or more `*`, or more than MAX_WILDCARDS wildcards."""
     if not text:
         raise ValueError("must not be empty")
     if "***" in text:
         raise ValueError("use `*` (one segment) or `**` (any number of segments), not `***`")
+    wildcards = sum(token in ("*", "**") for token in _tokens(canonical or text))
+    if wildcards > MAX_WILDCARDS:
+        # Matching costs time per wildcard and character: 2,000 of them took seconds per pattern on a long URI.
+        raise ValueError(f"holds {wildcards} wildcards; a pattern may hold at most {MAX_WILDCARDS}")
     written = Pattern(text, _tokens(text), "://" in text)
     if canonical is None or canonical == text:
         return written

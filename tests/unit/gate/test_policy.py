@@ -93,6 +93,11 @@ RSA2048 = signer("RSA_SIGN_PKCS1_2048_SHA256")
         (rules(scan={"maxAge": "0h"}), "rules.scan.maxAge", "longer than zero"),
         (rules(identity={"allowTags": "yes"}), "rules.identity.allowTags", "not a valid boolean"),
         (rules(artifacts={"allowPatterns": ["gcr.io/***"]}), "rules.artifacts.allowPatterns[0]", "not `***`"),
+        (
+            rules(artifacts={"denyPatterns": ["gcr.io/" + "**a" * 33]}),
+            "rules.artifacts.denyPatterns[0]",
+            "holds 33 wildcards; a pattern may hold at most 32",
+        ),
         (rules(artifacts={"denyPatterns": [""]}), "rules.artifacts.denyPatterns[0]", "must not be empty"),
         (rules(provenance={"builderIds": "https://builder"}), "rules.provenance.builderIds", "not a valid list"),
         (rules(attestations={"attestors": []}), "rules.attestations.attestors", "list at least one attestor"),
