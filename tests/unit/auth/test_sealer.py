@@ -6,6 +6,15 @@ import time
 from grafeas_py.auth.sealer import AuditSealer
 
 
+def run_rounds(seal, calls: list, rounds: int = 10) -> None:
+    """Run a sealer every 0.01 s until `seal` has been called `rounds` times (at most 5 s), then stop it."""
+    sealer = AuditSealer(seal, 0.01).start()
+    deadline = time.monotonic() + 5
+    while len(calls) < rounds and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sealer.stop()
+
+
 def test_seals_repeatedly_reports_an_outage_once_and_stops(caplog):
     calls = []
 
@@ -16,11 +25,7 @@ def test_seals_repeatedly_reports_an_outage_once_and_stops(caplog):
         return 3 if len(calls) == 8 else 0  # entries written meanwhile, sealed at the eighth round
 
     with caplog.at_level(logging.WARNING, logger="grafeas_py.auth.sealer"):
-        sealer = AuditSealer(seal, 0.01).start()
-        deadline = time.monotonic() + 5
-        while len(calls) < 10 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sealer.stop()
+        run_rounds(seal, calls)
     stopped_at = len(calls)
     time.sleep(0.05)
     assert stopped_at >= 10 and len(calls) == stopped_at  # it ran on, through the failures, until stopped
@@ -43,11 +48,7 @@ def test_a_round_with_nothing_to_seal_does_not_say_sealing_works_again(caplog):
         return 0
 
     with caplog.at_level(logging.WARNING, logger="grafeas_py.auth.sealer"):
-        sealer = AuditSealer(seal, 0.01).start()
-        deadline = time.monotonic() + 5
-        while len(calls) < 10 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sealer.stop()
+        run_rounds(seal, calls)
     assert [r.getMessage() for r in caplog.records] == [
         "sealing the audit trail failed, retrying every 0.01s: the chain's head does not verify with this"
         " process's GRAFEAS_AUDIT_KEY"
