@@ -187,17 +187,31 @@ def canonical_pattern(text: str) -> str:
         return f"{scheme}://{rest}"
     if sep and scheme == "file":
         return "file://" + _normal_url("", rest, (), resolve=False).uri
-    if not sep and "/" not in text:  # `nginx@*`, `*:latest`: no host to speak of
-        return text
+    name = rest if sep else text
     if not sep or scheme in IMAGE_SCHEMES:
-        canonical = _normal_url(
-            "https", rest if sep else text, (443, 80) if scheme == "http" else (443,), resolve=False
-        )
+        if parse_artifact(f"https://{name}").kind == "image":
+            name = _on_docker_hub(name)
+        elif "/" not in name:  # `*.jar`: no host to speak of
+            return text
+        canonical = _normal_url("https", name, (443, 80) if scheme == "http" else (443,), resolve=False)
         host, slash, path = canonical.uri.removeprefix("https://").partition("/")
         if host in _DOCKER_HUB_ALIASES and slash:  # Docker Hub under the one name images have here
             host = _DOCKER_HUB
+        if host == _DOCKER_HUB and slash and "/" not in path and "**" not in path:
+            path = "library/" + path  # `docker.io/nginx@*` is `docker.io/library/nginx@*`, as images are
         return f"https://{host}{slash}{path}" if sep else f"{host}{slash}{path}"
     return _normal_url(scheme, rest, (), resolve=False).uri
+
+
+def _on_docker_hub(name: str) -> str:
+    """An image pattern with Docker's rule for a first segment that names no registry host (`image_reference`):
+    `nginx@*` is `docker.io/library/nginx@*`, `acme/app:*` `docker.io/acme/app:*`. A pattern whose first segment
+    holds a wildcard (`**:latest`, `*/app@*`) may mean any registry and stands as written."""
+    first, slash, _ = name.partition("/")
+    repository = first if slash else re.split(r"[@:]", first, maxsplit=1)[0]
+    if "*" in repository or (slash and _names_registry(first)):
+        return name
+    return f"{_DOCKER_HUB}/{name}"
 
 
 def canonical_source(uri: str) -> Canonical:

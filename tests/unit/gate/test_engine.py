@@ -195,6 +195,11 @@ SCENARIOS = [
             ("docker.io/**", "registry-1.docker.io:0443/library/nginx"),
             ("index.docker.io/library/**", "nginx"),  # Docker Hub's other names, in a pattern too
             ("docker://registry-1.docker.io/library/**", "docker.io/library/nginx"),
+            # Docker's rule for a first segment that names no registry, in a pattern as in an image.
+            ("docker.io/nginx@*", "nginx"),
+            ("nginx@*", "index.docker.io/library/nginx"),
+            ("index.docker.io/busybox@*", "busybox"),
+            ("acme/app@*", "docker.io/acme/app"),
             ("https://repo.example.com/evil/**", "https://REPO.example.com/evil/app.jar"),
             ("https://repo.example.com/evil/**", "HTTPS://repo.example.com/evil/app.jar"),
             ("https://repo.example.com/evil/**", "https://repo.example.com:443/evil/app.jar"),

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from grafeas_py.errors import InvalidArgument
 from grafeas_py.gate import artifact_digest, evaluate
-from grafeas_py.gate.artifacts import parse_artifact, resource_spellings, same_resource
+from grafeas_py.gate.artifacts import (
+    canonical_pattern,
+    canonical_uri,
+    parse_artifact,
+    resource_spellings,
+    same_resource,
+)
 from grafeas_py.gate.checks import image_name
 from grafeas_py.gate.licences import current_id, denied_licence, denies, expression_licences
 from grafeas_py.gate.patterns import compile_pattern
@@ -98,35 +104,62 @@ def test_artifact(uri, kind, digest):
 D = "sha256:" + "d" * 64
 
 
-@pytest.mark.parametrize(
-    "a, b",
-    [
-        (f"https://gcr.io/a@{D}", f"gcr.io/a@{D}"),
-        (f"http://gcr.io/a@{D}", f"gcr.io/a@{D}"),
-        (f"HTTPS://GCR.IO/a@{D}", f"https://gcr.io/a@{D}"),
-        (f"docker://gcr.io/a@{D}", f"https://gcr.io/a@{D}"),
-        (f"oci://gcr.io/a@{D}", f"gcr.io/a@{D}"),
-        ("docker://nginx:1.25", "https://docker.io/library/nginx:1.25"),
-        (f"https://gcr.io/a:1.0@{D}", f"https://gcr.io/a@{D}"),  # the digest is what runs
-        (f"https://index.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
-        (f"registry-1.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
-        (f"docker.io/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
-        (f"nginx@{D}", f"https://docker.io/library/nginx@{D}"),
-        ("localhost:5000/app:1", "https://localhost:5000/app:1"),
-        # A runtime pulls a registry's default HTTPS port and the registry alike.
-        (f"https://gcr.io:443/a@{D}", f"https://gcr.io/a@{D}"),
-        (f"GCR.IO:443/a:1.0@{D}", f"https://gcr.io/a@{D}"),
-        (f"registry-1.docker.io:443/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
-        (f"docker.io:443/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
-        ("localhost:443/app:1", "https://localhost/app:1"),
-        # Leading zeros too: a runtime dials gcr.io:0443 as gcr.io:443.
-        (f"https://gcr.io:0443/a@{D}", f"https://gcr.io/a@{D}"),
-        ("registry.example.com:05000/app:1", "https://registry.example.com:5000/app:1"),
-    ],
-)
+_SAME_RESOURCE = [
+    (f"https://gcr.io/a@{D}", f"gcr.io/a@{D}"),
+    (f"http://gcr.io/a@{D}", f"gcr.io/a@{D}"),
+    (f"HTTPS://GCR.IO/a@{D}", f"https://gcr.io/a@{D}"),
+    (f"docker://gcr.io/a@{D}", f"https://gcr.io/a@{D}"),
+    (f"oci://gcr.io/a@{D}", f"gcr.io/a@{D}"),
+    ("docker://nginx:1.25", "https://docker.io/library/nginx:1.25"),
+    (f"https://gcr.io/a:1.0@{D}", f"https://gcr.io/a@{D}"),  # the digest is what runs
+    (f"https://index.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+    (f"registry-1.docker.io/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+    (f"docker.io/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+    (f"nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+    ("localhost:5000/app:1", "https://localhost:5000/app:1"),
+    # A runtime pulls a registry's default HTTPS port and the registry alike.
+    (f"https://gcr.io:443/a@{D}", f"https://gcr.io/a@{D}"),
+    (f"GCR.IO:443/a:1.0@{D}", f"https://gcr.io/a@{D}"),
+    (f"registry-1.docker.io:443/library/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+    (f"docker.io:443/nginx@{D}", f"https://docker.io/library/nginx@{D}"),
+    ("localhost:443/app:1", "https://localhost/app:1"),
+    # Leading zeros too: a runtime dials gcr.io:0443 as gcr.io:443.
+    (f"https://gcr.io:0443/a@{D}", f"https://gcr.io/a@{D}"),
+    ("registry.example.com:05000/app:1", "https://registry.example.com:5000/app:1"),
+]
+
+
+@pytest.mark.parametrize("a, b", _SAME_RESOURCE)
 def test_same_resource(a, b):
     assert same_resource(a, b) and same_resource(b, a)
     assert b in resource_spellings(a)  # b is in canonical form: the gate's lookup of a finds what is stored at b
+
+
+# A pattern keeps a tag beside a digest: `app:1.*@*` is not every digest of `app`.
+@pytest.mark.parametrize("a, b", [(a, b) for a, b in _SAME_RESOURCE if ":1.0@" not in a])
+def test_a_pattern_written_as_one_spelling_holds_for_every_other(a, b):
+    """Patterns are brought to the form images are (Docker Hub's `library/` and host-less names included)."""
+    for written, other in ((a, b), (b, a)):
+        assert compile_pattern(written, canonical_pattern(written)).matches(canonical_uri(other)), (written, other)
+
+
+@pytest.mark.parametrize(
+    "pattern, canonical",
+    [
+        ("nginx@*", "docker.io/library/nginx@*"),
+        ("docker.io/nginx:*", "docker.io/library/nginx:*"),
+        ("index.docker.io/busybox@*", "docker.io/library/busybox@*"),
+        ("acme/app@*", "docker.io/acme/app@*"),
+        ("docker.io/*", "docker.io/library/*"),
+        # A wildcard where the host would be may stand for any registry: as written.
+        ("**:latest", "**:latest"),
+        ("*/app@*", "*/app@*"),
+        ("docker.io/**", "docker.io/**"),
+        ("*.jar", "*.jar"),
+    ],
+)
+def test_image_patterns_follow_dockers_rule(pattern, canonical):
+    assert canonical_pattern(pattern) == canonical
 
 
 @pytest.mark.parametrize(
