@@ -26,7 +26,7 @@ from grafeas_py.attestations import (
     pae,
 )
 
-from .context import Context, Finding, malformed
+from .context import Context, Finding, Unverified, malformed
 from .jwt_attestations import key_id, out_of_date, subject_digest, verified_claims
 from .model import AttestationRule, Attestor, TestResultRule
 from .occurrences import Malformed, decode_bytes, decode_json_object, get, get_list, get_time
@@ -229,9 +229,13 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
     accepted = ("PASSED", "WARNED") if rule.allow_warned else ("PASSED",)
     results = []
     problems = []
+    unverified = []  # results that may have failed: the rule cannot pass with them unread
     for occurrence in envelopes:
         try:
             found = _test_result(occurrence, rule, ctx)
+        except Unverified as error:
+            unverified.append(malformed(occurrence, error, "it may be a failing test result, so the rule fails"))
+            continue
         except Malformed as error:
             problems.append(malformed(occurrence, error, "it cannot count as a test result"))
             continue
@@ -262,8 +266,8 @@ def check_tests(rule: TestResultRule, ctx: Context) -> list[Finding]:
         for _, result, name in sorted(newest.values(), key=lambda entry: entry[2])
         if result not in accepted
     ]
-    if failing:
-        return failing
+    if failing or unverified:
+        return failing + unverified
     if newest:
         return []
     missing = Finding(

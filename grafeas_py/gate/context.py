@@ -27,6 +27,11 @@ class Finding:
 MAX_SIGNATURE_CHECKS = 1024  # per decision
 
 
+class Unverified(Malformed):
+    """An attestation met after the decision's signature checks were spent: what it says is unknown, so a
+    rule it could have failed must not pass."""
+
+
 @dataclass
 class Context:
     """The artifact under evaluation and its occurrences, grouped by kind; records which occurrences were read."""
@@ -54,10 +59,10 @@ class Context:
         return self.artifact.uri
 
     def spend_signature_checks(self, count: int) -> None:
-        """Take `count` checks from the decision's budget; Malformed (the attestation is not verified, so
-        it counts for nothing) once it is spent."""
+        """Take `count` checks from the decision's budget; Unverified (the attestation vouches for nothing)
+        once it is spent."""
         if count > self.signature_checks_left:
-            raise Malformed(
+            raise Unverified(
                 f"not verified: the decision has checked {MAX_SIGNATURE_CHECKS - self.signature_checks_left} "
                 f"signatures, and checks at most {MAX_SIGNATURE_CHECKS}"
             )

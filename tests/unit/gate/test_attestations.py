@@ -372,6 +372,28 @@ def test_signed_test_results():
     assert codes(forged.violations) == ["SIGNATURE_INVALID"]
 
 
+def test_a_test_result_left_unverified_by_the_signature_budget_fails_the_rule():
+    """Junk envelopes posted first spent the budget, and a signed FAILED result read after them was dropped as
+    unreadable while an earlier PASSED counted: ALLOW. What could not be verified may have failed."""
+    from grafeas_py.gate.context import MAX_SIGNATURE_CHECKS
+
+    ci = signer("ED25519", "ci-key")
+    policy = ci_policy(signed_by=["ci"], ci=ci)
+    passed = result_occurrence(by=ci, configuration="ci/unit.yaml", age_hours=3)
+    junk = dsse_occurrence(
+        results_payload("PASSED", DIGEST, "ci/junk.yaml"),
+        [("ci-key", b"\x01" * 64)] * (MAX_SIGNATURE_CHECKS - 1),  # the budget, less what `passed` spends
+        CI_NOTE,
+    )
+    failed = result_occurrence("FAILED", by=ci, configuration="ci/e2e.yaml", age_hours=1)
+    assert codes(decide(policy, [passed, failed]).violations) == ["TEST_FAILED"]
+    result = decide(policy, [passed, junk, failed])
+    assert result.decision == "DENY"
+    assert codes(result.violations) == ["OCCURRENCE_MALFORMED"]
+    assert f"checks at most {MAX_SIGNATURE_CHECKS}" in result.violations[0].message
+    assert failed["name"] in result.violations[0].evidence
+
+
 def test_unreadable_envelope_is_reported_when_nothing_passes():
     broken = result_occurrence()
     broken["dsseAttestation"]["envelope"]["payload"] = "!!"
