@@ -392,7 +392,9 @@ class Codec:
         if wk == "fieldmask":
             if not isinstance(value, str):
                 raise DecodeError(path, f"expected comma-separated paths, got {type_name(value)}")
-            return value
+            if "_" in value:  # the JSON form is lowerCamelCase; json_format fails to read a path with `_`
+                raise DecodeError(path, f"field mask paths are lowerCamelCase, without '_': {quoted(value)}")
+            return _text(value, path)
         if wk == "empty":
             if not isinstance(value, dict) or value:
                 raise DecodeError(path, "expected an empty object")
@@ -428,10 +430,9 @@ class Codec:
                 raise DecodeError(path, "an Any holding google.protobuf.Empty has no other fields")
             return {"@type": type_url}
         if inner.well_known:
-            if set(rest) - {"value"}:
-                raise DecodeError(path, "an Any holding a well-known type carries it in 'value'")
-            if "value" not in rest:
-                return {"@type": type_url}
+            if set(rest) - {"value"} or "value" not in rest:
+                # Without it, protobuf's json_format (the official client's) fails on every read of the page.
+                raise DecodeError(path, f"an Any holding {inner.full_name} carries it in 'value'")
             return {"@type": type_url, "value": self._well_known(inner, rest["value"], _join(path, "value"))}
         return {"@type": type_url, **self.decode(inner, rest, path)}
 

@@ -77,12 +77,21 @@ def _build() -> Registry:
     return registry
 
 
+def _in_default_pool(full_name: str) -> bool:
+    try:
+        _DEFAULT_POOL.FindMessageTypeByName(full_name)
+    except KeyError:
+        return False
+    return True
+
+
 REGISTRY = _build()
 NOTE: Message = REGISTRY.messages["grafeas.v1.Note"]
 OCCURRENCE: Message = REGISTRY.messages["grafeas.v1.Occurrence"]
 NOTE_KIND: Enum = REGISTRY.enums["grafeas.v1.NoteKind"]
 SEVERITY: Enum = REGISTRY.enums["grafeas.v1.Severity"]
-CODEC = Codec(REGISTRY.messages)
+# An Any may hold only what the official client can resolve: not the messages declared above for it.
+CODEC = Codec({name: msg for name, msg in REGISTRY.messages.items() if _in_default_pool(name)})
 
 # Every kind's oneof member, by kind name. VULNERABILITY_ASSESSMENT has a note type only.
 NOTE_TYPE_BY_KIND: dict[str, str] = {}
