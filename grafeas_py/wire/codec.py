@@ -350,7 +350,7 @@ class Codec:
             number = _shortest_float32(number)
         # -0.0 becomes 0.0, the default: PostgreSQL's JSONB has no negative zero, and a stored
         # value must read back the same on every database.
-        return number if number != 0 else 0.0
+        return _whole_as_int(number) if number != 0 else 0.0
 
     @staticmethod
     def _bytes(value, path: str) -> str:
@@ -479,6 +479,17 @@ class Codec:
         return self.enums_to_numbers(inner, value)
 
 
+def _whole_as_int(number: float) -> float | int:
+    """A double of 2**53 or more (each a whole number) as the integer it is, where orjson reads integers back.
+
+    PostgreSQL's JSONB prints a whole number in plain digits, and orjson reads digits up to 2**64 - 1 (down to
+    -2**63) as an int: kept as a float, 1.2345678901234567e19 read back as 12345678901234567000, another number
+    than the double (12345678901234567168), so a resend of the same document was a change there."""
+    if 2**53 <= abs(number) and -(2**63) <= number < 2**64:
+        return int(number)
+    return number
+
+
 def _text(value: str, path: str) -> str:
     """Text without U+0000, which PostgreSQL cannot store: refused on every database alike."""
     if "\x00" in value:
@@ -527,7 +538,9 @@ def _json_value(value, path: str):
                 raise DecodeError(_spelled(path, where), "NaN and Infinity cannot be held in a JSON value")
             if as_double == 0:
                 return value if type(value) is int else 0.0  # -0.0 as for floats: JSONB has no negative zero
-            return value if as_double == value else as_double  # ints a double holds exactly stay ints
+            if type(value) is int and as_double == value:
+                return value  # ints a double holds exactly stay ints
+            return _whole_as_int(as_double)
         return value
 
     return walk(value, (), 1)

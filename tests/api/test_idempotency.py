@@ -162,3 +162,35 @@ def test_concurrent_twins_create_once_and_both_get_the_occurrences(base_url, pro
     assert all(r.json() == answers[0].json() for r in answers)
     listing = requests.get(f"{base_url}/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()
     assert len(listing["occurrences"]) == 200
+
+
+@pytest.mark.parametrize("big", [12345678901234567890, 1.2345678901234567e19, -1.2345678901234567e18, 2.0**63])
+def test_a_document_holding_a_large_whole_double_reads_back_as_it_was_written(http, project, note, big):
+    """PostgreSQL printed 1.2345678901234567e19 back as 12345678901234567000, another number: a retry was a
+    409 there, and a PATCH of the same value recorded a revision. A double of 2**53 or more is a whole number,
+    stored and answered as its exact digits on every database."""
+    secret_note = f"projects/{project}/notes/leak"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "leak"}, json={"secret": {}}).ok
+    secret = occurrence_body("SECRET", secret_note)
+    secret["secret"]["data"] = {"@type": "type.googleapis.com/google.protobuf.Struct", "value": {"n": big}}
+    scored = occurrence_body("VULNERABILITY", note)
+    scored["vulnerability"]["risk"] = {"epss": {"score": 0.5, "percentile": big}}
+    for body, path in (
+        (secret, ("secret", "data", "value", "n")),
+        (scored, ("vulnerability", "risk", "epss", "percentile")),
+    ):
+        headers = key()
+        first = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
+        again = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
+        assert first.status_code == again.status_code == 200, again.text
+        assert again.json() == first.json()
+        stored = http.get(f"/v1/{first.json()['name']}").json()
+        assert stored == first.json()
+        value = stored
+        for step in path:
+            value = value[step]
+        assert value == int(float(big))  # the double, in exact digits
+        patched = http.patch(f"/v1/{first.json()['name']}", json=body)
+        assert patched.status_code == 200, patched.text
+        history = http.get(f"/v1/{first.json()['name']}:history").json()["revisions"]
+        assert [h["action"] for h in history] == ["CREATE"]  # the same value again is no change
