@@ -224,8 +224,11 @@ class Grafeas:
             raise InvalidArgument("Idempotency-Key must be 1 to 255 printable ASCII characters")
         principal = current_principal().id
         ids = [keyed_id(principal, project_id, key, str(index)) for index in range(len(bodies))]
-        prepared = self._prepare_occurrences(project_id, bodies, ids, single=single)
-        created = self.storage.create_occurrences_unless_taken(project_id, prepared)
+        # A retry: what the first request created stands even where its note was deleted since (deleting a
+        # note keeps its occurrences), so the notes are not checked again, only the items against it.
+        retry = bool(self.storage.existing_occurrence_ids(project_id, ids[:1]))
+        prepared = self._prepare_occurrences(project_id, bodies, ids, single=single, check_notes=not retry)
+        created = None if retry else self.storage.create_occurrences_unless_taken(project_id, prepared)
         if created is not None:
             return created
         # One place past the request's last: taken, the key's first request held more items than this one.

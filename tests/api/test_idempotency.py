@@ -194,3 +194,18 @@ def test_a_document_holding_a_large_whole_double_reads_back_as_it_was_written(ht
         assert patched.status_code == 200, patched.text
         history = http.get(f"/v1/{first.json()['name']}:history").json()["revisions"]
         assert [h["action"] for h in history] == ["CREATE"]  # the same value again is no change
+
+
+def test_a_retry_after_the_note_was_deleted_answers_as_the_first_did(http, project, note):
+    """Deleting a note keeps its occurrences: the retry was a 404 saying no occurrences were created."""
+    headers = key()
+    body = {"occurrences": [occurrence_body("VULNERABILITY", note, f"{IMAGE}-{i}") for i in range(3)]}
+    first = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert http.delete(f"/v1/{note}").status_code == 200
+    again = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert len(listed(http, project)) == 3
+    fresh = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=key())
+    assert fresh.status_code == 404 and note in fresh.json()["error"]["message"]  # a new request needs its note
