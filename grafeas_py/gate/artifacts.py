@@ -355,9 +355,12 @@ class Lookup(NamedTuple):
 
 def artifact_lookup(uri: str) -> Lookup:
     """The URIs and artifact keys the gate and the artifact timeline read as the artifact `uri` names:
-    every spelling of it, and for an image pulled as `:latest`, every spelling of its twin (`X` and
+    every spelling of it and of its canonical form (`%61pp` is `app`, `//` is `/`, dot segments resolved,
+    as patterns see it: judged as `gcr.io/acme/%61pp@...`, an image escaped the findings stored for
+    `gcr.io/acme/app@...`), and for an image pulled as `:latest`, every spelling of its twin (`X` and
     `X:latest` run the same)."""
-    named = [uri, *filter(None, [latest_twin(uri)])]
+    named = list(dict.fromkeys([uri, canonical_uri(uri)]))
+    named += [twin for one in named if (twin := latest_twin(one))]
     uris = dict.fromkeys(spelling for one in named for spelling in resource_spellings(one))
     return Lookup(list(uris), list(dict.fromkeys(map(artifact_key, named))))
 

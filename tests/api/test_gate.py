@@ -528,6 +528,11 @@ def _critical_finding(http, project, uri):
         # Docker pulls LOCALHOST/app from the host localhost, not from Docker Hub's LOCALHOST/app.
         (f"https://localhost/app@sha256:{DIGEST}", f"LOCALHOST/app@sha256:{DIGEST}"),
         (f"https://localhost/app@sha256:{DIGEST}", f"https://Localhost/app@sha256:{DIGEST}"),
+        # Judged under a spelling patterns read as the same image, it escaped the findings stored for it.
+        (f"https://gcr.io/acme/app@sha256:{DIGEST}", f"gcr.io/acme/%61pp@sha256:{DIGEST}"),
+        (f"https://gcr.io/acme/app@sha256:{DIGEST}", f"gcr.io/acme//app@sha256:{DIGEST}"),
+        (f"https://gcr.io/acme/app@sha256:{DIGEST}", f"gcr.io/acme/x/../app@sha256:{DIGEST}"),
+        ("gcr.io/acme/v10", "https://gcr.io/%61cme/v10"),
     ],
 )
 def test_the_gate_reads_an_image_as_the_runtime_pulls_it(http, project, policies, stored, judged):
