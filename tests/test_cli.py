@@ -351,7 +351,8 @@ def _raw_exchange(port: int, request: bytes) -> tuple[int, dict, bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-# Requests gunicorn refuses before the app sees them, and the error each must get.
+_CHUNKED_POST = b"POST /v1/projects HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+# Requests gunicorn refuses before the app sees them, or that fail as the app reads them, and the error each must get.
 _REFUSED_BY_GUNICORN = {
     "request line over the limit": (b"GET /v1/projects/p/notes?filter=" + b"x" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
     "malformed request line": (b"GET /healthz NOT-HTTP\r\nHost: x\r\n\r\n", 400),
@@ -364,6 +365,11 @@ _REFUSED_BY_GUNICORN = {
         b"POST /v1/projects HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zstd, chunked\r\n\r\n0\r\n\r\n",
         501,
     ),
+    # gunicorn reads a chunked body as the app asks for it: its framing errors were 500s with a traceback.
+    "malformed chunk size": (_CHUNKED_POST + b"zz\r\n{}\r\n0\r\n\r\n", 400),
+    "chunk without its terminator": (_CHUNKED_POST + b"2\r\n{}XX0\r\n\r\n", 400),
+    # gunicorn passes a compressed transfer coding on with the body as it came.
+    "compressed transfer coding": (_CHUNKED_POST.replace(b"chunked", b"gzip, chunked") + b"2\r\n{}\r\n0\r\n\r\n", 415),
 }
 
 

@@ -7,6 +7,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
 import orjson
 from flask import Response, current_app, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.routing import BaseConverter
 
@@ -80,6 +81,12 @@ def refuse_encoded_body() -> None:
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed")
+    # gunicorn passes `gzip, chunked` on with the body still compressed.
+    transfer = [c.strip() for c in request.headers.get("Transfer-Encoding", "").lower().split(",") if c.strip()]
+    if coded := [c for c in transfer if c not in ("chunked", "identity")]:
+        raise UnsupportedEncoding(
+            f"Transfer-Encoding {', '.join(coded)!r} is not supported: send the body uncompressed"
+        )
 
 
 def refuse_undecodable_url() -> None:
@@ -114,7 +121,10 @@ def request_body() -> bytes:
     to the limit, it came back cut short there, and its first part was taken for the whole (a YAML policy
     lost the rules past it). Reading on from there raises the 413; a chunked body of exactly the limit is
     refused too, since what would follow it cannot be told apart."""
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+    except (ParseException, NoMoreData) as exc:  # gunicorn reads a chunked body as the view asks for it
+        raise InvalidArgument(f"the request body is not well-formed chunked HTTP: {exc}") from None
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is None and limit is not None and len(raw) >= limit:
         request.stream.read(1)  # past the limit: RequestEntityTooLarge
