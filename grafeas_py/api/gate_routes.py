@@ -65,7 +65,8 @@ def policy_body() -> dict:
     if content_type in YAML_TYPES:
         return gate().load_text(request_body(), content_type)
     # A repeated key is refused, as YAML's are: the last value winning dropped a stricter first one unseen.
-    return json_body(unique_keys=True)
+    # No body is refused too, as YAML's is: taken as `{}`, a PUT without one dropped every rule (allow all).
+    return json_body(unique_keys=True, required="the policy document, as JSON or YAML")
 
 
 def _policy_id(value: str) -> str:

@@ -131,13 +131,16 @@ def request_body() -> bytes:
     return raw
 
 
-def json_body(unique_keys: bool = False) -> dict:
+def json_body(unique_keys: bool = False, required: str | None = None) -> dict:
     """The request body as a JSON object, or a 400 saying what is wrong with it.
 
     orjson keeps the last of duplicate keys; `unique_keys` refuses them instead, at the price of a
-    second, slower parse: for bodies where a duplicate would drop something silently."""
+    second, slower parse: for bodies where a duplicate would drop something silently. A blank body is
+    `{}`, unless `required` names what the body must hold."""
     raw = request_body()
     if not raw.strip():
+        if required:
+            raise InvalidArgument(f"the request has no body: send {required}")
         return {}
     try:
         body = orjson.loads(raw)

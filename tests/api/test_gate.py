@@ -136,6 +136,20 @@ def test_an_update_mask_is_refused_not_ignored(http, policies, method, mask):
     assert http.get(f"{policies}/masked").json() == created  # nothing written
 
 
+@pytest.mark.parametrize("method", ["put", "patch", "post"])
+@pytest.mark.parametrize("body", [b"", b"  \n", None])
+def test_a_policy_request_without_a_body_is_refused(http, policies, method, body):
+    """Taken as `{}`, a PUT or PATCH without a body dropped every rule, and the gate then allowed anything."""
+    created = create(http, policies, "kept", VULN_POLICY)
+    url = f"{policies}?policyId=other" if method == "post" else f"{policies}/kept"
+    r = getattr(http, method)(url, data=body, headers={"Content-Type": "application/json"} if body is not None else {})
+    assert r.status_code == 400, r.text
+    assert "no body" in r.json()["error"]["message"] and "policy document" in r.json()["error"]["message"]
+    assert http.get(f"{policies}/kept").json() == created  # nothing written
+    assert http.get(f"{policies}/other").status_code == 404
+    assert create(http, policies, "explicitly-empty", {})["name"].endswith("/explicitly-empty")  # `{}` is a choice
+
+
 LATE, EARLY = "9999-12-31T23:59:59-23:00", "0001-01-01T00:00:00+01:00"
 
 
