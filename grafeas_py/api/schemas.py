@@ -34,6 +34,16 @@ class _Query(Schema):
             raise ValidationError(bad)
 
 
+class DecimalInteger(fields.Integer):
+    """An integer written in ASCII digits, as grpc-gateway parses one: int() also takes `1_0` and other
+    scripts' digits (`٣`)."""
+
+    def _validated(self, value):
+        if isinstance(value, str) and not (value.isascii() and value.lstrip("+-").isdigit()):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 def _camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(p.title() for p in rest)
@@ -49,7 +59,7 @@ class ListQuery(_Query):
             "functions has_prefix(field, text) and has_suffix(field, text)."
         },
     )
-    pageSize = fields.Integer(load_default=0, metadata={"description": "Items per page: 20 when unset, at most 1000."})
+    pageSize = DecimalInteger(load_default=0, metadata={"description": "Items per page: 20 when unset, at most 1000."})
     pageToken = fields.String(load_default="", metadata={"description": "nextPageToken of the previous page."})
     returnPartialSuccess = fields.Boolean(
         load_default=False, metadata={"description": "Accepted for compatibility; every region is reachable."}

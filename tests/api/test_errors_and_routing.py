@@ -177,8 +177,11 @@ def test_a_query_parameter_given_twice_is_a_400_not_half_used(http, project, que
     assert http.get(f"/v1/projects/{project}/notes?x=1&x=2&$alt=json").status_code == 200  # unknown: ignored
 
 
-def test_bad_page_size_type_is_400(http, project):
-    assert_error(http.get(f"/v1/projects/{project}/notes?pageSize=many"), 400, "INVALID_ARGUMENT", "pageSize")
+@pytest.mark.parametrize("size", ["many", "1_0", "%D9%A3", "%EF%BC%91", "1e1", "%205"])  # `٣`, fullwidth `１`
+def test_bad_page_size_type_is_400(http, project, size):
+    """int() took `1_0` and other scripts' digits; grpc-gateway takes ASCII digits only."""
+    assert_error(http.get(f"/v1/projects/{project}/notes?pageSize={size}"), 400, "INVALID_ARGUMENT", "pageSize")
+    assert http.get(f"/v1/projects/{project}/notes?pageSize=%2B5").status_code == 200  # `+5`, as Go reads it
 
 
 def test_filters_on_unknown_fields_are_refused_not_ignored(http, project):
