@@ -34,7 +34,9 @@ POLICY_BODY = {
 
 
 class CreatePolicyQuery(_Query):
-    policyId = fields.String(required=True, metadata={"description": "The new policy's id: not empty, no '/'."})
+    policyId = fields.String(
+        required=True, metadata={"description": "The new policy's id: not empty, no '/'.", "minLength": 1}
+    )
 
 
 class PageQuery(_Query):

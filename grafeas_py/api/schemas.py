@@ -59,7 +59,10 @@ class ListQuery(_Query):
             "functions has_prefix(field, text) and has_suffix(field, text)."
         },
     )
-    pageSize = DecimalInteger(load_default=0, metadata={"description": "Items per page: 20 when unset, at most 1000."})
+    pageSize = DecimalInteger(
+        load_default=0,
+        metadata={"description": "Items per page: 20 when unset, at most 1000.", "minimum": 0, "maximum": 1000},
+    )
     pageToken = fields.String(load_default="", metadata={"description": "nextPageToken of the previous page."})
     returnPartialSuccess = fields.Boolean(
         load_default=False, metadata={"description": "Accepted for compatibility; every region is reachable."}
@@ -77,7 +80,9 @@ class SummaryQuery(_Query):
 
 
 class CreateNoteQuery(_Query):
-    noteId = fields.String(required=True, metadata={"description": "The new note's id: not empty, no '/'."})
+    noteId = fields.String(
+        required=True, metadata={"description": "The new note's id: not empty, no '/'.", "minLength": 1}
+    )
 
 
 class UpdateQuery(_Query):
@@ -113,7 +118,8 @@ class ArtifactHistoryQuery(HistoryQuery):
         required=True,
         metadata={
             "description": "The artifact, read under every spelling the gate reads it by: with and without "
-            "https://, and as its image reference (tag beside a digest dropped, registry host in lower case)."
+            "https://, and as its image reference (tag beside a digest dropped, registry host in lower case).",
+            "minLength": 1,
         },
     )
 
