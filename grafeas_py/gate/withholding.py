@@ -33,11 +33,15 @@ def withheld(record: dict, own_project: str, readable: Container[str]) -> dict:
 
 
 def _finding(finding, hidden: set[str]):
-    """The finding, its message and evidence withheld if it cites an occurrence in a `hidden` project."""
+    """The finding, its message and evidence withheld if it cites an occurrence in a `hidden` project; a
+    Rego finding's message whatever it cites, since a module's message is free text made from every
+    occurrence read (its evidence is optional, and its own example leaves it out)."""
     if not isinstance(finding, dict):
         return finding
     evidence = finding.get("evidence") if isinstance(finding.get("evidence"), list) else []
     cited = sorted({project for name in evidence if (project := _project_of(name)) in hidden})
+    if not cited and finding.get("rule") == "rego":
+        cited = sorted(hidden)
     if not cited:
         return finding
     projects = ", ".join(f"projects/{project}" for project in cited)

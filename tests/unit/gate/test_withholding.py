@@ -48,3 +48,14 @@ def test_records_citing_no_other_project_are_shown_whole():
     own_only = {**RECORD, "violations": [finding("x", OWN)], "warnings": [], "usedOccurrences": [OWN]}
     own_only.pop("exempted")
     assert withheld(own_only, "team", readable=set()) is own_only
+
+
+def test_a_rego_message_is_withheld_whatever_it_cites():
+    """A module's message is free text made from every occurrence it read, and its evidence optional: one that
+    quoted another project's occurrence without citing it was shown whole."""
+    quoting = {**finding(f"{THEIRS} says secret", OWN), "rule": "rego", "code": "REGO_DENY"}
+    record = {**RECORD, "violations": [quoting, RECORD["violations"][1]], "warnings": [], "exempted": []}
+    shown = withheld(record, "team", readable=set())
+    said = "withheld: this finding rests on occurrences in projects/scanner, which the caller may not list"
+    assert shown["violations"] == [{**quoting, "message": said}, RECORD["violations"][1]]
+    assert withheld(record, "team", readable={"scanner"}) is record
