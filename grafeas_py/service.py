@@ -445,7 +445,7 @@ class Grafeas:
         self._require(roles.OCCURRENCES_UPDATE, project_id, occurrence_name(project_id, occurrence_id))
         existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
         note = parse_note_name(existing["noteName"], "noteName")
-        self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, [note])
+        self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, [note, *_vex_notes(existing)])
         given = body.get("noteName")
         if given is not None and given != existing["noteName"] and parse_note_name(given, "noteName") == note:
             body = {**body, "noteName": existing["noteName"]}  # the same note, with or without a location
@@ -464,7 +464,7 @@ class Grafeas:
         if not changes:
             return existing  # as for notes: an update to what is stored writes nothing
         named = [note for note in _vex_notes(doc) if note not in _vex_notes(existing)]
-        if named:  # the occurrence's own note and project were checked above
+        if named:  # the occurrence's own notes and project were checked above
             self.access.require_occurrence_write(roles.OCCURRENCES_UPDATE, project_id, named)
         return self.storage.update_occurrence(project_id, occurrence_id, doc, revision, changes)
 
@@ -472,7 +472,7 @@ class Grafeas:
         self._require(roles.OCCURRENCES_DELETE, project_id, occurrence_name(project_id, occurrence_id))
         existing, revision = self.storage.get_occurrence_with_revision(project_id, occurrence_id)
         note = parse_note_name(existing["noteName"], "noteName")
-        self.access.require_occurrence_write(roles.OCCURRENCES_DELETE, project_id, [note])
+        self.access.require_occurrence_write(roles.OCCURRENCES_DELETE, project_id, [note, *_vex_notes(existing)])
         self.storage.delete_occurrence(project_id, occurrence_id, revision)  # only as it was checked
 
     def get_occurrence_note(self, project_id: str, occurrence_id: str) -> dict:

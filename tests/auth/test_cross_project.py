@@ -89,6 +89,17 @@ def test_a_vex_assessment_names_only_notes_its_writer_may_attach_to(tenant_ci, t
     assert r.status_code == 403 and r.json()["error"]["message"] == denied
     # A note it may attach to, it may name.
     assert tenant_ci.post(f"/v1/projects/{tenant}/occurrences", json=assessed(note)).status_code == 200
+    # One that names the note already (written by someone who may) it may neither change nor delete.
+    named = secure.admin.post(f"/v1/projects/{tenant}/occurrences", json=assessed(secret))
+    assert named.status_code == 200, named.text
+    state = {"vulnerability": {"vexAssessment": {"state": "AFFECTED"}}}
+    r = tenant_ci.patch(
+        f"/v1/{named.json()['name']}", params={"updateMask": "vulnerability.vexAssessment.state"}, json=state
+    )
+    assert r.status_code == 403 and r.json()["error"]["message"] == denied, r.text
+    r = tenant_ci.delete(f"/v1/{named.json()['name']}")
+    assert r.status_code == 403 and r.json()["error"]["message"] == denied, r.text
+    assert secure.admin.get(f"/v1/{named.json()['name']}").json() == named.json()  # nothing written
 
 
 def test_a_batch_names_every_note_it_may_not_attach_to(tenant_ci, tenant, provider):
