@@ -22,6 +22,20 @@ def split_purl_version(purl: str) -> tuple[str, str]:
     return purl[:at] + purl[end:], purl[at + 1 : end]
 
 
+def purl_version(purl: str) -> str:
+    """A purl's version unescaped, with its epoch (`with_epoch`); "" when it has none."""
+    return with_epoch(unquote(split_purl_version(purl)[1]), purl)
+
+
+def with_epoch(version: str, purl: str) -> str:
+    """A package version with the epoch the purl's `epoch` qualifier gives, as RPM scanners write it
+    (`1.0.2k-16.el7` of `pkg:rpm/centos/openssl-libs@1.0.2k-16.el7?epoch=1` is `1:1.0.2k-16.el7`)."""
+    _, question, rest = purl.partition("?") if purl.startswith("pkg:") else ("", "", "")
+    qualifiers = rest.partition("#")[0].split("&") if question else []
+    epoch = next((unquote(q[6:]) for q in qualifiers if q.lower().startswith("epoch=")), "")
+    return f"{epoch}:{version}" if version and epoch and ":" not in version else version
+
+
 def _scheme_lowered(identifier: str) -> str:
     """A purl or CPE with its scheme in lower case, as URL schemes compare: `PKG:npm/x` is `pkg:npm/x`."""
     scheme = identifier[:4].lower()
@@ -48,7 +62,7 @@ def in_package(package: str, location: str, version: str) -> bool:
     # says nothing of the others. Without one, it is about the whole package.
     if (subpath := _subpath(name)) and _subpath(location) != subpath:
         return False
-    return not wanted or unquote(wanted) == version
+    return not wanted or purl_version(package) == version
 
 
 def _subpath(purl: str) -> str:

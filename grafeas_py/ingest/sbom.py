@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from grafeas_py.attestations import IN_TOTO_PAYLOAD_TYPE
+from grafeas_py.gate.purls import with_epoch
 
 from .digests import resource_digest
 from .plan import PlanBuilder, compact, normal_version, safe_note_id
@@ -62,7 +63,8 @@ def add_packages(plan: PlanBuilder, components: list[Component]) -> None:
     """Plan a PACKAGE note per package name and a PACKAGE occurrence per listed package."""
     for c in _one_per_package(components):
         note = plan.note(safe_note_id(c.name), {"package": {"name": c.name}})
-        version = normal_version(c.version) if c.version else None
+        # With its purl's epoch, as a scan of the same image names the package; keyed as listed.
+        version = normal_version(with_epoch(c.version, c.location)) if c.version else None
         package = compact(
             name=c.name,
             location=[compact(cpeUri=c.location, version=version)],

@@ -21,6 +21,7 @@ from grafeas_py.gate.artifacts import (
 from grafeas_py.gate.checks import image_name
 from grafeas_py.gate.licences import current_id, denied_licence, denies, expression_licences
 from grafeas_py.gate.patterns import compile_pattern
+from grafeas_py.gate.purls import in_package
 from grafeas_py.gate.timeutil import format_duration, parse_duration, parse_timestamp
 from tests.unit.gate.builders import DIGEST, NOW, make_policy
 
@@ -324,3 +325,13 @@ def test_a_licence_shows_its_spelling_and_current_id():
 def test_resource_uri_is_required(uri):
     with pytest.raises(InvalidArgument, match="resourceUri is required"):
         evaluate(make_policy({}), uri, [], NOW)
+
+
+def test_an_rpm_purls_epoch_qualifier_is_part_of_its_version():
+    """A VEX statement naming the package by its standard purl (the epoch a qualifier) cleared nothing."""
+    purl = "pkg:rpm/centos/openssl-libs@1.0.2k-16.el7?arch=x86_64&epoch=1"
+    location = "pkg:rpm/centos/openssl-libs?arch=x86_64&epoch=1"
+    assert in_package(purl, location, "1:1.0.2k-16.el7")
+    assert not in_package(purl, location, "1.0.2k-16.el7")  # without its epoch: epoch 0, another version
+    assert in_package("pkg:rpm/centos/openssl-libs@1:1.0.2k-16.el7", location, "1:1.0.2k-16.el7")
+    assert in_package("pkg:rpm/centos/openssl-libs@1.0.2k-16.el7", location, "1.0.2k-16.el7")

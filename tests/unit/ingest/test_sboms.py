@@ -517,3 +517,22 @@ def test_cyclonedx_shape_errors(change, message):
     doc = json.loads(raw("cyclonedx/payments-api-1.5.cdx.json")) | change
     with pytest.raises(InvalidArgument, match=message):
         ingest("cyclonedx", json.dumps(doc).encode())
+
+
+def test_an_rpm_components_epoch_is_in_its_version_as_scanners_write_it():
+    """The purl's `epoch` qualifier was dropped: `1.0.2k-16.el7` beside a scan's `1:1.0.2k-16.el7` for one package,
+    and a denyPackages rule naming the version the scan reports let the SBOM's package through."""
+    purl = "pkg:rpm/centos/openssl-libs@1.0.2k-16.el7?arch=x86_64&epoch=1&distro=centos-7"
+    components = [
+        {"type": "library", "name": "openssl-libs", "version": "1.0.2k-16.el7", "purl": purl},
+        {"type": "library", "name": "bash", "version": "4.2.46", "purl": "pkg:rpm/centos/bash@4.2.46?arch=x86_64"},
+    ]
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": components}
+    packages = {p["name"]: p for p in details(ingest("cyclonedx", json.dumps(doc).encode()), "package")}
+    assert packages["openssl-libs"]["version"] == {
+        "name": "1:1.0.2k-16.el7",
+        "kind": "NORMAL",
+        "fullName": "1:1.0.2k-16.el7",
+    }
+    assert packages["openssl-libs"]["location"][0]["version"]["fullName"] == "1:1.0.2k-16.el7"
+    assert packages["bash"]["version"]["fullName"] == "4.2.46"
