@@ -81,12 +81,23 @@ class Gate:
             if other != project_id:
                 self._require(roles.OCCURRENCES_LIST, other)
 
+    def _require_named_notes(self, project_id: str, policy: Policy) -> None:
+        """The compliance rule's notes are read at each evaluation, which warns where one is missing or of
+        another kind: naming a note needs the right to read it, or a policy would tell its author whether
+        any project's note exists and what it is."""
+        compliance = policy.rules.compliance
+        for name in compliance.note_names if compliance else ():
+            note = parse_note_name(name, "rules.compliance.noteNames")
+            if note.project != project_id:
+                self._require(roles.NOTES_GET, note.project, name)
+
     def create_policy(self, project_id: str, policy_id: str, body: dict) -> dict:
         self._require(roles.POLICIES_CREATE, project_id)
         check_new_project(project_id)
         document = _document(body)
-        parse_policy(document)  # 400 naming every offending field
+        parsed = parse_policy(document)  # 400 naming every offending field
         self._require_readable(project_id, self.occurrence_projects(document))
+        self._require_named_notes(project_id, parsed)
         now = from_datetime(self._clock())
         resource = {"name": policy_name(project_id, policy_id), "createTime": now, "updateTime": now, **document}
         return self.storage.create_policy(project_id, policy_id, resource)
@@ -103,8 +114,9 @@ class Gate:
         """Replace the document; the result is a new revision (409 if another update won the race)."""
         self._require(roles.POLICIES_UPDATE, project_id, policy_name(project_id, policy_id))
         document = _document(body)
-        parse_policy(document)
+        parsed = parse_policy(document)
         self._require_readable(project_id, self.occurrence_projects(document))
+        self._require_named_notes(project_id, parsed)
         current, revision = self.storage.get_policy(project_id, policy_id)
         resource = {
             "name": current["name"],

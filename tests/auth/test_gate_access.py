@@ -46,6 +46,28 @@ def test_a_policy_may_only_read_projects_its_author_may_list(secure, project):
     assert r.status_code == 403 and "occurrences.list" in r.text
 
 
+def test_a_compliance_rule_names_only_notes_its_author_may_read(secure, project):
+    """Each evaluation warns where a listed note is missing or of another kind: a policy author probed whether
+    any project's note existed, and what it was."""
+    vendor = f"cis-{uuid.uuid4().hex[:8]}"
+    r = secure.admin.post(f"/v1/projects/{vendor}/notes", params={"noteId": "cve"}, json=NOTE_BODIES["VULNERABILITY"])
+    assert r.status_code == 200, r.text
+    author, _ = caller(secure, project, "policyAdmin")
+    for note in (f"projects/{vendor}/notes/cve", f"projects/{vendor}/notes/nothere"):
+        body = {"rules": {"compliance": {"noteNames": [note]}}}
+        r = author.post(f"/v1/projects/{project}/policies", params={"policyId": "probe"}, json=body)
+        assert r.status_code == 403, r.text  # the same for a note that exists and one that does not
+        assert (
+            r.json()["error"]["message"] == f"permission 'notes.get' denied on resource '{note}' (or it may not exist)"
+        )
+    own = {"rules": {"compliance": {"noteNames": [f"projects/{project}/notes/own"]}}}
+    assert author.post(f"/v1/projects/{project}/policies", params={"policyId": "own"}, json=own).ok
+    r = author.put(f"/v1/projects/{project}/policies/own", json=body)
+    assert r.status_code == 403 and "notes.get" in r.text
+    reader, _ = caller(secure, project, "policyAdmin", on={vendor: ("notesViewer",)})
+    assert reader.post(f"/v1/projects/{project}/policies", params={"policyId": "cis"}, json=body).ok
+
+
 def test_a_gate_evaluator_asks_for_decisions_and_they_are_audited_as_its_own(secure, project):
     assert secure.admin.post(f"/v1/projects/{project}/policies", params={"policyId": "prod"}, json={"rules": {}}).ok
     ci, principal = caller(secure, project, "gateEvaluator")
