@@ -375,8 +375,11 @@ _DIGEST = "sha256:" + "e" * 64
         ("0016", f"docker://gcr.io/acme/app@{_DIGEST}", None, f"gcr.io/acme/app@{_DIGEST}"),
         # Before 0018 a port's leading zeros stayed: `https://gcr.io:0443/...` was its own key, kept as none.
         ("0017", f"https://gcr.io:0443/acme/app@{_DIGEST}", None, f"gcr.io/acme/app@{_DIGEST}"),
+        # Before 0020 an escaped letter stayed, where patterns read `%61pp` as `app`.
+        ("0019", f"https://gcr.io/acme/%61pp@{_DIGEST}", None, f"gcr.io/acme/app@{_DIGEST}"),
+        ("0019", f"gcr.io//acme/x/../app@{_DIGEST}", None, f"gcr.io/acme/app@{_DIGEST}"),
     ],
-    ids=["0014-capitalized-host", "0017-image-transport", "0018-zero-padded-port"],
+    ids=["0014-capitalized-host", "0017-image-transport", "0018-zero-padded-port", "0020-escape", "0020-dots"],
 )
 def test_keys_an_earlier_rule_kept_are_computed_again(tmp_path, worker_id, before, uri, stale, key):
     """Keyed by the earlier rule, the gate never found that occurrence or its finding, nor the timeline its

@@ -104,10 +104,14 @@ def _without_image_scheme(uri: str) -> str:
 def artifact_key(uri: str) -> str:
     """What every resource URI naming the same artifact shares: `https://X` and `X` are one artifact
     (the Kritis convention), as are `docker://X` and `oci://X`, and an image is named by
-    `image_reference`. Other URIs stand as written."""
+    `image_reference` in the form patterns see it (`canonical_artifact`: escaped unreserved characters
+    decoded, runs of `/` as one, dot segments resolved, no trailing dot on the host, `:80` after
+    `http://` left out), so that the gate finds a finding whichever of them it was stored or is asked
+    under. Other URIs stand as written."""
     bare = _without_image_scheme(uri)
     if parse_artifact(uri).kind == "image":
-        return image_reference(bare)
+        ports = (443, 80) if uri[:7].lower() == "http://" else (443,)
+        return _normal_url("https", image_reference(bare), ports).uri.removeprefix("https://")
     return bare
 
 
@@ -355,12 +359,9 @@ class Lookup(NamedTuple):
 
 def artifact_lookup(uri: str) -> Lookup:
     """The URIs and artifact keys the gate and the artifact timeline read as the artifact `uri` names:
-    every spelling of it and of its canonical form (`%61pp` is `app`, `//` is `/`, dot segments resolved,
-    as patterns see it: judged as `gcr.io/acme/%61pp@...`, an image escaped the findings stored for
-    `gcr.io/acme/app@...`), and for an image pulled as `:latest`, every spelling of its twin (`X` and
+    every spelling of it, and for an image pulled as `:latest`, every spelling of its twin (`X` and
     `X:latest` run the same)."""
-    named = list(dict.fromkeys([uri, canonical_uri(uri)]))
-    named += [twin for one in named if (twin := latest_twin(one))]
+    named = [uri, *filter(None, [latest_twin(uri)])]
     uris = dict.fromkeys(spelling for one in named for spelling in resource_spellings(one))
     return Lookup(list(uris), list(dict.fromkeys(map(artifact_key, named))))
 

@@ -151,9 +151,7 @@ def _select(resource_uri: str, occurrences: list[dict]) -> tuple[list[dict], lis
         problem = f"occurrences must be a list, got {type(occurrences).__name__}"
         return [], [Violation("input", "enforce", "OCCURRENCE_MALFORMED", problem)]
     selected, problems = [], []
-    # Also those stored under the canonical form of the URI judged (`artifact_lookup` reads them too).
-    judged = {resource_uri, canonical_uri(resource_uri)}
-    on_artifact = functools.lru_cache(maxsize=16)(lambda uri: any(same_resource(uri, one) for one in judged))
+    on_artifact = functools.lru_cache(maxsize=16)(lambda uri: same_resource(uri, resource_uri))
     for index, occurrence in enumerate(occurrences):
         problem = _unreadable(occurrence)
         if problem is not None:

@@ -547,6 +547,11 @@ def _critical_finding(http, project, uri):
         (f"https://gcr.io/acme/app@sha256:{DIGEST}", f"gcr.io/acme//app@sha256:{DIGEST}"),
         (f"https://gcr.io/acme/app@sha256:{DIGEST}", f"gcr.io/acme/x/../app@sha256:{DIGEST}"),
         ("gcr.io/acme/v10", "https://gcr.io/%61cme/v10"),
+        # ... and stored under such a spelling, it was not read when the gate was asked about the plain one.
+        (f"https://gcr.io/acme/%61pp@sha256:{DIGEST}", f"gcr.io/acme/app@sha256:{DIGEST}"),
+        (f"https://gcr.io//acme/app@sha256:{DIGEST}", f"gcr.io/acme/app@sha256:{DIGEST}"),
+        (f"http://gcr.io:80/acme/app@sha256:{DIGEST}", f"gcr.io/acme/app@sha256:{DIGEST}"),
+        (f"gcr.io./acme/app@sha256:{DIGEST}", f"https://gcr.io/acme/app@sha256:{DIGEST}"),
     ],
 )
 def test_the_gate_reads_an_image_as_the_runtime_pulls_it(http, project, policies, stored, judged):

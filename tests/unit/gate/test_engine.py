@@ -192,6 +192,8 @@ SCENARIOS = [
             ("http://gcr.io/evil/**", "https://gcr.io/evil/app"),
             ("HTTPS://GCR.io:0443/evil/**", "gcr.io/evil/app"),
             ("gcr.io/evil/**", "gcr.io:0443/evil/app"),
+            ("gcr.io/evil/**", "http://gcr.io:80/evil/app"),  # `:80` after `http://` is its default port
+            ("gcr.io/evil/**", "gcr.io./evil/app"),
             ("docker.io/**", "registry-1.docker.io:0443/library/nginx"),
             ("index.docker.io/library/**", "nginx"),  # Docker Hub's other names, in a pattern too
             ("docker://registry-1.docker.io/library/**", "docker.io/library/nginx"),
