@@ -731,7 +731,7 @@ def gate_check(url, token, timeout, project, policy, resource, breakglass, outpu
     if not project or not policy or "/" in policy:
         raise click.BadParameter("expected a policy id or projects/P/policies/ID", param_hint="--policy")
     body = {"resourceUri": resource}
-    if breakglass:
+    if breakglass is not None:  # "" too: the server refuses a breakglass without a justification
         body["breakglass"] = {"justification": breakglass}
     try:
         # Not retried: every evaluation is recorded, and a retried one would be recorded twice.
@@ -761,7 +761,15 @@ def gate_check(url, token, timeout, project, policy, resource, breakglass, outpu
             for item in _findings(decision, "violations"):
                 click.echo(f"  {_cell(item.get('mode', '')):7} {_cell(item.get('code'))}: {_cell(item.get('message'))}")
             for item in _findings(decision, "warnings"):
-                click.echo(f"  warning {_cell(item.get('code'))}: {_cell(item.get('message'))}")
+                label = "dryrun " if item.get("mode") == "dryrun" else "warning"  # what would have denied
+                click.echo(f"  {label} {_cell(item.get('code'))}: {_cell(item.get('message'))}")
+            for item in _findings(decision, "exempted"):
+                click.echo(f"  exempted {_cell(item.get('code'))}: {_cell(item.get('message'))}")
+            # What let it through despite the findings above, or without any check.
+            if isinstance(decision.get("breakglass"), dict):
+                click.echo(f"  breakglass: {_cell(decision['breakglass'].get('justification'))}")
+            if decision.get("allowPattern"):
+                click.echo(f"  allowed by the pattern {_cell(decision['allowPattern'])}")
         sys.stdout.flush()
     except BrokenPipeError:
         raise  # the reader went away: 141, as a shell reports it

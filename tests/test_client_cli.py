@@ -493,6 +493,37 @@ def test_attest_sign_with_a_gnupg_key(cli, http, project, monkeypatch, tmp_path)
     assert allowed.exit_code == 0 and allowed.output.startswith("ALLOW"), allowed.output
 
 
+def test_gate_check_table_says_what_let_an_artifact_through(cli, http, project):
+    """The table showed ALLOW and the violations, but not that a breakglass overrode them, nor an exemption or an
+    allow pattern; a dryrun finding read as a warning."""
+    rules = {"identity": {}, "scan": {"maxAge": "1h", "mode": "dryrun"}, "secrets": {}}
+    policy = {
+        "rules": rules,
+        "exemptions": [{"artifact": "**", "rule": "secrets", "justification": "known test keys"}],
+    }
+    assert http.post(f"/v1/projects/{project}/policies", params={"policyId": "bg"}, json=policy).ok
+    tagged = IMAGE.split("@")[0] + ":1.0"  # identity denies a tag
+    check = ("gate", "check", "--project", project, "--policy", "bg", "-o", "table")
+    overridden = cli(*check, "--resource", tagged, "--breakglass", "incident 42")
+    assert overridden.exit_code == 0, overridden.output
+    assert "  enforce TAG_NOT_DIGEST:" in overridden.output and "  breakglass: incident 42\n" in overridden.output
+    assert "  dryrun  NOT_SCANNED:" in overridden.output
+    secret_note = f"projects/{project}/notes/leak"
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "leak"}, json={"secret": {}}).ok
+    assert http.post(f"/v1/projects/{project}/occurrences", json=occurrence_body("SECRET", secret_note)).ok
+    exempted = cli(*check, "--resource", IMAGE)
+    assert exempted.exit_code == 0 and "  exempted " in exempted.output, exempted.output
+    assert "known test keys" in exempted.output
+    empty = cli(*check, "--resource", tagged, "--breakglass", "")
+    assert empty.exit_code == 2 and "justification" in empty.output, empty.output  # refused, not dropped
+    allow = {"rules": {"artifacts": {"allowPatterns": ["registry.example.com/**"]}}}
+    assert http.post(f"/v1/projects/{project}/policies", params={"policyId": "ap"}, json=allow).ok
+    allowed = cli("gate", "check", "--project", project, "--policy", "ap", "--resource", IMAGE, "-o", "table")
+    assert allowed.exit_code == 0 and "  allowed by the pattern registry.example.com/**\n" in allowed.output, (
+        allowed.output
+    )
+
+
 def test_gate_check_errors_exit_2(cli, project):
     missing = cli("gate", "check", "--project", project, "--policy", "nope", "--resource", IMAGE)
     assert missing.exit_code == 2 and "not found" in missing.output
