@@ -141,9 +141,27 @@ def _mode() -> fields.String:
     return fields.String(load_default="enforce", validate=OneOf(MODES))
 
 
+class _Flag(fields.Boolean):
+    """Only JSON/YAML booleans: "no" or 0 meaning false is a surprise in a security policy (and 1 is True
+    to a set of truthy values)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid")
+        return value
+
+
+class _Number(fields.Float):
+    """A JSON number: marshmallow's Float also reads text ("7"), which was stored as text."""
+
+    def _validated(self, value):
+        if isinstance(value, str | bool):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 def _flag(**kwargs) -> fields.Boolean:
-    # Only JSON/YAML booleans: "no" or 0 meaning false is a surprise in a security policy.
-    return fields.Boolean(load_default=False, truthy={True}, falsy={False}, **kwargs)
+    return _Flag(load_default=False, **kwargs)
 
 
 def _patterns(field: type[PatternField] = PatternField, **kwargs) -> fields.List:
@@ -252,7 +270,7 @@ class VulnerabilityRuleSchema(_RuleSchema):
     mode = _mode()
     maximum_fixable_severity = fields.String(data_key="maximumFixableSeverity", validate=OneOf(THRESHOLDS))
     maximum_unfixable_severity = fields.String(data_key="maximumUnfixableSeverity", validate=OneOf(THRESHOLDS))
-    maximum_cvss_score = fields.Float(data_key="maximumCvssScore", allow_nan=False, validate=Range(0, 10))
+    maximum_cvss_score = _Number(data_key="maximumCvssScore", allow_nan=False, validate=Range(0, 10))
     exemptions = fields.List(fields.Nested(CveExemptionSchema), load_default=())
 
     @validates_schema

@@ -92,6 +92,8 @@ RSA2048 = signer("RSA_SIGN_PKCS1_2048_SHA256")
         (rules(scan={"maxAge": "1 week"}), "rules.scan.maxAge", "must be a duration such as 24h"),
         (rules(scan={"maxAge": "0h"}), "rules.scan.maxAge", "longer than zero"),
         (rules(identity={"allowTags": "yes"}), "rules.identity.allowTags", "not a valid boolean"),
+        (rules(identity={"allowTags": 1}), "rules.identity.allowTags", "not a valid boolean"),  # 1 == True
+        (rules(vulnerabilities={"maximumCvssScore": "7"}), "rules.vulnerabilities.maximumCvssScore", "number"),
         (rules(artifacts={"allowPatterns": ["gcr.io/***"]}), "rules.artifacts.allowPatterns[0]", "not `***`"),
         (
             rules(artifacts={"denyPatterns": ["gcr.io/" + "**a" * 33]}),
