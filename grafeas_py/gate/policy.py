@@ -131,15 +131,20 @@ class _StrictSafeLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _StrictSafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, str) and key in seen:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
-            )
-        seen.add(key if isinstance(key, str) else id(key_node))
+    # A key written twice, or merged (`<<`) from two maps, is refused: one value would be dropped unseen. A
+    # key written beside a map that merges it overrides it, as YAML's merge means.
+    written = sum(key_node.tag != "tag:yaml.org,2002:merge" for key_node, _ in node.value)
+    loader.flatten_mapping(node)  # the merged pairs first, then those written
+    merged_count = len(node.value) - written
+    for pairs in (node.value[:merged_count], node.value[merged_count:]):
+        seen = set()
+        for key_node, _ in pairs:
+            key = loader.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
+                )
+            seen.add(key if isinstance(key, str) else id(key_node))
     return loader.construct_mapping(node, deep)
 
 

@@ -417,6 +417,19 @@ def test_json_policy():
     assert load_policy_text(text, "application/json") == {"rules": {"scan": {"maxAge": "7d"}}}
 
 
+def test_a_key_written_beside_a_yaml_merge_overrides_it():
+    """It was refused as a key found twice, at a line where it appears once."""
+    text = "rules:\n  vulnerabilities:\n    <<: {maximumFixableSeverity: CRITICAL, mode: warn}\n    mode: enforce\n"
+    assert load_policy_text(text, "application/yaml") == {
+        "rules": {"vulnerabilities": {"maximumFixableSeverity": "CRITICAL", "mode": "enforce"}}
+    }
+    # Merged from two maps, one of the values would be dropped unseen: still refused.
+    both = "rules:\n  vulnerabilities:\n    <<: [{maximumFixableSeverity: LOW}, {maximumFixableSeverity: HIGH}]\n"
+    with pytest.raises(InvalidArgument) as caught:
+        load_policy_text(both, "application/yaml")
+    assert "found the key 'maximumFixableSeverity' twice" in caught.value.message
+
+
 @pytest.mark.parametrize(
     "text, content_type, says",
     [
