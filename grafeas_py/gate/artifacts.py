@@ -195,8 +195,8 @@ def canonical_pattern(text: str) -> str:
     if not sep or scheme in IMAGE_SCHEMES:
         if parse_artifact(f"https://{name}").kind == "image":
             name = _on_docker_hub(name)
-        elif "/" not in name:  # `*.jar`: no host to speak of
-            return text
+        if "/" not in name:  # `**:latest`, `*.jar`: no host to speak of
+            return f"https://{name}" if sep else text
         canonical = _normal_url("https", name, (443, 80) if scheme == "http" else (443,), resolve=False)
         host, slash, path = canonical.uri.removeprefix("https://").partition("/")
         if host in _DOCKER_HUB_ALIASES and slash:  # Docker Hub under the one name images have here

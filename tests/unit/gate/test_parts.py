@@ -157,6 +157,8 @@ def test_a_pattern_written_as_one_spelling_holds_for_every_other(a, b):
         ("*/app@*", "*/app@*"),
         ("docker.io/**", "docker.io/**"),
         ("*.jar", "*.jar"),
+        ("*:V1", "*:V1"),  # no host: a tag's case stays
+        ("docker://*:latest", "https://*:latest"),
     ],
 )
 def test_image_patterns_follow_dockers_rule(pattern, canonical):
