@@ -110,9 +110,24 @@ def artifact_key(uri: str) -> str:
     under. Other URIs stand as written."""
     bare = _without_image_scheme(uri)
     if parse_artifact(uri).kind == "image":
-        ports = (443, 80) if uri[:7].lower() == "http://" else (443,)
-        return _normal_url("https", image_reference(bare), ports).uri.removeprefix("https://")
+        return _normal_reference(image_reference(bare), http=uri[:7].lower() == "http://")
     return bare
+
+
+# What `_normal_url` may change in an image reference beyond its host; one without any is normal already.
+_UNNORMAL_MARKS = ("%", "//", "/.", "\\", "?", "#")
+
+
+def _normal_reference(reference: str, http: bool) -> str:
+    """`image_reference`'s result as `_normal_url` gives it (without `https://`), `:80` left out after `http://`."""
+    host = reference.partition("/")[0]
+    if not (http or host.endswith(".") or ":" in host or "@" in host):
+        for mark in _UNNORMAL_MARKS:
+            if mark in reference:
+                break
+        else:
+            return reference  # the common case: most stored URIs are normal, and parsing them again is a cost
+    return _normal_url("https", reference, (443, 80) if http else (443,)).uri.removeprefix("https://")
 
 
 @functools.lru_cache(maxsize=1024)  # a batch of a scan's findings names one artifact a thousand times

@@ -337,3 +337,14 @@ def test_an_rpm_purls_epoch_qualifier_is_part_of_its_version():
     assert not in_package(purl, location, "1.0.2k-16.el7")  # without its epoch: epoch 0, another version
     assert in_package("pkg:rpm/centos/openssl-libs@1:1.0.2k-16.el7", location, "1:1.0.2k-16.el7")
     assert in_package("pkg:rpm/centos/openssl-libs@1.0.2k-16.el7", location, "1.0.2k-16.el7")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aZ09./:%@?#\\-_~", max_size=40), st.booleans())
+def test_an_image_reference_is_normalised_alike_with_or_without_the_shortcut(written, http):
+    """`_normal_reference` skips `_normal_url` for references with nothing it would change: never a difference."""
+    from grafeas_py.gate.artifacts import _normal_reference, _normal_url, image_reference
+
+    reference = image_reference(written)  # what it is given: the host in lower case, Docker Hub named
+    full = _normal_url("https", reference, (443, 80) if http else (443,)).uri.removeprefix("https://")
+    assert _normal_reference(reference, http) == full
