@@ -5,7 +5,8 @@
 (a) CreateOccurrence requests/s under gunicorn vs shared/bench/minimal_app.py under the same
     gunicorn settings and database (goal: >= 0.7), both servers up, wrk runs alternating;
 (b) one BatchCreateOccurrences of 1000 over HTTP, rows/s, vs shared/bench/bulk_ceiling.py of
-    20,000 rows (goal: >= 0.3); also shown, for reference, the ceiling for 1000 rows;
+    20,000 rows (goal: >= 0.3), each side after SETTLE_SECONDS idle; also shown, for reference, the
+    ceiling for 1000 rows;
 (c) GetOccurrence latency p50/p99 from one keep-alive connection.
 Needs `wrk` (apt-get install wrk) and gunicorn; PostgreSQL at GRAFEAS_BENCH_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/test), where each run uses fresh schemas.
@@ -194,10 +195,12 @@ def bench_batch(ceiling_db: str, base: str, body: dict, args) -> dict:
         for _ in range(2 * args.workers):  # warm up every worker: first requests compile statements
             session.post(f"{base}/v1/projects/bench/occurrences:batchCreate", data=fresh_payload()).raise_for_status()
         for _ in range(args.rounds):
+            settle()
             ceiling_rows = bulk_ceiling(ceiling_db, 20000)
             # For reference only: the ceiling for one transaction of a batch's size, where its fixed
             # commit cost weighs as much as it does on one batch request.
             small.append(statistics.median(bulk_ceiling(ceiling_db, 1000) for _ in range(3)))
+            settle()
             timings = []
             for _ in range(3):
                 payload = fresh_payload()
@@ -214,6 +217,16 @@ def bench_batch(ceiling_db: str, base: str, body: dict, args) -> dict:
     result["ceiling_1000_rows_per_s"] = statistics.median(small)
     result["ratio_vs_ceiling_1000"] = statistics.median(ours / c for (_, ours), c in zip(pairs, small, strict=True))
     return result
+
+
+def settle() -> None:
+    """Wait for the database to finish what the last measurement left it doing, so that neither side is timed
+    in the other's wake: after the ceiling's 20,000-row insert and drop, PostgreSQL's background writes
+    slowed the batches timed right after it."""
+    time.sleep(SETTLE_SECONDS)
+
+
+SETTLE_SECONDS = 3
 
 
 def bulk_ceiling(ceiling_db: str, rows: int) -> float:
