@@ -219,14 +219,14 @@ def bench_batch(ceiling_db: str, base: str, body: dict, args) -> dict:
     return result
 
 
+SETTLE_SECONDS = 3
+
+
 def settle() -> None:
     """Wait for the database to finish what the last measurement left it doing, so that neither side is timed
     in the other's wake: after the ceiling's 20,000-row insert and drop, PostgreSQL's background writes
     slowed the batches timed right after it."""
     time.sleep(SETTLE_SECONDS)
-
-
-SETTLE_SECONDS = 3
 
 
 def bulk_ceiling(ceiling_db: str, rows: int) -> float:
