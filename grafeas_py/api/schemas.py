@@ -1,5 +1,7 @@
 """Query-string schemas. Bodies are described from the protobuf messages (see `openapi`)."""
 
+import re
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validates_schema
 
 
@@ -39,7 +41,7 @@ class DecimalInteger(fields.Integer):
     scripts' digits (`٣`)."""
 
     def _validated(self, value):
-        if isinstance(value, str) and not (value.isascii() and value.lstrip("+-").isdigit()):
+        if isinstance(value, str) and not re.fullmatch(r"[+-]?[0-9]+", value):
             raise self.make_error("invalid")
         return super()._validated(value)
 

@@ -121,12 +121,9 @@ _UNNORMAL_MARKS = ("%", "//", "/.", "\\", "?", "#")
 def _normal_reference(reference: str, http: bool) -> str:
     """`image_reference`'s result as `_normal_url` gives it (without `https://`), `:80` left out after `http://`."""
     host = reference.partition("/")[0]
-    if not (http or host.endswith(".") or ":" in host or "@" in host):
-        for mark in _UNNORMAL_MARKS:
-            if mark in reference:
-                break
-        else:
-            return reference  # the common case: most stored URIs are normal, and parsing them again is a cost
+    host_changes = http or host.endswith(".") or ":" in host or "@" in host
+    if not host_changes and not any(mark in reference for mark in _UNNORMAL_MARKS):
+        return reference  # the common case: most stored URIs are normal, and parsing them again is a cost
     return _normal_url("https", reference, (443, 80) if http else (443,)).uri.removeprefix("https://")
 
 
