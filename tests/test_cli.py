@@ -373,6 +373,14 @@ _REFUSED_BY_GUNICORN = {
 }
 
 
+# What the app's own refusals among them say.
+_SAYS = {
+    "malformed chunk size": "the request body is not well-formed chunked HTTP: Invalid chunk size",
+    "chunk without its terminator": "the request body is not well-formed chunked HTTP",
+    "compressed transfer coding": "Transfer-Encoding 'gzip' is not supported: send the body uncompressed",
+}
+
+
 @pytest.mark.parametrize("how", ["grafeas-py serve", "deploy/gunicorn.conf.py"])
 def test_requests_gunicorn_refuses_get_the_json_error_shape(tmp_path, worker_id, how):
     url, port = _fresh_url(tmp_path, worker_id), _free_port()
@@ -391,6 +399,7 @@ def test_requests_gunicorn_refuses_get_the_json_error_shape(tmp_path, worker_id,
             error = json.loads(body)["error"]
             assert error["code"] == status and error["status"] == STATUS_BY_HTTP[status], (what, error)
             assert error["message"] and error["details"] == [], (what, error)
+            assert _SAYS.get(what, "") in error["message"], (what, error)
             assert int(headers["content-length"]) == len(body)
 
 

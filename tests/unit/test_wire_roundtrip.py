@@ -570,7 +570,12 @@ def test_any_of_well_known_types_and_error_details(sent, canonical):
     ids=lambda v: "-".join(str(x) for x in v.values()).rsplit(".", 1)[-1],
 )
 def test_any_of_a_well_known_type_is_checked(value):
-    assert _decode_error(OCCURRENCE, {"secret": {"data": value}}).path.startswith("secret.data")
+    error = _decode_error(OCCURRENCE, {"secret": {"data": value}})
+    assert error.path.startswith("secret.data")
+    if set(value) == {"@type"} and ".protobuf." in value["@type"]:  # a well-known type without its value
+        assert error.reason == f"an Any holding {value['@type'].rsplit('/', 1)[1]} carries it in 'value'"
+    if value.get("value") == "a_b":
+        assert error.reason == "field mask paths are lowerCamelCase, without '_': 'a_b'"
     assert _parse_fails(OccurrencePb, {"secret": {"data": value}})
 
 
