@@ -19,7 +19,7 @@ from grafeas_py.wire.grafeas_types import (
 )
 
 MAX_RESOURCE_URI_LENGTH = 2048
-_CONTROL_OR_EDGE_SPACE = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 ODD_RESOURCE_URI = "resourceUri must not hold control characters or begin or end with a space"
 
 Check = Callable[[dict, str], list[str]]
@@ -33,14 +33,18 @@ def _at(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+# What a canonical field value is when it counts as not set: absent, an empty string or an empty list.
+_UNSET = (None, "", [])
+
+
 def _missing(value) -> bool:
-    """Whether a canonical field value counts as not set (absent, empty string or empty list)."""
-    return value is None or value == "" or value == []
+    """Whether a canonical field value counts as not set."""
+    return value in _UNSET
 
 
 def _required(obj: dict, path: str, *keys: str) -> list[str]:
     """One "<path>.<key> is required" problem for each key that is not set."""
-    return [f"{_at(path, key)} is required" for key in keys if _missing(obj.get(key))]
+    return [f"{_at(path, key)} is required" for key in keys if obj.get(key) in _UNSET]
 
 
 def _one_of(obj: dict, path: str, *keys: str) -> list[str]:
@@ -335,11 +339,11 @@ assert set(NOTE_CHECKS) <= set(NOTE_TYPE_BY_KIND) and set(OCCURRENCE_CHECKS) <= 
 
 def _member(resource: dict, members: dict[str, str], checks: dict[str, Check], label: str) -> list[str]:
     """Require exactly one member of the type/details oneof and run that kind's checks on it."""
-    found = [member for member in members if member in resource]
+    found = [key for key in resource if key in members]  # a resource has fewer keys than there are kinds
     if not found:
         return [f"{label} required: set one of {', '.join(members)}"]
     if len(found) > 1:
-        return [f"only one of {', '.join(found)} may be set"]
+        return [f"only one of {', '.join(member for member in members if member in resource)} may be set"]
     check = checks.get(members[found[0]])
     return check(resource[found[0]], found[0]) if check else []
 
@@ -352,7 +356,7 @@ def validate_note(note: dict) -> list[str]:
 def odd_resource_uri(uri: str) -> bool:
     """Whether a resource URI holds control characters or begins or ends with a space: no artifact is named
     so, and the gate reads it as no artifact it resembles, so what is stored under it would never count."""
-    return _CONTROL_OR_EDGE_SPACE.search(uri) is not None
+    return _CONTROL.search(uri) is not None or uri[:1].isspace() or uri[-1:].isspace()
 
 
 def validate_occurrence(occurrence: dict) -> list[str]:

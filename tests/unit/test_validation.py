@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from grafeas_py.validation import MAX_RESOURCE_URI_LENGTH, validate_note, validate_occurrence
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grafeas_py.validation import MAX_RESOURCE_URI_LENGTH, odd_resource_uri, validate_note, validate_occurrence
 from grafeas_py.wire.grafeas_types import CODEC, NOTE, NOTE_TYPE_BY_KIND, OCCURRENCE, OCCURRENCE_DETAILS_BY_KIND
 
 CPE = "cpe:/o:debian:debian_linux:11"
@@ -472,6 +476,15 @@ def test_resource_uri_at_the_limit_is_valid():
     assert validate_occurrence(CODEC.decode(OCCURRENCE, body)) == []
 
 
-def test_occurrence_with_two_details_members_is_rejected():
-    both = {"resourceUri": RESOURCE, "noteName": NOTE_NAME, "discovery": {}, "compliance": {}}
+@pytest.mark.parametrize("order", [("discovery", "compliance"), ("compliance", "discovery")])
+def test_occurrence_with_two_details_members_is_rejected(order):
+    both = {"resourceUri": RESOURCE, "noteName": NOTE_NAME, **{member: {} for member in order}}
     assert validate_occurrence(both) == ["only one of discovery, compliance may be set"]
+
+
+_ODD = re.compile(r"[\x00-\x1f\x7f]|^\s|\s$")  # the rule, as one regular expression
+
+
+@given(st.text(st.characters(codec="utf-8")) | st.text(" \t\n\x85\xa0\u2003\u3000\x1fa/@:"))
+def test_odd_resource_uris_are_those_with_control_characters_or_edge_spaces(uri):
+    assert odd_resource_uri(uri) == (_ODD.search(uri) is not None)
