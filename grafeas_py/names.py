@@ -36,7 +36,20 @@ def new_id() -> str:
     random pages all over it: with 150,000 occurrences in SQLite a batch of 1000 took 35 ms to store
     instead of 53 ms. The time is no secret, createTime says it. Formatted from bytes directly:
     building a `uuid.UUID` on the way was 6% of a batch create."""
-    digits = (time.time_ns() // 1_000_000).to_bytes(6, "big").hex() + os.urandom(10).hex()
+    return new_ids(1)[0]
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` ids as `new_id` makes them, from one read of the system's randomness: inside a request
+    that streams a batch to PostgreSQL a read per id cost some 3 us each, 3 ms a batch of 1000."""
+    millis = (time.time_ns() // 1_000_000).to_bytes(6, "big").hex()
+    random = os.urandom(10 * count).hex()
+    return [_uuid7_text(millis + random[20 * i : 20 * i + 20]) for i in range(count)]
+
+
+def _uuid7_text(digits: str) -> str:
+    """32 hex digits (48 of time, 80 random) as a version 7 UUID's text: 6 of the random bits give way
+    to the version and variant."""
     return f"{digits[:8]}-{digits[8:12]}-7{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
 
 

@@ -29,6 +29,7 @@ from .names import (
     check_new_project,
     keyed_id,
     new_id,
+    new_ids,
     note_name,
     occurrence_name,
     parse_note_name,
@@ -346,11 +347,12 @@ class Grafeas:
         indexes the first items of a batch while the rest are still being decoded and validated.
         """
         now = _now()
+        ids = new_ids(len(bodies))
         valid: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
         for index in range(len(bodies)):
             try:  # bodies[index] may decode here (api.http.DecodedLazily), and fail for this item alone
-                occ = self._new_occurrence(project_id, bodies[index], now)
+                occ = self._new_occurrence(project_id, bodies[index], now, ids[index])
             except ApiError as exc:
                 errors.append((index, exc))
                 continue
@@ -392,12 +394,12 @@ class Grafeas:
         any problem fails them all, listed by index."""
         self._require(roles.OCCURRENCES_CREATE, project_id)
         now = _now()
+        ids = ids if ids is not None else new_ids(len(bodies))
         prepared: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
         for index in range(len(bodies)):
             try:
-                occurrence_id = ids[index] if ids is not None else None
-                prepared.append((index, self._new_occurrence(project_id, bodies[index], now, occurrence_id)))
+                prepared.append((index, self._new_occurrence(project_id, bodies[index], now, ids[index])))
             except ApiError as exc:
                 errors.append((index, exc))
         if not check_notes and not errors:

@@ -32,6 +32,7 @@ from bench_core import NOTE, bulk_ceiling, drop_schemas, fresh_database, occurre
 
 from grafeas_py import db  # noqa: E402
 from grafeas_py.api.http import decode  # noqa: E402
+from grafeas_py.names import new_ids  # noqa: E402
 from grafeas_py.server import tune_gc  # noqa: E402
 from grafeas_py.service import Grafeas, _now  # noqa: E402
 from grafeas_py.storage.engine import make_engines  # noqa: E402
@@ -56,12 +57,13 @@ def batch_payload(artifacts: int = 1000) -> bytes:
     return orjson.dumps({"occurrences": items})
 
 
-def python_side(payload: bytes) -> list:
+def python_side(payload: bytes, make_ids=new_ids) -> list:
     """The request's work without its database: parse, decode, validate and prepare, encode."""
     items = orjson.loads(payload)["occurrences"]
     now = _now()
+    ids = make_ids(len(items))
     prepared = [
-        Grafeas._new_occurrence("bench", decode(OCCURRENCE, item, f"occurrences[{i}]"), now)
+        Grafeas._new_occurrence("bench", decode(OCCURRENCE, item, f"occurrences[{i}]"), now, ids[i])
         for i, item in enumerate(items)
     ]
     orjson.dumps({"occurrences": [occ.data for occ in prepared]})

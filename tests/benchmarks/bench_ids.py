@@ -4,7 +4,7 @@
 
 Two fresh databases migrated to head take the same batches (the body bench_core.py posts), one
 with random ids (UUID version 4, as the server made them before) and one with the server's own
-`new_id` (version 7: Unix milliseconds first), alternating batch by batch so drift hits both alike.
+`new_ids` (version 7: Unix milliseconds first), alternating batch by batch so drift hits both alike.
 It prints the median time SqlStorage.create_occurrences takes per batch in the first and the last
 third of the run: random ids land on random pages of the (project, id) index, whose pages fall out
 of the cache as it grows.
@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_batch_split import batch_payload, python_side  # noqa: E402
+from bench_batch_split import NOTE_DOC, batch_payload, python_side  # noqa: E402
 from bench_core import drop_schemas, fresh_database  # noqa: E402
 
-import grafeas_py.service as service  # noqa: E402
 from grafeas_py import db  # noqa: E402
-from grafeas_py.names import _VARIANT_DIGIT, new_id  # noqa: E402
+from grafeas_py.names import _VARIANT_DIGIT, new_ids  # noqa: E402
 from grafeas_py.server import tune_gc  # noqa: E402
 from grafeas_py.storage.engine import make_engines  # noqa: E402
 from grafeas_py.storage.sql import SqlStorage  # noqa: E402
@@ -45,19 +44,18 @@ def bench(kind: str, batches: int, workdir: Path, schemas: list[str]) -> dict[st
         schemas += [schema] if schema else []
         db.upgrade(url)
         stores[label] = SqlStorage(*make_engines(url))
-    makers = {"random (v4)": random_id, "time-ordered (v7)": new_id}
+        stores[label].create_notes("bench", {"CVE-2024-0001": NOTE_DOC})  # the note every batch item names
+    makers = {"random (v4)": lambda n: [random_id() for _ in range(n)], "time-ordered (v7)": new_ids}
     payload = batch_payload()
     times: dict[str, list[float]] = {label: [] for label in stores}
     try:
         for _ in range(batches):
             for label, storage in stores.items():
-                service.new_id = makers[label]  # what _new_occurrence calls
-                prepared = python_side(payload)
+                prepared = python_side(payload, makers[label])
                 start = time.perf_counter()
                 storage.create_occurrences("bench", prepared)
                 times[label].append(time.perf_counter() - start)
     finally:
-        service.new_id = new_id
         for storage in stores.values():
             storage.dispose()
     return times
