@@ -41,16 +41,31 @@ class Artifact:
 
 def parse_artifact(uri: str) -> Artifact:
     """Classify a resource URI and extract its sha256 digest."""
+    scheme, rest, kind = _classified(uri)
+    if kind == "file":
+        return _file(uri, scheme, rest)
+    if kind == "image":
+        return _image(uri, rest)
+    return Artifact(uri, kind, None)
+
+
+def artifact_kind(uri: str) -> str:
+    """`parse_artifact(uri).kind`, without looking for a digest."""
+    return _classified(uri)[2]
+
+
+def _classified(uri: str) -> tuple[str, str, str]:
+    """(scheme in lower case or "", the rest, the kind of artifact) of a resource URI."""
     scheme, sep, rest = uri.partition("://")
     if not sep:
         scheme, rest = "", uri
     scheme = scheme.lower()
     path = rest.split("#", 1)[0].split("?", 1)[0]
     if scheme == "file" or path.lower().endswith(FILE_SUFFIXES):
-        return _file(uri, scheme, rest)
+        return scheme, rest, "file"
     if not scheme or scheme in IMAGE_SCHEMES:
-        return _image(uri, rest)
-    return Artifact(uri, "package" if scheme in PACKAGE_SCHEMES else "unknown", None)
+        return scheme, rest, "image"
+    return scheme, rest, "package" if scheme in PACKAGE_SCHEMES else "unknown"
 
 
 def artifact_digest(uri: str) -> str | None:
@@ -109,7 +124,7 @@ def artifact_key(uri: str) -> str:
     `http://` left out), so that the gate finds a finding whichever of them it was stored or is asked
     under. Other URIs stand as written."""
     bare = _without_image_scheme(uri)
-    if parse_artifact(uri).kind == "image":
+    if artifact_kind(uri) == "image":
         return _normal_reference(image_reference(bare), http=uri[:7].lower() == "http://")
     return bare
 
@@ -205,7 +220,7 @@ def canonical_pattern(text: str) -> str:
         return "file://" + _normal_url("", rest, (), resolve=False).uri
     name = rest if sep else text
     if not sep or scheme in IMAGE_SCHEMES:
-        if parse_artifact(f"https://{name}").kind == "image":
+        if artifact_kind(f"https://{name}") == "image":
             name = _on_docker_hub(name)
         if "/" not in name:  # `**:latest`, `*.jar`: no host to speak of
             return f"https://{name}" if sep else text
@@ -341,7 +356,7 @@ def _untagged(reference: str) -> bool:
 def latest_twin(uri: str) -> str | None:
     """The other spelling of an image a runtime pulls as `:latest`: `X:latest` for an untagged `X`, and `X`
     for `X:latest`, so that the gate reads the occurrences stored under either; None for anything else."""
-    if parse_artifact(uri).kind != "image":
+    if artifact_kind(uri) != "image":
         return None
     key = artifact_key(uri)
     if _untagged(key):
@@ -387,7 +402,7 @@ def same_resource(a: str, b: str) -> bool:
 def _pulled(uri: str) -> str:
     """`artifact_key`, with `:latest` for an image that names neither tag nor digest: what a runtime pulls."""
     key = artifact_key(uri)
-    return key + ":latest" if parse_artifact(uri).kind == "image" and _untagged(key) else key
+    return key + ":latest" if artifact_kind(uri) == "image" and _untagged(key) else key
 
 
 def _image(uri: str, rest: str) -> Artifact:
