@@ -7,6 +7,7 @@ gate's `projects/{p}/policies/{id}` and `projects/{p}/decisions/{id}`. The
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -120,6 +121,7 @@ def parse_project_name(name: str) -> str:
     return check_id("project id", parts[1])
 
 
+@functools.lru_cache(maxsize=1024)  # the items of a batch name a few notes, each many times
 def parse_note_name(name: str, field: str = "note name") -> NoteRef:
     """`projects/{p}/notes/{n}` (or with `/locations/{l}`) -> NoteRef."""
     parts = name.split("/")
