@@ -280,6 +280,8 @@ class GateStorage:
                 "resourceUri": data["resourceUri"],
                 "decision": data["decision"],
             }
+            if "breakglass" in data:  # an override an auditor looks for first, chained with the rest
+                detail["breakglass"] = data["breakglass"]
             self._audit(conn, "decisions.create", decision_name(project_id, decision_id), detail)
         return data
 

@@ -635,13 +635,22 @@ def test_rego_reads_times_as_documented(http, project, policies):
     assert violation["code"] == "EVALUATION_ERROR" and "time.parse_rfc3339_ns" in violation["message"], violation
 
 
-def test_breakglass_allows_and_is_recorded(http, project, policies):
+def test_breakglass_allows_and_is_recorded(app, http, project, policies):
     cve = note(http, project, "CVE-2024-2", "VULNERABILITY")
     occurrence(http, project, occurrence_body("VULNERABILITY", cve, IMAGE))
     create(http, policies, "prod", VULN_POLICY)
     decision = evaluate(http, policies, "prod", breakglass={"justification": "INC-42 outage"})
     assert decision["allowed"] is True and decision["breakglass"] == {"justification": "INC-42 outage"}
     assert decision["violations"]  # kept, so the override is visible
+    # In the audit trail too, under its hash chain: decisions themselves are not chained.
+    storage = app.extensions["grafeas"].storage
+    storage.seal_audit(wait=10)
+    [entry] = [e for e in storage.audit_entries() if e.resource == decision["name"]]
+    assert entry.detail["breakglass"] == {"justification": "INC-42 outage"}
+    denied = evaluate(http, policies, "prod")
+    storage.seal_audit(wait=10)
+    [entry] = [e for e in storage.audit_entries() if e.resource == denied["name"]]
+    assert entry.detail["decision"] == "DENY" and "breakglass" not in entry.detail
     r = http.post(f"{policies}/prod:evaluate", json={"resourceUri": IMAGE, "breakglass": {"justification": " "}})
     assert r.status_code == 400 and "justification" in r.json()["error"]["message"]
 
