@@ -18,7 +18,16 @@ from ..filtering import And, Call, Compare, Field, Not, Or, Value
 from ..names import parse_note_name, parse_policy_name
 from ..wire.grafeas_types import NOTE_KIND
 from ..wire.timestamps import to_micros
-from .member_sql import ByDialect, compare, compare_text, holds, member_condition, member_path, time_micros
+from .member_sql import (
+    ASCII_INTEGER,
+    ByDialect,
+    compare,
+    compare_text,
+    holds,
+    member_condition,
+    member_path,
+    time_micros,
+)
 from .tables import audit_log, decisions, notes, occurrences, projects
 
 # Kritis and the v1beta1 API name two kinds differently.
@@ -188,8 +197,13 @@ def _column_comparison(node: Compare, kind: str, column, table):
         if op == ":" or not isinstance(value.value, float):
             raise InvalidArgument(f"filter: {name} is a number: compare it with = != < <= > >= and a number")
         return compare(column, op, value.value)
-    number = value.value if kind == "kind" and isinstance(value.value, float) else None
-    if number is not None:  # by number too, as enums are in bodies and in member filters
+    number = None
+    if kind == "kind":  # by number too, quoted or not, as enums are in bodies and in member filters
+        if isinstance(value.value, float):
+            number = value.value
+        elif len(value.value) <= 20 and ASCII_INTEGER.fullmatch(value.value):  # no kind number is longer
+            number = float(value.value)
+    if number is not None:
         if not number.is_integer() or int(number) not in NOTE_KIND.names:
             raise InvalidArgument(f"filter: {number:g} is not a kind number; kinds are " + ", ".join(NOTE_KIND.numbers))
         text = NOTE_KIND.names[int(number)]

@@ -39,13 +39,13 @@ from sqlalchemy.types import Boolean
 
 from ..errors import InvalidArgument
 from ..filtering import Field, Value
-from ..wire.codec import canonical_base64
+from ..wire.codec import canonical_base64, whole_as_int
 from ..wire.grafeas_types import NOTE, OCCURRENCE
 from ..wire.schema import Field as SchemaField
 from ..wire.timestamps import to_micros
 from .tables import notes
 
-_INTEGER = re.compile(r"-?[0-9]+")  # ASCII: str.isdigit() and \d take "²"
+ASCII_INTEGER = re.compile(r"-?[0-9]+")  # ASCII: str.isdigit() and \d take "²"
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # the grammar's, in ASCII
 _MAX_NUMBER_LENGTH = 100  # characters of a number in a filter: far more than any double or int64 needs
 _INT64_RANGES = {"int64": (-(2**63), 2**63 - 1), "uint64": (0, 2**64 - 1)}
@@ -179,7 +179,7 @@ def _literal(path: MemberPath, kind: str, value: Value):
             raise InvalidArgument(f"filter: {path.name} takes text, not the number {raw:g}; quote it")
         if enum is not None:  # by name or by number, as in requests
             number = int(raw) if isinstance(raw, float) else enum.numbers.get(raw)
-            if number is None and len(raw) <= 20 and _INTEGER.fullmatch(raw):  # int() refuses over 4300 digits
+            if number is None and len(raw) <= 20 and ASCII_INTEGER.fullmatch(raw):  # int() refuses over 4300 digits
                 number = int(raw)
             if number not in enum.names:
                 raise InvalidArgument(
@@ -382,6 +382,8 @@ def _containing(runs: tuple[tuple[str, ...], ...], literal) -> dict:
     node = literal
     if isinstance(literal, float) and math.isinf(literal):  # the JSON mapping writes infinities as text
         node = "Infinity" if literal > 0 else "-Infinity"
+    elif isinstance(literal, float):  # as the codec stores it: JSONB compares 1.2345678901234567e19 exactly
+        node = whole_as_int(literal)
     for i in range(len(runs) - 1, -1, -1):
         if i < len(runs) - 1:
             node = [node]  # containment of [x] in an array means: some element contains x

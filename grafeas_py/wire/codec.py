@@ -350,7 +350,7 @@ class Codec:
             number = _shortest_float32(number)
         # -0.0 becomes 0.0, the default: PostgreSQL's JSONB has no negative zero, and a stored
         # value must read back the same on every database.
-        return _whole_as_int(number) if number != 0 else 0.0
+        return whole_as_int(number) if number != 0 else 0.0
 
     @staticmethod
     def _bytes(value, path: str) -> str:
@@ -479,7 +479,7 @@ class Codec:
         return self.enums_to_numbers(inner, value)
 
 
-def _whole_as_int(number: float) -> float | int:
+def whole_as_int(number: float) -> float | int:
     """A double of 2**53 or more (each a whole number) as the integer it is, where orjson reads integers back.
 
     PostgreSQL's JSONB prints a whole number in plain digits, and orjson reads digits up to 2**64 - 1 (down to
@@ -540,7 +540,7 @@ def _json_value(value, path: str):
                 return value if type(value) is int else 0.0  # -0.0 as for floats: JSONB has no negative zero
             if type(value) is int and as_double == value:
                 return value  # ints a double holds exactly stay ints
-            return _whole_as_int(as_double)
+            return whole_as_int(as_double)
         return value
 
     return walk(value, (), 1)

@@ -75,6 +75,7 @@ CASES = [
     ('kind="VULNERABILITY"', {"vuln-a", "vuln-b"}),
     ("kind=VULNERABILITY", {"vuln-a", "vuln-b"}),
     ("kind = 1", {"vuln-a", "vuln-b"}),  # by number, as in bodies
+    ('kind = "1"', {"vuln-a", "vuln-b"}),  # quoted, as member enums take numbers
     ("kind = 'BUILD'", {"build-a"}),
     ('kind="PACKAGE_VULNERABILITY"', {"vuln-a", "vuln-b"}),  # Kritis's v1beta1 name
     (f'resourceUrl="{A}"', {"vuln-a", "build-a"}),
@@ -532,6 +533,7 @@ def test_times_under_repeated_fields_compare_as_times(http, project):
         ('kind="FRUIT"', "'FRUIT' is not a kind"),
         ("kind = 99", "99 is not a kind number; kinds are NOTE_KIND_UNSPECIFIED, VULNERABILITY"),
         ("kind = 1.5", "1.5 is not a kind number"),
+        ('kind = "99"', "99 is not a kind number"),
         ("createTime > 5", "createTime is a time; compare it with an RFC 3339 string, not a number"),
         ('createTime > "yesterday"', "not an RFC 3339 timestamp"),
         ("resourceUrl = 5", "resourceUrl takes text, not the number 5"),

@@ -43,3 +43,21 @@ def test_an_int64_below_its_range_is_a_400_naming_it(http, project, value):
     r = http.post(f"/v1/projects/{project}/occurrences", data=body, headers={"Content-Type": "application/json"})
     assert (r.status_code, r.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), r.text[:500]
     assert "build.intotoProvenance.recipe.definedInMaterial" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("literal", ["1.2345678901234567e19", "12345678901234567168", "-9.5e18"])
+def test_a_double_of_2_to_the_53_or_more_is_found_by_equality(http, project, literal):
+    # Stored as the exact integer it is; PostgreSQL's containment compared 12345678901234567000 with it.
+    note = f"projects/{project}/notes/epss"
+    details = {"details": [{"affectedCpeUri": "cpe:/a:x", "affectedPackage": "x"}]}
+    assert http.post(f"/v1/projects/{project}/notes", params={"noteId": "epss"}, json={"vulnerability": details}).ok
+    issue = {"affectedCpeUri": "cpe:/a:x", "affectedPackage": "x"}
+    issue |= {"affectedVersion": {"kind": "MAXIMUM"}, "fixedVersion": {"kind": "MAXIMUM"}}
+    score = float(literal)
+    body = {"resourceUri": "https://x", "noteName": note}
+    body["vulnerability"] = {"risk": {"epss": {"score": score}}, "packageIssue": [issue]}
+    created = http.post(f"/v1/projects/{project}/occurrences", json=body).json()
+    for op, found in (("=", [created["name"]]), ("!=", []), (">=", [created["name"]]), ("<", [])):
+        params = {"filter": f"vulnerability.risk.epss.score {op} {literal}"}
+        r = http.get(f"/v1/projects/{project}/occurrences", params=params)
+        assert [o["name"] for o in r.json().get("occurrences", [])] == found, (op, r.text[:300])
