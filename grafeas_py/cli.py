@@ -11,7 +11,7 @@ import click
 
 from . import __version__, db
 from .client_cli import printable
-from .config import Settings
+from .config import MAX_PROCESSES, Settings
 
 
 class _Program(click.Group):
@@ -46,14 +46,16 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option(
     "--workers",
     default=None,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_PROCESSES),
     help="Worker processes [default: 2 x CPUs + 1, at most 8].",
 )
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
+@click.option(
+    "--threads", default=4, show_default=True, type=click.IntRange(1, MAX_PROCESSES), help="Threads per worker."
+)
 @click.option(
     "--certfile",
     type=click.Path(exists=True, dir_okay=False),

@@ -20,11 +20,18 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
-def env_count(name: str, default: int) -> int:
+# Workers per instance and threads per worker, at most: past it a typo (--workers 100000) forked until the
+# machine stopped answering. A host with more cores than this runs more instances.
+MAX_PROCESSES = 256
+
+
+def env_count(name: str, default: int, maximum: int | None = None) -> int:
     """A whole number of at least 1 (workers, threads, connections) from the environment."""
     value = _env_int(name, default)
     if value < 1:
         raise ValueError(f"{name} must be 1 or more, not {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, not {value}")
     return value
 
 
@@ -107,7 +114,7 @@ class Settings:
             database_url=_database_url(os.environ.get("GRAFEAS_DATABASE_URL") or DEFAULT_DATABASE_URL),
             max_body_bytes=env_count("GRAFEAS_MAX_BODY_BYTES", cls.max_body_bytes),
             secret_key=os.environ.get("GRAFEAS_SECRET_KEY") or None,
-            pool_size=env_count("GRAFEAS_DB_POOL_SIZE", env_count("GRAFEAS_THREADS", 4) + 1),
+            pool_size=env_count("GRAFEAS_DB_POOL_SIZE", env_count("GRAFEAS_THREADS", 4, MAX_PROCESSES) + 1),
             # PostgreSQL takes at most 2**31 - 1 milliseconds for statement_timeout.
             db_timeout=_env_seconds("GRAFEAS_DB_TIMEOUT", cls.db_timeout, maximum=2_147_483),
             admission_config=os.environ.get("GRAFEAS_ADMISSION_CONFIG") or None,

@@ -10,6 +10,7 @@ from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import Config
 
+from .config import MAX_PROCESSES
 from .errors import error_body
 
 
@@ -138,8 +139,8 @@ def env_settings() -> dict:
         except (TypeError, ValueError) as exc:
             _refuse(f"{cfg.settings[key].cli[-1]}: {exc}")
     for key in ("workers", "threads"):  # gunicorn takes 0 (refusing only negatives), as serve's flags do not
-        if given.get(key) == 0:
-            _refuse(f"--{key}: must be 1 or more, got 0")
+        if key in given and not 1 <= given[key] <= MAX_PROCESSES:
+            _refuse(f"--{key}: must be 1 to {MAX_PROCESSES}, got {given[key]}")
     return given
 
 

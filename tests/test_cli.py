@@ -210,8 +210,10 @@ def test_an_admission_config_that_cannot_work_stops_the_start_in_one_line(tmp_pa
     [
         ("--no-such-option", "GUNICORN_CMD_ARGS: unrecognized arguments: --no-such-option"),
         ("--workers -1", "GUNICORN_CMD_ARGS: --workers: Value must be positive: -1"),
-        ("--workers 0", "GUNICORN_CMD_ARGS: --workers: must be 1 or more, got 0"),
-        ("--threads 0", "GUNICORN_CMD_ARGS: --threads: must be 1 or more, got 0"),
+        ("--workers 0", "GUNICORN_CMD_ARGS: --workers: must be 1 to 256, got 0"),
+        ("--threads 0", "GUNICORN_CMD_ARGS: --threads: must be 1 to 256, got 0"),
+        # It forked until the machine stopped answering.
+        ("--workers 100000", "GUNICORN_CMD_ARGS: --workers: must be 1 to 256, got 100000"),
         ("--config gunicorn.conf.py", "GUNICORN_CMD_ARGS: --config is not read by grafeas-py serve"),
         ("--keyfile key.pem", "a keyfile needs a certfile"),
     ],
@@ -282,15 +284,22 @@ def test_gunicorn_cmd_args_may_change_how_often_serve_replaces_workers(tmp_path)
     assert output[0].count("Booting worker with pid") >= 2, output[0]
 
 
-@pytest.mark.parametrize("value", ["0", "-1"])
-@pytest.mark.parametrize("flag", ["--workers", "--threads"])
-def test_serve_refuses_fewer_than_one_worker_or_thread(tmp_path, flag, value):
-    """--workers 0 served with the default number instead, and --threads 0 started workers that failed."""
+@pytest.mark.parametrize(
+    ("flag", "value", "range_"),
+    [
+        *((flag, value, "1<=x<=256") for flag in ("--workers", "--threads") for value in ("0", "-1", "100000")),
+        ("--port", "99999", "1<=x<=65535"),  # a traceback of gunicorn's (OverflowError)
+        ("--port", "0", "1<=x<=65535"),
+    ],
+)
+def test_serve_refuses_counts_and_ports_out_of_range(tmp_path, flag, value, range_):
+    """--workers 0 served with the default number instead, --threads 0 started workers that failed, and
+    --workers 100000 forked until the machine stopped answering."""
     env = _env(f"sqlite:///{tmp_path / 'never.db'}")
     command = [GRAFEAS_PY, "serve", "--port", str(_free_port()), flag, value]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr[-3000:]
-    assert result.stderr.endswith(f"Error: Invalid value for '{flag}': {value} is not in the range x>=1.\n")
+    assert result.stderr.endswith(f"Error: Invalid value for '{flag}': {value} is not in the range {range_}.\n")
     assert not (tmp_path / "never.db").exists()  # refused before migrating
 
 
@@ -408,6 +417,7 @@ def test_requests_gunicorn_refuses_get_the_json_error_shape(tmp_path, worker_id,
     [
         ("GRAFEAS_WORKERS", "abc", "GRAFEAS_WORKERS must be a whole number, not 'abc'"),
         ("GRAFEAS_THREADS", "0", "GRAFEAS_THREADS must be 1 or more, not 0"),
+        ("GRAFEAS_WORKERS", "100000", "GRAFEAS_WORKERS must be at most 256, not 100000"),
         (
             "GRAFEAS_DATABASE_URL",
             "not a url",
