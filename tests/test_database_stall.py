@@ -236,6 +236,26 @@ def test_a_write_cut_off_by_the_statement_timeout_is_a_504_naming_it(database_ur
         app.extensions["grafeas"].storage.dispose()
 
 
+def test_readiness_of_a_migrated_database_that_does_not_answer_does_not_ask_for_a_migration(database_url):
+    """Any error reading alembic_version read as "never migrated: run 'grafeas-py db upgrade'": on a
+    healthy production database whose table was locked, or whose connection was cut."""
+    app = create_app(Settings(database_url=database_url, db_timeout=1, audit_seal_seconds=0))
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    schema = make_url(database_url).query["options"].split("=", 1)[1]
+    try:
+        with serve(app) as base:
+            assert requests.get(f"{base}/readyz", timeout=30).status_code == 200
+            with admin.connect() as locker:
+                locker.execute(text(f'LOCK TABLE "{schema}".alembic_version IN ACCESS EXCLUSIVE MODE'))
+                r = requests.get(f"{base}/readyz", timeout=30)
+                locker.rollback()
+            assert (r.status_code, r.json()["error"]["message"]) == (503, "database unreachable"), r.text
+            assert requests.get(f"{base}/readyz", timeout=30).status_code == 200
+    finally:
+        admin.dispose()
+        app.extensions["grafeas"].storage.dispose()
+
+
 def test_readiness_probes_of_a_stalled_database_share_one_check_and_answer_in_time(tmp_path):
     """No statement timeout here (GRAFEAS_DB_TIMEOUT=0), so a ping waits as long as the stall lasts."""
     database = make_url(POSTGRES_URL)

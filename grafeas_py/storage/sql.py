@@ -9,7 +9,20 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from sqlalchemy import Engine, bindparam, case, delete, func, insert, literal_column, select, text, true, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..auth.sealer import AuditSealer
@@ -768,10 +781,15 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
         self._reader.dispose()
 
     def ping(self) -> str | None:
-        with self._read() as conn:  # raises when the database cannot be reached
+        """The schema revision, None if never migrated; raises when the database cannot be reached or read."""
+        with self._read() as conn:
             try:
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except DBAPIError:
+                # A table there yet unreadable (locked past the statement timeout, the connection cut) is no
+                # reason to run a migration; asked again, a database that is not answering raises.
+                if inspect(conn).has_table("alembic_version"):
+                    raise
                 return None  # reachable, but never migrated
 
 
