@@ -9,16 +9,15 @@ import os
 import sys
 
 from grafeas_py import server
-from grafeas_py.app import read_admission_config
 from grafeas_py.config import MAX_PROCESSES, Settings, env_count
 
-wsgi_app = "grafeas_py:create_app()"
+wsgi_app = "grafeas_py.server:worker_app()"
 bind = os.environ.get("GRAFEAS_BIND", "0.0.0.0:8080")
 try:
     workers = env_count("GRAFEAS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8), MAX_PROCESSES)
     threads = env_count("GRAFEAS_THREADS", 4, MAX_PROCESSES)
-    # What every worker reads as it boots: refused here once, not as a traceback per worker.
-    read_admission_config(Settings.from_env().admission_config)
+    # Read here, in the master, once: every worker it forks judges by it (see server.admission_at_start).
+    server.admission_at_start(Settings.from_env().admission_config)
 except ValueError as exc:  # one line, as grafeas-py says it, rather than gunicorn's traceback of this file
     print(f"Error: bad configuration: {exc}", file=sys.stderr)
     sys.exit(2)

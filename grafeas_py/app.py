@@ -61,9 +61,17 @@ class Extension:
         self.readiness = Readiness(self.storage.ping)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the WSGI app: Grafeas v1 and Projects APIs, probes and docs, on one database."""
+_READ_IT = object()
+
+
+def create_app(settings: Settings | None = None, admission_config=_READ_IT) -> Flask:
+    """Build the WSGI app: Grafeas v1 and Projects APIs, probes and docs, on one database.
+
+    `admission_config`: the admission webhook's configuration as read already (gunicorn's workers take the one
+    their master read as the server started, `server.admission_at_start`); by default the file is read."""
     settings = settings or Settings.from_env()
+    if admission_config is _READ_IT:
+        admission_config = read_admission_config(settings.admission_config)
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
@@ -118,7 +126,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         schema_head=storage.schema_head,
         gate=Gate(storage, access),
         ingest=Ingest(grafeas),
-        admission=read_admission_config(settings.admission_config),
+        admission=admission_config,
         db_timeout=settings.db_timeout,
     )
 

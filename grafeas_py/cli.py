@@ -117,11 +117,11 @@ def _settings() -> Settings:
 
 
 def _check_admission_config(settings: Settings) -> None:
-    """GRAFEAS_ADMISSION_CONFIG read once before the workers start, each of which would fail on it."""
-    from .app import read_admission_config
+    """GRAFEAS_ADMISSION_CONFIG read once before the workers start, for all of them (server.admission_at_start)."""
+    from .server import admission_at_start
 
     try:
-        read_admission_config(settings.admission_config)
+        admission_at_start(settings.admission_config)
     except ValueError as exc:
         raise BadConfiguration(f"bad configuration: {exc}") from None
 

@@ -92,9 +92,32 @@ class _Server(BaseApplication):
             self.cfg.set("control_socket_disable", True)
 
     def load(self):
-        from . import create_app
+        return worker_app()
 
-        return create_app()
+
+# The admission webhook's configuration as gunicorn's master read it when the server started, which every
+# worker it forks inherits: read by each worker as it started, a file broken by an edit since stopped the
+# whole server at the next worker replaced (gunicorn halts when a worker fails to boot), and an edit that
+# worked had workers judge by two configurations. A restart reads the file again; a reload does not.
+_ADMISSION_AT_START: dict = {}
+
+
+def admission_at_start(path: str | None):
+    """GRAFEAS_ADMISSION_CONFIG, read the first time this process asks (ValueError in one line) and kept."""
+    if "config" not in _ADMISSION_AT_START:
+        from .app import read_admission_config
+
+        _ADMISSION_AT_START["config"] = read_admission_config(path)
+    return _ADMISSION_AT_START["config"]
+
+
+def worker_app():
+    """The WSGI app of a gunicorn worker, with the admission configuration its master read."""
+    from . import create_app
+    from .config import Settings
+
+    settings = Settings.from_env()
+    return create_app(settings, admission_config=admission_at_start(settings.admission_config))
 
 
 # What `grafeas-py serve` sets whatever its flags say; GUNICORN_CMD_ARGS may change any of it.

@@ -269,6 +269,40 @@ def test_the_open_access_warning_is_given_at_length_once_not_by_every_worker(tmp
     assert output.count("AUTHENTICATION IS OFF (GRAFEAS_AUTH=none)") == 1, output
 
 
+@pytest.mark.parametrize("how", ["grafeas-py serve", "deploy/gunicorn.conf.py"])
+def test_workers_keep_the_admission_config_read_at_start(tmp_path, how):
+    """Each worker read GRAFEAS_ADMISSION_CONFIG as it booted: a file broken by an edit since stopped the
+    whole server at the next worker replaced (gunicorn halts when a worker fails to boot)."""
+    config = tmp_path / "admission.yaml"
+    config.write_text("namespaces:\n  prod: projects/adm/policies/prod\n")
+    port = _free_port()
+    env = {
+        **_env(f"sqlite:///{tmp_path / 'grafeas.db'}"),
+        "GRAFEAS_ADMISSION_CONFIG": str(config),
+        "GUNICORN_CMD_ARGS": "--max-requests 2 --max-requests-jitter 0",
+    }
+    if how == "grafeas-py serve":
+        command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"]
+    else:
+        db.upgrade(env["GRAFEAS_DATABASE_URL"])
+        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        env.update(GRAFEAS_BIND=f"127.0.0.1:{port}", GRAFEAS_WORKERS="1")
+    pod = {"kind": "Pod", "spec": {"containers": [{"name": "app", "image": "gcr.io/acme/app@sha256:" + "a" * 64}]}}
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {"uid": "u1", "kind": {"kind": "Pod"}, "namespace": "prod", "operation": "CREATE", "object": pod},
+    }
+    with _serving(command, env, port, probe="/healthz") as (base, output):
+        policy = requests.post(f"{base}/v1/projects/adm/policies", params={"policyId": "prod"}, json={"rules": {}})
+        assert policy.status_code == 200, policy.text
+        config.write_text(":::broken")
+        for _ in range(6):  # the worker is replaced after every second request
+            r = requests.post(f"{base}/v1/admission:review", json=review, timeout=30)
+            assert r.status_code == 200 and r.json()["response"]["allowed"] is True, r.text
+    assert output[0].count("Booting worker with pid") >= 3, output[0]
+
+
 def test_gunicorn_cmd_args_may_change_how_often_serve_replaces_workers(tmp_path):
     """GUNICORN_CMD_ARGS overrides serve's settings, these included."""
     port = _free_port()
