@@ -16,8 +16,10 @@ bind = os.environ.get("GRAFEAS_BIND", "0.0.0.0:8080")
 try:
     workers = env_count("GRAFEAS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8), MAX_PROCESSES)
     threads = env_count("GRAFEAS_THREADS", 4, MAX_PROCESSES)
+    settings = Settings.from_env()
+    settings.check_files()  # here, in the master, once; not by each worker as it boots
     # Read here, in the master, once: every worker it forks judges by it (see server.admission_at_start).
-    server.admission_at_start(Settings.from_env().admission_config)
+    server.admission_at_start(settings.admission_config)
 except ValueError as exc:  # one line, as grafeas-py says it, rather than gunicorn's traceback of this file
     print(f"Error: bad configuration: {exc}", file=sys.stderr)
     sys.exit(2)

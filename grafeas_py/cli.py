@@ -111,9 +111,11 @@ def default_workers() -> int:
 def _settings() -> Settings:
     """The settings of the environment; a value that cannot work is a one-line error naming its variable."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
+        settings.check_files()
     except ValueError as exc:
         raise BadConfiguration(f"bad configuration: {exc}") from None
+    return settings
 
 
 def _check_admission_config(settings: Settings) -> None:

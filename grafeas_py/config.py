@@ -122,3 +122,9 @@ class Settings:
             bindings_ttl=_env_seconds("GRAFEAS_BINDINGS_TTL", cls.bindings_ttl),
             audit_seal_seconds=_env_seconds("GRAFEAS_AUDIT_SEAL_SECONDS", cls.audit_seal_seconds),
         )
+
+    def check_files(self) -> None:
+        """The files the settings name hold what they must (ValueError in one line): asked once as a command
+        or the server starts, not by each worker as it boots (see OidcSettings.check_jwks_file)."""
+        if self.auth.oidc is not None:
+            self.auth.oidc.check_jwks_file()

@@ -303,6 +303,38 @@ def test_workers_keep_the_admission_config_read_at_start(tmp_path, how):
     assert output[0].count("Booting worker with pid") >= 3, output[0]
 
 
+@pytest.mark.parametrize("how", ["grafeas-py serve", "deploy/gunicorn.conf.py"])
+def test_workers_boot_when_the_jwks_file_has_gone_since_the_start(tmp_path, how):
+    """Each worker checked GRAFEAS_OIDC_JWKS_FILE as it booted: a file removed (or rotated badly) since the
+    start stopped the whole server at the next worker replaced. The start still checks it."""
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+    port = _free_port()
+    env = {
+        **_env(f"sqlite:///{tmp_path / 'grafeas.db'}"),
+        "GRAFEAS_AUTH": "token,oidc",
+        "GRAFEAS_OIDC_ISSUER": "https://issuer.example.com",
+        "GRAFEAS_OIDC_AUDIENCE": "grafeas",
+        "GRAFEAS_OIDC_JWKS_FILE": str(jwks),
+        "GUNICORN_CMD_ARGS": "--max-requests 2 --max-requests-jitter 0",
+    }
+    if how == "grafeas-py serve":
+        command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"]
+    else:
+        db.upgrade(env["GRAFEAS_DATABASE_URL"])
+        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        env.update(GRAFEAS_BIND=f"127.0.0.1:{port}", GRAFEAS_WORKERS="1")
+    with _serving(command, env, port, probe="/healthz") as (base, output):
+        jwks.unlink()
+        for _ in range(6):  # the worker is replaced after every second request
+            assert requests.get(f"{base}/healthz", timeout=30).status_code == 200
+    assert output[0].count("Booting worker with pid") >= 3, output[0]
+    # Missing as the server starts: refused in one line, as before.
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr == f"Error: bad configuration: GRAFEAS_OIDC_JWKS_FILE={jwks}: no such file\n", result.stderr
+
+
 def test_gunicorn_cmd_args_may_change_how_often_serve_replaces_workers(tmp_path):
     """GUNICORN_CMD_ARGS overrides serve's settings, these included."""
     port = _free_port()

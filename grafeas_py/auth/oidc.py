@@ -23,7 +23,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -121,9 +120,20 @@ class OidcSettings:
                 )
         if self.jwks_ttl <= 0 or self.jwks_timeout <= 0 or self.leeway < 0:
             raise ValueError("OIDC JWKS TTL and timeout must be positive, the leeway not negative")
-        if self.jwks_file is not None and not os.path.isfile(self.jwks_file):
-            # Found at start-up, not as a 503 on every OIDC request.
-            raise ValueError(f"GRAFEAS_OIDC_JWKS_FILE={self.jwks_file}: no such file")
+
+    def check_jwks_file(self) -> None:
+        """The JWKS file is there and holds a JWKS (ValueError in one line): asked once as the server starts,
+        so that it is found then rather than as a 503 on every OIDC request. Not asked as each worker boots:
+        a file rotated or removed since would stop the whole server at the next worker replaced, where
+        JwksCache keeps the keys it read and answers OIDC requests alone with 503s."""
+        if self.jwks_file is None:
+            return
+        try:
+            parse_jwks(json.loads(Path(self.jwks_file).read_bytes()))
+        except FileNotFoundError:
+            raise ValueError(f"GRAFEAS_OIDC_JWKS_FILE={self.jwks_file}: no such file") from None
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ValueError(f"GRAFEAS_OIDC_JWKS_FILE={self.jwks_file}: not a readable JWKS: {exc}") from None
 
     @property
     def principal_prefix(self) -> str:

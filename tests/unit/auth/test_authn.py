@@ -98,20 +98,39 @@ def test_oidc_defaults():
         ({"GRAFEAS_AUTH": "mtls", "GRAFEAS_MTLS_TRUSTED_PROXIES": "proxy"}, "not an IP address"),
         ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_LEEWAY": "a minute"}, "GRAFEAS_OIDC_LEEWAY must be a number"),
         ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_LEEWAY": "inf"}, "GRAFEAS_OIDC_LEEWAY must be a finite number"),
-        (
-            {
-                "GRAFEAS_AUTH": "oidc",
-                "GRAFEAS_OIDC_ISSUER": ISSUER,
-                "GRAFEAS_OIDC_AUDIENCE": "grafeas",
-                "GRAFEAS_OIDC_JWKS_FILE": "/nonexistent/jwks.json",
-            },
-            "GRAFEAS_OIDC_JWKS_FILE=/nonexistent/jwks.json: no such file",
-        ),
     ],
 )
 def test_bad_environment(environ, message):
     with pytest.raises(ValueError, match=message):
         AuthSettings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        (":::", "not a readable JWKS: Expecting value"),
+        ('{"keys": {}}', "not a readable JWKS: a JWKS is a JSON object with a 'keys' list"),
+    ],
+)
+def test_the_jwks_file_is_checked_when_asked_not_when_read(tmp_path, content, message):
+    """Checked as the server starts (check_files); as each worker boots, a file removed since stopped the
+    whole server at the next worker replaced."""
+    path = tmp_path / "jwks.json"
+    if content is not None:
+        path.write_text(content)
+    environ = {
+        "GRAFEAS_AUTH": "oidc",
+        "GRAFEAS_OIDC_ISSUER": ISSUER,
+        "GRAFEAS_OIDC_AUDIENCE": "grafeas",
+        "GRAFEAS_OIDC_JWKS_FILE": str(path),
+    }
+    settings = AuthSettings.from_env(environ)
+    with pytest.raises(ValueError) as raised:
+        settings.oidc.check_jwks_file()
+    assert str(raised.value).startswith(f"GRAFEAS_OIDC_JWKS_FILE={path}: {message}"), raised.value
+    path.write_text('{"keys": []}')
+    settings.oidc.check_jwks_file()
 
 
 def test_token_method_needs_a_lookup():
