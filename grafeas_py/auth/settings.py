@@ -97,6 +97,9 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+_A_YEAR = 365 * 86400
+
+
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:
     value = environ.get(name)
     if not value:
@@ -107,6 +110,8 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
     if not math.isfinite(number):  # an infinite leeway would take every expired token
         raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    if not 0 <= number <= _A_YEAR:  # as for the other seconds (config._env_seconds): 1e300 is a typo
+        raise ValueError(f"{name} must be from 0 to {_A_YEAR} seconds, got {value!r}")
     return number
 
 

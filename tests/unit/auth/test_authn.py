@@ -98,6 +98,12 @@ def test_oidc_defaults():
         ({"GRAFEAS_AUTH": "mtls", "GRAFEAS_MTLS_TRUSTED_PROXIES": "proxy"}, "not an IP address"),
         ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_LEEWAY": "a minute"}, "GRAFEAS_OIDC_LEEWAY must be a number"),
         ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_LEEWAY": "inf"}, "GRAFEAS_OIDC_LEEWAY must be a finite number"),
+        ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_LEEWAY": "1e300"}, "GRAFEAS_OIDC_LEEWAY must be from 0 to 31536000"),
+        (
+            {"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_JWKS_TIMEOUT": "99999999999"},
+            "GRAFEAS_OIDC_JWKS_TIMEOUT must be from 0 to 31536000 seconds, got '99999999999'",
+        ),
+        ({"GRAFEAS_AUTH": "oidc", "GRAFEAS_OIDC_JWKS_TTL": "-1"}, "GRAFEAS_OIDC_JWKS_TTL must be from 0 to"),
     ],
 )
 def test_bad_environment(environ, message):
