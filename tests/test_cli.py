@@ -269,6 +269,16 @@ def test_the_open_access_warning_is_given_at_length_once_not_by_every_worker(tmp
     assert output.count("AUTHENTICATION IS OFF (GRAFEAS_AUTH=none)") == 1, output
 
 
+def _one_worker(how: str, env: dict, port: int) -> list[str]:
+    """The command serving one worker on `port` `how` (serve, or gunicorn with deploy's config, which needs
+    the database migrated and its bind and workers in `env`), replaced as GUNICORN_CMD_ARGS in `env` says."""
+    if how == "grafeas-py serve":
+        return [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"]
+    db.upgrade(env["GRAFEAS_DATABASE_URL"])
+    env.update(GRAFEAS_BIND=f"127.0.0.1:{port}", GRAFEAS_WORKERS="1")
+    return [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+
+
 @pytest.mark.parametrize("how", ["grafeas-py serve", "deploy/gunicorn.conf.py"])
 def test_workers_keep_the_admission_config_read_at_start(tmp_path, how):
     """Each worker read GRAFEAS_ADMISSION_CONFIG as it booted: a file broken by an edit since stopped the
@@ -281,12 +291,7 @@ def test_workers_keep_the_admission_config_read_at_start(tmp_path, how):
         "GRAFEAS_ADMISSION_CONFIG": str(config),
         "GUNICORN_CMD_ARGS": "--max-requests 2 --max-requests-jitter 0",
     }
-    if how == "grafeas-py serve":
-        command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"]
-    else:
-        db.upgrade(env["GRAFEAS_DATABASE_URL"])
-        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
-        env.update(GRAFEAS_BIND=f"127.0.0.1:{port}", GRAFEAS_WORKERS="1")
+    command = _one_worker(how, env, port)
     pod = {"kind": "Pod", "spec": {"containers": [{"name": "app", "image": "gcr.io/acme/app@sha256:" + "a" * 64}]}}
     review = {
         "apiVersion": "admission.k8s.io/v1",
@@ -318,12 +323,7 @@ def test_workers_boot_when_the_jwks_file_has_gone_since_the_start(tmp_path, how)
         "GRAFEAS_OIDC_JWKS_FILE": str(jwks),
         "GUNICORN_CMD_ARGS": "--max-requests 2 --max-requests-jitter 0",
     }
-    if how == "grafeas-py serve":
-        command = [GRAFEAS_PY, "serve", "--port", str(port), "--workers", "1"]
-    else:
-        db.upgrade(env["GRAFEAS_DATABASE_URL"])
-        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
-        env.update(GRAFEAS_BIND=f"127.0.0.1:{port}", GRAFEAS_WORKERS="1")
+    command = _one_worker(how, env, port)
     with _serving(command, env, port, probe="/healthz") as (base, output):
         jwks.unlink()
         for _ in range(6):  # the worker is replaced after every second request
