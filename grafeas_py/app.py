@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, send_from_directory
@@ -35,6 +36,7 @@ from .gate.admission import AdmissionConfig
 from .gate.admission import load_config as load_admission_config
 from .gate.service import Gate
 from .ingest.service import Ingest
+from .names import KeyedIds
 from .service import Grafeas
 from .storage import SqlStorage, Storage
 from .storage.engine import make_engines
@@ -104,8 +106,10 @@ def create_app(settings: Settings | None = None, admission_config=_READ_IT) -> F
     if settings.audit_seal_seconds > 0:
         storage.seal_in_background(settings.audit_seal_seconds)
 
-    def secret() -> str:
-        return settings.secret_key or storage.secret("page-token", lambda: secrets.token_urlsafe(32))
+    def secret(purpose: str) -> Callable[[], str]:
+        """GRAFEAS_SECRET_KEY, else the database's secret for `purpose`: one for every instance, fetched when
+        first used. Each user derives its own key from it, so page tokens and ids never share one."""
+        return lambda: settings.secret_key or storage.secret(purpose, lambda: secrets.token_urlsafe(32))
 
     if settings.auth.is_open:
         if os.environ.get(OPEN_ACCESS_ANNOUNCED):  # gunicorn's master said it at length (server.when_ready)
@@ -117,12 +121,12 @@ def create_app(settings: Settings | None = None, admission_config=_READ_IT) -> F
         bindings = LiveAuthorizer(storage.bindings_version, storage.list_bindings, ttl=settings.bindings_ttl)
         access, bindings_changed = Access(bindings.current), bindings.invalidate
         auth.install(app, build_chain(settings.auth, token_lookup=storage.get_token))
-    grafeas = Grafeas(storage, access)
+    grafeas = Grafeas(storage, access, keyed_ids=KeyedIds(secret("idempotency-ids")))
     app.extensions["grafeas"] = Extension(
         storage=storage,
         service=grafeas,
         admin=Admin(storage, access, bindings_changed),
-        tokens=PageTokens(secret, settings.max_body_bytes),
+        tokens=PageTokens(secret("page-token"), settings.max_body_bytes),
         schema_head=storage.schema_head,
         gate=Gate(storage, access),
         ingest=Ingest(grafeas),

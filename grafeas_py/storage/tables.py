@@ -182,7 +182,8 @@ for _table in (notes, occurrences):
         info={"dialect": "postgresql"},
     )
 
-# Server-wide secrets (the page-token signing key), shared by every instance on one database.
+# Server-wide secrets (the keys of page tokens and of idempotent requests' ids), shared by every instance on
+# one database.
 server_secrets = Table(
     "server_secrets",
     metadata,

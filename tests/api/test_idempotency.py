@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 
+from grafeas_py import create_app
+from grafeas_py.config import Settings
+from tests.conftest import Http, serve
 from tests.factories import IMAGE, NOTE_BODIES, occurrence_body
 
 
@@ -32,7 +36,7 @@ def test_a_retried_create_answers_as_the_first_did_and_writes_nothing(http, proj
     again = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
     assert first.status_code == again.status_code == 200, again.text
     assert again.json() == first.json()  # same name, same createTime
-    assert uuid.UUID(first.json()["name"].rsplit("/", 1)[1]).version == 5
+    assert uuid.UUID(first.json()["name"].rsplit("/", 1)[1]).version == 8  # a keyed hash (names.KeyedIds)
     assert listed(http, project) == [first.json()]
     history = http.get(f"/v1/{first.json()['name']}:history").json()["revisions"]
     assert [h["action"] for h in history] == ["CREATE"]
@@ -47,6 +51,49 @@ def test_a_retried_batch_answers_with_the_same_occurrences_in_order(http, projec
     assert again.json() == first.json()
     assert [o["resourceUri"] for o in first.json()["occurrences"]] == [f"{IMAGE}-{i}" for i in range(5)]
     assert len(listed(http, project)) == 5
+
+
+@contextmanager
+def instance(database_url: str, secret_key: str | None = None):
+    """Another instance of the server on the same database, as a session."""
+    app = create_app(Settings(database_url=database_url, secret_key=secret_key, audit_seal_seconds=0))
+    try:
+        with serve(app) as base, Http(base) as session:
+            yield session
+    finally:
+        app.extensions["grafeas"].storage.dispose()
+
+
+def test_a_retry_that_another_instance_answers_finds_what_the_first_created(http, database_url, project, note):
+    """The ids' secret is kept in the database, so every instance, and one restarted, makes the same ids."""
+    headers = key()
+    body = {"occurrences": [occurrence_body("VULNERABILITY", note, f"{IMAGE}-{i}") for i in range(3)]}
+    first = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    with instance(database_url) as other:
+        again = other.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    assert again.status_code == 200 and again.json() == first.json(), again.text
+    assert len(listed(http, project)) == 3
+
+
+def test_instances_with_one_grafeas_secret_key_agree_and_another_key_makes_other_ids(http, database_url, project, note):
+    """As the README says of rotating GRAFEAS_SECRET_KEY: a retry after it creates its occurrences anew."""
+    headers, body = key(), occurrence_body("VULNERABILITY", note)
+    path = f"/v1/projects/{project}/occurrences"
+    with (
+        instance(database_url, "one") as one,
+        instance(database_url, "one") as same,
+        instance(database_url, "two") as two,
+    ):
+        first = one.post(path, json=body, headers=headers)
+        again = same.post(path, json=body, headers=headers)
+        rotated = two.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == rotated.status_code == 200, rotated.text
+    assert again.json() == first.json()
+    assert rotated.json()["name"] != first.json()["name"]
+    fresh = http.post(path, json=body, headers=headers)  # the database's own secret: other ids again
+    assert fresh.status_code == 200 and fresh.json()["name"] not in (first.json()["name"], rotated.json()["name"])
+    assert len(listed(http, project)) == 3
 
 
 def test_without_a_key_each_create_is_new(http, project, note):

@@ -232,3 +232,40 @@ def test_idempotency_keys_are_per_caller(secure, provider, tenant):
     assert names[0] != names[1]
     listing = secure.admin.get(f"/v1/projects/{tenant}/occurrences").json()["occurrences"]
     assert sorted(o["name"] for o in listing) == sorted(names)
+
+
+# The fixed namespace idempotent ids were once UUIDv5 names in: public, so anyone could compute them.
+OLD_KEYED_IDS = uuid.UUID("3296a82b-c742-4355-bd53-833fe6d1286c")
+
+
+@pytest.mark.parametrize("content", ["the-victims", "another"])
+def test_no_caller_can_take_the_ids_of_anothers_idempotent_request_first(secure, provider, tenant, tenant_ci, content):
+    """Idempotent ids were UUIDv5 of the caller, project, key and place: a writer in the project computed a CI
+    job's ids and took them first through a plan (whose ids are the client's), and the job's batch was a 409,
+    or answered with the squatter's occurrences as its own."""
+    note, key = f"projects/{provider}/notes/CVE-1", "ci-job-4711"
+    items = [vulnerability(note, f"https://gcr.io/t/app@sha256:{i}" + "1" * 63) for i in range(3)]
+    squatter = secure.client(secure.token(f"squat-{tenant}"))
+    secure.bind(tenant, "occurrencesEditor", f"token:squat-{tenant}")
+    secure.bind(provider, "notesAttacher", f"token:squat-{tenant}")
+    victim = f"token:ci-{tenant}"
+    old_ids = [uuid.uuid5(OLD_KEYED_IDS, "\n".join([victim, tenant, key, str(i)])) for i in range(len(items))]
+    planted = [
+        {"key": old.hex + "0" * 32, "occurrence": item if content == "the-victims" else vulnerability(note)}
+        for old, item in zip(old_ids, items, strict=True)
+    ]
+    r = squatter.post(
+        f"/v1/projects/{tenant}/occurrences:ingest", params={"format": "plan"}, json={"occurrences": planted}
+    )
+    assert r.status_code == 200 and r.json()["created"] == len(planted), r.text
+    path, headers = f"/v1/projects/{tenant}/occurrences:batchCreate", {"Idempotency-Key": key}
+    first = tenant_ci.post(path, json={"occurrences": items}, headers=headers)
+    assert first.status_code == 200, first.text
+    names = [o["name"].rsplit("/", 1)[1] for o in first.json()["occurrences"]]
+    assert not set(names) & {str(old) for old in old_ids}  # its own occurrences, not the squatter's
+    assert [uuid.UUID(n).version for n in names] == [8] * len(items)
+    assert [o["resourceUri"] for o in first.json()["occurrences"]] == [i["resourceUri"] for i in items]
+    again = tenant_ci.post(path, json={"occurrences": items}, headers=headers)
+    assert again.status_code == 200 and again.json() == first.json(), again.text
+    listing = secure.admin.get(f"/v1/projects/{tenant}/occurrences", params={"pageSize": 100}).json()["occurrences"]
+    assert len(listing) == len(planted) + len(items)
