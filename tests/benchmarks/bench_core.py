@@ -9,7 +9,8 @@
     ceiling for 1000 rows;
 (c) GetOccurrence latency p50/p99 from one keep-alive connection.
 Needs `wrk` (apt-get install wrk) and gunicorn; PostgreSQL at GRAFEAS_BENCH_POSTGRES_URL
-(default postgresql://postgres@127.0.0.1:5432/test), where each run uses fresh schemas.
+(default postgresql://postgres@127.0.0.1:5432/test), where each run uses fresh schemas; the ceilings
+at GRAFEAS_BENCH_SHARED (default ../shared/bench beside this checkout).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ import requests
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_BENCH = ROOT.parent / "shared" / "bench"
+# The ceilings live beside the checkout; a clone elsewhere (a worktree, CI's copy) names them.
+SHARED_BENCH = Path(os.environ.get("GRAFEAS_BENCH_SHARED") or ROOT.parent / "shared" / "bench")
 BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get("GRAFEAS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOTE = "projects/bench/notes/CVE-2024-0001"
