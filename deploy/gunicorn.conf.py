@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import sys
 
-from grafeas_py import server
+from grafeas_py import db, server
 from grafeas_py.config import MAX_PROCESSES, Settings, env_count
 
 wsgi_app = "grafeas_py.server:worker_app()"
@@ -23,6 +23,14 @@ try:
 except ValueError as exc:  # one line, as grafeas-py says it, rather than gunicorn's traceback of this file
     print(f"Error: bad configuration: {exc}", file=sys.stderr)
     sys.exit(2)
+# A SQLite file the server cannot write is refused here, as `grafeas-py serve` refuses it: it served reads
+# and /readyz, and failed every write. PostgreSQL is not asked, nor a missing file made.
+if settings.database_url.startswith("sqlite") and not db.missing_sqlite_file(settings.database_url):
+    try:
+        db.reach(settings.database_url, write=True)
+    except db.Unreachable as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
 # Threads read each request themselves, with no bound on how slowly it arrives: serve behind a
 # buffering proxy where untrusted clients connect (README: Running in production).
 worker_class = "gthread"

@@ -100,7 +100,9 @@ def serve(ctx: click.Context, **flags) -> None:
     settings = _settings()  # each worker reads them again; a value that cannot work is refused here, once
     _check_admission_config(settings)
     if migrate:
-        _upgrade(_reachable(settings.database_url))
+        _upgrade(_reachable(settings.database_url, write=True))
+    elif settings.database_url.startswith("sqlite") and not db.missing_sqlite_file(settings.database_url):
+        _reachable(settings.database_url, write=True)  # a missing file is made by the first worker, as before
     server.run(options)
 
 
@@ -128,43 +130,24 @@ def _check_admission_config(settings: Settings) -> None:
         raise BadConfiguration(f"bad configuration: {exc}") from None
 
 
-def _reachable(url: str) -> str:
-    """`url`, once a connection to it has worked; otherwise a one-line error saying why."""
+def _reachable(url: str, *, write: bool = False) -> str:
+    """`url`, once a connection to it has worked (and, to `write`, a SQLite one has taken a write); otherwise
+    a one-line error saying why."""
     try:
-        db.reach(url)
+        db.reach(url, write=write)
     except db.Unreachable as exc:
         raise click.ClickException(str(exc)) from None
     return url
 
 
-def _database_url(create: bool = False) -> str:
-    """GRAFEAS_DATABASE_URL, once reached; unless `create`, a SQLite file that is not there is an error, not
-    the empty database that connecting would leave at a mistyped path."""
+def _database_url(create: bool = False, write: bool = False) -> str:
+    """GRAFEAS_DATABASE_URL, once reached (and, to `write`, found writable); unless `create`, a SQLite file
+    that is not there is an error, not the empty database that connecting would leave at a mistyped path."""
     url = _settings().database_url
-    missing = None if create else _missing_sqlite_file(url)
+    missing = None if create else db.missing_sqlite_file(url)
     if missing:
         raise click.ClickException(f"no database at {missing}: 'grafeas-py db upgrade' makes one")
-    return _reachable(url)
-
-
-def _missing_sqlite_file(url: str) -> str | None:
-    """The path of the SQLite file `url` names, if there is none there (in memory: none is named)."""
-    from urllib.parse import parse_qs, unquote, urlsplit
-
-    from sqlalchemy.engine import make_url
-
-    if not url.startswith("sqlite"):
-        return None
-    parsed = make_url(url)
-    path = parsed.database
-    if path and path.startswith("file:") and str(parsed.query.get("uri", "")).lower() in ("true", "1"):
-        uri = urlsplit(path)  # sqlite:///file:PATH?mode=ro&uri=true
-        if "memory" in (str(parsed.query.get("mode")), *parse_qs(uri.query).get("mode", [])):
-            return None
-        path = unquote(uri.path)
-    if not path or path == ":memory:" or os.path.exists(path):
-        return None
-    return path
+    return _reachable(url, write=write)
 
 
 def _upgrade(url: str, revision: str = "head") -> None:
@@ -186,7 +169,7 @@ def upgrade(revision: str) -> None:
     """Migrate the schema to REVISION (default: head)."""
     if not revision.strip():  # `db upgrade "$TARGET"` with TARGET unset: Alembic failed an assertion on it
         raise click.BadParameter("is empty; leave it out to upgrade to head", param_hint="REVISION")
-    _upgrade(_database_url(create=True), revision)  # a new SQLite file is made here
+    _upgrade(_database_url(create=True, write=True), revision)  # a new SQLite file is made here
 
 
 @db_group.command()
@@ -196,7 +179,7 @@ def downgrade(revision: str) -> None:
     tables and columns, and the data in them) is dropped. Stop this release's instances first: from then
     on they write nothing (the revision is not theirs)."""
     try:
-        db.downgrade(_database_url(), revision)
+        db.downgrade(_database_url(write=True), revision)
     except db.NotMigratable as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"schema at revision {revision}")
@@ -242,7 +225,7 @@ def doctor(as_json: bool) -> None:
     from .storage.doctor import NotAtHead, examine
 
     url = _settings().database_url
-    sqlite_file = _missing_sqlite_file(url)
+    sqlite_file = db.missing_sqlite_file(url)
     if sqlite_file:
         raise CannotExamine(f"no database at {sqlite_file}")  # connecting would create an empty one
     try:
@@ -301,14 +284,18 @@ def _cli_principal():
 
 @contextmanager
 def _storage(seal_on_exit: bool = True):
-    """The storage of GRAFEAS_DATABASE_URL, once its schema is current; ApiErrors become messages. What
-    the command recorded in the audit trail is sealed as it ends, not when a server next runs a sealer."""
+    """The storage of GRAFEAS_DATABASE_URL, once its schema is current (and, to seal, found writable);
+    ApiErrors and a read-only SQLite file become messages. What the command recorded in the audit trail
+    is sealed as it ends, not when a server next runs a sealer."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .config import masked_url
     from .errors import ApiError
     from .storage import SqlStorage
-    from .storage.engine import make_engines
+    from .storage.engine import make_engines, sqlite_read_only
 
     settings = _settings()
-    _database_url()  # a mistyped SQLite path is an error, not an empty database made there
+    _database_url(write=seal_on_exit)  # a mistyped SQLite path is an error, not an empty database made there
     engines = make_engines(settings.database_url, pool_size=1)
     storage = SqlStorage(*engines, audit_key=settings.auth.audit_key, schema_head=db.head())
     try:
@@ -320,6 +307,13 @@ def _storage(seal_on_exit: bool = True):
             _seal(storage)
     except ApiError as exc:
         raise click.ClickException(exc.message) from None
+    except DBAPIError as exc:  # `audit verify` on a read-only copy, with entries to seal
+        read_only = sqlite_read_only(exc)
+        if not read_only:
+            raise
+        raise click.ClickException(
+            f"cannot write to the database at {masked_url(settings.database_url)}: {read_only}"
+        ) from None
     finally:
         storage.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -58,12 +59,22 @@ class Unreachable(Exception):
     """The database of a URL cannot be opened or connected to; the message says which and why, in one line."""
 
 
-def reach(database_url: str) -> None:
-    """Connect once, so that a database that is not there fails in one line before any work starts."""
+class ReadOnly(Unreachable):
+    """The SQLite database of a URL can be read but not written; the message says which and why, in one line."""
+
+
+# A write that changes nothing once rolled back, and that SQLite refuses on a database it cannot write to.
+WRITE_PROBE = "CREATE TABLE grafeas_write_probe (x)"
+
+
+def reach(database_url: str, *, write: bool = False) -> None:
+    """Connect once, so that a database that is not there fails in one line before any work starts; with
+    `write`, a SQLite database must take a write too (ReadOnly): read-only, a server started, answered
+    /readyz and failed every write. PostgreSQL's rights are its operators' to grant, table by table."""
     from sqlalchemy.exc import DBAPIError
 
     from .config import masked_url
-    from .storage.engine import make_engine
+    from .storage.engine import make_engine, sqlite_read_only
 
     try:
         engine = make_engine(database_url, pool_size=1)
@@ -72,12 +83,37 @@ def reach(database_url: str) -> None:
             f"cannot connect to the database at {masked_url(database_url)}: the module {exc.name} is not installed"
         ) from None
     try:
-        engine.connect().close()
+        with engine.connect() as conn:
+            if write and engine.dialect.name == "sqlite":
+                conn.exec_driver_sql(WRITE_PROBE)  # rolled back as the connection closes
     except DBAPIError as exc:
+        read_only = sqlite_read_only(exc)  # also as it connects: its directory, where the -wal file goes
+        if read_only:
+            raise ReadOnly(f"cannot write to the database at {masked_url(database_url)}: {read_only}") from None
         reason = (str(exc.orig).strip().splitlines() or ["no reason given"])[0]
         raise Unreachable(f"cannot connect to the database at {masked_url(database_url)}: {reason}") from None
     finally:
         engine.dispose()
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of the SQLite file `url` names, if there is none there (in memory: none is named)."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    if not url.startswith("sqlite"):
+        return None
+    parsed = make_url(url)
+    path = parsed.database
+    if path and path.startswith("file:") and str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        uri = urlsplit(path)  # sqlite:///file:PATH?mode=ro&uri=true
+        if "memory" in (str(parsed.query.get("mode")), *parse_qs(uri.query).get("mode", [])):
+            return None
+        path = unquote(uri.path)
+    if not path or path == ":memory:" or os.path.exists(path):
+        return None
+    return path
 
 
 class NotMigratable(Exception):

@@ -4,6 +4,8 @@ the app on a real HTTP server, a `requests` session and the official `grafeas` c
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 import uuid
 from contextlib import contextmanager
@@ -79,6 +81,29 @@ def serve(app):
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+@contextmanager
+def unwritable(path):
+    """`path`, a file or a directory, where no process may write meanwhile: by its mode, or as root, whom modes
+    do not stop, by the immutable attribute (skipped where chattr +i is not permitted: CAP_LINUX_IMMUTABLE)."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    if path.is_dir():  # root may make files in any directory; an immutable one fails as unopenable instead
+        pytest.skip("as root no directory stops SQLite making its -wal file as it would a user")
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("as root only the immutable attribute stops writes, and chattr +i is not permitted here")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
 
 
 def fresh_database_url(tmp_path, name: str) -> str:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from sqlalchemy import text
 from grafeas_py import db
 from grafeas_py.errors import STATUS_BY_HTTP
 from grafeas_py.storage.engine import make_engine
-from tests.conftest import POSTGRES_URL, _postgres_schema_url
+from tests.conftest import POSTGRES_URL, _postgres_schema_url, unwritable
 from tests.factories import NOTE_BODIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -726,6 +726,67 @@ def test_a_setting_that_cannot_work_is_one_line_naming_it(tmp_path, case, comman
     assert (result.returncode, result.stdout) == (status, ""), result.stderr[-3000:]
     assert result.stderr.startswith(f"Error: {message}") and result.stderr.count("\n") == 1, result.stderr[-3000:]
     assert "hunter2" not in result.stderr
+
+
+# How a SQLite database comes to be one grafeas-py cannot write: (the URL naming it, what is made unwritable,
+# why the messages say). {db} is the file.
+_READ_ONLY = {
+    "mode=ro in the URL": (
+        "sqlite:///file:{db}?mode=ro&uri=true",
+        None,
+        "the file, or its -wal or -shm file beside it, is read-only (their permissions, a read-only mount, or"
+        " mode=ro in the URL)",
+    ),
+    "a read-only file": (
+        "sqlite:///{db}",
+        "file",
+        "the file, or its -wal or -shm file beside it, is read-only (their permissions, a read-only mount, or"
+        " mode=ro in the URL)",
+    ),
+    "a directory it cannot write to": (
+        "sqlite:///{db}",
+        "directory",
+        "its directory is not writable, so SQLite cannot make the -wal and -shm files beside it",
+    ),
+}
+
+
+@pytest.mark.parametrize("how", _READ_ONLY)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["serve", "--no-migrate"],
+        "deploy/gunicorn.conf.py",
+        ["db", "upgrade"],
+        ["auth", "token", "create", "ci"],
+    ],
+)
+def test_a_sqlite_database_that_cannot_be_written_stops_the_start_in_one_line(tmp_path, how, command):
+    """The server started, answered /readyz, and failed every write with a 503 to retry later, which CI jobs
+    did for good; `db upgrade` and the commands that write ended in a traceback. Commands that only read it
+    still do."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    database = directory / "grafeas.db"
+    db.upgrade(f"sqlite:///{database}")
+    assert not list(directory.glob("grafeas.db-*"))  # closed: no -wal or -shm file left to write to
+    template, made_unwritable, reason = _READ_ONLY[how]
+    url = template.format(db=database)
+    port = _free_port()
+    env = {**_env(url), "GRAFEAS_BIND": f"127.0.0.1:{port}"}
+    if command == "deploy/gunicorn.conf.py":
+        command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+    else:
+        command = [GRAFEAS_PY, *command, *(["--port", str(port)] if command[0] == "serve" else [])]
+    target = {"file": database, "directory": directory}.get(made_unwritable)
+    with unwritable(target) if target else nullcontext():
+        result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        current = subprocess.run([GRAFEAS_PY, "db", "current"], env=env, capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr[-3000:]
+    assert result.stderr == f"Error: cannot write to the database at {url}: {reason}\n"
+    if made_unwritable != "directory":  # there SQLite cannot read it either: its -shm file is needed for that
+        assert (current.returncode, current.stdout) == (0, f"{db.head()} (head)\n"), current.stderr
 
 
 def test_version():

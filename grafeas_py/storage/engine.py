@@ -112,6 +112,29 @@ def timed_out(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) == _QUERY_CANCELED
 
 
+# Why SQLite will not write, by its extended result code (SQLITE_READONLY and its kinds), as messages say it.
+_READ_ONLY_BECAUSE = {
+    sqlite3.SQLITE_READONLY_DIRECTORY: "its directory is not writable, so SQLite cannot make the -wal and -shm"
+    " files beside it",
+    sqlite3.SQLITE_READONLY_DBMOVED: "the file was moved or deleted while open",
+    sqlite3.SQLITE_READONLY_CANTINIT: "its -shm file is read-only",
+    sqlite3.SQLITE_READONLY_CANTLOCK: "its -shm file is read-only",
+}
+_READ_ONLY = (
+    "the file, or its -wal or -shm file beside it, is read-only (their permissions, a read-only mount, or mode=ro"
+    " in the URL)"
+)
+
+
+def sqlite_read_only(exc: BaseException) -> str | None:
+    """Why SQLite refused to write, if a database error (SQLAlchemy's, or the driver's) is that; else None."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None) if isinstance(orig, sqlite3.Error) else None
+    if code is None or code & 0xFF != sqlite3.SQLITE_READONLY:
+        return None
+    return _READ_ONLY_BECAUSE.get(code, _READ_ONLY)
+
+
 def _bound(engine: Engine, bounds: _Bounds) -> None:
     """Connect through the gate, with keepalives, a connect timeout and, with a timeout, the
     session's `statement_timeout` and the watchdog. Parameters in the URL win over these."""
