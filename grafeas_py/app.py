@@ -60,7 +60,7 @@ class Extension:
     readiness: Readiness = field(init=False)
 
     def __post_init__(self) -> None:
-        self.readiness = Readiness(self.storage.ping)
+        self.readiness = Readiness(self.storage.ping, writable=self.storage.check_writable)
 
 
 _READ_IT = object()

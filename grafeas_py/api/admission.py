@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ..auth.roles import POLICIES_EVALUATE
 from ..errors import ApiError, PermissionDenied
 from ..gate.admission import NO_IMAGE_OPERATIONS, Review, parse_review, resource_uri, response, short_image
-from ..storage.engine import timed_out
+from ..storage.engine import sqlite_read_only, timed_out
 from .http import json_body, respond
 from .openapi import body_doc
 
@@ -117,10 +117,14 @@ def _judge_in_time(review: Review, config, gate, db_timeout: float) -> Verdict:
 
 
 def _database_failed(review: Review, exc: Exception, db_timeout: float) -> Verdict:
-    """The denial of a review the database failed, saying what the API would say: slow or unreachable."""
+    """The denial of a review the database failed, saying what the API would say: slow, unreachable or read-only."""
     if timed_out(exc):  # the database is up, but a statement ran past its bound
         log.warning("admission review %s: a database statement timed out: %s", review.uid, exc)
         return False, f"grafeas-py's database lookup timed out (GRAFEAS_DB_TIMEOUT, {db_timeout:g} s); denied", []
+    read_only = sqlite_read_only(exc)
+    if read_only:  # its decision could not be recorded
+        log.error("admission review %s: the database cannot be written: %s", review.uid, read_only)
+        return False, f"grafeas-py's database cannot be written: {read_only}; denied", []
     log.warning("admission review %s: the database is unavailable: %s", review.uid, exc)
     return False, "grafeas-py could not reach its database; denied", []
 

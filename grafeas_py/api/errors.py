@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import db
 from ..errors import Aborted, ApiError, Unauthenticated, error_body
-from ..storage.engine import timed_out
+from ..storage.engine import sqlite_read_only, timed_out
 from ..storage.sql import LOST_TO_CONCURRENT as _LOST_TO_CONCURRENT
 from .http import respond
 
@@ -62,12 +62,15 @@ def _http_error(exc: HTTPException):
 def _database_error(exc: Exception):
     """The database unreachable or busy, or its schema at another revision: 503; a transaction that lost
     to a concurrent one: 409 ABORTED, as a lost compare-and-set is; a statement cut off at its timeout:
-    504; anything else is ours."""
+    504; a SQLite file that cannot be written: 503 saying so; anything else is ours."""
     if getattr(getattr(exc, "orig", None), "sqlstate", None) in _LOST_TO_CONCURRENT:
         log.warning("concurrent write conflict handling %s %s: %s", request.method, request.path, exc)
         return _api_error(Aborted("the request conflicted with a concurrent write of the same data; retry it"))
     if timed_out(exc):
         return _deadline_error(exc)
+    read_only = sqlite_read_only(exc)
+    if read_only:
+        return _read_only_error(read_only)
     unreachable = isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or getattr(
         exc, "connection_invalidated", False
     )
@@ -82,6 +85,22 @@ def _database_error(exc: Exception):
     response = _error_with_request_id(503, f"the database is unavailable; retry later (request id {rid})", rid)
     response.headers["Retry-After"] = "1"
     return response
+
+
+def _read_only_error(reason: str):
+    """A write SQLite refused: 503, as for a schema to upgrade (the caller did nothing wrong, and once an
+    operator makes the file writable the request succeeds, without a restart: see storage.engine), but
+    saying why and with no Retry-After, since retrying alone never helps; /readyz says so too."""
+    current_app.extensions["grafeas"].readiness.write_refused()
+    rid = request_id()
+    log.error(
+        "the database cannot be written: %s; handling %s %s (request id %s)", reason, request.method, request.path, rid
+    )
+    message = (
+        f"the database cannot be written: {reason}; nothing was written, and retrying will not help until an"
+        f" operator makes it writable (request id {rid})"
+    )
+    return _error_with_request_id(503, message, rid)
 
 
 def _deadline_error(exc: Exception):

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from .. import db
 from ..errors import error_body
+from ..storage.engine import sqlite_read_only
 from .http import respond
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
@@ -24,19 +25,39 @@ class Readiness:
 
     Probes of a stalled database would otherwise each hold a worker thread for as long as the stall
     lasts, until none is left for /healthz either; here they share the check that is under way, and
-    once it is overdue they answer at once."""
+    once it is overdue they answer at once.
 
-    def __init__(self, ping: Callable[[], str | None], wait: float = READY_WAIT_SECONDS) -> None:
-        self._ping, self.wait = ping, wait
+    After a write the database refused as read-only (`write_refused`), checks also try a write
+    (`writable`) until one succeeds; only then, so that a check never waits on a busy writer's lock."""
+
+    def __init__(
+        self,
+        ping: Callable[[], str | None],
+        wait: float = READY_WAIT_SECONDS,
+        writable: Callable[[], None] | None = None,
+    ) -> None:
+        self._ping, self.wait, self._writable = ping, wait, writable
         self._lock = threading.Lock()
         self._check: _Check | None = None
+        self._write_refused = False
+
+    def write_refused(self) -> None:
+        """A write failed as the database is read-only: checks say so until a write works again."""
+        self._write_refused = True
+
+    def _ping_and_write(self) -> str | None:
+        revision = self._ping()
+        if self._write_refused and self._writable is not None:
+            self._writable()
+            self._write_refused = False
+        return revision
 
     def revision(self) -> str | None:
         """The schema revision the database reports; raises what the ping raised, or TimeoutError."""
         with self._lock:
             check = self._check
             if check is None or check.done.is_set():
-                check = self._check = _Check(self._ping)
+                check = self._check = _Check(self._ping_and_write)
         if not check.done.wait(max(0.0, check.started + self.wait - time.monotonic())):
             raise TimeoutError(f"no answer within {self.wait:g}s")
         if check.error is not None:
@@ -72,9 +93,12 @@ def healthz():
 @blp.route("/readyz", methods=["GET"], endpoint="readyz")
 @blp.doc(summary="Readyz")
 @blp.response(200, "Readiness")
-@blp.alt_response(503, schema="Error", description="The database is unreachable or not migrated to head.")
+@blp.alt_response(
+    503, schema="Error", description="The database is unreachable, not migrated to head, or cannot be written."
+)
 def readyz():
-    """The database answers and its schema is at the revision this code expects."""
+    """The database answers and its schema is at the revision this code expects; once a write found it
+    read-only, that it takes writes again."""
     ext = current_app.extensions["grafeas"]
     try:
         revision = ext.readiness.revision()
@@ -82,6 +106,11 @@ def readyz():
         current_app.logger.warning("readiness check failed: %s", exc)
         return respond(error_body(503, f"database unreachable: {exc}"), 503)
     except Exception as exc:  # any failure to reach the database means not ready
+        read_only = sqlite_read_only(exc)
+        if read_only:
+            message = f"the database cannot be written: {read_only}"
+            current_app.logger.warning("readiness check failed: %s", message)
+            return respond(error_body(503, message), 503)
         current_app.logger.warning("readiness check failed: %s", exc)
         return respond(error_body(503, "database unreachable"), 503)
     problem = db.schema_problem(revision, ext.schema_head)

@@ -271,5 +271,9 @@ class Storage(abc.ABC):
         """The schema revision the database is at (None if never migrated); raises if unreachable."""
 
     @abc.abstractmethod
+    def check_writable(self) -> None:
+        """Raise what a write would if the database refuses writes (a read-only SQLite file); writes nothing."""
+
+    @abc.abstractmethod
     def secret(self, name: str, make) -> str:
         """A server-wide secret, made by `make()` on first use and then shared by every instance."""

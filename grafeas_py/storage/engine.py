@@ -221,6 +221,13 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA case_sensitive_like=ON")  # has_prefix matches case as PostgreSQL's LIKE does
         cur.close()
 
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context):
+        # A connection SQLite opened read-only stays so once the file is writable again: each read-only
+        # error has the pool open its connections anew, so that a server recovers without a restart.
+        if sqlite_read_only(context.original_exception):
+            context.is_disconnect = True
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         options = conn.get_execution_options()

@@ -26,13 +26,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..auth.sealer import AuditSealer
-from ..db import schema_problem
+from ..db import WRITE_PROBE, schema_problem
 from ..errors import Aborted, AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from ..filtering import parse as parse_filter
 from ..names import NoteRef, note_name, occurrence_name, project_name
 from ..wire.timestamps import to_micros
 from .base import NewOccurrence, OccurrenceUpdate, Page, PageRequest, Storage, page_of
-from .engine import dumps_json
+from .engine import dumps_json, sqlite_read_only
 from .filter_sql import compile_filter
 from .key_lists import one_of
 from .keyset import group_page, within_bytes
@@ -791,6 +791,18 @@ class SqlStorage(HistoryStorage, AuthStorage, GateStorage, Storage):
                 if inspect(conn).has_table("alembic_version"):
                     raise
                 return None  # reachable, but never migrated
+
+    def check_writable(self) -> None:
+        for attempt in range(2):
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql(WRITE_PROBE)  # rolled back as the connection closes
+                return
+            except DBAPIError as exc:
+                # A connection SQLite opened while the file was read-only stays so: asked again on one opened
+                # now (the refusal had the pool reopen its connections; see storage.engine).
+                if attempt or not sqlite_read_only(exc):
+                    raise
 
 
 def _changed_meanwhile(what: str = "update") -> Aborted:
