@@ -85,6 +85,7 @@ def test_bench_batch_split():
     for part in ("python", "storage"):
         lines(out, rf"{part} +median +{N} ms \( *{N}% of it\), mean +{N} ms")
     lines(out, rf"sum of medians {N} ms: {N}% of the budget")
+    lines(out, rf"request +median +{N} ms \( *{N}% of it\), mean +{N} ms; CPU median {N} ms")
 
 
 def test_bench_gate():
