@@ -45,6 +45,9 @@ from .wire.schema import Message
 from .wire.timestamps import from_datetime
 
 MAX_BATCH = 1000
+# Items of a batch decoded together before they are validated and prepared: a request of 1000 took 7%
+# less CPU so on PostgreSQL than alternating item by item (see the README's Performance).
+_DECODED_TOGETHER = 100
 # An Idempotency-Key (IETF httpapi draft): an opaque token the client makes, such as a UUID.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 OUTPUT_ONLY = ("name", "kind", "createTime", "updateTime")
@@ -352,9 +355,9 @@ class Grafeas:
         ids = new_ids(len(bodies))
         valid: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
-        for index in range(len(bodies)):
-            try:  # bodies[index] may decode here (api.http.DecodedLazily), and fail for this item alone
-                occ = self._new_occurrence(project_id, bodies[index], now, ids[index])
+        for index, body in _decoded(bodies, errors):
+            try:
+                occ = self._new_occurrence(project_id, body, now, ids[index])
             except ApiError as exc:
                 errors.append((index, exc))
                 continue
@@ -399,9 +402,9 @@ class Grafeas:
         ids = ids if ids is not None else new_ids(len(bodies))
         prepared: list[tuple[int, NewOccurrence]] = []
         errors: list[tuple[int, ApiError]] = []
-        for index in range(len(bodies)):
+        for index, body in _decoded(bodies, errors):
             try:
-                prepared.append((index, self._new_occurrence(project_id, bodies[index], now, ids[index])))
+                prepared.append((index, self._new_occurrence(project_id, body, now, ids[index])))
             except ApiError as exc:
                 errors.append((index, exc))
         if not check_notes and not errors:
@@ -630,6 +633,22 @@ def _merge(existing: dict, body: dict, mask: str | None, sent: list[Path], msg: 
             f"the update changes nothing: it names only output-only fields ({only}), which are ignored"
         )
     return fieldmask.apply_mask(base, body, settable, msg)
+
+
+def _decoded(bodies: Sequence[dict], errors: list[tuple[int, ApiError]]) -> Iterator[tuple[int, dict]]:
+    """(index, item) for each of `bodies` that decodes, a group at a time; each that does not goes to `errors`.
+
+    `bodies` may decode an item as it is looked up (api.http.DecodedLazily), and fail for that item alone.
+    A group of items decoded and then prepared takes less CPU than the same items decoded and prepared
+    one by one, alternating (see _DECODED_TOGETHER)."""
+    for start in range(0, len(bodies), _DECODED_TOGETHER):
+        group = []
+        for index in range(start, min(start + _DECODED_TOGETHER, len(bodies))):
+            try:
+                group.append((index, bodies[index]))
+            except ApiError as exc:
+                errors.append((index, exc))
+        yield from group
 
 
 def _batch_error(

@@ -249,6 +249,21 @@ class TestBatch:
         listed = http.get(f"/v1/projects/{project}/occurrences", params={"pageSize": 1000}).json()["occurrences"]
         assert len(listed) == 3 * 299
 
+    def test_a_batch_error_lists_items_in_order_whether_they_failed_to_decode_or_to_validate(self, http, project):
+        """Items are decoded a group at a time before they are validated: an item that does not decode, after
+        one that does not validate, still comes second in the error, in the groups after the first too."""
+        note = make_note(http, project, "VULNERABILITY")
+        items = [occurrence_body("VULNERABILITY", note, f"{IMAGE}/{i}") for i in range(250)]
+        for invalid, undecodable in ((3, 4), (150, 151)):
+            items[invalid]["vulnerability"]["packageIssue"] = []
+            items[undecodable]["resourceUri"] = 5
+        r = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json={"occurrences": items})
+        assert r.status_code == 400, r.text
+        message = r.json()["error"]["message"]
+        places = [message.index(f"occurrences[{i}]: ") for i in (3, 4, 150, 151)]
+        assert places == sorted(places) and message.count("occurrences[") == 4, message
+        assert http.get(f"/v1/projects/{project}/occurrences").json() == {}
+
     def test_a_batch_with_many_missing_notes_lists_each_after_its_first_items_were_streamed(self, http, project):
         """PostgreSQL is copying the first 50 items when the check of the notes fails: the error, some
         13 KB, must reach the caller whole, as a 404 listing each item, and the connection the next batch."""
