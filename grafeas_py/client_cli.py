@@ -30,6 +30,7 @@ from urllib3.exceptions import ConnectTimeoutError, InvalidHeader, ProxyError
 from urllib3.util.retry import Retry
 
 from .config import masked_url
+from .names import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 1, 2, 3
 BATCH = 1000
@@ -336,8 +337,8 @@ def _quote(segment: str) -> str:
 
 def _idempotency_key(ctx, param, value: str | None) -> str | None:
     """A key that fits a header: an empty one (a CI variable left unset) would silently be a random key."""
-    if value is not None and not (value and value.isascii() and value.isprintable()):
-        raise click.BadParameter("give a non-empty key of printable ASCII characters", param=param)
+    if value is not None and not IDEMPOTENCY_KEY.fullmatch(value):
+        raise click.BadParameter(f"give a key of {IDEMPOTENCY_KEY_RULE}, as the server takes", param=param)
     return value
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -56,6 +57,12 @@ def _uuid7_text(digits: str) -> str:
     """32 hex digits (48 of time, 80 random) as a version 7 UUID's text: 6 of the random bits give way
     to the version and variant."""
     return f"{digits[:8]}-{digits[8:12]}-7{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+
+
+# An Idempotency-Key (IETF httpapi draft): an opaque token the client makes, such as a UUID; one header
+# value with no space in it, which the command line checks before it sends one.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+IDEMPOTENCY_KEY_RULE = "1 to 255 printable ASCII characters other than space"
 
 
 class KeyedIds:

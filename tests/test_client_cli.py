@@ -955,9 +955,12 @@ def test_an_empty_project_or_policy_is_a_usage_error(base_url, tmp_path):
         (*ingest, "--project", "p", "--note-project", "", "--resource", IMAGE): "expected a project id, got ''",
         (*ingest, "--project", "p", "--note-project", "a/b", "--resource", IMAGE): "expected a project id, got 'a/b'",
         # A CI variable left unset made it a random key, and a newline or non-ASCII one a traceback or exit 3.
-        ("occurrences", "create", "p", "-f", note, "--idempotency-key", ""): "give a non-empty key",
-        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "a\nb"): "give a non-empty key",
-        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "ключ"): "give a non-empty key",
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", ""): "give a key of 1 to 255",
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "a\nb"): "give a key of 1 to 255",
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "ключ"): "give a key of 1 to 255",
+        # The server refuses these (400), which the job took for its result's failure.
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "ci job 7"): "other than space",
+        ("occurrences", "create", "p", "-f", note, "--idempotency-key", "k" * 256): "give a key of 1 to 255",
         # Read as a server that cannot be reached (exit 3), which a CI job retries.
         ("notes", "list", "p", "--url", "127.0.0.1:8080"): "expected http://HOST[:PORT] or https://..., got",
         ("notes", "list", "p", "--url", "ftp://127.0.0.1"): "expected http://HOST[:PORT]",
