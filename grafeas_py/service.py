@@ -232,8 +232,13 @@ class Grafeas:
         # One place past the request's last too: taken, the key's first request held more items than this one.
         *ids, beyond = self.keyed_ids.ids(principal, project_id, key, len(bodies) + 1)
         # A retry: what the first request created stands even where its note was deleted since (deleting a
-        # note keeps its occurrences), so the notes are not checked again, only the items against it.
-        retry = bool(self.storage.existing_occurrence_ids(project_id, ids[:1]))
+        # note keeps its occurrences), so the notes are not checked again, only the items against it. Its
+        # first id is taken, whether its occurrence is there or was deleted (then the answer is a 409).
+        first = ids[:1]
+        retry = bool(
+            self.storage.existing_occurrence_ids(project_id, first)
+            or self.storage.deleted_occurrence_uris(project_id, first)
+        )
         prepared = self._prepare_occurrences(project_id, bodies, ids, single=single, check_notes=not retry)
         created = None if retry else self.storage.create_occurrences_unless_taken(project_id, prepared)
         if created is not None:

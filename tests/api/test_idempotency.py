@@ -175,6 +175,21 @@ def test_a_keyed_batch_is_409_once_any_of_it_was_deleted_even_all(http, project,
         assert [h["action"] for h in http.get(f"/v1/{name}:history").json()["revisions"]] == ["CREATE", "DELETE"]
 
 
+def test_a_keyed_retry_after_its_first_occurrence_and_its_note_were_deleted_is_409_not_404(http, project, note):
+    """The first item's id decides whether a request is a retry: with that occurrence deleted it was taken for a
+    new request, whose notes were checked, and the note's deletion made it a 404 listing every item."""
+    headers = key()
+    body = {"occurrences": [occurrence_body("VULNERABILITY", note, f"{IMAGE}-{i}") for i in range(150)]}
+    first = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert http.delete(f"/v1/{first.json()['occurrences'][0]['name']}").status_code == 200
+    assert http.delete(f"/v1/{note}").status_code == 200
+    again = http.post(f"/v1/projects/{project}/occurrences:batchCreate", json=body, headers=headers)
+    assert again.status_code == 409 and again.json()["error"]["status"] == "ALREADY_EXISTS", again.text
+    assert "deleted" in again.json()["error"]["message"], again.text
+    assert len(listed(http, project)) == 149
+
+
 def test_keys_are_per_project(http, project, note):
     headers, body = key(), occurrence_body("VULNERABILITY", note)
     here = http.post(f"/v1/projects/{project}/occurrences", json=body, headers=headers)
