@@ -143,7 +143,7 @@ class Grafeas:
         for note_id in bodies.keys():
             where = "noteId" if single else f"notes[{note_id!r}]"
             try:
-                check_id(where, note_id)
+                check_id("noteId" if single else "note id", note_id)  # a batch's problems already say where
                 docs[note_id] = self._new_note(project_id, note_id, bodies[note_id], now)
             except InvalidArgument as exc:
                 problems.append(exc.message if single else f"{where}: {exc.message}")

@@ -251,7 +251,7 @@ class TestBatch:
         message = r.json()["error"]["message"]
         assert message.startswith("no notes were created: notes['a']: note is invalid: build.builderVersion"), message
         assert "notes['b']: build.builderVersion: expected a string, got a number" in message
-        assert "notes['c']" not in message and "notes['d/e']: notes['d/e'] must not contain '/'" in message
+        assert "notes['c']" not in message and "notes['d/e']: note id must not contain '/'" in message
 
     def test_a_note_id_given_twice_is_refused_not_dropped(self, http, project):
         build = '{"build": {"builderVersion": "v"}}'
