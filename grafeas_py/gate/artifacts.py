@@ -26,6 +26,7 @@ FILE_SUFFIXES = (".jar", ".war", ".zip")
 IMAGE_SCHEMES = frozenset({"http", "https", "docker", "oci"})
 PACKAGE_SCHEMES = frozenset({"deb", "gav", "npm", "nuget", "pip", "rpm"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_SPACE = re.compile(r"\s")
 _GRAFEAS_FILE = re.compile(r"sha256:([0-9a-f]{64}):(.+)", re.DOTALL)
 
 
@@ -406,8 +407,16 @@ def _pulled(uri: str) -> str:
 
 
 def _image(uri: str, rest: str) -> Artifact:
+    # No runtime pulls a reference with a space or a second `@` in it, and the gate would look up what is
+    # stored under one spelling while the digest after its last `@` bound another: judged on nothing found,
+    # `gcr.io/acme/app@sha256:<other>@sha256:<vulnerable>` passed the vulnerability rules and a signature on
+    # the vulnerable digest alone.
+    if _SPACE.search(rest):
+        return Artifact(uri, "image", None, "an image reference holds no spaces")
     name, at, reference = rest.rpartition("@")
-    if not at or "/" in reference:
+    if "@" in name or (at and "/" in reference):
+        return Artifact(uri, "image", None, "an image reference holds one '@' at most, before its digest")
+    if not at:
         return Artifact(uri, "image", None)
     algorithm, _, value = reference.partition(":")
     if algorithm == "sha256" and _HEX64.fullmatch(value):

@@ -105,6 +105,17 @@ def test_a_pod_by_digest_is_allowed(webhook):
     assert answer["allowed"] is True, answer
 
 
+@pytest.mark.parametrize(
+    "image",
+    [f"{GOOD}@{GOOD.rpartition('@')[2]}", f" {GOOD}", GOOD.replace("@", ":x@y@")],
+    ids=["two digests", "a space", "an @ in a tag"],
+)
+def test_an_image_no_runtime_pulls_is_denied_though_it_ends_in_a_good_digest(webhook, image):
+    """Its findings were looked up under a spelling nothing is stored under, so nothing was found and it passed."""
+    answer = post(webhook, review(with_images(POD, ["spec"], [image])))
+    assert answer["allowed"] is False and "an image reference holds" in answer["status"]["message"], answer
+
+
 def test_a_tag_is_denied_with_a_403_and_the_reason(webhook, gate_project):
     answer = post(webhook, review(with_images(POD, ["spec"], [GOOD, TAGGED])))
     assert answer["allowed"] is False

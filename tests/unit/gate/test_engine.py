@@ -89,6 +89,20 @@ SCENARIOS = [
     case("tag dryrun", {"identity": {"mode": "dryrun"}}, [], "ALLOW", [], ["TAG_NOT_DIGEST"], uri="a/b:1"),
     case("bad digest", {}, [], "DENY", ["DIGEST_INVALID"], uri="gcr.io/acme/app@sha256:abc", says="not a sha256"),
     case("sha512 digest", {}, [], "DENY", ["DIGEST_INVALID"], uri=f"gcr.io/a/b@sha512:{DIGEST}"),
+    # The digest after the last `@` is not what the gate looks its findings up under: judged on nothing found, a
+    # second `@` passed the vulnerability rules and a signature on the vulnerable digest alone.
+    *(
+        case(f"an image with {how}", rules, [], "DENY", ["DIGEST_INVALID"], uri=uri, says=says)
+        for rules in ({}, {"identity": {"allowTags": True}})
+        for how, uri, says in [
+            ("two digests", f"https://gcr.io/acme/app@sha256:{OTHER_DIGEST}@sha256:{DIGEST}", "one '@' at most"),
+            ("an @ in its tag", f"gcr.io/acme/app:x@y@sha256:{DIGEST}", "one '@' at most"),
+            ("user info", f"https://user@gcr.io/acme/app@sha256:{DIGEST}", "one '@' at most"),
+            ("an @ but no digest", "gcr.io/acme@team/app:1", "one '@' at most"),
+            ("a space", f"https:// gcr.io/acme/app@sha256:{DIGEST}", "no spaces"),
+            ("a tab in its path", f"gcr.io/acme/a\tpp@sha256:{DIGEST}", "no spaces"),
+        ]
+    ),
     case("jar without digest", {}, [], "DENY", ["DIGEST_MISSING"], uri="https://repo/app.jar", says="#sha256="),
     case("war no scheme", {}, [], "DENY", ["DIGEST_MISSING"], uri="repo.example.com/lib/app.WAR"),
     case("jar with fragment", {}, [], "ALLOW", uri=f"https://repo/app.jar#sha256={DIGEST}"),
