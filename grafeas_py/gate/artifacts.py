@@ -180,7 +180,12 @@ def canonical_artifact(uri: str) -> Canonical:
     scheme = scheme.lower() if sep else ""
     if artifact.kind == "image":
         url = _normal_url("https", artifact_key(uri), (443,), user_info_safe=False)
-        return Canonical(url.uri + ":latest" if _untagged(url.uri.removeprefix("https://")) else url.uri, url.safe)
+        # The key has resolved what makes a URI unsafe (a backslash read as `/`, a dot segment): whether it did
+        # is asked of the reference as written, or `gcr.io/acme\\x` was allowed by `gcr.io/acme/**`.
+        ports = (443, 80) if uri[:7].lower() == "http://" else (443,)
+        written = _normal_url("https", image_reference(_without_image_scheme(uri)), ports, user_info_safe=False)
+        canonical = url.uri + ":latest" if _untagged(url.uri.removeprefix("https://")) else url.uri
+        return Canonical(canonical, url.safe and written.safe)
     if not sep:
         rest = uri
     if artifact.kind == "package":

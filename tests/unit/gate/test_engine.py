@@ -158,6 +158,23 @@ SCENARIOS = [
             ("path-parameter", "..;/evil"),
         ]
     ),
+    *(
+        case(
+            f"an allow pattern does not hold for an image with {how}",
+            {"artifacts": {"allowPatterns": ["gcr.io/acme/**"]}, "scan": SCAN},
+            [],
+            "DENY",
+            ["NOT_SCANNED"],
+            uri=f"{scheme}gcr.io/acme{path}@sha256:{DIGEST}",
+        )
+        for scheme in ("", "https://", "http://")
+        for how, path in [
+            ("a backslash", "\\x"),
+            ("a backslashed dot segment", "/x/..\\y"),
+            ("a dot segment", "/x/../y"),
+            ("an encoded slash", "/x%2Fy"),
+        ]
+    ),
     case(
         "star stays in one segment",
         {"artifacts": {"allowPatterns": ["gcr.io/acme/*"]}},
