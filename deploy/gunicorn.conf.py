@@ -25,12 +25,11 @@ except ValueError as exc:  # one line, as grafeas-py says it, rather than gunico
     sys.exit(2)
 # A SQLite file the server cannot write is refused here, as `grafeas-py serve` refuses it: it served reads
 # and /readyz, and failed every write. PostgreSQL is not asked, nor a missing file made.
-if settings.database_url.startswith("sqlite") and not db.missing_sqlite_file(settings.database_url):
-    try:
-        db.reach(settings.database_url, write=True)
-    except db.Unreachable as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        sys.exit(1)
+try:
+    db.refuse_read_only(settings.database_url)
+except db.Unreachable as exc:
+    print(f"Error: {exc}", file=sys.stderr)
+    sys.exit(1)
 # Threads read each request themselves, with no bound on how slowly it arrives: serve behind a
 # buffering proxy where untrusted clients connect (README: Running in production).
 worker_class = "gthread"

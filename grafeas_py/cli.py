@@ -101,8 +101,11 @@ def serve(ctx: click.Context, **flags) -> None:
     _check_admission_config(settings)
     if migrate:
         _upgrade(_reachable(settings.database_url, write=True))
-    elif settings.database_url.startswith("sqlite") and not db.missing_sqlite_file(settings.database_url):
-        _reachable(settings.database_url, write=True)  # a missing file is made by the first worker, as before
+    else:
+        try:
+            db.refuse_read_only(settings.database_url)
+        except db.Unreachable as exc:
+            raise click.ClickException(str(exc)) from None
     server.run(options)
 
 

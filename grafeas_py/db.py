@@ -96,6 +96,13 @@ def reach(database_url: str, *, write: bool = False) -> None:
         engine.dispose()
 
 
+def refuse_read_only(database_url: str) -> None:
+    """ReadOnly when `database_url` names a SQLite file there is that cannot be written, as a server starts
+    without migrating; a file yet to be made (its first worker makes it) and PostgreSQL are not asked."""
+    if database_url.startswith("sqlite") and not missing_sqlite_file(database_url):
+        reach(database_url, write=True)
+
+
 def missing_sqlite_file(url: str) -> str | None:
     """The path of the SQLite file `url` names, if there is none there (in memory: none is named)."""
     from urllib.parse import parse_qs, unquote, urlsplit
